@@ -1,0 +1,420 @@
+/* artifact.c - atomic HDF5 artifact files with the common root attributes. */
+#include "artifact/artifact.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/hash.h"
+
+#ifndef SQUEEZE_VERSION
+#define SQUEEZE_VERSION "0.1.0"
+#endif
+
+const char *sq_version(void) { return SQUEEZE_VERSION; }
+
+static void silence_hdf5(void)
+{
+    /* HDF5 prints its own error stack; squeeze reports errors itself. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+hid_t sq_h5_f16_type(void)
+{
+    static hid_t type = -1;
+    if (type < 0) {
+        type = H5Tcopy(H5T_IEEE_F32LE);
+        H5Tset_fields(type, 15, 10, 5, 0, 10);
+        H5Tset_size(type, 2);
+        H5Tset_ebias(type, 15);
+    }
+    return type;
+}
+
+sq_status sq_h5_write_attr_string(hid_t object, const char *name, const char *value)
+{
+    sq_status st = SQ_OK;
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR), attr = -1;
+    H5Tset_size(type, strlen(value) + 1);
+    H5Tset_strpad(type, H5T_STR_NULLTERM);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    if (H5Aexists(object, name) > 0)
+        H5Adelete(object, name);
+    attr = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0 || H5Awrite(attr, type, value) < 0)
+        st = sq_fail(SQ_ERR_RUN, "cannot write HDF5 attribute '%s'", name);
+    if (attr >= 0)
+        H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+    return st;
+}
+
+static sq_status write_attr(hid_t object, const char *name, hid_t file_type, hid_t mem_type, int count,
+                            const void *values)
+{
+    sq_status st = SQ_OK;
+    hsize_t dims[1] = {(hsize_t)count};
+    hid_t space = count < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
+    hid_t attr;
+    if (H5Aexists(object, name) > 0)
+        H5Adelete(object, name);
+    attr = H5Acreate2(object, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0 || H5Awrite(attr, mem_type, values) < 0)
+        st = sq_fail(SQ_ERR_RUN, "cannot write HDF5 attribute '%s'", name);
+    if (attr >= 0)
+        H5Aclose(attr);
+    H5Sclose(space);
+    return st;
+}
+
+sq_status sq_h5_write_attr_int(hid_t object, const char *name, int64_t value)
+{
+    return write_attr(object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, -1, &value);
+}
+
+sq_status sq_h5_write_attr_double(hid_t object, const char *name, double value)
+{
+    return write_attr(object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, -1, &value);
+}
+
+sq_status sq_h5_write_attr_ints(hid_t object, const char *name, const int64_t *values, int count)
+{
+    static const int64_t none = 0;
+    /* HDF5 refuses zero-sized simple dataspaces for attributes in 1.10; store an
+     * empty list as a one-element list with a sibling count attribute. */
+    if (count == 0) {
+        char count_name[256];
+        snprintf(count_name, sizeof count_name, "%s_count", name);
+        sq_status st = write_attr(object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &none);
+        return st == SQ_OK ? sq_h5_write_attr_int(object, count_name, 0) : st;
+    }
+    return write_attr(object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, count, values);
+}
+
+int sq_h5_has_attr(hid_t object, const char *name) { return H5Aexists(object, name) > 0; }
+
+sq_status sq_h5_read_attr_string(hid_t object, const char *name, char **value)
+{
+    sq_status st = SQ_OK;
+    hid_t attr = -1, type = -1, mem = -1;
+    *value = NULL;
+    if (H5Aexists(object, name) <= 0)
+        return sq_fail(SQ_ERR_INPUT, "HDF5 attribute '%s' is missing", name);
+    attr = H5Aopen(object, name, H5P_DEFAULT);
+    type = H5Aget_type(attr);
+    if (H5Tget_class(type) != H5T_STRING)
+        SQ_FAIL(SQ_ERR_INPUT, "HDF5 attribute '%s' is not a string", name);
+    if (H5Tis_variable_str(type) > 0) {
+        char *vl = NULL;
+        mem = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mem, H5T_VARIABLE);
+        if (H5Aread(attr, mem, &vl) < 0)
+            SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 attribute '%s'", name);
+        *value = strdup(vl ? vl : "");
+        H5free_memory(vl);
+    } else {
+        size_t size = H5Tget_size(type);
+        SQ_TRY(sq_alloc(value, size + 1, 1, name));
+        mem = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mem, size);
+        if (H5Aread(attr, mem, *value) < 0)
+            SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 attribute '%s'", name);
+        (*value)[size] = '\0';
+    }
+cleanup:
+    if (mem >= 0)
+        H5Tclose(mem);
+    if (type >= 0)
+        H5Tclose(type);
+    if (attr >= 0)
+        H5Aclose(attr);
+    if (st != SQ_OK) {
+        free(*value);
+        *value = NULL;
+    }
+    return st;
+}
+
+static sq_status read_attr(hid_t object, const char *name, hid_t mem_type, void *values, int max_count,
+                           int *count)
+{
+    sq_status st = SQ_OK;
+    hid_t attr, space;
+    hssize_t points;
+    if (H5Aexists(object, name) <= 0)
+        return sq_fail(SQ_ERR_INPUT, "HDF5 attribute '%s' is missing", name);
+    attr = H5Aopen(object, name, H5P_DEFAULT);
+    space = H5Aget_space(attr);
+    points = H5Sget_simple_extent_npoints(space);
+    if (points < 0 || points > max_count)
+        st = sq_fail(SQ_ERR_INPUT, "HDF5 attribute '%s' has %lld values, expected at most %d", name,
+                     (long long)points, max_count);
+    else if (H5Aread(attr, mem_type, values) < 0)
+        st = sq_fail(SQ_ERR_INPUT, "cannot read HDF5 attribute '%s'", name);
+    if (count)
+        *count = (int)points;
+    H5Sclose(space);
+    H5Aclose(attr);
+    return st;
+}
+
+sq_status sq_h5_read_attr_int(hid_t object, const char *name, int64_t *value)
+{
+    return read_attr(object, name, H5T_NATIVE_INT64, value, 1, NULL);
+}
+
+sq_status sq_h5_read_attr_double(hid_t object, const char *name, double *value)
+{
+    return read_attr(object, name, H5T_NATIVE_DOUBLE, value, 1, NULL);
+}
+
+sq_status sq_h5_read_attr_ints(hid_t object, const char *name, int64_t *values, int max_count, int *count)
+{
+    char count_name[256];
+    int64_t stored = -1;
+    sq_status st = read_attr(object, name, H5T_NATIVE_INT64, values, max_count, count);
+    snprintf(count_name, sizeof count_name, "%s_count", name);
+    if (st == SQ_OK && H5Aexists(object, count_name) > 0 && sq_h5_read_attr_int(object, count_name, &stored) == SQ_OK)
+        *count = (int)stored;
+    return st;
+}
+
+int sq_h5_exists(hid_t parent, const char *name) { return H5Lexists(parent, name, H5P_DEFAULT) > 0; }
+
+sq_status sq_h5_group(hid_t parent, const char *name, hid_t *group)
+{
+    hid_t lcpl;
+    if (sq_h5_exists(parent, name)) {
+        *group = H5Gopen2(parent, name, H5P_DEFAULT);
+    } else {
+        lcpl = H5Pcreate(H5P_LINK_CREATE);
+        H5Pset_create_intermediate_group(lcpl, 1);
+        *group = H5Gcreate2(parent, name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        H5Pclose(lcpl);
+    }
+    if (*group < 0)
+        return sq_fail(SQ_ERR_RUN, "cannot create or open HDF5 group '%s'", name);
+    return SQ_OK;
+}
+
+static hid_t file_type_for(hid_t native_type)
+{
+    if (H5Tequal(native_type, H5T_NATIVE_FLOAT) > 0) return H5T_IEEE_F32LE;
+    if (H5Tequal(native_type, H5T_NATIVE_DOUBLE) > 0) return H5T_IEEE_F64LE;
+    if (H5Tequal(native_type, H5T_NATIVE_INT8) > 0) return H5T_STD_I8LE;
+    if (H5Tequal(native_type, H5T_NATIVE_UINT8) > 0) return H5T_STD_U8LE;
+    if (H5Tequal(native_type, H5T_NATIVE_INT16) > 0) return H5T_STD_I16LE;
+    if (H5Tequal(native_type, H5T_NATIVE_UINT16) > 0) return H5T_STD_U16LE;
+    if (H5Tequal(native_type, H5T_NATIVE_INT32) > 0) return H5T_STD_I32LE;
+    if (H5Tequal(native_type, H5T_NATIVE_UINT32) > 0) return H5T_STD_U32LE;
+    if (H5Tequal(native_type, H5T_NATIVE_INT64) > 0) return H5T_STD_I64LE;
+    if (H5Tequal(native_type, H5T_NATIVE_UINT64) > 0) return H5T_STD_U64LE;
+    return native_type; /* e.g. the f16 type: stored as given */
+}
+
+sq_status sq_h5_write_dataset(hid_t parent, const char *name, hid_t native_type, int ndim, const uint64_t *dims,
+                              const void *data)
+{
+    sq_status st = SQ_OK;
+    hsize_t hdims[8];
+    hid_t space, dataset, lcpl;
+    int empty = 0;
+    for (int i = 0; i < ndim && i < 8; i++) {
+        hdims[i] = dims[i];
+        empty |= dims[i] == 0;
+    }
+    space = ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndim, hdims, NULL);
+    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    dataset = H5Dcreate2(parent, name, file_type_for(native_type), space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (dataset < 0)
+        st = sq_fail(SQ_ERR_RUN, "cannot create HDF5 dataset '%s'", name);
+    else if (!empty && data != NULL && H5Dwrite(dataset, native_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        st = sq_fail(SQ_ERR_RUN, "cannot write HDF5 dataset '%s'", name);
+    if (dataset >= 0)
+        H5Dclose(dataset);
+    H5Pclose(lcpl);
+    H5Sclose(space);
+    return st;
+}
+
+sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, void **data, int *ndim,
+                             uint64_t *dims)
+{
+    sq_status st = SQ_OK;
+    hid_t dataset = -1, space = -1;
+    hsize_t hdims[8] = {0};
+    int rank;
+    size_t count = 1;
+    *data = NULL;
+    if (!sq_h5_exists(parent, name))
+        return sq_fail(SQ_ERR_INPUT, "HDF5 dataset '%s' is missing", name);
+    dataset = H5Dopen2(parent, name, H5P_DEFAULT);
+    if (dataset < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "cannot open HDF5 dataset '%s'", name);
+    space = H5Dget_space(dataset);
+    rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 0 || rank > 8)
+        SQ_FAIL(SQ_ERR_INPUT, "HDF5 dataset '%s' has an unsupported rank", name);
+    H5Sget_simple_extent_dims(space, hdims, NULL);
+    for (int i = 0; i < rank; i++) {
+        count *= hdims[i];
+        if (dims)
+            dims[i] = hdims[i];
+    }
+    if (ndim)
+        *ndim = rank;
+    SQ_TRY(sq_alloc(data, count, H5Tget_size(native_type), name));
+    if (count > 0 && H5Dread(dataset, native_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 dataset '%s'", name);
+cleanup:
+    if (space >= 0)
+        H5Sclose(space);
+    if (dataset >= 0)
+        H5Dclose(dataset);
+    if (st != SQ_OK) {
+        free(*data);
+        *data = NULL;
+    }
+    return st;
+}
+
+sq_status sq_artifact_create(sq_artifact_writer *writer, const char *path, const sq_artifact_meta *meta)
+{
+    sq_status st = SQ_OK;
+    char stamp[64], host[256] = "unknown";
+    char *inputs = NULL;
+    size_t inputs_size = 1;
+    time_t now = time(NULL);
+    struct tm utc;
+
+    silence_hdf5();
+    memset(writer, 0, sizeof *writer);
+    writer->file = -1;
+    writer->final_path = strdup(path);
+    SQ_TRY(sq_alloc(&writer->temp_path, strlen(path) + 32, 1, "temporary path"));
+    snprintf(writer->temp_path, strlen(path) + 32, "%s.tmp.%ld", path, (long)getpid());
+    writer->file = H5Fcreate(writer->temp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (writer->file < 0)
+        SQ_FAIL(SQ_ERR_RUN, "cannot create %s (is the folder there and writable?)", writer->temp_path);
+
+    gmtime_r(&now, &utc);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    gethostname(host, sizeof host - 1);
+
+    /* inputs: one "path sha256" line per input artifact */
+    for (int i = 0; i < meta->input_count; i++)
+        inputs_size += strlen(meta->inputs[i]) + SQ_SHA256_HEX + 2;
+    SQ_TRY(sq_alloc(&inputs, inputs_size, 1, "inputs attribute"));
+    for (int i = 0; i < meta->input_count; i++) {
+        char digest[SQ_SHA256_HEX];
+        SQ_TRY(sq_sha256_file(meta->inputs[i], digest));
+        strcat(inputs, meta->inputs[i]);
+        strcat(inputs, " ");
+        strcat(inputs, digest);
+        strcat(inputs, "\n");
+    }
+    SQ_TRY(sq_h5_write_attr_string(writer->file, "squeeze_artifact", meta->kind));
+    SQ_TRY(sq_h5_write_attr_int(writer->file, "schema_version", SQ_SCHEMA_VERSION));
+    SQ_TRY(sq_h5_write_attr_string(writer->file, "created_utc", stamp));
+    SQ_TRY(sq_h5_write_attr_string(writer->file, "squeeze_version", sq_version()));
+    SQ_TRY(sq_h5_write_attr_string(writer->file, "config_sha256", meta->config_sha256 ? meta->config_sha256 : ""));
+    SQ_TRY(sq_h5_write_attr_string(writer->file, "plan_key", meta->plan_key ? meta->plan_key : ""));
+    SQ_TRY(sq_h5_write_attr_string(writer->file, "inputs", inputs));
+    SQ_TRY(sq_h5_write_attr_int(writer->file, "mpi_ranks", meta->mpi_ranks > 0 ? meta->mpi_ranks : 1));
+    SQ_TRY(sq_h5_write_attr_string(writer->file, "host", host));
+cleanup:
+    free(inputs);
+    if (st != SQ_OK)
+        sq_artifact_abort(writer);
+    return st;
+}
+
+sq_status sq_artifact_commit(sq_artifact_writer *writer)
+{
+    sq_status st = SQ_OK;
+    if (writer->file < 0)
+        return sq_fail(SQ_ERR_RUN, "artifact %s was not open", writer->final_path ? writer->final_path : "?");
+    if (H5Fflush(writer->file, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(writer->file) < 0)
+        st = sq_fail(SQ_ERR_RUN, "cannot finish writing %s", writer->temp_path);
+    writer->file = -1;
+    if (st == SQ_OK && rename(writer->temp_path, writer->final_path) != 0)
+        st = sq_fail(SQ_ERR_RUN, "cannot rename %s to %s: %s", writer->temp_path, writer->final_path,
+                     strerror(errno));
+    if (st != SQ_OK)
+        unlink(writer->temp_path);
+    free(writer->temp_path);
+    free(writer->final_path);
+    writer->temp_path = writer->final_path = NULL;
+    return st;
+}
+
+void sq_artifact_abort(sq_artifact_writer *writer)
+{
+    if (writer->file >= 0)
+        H5Fclose(writer->file);
+    writer->file = -1;
+    if (writer->temp_path)
+        unlink(writer->temp_path);
+    free(writer->temp_path);
+    free(writer->final_path);
+    writer->temp_path = writer->final_path = NULL;
+}
+
+sq_status sq_artifact_kind(const char *path, char *kind, size_t size)
+{
+    hid_t file;
+    char *value = NULL;
+    silence_hdf5();
+    kind[0] = '\0';
+    if (H5Fis_hdf5(path) <= 0)
+        return SQ_OK;
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        return sq_fail(SQ_ERR_INPUT, "cannot open HDF5 file %s", path);
+    if (sq_h5_has_attr(file, "squeeze_artifact") && sq_h5_read_attr_string(file, "squeeze_artifact", &value) == SQ_OK)
+        snprintf(kind, size, "%s", value);
+    free(value);
+    H5Fclose(file);
+    return SQ_OK;
+}
+
+sq_status sq_artifact_open(const char *path, const char *expected_kind, hid_t *file_out)
+{
+    sq_status st = SQ_OK;
+    hid_t file = -1;
+    char *kind = NULL;
+    int64_t version = -1;
+    silence_hdf5();
+    *file_out = -1;
+    if (access(path, R_OK) != 0)
+        return sq_fail(SQ_ERR_INPUT, "cannot read %s: %s", path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0)
+        return sq_fail(SQ_ERR_INPUT, "%s is not an HDF5 file (expected a squeeze %s artifact)", path,
+                       expected_kind);
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "cannot open HDF5 file %s (truncated or corrupt?)", path);
+    if (!sq_h5_has_attr(file, "squeeze_artifact"))
+        SQ_FAIL(SQ_ERR_INPUT, "%s is an HDF5 file but not a squeeze artifact (no 'squeeze_artifact' attribute)",
+                path);
+    SQ_TRY(sq_h5_read_attr_string(file, "squeeze_artifact", &kind));
+    if (expected_kind && strcmp(kind, expected_kind) != 0)
+        SQ_FAIL(SQ_ERR_INPUT, "%s is a squeeze '%s' artifact, but a '%s' artifact is needed here", path, kind,
+                expected_kind);
+    SQ_TRY(sq_h5_read_attr_int(file, "schema_version", &version));
+    if (version != SQ_SCHEMA_VERSION)
+        SQ_FAIL(SQ_ERR_INPUT, "%s has schema_version %lld; this squeeze (%s) reads schema_version %d", path,
+                (long long)version, sq_version(), SQ_SCHEMA_VERSION);
+    *file_out = file;
+    file = -1;
+cleanup:
+    free(kind);
+    if (file >= 0)
+        H5Fclose(file);
+    return st;
+}

@@ -1,0 +1,28 @@
+/* checkpoint.h - one interface over the checkpoint formats squeeze reads.
+ *
+ * sq_checkpoint_read() looks at the file's first bytes (not its name) and
+ * dispatches: a zip archive is a PyTorch checkpoint (or a TorchScript archive),
+ * an 8-byte length followed by '{' is safetensors, the HDF5 signature is
+ * squeeze's own model form (an inspect or model artifact).  The result is a
+ * tensor set: every tensor by name, with shared storage recorded as aliases,
+ * plus the checkpoint's top-level non-tensor entries (printed, never run).
+ *
+ * Errors are SQ_ERR_INPUT and name the file and, where one is involved, the
+ * tensor or pickle record.
+ */
+#ifndef SQ_CHECKPOINT_CHECKPOINT_H
+#define SQ_CHECKPOINT_CHECKPOINT_H
+
+#include "tensor/tensor.h"
+
+sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out);
+
+/* The individual readers (checkpoint/torch_pt.c, safetensors.c). */
+sq_status sq_torch_read(const char *path, sq_tensor_set *out);
+sq_status sq_safetensors_read(const char *path, sq_tensor_set *out);
+
+/* Writes a tensor set as .safetensors (aliases are written as separate copies,
+ * since the format has no sharing; metadata goes to __metadata__). */
+sq_status sq_safetensors_write(const char *path, const sq_tensor_set *set);
+
+#endif

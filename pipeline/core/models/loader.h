@@ -1,0 +1,33 @@
+/* loader.h - "give me a runnable model from this path", whatever the path is.
+ *
+ * Accepts an inspect artifact, a model artifact (compressed), or a foreign
+ * checkpoint (.pt, .safetensors).  For a foreign checkpoint the family is
+ * detected (or taken from family_name) and the config inferred; for an artifact
+ * both are read from /model.  The tensor set is fp32 (dequantized).
+ */
+#ifndef SQ_MODELS_LOADER_H
+#define SQ_MODELS_LOADER_H
+
+#include <stdint.h>
+
+#include "models/family.h"
+#include "models/model_config.h"
+#include "tensor/tensor.h"
+
+typedef struct {
+    sq_model_config config;
+    const sq_family *family;
+    sq_tensor_set tensors;     /* fp32, aliases kept */
+    char kind[32];             /* "inspect", "model" or "checkpoint" */
+    uint64_t file_bytes;       /* stat() of the path */
+    uint64_t tensor_bytes;     /* bytes of the stored tensors (shared storage once):
+                                  for an artifact, the stored buffers' bytes; for a
+                                  checkpoint, the tensors' bytes in their dtype */
+} sq_loaded_model;
+
+/* family_name NULL or "auto" to detect. */
+sq_status sq_model_load(const char *path, const char *family_name, const sq_family_hints *hints,
+                        sq_loaded_model *out);
+void sq_loaded_model_free(sq_loaded_model *model);
+
+#endif

@@ -1,0 +1,104 @@
+/* qtensor.c - stored tensors: named buffers and scalar attributes. */
+#include "quant/qtensor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sq_qtensor_init(sq_qtensor *qt, const char *name, const char *format, sq_dtype original_dtype, int ndim,
+                     const int64_t *shape)
+{
+    memset(qt, 0, sizeof *qt);
+    qt->name = strdup(name);
+    snprintf(qt->format, sizeof qt->format, "%s", format);
+    qt->original_dtype = original_dtype;
+    qt->ndim = ndim;
+    for (int i = 0; i < ndim && i < SQ_MAX_DIMS; i++)
+        qt->shape[i] = shape[i];
+}
+
+void sq_qtensor_free(sq_qtensor *qt)
+{
+    for (int i = 0; i < qt->buffer_count; i++)
+        free(qt->buffers[i].data);
+    free(qt->name);
+    free(qt->alias_of);
+    memset(qt, 0, sizeof *qt);
+}
+
+sq_status sq_qtensor_add_buffer(sq_qtensor *qt, const char *name, sq_dtype dtype, int ndim, const int64_t *shape,
+                                void **data)
+{
+    sq_qbuffer *buffer;
+    int64_t count = 1;
+    if (qt->buffer_count == SQ_QT_MAX_BUFFERS)
+        return sq_fail(SQ_ERR_RUN, "tensor '%s': too many buffers", qt->name);
+    buffer = &qt->buffers[qt->buffer_count];
+    memset(buffer, 0, sizeof *buffer);
+    snprintf(buffer->name, sizeof buffer->name, "%s", name);
+    buffer->dtype = dtype;
+    buffer->ndim = ndim;
+    for (int i = 0; i < ndim; i++) {
+        buffer->shape[i] = shape[i];
+        count *= shape[i];
+    }
+    sq_status st = sq_alloc(&buffer->data, (size_t)count, sq_dtype_size(dtype), qt->name);
+    if (st != SQ_OK)
+        return st;
+    qt->buffer_count++;
+    if (data)
+        *data = buffer->data;
+    return SQ_OK;
+}
+
+const sq_qbuffer *sq_qtensor_buffer(const sq_qtensor *qt, const char *name)
+{
+    for (int i = 0; i < qt->buffer_count; i++)
+        if (strcmp(qt->buffers[i].name, name) == 0)
+            return &qt->buffers[i];
+    return NULL;
+}
+
+void sq_qtensor_set_attr(sq_qtensor *qt, const char *name, double value)
+{
+    for (int i = 0; i < qt->attr_count; i++) {
+        if (strcmp(qt->attrs[i].name, name) == 0) {
+            qt->attrs[i].value = value;
+            return;
+        }
+    }
+    if (qt->attr_count < SQ_QT_MAX_ATTRS) {
+        snprintf(qt->attrs[qt->attr_count].name, sizeof qt->attrs[0].name, "%s", name);
+        qt->attrs[qt->attr_count++].value = value;
+    }
+}
+
+double sq_qtensor_attr(const sq_qtensor *qt, const char *name, double fallback)
+{
+    for (int i = 0; i < qt->attr_count; i++)
+        if (strcmp(qt->attrs[i].name, name) == 0)
+            return qt->attrs[i].value;
+    return fallback;
+}
+
+int64_t sq_qtensor_numel(const sq_qtensor *qt)
+{
+    int64_t n = 1;
+    for (int i = 0; i < qt->ndim; i++)
+        n *= qt->shape[i];
+    return n;
+}
+
+uint64_t sq_qtensor_bytes(const sq_qtensor *qt)
+{
+    uint64_t bytes = 0;
+    if (qt->alias_of)
+        return 0; /* shared storage is counted once, under the tensor that owns it */
+    for (int i = 0; i < qt->buffer_count; i++) {
+        uint64_t count = 1;
+        for (int d = 0; d < qt->buffers[i].ndim; d++)
+            count *= (uint64_t)qt->buffers[i].shape[d];
+        bytes += count * sq_dtype_size(qt->buffers[i].dtype);
+    }
+    return bytes;
+}

@@ -1,0 +1,60 @@
+/* qtensor.h - a tensor as it is stored in a compressed model: plain or quantized.
+ *
+ * A plain tensor (fp32, fp16, bf16) has one buffer "data".  A quantized tensor
+ * has its packed codes and side arrays as named buffers, e.g. nf4: "packed"
+ * (u8, two codes per byte, first element in the high nibble) and "absmax" (f32),
+ * or with double quantization "absmax_q" (u8), "nested_absmax" (f32) and the
+ * scalar attribute nested_offset.  The model file stores each buffer as an HDF5
+ * dataset, so the file's bytes are the buffers' bytes (plus HDF5 overhead).
+ */
+#ifndef SQ_QUANT_QTENSOR_H
+#define SQ_QUANT_QTENSOR_H
+
+#include <stdint.h>
+
+#include "tensor/tensor.h"
+
+#define SQ_QT_MAX_BUFFERS 8
+#define SQ_QT_MAX_ATTRS 12
+
+typedef struct {
+    char name[32];        /* "data", "packed", "scales", "zeros", "absmax", ... */
+    sq_dtype dtype;       /* storage dtype of the elements */
+    int ndim;
+    int64_t shape[SQ_MAX_DIMS];
+    void *data;           /* owned */
+} sq_qbuffer;
+
+typedef struct {
+    char name[32];        /* "block_size", "group_size", "bits", "nested_offset", ... */
+    double value;
+} sq_qattr;
+
+typedef struct {
+    char *name;                 /* tensor name in the model */
+    char format[16];            /* "fp32", "fp16", "bf16", "int8", "nf4", "int4", "gptq" */
+    sq_dtype original_dtype;
+    int ndim;
+    int64_t shape[SQ_MAX_DIMS]; /* original shape */
+    char *alias_of;             /* tied tensor: stored once, under the other name */
+    int buffer_count;
+    sq_qbuffer buffers[SQ_QT_MAX_BUFFERS];
+    int attr_count;
+    sq_qattr attrs[SQ_QT_MAX_ATTRS];
+} sq_qtensor;
+
+void sq_qtensor_init(sq_qtensor *qt, const char *name, const char *format, sq_dtype original_dtype, int ndim,
+                     const int64_t *shape);
+void sq_qtensor_free(sq_qtensor *qt);
+/* Allocates a zeroed buffer and returns its data pointer in *data. */
+sq_status sq_qtensor_add_buffer(sq_qtensor *qt, const char *name, sq_dtype dtype, int ndim, const int64_t *shape,
+                                void **data);
+const sq_qbuffer *sq_qtensor_buffer(const sq_qtensor *qt, const char *name);
+void sq_qtensor_set_attr(sq_qtensor *qt, const char *name, double value);
+/* Returns fallback when the attribute is absent. */
+double sq_qtensor_attr(const sq_qtensor *qt, const char *name, double fallback);
+int64_t sq_qtensor_numel(const sq_qtensor *qt);
+/* Sum of the buffers' bytes: the tensor bytes of the compressed form. */
+uint64_t sq_qtensor_bytes(const sq_qtensor *qt);
+
+#endif
