@@ -112,6 +112,7 @@ sq_status sq_h5_read_attr_string(hid_t object, const char *name, char **value)
         char *vl = NULL;
         mem = H5Tcopy(H5T_C_S1);
         H5Tset_size(mem, H5T_VARIABLE);
+        H5Tset_cset(mem, H5Tget_cset(type)); /* HDF5 does not convert between ASCII and UTF-8 */
         if (H5Aread(attr, mem, &vl) < 0)
             SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 attribute '%s'", name);
         *value = strdup(vl ? vl : "");
@@ -121,6 +122,7 @@ sq_status sq_h5_read_attr_string(hid_t object, const char *name, char **value)
         SQ_TRY(sq_alloc(value, size + 1, 1, name));
         mem = H5Tcopy(H5T_C_S1);
         H5Tset_size(mem, size);
+        H5Tset_cset(mem, H5Tget_cset(type));
         if (H5Aread(attr, mem, *value) < 0)
             SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 attribute '%s'", name);
         (*value)[size] = '\0';

@@ -32,7 +32,7 @@ typedef struct {
 } sq_data_section;
 
 typedef struct {
-    char *target_hardware;  /* inspect.target_hardware: gpu | cpu | edge (default gpu) */
+    const char *target_hardware; /* inspect.target_hardware: gpu | cpu | edge (default gpu) */
 } sq_inspect_section;
 
 typedef struct {
@@ -93,6 +93,11 @@ void sq_run_config_free(sq_run_config *cfg);
 void sq_run_config_defaults(sq_run_config *cfg);
 /* Resolves a path from the config against its folder (malloc'd). */
 char *sq_run_config_path(const sq_run_config *cfg, const char *path);
+/* Rewrites the path-valued keys of a run config tree (model.checkpoint,
+ * data.tokenizer unless "bytes", data.*.path, compress.recipe, output_root)
+ * to absolute paths against dir, so an effective config written elsewhere
+ * (a run folder) still points at the same files. */
+sq_status sq_run_config_absolute_paths(sq_yaml_node *root, const char *dir);
 /* sha256 of one section's canonical YAML text ("" section = whole file). */
 sq_status sq_run_config_section_sha256(const sq_run_config *cfg, const char *section, char *out_hex65);
 

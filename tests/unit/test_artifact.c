@@ -1,0 +1,138 @@
+/* test_artifact.c - atomic artifact files, root attributes, kind and version checks. */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "artifact/artifact.h"
+
+static char folder[] = "/tmp/sq_artifact_XXXXXX";
+
+static int count_files(void)
+{
+    int count = 0;
+    struct dirent *entry;
+    DIR *dir = opendir(folder);
+    while ((entry = readdir(dir)) != NULL)
+        count += entry->d_name[0] != '.';
+    closedir(dir);
+    return count;
+}
+
+START_TEST(commit_renames_and_attributes_are_there)
+{
+    char path[256], input[256];
+    sq_artifact_writer writer;
+    sq_artifact_meta meta = {.kind = "evaluation", .config_sha256 = "abc", .plan_key = "k1", .mpi_ranks = 2};
+    hid_t file;
+    char *value = NULL;
+    int64_t ranks = 0, version = 0;
+    FILE *in;
+    snprintf(input, sizeof input, "%s/input.txt", folder);
+    in = fopen(input, "w");
+    fputs("hello\n", in);
+    fclose(in);
+    meta.input_count = 1;
+    meta.inputs[0] = input;
+    snprintf(path, sizeof path, "%s/eval.h5", folder);
+    ck_assert_int_eq(sq_artifact_create(&writer, path, &meta), SQ_OK);
+    ck_assert_int_ne(access(path, F_OK), 0); /* not there until commit */
+    ck_assert_int_eq(sq_artifact_commit(&writer), SQ_OK);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert_int_eq(count_files(), 2); /* no temporary left behind */
+
+    ck_assert_int_eq(sq_artifact_open(path, "evaluation", &file), SQ_OK);
+    ck_assert_int_eq(sq_h5_read_attr_int(file, "mpi_ranks", &ranks), SQ_OK);
+    ck_assert_int_eq(ranks, 2);
+    ck_assert_int_eq(sq_h5_read_attr_int(file, "schema_version", &version), SQ_OK);
+    ck_assert_int_eq(version, SQ_SCHEMA_VERSION);
+    ck_assert_int_eq(sq_h5_read_attr_string(file, "inputs", &value), SQ_OK);
+    /* sha256 of "hello\n" */
+    ck_assert_ptr_nonnull(strstr(value, "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"));
+    free(value);
+    ck_assert(sq_h5_has_attr(file, "created_utc"));
+    ck_assert(sq_h5_has_attr(file, "host"));
+    ck_assert(sq_h5_has_attr(file, "squeeze_version"));
+    ck_assert(sq_h5_has_attr(file, "config_sha256"));
+    H5Fclose(file);
+
+    ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);
+    ck_assert_msg(strstr(sq_error_message(), "is a squeeze 'evaluation' artifact, but a 'model' artifact is needed") !=
+                      NULL,
+                  "%s", sq_error_message());
+    unlink(path);
+    unlink(input);
+}
+END_TEST
+
+START_TEST(abort_leaves_nothing)
+{
+    char path[256];
+    sq_artifact_writer writer;
+    sq_artifact_meta meta = {.kind = "model"};
+    snprintf(path, sizeof path, "%s/model.h5", folder);
+    ck_assert_int_eq(sq_artifact_create(&writer, path, &meta), SQ_OK);
+    ck_assert_int_eq(count_files(), 1);
+    sq_artifact_abort(&writer);
+    ck_assert_int_eq(count_files(), 0);
+}
+END_TEST
+
+START_TEST(wrong_version_and_foreign_files_are_refused)
+{
+    char path[256];
+    sq_artifact_writer writer;
+    sq_artifact_meta meta = {.kind = "model"};
+    hid_t file;
+    FILE *text;
+    snprintf(path, sizeof path, "%s/old.h5", folder);
+    ck_assert_int_eq(sq_artifact_create(&writer, path, &meta), SQ_OK);
+    ck_assert_int_eq(sq_h5_write_attr_int(writer.file, "schema_version", 99), SQ_OK);
+    ck_assert_int_eq(sq_artifact_commit(&writer), SQ_OK);
+    ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "schema_version 99"));
+    unlink(path);
+
+    snprintf(path, sizeof path, "%s/notes.txt", folder);
+    text = fopen(path, "w");
+    fputs("not hdf5", text);
+    fclose(text);
+    ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "is not an HDF5 file"));
+    unlink(path);
+    snprintf(path, sizeof path, "%s/missing.h5", folder);
+    ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "missing.h5"));
+}
+END_TEST
+
+START_TEST(create_in_missing_folder_fails_clearly)
+{
+    sq_artifact_writer writer;
+    sq_artifact_meta meta = {.kind = "model"};
+    ck_assert_int_eq(sq_artifact_create(&writer, "/nonexistent/folder/m.h5", &meta), SQ_ERR_RUN);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "/nonexistent/folder/m.h5"));
+}
+END_TEST
+
+int main(void)
+{
+    if (mkdtemp(folder) == NULL)
+        return EXIT_FAILURE;
+    Suite *suite = suite_create("artifact");
+    TCase *tc = tcase_create("artifact");
+    tcase_add_test(tc, commit_renames_and_attributes_are_there);
+    tcase_add_test(tc, abort_leaves_nothing);
+    tcase_add_test(tc, wrong_version_and_foreign_files_are_refused);
+    tcase_add_test(tc, create_in_missing_folder_fails_clearly);
+    suite_add_tcase(suite, tc);
+    SRunner *runner = srunner_create(suite);
+    srunner_set_fork_status(runner, CK_NOFORK); /* tests share the folder in order */
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    rmdir(folder);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

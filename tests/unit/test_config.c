@@ -1,0 +1,150 @@
+/* test_config.c - the YAML tree and the run config: types, unknown keys, positions. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/run_config.h"
+#include "config/yaml_tree.h"
+
+static char *write_temp(const char *text)
+{
+    char *path = strdup("/tmp/sq_config_XXXXXX.yaml");
+    int fd = mkstemps(path, 5);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+START_TEST(unknown_key_names_line_and_column)
+{
+    sq_run_config cfg;
+    char *path = write_temp("model:\n  checkpoint: m.pt\nevaluate:\n  window_length: 64\n  strde: 32\n");
+    sq_status st = sq_run_config_load(path, &cfg);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), ":5:3: unknown key 'strde' in evaluate") != NULL, "%s",
+                  sq_error_message());
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "stride"));
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(wrong_type_is_refused)
+{
+    sq_run_config cfg;
+    char *path = write_temp("evaluate:\n  window_length: \"128\"\n");
+    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), ":2:18: 'window_length' must be an integer") != NULL, "%s",
+                  sq_error_message());
+    unlink(path);
+    free(path);
+    path = write_temp("targets:\n  quality: lots\n");
+    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "must be a finite number, not 'lots'"));
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(values_defaults_and_relative_paths)
+{
+    sq_run_config cfg;
+    char *path = write_temp("run: demo-1\nmodel:\n  checkpoint: models/m.pt\ndata:\n  tokenizer: bytes\n"
+                            "  evaluation: {path: text.txt, start: 0.9}\nevaluate:\n  window_length: 64\n"
+                            "  scoring: second-half\ncalibrate:\n  percentiles: [99.9, 99.99]\n");
+    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_OK);
+    ck_assert_str_eq(cfg.run_name, "demo-1");
+    ck_assert_str_eq(cfg.model.checkpoint, "/tmp/models/m.pt");
+    ck_assert_str_eq(cfg.data.evaluation.path, "/tmp/text.txt");
+    ck_assert_double_eq(cfg.data.evaluation.start, 0.9);
+    ck_assert_double_eq(cfg.data.evaluation.end, 1.0);
+    ck_assert_int_eq(cfg.evaluate.window_length, 64);
+    ck_assert_int_eq(cfg.evaluate.stride, 64); /* defaults to the window */
+    ck_assert_int_eq(cfg.evaluate.scoring, SQ_SCORE_SECOND_HALF);
+    ck_assert_int_eq(cfg.evaluate.offset, 1);
+    ck_assert_int_eq(cfg.calibrate.percentile_count, 2);
+    ck_assert_double_eq(cfg.calibrate.percentiles[1], 99.99);
+    ck_assert_str_eq(cfg.inspect.target_hardware, "gpu");
+    ck_assert_double_eq(cfg.targets.quality, 3.0);
+    sq_run_config_free(&cfg);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(bad_choice_and_range)
+{
+    sq_run_config cfg;
+    char *path = write_temp("evaluate:\n  scoring: some\n");
+    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "must be one of all, new, second-half, not 'some'"));
+    unlink(path);
+    free(path);
+    path = write_temp("data:\n  evaluation: {path: t.txt, start: 0.9, end: 0.5}\n");
+    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "0 <= start < end <= 1"));
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(syntax_error_and_duplicate_key)
+{
+    sq_yaml_doc doc;
+    ck_assert_int_eq(sq_yaml_load_string(&doc, "a: [1, 2\nb: 3\n", "x.yaml"), SQ_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "x.yaml:"));
+    ck_assert_int_eq(sq_yaml_load_string(&doc, "a: 1\nb: 2\na: 3\n", "y.yaml"), SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "y.yaml:3:1: key 'a' appears twice (first at line 1)") != NULL, "%s",
+                  sq_error_message());
+    ck_assert_int_eq(sq_yaml_load_string(&doc, "a: &x 1\nb: *x\n", "z.yaml"), SQ_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "aliases"));
+}
+END_TEST
+
+START_TEST(emit_round_trip_keeps_values_and_types)
+{
+    sq_yaml_doc doc, again;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream;
+    ck_assert_int_eq(sq_yaml_load_string(&doc,
+                                         "name: \"a b; rm -rf /\"\nn: 12\nq: \"12\"\nlist:\n  - x\n  - {k: v}\n"
+                                         "empty: []\n",
+                                         "in.yaml"),
+                     SQ_OK);
+    stream = open_memstream(&text, &size);
+    ck_assert_int_eq(sq_yaml_emit(stream, doc.root), SQ_OK);
+    fclose(stream);
+    ck_assert_int_eq(sq_yaml_load_string(&again, text, "out.yaml"), SQ_OK);
+    ck_assert_str_eq(sq_yaml_get(again.root, "name")->value, "a b; rm -rf /");
+    ck_assert(!sq_yaml_get(again.root, "n")->quoted);
+    ck_assert(sq_yaml_get(again.root, "q")->quoted); /* a quoted "12" stays a string */
+    ck_assert_int_eq(sq_yaml_get(again.root, "list")->count, 2);
+    ck_assert_str_eq(sq_yaml_get(sq_yaml_get(again.root, "list")->items[1], "k")->value, "v");
+    ck_assert_int_eq(sq_yaml_get(again.root, "empty")->kind, SQ_YAML_SEQ);
+    free(text);
+    sq_yaml_free(&doc);
+    sq_yaml_free(&again);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("config");
+    TCase *tc = tcase_create("yaml");
+    tcase_add_test(tc, unknown_key_names_line_and_column);
+    tcase_add_test(tc, wrong_type_is_refused);
+    tcase_add_test(tc, values_defaults_and_relative_paths);
+    tcase_add_test(tc, bad_choice_and_range);
+    tcase_add_test(tc, syntax_error_and_duplicate_key);
+    tcase_add_test(tc, emit_round_trip_keeps_values_and_types);
+    suite_add_tcase(suite, tc);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
