@@ -1,0 +1,102 @@
+/* squeeze-report: one page that compares every variant of a run and gives a verdict.
+ *
+ *   squeeze-report --run-dir DIR [--config FILE] [--key KEY]
+ *
+ * Reads DIR's inspect, calibration and evaluation artifacts (and plan.json for
+ * variants that failed) and writes DIR/report/report.{md,json,html}.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/run_config.h"
+#include "report/run_results.h"
+#include "util/log.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: squeeze-report --run-dir DIR [--config FILE] [--key KEY]\n"
+                 "Compares every variant of a run against the fp32 baseline and its targets, and writes\n"
+                 "DIR/report/report.md, report.json and report.html (self-contained).\n"
+                 "  --run-dir DIR   the run folder (results/<run>)\n"
+                 "  --config FILE   the run config, for targets.compression, targets.quality and\n"
+                 "                  inspect.target_hardware (defaults 2.0x, 3%%, gpu)\n"
+                 "  --key KEY       the driver's plan key (recorded in report.json)\n"
+                 "Exit: 0 written, 2 usage/config error, 3 bad or missing artifacts, 4 failure.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {{"run-dir", required_argument, NULL, 'r'},
+                                            {"config", required_argument, NULL, 'c'},
+                                            {"key", required_argument, NULL, 'k'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    sq_status st = SQ_OK;
+    sq_run_config cfg;
+    sq_run_results *results = NULL;
+    const char *run_dir = NULL, *config_path = NULL;
+    char folder[2048], path[2200];
+    int option, have_config = 0;
+
+    sq_log_init("squeeze-report");
+    sq_run_config_defaults(&cfg);
+    while ((option = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (option) {
+        case 'r': run_dir = optarg; break;
+        case 'c': config_path = optarg; break;
+        case 'k': break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return SQ_ERR_USAGE;
+        }
+    }
+    if (run_dir == NULL || optind != argc) {
+        usage(stderr);
+        return SQ_ERR_USAGE;
+    }
+    if (config_path) {
+        SQ_TRY(sq_run_config_load(config_path, &cfg));
+        have_config = 1;
+    }
+    SQ_TRY(sq_alloc(&results, 1, sizeof *results, "report"));
+    SQ_TRY(sq_run_results_load(run_dir, cfg.targets.compression, cfg.targets.quality,
+                               cfg.inspect.target_hardware ? cfg.inspect.target_hardware : "gpu", results));
+    sq_run_results_judge(results);
+
+    snprintf(folder, sizeof folder, "%s/report", run_dir);
+    if (mkdir(folder, 0755) != 0 && errno != EEXIST)
+        SQ_FAIL(SQ_ERR_RUN, "cannot create %s: %s", folder, strerror(errno));
+    snprintf(path, sizeof path, "%s/report.json", folder);
+    SQ_TRY(sq_report_write_json(results, path));
+    snprintf(path, sizeof path, "%s/report.md", folder);
+    SQ_TRY(sq_report_write_markdown(results, path));
+    snprintf(path, sizeof path, "%s/report.html", folder);
+    SQ_TRY(sq_report_write_html(results, path));
+
+    for (int i = 0; i < results->variant_count; i++) {
+        const sq_variant_result *v = &results->variants[i];
+        if (v->evaluated)
+            sq_info("%-20s %-8s %.2fx smaller, perplexity %+.2f%%", v->name, sq_verdict_name(v->verdict),
+                    v->ratio_file, v->ppl_change_pct);
+        else
+            sq_info("%-20s %s: %s (log %s)", v->name, sq_verdict_name(v->verdict), v->failure,
+                    v->log_path[0] ? v->log_path : "-");
+    }
+    if (results->recommended >= 0)
+        sq_info("recommended: %s", results->variants[results->recommended].name);
+    else
+        sq_info("no variant meets both targets");
+    printf("%s\n", path);
+cleanup:
+    if (st != SQ_OK)
+        sq_error("%s", sq_error_message());
+    if (results)
+        sq_run_results_free(results);
+    free(results);
+    if (have_config)
+        sq_run_config_free(&cfg);
+    return st;
+}
