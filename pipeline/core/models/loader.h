@@ -3,7 +3,8 @@
  * Accepts an inspect artifact, a model artifact (compressed), or a foreign
  * checkpoint (.pt, .safetensors).  For a foreign checkpoint the family is
  * detected (or taken from family_name) and the config inferred; for an artifact
- * both are read from /model.  The tensor set is fp32 (dequantized).
+ * both are read from /model.  The tensor set is fp32 (dequantized); integer and
+ * bool buffers (format "raw" in a model file) keep their own dtype.
  */
 #ifndef SQ_MODELS_LOADER_H
 #define SQ_MODELS_LOADER_H
@@ -29,5 +30,10 @@ typedef struct {
 sq_status sq_model_load(const char *path, const char *family_name, const sq_family_hints *hints,
                         sq_loaded_model *out);
 void sq_loaded_model_free(sq_loaded_model *model);
+
+/* The family of a tensor set: family_name when given (not NULL, "" or "auto"),
+ * else detected from its keys.  An unknown name, or keys no family recognises,
+ * is SQ_ERR_INPUT listing the families squeeze knows and the set's first keys. */
+sq_status sq_model_detect_family(const sq_tensor_set *set, const char *family_name, const sq_family **family);
 
 #endif

@@ -1,0 +1,172 @@
+/* forward.c - building and running a model: dispatch on the family, weight
+ * loading, and the kernels the families share (LayerNorm, GELU, hooked sgemm).
+ *
+ * The families' forward passes are models/itera_forward.c and
+ * models/transformer_forward.c; each mirrors docs/itera-lite.md step by step.
+ * The library never sets OpenBLAS's thread count: the stages do.
+ */
+#include "models/forward.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/family.h"
+#include "models/forward_internal.h"
+
+struct sq_model {
+    sq_model_config cfg;
+    const sq_forward_impl *impl;
+    void *state;
+};
+
+/* The registry of forward passes, by family name (models/family.h names them). */
+static const sq_forward_impl *const forward_impls[] = {&sq_itera_forward_impl, &sq_transformer_forward_impl,
+                                                       NULL};
+
+sq_status sq_model_build(const sq_model_config *cfg, const sq_tensor_set *weights, sq_model **out)
+{
+    sq_model *model = NULL;
+    sq_status st = SQ_OK;
+    *out = NULL;
+    SQ_TRY(sq_alloc(&model, 1, sizeof *model, "model"));
+    model->cfg = *cfg;
+    for (int i = 0; forward_impls[i]; i++)
+        if (strcmp(forward_impls[i]->family, cfg->family) == 0)
+            model->impl = forward_impls[i];
+    if (model->impl == NULL)
+        SQ_FAIL(SQ_ERR_INPUT, "no forward pass for model family '%s' (known: itera, itera-transformer)",
+                cfg->family);
+    if (cfg->vocab_size <= 0 || cfg->hidden_size <= 0 || cfg->max_seq_length <= 0 || cfg->num_layers <= 0)
+        SQ_FAIL(SQ_ERR_INPUT, "model config of family '%s' is incomplete (vocab %d, hidden %d, max seq %d, "
+                "layers %d)", cfg->family, cfg->vocab_size, cfg->hidden_size, cfg->max_seq_length,
+                cfg->num_layers);
+    /* Every shape the forward pass indexes with is checked first, whoever built the
+     * config (inferred from a checkpoint, or read from an artifact's config_json). */
+    const sq_family *family = sq_family_by_name(cfg->family);
+    if (family)
+        SQ_TRY(family->validate(weights, cfg));
+    SQ_TRY(model->impl->build(&model->cfg, weights, &model->state));
+    *out = model;
+    model = NULL;
+cleanup:
+    sq_model_free(model);
+    return st;
+}
+
+sq_status sq_model_forward(sq_model *model, const int32_t *tokens, int count, float *logits,
+                           const sq_forward_hooks *hooks)
+{
+    const sq_model_config *cfg = &model->cfg;
+    if (count < 1 || count > cfg->max_seq_length)
+        return sq_fail(SQ_ERR_INPUT, "window of %d tokens: the model takes 1 to %d (max_seq_length)", count,
+                       cfg->max_seq_length);
+    for (int t = 0; t < count; t++)
+        if (tokens[t] < 0 || tokens[t] >= cfg->vocab_size)
+            return sq_fail(SQ_ERR_INPUT, "token id %d at position %d is outside the vocabulary [0, %d)",
+                           tokens[t], t, cfg->vocab_size);
+    return model->impl->forward(model->state, cfg, tokens, count, logits, hooks);
+}
+
+const sq_model_config *sq_model_get_config(const sq_model *model) { return &model->cfg; }
+
+void sq_model_free(sq_model *model)
+{
+    if (model == NULL)
+        return;
+    if (model->impl && model->state)
+        model->impl->free(model->state);
+    free(model);
+}
+
+/* ---- weights and buffers ------------------------------------------------ */
+
+static sq_status arena_keep(sq_fw_arena *arena, void *block)
+{
+    if (arena->count == arena->capacity) {
+        int capacity = arena->capacity ? 2 * arena->capacity : 64;
+        void **grown = realloc(arena->blocks, (size_t)capacity * sizeof *grown);
+        if (grown == NULL) {
+            free(block);
+            return sq_fail(SQ_ERR_RUN, "out of memory for the model's weight table");
+        }
+        arena->blocks = grown;
+        arena->capacity = capacity;
+    }
+    arena->blocks[arena->count++] = block;
+    return SQ_OK;
+}
+
+sq_status sq_fw_load(sq_fw_arena *arena, const sq_tensor_set *set, const char *name, float **out)
+{
+    const sq_tensor *t = sq_tensor_set_find(set, name);
+    sq_status st;
+    if (t == NULL)
+        return sq_fail(SQ_ERR_INPUT, "missing tensor '%s' in %s: the forward pass needs it", name,
+                       set->source_path ? set->source_path : "the model");
+    st = sq_tensor_to_f32(set, t, out);
+    return st == SQ_OK ? arena_keep(arena, *out) : st;
+}
+
+sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out)
+{
+    void **ptr = out;
+    sq_status st = sq_alloc(ptr, count, size, what);
+    return st == SQ_OK ? arena_keep(arena, *ptr) : st;
+}
+
+void sq_fw_arena_free(sq_fw_arena *arena)
+{
+    for (int i = 0; i < arena->count; i++)
+        free(arena->blocks[i]);
+    free(arena->blocks);
+    memset(arena, 0, sizeof *arena);
+}
+
+sq_status sq_fw_load_head(sq_fw_arena *arena, const sq_tensor_set *set, float *embedding, float **out)
+{
+    const sq_tensor *head = sq_tensor_set_find(set, "lm_head.weight");
+    const sq_tensor *emb = sq_tensor_set_find(set, "embedding.weight");
+    if (head == NULL || sq_tensor_set_resolve(set, head) == sq_tensor_set_resolve(set, emb)) {
+        *out = embedding; /* tied: one storage (itera-lite.md 1.3) */
+        return SQ_OK;
+    }
+    return sq_fw_load(arena, set, "lm_head.weight", out);
+}
+
+/* ---- kernels ------------------------------------------------------------ */
+
+void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
+                  const float *w, int out, float *y, int ldy, float beta)
+{
+    if (hooks && hooks->linear_input)
+        hooks->linear_input(hooks->context, name, x, rows, in);
+    if (rows == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, beta, y, ldy);
+}
+
+void sq_fw_layernorm(const float *x, int rows, int d, const float *w, const float *b, double eps, float *out)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *v = x + (size_t)r * d;
+        float *o = out + (size_t)r * d;
+        double sum = 0.0, sq = 0.0;
+        for (int j = 0; j < d; j++)
+            sum += v[j];
+        const double mean = sum / d;
+        for (int j = 0; j < d; j++)
+            sq += (v[j] - mean) * (v[j] - mean);
+        const float inv = (float)(1.0 / sqrt(sq / d + eps)); /* biased variance: divide by d */
+        const float m = (float)mean;
+        for (int j = 0; j < d; j++)
+            o[j] = (v[j] - m) * inv * w[j] + b[j];
+    }
+}
+
+void sq_fw_gelu(float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = 0.5f * v[i] * (1.0f + erff(v[i] * (float)M_SQRT1_2));
+}

@@ -1,0 +1,377 @@
+/* itera_forward.c - the Itera-Lite SSM + MoE forward pass, eval semantics.
+ *
+ * Mirrors docs/itera-lite.md 1.4 step by step (IteraLiteModel.forward of
+ * github.com/CisnerosCodes/Itera-Lite); each block below cites the step.
+ * Every projection runs as one sgemm over the whole window; the selective
+ * scan is the one sequential loop (one N-vector state per sequence, shared by
+ * all di channels: unlike Mamba, 0.4).  Nothing is allocated per call.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "models/forward_internal.h"
+#include "models/vec_math.h"
+
+#define NAME_MAX_LEN 96
+
+typedef struct {
+    /* SSM block (1.2: SSMBlock, S4Kernel) */
+    float *in_proj;          /* [2di, d] */
+    float *conv_w;           /* [K, di]: conv1d.weight [di, 1, K] transposed once, so the
+                                tap loop runs over contiguous channels */
+    float *conv_b;           /* [di] */
+    float *A;                /* [N]  -exp(A_log), computed once */
+    float *B;                /* [N, di] */
+    float *C;                /* [di, N] */
+    float *D;                /* [di] */
+    float *delta_w;          /* [di, di] */
+    float *delta_b;          /* [di] */
+    float *out_proj;         /* [d, di] */
+    float *ssm_norm_w, *ssm_norm_b; /* [d] */
+    /* FFN or MoE sub-block */
+    int is_moe;
+    float *ffn_norm_w, *ffn_norm_b; /* moe.norm (dense) or moe.layer.norm (MoE), [d] */
+    float *ffn_w1, *ffn_w2;  /* dense: [f, d], [d, f] */
+    float *gate;             /* MoE: [E, d] */
+    float **expert_w1;       /* MoE: E x [f, d] */
+    float **expert_w2;       /* MoE: E x [d, f] */
+    /* hook names: the weight tensors' names */
+    char in_proj_name[NAME_MAX_LEN], delta_name[NAME_MAX_LEN], out_proj_name[NAME_MAX_LEN];
+    char w1_name[NAME_MAX_LEN], w2_name[NAME_MAX_LEN], gate_name[NAME_MAX_LEN];
+    char (*expert_w1_name)[NAME_MAX_LEN], (*expert_w2_name)[NAME_MAX_LEN];
+} itera_layer;
+
+typedef struct {
+    sq_fw_arena arena;
+    float *embedding;        /* [V, d] */
+    float *position;         /* [S, d] */
+    float *norm_w, *norm_b;  /* [d] final LayerNorm */
+    float *head;             /* [V, d], the embedding when tied */
+    itera_layer *layers;     /* [L] */
+    /* activations, sized for S tokens */
+    float *x;                /* [S, d] residual stream */
+    float *h;                /* [S, d] normed input of a sub-block */
+    float *z;                /* [S, 2di] in_proj output: u | g */
+    float *a;                /* [S, di] SiLU(conv(u)) */
+    float *dpre;             /* [S, di] delta_proj(a) */
+    float *delta;            /* [S] */
+    float *bx;               /* [S, N] B a, then the scan's states */
+    float *scan;             /* [N] the running state s */
+    float *y;                /* [S, di] */
+    float *hid;              /* [S, f] FFN / expert hidden */
+    float *moe_out;          /* [S, d] sum of gated expert outputs */
+    float *gathered;         /* [S, d] tokens routed to one expert */
+    float *expert_out;       /* [S, d] */
+    float *router_logits;    /* [S, E] */
+    int *top_idx;            /* [S, k] */
+    float *top_gate;         /* [S, k] */
+    int *routed_token;       /* [S] tokens of the current expert */
+    float *routed_gate;      /* [S] their gate values */
+} itera_state;
+
+static void itera_free(void *opaque)
+{
+    itera_state *m = opaque;
+    if (m == NULL)
+        return;
+    sq_fw_arena_free(&m->arena);
+    free(m);
+}
+
+static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq_tensor_set *set, int i)
+{
+    itera_layer *L = &m->layers[i];
+    const int E = cfg->num_experts, N = cfg->ssm_state_size, K = cfg->ssm_conv_kernel, di = cfg->d_inner;
+    char name[NAME_MAX_LEN];
+    float *a_log, *conv_raw;
+    sq_status st = SQ_OK;
+#define LOAD(field, ...)                                  \
+    do {                                                  \
+        snprintf(name, sizeof name, __VA_ARGS__);         \
+        SQ_TRY(sq_fw_load(&m->arena, set, name, &field)); \
+    } while (0)
+    LOAD(L->in_proj, "layers.%d.ssm.in_proj.weight", i);
+    LOAD(conv_raw, "layers.%d.ssm.conv1d.weight", i);
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)K * di, sizeof(float), "conv weights", &L->conv_w));
+    for (int c = 0; c < di; c++)
+        for (int k = 0; k < K; k++)
+            L->conv_w[(size_t)k * di + c] = conv_raw[(size_t)c * K + k];
+    LOAD(L->conv_b, "layers.%d.ssm.conv1d.bias", i);
+    LOAD(a_log, "layers.%d.ssm.ssm.A_log", i);
+    LOAD(L->B, "layers.%d.ssm.ssm.B", i);
+    LOAD(L->C, "layers.%d.ssm.ssm.C", i);
+    LOAD(L->D, "layers.%d.ssm.ssm.D", i);
+    LOAD(L->delta_w, "layers.%d.ssm.ssm.delta_proj.weight", i);
+    LOAD(L->delta_b, "layers.%d.ssm.ssm.delta_proj.bias", i);
+    LOAD(L->out_proj, "layers.%d.ssm.out_proj.weight", i);
+    LOAD(L->ssm_norm_w, "layers.%d.ssm.norm.weight", i);
+    LOAD(L->ssm_norm_b, "layers.%d.ssm.norm.bias", i);
+    for (int n = 0; n < N; n++) /* A = -torch.exp(self.A_log) */
+        a_log[n] = -expf(a_log[n]);
+    L->A = a_log;
+    snprintf(L->in_proj_name, NAME_MAX_LEN, "layers.%d.ssm.in_proj.weight", i);
+    snprintf(L->delta_name, NAME_MAX_LEN, "layers.%d.ssm.ssm.delta_proj.weight", i);
+    snprintf(L->out_proj_name, NAME_MAX_LEN, "layers.%d.ssm.out_proj.weight", i);
+    for (int j = 0; j < cfg->moe_layer_count; j++)
+        L->is_moe = L->is_moe || cfg->moe_layers[j] == i;
+    if (!L->is_moe) {
+        LOAD(L->ffn_norm_w, "layers.%d.moe.norm.weight", i);
+        LOAD(L->ffn_norm_b, "layers.%d.moe.norm.bias", i);
+        LOAD(L->ffn_w1, "layers.%d.moe.ffn.w1.weight", i);
+        LOAD(L->ffn_w2, "layers.%d.moe.ffn.w2.weight", i);
+        snprintf(L->w1_name, NAME_MAX_LEN, "layers.%d.moe.ffn.w1.weight", i);
+        snprintf(L->w2_name, NAME_MAX_LEN, "layers.%d.moe.ffn.w2.weight", i);
+        goto cleanup;
+    }
+    if (E < cfg->top_k || E < 1)
+        SQ_FAIL(SQ_ERR_INPUT, "broken checkpoint: layer %d is a MoE layer with %d experts, fewer than top-k = %d",
+                i, E, cfg->top_k);
+    LOAD(L->ffn_norm_w, "layers.%d.moe.layer.norm.weight", i);
+    LOAD(L->ffn_norm_b, "layers.%d.moe.layer.norm.bias", i);
+    LOAD(L->gate, "layers.%d.moe.layer.router.gate.weight", i);
+    snprintf(L->gate_name, NAME_MAX_LEN, "layers.%d.moe.layer.router.gate.weight", i);
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w1, "expert table", &L->expert_w1));
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w2, "expert table", &L->expert_w2));
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w1_name, "expert names", &L->expert_w1_name));
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w2_name, "expert names", &L->expert_w2_name));
+    for (int e = 0; e < E; e++) {
+        LOAD(L->expert_w1[e], "layers.%d.moe.layer.experts.%d.w1.weight", i, e);
+        LOAD(L->expert_w2[e], "layers.%d.moe.layer.experts.%d.w2.weight", i, e);
+        snprintf(L->expert_w1_name[e], NAME_MAX_LEN, "layers.%d.moe.layer.experts.%d.w1.weight", i, e);
+        snprintf(L->expert_w2_name[e], NAME_MAX_LEN, "layers.%d.moe.layer.experts.%d.w2.weight", i, e);
+    }
+#undef LOAD
+cleanup:
+    return st;
+}
+
+static sq_status itera_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+{
+    const size_t S = (size_t)cfg->max_seq_length, d = (size_t)cfg->hidden_size, di = (size_t)cfg->d_inner;
+    const size_t N = (size_t)cfg->ssm_state_size, f = (size_t)cfg->expert_size;
+    const size_t E = (size_t)(cfg->num_experts > 0 ? cfg->num_experts : 1), k = (size_t)cfg->top_k;
+    itera_state *m = NULL;
+    sq_fw_arena *ar;
+    sq_status st = SQ_OK;
+    *out = NULL;
+    if (cfg->d_inner <= 0 || cfg->ssm_state_size <= 0 || cfg->ssm_conv_kernel <= 0 || cfg->expert_size <= 0 ||
+        cfg->top_k <= 0)
+        return sq_fail(SQ_ERR_INPUT, "itera config is incomplete (d_inner %d, state %d, conv %d, expert size %d, "
+                       "top-k %d)", cfg->d_inner, cfg->ssm_state_size, cfg->ssm_conv_kernel, cfg->expert_size,
+                       cfg->top_k);
+    SQ_TRY(sq_alloc(&m, 1, sizeof *m, "itera model"));
+    ar = &m->arena;
+    SQ_TRY(sq_fw_load(ar, set, "embedding.weight", &m->embedding));
+    SQ_TRY(sq_fw_load(ar, set, "position_embedding.weight", &m->position));
+    SQ_TRY(sq_fw_load(ar, set, "norm.weight", &m->norm_w));
+    SQ_TRY(sq_fw_load(ar, set, "norm.bias", &m->norm_b));
+    SQ_TRY(sq_fw_load_head(ar, set, m->embedding, &m->head));
+    SQ_TRY(sq_fw_alloc(ar, (size_t)cfg->num_layers, sizeof *m->layers, "itera layers", &m->layers));
+    for (int i = 0; i < cfg->num_layers; i++)
+        SQ_TRY(load_layer(m, cfg, set, i));
+    SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->x));
+    SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->h));
+    SQ_TRY(sq_fw_alloc(ar, S * 2 * di, sizeof(float), "activations", &m->z));
+    SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->a));
+    SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->dpre));
+    SQ_TRY(sq_fw_alloc(ar, S, sizeof(float), "activations", &m->delta));
+    SQ_TRY(sq_fw_alloc(ar, S * N, sizeof(float), "activations", &m->bx));
+    SQ_TRY(sq_fw_alloc(ar, N, sizeof(float), "scan state", &m->scan));
+    SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->y));
+    SQ_TRY(sq_fw_alloc(ar, S * f, sizeof(float), "activations", &m->hid));
+    SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->moe_out));
+    SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->gathered));
+    SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->expert_out));
+    SQ_TRY(sq_fw_alloc(ar, S * E, sizeof(float), "activations", &m->router_logits));
+    SQ_TRY(sq_fw_alloc(ar, S * k, sizeof(int), "activations", &m->top_idx));
+    SQ_TRY(sq_fw_alloc(ar, S * k, sizeof(float), "activations", &m->top_gate));
+    SQ_TRY(sq_fw_alloc(ar, S, sizeof(int), "activations", &m->routed_token));
+    SQ_TRY(sq_fw_alloc(ar, S, sizeof(float), "activations", &m->routed_gate));
+    *out = m;
+    m = NULL;
+cleanup:
+    itera_free(m);
+    return st;
+}
+
+/* 1.4 step 2: x = x + out_proj(S4Kernel(SiLU(conv(u))) * SiLU(g)), u | g = in_proj(LN(x)). */
+static void ssm_block(itera_state *m, const itera_layer *L, const sq_model_config *cfg, int T,
+                      const sq_forward_hooks *hooks)
+{
+    const int d = cfg->hidden_size, di = cfg->d_inner, N = cfg->ssm_state_size, K = cfg->ssm_conv_kernel;
+    /* h = LN(x; ssm.norm, eps 1e-5) */
+    sq_fw_layernorm(m->x, T, d, L->ssm_norm_w, L->ssm_norm_b, 1e-5, m->h);
+    /* z = h W_in^T; u = z[:, :di], g = z[:, di:]  (chunk(2)) */
+    sq_fw_linear(hooks, L->in_proj_name, m->h, T, d, L->in_proj, 2 * di, m->z, 2 * di, 0.0f);
+    /* u'[t,c] = bias[c] + sum_k w[c,0,k] u[t-(K-1)+k, c], u[<0] = 0; a = SiLU(u') */
+    for (int t = 0; t < T; t++) {
+        float *a = m->a + (size_t)t * di;
+        for (int c = 0; c < di; c++)
+            a[c] = L->conv_b[c];
+        for (int k = 0; k < K; k++) {
+            const int src = t - (K - 1) + k;
+            if (src < 0)
+                continue;
+            const float *u = m->z + (size_t)src * 2 * di, *w = L->conv_w + (size_t)k * di;
+            for (int c = 0; c < di; c++)
+                a[c] += w[c] * u[c];
+        }
+    }
+    SQ_V4F_MAP(m->a, (size_t)T * di, sq_v4f_silu);
+    /* delta[t] = mean_j softplus((a W_delta^T + b_delta)[t, j]) */
+    for (int t = 0; t < T; t++)
+        memcpy(m->dpre + (size_t)t * di, L->delta_b, (size_t)di * sizeof(float));
+    sq_fw_linear(hooks, L->delta_name, m->a, T, di, L->delta_w, di, m->dpre, di, 1.0f);
+    SQ_V4F_MAP(m->dpre, (size_t)T * di, sq_v4f_softplus);
+    for (int t = 0; t < T; t++) {
+        const float *p = m->dpre + (size_t)t * di;
+        float sum = 0.0f;
+        for (int j = 0; j < di; j++)
+            sum += p[j];
+        m->delta[t] = sum / (float)di;
+    }
+    /* bx = a B^T  ((B a[t])[n] = sum_j B[n,j] a[t,j]) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, di, 1.0f, m->a, di, L->B, di, 0.0f, m->bx, N);
+    /* s = exp(delta[t] A) * s + delta[t] (B a[t]), s = 0 at t = 0; the states overwrite bx */
+    float *s = m->scan;
+    memset(s, 0, (size_t)N * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        float *row = m->bx + (size_t)t * N;
+        const float dt = m->delta[t];
+        for (int n = 0; n < N; n++) {
+            s[n] = expf(dt * L->A[n]) * s[n] + dt * row[n];
+            row[n] = s[n];
+        }
+    }
+    /* y[t] = C s[t] + D * a[t]  (the updated state) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, di, N, 1.0f, m->bx, N, L->C, N, 0.0f, m->y, di);
+    /* o = y * SiLU(g), written over y */
+    for (int t = 0; t < T; t++) {
+        float *y = m->y + (size_t)t * di, *g = m->z + (size_t)t * 2 * di + di;
+        const float *a = m->a + (size_t)t * di;
+        SQ_V4F_MAP(g, (size_t)di, sq_v4f_silu);
+        for (int c = 0; c < di; c++)
+            y[c] = (y[c] + L->D[c] * a[c]) * g[c];
+    }
+    /* x = r + o W_out^T (no bias) */
+    sq_fw_linear(hooks, L->out_proj_name, m->y, T, di, L->out_proj, d, m->x, d, 1.0f);
+}
+
+/* 1.4 step 3, dense: x = x + W2 GELU(W1 LN(x; moe.norm)). */
+static void dense_ffn(itera_state *m, const itera_layer *L, const sq_model_config *cfg, int T,
+                      const sq_forward_hooks *hooks)
+{
+    const int d = cfg->hidden_size, f = cfg->expert_size;
+    sq_fw_layernorm(m->x, T, d, L->ffn_norm_w, L->ffn_norm_b, 1e-5, m->h);
+    sq_fw_linear(hooks, L->w1_name, m->h, T, d, L->ffn_w1, f, m->hid, f, 0.0f);
+    sq_fw_gelu(m->hid, (size_t)T * f);
+    sq_fw_linear(hooks, L->w2_name, m->hid, T, f, L->ffn_w2, d, m->x, d, 1.0f);
+}
+
+/* 1.4 step 3, MoE: hn = LN(x); top-k of the router logits; softmax over the k
+ * selected; x = x + sum_j g_j W2_{idx_j} GELU(W1_{idx_j} hn). */
+static void moe_ffn(itera_state *m, const itera_layer *L, const sq_model_config *cfg, int layer, int T,
+                    const sq_forward_hooks *hooks)
+{
+    const int d = cfg->hidden_size, f = cfg->expert_size, E = cfg->num_experts, k = cfg->top_k;
+    sq_fw_layernorm(m->x, T, d, L->ffn_norm_w, L->ffn_norm_b, 1e-5, m->h);
+    /* logits = W_gate hn */
+    sq_fw_linear(hooks, L->gate_name, m->h, T, d, L->gate, E, m->router_logits, E, 0.0f);
+    /* (v, idx) = topk(logits, k), sorted descending; ties keep the lower index */
+    for (int t = 0; t < T; t++) {
+        const float *logit = m->router_logits + (size_t)t * E;
+        int *idx = m->top_idx + (size_t)t * k;
+        float *gate = m->top_gate + (size_t)t * k;
+        for (int j = 0; j < k; j++) {
+            int best = -1;
+            for (int e = 0; e < E; e++) {
+                bool taken = false;
+                for (int p = 0; p < j; p++)
+                    taken = taken || idx[p] == e;
+                if (!taken && (best < 0 || logit[e] > logit[best]))
+                    best = e;
+            }
+            idx[j] = best;
+        }
+        /* g = softmax(v) over the k selected logits only (v[0] is the largest) */
+        float sum = 0.0f;
+        for (int j = 0; j < k; j++) {
+            gate[j] = expf(logit[idx[j]] - logit[idx[0]]);
+            sum += gate[j];
+        }
+        for (int j = 0; j < k; j++)
+            gate[j] /= sum;
+    }
+    if (hooks && hooks->router)
+        hooks->router(hooks->context, layer, m->top_idx, T, k);
+    /* out = sum over experts e = 0..E-1 of gate_e * expert_e(hn), on the routed tokens only */
+    memset(m->moe_out, 0, (size_t)T * d * sizeof(float));
+    for (int e = 0; e < E; e++) {
+        int rows = 0;
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < k; j++)
+                if (m->top_idx[(size_t)t * k + j] == e) {
+                    m->routed_token[rows] = t;
+                    m->routed_gate[rows] = m->top_gate[(size_t)t * k + j];
+                    memcpy(m->gathered + (size_t)rows * d, m->h + (size_t)t * d, (size_t)d * sizeof(float));
+                    rows++;
+                }
+        if (rows == 0)
+            continue;
+        sq_fw_linear(hooks, L->expert_w1_name[e], m->gathered, rows, d, L->expert_w1[e], f, m->hid, f, 0.0f);
+        sq_fw_gelu(m->hid, (size_t)rows * f);
+        sq_fw_linear(hooks, L->expert_w2_name[e], m->hid, rows, f, L->expert_w2[e], d, m->expert_out, d, 0.0f);
+        for (int r = 0; r < rows; r++) {
+            float *o = m->moe_out + (size_t)m->routed_token[r] * d;
+            const float *y = m->expert_out + (size_t)r * d, g = m->routed_gate[r];
+            for (int c = 0; c < d; c++)
+                o[c] += y[c] * g; /* the gate multiplies after w2 */
+        }
+    }
+    /* x = x + out (no renormalisation, no capacity limit) */
+    for (size_t i = 0; i < (size_t)T * d; i++)
+        m->x[i] += m->moe_out[i];
+}
+
+static sq_status itera_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T,
+                               float *logits, const sq_forward_hooks *hooks)
+{
+    itera_state *m = opaque;
+    const int d = cfg->hidden_size;
+    /* 1.4 step 1: x[t] = Emb[id_t] + Pos[t], positions 0..T-1 */
+    for (int t = 0; t < T; t++) {
+        const float *e = m->embedding + (size_t)tokens[t] * d, *p = m->position + (size_t)t * d;
+        float *x = m->x + (size_t)t * d;
+        for (int c = 0; c < d; c++)
+            x[c] = e[c] + p[c];
+    }
+    /* steps 2-3 per layer */
+    for (int i = 0; i < cfg->num_layers; i++) {
+        const itera_layer *L = &m->layers[i];
+        ssm_block(m, L, cfg, T, hooks);
+        if (L->is_moe)
+            moe_ffn(m, L, cfg, i, T, hooks);
+        else
+            dense_ffn(m, L, cfg, T, hooks);
+    }
+    /* step 4: logits = LN(x; norm, eps) Emb^T (tied head) */
+    sq_fw_layernorm(m->x, T, d, m->norm_w, m->norm_b, cfg->layer_norm_eps, m->h);
+    sq_fw_linear(hooks, "lm_head.weight", m->h, T, d, m->head, cfg->vocab_size, logits, cfg->vocab_size, 0.0f);
+    /* inf/NaN logits are a failure, never a number (DESIGN: exit 4) */
+    if (!sq_fw_all_finite(logits, (size_t)T * cfg->vocab_size))
+        return sq_fail(SQ_ERR_RUN, "itera forward produced a non-finite logit (window of %d tokens): "
+                           "the weights may be corrupt", T);
+    return SQ_OK;
+}
+
+const sq_forward_impl sq_itera_forward_impl = {
+    .family = "itera",
+    .build = itera_build,
+    .forward = itera_forward,
+    .free = itera_free,
+};

@@ -1,0 +1,168 @@
+/* itera_transformer.c - Itera-Lite's Transformer baseline: keys, config, parameter groups.
+ *
+ * Follows docs/itera-lite.md 1.6 (models/transformer_baseline.py of
+ * github.com/CisnerosCodes/Itera-Lite).  Everything but the head count is in
+ * the shapes; the head count comes from the checkpoint's 'config' entry
+ * ("{'num_heads': 4, ...}") or from the user (model.num_heads), never guessed.
+ * The forward pass is in models/transformer_forward.c.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/family.h"
+#include "models/param_table.h"
+
+#define KEEP_NORM "LayerNorm weight/bias: 1-D; llama.cpp keeps *_norm in F32 (convert_hf_to_gguf.py)"
+#define KEEP_MASK "buffer (attention.causal_mask, a constant tril of ones), not a weight"
+
+static const sq_param_rule transformer_rules[] = {
+    {"embedding.weight", SQ_GROUP_EMBEDDING, NULL},
+    {"position_embedding.weight", SQ_GROUP_POSITION, NULL},
+    {"blocks.#.ln1.weight", SQ_GROUP_NORM, KEEP_NORM},
+    {"blocks.#.ln1.bias", SQ_GROUP_NORM, KEEP_NORM},
+    {"blocks.#.attention.causal_mask", SQ_GROUP_BUFFER, KEEP_MASK},
+    {"blocks.#.attention.qkv.weight", SQ_GROUP_ATTENTION, NULL},
+    {"blocks.#.attention.out_proj.weight", SQ_GROUP_ATTENTION, NULL},
+    {"blocks.#.ln2.weight", SQ_GROUP_NORM, KEEP_NORM},
+    {"blocks.#.ln2.bias", SQ_GROUP_NORM, KEEP_NORM},
+    {"blocks.#.ffn.w1.weight", SQ_GROUP_FFN, NULL},
+    {"blocks.#.ffn.w2.weight", SQ_GROUP_FFN, NULL},
+    {"norm.weight", SQ_GROUP_NORM, KEEP_NORM},
+    {"norm.bias", SQ_GROUP_NORM, KEEP_NORM},
+    {"lm_head.weight", SQ_GROUP_HEAD, NULL},
+    {NULL, SQ_GROUP_NONE, NULL},
+};
+
+static bool transformer_recognise(const sq_tensor_set *set)
+{
+    return sq_tensor_set_find(set, "blocks.0.attention.qkv.weight") != NULL;
+}
+
+/* The number after 'num_heads' or 'n_heads' in a printed dict ("{'num_heads': 4}",
+ * or an object repr "num_heads=4"); 0 when absent. */
+static int heads_from_meta(const char *repr)
+{
+    static const char *const keys[] = {"num_heads", "n_heads"};
+    if (repr == NULL)
+        return 0;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const char *at = repr;
+        while ((at = strstr(at, keys[k])) != NULL) {
+            /* a whole word: "n_heads" must not match inside "num_kv_n_heads" */
+            bool starts = at == repr || !(isalnum((unsigned char)at[-1]) || at[-1] == '_');
+            at += strlen(keys[k]);
+            if (!starts || isalnum((unsigned char)*at) || *at == '_')
+                continue;
+            while (*at == '\'' || *at == '"' || *at == ' ' || *at == ':' || *at == '=')
+                at++;
+            if (isdigit((unsigned char)*at))
+                return atoi(at);
+        }
+    }
+    return 0;
+}
+
+static sq_status transformer_infer_config(const sq_tensor_set *set, const sq_family_hints *hints,
+                                          sq_model_config *cfg)
+{
+    const sq_tensor *emb, *pos, *w1;
+    const char *source = set->source_path ? set->source_path : "the checkpoint";
+    sq_status st = SQ_OK;
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->family, sizeof cfg->family, "itera-transformer");
+    SQ_TRY(sq_param_require_ndim(set, "embedding.weight", 2, &emb));         /* [V, d] */
+    SQ_TRY(sq_param_require_ndim(set, "position_embedding.weight", 2, &pos)); /* [S, d] */
+    SQ_TRY(sq_param_require_ndim(set, "blocks.0.ffn.w1.weight", 2, &w1));    /* [I, d] */
+    cfg->vocab_size = (int)emb->shape[0];
+    cfg->hidden_size = (int)emb->shape[1];
+    cfg->max_seq_length = (int)pos->shape[0];
+    cfg->num_layers = sq_param_count_indexed(set, "blocks.", ".attention.qkv.weight");
+    cfg->ffn_size = (int)w1->shape[0];
+    cfg->layer_norm_eps = 1e-5; /* get_transformer_tiny_config, 1.6 */
+    if (cfg->num_layers > SQ_MAX_LAYERS)
+        SQ_FAIL(SQ_ERR_INPUT, "%s has %d blocks; squeeze supports at most %d", source, cfg->num_layers,
+                SQ_MAX_LAYERS);
+    int from_checkpoint = heads_from_meta(sq_tensor_set_meta(set, "config"));
+    int from_user = hints ? hints->num_heads : 0;
+    if (from_checkpoint > 0 && from_user > 0 && from_checkpoint != from_user)
+        SQ_FAIL(SQ_ERR_USAGE,
+                "model.num_heads = %d in the config, but the checkpoint %s says num_heads = %d; remove "
+                "model.num_heads or make it agree",
+                from_user, source, from_checkpoint);
+    cfg->num_heads = from_checkpoint > 0 ? from_checkpoint : from_user;
+    if (cfg->num_heads <= 0)
+        SQ_FAIL(SQ_ERR_USAGE,
+                "the attention head count of %s is not in its shapes and the checkpoint has no config entry "
+                "with num_heads: set model.num_heads in the config (Itera-Lite's transformer uses 4)",
+                source);
+    if (cfg->hidden_size % cfg->num_heads != 0)
+        SQ_FAIL(SQ_ERR_USAGE, "num_heads = %d does not divide the hidden size %d of %s", cfg->num_heads,
+                cfg->hidden_size, source);
+cleanup:
+    return st;
+}
+
+static sq_status transformer_validate(const sq_tensor_set *set, const sq_model_config *cfg)
+{
+    const int d = cfg->hidden_size, ffn = cfg->ffn_size, s = cfg->max_seq_length;
+    char name[128];
+    sq_status st = SQ_OK;
+    if (cfg->num_layers < 1)
+        SQ_FAIL(SQ_ERR_INPUT, "%s has no blocks.0.attention.qkv.weight: not an Itera-Lite transformer",
+                set->source_path ? set->source_path : "the checkpoint");
+    SQ_TRY(sq_param_require_shape(set, "embedding.weight", 2, cfg->vocab_size, d, 0));
+    SQ_TRY(sq_param_require_shape(set, "position_embedding.weight", 2, s, d, 0));
+    for (int i = 0; i < cfg->num_layers; i++) {
+        struct { const char *suffix; int ndim; int64_t d0, d1; } block[] = {
+            {"ln1.weight", 1, d, 0},          {"ln1.bias", 1, d, 0},
+            {"attention.qkv.weight", 2, 3 * d, d}, {"attention.out_proj.weight", 2, d, d},
+            {"ln2.weight", 1, d, 0},          {"ln2.bias", 1, d, 0},
+            {"ffn.w1.weight", 2, ffn, d},     {"ffn.w2.weight", 2, d, ffn},
+        };
+        for (size_t j = 0; j < sizeof block / sizeof block[0]; j++) {
+            snprintf(name, sizeof name, "blocks.%d.%s", i, block[j].suffix);
+            SQ_TRY(sq_param_require_shape(set, name, block[j].ndim, block[j].d0, block[j].d1, 0));
+        }
+        /* The mask buffer is recomputed (causal); when present it must fit the window. */
+        snprintf(name, sizeof name, "blocks.%d.attention.causal_mask", i);
+        const sq_tensor *mask = sq_tensor_set_find(set, name);
+        if (mask && mask->ndim == 4)
+            SQ_TRY(mask->shape[2] == s && mask->shape[3] == s
+                       ? SQ_OK
+                       : sq_fail(SQ_ERR_INPUT, "broken checkpoint: %s is [%lld, %lld, %lld, %lld], expected "
+                                 "[1, 1, %d, %d]", name, (long long)mask->shape[0], (long long)mask->shape[1],
+                                 (long long)mask->shape[2], (long long)mask->shape[3], s, s));
+    }
+    SQ_TRY(sq_param_require_shape(set, "norm.weight", 1, d, 0, 0));
+    SQ_TRY(sq_param_require_shape(set, "norm.bias", 1, d, 0, 0));
+    if (sq_tensor_set_find(set, "lm_head.weight"))
+        SQ_TRY(sq_param_require_shape(set, "lm_head.weight", 2, cfg->vocab_size, d, 0));
+cleanup:
+    return st;
+}
+
+static sq_param_group transformer_group_of(const char *tensor_name)
+{
+    const sq_param_rule *rule = sq_param_rule_find(transformer_rules, tensor_name);
+    return rule ? rule->group : SQ_GROUP_NONE;
+}
+
+static bool transformer_keep_full_precision(const char *tensor_name, const char **reason)
+{
+    const sq_param_rule *rule = sq_param_rule_find(transformer_rules, tensor_name);
+    if (reason)
+        *reason = rule && rule->keep_reason ? rule->keep_reason : NULL;
+    return rule != NULL && rule->keep_reason != NULL;
+}
+
+const sq_family sq_family_itera_transformer = {
+    .name = "itera-transformer",
+    .description = "Itera-Lite's Transformer baseline (docs/itera-lite.md 1.6)",
+    .recognise = transformer_recognise,
+    .infer_config = transformer_infer_config,
+    .validate = transformer_validate,
+    .group_of = transformer_group_of,
+    .keep_full_precision = transformer_keep_full_precision,
+};

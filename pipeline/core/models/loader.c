@@ -1,0 +1,199 @@
+/* loader.c - a runnable model (config + fp32 tensors) from an artifact or a checkpoint.
+ *
+ * An HDF5 file must be a squeeze inspect or model artifact: its /model group
+ * holds the family, the config and the tensors (artifact/model_file.h).  Any
+ * other file goes to the checkpoint readers (checkpoint/checkpoint.h), then the
+ * family registry detects the family, infers the config from tensor shapes and
+ * validates that every tensor the forward pass needs is there.
+ */
+#include "models/loader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "artifact/artifact.h"
+#include "artifact/model_file.h"
+#include "checkpoint/checkpoint.h"
+#include "util/log.h"
+
+/* The keys by which each family recognises its checkpoints (its recognise()),
+ * for the unknown-family message.  sq_family does not carry them yet; a family
+ * missing here is listed without keys. */
+static const struct {
+    const char *family;
+    const char *keys;
+} family_keys[] = {
+    {"itera", "embedding.weight, layers.0.ssm.in_proj.weight, layers.N.moe.*"},
+    {"itera-transformer", "embedding.weight, blocks.0.attention.qkv.weight, blocks.N.ffn.w1.weight"},
+};
+
+static const char *keys_of(const char *family)
+{
+    for (size_t i = 0; i < sizeof family_keys / sizeof family_keys[0]; i++)
+        if (strcmp(family_keys[i].family, family) == 0)
+            return family_keys[i].keys;
+    return NULL;
+}
+
+/* "itera (description; expects keys ...; names 0 of 3 tensors here); ..." for
+ * messages.  With a set, each family says how many of its tensors it can name. */
+static void family_list(char *buf, size_t size, const sq_tensor_set *set)
+{
+    const sq_family *const *all = sq_family_all();
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; all[i] && used < size; i++) {
+        const char *keys = keys_of(all[i]->name);
+        used += (size_t)snprintf(buf + used, size - used, "%s%s (%s", i ? "; " : "", all[i]->name,
+                                 all[i]->description ? all[i]->description : "");
+        if (keys && used < size)
+            used += (size_t)snprintf(buf + used, size - used, "; expects keys such as %s", keys);
+        if (set && used < size) {
+            size_t named = 0;
+            for (size_t t = 0; t < set->count; t++)
+                named += all[i]->group_of(set->tensors[t].name) != SQ_GROUP_NONE;
+            used += (size_t)snprintf(buf + used, size - used, "; names %zu of the %zu tensors here", named,
+                                     set->count);
+        }
+        if (used < size)
+            used += (size_t)snprintf(buf + used, size - used, ")");
+    }
+}
+
+static sq_status family_named(const char *name, const char *path, const sq_family **family)
+{
+    char known[2048];
+    *family = sq_family_by_name(name);
+    if (*family)
+        return SQ_OK;
+    family_list(known, sizeof known, NULL);
+    return sq_fail(SQ_ERR_INPUT, "%s: model family '%s' is not known; squeeze knows: %s", path, name, known);
+}
+
+/* Converts the float tensors of a checkpoint to fp32 in place (f16/bf16/f64 ->
+ * f32): the forward pass runs in fp32.  Integer and bool buffers keep their dtype. */
+static sq_status tensors_to_f32(sq_tensor_set *set)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        sq_tensor *t = &set->tensors[i];
+        float *values = NULL;
+        sq_status st;
+        if (t->dtype == SQ_DTYPE_F32 || !(t->dtype == SQ_DTYPE_F16 || t->dtype == SQ_DTYPE_BF16 ||
+                                          t->dtype == SQ_DTYPE_F64))
+            continue;
+        if (t->alias_of == NULL) {
+            st = sq_tensor_to_f32(set, t, &values);
+            if (st != SQ_OK)
+                return st;
+            free(t->data);
+            t->data = values;
+        }
+        t->dtype = SQ_DTYPE_F32;
+        t->nbytes = (size_t)sq_tensor_numel(t) * sizeof(float);
+    }
+    return SQ_OK;
+}
+
+sq_status sq_model_detect_family(const sq_tensor_set *set, const char *family_name, const sq_family **family)
+{
+    char known[2048], keys[512];
+    size_t used = 0;
+    if (family_name && family_name[0] && strcmp(family_name, "auto") != 0)
+        return family_named(family_name, set->source_path ? set->source_path : "checkpoint", family);
+    *family = sq_family_detect(set);
+    if (*family)
+        return SQ_OK;
+    family_list(known, sizeof known, set);
+    keys[0] = '\0';
+    for (size_t i = 0; i < set->count && i < 6 && used < sizeof keys; i++)
+        used += (size_t)snprintf(keys + used, sizeof keys - used, "%s'%s'", i ? ", " : "", set->tensors[i].name);
+    return sq_fail(SQ_ERR_INPUT,
+                   "%s: no model family recognises its %zu tensors (first keys: %s%s). squeeze knows: %s. If the "
+                   "model is one of these with renamed keys, rename them back; otherwise its family is not "
+                   "supported yet (docs: adding a model family)",
+                   set->source_path ? set->source_path : "checkpoint", set->count, keys[0] ? keys : "none",
+                   set->count > 6 ? ", ..." : "", known);
+}
+
+static sq_status load_artifact(const char *path, const char *family_name, sq_loaded_model *out)
+{
+    sq_status st = SQ_OK;
+    hid_t file = -1;
+    char *kind = NULL;
+    uint64_t stored = 0;
+
+    SQ_TRY(sq_artifact_open(path, NULL, &file));
+    SQ_TRY(sq_h5_read_attr_string(file, "squeeze_artifact", &kind));
+    if (strcmp(kind, "inspect") != 0 && strcmp(kind, "model") != 0)
+        SQ_FAIL(SQ_ERR_INPUT, "%s is a squeeze '%s' artifact, but a model is needed here: give an 'inspect' or "
+                "'model' artifact (or a checkpoint)", path, kind);
+    snprintf(out->kind, sizeof out->kind, "%s", kind);
+    SQ_TRY(sq_model_file_read(file, &out->config, &out->tensors, &stored));
+    SQ_TRY(family_named(out->config.family, path, &out->family));
+    if (family_name && family_name[0] && strcmp(family_name, "auto") != 0 &&
+        strcmp(family_name, out->config.family) != 0)
+        SQ_FAIL(SQ_ERR_INPUT, "%s holds a '%s' model, but family '%s' was asked for (model.family); use 'auto' or "
+                "'%s'", path, out->config.family, family_name, out->config.family);
+    SQ_TRY(out->family->validate(&out->tensors, &out->config));
+    out->tensor_bytes = stored;
+cleanup:
+    free(kind);
+    if (file >= 0)
+        H5Fclose(file);
+    return st;
+}
+
+static sq_status load_checkpoint(const char *path, const char *family_name, const sq_family_hints *hints,
+                                 sq_loaded_model *out)
+{
+    sq_status st = SQ_OK;
+    sq_family_hints none = {0};
+    SQ_TRY(sq_checkpoint_read(path, &out->tensors));
+    snprintf(out->kind, sizeof out->kind, "checkpoint");
+    /* The tensors' bytes in their own dtype, shared storage once (before fp32 conversion). */
+    for (size_t i = 0; i < out->tensors.count; i++)
+        if (out->tensors.tensors[i].alias_of == NULL)
+            out->tensor_bytes += out->tensors.tensors[i].nbytes;
+    SQ_TRY(sq_model_detect_family(&out->tensors, family_name, &out->family));
+    SQ_TRY(out->family->infer_config(&out->tensors, hints ? hints : &none, &out->config));
+    SQ_TRY(out->family->validate(&out->tensors, &out->config));
+    SQ_TRY(tensors_to_f32(&out->tensors));
+cleanup:
+    return st;
+}
+
+sq_status sq_model_load(const char *path, const char *family_name, const sq_family_hints *hints,
+                        sq_loaded_model *out)
+{
+    sq_status st = SQ_OK;
+    struct stat info;
+    memset(out, 0, sizeof *out);
+    sq_tensor_set_init(&out->tensors);
+    if (stat(path, &info) != 0)
+        return sq_fail(SQ_ERR_INPUT, "cannot read model %s: %s", path, strerror(errno));
+    if (!S_ISREG(info.st_mode))
+        return sq_fail(SQ_ERR_INPUT, "model %s is not a regular file", path);
+    out->file_bytes = (uint64_t)info.st_size;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* squeeze reports HDF5 errors itself */
+    if (H5Fis_hdf5(path) > 0)
+        st = load_artifact(path, family_name, out);
+    else
+        st = load_checkpoint(path, family_name, hints, out);
+    if (st != SQ_OK) {
+        sq_loaded_model_free(out);
+        return st;
+    }
+    sq_info("loaded %s (%s, family %s): %zu tensors, %llu tensor bytes, %llu file bytes", path, out->kind,
+            out->family->name, out->tensors.count, (unsigned long long)out->tensor_bytes,
+            (unsigned long long)out->file_bytes);
+    return SQ_OK;
+}
+
+void sq_loaded_model_free(sq_loaded_model *model)
+{
+    sq_tensor_set_free(&model->tensors);
+    memset(model, 0, sizeof *model);
+}

@@ -1,0 +1,148 @@
+"""make_golden.py - reference logits that the C forward pass is tested against.
+
+For each model it writes tests/data/golden/<name>.h5 (h5py) holding:
+  attrs   checkpoint  the .pt, relative to tests/data (the test reads it with
+                      squeeze's own checkpoint reader)
+          family      "itera" or "itera-transformer"
+          num_heads   the transformer's head count (0 for itera)
+          windows     how many windows follow
+  tokens_<w>  int32 [T_w]       the window's token ids
+  logits_<w>  float32 [T_w, V]  itera_ref.py's logits, computed in float64
+
+Built-in cases (no arguments, or --builtin):
+  micro             the real distilled Itera-Lite micro model
+                    (tests/data/itera-lite/, github.com/CisnerosCodes/Itera-Lite, MIT),
+                    windows from the val split of tinystories_train.txt
+  random-itera      a small seeded random IteraLite (MoE at layers 0 and 2, 3 experts,
+                    conv kernel 3), saved to tests/data/golden/random_itera.pt
+  random-transformer a small seeded random Transformer (3 heads), saved to
+                    tests/data/golden/random_transformer.pt
+Any other model (the bundled defaults, once trained):
+  --case NAME=PATH[:HEADS]   windows of seeded random token ids
+
+  /usr/bin/python3 tests/reference/make_golden.py
+  /usr/bin/python3 tests/reference/make_golden.py --case bundled-itera=tests/data/bundled/itera.pt
+"""
+
+import argparse
+import os
+import sys
+import zlib
+
+import h5py
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import itera_ref as R  # noqa: E402
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(SOURCE, "tests", "data")
+
+
+def randomise(model, seed):
+    """Weights far from their init, so that every tensor (LN affine, biases, A_log, D)
+    visibly changes the logits and a wrong index anywhere is caught."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            if name.endswith("norm.weight") or ".ln" in name and name.endswith(".weight"):
+                p.copy_(1.0 + 0.3 * noise)
+            elif name.endswith("bias"):
+                p.copy_(0.2 * noise)
+            elif name.endswith("A_log"):
+                p.copy_(0.7 * noise)
+            elif name.endswith(".D"):
+                p.copy_(noise)
+            elif "embedding" in name:
+                p.copy_(0.7 * noise)
+            elif p.dim() >= 2:
+                fan_in = p.shape[-1]
+                p.copy_(noise * (1.5 / fan_in ** 0.5))
+        for name, b in model.named_buffers():
+            if name.endswith("expert_counts"):
+                b.copy_(torch.rand(b.shape, generator=gen))
+    return model
+
+
+def builtin_random(out_dir):
+    torch.manual_seed(1)
+    itera = randomise(R.IteraLite(R.IteraConfig(
+        vocab=97, hidden=32, layers=3, state=4, conv=3, expand=2, experts=3, expert_size=24,
+        top_k=2, moe_layers=[0, 2], max_seq=40)), seed=11)
+    transformer = randomise(R.Transformer(R.TransformerConfig(
+        vocab=101, hidden=48, layers=2, heads=3, ffn_size=80, max_seq=40)), seed=12)
+    paths = []
+    for name, model in (("random_itera", itera), ("random_transformer", transformer)):
+        path = os.path.join(out_dir, name + ".pt")
+        R.save_checkpoint(model, path)
+        paths.append(path)
+    return paths
+
+
+def random_windows(name, vocab, max_seq):
+    gen = np.random.default_rng(zlib.crc32(name.encode()))
+    return [gen.integers(0, vocab, size=n).astype(np.int32) for n in (max_seq, min(9, max_seq))]
+
+
+def text_windows(text_path, tokenizer_path, max_seq):
+    with open(text_path, encoding="utf-8") as fh:
+        text = fh.read()
+    ids = R.word_ids(text[int(0.9 * len(text)):], tokenizer_path)  # val split (itera-lite.md 2.2)
+    return [np.array(ids[:max_seq], dtype=np.int32), np.array(ids[1000:1009], dtype=np.int32)]
+
+
+def family_of(model):
+    return "itera-transformer" if isinstance(model, R.Transformer) else "itera"
+
+
+def write_case(out_dir, name, pt_path, heads, windows=None):
+    model = R.load_checkpoint(pt_path, heads)
+    ref = model.double().eval()
+    if windows is None:
+        windows = random_windows(name, model.cfg.vocab, model.cfg.max_seq)
+    rel = os.path.relpath(os.path.abspath(pt_path), DATA)
+    if rel.startswith(".."):
+        print(f"warning: {pt_path} is outside tests/data; the test cannot find it on a fresh checkout")
+        rel = os.path.abspath(pt_path)
+    out = os.path.join(out_dir, name + ".h5")
+    with h5py.File(out, "w") as f:
+        f.attrs["checkpoint"] = rel
+        f.attrs["family"] = family_of(model)
+        f.attrs["num_heads"] = int(getattr(model.cfg, "heads", 0))
+        f.attrs["windows"] = len(windows)
+        f.attrs["made_by"] = "tests/reference/make_golden.py (itera_ref.py, float64)"
+        for w, ids in enumerate(windows):
+            with torch.no_grad():
+                logits = ref(torch.from_numpy(ids.astype(np.int64)).unsqueeze(0))[0]
+            f.create_dataset(f"tokens_{w}", data=ids.astype(np.int32))
+            f.create_dataset(f"logits_{w}", data=logits.float().numpy(), compression="gzip", compression_opts=9)
+    print(f"{out}: {family_of(model)} from {rel}, windows {[len(w) for w in windows]}, "
+          f"logit range [{logits.min().item():.3f}, {logits.max().item():.3f}]")
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Writes golden logits for the C forward pass test.")
+    ap.add_argument("--out", default=os.path.join(DATA, "golden"))
+    ap.add_argument("--builtin", action="store_true", help="the micro and random cases (default without --case)")
+    ap.add_argument("--case", action="append", default=[], metavar="NAME=PATH[:HEADS]")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    os.makedirs(args.out, exist_ok=True)
+    if args.builtin or not args.case:
+        lite = os.path.join(DATA, "itera-lite")
+        write_case(args.out, "micro", os.path.join(lite, "itera_lite_micro_distilled.pt"), None,
+                   text_windows(os.path.join(lite, "tinystories_train.txt"),
+                                os.path.join(lite, "tokenizer_2000.json"), 128))
+        itera_pt, transformer_pt = builtin_random(args.out)
+        write_case(args.out, "random_itera", itera_pt, None)
+        write_case(args.out, "random_transformer", transformer_pt, None)
+    for case in args.case:
+        name, _, spec = case.partition("=")
+        path, _, heads = spec.partition(":")
+        write_case(args.out, name, path, int(heads) if heads else None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,363 @@
+/* test_forward.c - the C forward passes against the PyTorch reference's logits.
+ *
+ * Every tests/data/golden/<case>.h5 (written by tests/reference/make_golden.py
+ * from tests/reference/itera_ref.py) names a checkpoint; it is read with
+ * squeeze's checkpoint reader, the family detected, the config inferred and
+ * validated, the model built, and each window's logits must match the
+ * reference to 1e-4 on every logit.  Hooks must see every linear's input.
+ */
+#include <cblas.h>
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "artifact/artifact.h"
+#include "checkpoint/checkpoint.h"
+#include "models/family.h"
+#include "models/forward.h"
+#include "models/vec_math.h"
+
+#define GOLDEN_TOLERANCE 1e-4
+
+typedef struct {
+    sq_tensor_set set;
+    const sq_family *family;
+    sq_model_config cfg;
+    sq_model *model;
+} loaded;
+
+static void load_checkpoint(const char *relative, int num_heads, loaded *out)
+{
+    char path[1024];
+    sq_family_hints hints = {.num_heads = num_heads};
+    snprintf(path, sizeof path, "%s/%s", SQ_TEST_DATA, relative);
+    memset(out, 0, sizeof *out);
+    sq_tensor_set_init(&out->set);
+    ck_assert_msg(sq_checkpoint_read(path, &out->set) == SQ_OK, "%s: %s", path, sq_error_message());
+    out->family = sq_family_detect(&out->set);
+    ck_assert_msg(out->family != NULL, "no family recognises %s", path);
+    ck_assert_msg(out->family->infer_config(&out->set, &hints, &out->cfg) == SQ_OK, "%s", sq_error_message());
+    ck_assert_msg(out->family->validate(&out->set, &out->cfg) == SQ_OK, "%s", sq_error_message());
+    ck_assert_msg(sq_model_build(&out->cfg, &out->set, &out->model) == SQ_OK, "%s", sq_error_message());
+}
+
+static void unload(loaded *m)
+{
+    sq_model_free(m->model);
+    sq_tensor_set_free(&m->set);
+}
+
+/* One golden file: returns the largest |C - reference| over all its windows. */
+static double check_golden_case(const char *h5_path)
+{
+    hid_t file = H5Fopen(h5_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char *checkpoint = NULL, *family = NULL;
+    int64_t windows = 0, heads = 0;
+    double worst = 0.0;
+    loaded m;
+    ck_assert_msg(file >= 0, "cannot open %s", h5_path);
+    ck_assert(sq_h5_read_attr_string(file, "checkpoint", &checkpoint) == SQ_OK);
+    ck_assert(sq_h5_read_attr_string(file, "family", &family) == SQ_OK);
+    ck_assert(sq_h5_read_attr_int(file, "windows", &windows) == SQ_OK);
+    ck_assert(sq_h5_read_attr_int(file, "num_heads", &heads) == SQ_OK);
+    /* No hint: a transformer's head count must come from the checkpoint's config entry. */
+    load_checkpoint(checkpoint, 0, &m);
+    ck_assert_str_eq(m.family->name, family);
+    if (strcmp(family, "itera-transformer") == 0)
+        ck_assert_int_eq(m.cfg.num_heads, (int)heads);
+    for (int w = 0; w < windows; w++) {
+        char name[32];
+        int32_t *tokens = NULL;
+        float *ref = NULL, *logits = NULL;
+        int ndim;
+        uint64_t tdims[8], ldims[8];
+        snprintf(name, sizeof name, "tokens_%d", w);
+        ck_assert(sq_h5_read_dataset(file, name, H5T_NATIVE_INT32, (void **)&tokens, &ndim, tdims) == SQ_OK);
+        snprintf(name, sizeof name, "logits_%d", w);
+        ck_assert(sq_h5_read_dataset(file, name, H5T_NATIVE_FLOAT, (void **)&ref, &ndim, ldims) == SQ_OK);
+        ck_assert_int_eq((int)ldims[0], (int)tdims[0]);
+        ck_assert_int_eq((int)ldims[1], m.cfg.vocab_size);
+        const int T = (int)tdims[0], V = m.cfg.vocab_size;
+        logits = malloc((size_t)T * V * sizeof *logits);
+        ck_assert_msg(sq_model_forward(m.model, tokens, T, logits, NULL) == SQ_OK, "%s", sq_error_message());
+        double diff = 0.0;
+        for (size_t i = 0; i < (size_t)T * V; i++)
+            diff = fmax(diff, fabs((double)logits[i] - ref[i]));
+        ck_assert_msg(diff <= GOLDEN_TOLERANCE, "%s window %d (T=%d): max |C - reference| = %.3g > %.0e", h5_path,
+                      w, T, diff, GOLDEN_TOLERANCE);
+        worst = fmax(worst, diff);
+        free(tokens);
+        free(ref);
+        free(logits);
+    }
+    unload(&m);
+    free(checkpoint);
+    free(family);
+    H5Fclose(file);
+    return worst;
+}
+
+START_TEST(test_golden_logits)
+{
+    char dir_path[1024], path[1300];
+    int cases = 0;
+    bool seen_micro = false, seen_itera = false, seen_transformer = false;
+    snprintf(dir_path, sizeof dir_path, "%s/golden", SQ_TEST_DATA);
+    DIR *dir = opendir(dir_path);
+    ck_assert_msg(dir != NULL, "cannot open %s", dir_path);
+    for (struct dirent *entry; (entry = readdir(dir)) != NULL;) {
+        size_t len = strlen(entry->d_name);
+        if (len < 4 || strcmp(entry->d_name + len - 3, ".h5") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir_path, entry->d_name);
+        double worst = check_golden_case(path);
+        printf("golden %-28s max |C - reference| = %.3g\n", entry->d_name, worst);
+        seen_micro = seen_micro || strcmp(entry->d_name, "micro.h5") == 0;
+        seen_itera = seen_itera || strcmp(entry->d_name, "random_itera.h5") == 0;
+        seen_transformer = seen_transformer || strcmp(entry->d_name, "random_transformer.h5") == 0;
+        cases++;
+    }
+    closedir(dir);
+    ck_assert_msg(seen_micro && seen_itera && seen_transformer,
+                  "golden cases micro, random_itera and random_transformer must all be present (%d found)", cases);
+}
+END_TEST
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+#define MAX_CALLS 64
+
+typedef struct {
+    int calls;
+    char names[MAX_CALLS][96];
+    int rows[MAX_CALLS], cols[MAX_CALLS];
+    int router_calls, router_layer, router_tokens, router_k;
+    int experts[128 * 2];
+    float gate_input[128 * 64];   /* layer 1's router input, T x d */
+    float expert_input[4][128 * 64];
+    int expert_rows[4];
+} hook_log;
+
+static void on_linear(void *context, const char *name, const float *x, int rows, int cols)
+{
+    hook_log *log = context;
+    ck_assert_int_lt(log->calls, MAX_CALLS);
+    snprintf(log->names[log->calls], sizeof log->names[0], "%s", name);
+    log->rows[log->calls] = rows;
+    log->cols[log->calls] = cols;
+    log->calls++;
+    if (strcmp(name, "layers.1.moe.layer.router.gate.weight") == 0)
+        memcpy(log->gate_input, x, (size_t)rows * cols * sizeof *x);
+    int e;
+    /* sscanf stops matching after %d, so the .w1 suffix is checked apart */
+    if (sscanf(name, "layers.1.moe.layer.experts.%d.", &e) == 1 && strstr(name, ".w1.weight") && e >= 0 && e < 4) {
+        memcpy(log->expert_input[e], x, (size_t)rows * cols * sizeof *x);
+        log->expert_rows[e] = rows;
+    }
+}
+
+static void on_router(void *context, int layer, const int *experts, int tokens, int k)
+{
+    hook_log *log = context;
+    log->router_calls++;
+    log->router_layer = layer;
+    log->router_tokens = tokens;
+    log->router_k = k;
+    memcpy(log->experts, experts, (size_t)tokens * k * sizeof *experts);
+}
+
+static int find_call(const hook_log *log, const char *name)
+{
+    for (int i = 0; i < log->calls; i++)
+        if (strcmp(log->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+START_TEST(test_hooks_see_every_linear)
+{
+    enum { T = 50 };
+    loaded m;
+    hook_log *log = calloc(1, sizeof *log);
+    sq_forward_hooks hooks = {.context = log, .linear_input = on_linear, .router = on_router};
+    int32_t tokens[T];
+    float *logits = malloc((size_t)T * 2000 * sizeof *logits);
+    char name[96];
+    load_checkpoint("itera-lite/itera_lite_micro_distilled.pt", 0, &m);
+    for (int t = 0; t < T; t++)
+        tokens[t] = 4 + (t * 37) % 170;
+    ck_assert(sq_model_forward(m.model, tokens, T, logits, &hooks) == SQ_OK);
+    /* Every linear of the micro model, with its input shape (itera-lite.md 1.2). */
+    struct { const char *name; int rows, cols; } expected[] = {
+        {"layers.0.ssm.in_proj.weight", T, 64}, {"layers.0.ssm.ssm.delta_proj.weight", T, 128},
+        {"layers.0.ssm.out_proj.weight", T, 128}, {"layers.0.moe.ffn.w1.weight", T, 64},
+        {"layers.0.moe.ffn.w2.weight", T, 32}, {"layers.1.ssm.in_proj.weight", T, 64},
+        {"layers.1.ssm.ssm.delta_proj.weight", T, 128}, {"layers.1.ssm.out_proj.weight", T, 128},
+        {"layers.1.moe.layer.router.gate.weight", T, 64}, {"layers.2.ssm.in_proj.weight", T, 64},
+        {"layers.2.ssm.ssm.delta_proj.weight", T, 128}, {"layers.2.ssm.out_proj.weight", T, 128},
+        {"layers.2.moe.ffn.w1.weight", T, 64}, {"layers.2.moe.ffn.w2.weight", T, 32},
+        {"lm_head.weight", T, 64},
+    };
+    int non_expert = (int)(sizeof expected / sizeof expected[0]);
+    for (int i = 0; i < non_expert; i++) {
+        int call = find_call(log, expected[i].name);
+        ck_assert_msg(call >= 0, "no linear_input call for %s", expected[i].name);
+        ck_assert_int_eq(log->rows[call], expected[i].rows);
+        ck_assert_int_eq(log->cols[call], expected[i].cols);
+    }
+    /* The router: once, for layer 1, T x 2 distinct experts per token. */
+    ck_assert_int_eq(log->router_calls, 1);
+    ck_assert_int_eq(log->router_layer, 1);
+    ck_assert_int_eq(log->router_tokens, T);
+    ck_assert_int_eq(log->router_k, 2);
+    int routed[4] = {0};
+    for (int t = 0; t < T; t++) {
+        int a = log->experts[2 * t], b = log->experts[2 * t + 1];
+        ck_assert(a >= 0 && a < 4 && b >= 0 && b < 4 && a != b);
+        routed[a]++;
+        routed[b]++;
+    }
+    /* Experts: exactly the routed tokens, in token order, each row the router's input row. */
+    int expert_calls = 0;
+    for (int e = 0; e < 4; e++) {
+        snprintf(name, sizeof name, "layers.1.moe.layer.experts.%d.w1.weight", e);
+        int w1 = find_call(log, name);
+        snprintf(name, sizeof name, "layers.1.moe.layer.experts.%d.w2.weight", e);
+        int w2 = find_call(log, name);
+        if (routed[e] == 0) {
+            ck_assert_int_eq(w1, -1);
+            continue;
+        }
+        ck_assert_msg(w1 >= 0 && w2 >= 0, "expert %d got %d tokens but no hook call", e, routed[e]);
+        ck_assert_int_eq(log->rows[w1], routed[e]);
+        ck_assert_int_eq(log->cols[w1], 64);
+        ck_assert_int_eq(log->rows[w2], routed[e]);
+        ck_assert_int_eq(log->cols[w2], 32);
+        expert_calls += 2;
+        int row = 0;
+        for (int t = 0; t < T; t++) {
+            if (log->experts[2 * t] != e && log->experts[2 * t + 1] != e)
+                continue;
+            ck_assert_mem_eq(log->expert_input[e] + row * 64, log->gate_input + t * 64, 64 * sizeof(float));
+            row++;
+        }
+    }
+    ck_assert_int_eq(log->calls, non_expert + expert_calls);
+    unload(&m);
+    free(logits);
+    free(log);
+}
+END_TEST
+
+/* ---- the vectorised activations against double precision ------------------------ */
+
+START_TEST(test_vec_math_accuracy)
+{
+    double worst_exp = 0.0, worst_softplus = 0.0, worst_silu = 0.0;
+    for (int i = 0; i <= 400000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 400000.0f, v[4] = {x, x * 0.25f, -x * 0.125f, x * 0.01f};
+        for (int lane = 0; lane < 4; lane++) {
+            float in[4] = {v[lane], v[lane], v[lane], v[lane]}, e[4], sp[4], si[4];
+            sq_v4f_store(e, sq_v4f_exp(sq_v4f_load(in)));
+            sq_v4f_store(sp, sq_v4f_softplus(sq_v4f_load(in)));
+            sq_v4f_store(si, sq_v4f_silu(sq_v4f_load(in)));
+            double xd = in[0];
+            double ref_exp = exp(xd);
+            double ref_softplus = xd > 20.0 ? xd : log1p(exp(xd));
+            double ref_silu = xd / (1.0 + exp(-xd));
+            worst_exp = fmax(worst_exp, fabs(e[0] - ref_exp) / ref_exp);
+            worst_softplus = fmax(worst_softplus, fabs(sp[0] - ref_softplus) / fmax(ref_softplus, 1e-30));
+            if (fabs(ref_silu) > 1e-30)
+                worst_silu = fmax(worst_silu, fabs(si[0] - ref_silu) / fabs(ref_silu));
+        }
+    }
+    printf("vec_math max relative error: exp %.2g, softplus %.2g, silu %.2g\n", worst_exp, worst_softplus,
+           worst_silu);
+    /* float epsilon is 1.19e-7: a few ulp at most */
+    ck_assert_msg(worst_exp < 4e-7, "exp %.3g", worst_exp);
+    ck_assert_msg(worst_softplus < 6e-7, "softplus %.3g", worst_softplus);
+    ck_assert_msg(worst_silu < 6e-7, "silu %.3g", worst_silu);
+    /* the map macro's tail (n not a multiple of 4) */
+    float tail[7] = {-1, 0, 1, 2, 3, 21, -30};
+    SQ_V4F_MAP(tail, 7, sq_v4f_softplus);
+    ck_assert(fabs(tail[5] - 21.0f) == 0.0f && fabs(tail[1] - (float)log(2.0)) < 1e-7 && tail[6] > 0.0f);
+}
+END_TEST
+
+/* ---- errors and speed -------------------------------------------------------------- */
+
+START_TEST(test_forward_rejects_bad_windows)
+{
+    loaded m;
+    int32_t tokens[130] = {0};
+    float *logits = malloc(130 * 2000 * sizeof *logits);
+    load_checkpoint("itera-lite/itera_lite_micro_distilled.pt", 0, &m);
+    ck_assert_int_eq(sq_model_forward(m.model, tokens, 129, logits, NULL), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "128"));
+    tokens[3] = 2000;
+    ck_assert_int_eq(sq_model_forward(m.model, tokens, 10, logits, NULL), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "position 3"));
+    /* The same window twice gives the same logits: no state leaks between calls. */
+    float *again = malloc(128 * 2000 * sizeof *again);
+    for (int t = 0; t < 128; t++)
+        tokens[t] = 4 + (t * 13) % 150;
+    ck_assert(sq_model_forward(m.model, tokens, 128, logits, NULL) == SQ_OK);
+    ck_assert(sq_model_forward(m.model, tokens, 37, again, NULL) == SQ_OK);
+    ck_assert(sq_model_forward(m.model, tokens, 128, again, NULL) == SQ_OK);
+    ck_assert_mem_eq(logits, again, 128 * 2000 * sizeof *again);
+    unload(&m);
+    free(logits);
+    free(again);
+}
+END_TEST
+
+START_TEST(test_forward_speed_micro)
+{
+    /* Measured, not asserted against a machine-dependent number: printed for the report. */
+    loaded m;
+    int32_t tokens[128];
+    float *logits = malloc(128 * 2000 * sizeof *logits);
+    struct timespec start, end;
+    load_checkpoint("itera-lite/itera_lite_micro_distilled.pt", 0, &m);
+    for (int t = 0; t < 128; t++)
+        tokens[t] = 4 + (t * 7) % 180;
+    const int reps = 50;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int r = 0; r < reps; r++)
+        ck_assert(sq_model_forward(m.model, tokens, 128, logits, NULL) == SQ_OK);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double ms = ((end.tv_sec - start.tv_sec) * 1e3 + (end.tv_nsec - start.tv_nsec) / 1e6) / reps;
+    printf("micro forward, 1 x 128 tokens: %.3f ms (%.0f tokens/s)\n", ms, 128 / ms * 1e3);
+    ck_assert(ms > 0.0);
+    unload(&m);
+    free(logits);
+}
+END_TEST
+
+static Suite *forward_suite(void)
+{
+    Suite *s = suite_create("forward");
+    TCase *tc = tcase_create("forward");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_golden_logits);
+    tcase_add_test(tc, test_hooks_see_every_linear);
+    tcase_add_test(tc, test_forward_rejects_bad_windows);
+    tcase_add_test(tc, test_vec_math_accuracy);
+    tcase_add_test(tc, test_forward_speed_micro);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    openblas_set_num_threads(1); /* as the stages do: one rank, one core; the speed printed is single-thread */
+    SRunner *runner = srunner_create(forward_suite());
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
