@@ -8,7 +8,9 @@
  * plus the checkpoint's top-level non-tensor entries (printed, never run).
  *
  * Errors are SQ_ERR_INPUT and name the file and, where one is involved, the
- * tensor or pickle record.
+ * tensor or pickle record.  Every reader initialises *out itself and leaves it
+ * empty (freed) on error; on success the caller frees it with sq_tensor_set_free.
+ * source_format is "pytorch-zip", "torchscript", "safetensors" or "squeeze-hdf5".
  */
 #ifndef SQ_CHECKPOINT_CHECKPOINT_H
 #define SQ_CHECKPOINT_CHECKPOINT_H

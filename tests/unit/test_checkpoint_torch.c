@@ -1,0 +1,766 @@
+/* test_checkpoint_torch.c - PyTorch zip checkpoints, the restricted unpickler,
+ * format dispatch, and hostile inputs (which must fail cleanly and run nothing).
+ *
+ * Fixtures: the .pt files in tests/data/checkpoints/ from tests/reference/make_checkpoints.py
+ * (torch 1.13); the real Itera-Lite checkpoint in tests/data/itera-lite/.
+ * Hostile archives are built here with libzip from hand-written pickle bytes.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "artifact/artifact.h"
+#include "artifact/model_file.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/pickle.h"
+
+#define FIXTURE(name) SQ_TEST_DATA "/checkpoints/" name
+#define ITERA SQ_TEST_DATA "/itera-lite/itera_lite_micro_distilled.pt"
+
+static char workdir[256];
+
+static void make_workdir(void)
+{
+    snprintf(workdir, sizeof workdir, "/tmp/sq_ckpt_torch_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(workdir));
+}
+
+static void remove_workdir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *work_path(const char *name)
+{
+    static char buf[4][512];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, 512, "%s/%s", workdir, name);
+    return p;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static float f32_at(const sq_tensor *t, size_t i) { return ((const float *)t->data)[i]; }
+
+static const sq_tensor *must_find(const sq_tensor_set *set, const char *name)
+{
+    const sq_tensor *t = sq_tensor_set_find(set, name);
+    ck_assert_msg(t != NULL, "tensor '%s' missing", name);
+    return t;
+}
+
+static void assert_error(sq_status st, const char *needle)
+{
+    ck_assert_int_eq(st, SQ_ERR_INPUT);
+    ck_assert_msg(strstr(sq_error_message(), needle) != NULL, "message '%s' lacks '%s'", sq_error_message(), needle);
+}
+
+/* ---- building hostile archives ---- */
+
+typedef struct {
+    unsigned char bytes[4096];
+    size_t n;
+} pk_buf;
+
+static void pk_raw(pk_buf *b, const void *data, size_t n)
+{
+    ck_assert_uint_le(b->n + n, sizeof b->bytes);
+    memcpy(b->bytes + b->n, data, n);
+    b->n += n;
+}
+
+static void pk_op(pk_buf *b, unsigned char op) { pk_raw(b, &op, 1); }
+
+static void pk_str(pk_buf *b, const char *s) /* BINUNICODE */
+{
+    uint32_t n = (uint32_t)strlen(s);
+    unsigned char len[4] = {n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >> 24};
+    pk_op(b, 'X');
+    pk_raw(b, len, 4);
+    pk_raw(b, s, n);
+}
+
+static void pk_global(pk_buf *b, const char *module, const char *name) /* GLOBAL */
+{
+    pk_op(b, 'c');
+    pk_raw(b, module, strlen(module));
+    pk_op(b, '\n');
+    pk_raw(b, name, strlen(name));
+    pk_op(b, '\n');
+}
+
+static void pk_int(pk_buf *b, unsigned char value) /* BININT1 */
+{
+    pk_op(b, 'K');
+    pk_op(b, value);
+}
+
+/* _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), 0, (size,), (1,), False, OrderedDict()) */
+static void pk_tensor(pk_buf *b, const char *rebuild, const char *key, unsigned char numel, unsigned char size)
+{
+    pk_global(b, "torch._utils", rebuild);
+    pk_op(b, '(');
+    pk_op(b, '(');
+    pk_str(b, "storage");
+    pk_global(b, "torch", "FloatStorage");
+    pk_str(b, key);
+    pk_str(b, "cpu");
+    pk_int(b, numel);
+    pk_op(b, 't');
+    pk_op(b, 'Q');
+    pk_int(b, 0);
+    pk_int(b, size);
+    pk_op(b, 0x85);
+    pk_int(b, 1);
+    pk_op(b, 0x85);
+    pk_op(b, 0x89);
+    pk_global(b, "collections", "OrderedDict");
+    pk_op(b, ')');
+    pk_op(b, 'R');
+    pk_op(b, 't');
+    pk_op(b, 'R');
+}
+
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t size;
+} zip_item;
+
+static void write_zip(const char *path, const zip_item *items, int count)
+{
+    int err = 0;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    ck_assert_ptr_nonnull(z);
+    for (int i = 0; i < count; i++) {
+        zip_source_t *src = zip_source_buffer(z, items[i].data, items[i].size, 0);
+        ck_assert_ptr_nonnull(src);
+        ck_assert_int_ge(zip_file_add(z, items[i].name, src, ZIP_FL_OVERWRITE), 0);
+    }
+    ck_assert_int_eq(zip_close(z), 0);
+}
+
+static const float two_floats[2] = {1.5f, -2.5f};
+
+/* An archive whose data.pkl is b and whose storage 'archive/data/0' holds two floats. */
+static void write_checkpoint(const char *path, const pk_buf *b)
+{
+    zip_item items[] = {{"archive/data.pkl", b->bytes, b->n},
+                        {"archive/byteorder", "little", 6},
+                        {"archive/data/0", two_floats, sizeof two_floats}};
+    write_zip(path, items, 3);
+}
+
+/* ================= reading real checkpoints ================= */
+
+START_TEST(test_plain_state_dict)
+{
+    sq_tensor_set set;
+    const sq_tensor *t;
+    ck_assert_int_eq(sq_torch_read(FIXTURE("plain_state_dict.pt"), &set), SQ_OK);
+    ck_assert_uint_eq(set.count, 3);
+    ck_assert_str_eq(set.tensors[0].name, "emb.weight");
+    ck_assert_str_eq(set.tensors[1].name, "lin.weight");
+    ck_assert_str_eq(set.tensors[2].name, "lin.bias");
+    ck_assert_str_eq(set.source_format, "pytorch-zip");
+    ck_assert_str_eq(set.source_path, FIXTURE("plain_state_dict.pt"));
+    ck_assert_uint_eq(set.meta_count, 0);
+    t = must_find(&set, "emb.weight");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_F32);
+    ck_assert_int_eq(t->ndim, 2);
+    ck_assert_int_eq(t->shape[0], 5);
+    ck_assert_int_eq(t->shape[1], 4);
+    ck_assert_uint_eq(t->nbytes, 80);
+    for (int i = 0; i < 20; i++)
+        ck_assert_float_eq(f32_at(t, (size_t)i), i * 0.5f);
+    t = must_find(&set, "lin.weight");
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq(f32_at(t, (size_t)i), i * 0.25f - 1.0f);
+    t = must_find(&set, "lin.bias");
+    ck_assert_float_eq(f32_at(t, 0), 0.5f);
+    ck_assert_float_eq(f32_at(t, 1), -0.5f);
+    ck_assert_float_eq(f32_at(t, 2), 1.5f);
+    sq_tensor_set_free(&set);
+}
+END_TEST
+
+START_TEST(test_every_dtype)
+{
+    sq_tensor_set set;
+    const sq_tensor *t;
+    ck_assert_int_eq(sq_checkpoint_read(FIXTURE("dtypes.pt"), &set), SQ_OK);
+    ck_assert_uint_eq(set.count, 9);
+    t = must_find(&set, "h");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_F16);
+    ck_assert_int_eq(t->shape[0], 2);
+    ck_assert_int_eq(t->shape[1], 3);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(sq_f16_to_f32(((const uint16_t *)t->data)[i]), i * 0.5f);
+    t = must_find(&set, "b");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_BF16);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(sq_bf16_to_f32(((const uint16_t *)t->data)[i]), i * 0.25f - 0.5f);
+    t = must_find(&set, "d");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_F64);
+    ck_assert(((const double *)t->data)[0] == 1.0 / 3);
+    ck_assert(((const double *)t->data)[1] == 2.0 / 3);
+    t = must_find(&set, "l");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_I64);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(((const int64_t *)t->data)[i], i - 2);
+    t = must_find(&set, "i");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_I32);
+    ck_assert_int_eq(((const int32_t *)t->data)[1], -7);
+    t = must_find(&set, "s");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_I16);
+    ck_assert_int_eq(((const int16_t *)t->data)[1], -300);
+    t = must_find(&set, "c");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_I8);
+    ck_assert_int_eq(((const int8_t *)t->data)[0], -128);
+    t = must_find(&set, "u");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_U8);
+    ck_assert_int_eq(((const uint8_t *)t->data)[1], 255);
+    t = must_find(&set, "flag");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_BOOL);
+    ck_assert_int_eq(((const uint8_t *)t->data)[0], 1);
+    ck_assert_int_eq(((const uint8_t *)t->data)[1], 0);
+    ck_assert_int_eq(((const uint8_t *)t->data)[2], 1);
+    sq_tensor_set_free(&set);
+}
+END_TEST
+
+START_TEST(test_nested_wrappers_and_meta)
+{
+    sq_tensor_set set;
+    const char *config;
+    ck_assert_int_eq(sq_torch_read(FIXTURE("nested.pt"), &set), SQ_OK);
+    ck_assert_uint_eq(set.count, 1);
+    ck_assert_float_eq(f32_at(must_find(&set, "w"), 3), 3.0f);
+    ck_assert_str_eq(sq_tensor_set_meta(&set, "epoch"), "7");
+    ck_assert_str_eq(sq_tensor_set_meta(&set, "model.arch"), "'tiny-mlp'");
+    config = sq_tensor_set_meta(&set, "config");
+    ck_assert_ptr_nonnull(config);
+    /* Python's own repr of the dict, float and bool spellings included */
+    ck_assert_str_eq(config, "{'vocab_size': 2000, 'hidden_size': 64, 'eps': 1e-05, 'name': 'micro', "
+                             "'moe_layers': [1, 3], 'tied': True}");
+    sq_tensor_set_free(&set);
+}
+END_TEST
+
+START_TEST(test_tied_weights_and_views)
+{
+    sq_tensor_set set;
+    const sq_tensor *t;
+    ck_assert_int_eq(sq_torch_read(FIXTURE("tied_views.pt"), &set), SQ_OK);
+    ck_assert_uint_eq(set.count, 8);
+    t = must_find(&set, "embedding.weight");
+    ck_assert_ptr_null(t->alias_of);
+    ck_assert_float_eq(f32_at(t, 7), 107.0f);
+    t = must_find(&set, "lm_head.weight");
+    ck_assert_str_eq(t->alias_of, "embedding.weight");
+    ck_assert_ptr_null(t->data);
+    ck_assert_uint_eq(t->nbytes, 32);
+    ck_assert_ptr_eq(sq_tensor_set_resolve(&set, t), must_find(&set, "embedding.weight"));
+    /* views of one storage: same key, different size/stride/offset, so copies */
+    t = must_find(&set, "base");
+    ck_assert_ptr_null(t->alias_of);
+    t = must_find(&set, "transposed");
+    ck_assert_ptr_null(t->alias_of);
+    ck_assert_int_eq(t->shape[0], 4);
+    ck_assert_int_eq(t->shape[1], 3);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++)
+            ck_assert_float_eq(f32_at(t, (size_t)(i * 3 + j)), (float)(j * 4 + i));
+    t = must_find(&set, "row_slice");
+    ck_assert_int_eq(t->shape[0], 2);
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq(f32_at(t, (size_t)i), (float)(i + 4));
+    t = must_find(&set, "col_slice");
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++)
+            ck_assert_float_eq(f32_at(t, (size_t)(i * 2 + j)), (float)(i * 4 + j + 1));
+    t = must_find(&set, "scalar");
+    ck_assert_int_eq(t->ndim, 0);
+    ck_assert_float_eq(f32_at(t, 0), 2.5f);
+    t = must_find(&set, "empty");
+    ck_assert_int_eq(t->shape[0], 0);
+    ck_assert_int_eq(t->shape[1], 4);
+    ck_assert_uint_eq(t->nbytes, 0);
+    sq_tensor_set_free(&set);
+}
+END_TEST
+
+START_TEST(test_custom_class_config_is_opaque)
+{
+    sq_tensor_set set;
+    ck_assert_int_eq(sq_torch_read(FIXTURE("custom_config.pt"), &set), SQ_OK);
+    ck_assert_uint_eq(set.count, 1);
+    ck_assert_str_eq(sq_tensor_set_meta(&set, "config"),
+                     "<opaque models.config.IteraLiteConfig(vocab_size=2000, hidden_size=64, num_layers=4)>");
+    ck_assert_str_eq(sq_tensor_set_meta(&set, "compression_ratio"), "3.5");
+    sq_tensor_set_free(&set);
+}
+END_TEST
+
+START_TEST(test_torchscript_archive)
+{
+    sq_tensor_set set;
+    const sq_tensor *t;
+    ck_assert_int_eq(sq_checkpoint_read(FIXTURE("torchscript.pt"), &set), SQ_OK);
+    ck_assert_str_eq(set.source_format, "torchscript");
+    ck_assert_uint_eq(set.count, 3);
+    t = must_find(&set, "lin.weight");
+    ck_assert_int_eq(t->shape[0], 2);
+    ck_assert_int_eq(t->shape[1], 3);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(f32_at(t, (size_t)i), (float)i);
+    ck_assert_float_eq(f32_at(must_find(&set, "lin.bias"), 0), -1.0f);
+    t = must_find(&set, "emb.weight");
+    ck_assert_float_eq(f32_at(t, 11), -5.5f);
+    sq_tensor_set_free(&set);
+}
+END_TEST
+
+START_TEST(test_itera_lite_checkpoint)
+{
+    sq_tensor_set set;
+    const sq_tensor *t;
+    uint32_t bits;
+    ck_assert_int_eq(sq_checkpoint_read(ITERA, &set), SQ_OK);
+    ck_assert_uint_eq(set.count, 61);
+    ck_assert_str_eq(set.source_format, "pytorch-zip");
+    t = must_find(&set, "embedding.weight");
+    ck_assert_int_eq(t->dtype, SQ_DTYPE_F32);
+    ck_assert_int_eq(t->ndim, 2);
+    ck_assert_int_eq(t->shape[0], 2000);
+    ck_assert_int_eq(t->shape[1], 64);
+    /* element values as torch.load prints them (bit patterns, exact) */
+    memcpy(&bits, &((const float *)t->data)[0], 4);
+    ck_assert_uint_eq(bits, 0x3db5c0f2u);
+    memcpy(&bits, &((const float *)t->data)[1999 * 64 + 63], 4);
+    ck_assert_uint_eq(bits, 0x3deef882u);
+    t = must_find(&set, "layers.1.moe.layer.router.gate.weight");
+    memcpy(&bits, &((const float *)t->data)[3 * 64 + 63], 4);
+    ck_assert_uint_eq(bits, 0xbd1c2a44u);
+    t = must_find(&set, "layers.2.ssm.conv1d.weight");
+    ck_assert_int_eq(t->ndim, 3);
+    memcpy(&bits, &((const float *)t->data)[127 * 4 + 3], 4);
+    ck_assert_uint_eq(bits, 0xbd8421cdu);
+    t = must_find(&set, "lm_head.weight");
+    ck_assert_str_eq(t->alias_of, "embedding.weight");
+    ck_assert_ptr_null(t->data);
+    ck_assert_str_eq(sq_tensor_set_meta(&set, "compression_ratio"), "3.8088647941809466");
+    ck_assert_uint_eq(set.meta_count, 1);
+    sq_tensor_set_free(&set);
+}
+END_TEST
+
+/* ================= dispatch ================= */
+
+START_TEST(test_legacy_format_refused)
+{
+    sq_tensor_set set;
+    assert_error(sq_checkpoint_read(FIXTURE("legacy.pt"), &set), "legacy torch.save format (torch < 1.6)");
+    ck_assert_msg(strstr(sq_error_message(), "legacy.pt") != NULL, "%s", sq_error_message());
+    ck_assert_msg(strstr(sq_error_message(), "re-save with torch >= 1.6") != NULL, "%s", sq_error_message());
+    ck_assert_uint_eq(set.count, 0);
+}
+END_TEST
+
+START_TEST(test_unknown_format_refused)
+{
+    sq_tensor_set set;
+    FILE *f;
+    make_workdir();
+    f = fopen(work_path("notes.txt"), "w");
+    fputs("hello, not a checkpoint\n", f);
+    fclose(f);
+    assert_error(sq_checkpoint_read(work_path("notes.txt"), &set), "is not a format squeeze reads");
+    ck_assert_msg(strstr(sq_error_message(), "notes.txt") != NULL, "%s", sq_error_message());
+    assert_error(sq_checkpoint_read(work_path("missing.pt"), &set), "cannot open checkpoint");
+    remove_workdir();
+}
+END_TEST
+
+START_TEST(test_squeeze_hdf5_round_trip)
+{
+    sq_tensor_set set, back;
+    sq_qtensor *qt = NULL;
+    size_t count = 0;
+    sq_model_config cfg;
+    sq_artifact_writer writer;
+    sq_artifact_meta meta = {.kind = "inspect", .config_sha256 = "", .plan_key = "", .mpi_ranks = 1};
+    make_workdir();
+    ck_assert_int_eq(sq_checkpoint_read(FIXTURE("plain_state_dict.pt"), &set), SQ_OK);
+    ck_assert_int_eq(sq_model_baseline_qtensors(&set, &qt, &count), SQ_OK);
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.family, sizeof cfg.family, "itera");
+    cfg.vocab_size = 5;
+    cfg.hidden_size = 4;
+    cfg.num_layers = 1;
+    ck_assert_int_eq(sq_artifact_create(&writer, work_path("model.h5"), &meta), SQ_OK);
+    ck_assert_int_eq(sq_model_file_write(writer.file, &cfg, qt, count), SQ_OK);
+    ck_assert_int_eq(sq_artifact_commit(&writer), SQ_OK);
+    ck_assert_msg(sq_checkpoint_read(work_path("model.h5"), &back) == SQ_OK, "%s", sq_error_message());
+    ck_assert_str_eq(back.source_format, "squeeze-hdf5");
+    ck_assert_uint_eq(back.count, 3);
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq(f32_at(must_find(&back, "lin.weight"), (size_t)i), i * 0.25f - 1.0f);
+    sq_tensor_set_free(&back);
+    /* an HDF5 file that is not a squeeze artifact is named and refused */
+    assert_error(sq_checkpoint_read(SQ_TEST_DATA "/golden/micro.h5", &back), "micro.h5");
+    for (size_t i = 0; i < count; i++)
+        sq_qtensor_free(&qt[i]);
+    free(qt);
+    sq_tensor_set_free(&set);
+    remove_workdir();
+}
+END_TEST
+
+/* ================= damaged and hostile inputs ================= */
+
+START_TEST(test_truncated_zip)
+{
+    sq_tensor_set set;
+    FILE *in = fopen(FIXTURE("plain_state_dict.pt"), "rb"), *out;
+    unsigned char buf[4096];
+    size_t n;
+    make_workdir();
+    ck_assert_ptr_nonnull(in);
+    n = fread(buf, 1, sizeof buf, in);
+    fclose(in);
+    out = fopen(work_path("cut.pt"), "wb");
+    fwrite(buf, 1, n * 2 / 3, out); /* the central directory is lost */
+    fclose(out);
+    assert_error(sq_checkpoint_read(work_path("cut.pt"), &set), "not a readable zip archive");
+    ck_assert_msg(strstr(sq_error_message(), "cut.pt") != NULL, "%s", sq_error_message());
+    remove_workdir();
+}
+END_TEST
+
+START_TEST(test_zip_without_data_pkl)
+{
+    sq_tensor_set set;
+    zip_item items[] = {{"archive/readme.txt", "hello", 5}};
+    make_workdir();
+    write_zip(work_path("nopkl.pt"), items, 1);
+    assert_error(sq_checkpoint_read(work_path("nopkl.pt"), &set), "without <archive>/data.pkl");
+    remove_workdir();
+}
+END_TEST
+
+START_TEST(test_zip_entry_with_dotdot)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    zip_item items[] = {{"archive/data.pkl", NULL, 0}, {"archive/../../evil.sh", "echo", 4}};
+    pk_op(&b, 0x80);
+    pk_op(&b, 2);
+    pk_op(&b, '}');
+    pk_op(&b, '.');
+    items[0].data = b.bytes;
+    items[0].size = b.n;
+    make_workdir();
+    write_zip(work_path("dotdot.pt"), items, 2);
+    assert_error(sq_checkpoint_read(work_path("dotdot.pt"), &set), "'archive/../../evil.sh'");
+    ck_assert_msg(strstr(sq_error_message(), "'..' component") != NULL, "%s", sq_error_message());
+    remove_workdir();
+}
+END_TEST
+
+START_TEST(test_unknown_opcode)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    pk_op(&b, 0x80);
+    pk_op(&b, 2);
+    pk_op(&b, '}');
+    pk_op(&b, 0xff);
+    pk_op(&b, '.');
+    make_workdir();
+    write_checkpoint(work_path("opcode.pt"), &b);
+    assert_error(sq_checkpoint_read(work_path("opcode.pt"), &set), "unknown pickle opcode 0xff at offset 3");
+    remove_workdir();
+}
+END_TEST
+
+START_TEST(test_truncated_pickle)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    pk_op(&b, 0x80);
+    pk_op(&b, 2);
+    pk_op(&b, 'X'); /* a string claiming 4 GB */
+    pk_raw(&b, "\xff\xff\xff\xff" "abc", 7);
+    make_workdir();
+    write_checkpoint(work_path("short.pt"), &b);
+    assert_error(sq_checkpoint_read(work_path("short.pt"), &set), "truncated pickle");
+    remove_workdir();
+}
+END_TEST
+
+/* {'state_dict': {'w': tensor}, 'hook': os.system('touch <marker>')}: the call is
+ * recorded as an opaque object, never made. */
+START_TEST(test_os_system_is_never_run)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    char command[600];
+    const char *hook;
+    make_workdir();
+    snprintf(command, sizeof command, "touch %s", work_path("os_system_ran"));
+    pk_op(&b, 0x80);
+    pk_op(&b, 2);
+    pk_op(&b, '}');
+    pk_op(&b, '(');
+    pk_str(&b, "state_dict");
+    pk_op(&b, '}');
+    pk_str(&b, "w");
+    pk_tensor(&b, "_rebuild_tensor_v2", "0", 2, 2);
+    pk_op(&b, 's');
+    pk_str(&b, "hook");
+    pk_global(&b, "os", "system");
+    pk_str(&b, command);
+    pk_op(&b, 0x85);
+    pk_op(&b, 'R');
+    pk_op(&b, 'u');
+    pk_op(&b, '.');
+    write_checkpoint(work_path("system.pt"), &b);
+    ck_assert_int_eq(sq_checkpoint_read(work_path("system.pt"), &set), SQ_OK);
+    ck_assert(!file_exists(work_path("os_system_ran")));
+    ck_assert_uint_eq(set.count, 1);
+    ck_assert_float_eq(f32_at(must_find(&set, "w"), 1), -2.5f);
+    hook = sq_tensor_set_meta(&set, "hook");
+    ck_assert_ptr_nonnull(hook);
+    ck_assert_msg(strncmp(hook, "<opaque os.system('touch ", 25) == 0, "%s", hook);
+    sq_tensor_set_free(&set);
+    remove_workdir();
+}
+END_TEST
+
+/* builtins.eval("open(marker, 'w')") as the whole pickle: nothing to read, nothing run. */
+START_TEST(test_builtins_eval_is_never_run)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    char code[600];
+    make_workdir();
+    snprintf(code, sizeof code, "open('%s', 'w')", work_path("eval_ran"));
+    pk_op(&b, 0x80);
+    pk_op(&b, 4);
+    pk_op(&b, 0x8c); /* SHORT_BINUNICODE + STACK_GLOBAL, as protocol 4 spells it */
+    pk_op(&b, 8);
+    pk_raw(&b, "builtins", 8);
+    pk_op(&b, 0x94);
+    pk_op(&b, 0x8c);
+    pk_op(&b, 4);
+    pk_raw(&b, "eval", 4);
+    pk_op(&b, 0x94);
+    pk_op(&b, 0x93);
+    pk_str(&b, code);
+    pk_op(&b, 0x85);
+    pk_op(&b, 'R');
+    pk_op(&b, '.');
+    write_checkpoint(work_path("eval.pt"), &b);
+    assert_error(sq_checkpoint_read(work_path("eval.pt"), &set), "no tensors found");
+    ck_assert_msg(strstr(sq_error_message(), "<opaque builtins.eval(") != NULL, "%s", sq_error_message());
+    ck_assert(!file_exists(work_path("eval_ran")));
+    remove_workdir();
+}
+END_TEST
+
+START_TEST(test_quantized_tensor_refused)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    pk_op(&b, 0x80);
+    pk_op(&b, 2);
+    pk_op(&b, '}');
+    pk_str(&b, "q.weight");
+    pk_tensor(&b, "_rebuild_qtensor", "0", 2, 2);
+    pk_op(&b, 's');
+    pk_op(&b, '.');
+    make_workdir();
+    write_checkpoint(work_path("qtensor.pt"), &b);
+    assert_error(sq_checkpoint_read(work_path("qtensor.pt"), &set), "not supported: quantized tensor 'q.weight'");
+    remove_workdir();
+}
+END_TEST
+
+START_TEST(test_tensor_beyond_storage)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    pk_op(&b, 0x80);
+    pk_op(&b, 2);
+    pk_op(&b, '}');
+    pk_str(&b, "w");
+    pk_tensor(&b, "_rebuild_tensor_v2", "0", 2, 9); /* 9 elements of a 2-element storage */
+    pk_op(&b, 's');
+    pk_op(&b, '.');
+    make_workdir();
+    write_checkpoint(work_path("beyond.pt"), &b);
+    assert_error(sq_checkpoint_read(work_path("beyond.pt"), &set), "tensor 'w' reaches element 8");
+    remove_workdir();
+}
+END_TEST
+
+START_TEST(test_storage_key_with_path)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    pk_op(&b, 0x80);
+    pk_op(&b, 2);
+    pk_op(&b, '}');
+    pk_str(&b, "w");
+    pk_tensor(&b, "_rebuild_tensor_v2", "../0", 2, 2);
+    pk_op(&b, 's');
+    pk_op(&b, '.');
+    make_workdir();
+    write_checkpoint(work_path("key.pt"), &b);
+    assert_error(sq_checkpoint_read(work_path("key.pt"), &set), "storage key '../0' is not a plain name");
+    remove_workdir();
+}
+END_TEST
+
+START_TEST(test_big_endian_refused)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    zip_item items[] = {{"archive/data.pkl", NULL, 0}, {"archive/byteorder", "big", 3}};
+    pk_op(&b, 0x80);
+    pk_op(&b, 2);
+    pk_op(&b, '}');
+    pk_op(&b, '.');
+    items[0].data = b.bytes;
+    items[0].size = b.n;
+    make_workdir();
+    write_zip(work_path("big.pt"), items, 2);
+    assert_error(sq_checkpoint_read(work_path("big.pt"), &set), "big-endian");
+    remove_workdir();
+}
+END_TEST
+
+/* A list that contains itself prints with a bounded depth instead of recursing forever. */
+START_TEST(test_cyclic_pickle_prints_bounded)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    const char *loop;
+    pk_op(&b, 0x80);
+    pk_op(&b, 2);
+    pk_op(&b, '}');
+    pk_str(&b, "w");
+    pk_tensor(&b, "_rebuild_tensor_v2", "0", 2, 2);
+    pk_op(&b, 's');
+    pk_str(&b, "loop");
+    pk_op(&b, ']');
+    pk_op(&b, 'q');
+    pk_op(&b, 0);
+    pk_op(&b, 'h');
+    pk_op(&b, 0);
+    pk_op(&b, 'a'); /* L.append(L) */
+    pk_op(&b, 's');
+    pk_op(&b, '.');
+    make_workdir();
+    write_checkpoint(work_path("cycle.pt"), &b);
+    ck_assert_int_eq(sq_checkpoint_read(work_path("cycle.pt"), &set), SQ_OK);
+    loop = sq_tensor_set_meta(&set, "loop");
+    ck_assert_ptr_nonnull(loop);
+    ck_assert_msg(strncmp(loop, "[[[[", 4) == 0 && strstr(loop, "...") != NULL, "%s", loop);
+    sq_tensor_set_free(&set);
+    remove_workdir();
+}
+END_TEST
+
+/* Every prefix of a real pickle is a truncated pickle: each must fail cleanly. */
+START_TEST(test_every_truncation_of_a_pickle_fails_cleanly)
+{
+    zip_t *z;
+    zip_stat_t zs;
+    zip_file_t *f;
+    unsigned char *bytes;
+    int err = 0;
+    z = zip_open(FIXTURE("tied_views.pt"), ZIP_RDONLY, &err);
+    ck_assert_ptr_nonnull(z);
+    ck_assert_int_eq(zip_stat(z, "tied_views/data.pkl", 0, &zs), 0);
+    bytes = malloc(zs.size);
+    f = zip_fopen(z, "tied_views/data.pkl", 0);
+    ck_assert_int_eq(zip_fread(f, bytes, zs.size), (zip_int64_t)zs.size);
+    zip_fclose(f);
+    zip_discard(z);
+    for (size_t n = 0; n + 1 < zs.size; n++) {
+        sq_pickle *pk = NULL;
+        const sq_pickle_value *root = NULL;
+        sq_status st = sq_pickle_load(bytes, n, "prefix", &pk, &root);
+        ck_assert_msg(st == SQ_ERR_INPUT, "prefix of %zu bytes gave %d", n, st);
+        ck_assert_ptr_null(pk);
+    }
+    {
+        sq_pickle *pk = NULL;
+        const sq_pickle_value *root = NULL;
+        ck_assert_int_eq(sq_pickle_load(bytes, zs.size, "whole", &pk, &root), SQ_OK);
+        ck_assert_int_eq(root->kind, SQ_PK_DICT);
+        ck_assert_uint_eq(root->count, 8);
+        sq_pickle_free(pk);
+    }
+    free(bytes);
+}
+END_TEST
+
+static Suite *checkpoint_torch_suite(void)
+{
+    Suite *s = suite_create("checkpoint_torch");
+    TCase *read = tcase_create("read");
+    TCase *dispatch = tcase_create("dispatch");
+    TCase *hostile = tcase_create("hostile");
+    tcase_add_test(read, test_plain_state_dict);
+    tcase_add_test(read, test_every_dtype);
+    tcase_add_test(read, test_nested_wrappers_and_meta);
+    tcase_add_test(read, test_tied_weights_and_views);
+    tcase_add_test(read, test_custom_class_config_is_opaque);
+    tcase_add_test(read, test_torchscript_archive);
+    tcase_add_test(read, test_itera_lite_checkpoint);
+    tcase_add_test(dispatch, test_legacy_format_refused);
+    tcase_add_test(dispatch, test_unknown_format_refused);
+    tcase_add_test(dispatch, test_squeeze_hdf5_round_trip);
+    tcase_add_test(hostile, test_truncated_zip);
+    tcase_add_test(hostile, test_zip_without_data_pkl);
+    tcase_add_test(hostile, test_zip_entry_with_dotdot);
+    tcase_add_test(hostile, test_unknown_opcode);
+    tcase_add_test(hostile, test_truncated_pickle);
+    tcase_add_test(hostile, test_os_system_is_never_run);
+    tcase_add_test(hostile, test_builtins_eval_is_never_run);
+    tcase_add_test(hostile, test_quantized_tensor_refused);
+    tcase_add_test(hostile, test_tensor_beyond_storage);
+    tcase_add_test(hostile, test_storage_key_with_path);
+    tcase_add_test(hostile, test_big_endian_refused);
+    tcase_add_test(hostile, test_cyclic_pickle_prints_bounded);
+    tcase_add_test(hostile, test_every_truncation_of_a_pickle_fails_cleanly);
+    suite_add_tcase(s, read);
+    suite_add_tcase(s, dispatch);
+    suite_add_tcase(s, hostile);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(checkpoint_torch_suite());
+    int failed;
+    srunner_run_all(runner, CK_NORMAL);
+    failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
