@@ -4,6 +4,8 @@
  *                               aliases ("lm_head.weight=embedding.weight\n...")
  *   /model/tensors/<name>       plain tensor: a dataset (f32, f16 as IEEE half,
  *                               bf16 as u16) with attrs format, original_dtype, shape;
+ *                               format "raw": a non-float tensor (int64 counter,
+ *                               bool mask) in its own dtype, never converted;
  *                               quantized tensor: a group with attrs format,
  *                               original_dtype, shape and the format's scalars,
  *                               holding one dataset per buffer (packed, absmax...)
@@ -24,12 +26,13 @@
 sq_status sq_model_file_write(hid_t file, const sq_model_config *cfg, const sq_qtensor *tensors, size_t count);
 
 /* Reads /model: the config and every tensor dequantized to fp32 (aliases kept as
- * aliases).  stored_bytes, when not NULL, receives the sum of the stored buffers'
+ * aliases; "raw" tensors come back in their own integer/bool dtype).  stored_bytes, when not NULL, receives the sum of the stored buffers'
  * bytes (shared storage once). */
 sq_status sq_model_file_read(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes);
 
 /* Converts a tensor set (from any reader) to plain fp32 qtensors, aliases kept:
- * the baseline that inspect stores. */
+ * the baseline that inspect stores.  Non-float tensors become format "raw" in
+ * their own dtype: never dropped, never rounded. */
 sq_status sq_model_baseline_qtensors(const sq_tensor_set *set, sq_qtensor **tensors, size_t *count);
 
 #endif

@@ -1,0 +1,181 @@
+/* squeeze-inspect: what is in this checkpoint, and what compression to try.
+ *
+ * Parses the command line and the run config, runs the inspection
+ * (inspect/inspect_report.h), prints the facts (text or --json) and, with --out,
+ * writes the inspect artifact atomically (artifact/artifact.h).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advice/decision_matrix.h"
+#include "artifact/artifact.h"
+#include "config/run_config.h"
+#include "inspect/inspect_report.h"
+#include "util/hash.h"
+#include "util/log.h"
+
+static const char usage_text[] =
+    "usage: squeeze-inspect CHECKPOINT [--config F] [--out inspect.h5] [--json] [--num-heads N]\n"
+    "                       [--target-hardware gpu|cpu|edge] [--quality-constraint PCT] [--family NAME]\n"
+    "                       [--key K]\n"
+    "\n"
+    "Reads a checkpoint (.pt, .safetensors or a squeeze .h5), detects its model family, infers its\n"
+    "config, accounts for every tensor (parameter groups, buffers, shared storage) and recommends a\n"
+    "compression from the decision matrix.\n"
+    "\n"
+    "  CHECKPOINT                the model file (default: model.checkpoint of --config)\n"
+    "  --config F                the run's YAML (model.family, model.num_heads, inspect.target_hardware,\n"
+    "                            targets.quality are read from it)\n"
+    "  --out F                   write the inspect artifact (facts + fp32 baseline model) to F\n"
+    "  --json                    print the facts as one JSON object on stdout instead of text\n"
+    "  --num-heads N             attention heads, for a Transformer checkpoint without a config\n"
+    "  --target-hardware H       gpu, cpu or edge (default: config, else gpu)\n"
+    "  --quality-constraint PCT  accepted perplexity increase in percent (default: targets.quality, else 3)\n"
+    "  --family NAME             skip detection (default: model.family, else auto)\n"
+    "  --key K                   the driver's plan key, stored as the root attribute plan_key\n"
+    "  --help                    this text\n"
+    "\n"
+    "Exit status: 0 done, 2 usage or config error, 3 bad input (missing, corrupt, unknown family),\n"
+    "4 failure while running.\n";
+
+typedef struct {
+    const char *checkpoint;
+    const char *config_path;
+    const char *out_path;
+    const char *hardware;
+    const char *family;
+    const char *key;
+    double quality;
+    int has_quality;
+    int num_heads;
+    int json;
+} cli_args;
+
+static sq_status parse_args(int argc, char **argv, cli_args *args)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},       {"out", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, 'j'},               {"num-heads", required_argument, NULL, 'n'},
+        {"target-hardware", required_argument, NULL, 't'}, {"quality-constraint", required_argument, NULL, 'q'},
+        {"family", required_argument, NULL, 'f'},       {"key", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
+    };
+    int c;
+    char *end;
+    memset(args, 0, sizeof *args);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (c) {
+        case 'c': args->config_path = optarg; break;
+        case 'o': args->out_path = optarg; break;
+        case 'j': args->json = 1; break;
+        case 'f': args->family = optarg; break;
+        case 'k': args->key = optarg; break;
+        case 't': args->hardware = optarg; break;
+        case 'n':
+            args->num_heads = (int)strtol(optarg, &end, 10);
+            if (*end != '\0' || args->num_heads <= 0)
+                return sq_fail(SQ_ERR_USAGE, "--num-heads needs a positive integer, not '%s'", optarg);
+            break;
+        case 'q':
+            args->quality = strtod(optarg, &end);
+            if (*end == '%')
+                end++;
+            if (*end != '\0' || args->quality < 0)
+                return sq_fail(SQ_ERR_USAGE, "--quality-constraint needs a percentage >= 0 (e.g. 3), not '%s'",
+                               optarg);
+            args->has_quality = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            exit(0);
+        case ':':
+            return sq_fail(SQ_ERR_USAGE, "option %s needs a value (see --help)", argv[optind - 1]);
+        default:
+            return sq_fail(SQ_ERR_USAGE, "unknown option %s (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        args->checkpoint = argv[optind++];
+    if (optind < argc)
+        return sq_fail(SQ_ERR_USAGE, "unexpected argument '%s': give one checkpoint (see --help)", argv[optind]);
+    return SQ_OK;
+}
+
+int main(int argc, char **argv)
+{
+    sq_status st = SQ_OK;
+    cli_args args;
+    sq_run_config config;
+    int have_config = 0, writing = 0;
+    sq_inspect_options options;
+    sq_inspect_report report;
+    sq_artifact_writer writer;
+    sq_artifact_meta meta;
+    char config_sha[SQ_SHA256_HEX] = "";
+    json_t *json = NULL;
+    const char *checkpoint, *hardware;
+
+    sq_log_init("squeeze-inspect");
+    memset(&report, 0, sizeof report);
+    memset(&writer, 0, sizeof writer);
+    writer.file = -1;
+    SQ_TRY(parse_args(argc, argv, &args));
+
+    if (args.config_path) {
+        SQ_TRY(sq_run_config_load(args.config_path, &config));
+        have_config = 1;
+        SQ_TRY(sq_run_config_section_sha256(&config, "", config_sha));
+    }
+    checkpoint = args.checkpoint ? args.checkpoint : have_config ? config.model.checkpoint : NULL;
+    if (checkpoint == NULL)
+        SQ_FAIL(SQ_ERR_USAGE, "no checkpoint: give its path, or --config with model.checkpoint (see --help)");
+
+    memset(&options, 0, sizeof options);
+    options.family = args.family ? args.family : have_config ? config.model.family : "auto";
+    options.hints.num_heads = args.num_heads ? args.num_heads : have_config ? config.model.num_heads : 0;
+    hardware = args.hardware ? args.hardware : have_config && config.inspect.target_hardware
+                                                   ? config.inspect.target_hardware
+                                                   : "gpu";
+    SQ_TRY(sq_advice_hardware_parse(hardware, &options.hardware));
+    options.quality_pct = args.has_quality ? args.quality : have_config ? config.targets.quality : 3.0;
+
+    SQ_TRY(sq_inspect_run(checkpoint, &options, &report));
+
+    if (args.out_path) {
+        memset(&meta, 0, sizeof meta);
+        meta.kind = "inspect";
+        meta.config_sha256 = config_sha;
+        meta.plan_key = args.key ? args.key : "";
+        meta.mpi_ranks = 1;
+        meta.input_count = 1;
+        meta.inputs[0] = checkpoint;
+        SQ_TRY(sq_artifact_create(&writer, args.out_path, &meta));
+        writing = 1;
+        SQ_TRY(sq_inspect_write(writer.file, &report));
+        writing = 0;
+        SQ_TRY(sq_artifact_commit(&writer));
+        sq_info("wrote %s", args.out_path);
+    }
+
+    if (args.json) {
+        SQ_TRY(sq_inspect_to_json(&report, &json));
+        if (json_dumpf(json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+            SQ_FAIL(SQ_ERR_RUN, "cannot write JSON to stdout");
+        fputc('\n', stdout);
+    } else {
+        sq_inspect_print(stdout, &report);
+    }
+cleanup:
+    if (writing)
+        sq_artifact_abort(&writer);
+    if (st != SQ_OK)
+        sq_error("%s: %s", sq_status_name(st), sq_error_message());
+    json_decref(json);
+    sq_inspect_report_free(&report);
+    if (have_config)
+        sq_run_config_free(&config);
+    return (int)st;
+}
