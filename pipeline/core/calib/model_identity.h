@@ -1,0 +1,32 @@
+/* model_identity.h - which model a calibration belongs to.
+ *
+ * A calibration records, per linear, statistics of that model's activations;
+ * used with another model they would be silently wrong.  The identity is the
+ * family, the config as JSON and a sha256 over the sorted tensor names and
+ * shapes ("name [d0, d1]\n" each), so the same model read from its .pt, its
+ * inspect artifact or a compressed model artifact has the same identity.
+ */
+#ifndef SQ_CALIB_MODEL_IDENTITY_H
+#define SQ_CALIB_MODEL_IDENTITY_H
+
+#include <stdbool.h>
+
+#include "models/model_config.h"
+#include "tensor/tensor.h"
+#include "util/hash.h"
+
+typedef struct {
+    char family[32];
+    char *config_json;             /* malloc'd */
+    char tensors_sha256[SQ_SHA256_HEX];
+    long tensor_count;
+} sq_model_identity;
+
+sq_status sq_model_identity_compute(const sq_model_config *cfg, const sq_tensor_set *set, sq_model_identity *out);
+void sq_model_identity_free(sq_model_identity *identity);
+bool sq_model_identity_equal(const sq_model_identity *a, const sq_model_identity *b);
+/* "itera (vocab 2000, hidden 64, 4 layers, 61 tensors, sha256 1a2b3c4d...)" into buf. */
+const char *sq_model_identity_describe(const sq_model_identity *identity, const sq_model_config *cfg, char *buf,
+                                       size_t size);
+
+#endif

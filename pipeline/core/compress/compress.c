@@ -1,0 +1,352 @@
+/* compress.c - model + calibration + precision map -> model artifact (compress.h). */
+#include "compress/compress.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "artifact/artifact.h"
+#include "artifact/model_file.h"
+#include "calib/calib_file.h"
+#include "calib/model_identity.h"
+#include "checkpoint/checkpoint.h"
+#include "compress/accounting.h"
+#include "compress/compress_plan.h"
+#include "models/loader.h"
+#include "util/hash.h"
+#include "util/log.h"
+
+/* ---- finding the precision map -------------------------------------------- */
+
+static bool is_file(const char *path)
+{
+    struct stat info;
+    return path && stat(path, &info) == 0 && S_ISREG(info.st_mode);
+}
+
+sq_status sq_compress_find_recipe(const char *recipe, char **found)
+{
+    char exe[PATH_MAX], candidate[PATH_MAX * 2], name[PATH_MAX], tried[2048];
+    const char *dirs[3] = {NULL, NULL, NULL};
+    char exe_recipes[PATH_MAX + 64] = "", exe_share[PATH_MAX + 64] = "";
+    ssize_t length;
+    size_t used = 0;
+    *found = NULL;
+    if (is_file(recipe)) {
+        *found = strdup(recipe);
+        return *found ? SQ_OK : sq_fail(SQ_ERR_RUN, "out of memory");
+    }
+    /* A bare name ("nf4") or a path that does not exist: look for its file name. */
+    {
+        char copy[PATH_MAX];
+        snprintf(copy, sizeof copy, "%s", recipe);
+        snprintf(name, sizeof name, "%s", basename(copy));
+    }
+    if (!strchr(name, '.'))
+        strncat(name, ".yaml", sizeof name - strlen(name) - 1);
+    dirs[0] = getenv("SQUEEZE_RECIPES");
+    length = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (length > 0) {
+        exe[length] = '\0';
+        char *dir = dirname(exe);
+        snprintf(exe_recipes, sizeof exe_recipes, "%s/../configs/recipes", dir);
+        snprintf(exe_share, sizeof exe_share, "%s/../share/squeeze/configs/recipes", dir);
+        dirs[1] = exe_recipes;
+        dirs[2] = exe_share;
+    }
+    tried[0] = '\0';
+    for (int i = 0; i < 3; i++) {
+        if (!dirs[i] || !dirs[i][0])
+            continue;
+        snprintf(candidate, sizeof candidate, "%s/%s", dirs[i], name);
+        if (is_file(candidate)) {
+            *found = realpath(candidate, NULL);
+            if (!*found)
+                *found = strdup(candidate);
+            return SQ_OK;
+        }
+        used += (size_t)snprintf(tried + used, used < sizeof tried ? sizeof tried - used : 0, "%s%s",
+                                 used ? ", " : "", dirs[i]);
+    }
+    return sq_fail(SQ_ERR_USAGE,
+                   "compress.recipe '%s' is not a file, and no recipe %s is in %s; the recipes squeeze ships are in "
+                   "configs/recipes/ (fp16, bf16, int8, nf4, nf4-double, int4-g32, gptq-int4, seed-mixed, ssm-mixed)",
+                   recipe, name, tried[0] ? tried : "(no recipe folder found)");
+}
+
+sq_status sq_compress_load_map(const sq_compress_request *request, sq_precision_map *map)
+{
+    sq_status st = SQ_OK;
+    char *recipe = NULL;
+    const sq_run_config *cfg = request->config;
+    if (request->map_path) {
+        SQ_TRY(sq_precision_map_load(request->map_path, map));
+    } else if (cfg && cfg->compress.precision_map) {
+        SQ_TRY(sq_precision_map_parse(cfg->compress.precision_map, map));
+    } else if (cfg && cfg->compress.recipe) {
+        SQ_TRY(sq_compress_find_recipe(cfg->compress.recipe, &recipe));
+        SQ_TRY(sq_precision_map_load(recipe, map));
+    } else {
+        SQ_FAIL(SQ_ERR_USAGE, "no precision map: set compress.recipe (a file in configs/recipes/) or "
+                              "compress.precision_map in %s, or pass --map FILE",
+                cfg && cfg->path ? cfg->path : "the config");
+    }
+    sq_info("precision map %s: %zu rule%s, %s%s%s%s", map->source, map->rule_count, map->rule_count == 1 ? "" : "s",
+            map->has_default ? "default " : "no default", map->has_default ? map->default_rule.format->name : "",
+            map->description ? ": " : "", map->description ? map->description : "");
+cleanup:
+    free(recipe);
+    return st;
+}
+
+/* ---- what the input holds -------------------------------------------------- */
+
+/* Per tensor of the loaded model: original dtype and stored bytes, read by a
+ * second path (the checkpoint reader, or the artifact's datasets) so that the
+ * accounting can be checked against the loader's own total. */
+static sq_status input_tensors(const char *path, const sq_loaded_model *loaded, sq_tensor_set *original,
+                               sq_input_tensor *input)
+{
+    sq_status st = SQ_OK;
+    if (strcmp(loaded->kind, "checkpoint") != 0)
+        return sq_accounting_artifact_inputs(path, &loaded->tensors, input);
+    SQ_TRY(sq_checkpoint_read(path, original));
+    for (size_t i = 0; i < loaded->tensors.count; i++) {
+        const sq_tensor *t = &loaded->tensors.tensors[i];
+        const sq_tensor *o = sq_tensor_set_find(original, t->name);
+        if (!o)
+            SQ_FAIL(SQ_ERR_INPUT, "%s: tensor '%s' of the loaded model is not in the checkpoint", path, t->name);
+        input[i].dtype = o->dtype;
+        input[i].bytes = o->alias_of ? 0 : (uint64_t)o->nbytes;
+    }
+cleanup:
+    return st;
+}
+
+/* ---- calibration ------------------------------------------------------------ */
+
+static sq_status check_calibration(const sq_calib_file *calib, const sq_loaded_model *loaded, const char *model_path)
+{
+    sq_status st = SQ_OK;
+    sq_model_identity identity = {0};
+    char mine[512], theirs[512];
+    SQ_TRY(sq_model_identity_compute(&loaded->config, &loaded->tensors, &identity));
+    if (!sq_model_identity_equal(&identity, &calib->identity))
+        SQ_FAIL(SQ_ERR_INPUT,
+                "calibration %s belongs to another model: it was made on %s = %s, but the model to compress is "
+                "%s = %s; calibrate this model (squeeze-calibrate --model %s)",
+                calib->path, calib->model_path ? calib->model_path : "?",
+                sq_model_identity_describe(&calib->identity, &calib->config, theirs, sizeof theirs), model_path,
+                sq_model_identity_describe(&identity, &loaded->config, mine, sizeof mine), model_path);
+    sq_info("calibration %s: %lld tokens in %lld windows, same model (names+shapes sha256 %.12s)", calib->path,
+            (long long)calib->tokens, (long long)calib->windows, identity.tensors_sha256);
+cleanup:
+    sq_model_identity_free(&identity);
+    return st;
+}
+
+/* The statistics for tensor `index`: its own, or those of a tied name that is
+ * the linear (lm_head.weight shares storage with embedding.weight). */
+static sq_status stats_for(const sq_calib_file *calib, const sq_compress_plan *plan, size_t index, int64_t cols,
+                           bool *found, sq_calib_linear *linear)
+{
+    sq_status st = SQ_OK;
+    *found = false;
+    if (!calib)
+        return SQ_OK;
+    for (size_t j = 0; j < plan->count && !*found; j++) {
+        const sq_plan_entry *e = &plan->entries[j];
+        if (j != index && !(e->alias_of && strcmp(e->alias_of, plan->entries[index].name) == 0))
+            continue;
+        SQ_TRY(sq_calib_file_linear(calib, e->name, found, linear));
+        if (*found && linear->cols != cols) {
+            sq_calib_linear_free(linear);
+            *found = false;
+        }
+    }
+cleanup:
+    return st;
+}
+
+/* ---- quantizing one tensor -------------------------------------------------- */
+
+static sq_status store_tensor(const sq_plan_entry *e, const sq_plan_entry *target, const sq_loaded_model *loaded,
+                              const sq_tensor_set *original, const sq_calib_linear *calib, sq_qtensor *out)
+{
+    sq_status st = SQ_OK;
+    const sq_tensor *t = sq_tensor_set_find(&loaded->tensors, e->name);
+    float *values = NULL;
+    int64_t numel = 1, rows, cols;
+    for (int d = 0; d < e->ndim; d++)
+        numel *= e->shape[d];
+    if (e->decision.kind == SQ_DECIDED_ALIAS) {
+        sq_qtensor_init(out, e->name, target->format ? target->format->name : "raw", e->original_dtype, e->ndim,
+                        e->shape);
+        out->alias_of = strdup(e->alias_of);
+        return out->alias_of ? SQ_OK : sq_fail(SQ_ERR_RUN, "out of memory");
+    }
+    if (!e->format) {
+        /* A non-float buffer, kept byte for byte from the checkpoint. */
+        const sq_tensor *o = original ? sq_tensor_set_find(original, e->name) : NULL;
+        void *data = NULL;
+        if (!o || !o->data)
+            return sq_fail(SQ_ERR_INPUT, "tensor '%s' (%s) cannot be stored raw: its original data is not available",
+                           e->name, sq_dtype_name(e->original_dtype));
+        sq_qtensor_init(out, e->name, "raw", o->dtype, e->ndim, e->shape);
+        SQ_TRY(sq_qtensor_add_buffer(out, "data", o->dtype, e->ndim, e->shape, &data));
+        memcpy(data, o->data, o->nbytes);
+        return SQ_OK;
+    }
+    /* Formats see a matrix: rows = output channels (shape[0]), cols = the rest. */
+    rows = e->ndim >= 2 ? e->shape[0] : 1;
+    cols = rows > 0 ? numel / rows : 0;
+    SQ_TRY(sq_tensor_to_f32(&loaded->tensors, t, &values));
+    if (e->format->needs_hessian && !(calib && calib->hessian))
+        SQ_FAIL(SQ_ERR_USAGE,
+                "format %s for '%s' needs the X^T X of its input: calibrate with calibrate.hessian covering it "
+                "(e.g. \"**.weight\") and pass --calibration",
+                e->format->name, e->name);
+    st = e->format->quantize(e->name, values, rows, cols, &e->options, calib ? &calib->stats : NULL, out);
+    if (st != SQ_OK) {
+        sq_error_context("tensor '%s' as %s (rule %s)", e->name, e->format->name,
+                         e->decision.rule ? e->decision.rule->where : sq_map_decision_label(&e->decision));
+        goto cleanup;
+    }
+    /* The format stored a [rows, cols] matrix; the model keeps the original shape. */
+    out->ndim = e->ndim;
+    memcpy(out->shape, e->shape, sizeof out->shape);
+    out->original_dtype = e->original_dtype;
+cleanup:
+    free(values);
+    return st;
+}
+
+/* ---- the stage -------------------------------------------------------------- */
+
+static sq_status file_size(const char *path, uint64_t *bytes)
+{
+    struct stat info;
+    if (stat(path, &info) != 0)
+        return sq_fail(SQ_ERR_RUN, "cannot stat %s", path);
+    *bytes = (uint64_t)info.st_size;
+    return SQ_OK;
+}
+
+sq_status sq_compress_run(const sq_compress_request *request)
+{
+    sq_status st = SQ_OK;
+    const sq_run_config *cfg = request->config;
+    sq_precision_map map = {0};
+    sq_loaded_model loaded;
+    sq_tensor_set original;
+    sq_input_tensor *input = NULL;
+    sq_compress_plan plan = {0};
+    sq_calib_file calib = {.file = -1};
+    sq_qtensor *stored = NULL;
+    sq_accounting accounting = {0};
+    sq_artifact_writer writer = {0};
+    sq_artifact_meta meta = {0};
+    sq_family_hints hints = {.num_heads = cfg ? cfg->model.num_heads : 0};
+    char config_sha[SQ_SHA256_HEX] = "";
+    bool have_model = false, have_calib = false, created = false;
+    size_t calibrated = 0;
+    uint64_t out_bytes = 0;
+
+    memset(&loaded, 0, sizeof loaded);
+    sq_tensor_set_init(&original);
+    SQ_TRY(sq_compress_load_map(request, &map));
+    SQ_TRY(sq_model_load(request->model_path, cfg && cfg->model.family ? cfg->model.family : "auto", &hints,
+                         &loaded));
+    have_model = true;
+    SQ_TRY(sq_alloc(&input, loaded.tensors.count, sizeof *input, "input tensors"));
+    SQ_TRY(input_tensors(request->model_path, &loaded, &original, input));
+    if (request->calibration_path) {
+        SQ_TRY(sq_calib_file_open(request->calibration_path, &calib));
+        have_calib = true;
+        SQ_TRY(check_calibration(&calib, &loaded, request->model_path));
+    }
+
+    SQ_TRY(sq_compress_plan_build(&map, loaded.family, &loaded.tensors, input, &plan));
+    sq_info("%zu tensors: %zu by a rule, %zu by the default, %zu kept in full precision, %zu raw buffers, %zu "
+            "aliases%s",
+            plan.count, plan.summary.by_rule, plan.summary.by_default, plan.summary.kept, plan.summary.raw,
+            plan.summary.aliases, plan.summary.forced_lower ? " (some forced below full precision: see warnings)" : "");
+
+    SQ_TRY(sq_alloc(&stored, plan.count, sizeof *stored, "compressed tensors"));
+    for (size_t i = 0; i < plan.count; i++) {
+        const sq_plan_entry *e = &plan.entries[i];
+        const sq_plan_entry *target = e->decision.kind == SQ_DECIDED_ALIAS ? &plan.entries[e->decision.alias_target]
+                                                                         : NULL;
+        sq_calib_linear linear = {0};
+        bool found = false;
+        int64_t numel = 1;
+        for (int d = 0; d < e->ndim; d++)
+            numel *= e->shape[d];
+        if (e->format && e->decision.kind != SQ_DECIDED_ALIAS && (e->decision.kind == SQ_DECIDED_RULE ||
+                                                                 e->decision.kind == SQ_DECIDED_DEFAULT)) {
+            int64_t rows = e->ndim >= 2 ? e->shape[0] : 1;
+            SQ_TRY(stats_for(have_calib ? &calib : NULL, &plan, i, rows > 0 ? numel / rows : 0, &found, &linear));
+            calibrated += found;
+        }
+        st = store_tensor(e, target, &loaded, original.count ? &original : NULL, found ? &linear : NULL, &stored[i]);
+        sq_calib_linear_free(&linear);
+        SQ_TRY(st);
+        sq_debug("%s: %s (%s) %s", e->name, stored[i].format, sq_map_decision_label(&e->decision), e->options_text);
+    }
+    if (have_calib)
+        sq_info("%zu tensors quantized with calibration statistics", calibrated);
+
+    SQ_TRY(sq_accounting_build(&plan, stored, &accounting));
+    sq_accounting_print(&accounting, stderr);
+    SQ_TRY(sq_accounting_check(&accounting, loaded.tensor_bytes, request->model_path));
+
+    if (cfg)
+        SQ_TRY(sq_run_config_section_sha256(cfg, "", config_sha));
+    meta.kind = "model";
+    meta.config_sha256 = config_sha;
+    meta.plan_key = request->plan_key ? request->plan_key : "";
+    meta.mpi_ranks = 1;
+    meta.inputs[meta.input_count++] = request->model_path;
+    if (request->calibration_path)
+        meta.inputs[meta.input_count++] = request->calibration_path;
+    if (is_file(map.source))
+        meta.inputs[meta.input_count++] = map.source;
+    SQ_TRY(sq_artifact_create(&writer, request->out_path, &meta));
+    created = true;
+    SQ_TRY(sq_model_file_write(writer.file, &loaded.config, stored, plan.count));
+    SQ_TRY(sq_accounting_write(writer.file, &accounting, loaded.tensor_bytes, map.source, map.description));
+    SQ_TRY(sq_artifact_commit(&writer));
+    created = false;
+
+    /* Measured, never computed: the file as it lies on disk. */
+    SQ_TRY(file_size(request->out_path, &out_bytes));
+    sq_info("wrote %s: %llu bytes on disk (stat); input %s: %llu bytes on disk; file ratio %.3fx; tensor bytes "
+            "%llu -> %llu (%.3fx)",
+            request->out_path, (unsigned long long)out_bytes, request->model_path,
+            (unsigned long long)loaded.file_bytes, out_bytes ? (double)loaded.file_bytes / (double)out_bytes : 0.0,
+            (unsigned long long)accounting.total_before, (unsigned long long)accounting.total_after,
+            accounting.total_after ? (double)accounting.total_before / (double)accounting.total_after : 0.0);
+cleanup:
+    if (created)
+        sq_artifact_abort(&writer);
+    sq_accounting_free(&accounting);
+    if (stored) {
+        for (size_t i = 0; i < plan.count; i++)
+            if (stored[i].name)
+                sq_qtensor_free(&stored[i]);
+        free(stored);
+    }
+    sq_compress_plan_free(&plan);
+    if (have_calib)
+        sq_calib_file_close(&calib);
+    free(input);
+    sq_tensor_set_free(&original);
+    if (have_model)
+        sq_loaded_model_free(&loaded);
+    sq_precision_map_free(&map);
+    return st;
+}

@@ -1,0 +1,58 @@
+/* compress_plan.h - every tensor of the input model with the format it gets.
+ *
+ * The plan joins three things: the model's tensors (names, shapes, original
+ * dtypes and the bytes they occupy in the input, shared storage once), what
+ * the family says about them (parameter group, must-stay-full-precision and
+ * why), and the precision map's decision (quant/precision_map.h).  Nothing is
+ * quantized here; compress.c runs the plan and accounting.c reports it.
+ */
+#ifndef SQ_COMPRESS_COMPRESS_PLAN_H
+#define SQ_COMPRESS_COMPRESS_PLAN_H
+
+#include <stdint.h>
+
+#include "models/family.h"
+#include "quant/precision_map.h"
+#include "tensor/tensor.h"
+
+typedef struct {
+    const char *name;              /* points into the model's tensor set */
+    const char *alias_of;          /* shared storage, or NULL */
+    sq_param_group group;
+    sq_dtype original_dtype;
+    int ndim;
+    int64_t shape[SQ_MAX_DIMS];
+    uint64_t bytes_before;         /* in the input; 0 for an alias (its storage is counted once) */
+    sq_map_decision decision;
+    const sq_quant_format *format; /* what stores it (for an alias: its storage's format) */
+    sq_quant_options options;
+    char options_text[160];
+    const char *keep_reason;       /* family's reason for full precision, or NULL */
+} sq_plan_entry;
+
+typedef struct {
+    sq_plan_entry *entries;
+    size_t count;
+    sq_map_summary summary;
+} sq_compress_plan;
+
+/* What the input says about one tensor (from the checkpoint reader or the
+ * artifact's stored datasets). */
+typedef struct {
+    sq_dtype dtype;
+    uint64_t bytes;  /* stored bytes (0 for an alias) */
+} sq_input_tensor;
+
+/* set: the model's tensors (names, shapes, aliases); input: one per tensor of
+ * set, same order.  Usage errors from the map (exit 2) pass through. */
+sq_status sq_compress_plan_build(const sq_precision_map *map, const sq_family *family, const sq_tensor_set *set,
+                                 const sq_input_tensor *input, sq_compress_plan *plan);
+void sq_compress_plan_free(sq_compress_plan *plan);
+
+/* The plain format ("fp32", "fp16", "bf16") that keeps a tensor of this dtype
+ * exactly; fp32 for the others. */
+const char *sq_plain_format_for(sq_dtype dtype);
+/* True for dtypes the formats quantize (f32, f16, bf16, f64). */
+bool sq_dtype_is_float(sq_dtype dtype);
+
+#endif

@@ -1,0 +1,106 @@
+/* squeeze-calibrate: activation statistics of every linear input, for compress (MPI).
+ *
+ *   squeeze-calibrate --config F --model INSPECT_OR_MODEL.h5|CHECKPOINT --out calibration.h5 [--key KEY]
+ *
+ * Runs as one process without mpirun; with N ranks the windows are split into
+ * N contiguous blocks and the statistics have the same bits (calib/calibrate.h).
+ * The artifact: docs/artifact-calibration.md.
+ */
+#include <getopt.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "calib/calibrate.h"
+#include "config/run_config.h"
+#include "util/log.h"
+
+typedef struct {
+    const char *config, *model, *out, *key;
+    bool help;
+} calibrate_args;
+
+static const char usage_text[] =
+    "usage: squeeze-calibrate --config FILE --model INSPECT.h5|MODEL.h5|CHECKPOINT --out calibration.h5\n"
+    "                         [--key KEY]\n"
+    "\n"
+    "Runs the model over calibrate.windows windows of calibrate.window_length tokens of\n"
+    "data.calibration (tokenized with data.tokenizer, default bytes) and records, for the input of\n"
+    "every linear layer and per input channel: absmax, mean |x|, mean x^2, a log-bucket histogram\n"
+    "of |x| with the calibrate.percentiles read from it, optionally X^T X (calibrate.hessian globs),\n"
+    "and per MoE layer the tokens routed to each expert. An MPI program: mpirun -np N gives the same\n"
+    "statistics for any N (X^T X up to rounding).\n"
+    "\n"
+    "  --config FILE   the run's YAML (data, calibrate, model.family)\n"
+    "  --model PATH    inspect or model artifact, or a checkpoint (.pt, .safetensors)\n"
+    "  --out FILE      the calibration artifact to write (docs/artifact-calibration.md)\n"
+    "  --key KEY       the driver's plan key (root attribute plan_key)\n"
+    "\n"
+    "exit status: 0 done, 2 usage or config error, 3 bad input, 4 failure while running\n";
+
+static sq_status parse_args(int argc, char **argv, calibrate_args *args)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
+        {"out", required_argument, NULL, 'o'},    {"key", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    int c;
+    memset(args, 0, sizeof *args);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'c': args->config = optarg; break;
+        case 'm': args->model = optarg; break;
+        case 'o': args->out = optarg; break;
+        case 'k': args->key = optarg; break;
+        case 'h': args->help = true; return SQ_OK;
+        default:
+            return sq_fail(SQ_ERR_USAGE, "unknown or incomplete option '%s' (see squeeze-calibrate --help)",
+                           argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return sq_fail(SQ_ERR_USAGE, "unexpected argument '%s' (see squeeze-calibrate --help)", argv[optind]);
+    if (!args->config || !args->model || !args->out)
+        return sq_fail(SQ_ERR_USAGE, "--config, --model and --out are required (see squeeze-calibrate --help)");
+    return SQ_OK;
+}
+
+int main(int argc, char **argv)
+{
+    calibrate_args args;
+    sq_run_config cfg;
+    sq_status st;
+    bool loaded = false;
+    int rank = 0;
+
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    sq_log_init("squeeze-calibrate");
+    sq_log_set_rank(rank);
+    st = parse_args(argc, argv, &args);
+    if (st == SQ_OK && args.help) {
+        if (rank == 0)
+            fputs(usage_text, stdout);
+        MPI_Finalize();
+        return 0;
+    }
+    if (st == SQ_OK) {
+        st = sq_run_config_load(args.config, &cfg);
+        loaded = st == SQ_OK;
+    }
+    if (st == SQ_OK) {
+        sq_calibrate_request request = {.config = &cfg, .model_path = args.model, .out_path = args.out,
+                                        .plan_key = args.key ? args.key : ""};
+        st = sq_calibrate_run(&request);
+    }
+    /* Every rank reaches the same verdict; the root reports it, and a rank
+     * reports its own failure too. */
+    if (st != SQ_OK && (rank == 0 || strstr(sq_error_message(), "another MPI rank failed") == NULL))
+        sq_error("%s (%s)", sq_error_message(), sq_status_name(st));
+    if (loaded)
+        sq_run_config_free(&cfg);
+    MPI_Finalize();
+    return (int)st;
+}

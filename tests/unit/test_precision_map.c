@@ -1,0 +1,415 @@
+/* test_precision_map.c - precision-map parsing, glob semantics and decisions. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/precision_map.h"
+#include "util/status.h"
+
+/* Parses text (named "map.yaml" in messages) into map; returns the status. */
+static sq_status parse_text(const char *text, sq_precision_map *map, sq_yaml_doc *doc)
+{
+    sq_status st = sq_yaml_load_string(doc, text, "map.yaml");
+    if (st != SQ_OK)
+        return st;
+    return sq_precision_map_parse(doc->root, map);
+}
+
+/* A few Itera-Lite names: index 0..7. */
+static const char *const itera_names[] = {
+    "embedding.weight",                      /* 0 */
+    "layers.0.ssm.in_proj.weight",           /* 1 */
+    "layers.0.ssm.ssm.A_log",                /* 2: full precision */
+    "layers.1.ssm.in_proj.weight",           /* 3 */
+    "layers.1.moe.layer.experts.0.w1.weight",/* 4 */
+    "layers.1.moe.layer.router.expert_counts", /* 5: raw buffer */
+    "norm.weight",                           /* 6: full precision */
+    "lm_head.weight",                        /* 7: alias of embedding.weight */
+};
+#define ITERA_COUNT 8
+
+static void itera_tensors(sq_map_tensor *tensors)
+{
+    memset(tensors, 0, ITERA_COUNT * sizeof *tensors);
+    for (int i = 0; i < ITERA_COUNT; i++)
+        tensors[i].name = itera_names[i];
+    tensors[2].keep_full_precision = true;
+    tensors[2].keep_reason = "A_log sets the state decay";
+    tensors[5].raw = true;
+    tensors[6].keep_full_precision = true;
+    tensors[6].keep_reason = "norm";
+    tensors[7].alias_of = "embedding.weight";
+}
+
+START_TEST(star_stays_in_one_segment)
+{
+    /* The seed's bug: '.*' swallowed "0.ssm" and matched the inner ssm. */
+    ck_assert(!sq_glob_match("layers.*.ssm.A_log", "layers.0.ssm.ssm.A_log"));
+    ck_assert(sq_glob_match("layers.*.ssm.A_log", "layers.0.ssm.A_log"));
+    ck_assert(sq_glob_match("layers.*.ssm.ssm.A_log", "layers.12.ssm.ssm.A_log"));
+    ck_assert(!sq_glob_match("layers.*.weight", "layers.0.ssm.in_proj.weight"));
+    ck_assert(sq_glob_match("*", "norm"));
+    ck_assert(!sq_glob_match("*", "norm.weight"));
+    ck_assert(sq_glob_match("layers.*", "layers.3"));
+    ck_assert(!sq_glob_match("layers.*", "layers.3.ssm"));
+    /* '*' may be empty, but never crosses the dot */
+    ck_assert(sq_glob_match("layers.1*.ssm", "layers.1.ssm"));
+    ck_assert(sq_glob_match("layers.1*.ssm", "layers.12.ssm"));
+}
+END_TEST
+
+START_TEST(double_star_crosses_segments)
+{
+    ck_assert(sq_glob_match("**.A_log", "layers.0.ssm.ssm.A_log"));
+    ck_assert(sq_glob_match("**", "lm_head.weight"));
+    ck_assert(sq_glob_match("layers.*.moe.**", "layers.1.moe.layer.experts.3.w2.weight"));
+    ck_assert(!sq_glob_match("layers.*.moe.**", "layers.1.ssm.in_proj.weight"));
+    ck_assert(sq_glob_match("layers.**.weight", "layers.0.ssm.in_proj.weight"));
+    ck_assert(!sq_glob_match("layers.**.bias", "layers.0.ssm.in_proj.weight"));
+}
+END_TEST
+
+START_TEST(question_sets_and_braces)
+{
+    ck_assert(sq_glob_match("layers.?.ssm", "layers.7.ssm"));
+    ck_assert(!sq_glob_match("layers.?.ssm", "layers.17.ssm"));
+    ck_assert(!sq_glob_match("a?b", "a.b"));
+    ck_assert(sq_glob_match("layers.[13].moe", "layers.3.moe"));
+    ck_assert(!sq_glob_match("layers.[13].moe", "layers.2.moe"));
+    ck_assert(sq_glob_match("layers.[0-2].moe", "layers.2.moe"));
+    ck_assert(sq_glob_match("layers.[!0].moe", "layers.1.moe"));
+    ck_assert(!sq_glob_match("layers.[!0].moe", "layers.0.moe"));
+    ck_assert(sq_glob_match_braces("layers.*.ssm.{in_proj,out_proj}.weight", "layers.2.ssm.out_proj.weight"));
+    ck_assert(!sq_glob_match_braces("layers.*.ssm.{in_proj,out_proj}.weight", "layers.2.ssm.conv1d.weight"));
+    ck_assert(sq_glob_match_braces("{a,b{c,d}}.x", "bd.x"));
+}
+END_TEST
+
+START_TEST(malformed_pattern_names_its_line)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    sq_status st = parse_text("rules:\n  - pattern: \"layers.{a,b.weight\"\n    format: fp16\n", &map, &doc);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "map.yaml:2:") != NULL, "%s", sq_error_message());
+    ck_assert_msg(strstr(sq_error_message(), "'{' without '}'") != NULL, "%s", sq_error_message());
+    sq_yaml_free(&doc);
+}
+END_TEST
+
+START_TEST(options_are_parsed)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    sq_status st = parse_text("description: test\n"
+                              "rules:\n"
+                              "  - pattern: [\"layers.*.ssm.in_proj.weight\", embedding.weight]\n"
+                              "    format: nf4\n"
+                              "    block_size: 128\n"
+                              "    double_quant: true\n"
+                              "    note: why\n"
+                              "default: {format: int8, weight_percentile: 99.9}\n",
+                              &map, &doc);
+    ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
+    ck_assert_uint_eq(map.rule_count, 1);
+    ck_assert_uint_eq(map.rules[0].pattern_count, 2);
+    ck_assert_str_eq(map.rules[0].format->name, "nf4");
+    ck_assert_int_eq(map.rules[0].options.block_size, 128);
+    ck_assert(map.rules[0].options.double_quant);
+    ck_assert_str_eq(map.rules[0].options_text, "block_size=128 double_quant=true");
+    ck_assert_str_eq(map.rules[0].note, "why");
+    ck_assert(map.has_default);
+    ck_assert_str_eq(map.default_rule.format->name, "int8");
+    ck_assert_double_eq_tol(map.default_rule.options.weight_percentile, 99.9, 1e-12);
+    ck_assert_str_eq(map.description, "test");
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+}
+END_TEST
+
+START_TEST(unknown_format_names_line_and_column)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    sq_status st = parse_text("rules:\n"
+                              "  - pattern: embedding.weight\n"
+                              "    format: int3\n",
+                              &map, &doc);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "map.yaml:3:13") != NULL, "%s", sq_error_message());
+    ck_assert_msg(strstr(sq_error_message(), "unknown format 'int3'") != NULL, "%s", sq_error_message());
+    ck_assert_msg(strstr(sq_error_message(), "nf4") != NULL, "lists the known formats: %s", sq_error_message());
+    sq_yaml_free(&doc);
+}
+END_TEST
+
+START_TEST(unknown_option_names_line_and_column)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    /* block_size is an nf4/int4 option, not int8's */
+    sq_status st = parse_text("rules:\n"
+                              "  - pattern: embedding.weight\n"
+                              "    format: int8\n"
+                              "    block_size: 64\n",
+                              &map, &doc);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "map.yaml:4:5") != NULL, "%s", sq_error_message());
+    ck_assert_msg(strstr(sq_error_message(), "format 'int8' has no option 'block_size'") != NULL, "%s",
+                  sq_error_message());
+    sq_yaml_free(&doc);
+
+    memset(&doc, 0, sizeof doc);
+    st = parse_text("default:\n  format: nf4\n  blocksize: 64\n", &map, &doc);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "map.yaml:3:3") != NULL, "%s", sq_error_message());
+    ck_assert_msg(strstr(sq_error_message(), "unknown key 'blocksize'") != NULL, "%s", sq_error_message());
+    sq_yaml_free(&doc);
+
+    memset(&doc, 0, sizeof doc);
+    st = parse_text("default:\n  format: nf4\n  block_size: many\n", &map, &doc);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "map.yaml:3:15") != NULL, "%s", sq_error_message());
+    sq_yaml_free(&doc);
+
+    memset(&doc, 0, sizeof doc);
+    st = parse_text("rules: []\ndefaults: fp16\n", &map, &doc);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "defaults") != NULL, "%s", sq_error_message());
+    sq_yaml_free(&doc);
+}
+END_TEST
+
+static sq_status resolve_text(const char *text, sq_map_decision *decisions, sq_map_summary *summary,
+                              sq_precision_map *map, sq_yaml_doc *doc)
+{
+    sq_map_tensor tensors[ITERA_COUNT];
+    sq_status st = parse_text(text, map, doc);
+    if (st != SQ_OK)
+        return st;
+    itera_tensors(tensors);
+    return sq_precision_map_resolve(map, tensors, ITERA_COUNT, decisions, summary);
+}
+
+START_TEST(first_match_wins)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    sq_map_decision d[ITERA_COUNT];
+    sq_map_summary summary;
+    sq_status st = resolve_text("rules:\n"
+                                "  - pattern: \"layers.0.**\"\n"
+                                "    format: int8\n"
+                                "  - pattern: \"layers.*.ssm.in_proj.weight\"\n"
+                                "    format: nf4\n"
+                                "  - pattern: \"**.weight\"\n"
+                                "    format: fp16\n",
+                                d, &summary, &map, &doc);
+    ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
+    ck_assert_int_eq(d[1].kind, SQ_DECIDED_RULE);
+    ck_assert_str_eq(d[1].rule->format->name, "int8"); /* layers.0 in_proj: rule 0 before rule 1 */
+    ck_assert_int_eq(d[1].rule_index, 0);
+    ck_assert_str_eq(d[3].rule->format->name, "nf4");  /* layers.1 in_proj: rule 1 */
+    ck_assert_str_eq(d[4].rule->format->name, "fp16"); /* expert: rule 2 */
+    ck_assert_str_eq(d[0].rule->format->name, "fp16"); /* embedding: rule 2 */
+    ck_assert_str_eq(sq_map_decision_label(&d[4]), "**.weight");
+    /* A_log: matched by layers.0.** with int8: applied, and flagged */
+    ck_assert_int_eq(d[2].kind, SQ_DECIDED_RULE);
+    ck_assert(d[2].forced_lower);
+    ck_assert_uint_eq(summary.forced_lower, 2);
+    /* norm.weight is matched by **.weight -> fp16, forced lower too */
+    ck_assert(d[6].forced_lower);
+    ck_assert_int_eq(d[5].kind, SQ_DECIDED_RAW);   /* rules never apply to buffers */
+    ck_assert_int_eq(d[7].kind, SQ_DECIDED_ALIAS); /* lm_head follows embedding: same rule, no conflict */
+    ck_assert_int_eq(d[7].alias_target, 0);
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+}
+END_TEST
+
+START_TEST(unmatched_pattern_is_an_error)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    sq_map_decision d[ITERA_COUNT];
+    sq_map_summary summary;
+    /* The seed's pattern: with '*' inside one segment it names no Itera-Lite tensor. */
+    sq_status st = resolve_text("rules:\n"
+                                "  - pattern: \"**.in_proj.weight\"\n"
+                                "    format: nf4\n"
+                                "  - pattern: \"layers.*.ssm.A_log\"\n"
+                                "    format: fp16\n"
+                                "default: fp16\n",
+                                d, &summary, &map, &doc);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "map.yaml:4:14: pattern 'layers.*.ssm.A_log'") != NULL, "%s",
+                  sq_error_message());
+    /* and says what the pattern would have matched with '**' */
+    ck_assert_msg(strstr(sq_error_message(), "with '**' it would match 'layers.0.ssm.ssm.A_log'") != NULL, "%s",
+                  sq_error_message());
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+
+    /* optional: true lets it pass */
+    memset(&doc, 0, sizeof doc);
+    st = resolve_text("rules:\n"
+                      "  - pattern: \"layers.*.ssm.A_log\"\n"
+                      "    format: fp16\n"
+                      "    optional: true\n"
+                      "default: fp16\n",
+                      d, &summary, &map, &doc);
+    ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
+    ck_assert_int_eq(d[2].kind, SQ_DECIDED_KEPT);
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+}
+END_TEST
+
+START_TEST(default_coverage)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    sq_map_decision d[ITERA_COUNT];
+    sq_map_summary summary;
+    /* No default: embedding and the expert are covered by nothing. */
+    sq_status st = resolve_text("rules:\n  - pattern: \"layers.*.ssm.in_proj.weight\"\n    format: nf4\n", d,
+                                &summary, &map, &doc);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "embedding.weight, layers.1.moe.layer.experts.0.w1.weight") != NULL,
+                  "%s", sq_error_message());
+    ck_assert_msg(strstr(sq_error_message(), "no default") != NULL, "%s", sq_error_message());
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+
+    /* With a default: they take it; full-precision tensors stay kept. */
+    memset(&doc, 0, sizeof doc);
+    st = resolve_text("rules:\n  - pattern: \"layers.*.ssm.in_proj.weight\"\n    format: nf4\ndefault: int8\n", d,
+                      &summary, &map, &doc);
+    ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
+    ck_assert_int_eq(d[0].kind, SQ_DECIDED_DEFAULT);
+    ck_assert_str_eq(d[0].rule->format->name, "int8");
+    ck_assert_str_eq(sq_map_decision_label(&d[0]), "default");
+    ck_assert_int_eq(d[2].kind, SQ_DECIDED_KEPT);
+    ck_assert_str_eq(sq_map_decision_label(&d[2]), "kept: full precision");
+    ck_assert_int_eq(d[6].kind, SQ_DECIDED_KEPT);
+    ck_assert_uint_eq(summary.considered, 6); /* 8 less the raw buffer and the alias */
+    ck_assert_uint_eq(summary.by_rule, 2);
+    ck_assert_uint_eq(summary.by_default, 2);
+    ck_assert_uint_eq(summary.kept, 2);
+    /* 2 of 6 = 33% > 30% */
+    ck_assert(summary.default_warning);
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+}
+END_TEST
+
+START_TEST(default_warning_threshold)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    sq_map_decision d[ITERA_COUNT];
+    sq_map_summary summary;
+    /* 1 of 6 to the default (17%): no warning */
+    sq_status st = resolve_text("rules:\n"
+                                "  - pattern: [\"layers.*.ssm.in_proj.weight\", \"layers.*.moe.**\"]\n"
+                                "    format: nf4\n"
+                                "default: int8\n",
+                                d, &summary, &map, &doc);
+    ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
+    ck_assert_uint_eq(summary.by_default, 1);
+    ck_assert(!summary.default_warning);
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+
+    /* a default-only map chose the default on purpose: no warning */
+    memset(&doc, 0, sizeof doc);
+    st = resolve_text("default: fp16\n", d, &summary, &map, &doc);
+    ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
+    ck_assert_uint_eq(summary.by_default, 4);
+    ck_assert(!summary.default_warning);
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+}
+END_TEST
+
+START_TEST(tied_tensors_must_agree)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    sq_map_decision d[ITERA_COUNT];
+    sq_map_summary summary;
+    sq_status st = resolve_text("rules:\n"
+                                "  - pattern: embedding.weight\n"
+                                "    format: int8\n"
+                                "  - pattern: lm_head.weight\n"
+                                "    format: nf4\n"
+                                "default: fp16\n",
+                                d, &summary, &map, &doc);
+    ck_assert_int_eq(st, SQ_ERR_USAGE);
+    ck_assert_msg(strstr(sq_error_message(), "tied tensor lm_head.weight") != NULL, "%s", sq_error_message());
+    ck_assert_msg(strstr(sq_error_message(), "map.yaml:4:5") != NULL, "%s", sq_error_message());
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+
+    /* the same format and options under two rules is fine */
+    memset(&doc, 0, sizeof doc);
+    st = resolve_text("rules:\n"
+                      "  - pattern: embedding.weight\n"
+                      "    format: int8\n"
+                      "  - pattern: lm_head.weight\n"
+                      "    format: int8\n"
+                      "default: fp16\n",
+                      d, &summary, &map, &doc);
+    ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
+    ck_assert_int_eq(d[7].kind, SQ_DECIDED_ALIAS);
+    ck_assert_uint_eq(summary.aliases, 1);
+    sq_precision_map_free(&map);
+    sq_yaml_free(&doc);
+}
+END_TEST
+
+START_TEST(recipes_parse)
+{
+    /* Every shipped recipe parses (their effect on a real model: test_compress.sh). */
+    static const char *const recipes[] = {"fp16", "bf16", "int8", "nf4", "nf4-double", "int4-g32", "gptq-int4",
+                                          "seed-mixed", "ssm-mixed", NULL};
+    for (int i = 0; recipes[i]; i++) {
+        char path[1024];
+        sq_precision_map map;
+        snprintf(path, sizeof path, "%s/configs/recipes/%s.yaml", SQ_SOURCE_DIR, recipes[i]);
+        sq_status st = sq_precision_map_load(path, &map);
+        ck_assert_msg(st == SQ_OK, "%s: %s", path, sq_error_message());
+        ck_assert_msg(map.description != NULL, "%s has a description", path);
+        sq_precision_map_free(&map);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("precision_map");
+    TCase *glob = tcase_create("glob");
+    TCase *parse = tcase_create("parse");
+    TCase *resolve = tcase_create("resolve");
+    tcase_add_test(glob, star_stays_in_one_segment);
+    tcase_add_test(glob, double_star_crosses_segments);
+    tcase_add_test(glob, question_sets_and_braces);
+    tcase_add_test(parse, malformed_pattern_names_its_line);
+    tcase_add_test(parse, options_are_parsed);
+    tcase_add_test(parse, unknown_format_names_line_and_column);
+    tcase_add_test(parse, unknown_option_names_line_and_column);
+    tcase_add_test(parse, recipes_parse);
+    tcase_add_test(resolve, first_match_wins);
+    tcase_add_test(resolve, unmatched_pattern_is_an_error);
+    tcase_add_test(resolve, default_coverage);
+    tcase_add_test(resolve, default_warning_threshold);
+    tcase_add_test(resolve, tied_tensors_must_agree);
+    suite_add_tcase(suite, glob);
+    suite_add_tcase(suite, parse);
+    suite_add_tcase(suite, resolve);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
