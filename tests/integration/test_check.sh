@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# test_check.sh - `squeeze check` catches each config in tests/data/broken-configs/
+# (every one a failure the seed project met on the cluster) in under 5 seconds,
+# with a message naming the problem (the file's "# expect:" lines), exits
+# nonzero for each and 0 for good.yaml; a missing stage program is caught too.
+set -euo pipefail
+BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
+DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
+SQUEEZE="$BUILD/squeeze"
+CATALOGUE="$DATA/broken-configs"
+W=$(mktemp -d /tmp/squeeze-test-check.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+fails=0
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+ms_now() { date +%s%N | cut -c1-13; }
+
+# good.yaml: the run can go
+start=$(ms_now)
+if ! "$SQUEEZE" check "$CATALOGUE/good.yaml" > "$W/good.out" 2>&1; then
+  cat "$W/good.out"; bad "good.yaml should pass check"
+fi
+grep -q "0 problems" "$W/good.out" || bad "good.yaml: no '0 problems' line"
+echo "good.yaml: exit 0 in $(( $(ms_now) - start )) ms"
+
+count=0
+printf '%-34s %5s %8s  %s\n' CONFIG EXIT MS FIRST-ERROR
+for config in "$CATALOGUE"/[0-9][0-9]-*.yaml; do
+  name=$(basename "$config")
+  count=$((count + 1))
+  start=$(ms_now)
+  set +e
+  timeout 10 "$SQUEEZE" check "$config" > "$W/out" 2>&1
+  code=$?
+  set -e
+  ms=$(( $(ms_now) - start ))
+  printf '%-34s %5d %8d  %s\n' "$name" "$code" "$ms" "$(grep -m1 '^error:' "$W/out" | cut -c1-110)"
+  [ "$code" -ne 0 ] || bad "$name: check exited 0"
+  [ "$code" -ne 124 ] || bad "$name: check hung"
+  [ "$ms" -lt 5000 ] || bad "$name: took $ms ms (limit 5000)"
+  expectations=0
+  while IFS= read -r want; do
+    expectations=$((expectations + 1))
+    grep -qF -- "$want" "$W/out" || { bad "$name: output lacks '$want'"; cat "$W/out"; }
+  done < <(sed -n 's/^# expect: //p' "$config")
+  [ "$expectations" -gt 0 ] || bad "$name has no '# expect:' line"
+done
+[ "$count" -ge 12 ] || bad "only $count broken configs (want at least 12)"
+
+# a stage program that is neither next to squeeze nor on PATH
+mkdir -p "$W/bin"
+cp "$SQUEEZE" "$W/bin/squeeze"
+for stage in inspect calibrate evaluate report; do ln -s "$BUILD/squeeze-$stage" "$W/bin/squeeze-$stage"; done
+start=$(ms_now)
+set +e
+PATH=/usr/bin:/bin "$W/bin/squeeze" check "$CATALOGUE/good.yaml" > "$W/out" 2>&1
+code=$?
+set -e
+printf '%-34s %5d %8d  %s\n' "(no squeeze-compress)" "$code" "$(( $(ms_now) - start ))" "$(grep -m1 '^error:' "$W/out" | cut -c1-110)"
+[ "$code" -ne 0 ] || bad "missing squeeze-compress: check exited 0"
+grep -q "missing executable squeeze-compress" "$W/out" || { bad "missing squeeze-compress not named"; cat "$W/out"; }
+
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "all $count broken configs caught"

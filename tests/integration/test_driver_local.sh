@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# test_driver_local.sh - the local executor on configs/demo.yaml (3 variants):
+#  1. check passes; plan lists 10 instances, all missing
+#  2. run with SQUEEZE_FAULT=compress:nf4 --keep-going: exit 4, status shows
+#     compress/nf4 failed with exit 4 and its log; the other variants are done
+#  3. resume reruns exactly compress/nf4, evaluate/nf4 and the report
+#  4. a second run on the same folder while one runs is refused (lock)
+#  5. changing one variant's option makes only that variant (and the report) stale
+#  6. a stage killed with SIGKILL mid-run, and a half-written temporary artifact,
+#     never count as done; resume completes the run
+set -euo pipefail
+BUILD=${SQ_BUILD_DIR:?}
+SRC=${SQ_SOURCE_DIR:?}
+SQUEEZE="$BUILD/squeeze"
+W=$(mktemp -d /tmp/squeeze-test-driver-local.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+fails=0
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+# the demo config with absolute data paths and the run folder in $W
+sed -e "s#\.\./tests/#$SRC/tests/#g" -e "s#^output_root:.*#output_root: $W/results#" \
+  "$SRC/configs/demo.yaml" > "$W/demo.yaml"
+CFG="$W/demo.yaml"
+RUN="$W/results/demo"
+state_of() { "$SQUEEZE" status "$CFG" | awk -v s="$1" -v v="$2" '$1 == s && $2 == v {print $3}'; }
+
+"$SQUEEZE" check "$CFG" > "$W/check.out" || { cat "$W/check.out"; bad "check of the demo config failed"; }
+"$SQUEEZE" plan "$CFG" > "$W/plan.out"
+[ "$(grep -c ' missing ' "$W/plan.out")" = 10 ] && ok "plan: 10 instances, all missing" || { cat "$W/plan.out"; bad "plan"; }
+
+# 2. fault on one variant
+set +e
+SQUEEZE_FAULT=compress:nf4 "$SQUEEZE" run "$CFG" --keep-going > "$W/run1.out" 2>&1
+code=$?
+set -e
+[ "$code" = 4 ] && ok "faulty run exits 4" || { cat "$W/run1.out"; bad "faulty run exit $code"; }
+"$SQUEEZE" status "$CFG" > "$W/status1.out"
+cat "$W/status1.out"
+grep -E "^compress +nf4 +failed +exit 4, log $RUN/compress/nf4/stage.log" "$W/status1.out" >/dev/null \
+  && ok "status: compress/nf4 failed with exit 4 and its log" || bad "status does not show the failure"
+grep -q "SQUEEZE_FAULT" "$RUN/compress/nf4/stage.log" || bad "the log does not say why it failed"
+[ "$(state_of compress int8)/$(state_of evaluate ssm-mixed)" = done/done ] && ok "the other variants are done" \
+  || bad "other variants not done"
+[ "$(state_of evaluate nf4)/$(state_of report -)" = missing/missing ] || bad "evaluate/nf4 and report should be missing"
+grep -q "rerun it by hand" "$W/run1.out" || bad "no rerun command printed"
+
+# 3. fix (no fault) and resume: exactly that variant's compress + evaluate and the report
+"$SQUEEZE" resume "$CFG" > "$W/resume1.out" 2>&1 || { cat "$W/resume1.out"; bad "resume failed"; }
+ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/resume1.out" | awk '{print $2}' | tr '\n' ' ')
+[ "$ran" = "compress/nf4 evaluate/nf4 report " ] && ok "resume ran: $ran" || bad "resume ran '$ran'"
+[ "$(grep -c ' done ' <("$SQUEEZE" status "$CFG"))" = 10 ] && ok "all 10 done" || bad "not all done after resume"
+[ -s "$RUN/report/report.md" ] || bad "no report.md"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['instances']) == 10" "$RUN/plan.json" \
+  || bad "plan.json"
+
+# 5. change one variant's option: only that variant (and the report) go stale
+sed -e 's#compress.recipe: \[int8, nf4, ssm-mixed\]#compress.recipe: [int8, nf4-double, ssm-mixed]\n  names: [int8, nf4, ssm-mixed]#' \
+  "$CFG" > "$W/demo2.yaml.tmp" && mv "$W/demo2.yaml.tmp" "$CFG"
+"$SQUEEZE" plan "$CFG" > "$W/plan2.out"
+stale=$(awk '$3 == "stale" {print $1 "/" $2}' "$W/plan2.out" | tr '\n' ' ')
+[ "$stale" = "compress/nf4 evaluate/nf4 report/- " ] && ok "stale after changing nf4's recipe: $stale" \
+  || { cat "$W/plan2.out"; bad "stale set '$stale'"; }
+[ "$(grep -c ' done ' "$W/plan2.out")" = 7 ] || bad "the other 7 instances should stay done"
+
+# 4 + 6. kill the evaluate stage of nf4 with SIGKILL while it runs; meanwhile a
+# second run on the folder is refused
+"$SQUEEZE" resume "$CFG" > "$W/resume2.out" 2>&1 &
+driver=$!
+stage_pid=""
+for _ in $(seq 600); do
+  if grep -q 'evaluate/nf4 *running' "$W/resume2.out" 2>/dev/null; then
+    stage_pid=$(pgrep -P "$driver" || true)
+    [ -n "$stage_pid" ] && break
+  fi
+  sleep 0.02
+done
+set +e
+"$SQUEEZE" run "$CFG" > "$W/second.out" 2>&1
+second=$?
+set -e
+[ "$second" = 2 ] && grep -q "in use by another squeeze command" "$W/second.out" && ok "a second run is refused" \
+  || { cat "$W/second.out"; bad "second concurrent run not refused (exit $second)"; }
+if [ -n "$stage_pid" ]; then
+  kill -KILL "$stage_pid" 2>/dev/null || true
+fi
+set +e
+wait "$driver"
+code=$?
+set -e
+[ -n "$stage_pid" ] || bad "never saw the evaluate/nf4 stage running"
+[ "$code" = 4 ] && ok "driver reports the killed stage (exit 4)" || { cat "$W/resume2.out"; bad "driver exit $code"; }
+grep -q "evaluate/nf4 FAILED (exit 137)" "$W/resume2.out" && ok "killed stage: exit 137" || bad "no exit 137 reported"
+[ "$(state_of evaluate nf4)" != done ] && ok "killed evaluate/nf4 is not done ($(state_of evaluate nf4))" \
+  || bad "a killed stage counts as done"
+# what a kill during the write leaves: a half temporary file next to the artifact
+head -c 3000 "$RUN/evaluate/int8/evaluation.h5" > "$RUN/evaluate/nf4/evaluation.h5.tmp.99999"
+[ "$(state_of evaluate nf4)" != done ] || bad "a half-written temporary counts as done"
+"$SQUEEZE" resume "$CFG" > "$W/resume3.out" 2>&1 || { cat "$W/resume3.out"; bad "resume after the kill failed"; }
+ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/resume3.out" | awk '{print $2}' | tr '\n' ' ')
+[ "$ran" = "evaluate/nf4 report " ] && ok "resume after the kill ran: $ran" || bad "resume after kill ran '$ran'"
+[ ! -e "$RUN/evaluate/nf4/evaluation.h5.tmp.99999" ] || bad "the temporary was not removed"
+[ "$(grep -c ' done ' <("$SQUEEZE" status "$CFG"))" = 10 ] && ok "all done after resume" || bad "not all done"
+
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "test_driver_local: all checks passed"

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# test_driver_slurm.sh - `squeeze submit` against a real Slurm (slurmctld +
+# slurmd + munge on localhost, started by slurm/start-local-slurm.sh):
+#  1. the demo config submitted (evaluate with 2 MPI ranks under mpirun in the
+#     job) completes with the same evaluation numbers as a local run
+#  2. a 16-variant sweep takes at most 6 sbatch calls (counted by a PATH wrapper
+#     that logs each call and execs the real sbatch) and completes
+#  3. MaxArraySize splits the arrays (dry run with SQUEEZE_MAX_ARRAY_SIZE=6)
+#  4. a fault in one variant: status shows it failed with exit 4 and its log,
+#     its evaluation cancelled; resume resubmits only that variant and the report
+set -euo pipefail
+BUILD=${SQ_BUILD_DIR:?}
+SRC=${SQ_SOURCE_DIR:?}
+SQUEEZE="$BUILD/squeeze"
+[ "$(id -u)" = 0 ] || { echo "FAIL: the local Slurm needs root"; exit 1; }
+"$SRC/slurm/start-local-slurm.sh"
+W=$(mktemp -d /tmp/squeeze-test-driver-slurm.XXXXXX)
+chmod 755 "$W"
+fails=0
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader \
+  OMPI_MCA_plm_rsh_agent=false
+
+# every sbatch call is logged, then the real sbatch runs
+REAL_SBATCH=$(command -v sbatch)
+mkdir -p "$W/bin"
+cat > "$W/bin/sbatch" <<WRAP
+#!/bin/bash
+echo "sbatch \$*" >> "$W/sbatch.log"
+exec "$REAL_SBATCH" "\$@"
+WRAP
+chmod +x "$W/bin/sbatch"
+export PATH="$W/bin:$PATH"
+cleanup() {
+  for cfg in "$W"/*.yaml; do "$SQUEEZE" cancel "$cfg" >/dev/null 2>&1 || true; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+make_config() {  # make_config NAME [sed expressions...]
+  local name=$1; shift
+  sed -e "s#\.\./tests/#$SRC/tests/#g" -e "s#^output_root:.*#output_root: $W/results#" -e "s#^run:.*#run: $name#" \
+    "$@" "$SRC/configs/demo.yaml" > "$W/$name.yaml"
+}
+wait_run() {  # wait_run CONFIG SECONDS: until nothing is pending or running
+  local deadline=$(( $(date +%s) + $2 ))
+  while :; do
+    "$SQUEEZE" status "$1" > "$W/last-status.out"
+    grep -qE '^[0-9]+ done, 0 running, 0 pending' "$W/last-status.out" && return 0
+    [ "$(date +%s)" -lt "$deadline" ] || { cat "$W/last-status.out"; return 1; }
+    sleep 1
+  done
+}
+ppl() {  # ppl RUN_DIR VARIANT: the perplexity attribute as h5dump prints it
+  h5dump -a /evaluation/perplexity "$1/evaluate/$2/evaluation.h5" | awk '/\(0\)/ {print $2}'
+}
+
+# 1. demo: local reference, then Slurm with 2 ranks for evaluate
+make_config demo-local
+make_config demo-slurm -e 's#^  max_windows: 48#  max_windows: 48\n  ranks: 2#'
+"$SQUEEZE" run "$W/demo-local.yaml" > "$W/local.out" 2>&1 || { cat "$W/local.out"; bad "local run failed"; }
+: > "$W/sbatch.log"
+"$SQUEEZE" submit "$W/demo-slurm.yaml" > "$W/submit.out" 2>&1 || { cat "$W/submit.out"; bad "submit failed"; }
+[ -s "$W/results/demo-slurm/ledger.json" ] || bad "no ledger.json"
+grep -q 'aftercorr:' "$W/sbatch.log" && grep -q 'afterany:' "$W/sbatch.log" && grep -q 'kill-on-invalid-dep=yes' "$W/sbatch.log" \
+  && ok "dependencies: aftercorr, afterany, --kill-on-invalid-dep=yes" || { cat "$W/sbatch.log"; bad "dependencies"; }
+wait_run "$W/demo-slurm.yaml" 300 || bad "demo on Slurm did not finish"
+[ "$(grep -c ' done ' "$W/last-status.out")" = 10 ] && ok "demo on Slurm: 10 done" || { cat "$W/last-status.out"; bad "demo on Slurm"; }
+grep -q "mpirun" "$W/results/demo-slurm/evaluate/int8/stage.log" || bad "evaluate did not run under mpirun"
+for v in baseline int8 nf4 ssm-mixed; do
+  a=$(ppl "$W/results/demo-local" "$v"); b=$(ppl "$W/results/demo-slurm" "$v")
+  if [ -n "$a" ] && [ "$a" = "$b" ]; then ok "perplexity of $v: local $a = Slurm (2 ranks) $b"; else bad "$v: local '$a' vs Slurm '$b'"; fi
+done
+
+# 2. a 16-variant sweep (4 recipes x 4 calibration sizes): at most 6 sbatch calls
+make_config sweep16 -e 's#compress.recipe: \[int8, nf4, ssm-mixed\]#compress.recipe: [int8, nf4, ssm-mixed, fp16]\n    calibrate.windows: [4, 5, 6, 7]#' \
+  -e 's#array_throttle: 2#array_throttle: 4#'
+"$SQUEEZE" plan "$W/sweep16.yaml" > "$W/plan16.out"
+grep -q '(16 variants, 39 stage instances)' "$W/plan16.out" || { head -3 "$W/plan16.out"; bad "sweep16 is not 16 variants"; }
+: > "$W/sbatch.log"
+"$SQUEEZE" submit "$W/sweep16.yaml" > "$W/submit16.out" 2>&1 || { cat "$W/submit16.out"; bad "sweep16 submit"; }
+calls=$(wc -l < "$W/sbatch.log")
+[ "$calls" -le 6 ] && ok "16 variants submitted with $calls sbatch calls" || { cat "$W/sbatch.log"; bad "$calls sbatch calls"; }
+grep -q -- '--array=0-15%4' "$W/sbatch.log" && ok "arrays 0-15 throttled %4" || bad "no --array=0-15%4"
+wait_run "$W/sweep16.yaml" 400 || bad "sweep16 did not finish"
+grep -q '^39 done, 0 running, 0 pending, 0 failed, 0 stale, 0 missing' "$W/last-status.out" \
+  && ok "sweep16: all 39 instances done (4 calibrations: calibrate.windows varies)" || { cat "$W/last-status.out"; bad "sweep16 not all done"; }
+
+# 3. MaxArraySize splits the arrays into chunks below it
+make_config split -e 's#compress.recipe: \[int8, nf4, ssm-mixed\]#compress.recipe: [int8, nf4, ssm-mixed, fp16]\n    calibrate.windows: [4, 5, 6, 7]#'
+SQUEEZE_MAX_ARRAY_SIZE=6 "$SQUEEZE" submit "$W/split.yaml" --dry-run > "$W/dry.out" 2>&1
+arrays=$(grep -o -- '--array=[^ ]* [^ ]*/\(compress\|evaluate\)[.0-9]*sbatch' "$W/dry.out" | sed 's#/.*/##' | tr '\n' ' ')
+[ "$arrays" = "--array=0-5%2 compress.sbatch --array=0-5%2 evaluate.sbatch --array=0-5%2 compress.1.sbatch --array=0-5%2 evaluate.1.sbatch --array=0-3%2 compress.2.sbatch --array=0-3%2 evaluate.2.sbatch " ] \
+  && ok "MaxArraySize 6: 16 variants in compress/evaluate arrays 0-5, 0-5, 0-3" || { cat "$W/dry.out"; bad "array split: $arrays"; }
+grep -q 'offset=12' "$W/results/split/slurm/compress.2.sbatch" || bad "third chunk has no offset 12"
+grep -q "aftercorr:<compress.2>.*evaluate.2.sbatch" "$W/dry.out" && ok "chunk 2 of evaluate pairs with chunk 2 of compress" \
+  || bad "chunked evaluate pairing"
+[ ! -e "$W/results/split/ledger.json" ] || bad "a dry run wrote a ledger"
+
+# 4. fault + resume on Slurm
+make_config faulty
+: > "$W/sbatch.log"
+SQUEEZE_FAULT=compress:nf4 "$SQUEEZE" submit "$W/faulty.yaml" > "$W/submitf.out" 2>&1 || { cat "$W/submitf.out"; bad "faulty submit"; }
+wait_run "$W/faulty.yaml" 300 || bad "faulty run did not settle"
+cat "$W/last-status.out"
+grep -E "^compress +nf4 +failed +exit 4, log $W/results/faulty/compress/nf4/stage.log" "$W/last-status.out" >/dev/null \
+  && ok "Slurm status: compress/nf4 failed, exit 4, log" || bad "Slurm status does not show the failure"
+grep -E "^evaluate +nf4 +missing +job [0-9]+_1 cancelled" "$W/last-status.out" >/dev/null \
+  && ok "evaluate/nf4 cancelled by its failed dependency (aftercorr)" || bad "evaluate/nf4 state"
+grep -E "^evaluate +int8 +done" "$W/last-status.out" >/dev/null || bad "evaluate/int8 should be done"
+: > "$W/sbatch.log"
+"$SQUEEZE" resume "$W/faulty.yaml" > "$W/resumef.out" 2>&1 || { cat "$W/resumef.out"; bad "resume on Slurm"; }
+cat "$W/resumef.out"
+[ "$(wc -l < "$W/sbatch.log")" = 3 ] && grep -q -- '--array=1%2' "$W/sbatch.log" \
+  && ok "resume: 3 sbatch calls, arrays hold only task 1 (nf4)" || { cat "$W/sbatch.log"; bad "resume submissions"; }
+wait_run "$W/faulty.yaml" 300 || bad "resumed run did not finish"
+[ "$(grep -c ' done ' "$W/last-status.out")" = 10 ] && ok "faulty run complete after resume" || { cat "$W/last-status.out"; bad "after resume"; }
+
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "test_driver_slurm: all checks passed"

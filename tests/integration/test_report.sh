@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# test_report.sh - squeeze-report on a real run folder built by the real stage executables:
+# inspect -> calibrate -> evaluate baseline (store_logprobs) -> compress with 3 recipes ->
+# evaluate each against the baseline, plus one variant whose compress really fails (recorded in
+# plan.json as the driver records it).  Checks: the page opened in headless Chromium (every
+# variant, verdict and plot in the DOM), every number of report.json equal to its artifact (h5py),
+# the verdicts and the recommendation recomputed from the artifacts, the failed variant shown with
+# its log; bad inputs (no evaluations, a missing baseline, artifacts of another model mixed in)
+# refused with exit 3 and a message.  SQ_REPORT_KEEP=DIR keeps the run folder and a screenshot.
+set -euo pipefail
+
+BUILD=${SQ_BUILD_DIR:?SQ_BUILD_DIR is not set}
+DATA=${SQ_TEST_DATA:?SQ_TEST_DATA is not set}
+SOURCE=${SQ_SOURCE_DIR:?SQ_SOURCE_DIR is not set}
+PY=/usr/bin/python3 # Debian's python: h5py and numpy
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+export OPENBLAS_NUM_THREADS=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# The bundled byte-level Itera model (SSM + MoE, trained on Austen); the micro Itera-Lite
+# checkpoint (predicts t+2) when the bundled one is absent.
+if [ -f "$DATA/bundled/itera_tiny_bytes.pt" ]; then
+  MODEL=$DATA/bundled/itera_tiny_bytes.pt TOKENIZER=bytes OFFSET=1
+  TEXT_CAL="{path: $DATA/bundled/austen_train.txt, end: 0.01}"
+  TEXT_EVAL="{path: $DATA/bundled/austen_val.txt, end: 0.2}"
+else
+  MODEL=$DATA/itera-lite/itera_lite_micro_distilled.pt TOKENIZER=$DATA/itera-lite/tokenizer_2000.json OFFSET=2
+  TEXT_CAL="{path: $DATA/itera-lite/tinystories_train.txt, end: 0.9}"
+  TEXT_EVAL="{path: $DATA/itera-lite/tinystories_train.txt, start: 0.9}"
+fi
+FOREIGN=$DATA/bundled/transformer_tiny_bytes.pt # another model, for the mixed-artifacts check
+
+config() { # file checkpoint tokenizer offset
+  cat > "$1" <<YAML
+run: reportdemo
+model:
+  checkpoint: $2
+data:
+  tokenizer: $3
+  calibration: $TEXT_CAL
+  evaluation: $TEXT_EVAL
+calibrate:
+  windows: 4
+  window_length: 64
+evaluate:
+  window_length: 128
+  max_windows: 8
+  offset: $4
+  store_logprobs: true
+targets:
+  compression: 2.0
+  quality: 3.0
+YAML
+}
+config run.yaml "$MODEL" "$TOKENIZER" $OFFSET
+
+# stage DIR PROGRAM ARGS...: runs a stage with its log in DIR/stage.log, as the driver lays out a run.
+stage() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  "$@" > "$dir/stdout.txt" 2> "$dir/stage.log" || { cat "$dir/stage.log" >&2; fail "$* exited $?"; }
+}
+
+RUN=$WORK/results/reportdemo
+echo "== building $RUN with the stage executables"
+stage "$RUN/inspect" "$BUILD/squeeze-inspect" "$MODEL" --config run.yaml --out "$RUN/inspect/inspect.h5"
+stage "$RUN/calibrate/c0" "$BUILD/squeeze-calibrate" --config run.yaml --model "$RUN/inspect/inspect.h5" \
+  --out "$RUN/calibrate/c0/calibration.h5"
+stage "$RUN/evaluate/baseline" "$BUILD/squeeze-evaluate" --config run.yaml --model "$RUN/inspect/inspect.h5" \
+  --out "$RUN/evaluate/baseline/evaluation.h5"
+VARIANTS="int8 nf4 ssm-mixed"
+for v in $VARIANTS; do
+  stage "$RUN/compress/$v" "$BUILD/squeeze-compress" --config run.yaml --model "$RUN/inspect/inspect.h5" \
+    --calibration "$RUN/calibrate/c0/calibration.h5" --map "$SOURCE/configs/recipes/$v.yaml" \
+    --out "$RUN/compress/$v/model.h5"
+  stage "$RUN/evaluate/$v" "$BUILD/squeeze-evaluate" --config run.yaml --model "$RUN/compress/$v/model.h5" \
+    --baseline "$RUN/evaluate/baseline/evaluation.h5" --out "$RUN/evaluate/$v/evaluation.h5" --variant "$v"
+done
+
+# A variant that really fails: a precision map whose rule names no tensor stops compress.
+cat > broken.yaml <<'YAML'
+description: "names a tensor the model does not have"
+rules:
+  - pattern: "layers.*.no_such_tensor.weight"
+    format: int8
+default: fp16
+YAML
+mkdir -p "$RUN/compress/broken"
+set +e
+"$BUILD/squeeze-compress" --config run.yaml --model "$RUN/inspect/inspect.h5" --map broken.yaml \
+  --out "$RUN/compress/broken/model.h5" 2> "$RUN/compress/broken/stage.log"
+BROKEN_EXIT=$?
+set -e
+[ "$BROKEN_EXIT" -ne 0 ] || fail "compress with a map naming no tensor succeeded"
+[ ! -e "$RUN/compress/broken/model.h5" ] || fail "a failed compress left a model artifact"
+
+# plan.json as pipeline/driver/plan_json.c writes it after a local run with that failure.
+$PY - "$RUN" "$VARIANTS broken" "$BROKEN_EXIT" <<'PY'
+import json, sys
+run, variants, code = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
+def inst(iid, stage, variant, inputs, state, **extra):
+    item = {"id": iid, "stage": stage, "variant": variant, "key": "k-" + iid.replace("/", "-"),
+            "inputs": inputs, "dir": f"{run}/{iid}", "output": f"{run}/{iid}/x.h5",
+            "config": f"{run}/{iid}/config.yaml", "log": f"{run}/{iid}/stage.log", "ranks": 1,
+            "state": state, "command": []}
+    item.update(extra)
+    return item
+instances = [inst("inspect", "inspect", "", [], "done"),
+             inst("calibrate/c0", "calibrate", "c0", ["inspect"], "done"),
+             inst("evaluate/baseline", "evaluate", "baseline", ["inspect"], "done")]
+for v in variants:
+    failed = v == "broken"
+    instances.append(inst(f"compress/{v}", "compress", v, ["inspect", "calibrate/c0"],
+                          "failed" if failed else "done", **({"exit_code": code} if failed else {})))
+    instances.append(inst(f"evaluate/{v}", "evaluate", v, [f"compress/{v}", "evaluate/baseline"],
+                          "missing" if failed else "done"))
+instances.append(inst("report", "report", "", [f"evaluate/{v}" for v in variants], "running"))
+plan = {"run": "reportdemo", "config": "run.yaml", "run_dir": run, "executor": "local",
+        "written_utc": "2026-01-01T00:00:00Z",
+        "variants": [{"name": v, "overrides": {"compress.recipe": v}} for v in variants],
+        "instances": instances}
+json.dump(plan, open(f"{run}/plan.json", "w"), indent=2)
+PY
+
+echo "== squeeze-report"
+"$BUILD/squeeze-report" --config run.yaml --run-dir "$RUN" --key report-key > report.out 2> report.log \
+  || { cat report.log >&2; fail "squeeze-report exited $?"; }
+for f in report.md report.json report.html; do
+  [ -s "$RUN/report/$f" ] || fail "no $RUN/report/$f"
+done
+ls "$RUN/report" | grep -q tmp && fail "a temporary file was left in $RUN/report"
+grep -q "recommended:" report.log || grep -q "no variant meets both targets" report.log || fail "no recommendation in the log"
+
+echo "== report.json against the artifacts"
+$PY - "$RUN" "$BROKEN_EXIT" <<'PY' || fail "report.json disagrees with the artifacts"
+import json, sys, h5py, numpy as np
+run, broken_exit = sys.argv[1], int(sys.argv[2])
+report = json.load(open(f"{run}/report/report.json"))
+def text(value):
+    return value.decode() if isinstance(value, bytes) else value
+checked = 0
+for entry in [report["baseline"]] + report["variants"]:
+    if "measured" not in entry:
+        continue
+    attrs = h5py.File(entry["source"], "r")["evaluation"].attrs
+    for key, value in entry["measured"].items():
+        stored = attrs[key].item()
+        assert value == stored, f"{entry['name']}.{key}: report {value!r}, artifact {stored!r}"
+        assert type(value) is type(stored), f"{entry['name']}.{key}: {type(value)} vs {type(stored)}"
+        checked += 1
+print(f"{checked} numbers equal to their evaluation artifacts")
+assert checked >= 3 * 17 + 12, checked
+
+# verdicts and the recommendation, recomputed from the artifacts
+target_c, target_q = report["config"]["targets.compression"], report["config"]["targets.quality"]
+smallest = None
+names = []
+for entry in report["variants"]:
+    names.append(entry["name"])
+    if entry["name"] == "broken":
+        assert entry["verdict"] == "FAILED TO RUN", entry
+        assert entry["exit_code"] == broken_exit and entry["failed_stage"] == "compress", entry
+        assert entry["log"].endswith("compress/broken/stage.log"), entry
+        continue
+    e = h5py.File(f"{run}/evaluate/{entry['name']}/evaluation.h5", "r")["evaluation"].attrs
+    ok_c, ok_q = e["ratio_file_bytes"] >= target_c, e["ppl_change_pct"] <= target_q
+    verdict = "SUCCESS" if ok_c and ok_q else "PARTIAL" if ok_c else "FAILURE"
+    assert entry["verdict"] == verdict, (entry["name"], entry["verdict"], verdict)
+    if verdict == "SUCCESS" and (smallest is None or e["model_file_bytes"] < smallest[1]):
+        smallest = (entry["name"], e["model_file_bytes"])
+    # paired standard error of the change, from the per-window NLL
+    b = h5py.File(f"{run}/evaluate/baseline/evaluation.h5", "r")["evaluation"]
+    v = h5py.File(f"{run}/evaluate/{entry['name']}/evaluation.h5", "r")["evaluation"]
+    d = v["window_nll"][()] - b["window_nll"][()]
+    n = v["window_tokens"][()].astype(float)
+    D = d.sum() / n.sum()
+    se = np.sqrt(((d - D * n) ** 2).sum() * len(n) / (len(n) - 1)) / n.sum()
+    want = 100 * np.exp(D) * se
+    got = entry["derived"]["ppl_change_stderr_pct"]
+    assert abs(got - want) <= 1e-9 * max(1.0, want), (entry["name"], got, want)
+    # bytes per group sum to the model's accounting
+    acc = h5py.File(f"{run}/compress/{entry['name']}/model.h5", "r")["accounting"]
+    groups = entry["model"]["groups"]
+    assert sum(g["bytes_after"] for g in groups.values()) == int(acc["bytes_after"][()].sum()), entry["name"]
+    assert sum(g["bytes_before"] for g in groups.values()) == int(acc["bytes_before"][()].sum()), entry["name"]
+assert sorted(names) == sorted(["int8", "nf4", "ssm-mixed", "broken"]), names
+assert report["recommended"] == (smallest[0] if smallest else None), (report["recommended"], smallest)
+# the failed variant is listed last, the evaluated ones smallest first
+sizes = [x["measured"]["model_file_bytes"] for x in report["variants"] if "measured" in x]
+assert sizes == sorted(sizes) and report["variants"][-1]["name"] == "broken"
+# expert routing equals the calibration artifact
+cal = h5py.File(f"{run}/calibrate/c0/calibration.h5", "r")["calibration/routing"]
+layers, counts = cal["layers"][()], cal["expert_tokens"][()]
+assert report["expert_routing"] == {f"layer_{l}": [int(c) for c in row] for l, row in zip(layers, counts)}
+# provenance: the config keys, the decision matrix from the inspected model, versions
+assert report["config"]["inspect.target_hardware"] == "gpu" and report["plan_key"] == "report-key"
+assert report["decision_matrix"]["architecture"] == "ssm" and report["decision_matrix"]["recommended"]
+assert report["model"]["parameters"] == int(h5py.File(f"{run}/inspect/inspect.h5", "r")["inspect"].attrs["parameters"])
+assert report["squeeze_version"] and all(x.get("squeeze_version") for x in report["variants"] if "measured" in x)
+print("verdicts, recommendation", report["recommended"], ", standard errors, groups and routing agree")
+PY
+
+echo "== the page in headless Chromium"
+chrome() { # extra chromium arguments..., then the page
+  local profile
+  profile=$(mktemp -d)
+  timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync --user-data-dir="$profile" "$@" \
+    2> chromium.log
+  local code=$?
+  rm -rf "$profile"
+  return $code
+}
+chrome --dump-dom "file://$RUN/report/report.html" > dom.html || { tail chromium.log >&2; fail "chromium failed"; }
+$PY - dom.html "$RUN" <<'PY' || fail "the page lacks something"
+import sys, json, re
+from html.parser import HTMLParser
+dom, run = open(sys.argv[1]).read(), sys.argv[2]
+report = json.load(open(f"{run}/report/report.json"))
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.elements, self.stack, self.text = [], [], {}
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+page = Page()
+page.feed(dom)
+def find(tag=None, **want):
+    return [a for t, a in page.elements if (tag is None or t == tag) and all(a.get(k.replace("_", "-")) == v for k, v in want.items())]
+for svg in ("plot-tradeoff", "plot-groups", "plot-experts"):
+    assert find("svg", id=svg), f"no <svg id={svg}>"
+for section in ("recommendation", "scorecard", "failed", "decision-matrix", "provenance"):
+    assert find(id=section), f"no #{section}"
+for entry in report["variants"]:
+    rows = find("tr", data_variant=entry["name"])
+    assert rows and rows[0]["data-verdict"] == entry["verdict"], (entry["name"], rows)
+    assert f">{entry['verdict']}</span>" in dom, entry["verdict"]
+    if "measured" in entry:
+        assert find(data_variant=entry["name"], **{"class": "point pareto" if entry["derived"]["pareto"] else "point"}) \
+            or find("path", data_variant=entry["name"]), f"{entry['name']} not in the trade-off plot"
+    else:
+        assert entry["log"] in dom, "the failed variant's log is not shown"
+assert len(find("line", **{"class": "target-line"})) == 2, "the two targets are not drawn"
+assert find("polyline", **{"class": "pareto-front"}) or sum(x.get("derived", {}).get("pareto", False) for x in report["variants"]) < 2
+assert find("section", id="recommendation")[0]["data-recommended"] == (report["recommended"] or "")
+assert find("svg", id="plot-groups")[0]["data-variant"] == (report["recommended"] or report["closest"])
+assert len(find("rect", **{"class": "bar-expert"})) == sum(len(v) for v in report["expert_routing"].values())
+assert "http://" not in dom.replace("http://www.w3.org", "") and "https://" not in dom, "the page refers to the network"
+assert "<script" not in dom, "the page runs a script"
+print("DOM: every variant, verdict and plot is there")
+PY
+chrome --screenshot="$WORK/report.png" --window-size=1280,2400 "file://$RUN/report/report.html" > /dev/null \
+  || fail "chromium could not take a screenshot"
+[ -s "$WORK/report.png" ] || fail "no screenshot"
+grep -q "FAILED TO RUN" "$RUN/report/report.md" || fail "report.md does not show the failed variant"
+grep -q "compress/broken/stage.log" "$RUN/report/report.md" || fail "report.md does not name the failed variant's log"
+if [ -n "${SQ_REPORT_KEEP:-}" ]; then
+  mkdir -p "$SQ_REPORT_KEEP" && cp -r "$RUN" "$WORK/report.png" "$SQ_REPORT_KEEP/"
+fi
+
+echo "== bad inputs"
+expect_input_error() { # name pattern run-dir
+  local code=0
+  "$BUILD/squeeze-report" --config run.yaml --run-dir "$3" > /dev/null 2> "$1.log" || code=$?
+  [ $code -eq 3 ] || { cat "$1.log" >&2; fail "$1: exit $code, expected 3"; }
+  grep -q "$2" "$1.log" || { cat "$1.log" >&2; fail "$1: the message does not say '$2'"; }
+  [ ! -e "$3/report/report.html" ] || fail "$1: a report was written"
+  echo "$1: exit 3: $(grep error "$1.log" | head -c 200)"
+}
+mkdir -p empty/evaluate
+expect_input_error no-evaluations "no evaluation artifacts" empty
+mkdir -p only-variant/evaluate && cp -r "$RUN/evaluate/int8" only-variant/evaluate/
+expect_input_error no-baseline "no evaluation artifacts to report (no .*baseline" only-variant
+
+# Artifacts of another model: the bundled Transformer through the same stages.
+config foreign.yaml "$FOREIGN" bytes 1
+OTHER=$WORK/results/other
+stage "$OTHER/inspect" "$BUILD/squeeze-inspect" "$FOREIGN" --config foreign.yaml --out "$OTHER/inspect/inspect.h5"
+stage "$OTHER/evaluate/baseline" "$BUILD/squeeze-evaluate" --config foreign.yaml \
+  --model "$OTHER/inspect/inspect.h5" --out "$OTHER/evaluate/baseline/evaluation.h5"
+stage "$OTHER/compress/int8" "$BUILD/squeeze-compress" --config foreign.yaml --model "$OTHER/inspect/inspect.h5" \
+  --map "$SOURCE/configs/recipes/int8.yaml" --out "$OTHER/compress/int8/model.h5"
+stage "$OTHER/evaluate/int8" "$BUILD/squeeze-evaluate" --config foreign.yaml --model "$OTHER/compress/int8/model.h5" \
+  --baseline "$OTHER/evaluate/baseline/evaluation.h5" --out "$OTHER/evaluate/int8/evaluation.h5"
+
+rm -rf "$RUN/report" && cp -r "$RUN" mixed-eval
+cp -r "$OTHER/evaluate/int8" mixed-eval/evaluate/transformer-int8
+expect_input_error mixed-evaluation "measured against another baseline" mixed-eval
+cp -r "$RUN" mixed-model
+cp "$OTHER/compress/int8/model.h5" mixed-model/compress/int8/model.h5
+expect_input_error mixed-model "different model" mixed-model
+cp -r "$RUN" mixed-inspect
+cp "$OTHER/inspect/inspect.h5" mixed-inspect/inspect/inspect.h5
+expect_input_error mixed-inspect "artifacts of different models" mixed-inspect
+
+echo "== usage"
+code=0; "$BUILD/squeeze-report" > /dev/null 2>&1 || code=$?
+[ $code -eq 2 ] || fail "no --run-dir: exit $code, expected 2"
+"$BUILD/squeeze-report" --help | grep -q -- "--run-dir" || fail "--help does not describe --run-dir"
+echo "PASS"

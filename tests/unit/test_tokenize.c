@@ -1,0 +1,462 @@
+/* test_tokenize.c - tokenizers and token files (pipeline/core/tokenize).
+ *
+ * Expected ids come from Itera-Lite's Python definitions, printed by
+ * tests/reference/tokenize_vectors.py (run it after changing a sample here).
+ */
+#include <check.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tokenize/tokenizer.h"
+#include "util/status.h"
+
+#define ITERA_DATA SQ_TEST_DATA "/itera-lite"
+
+static char work_dir[256];
+
+static void make_work_dir(void)
+{
+    snprintf(work_dir, sizeof(work_dir), "/tmp/sq_test_tokenize_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(work_dir));
+}
+
+static void remove_work_dir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void work_path(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s/%s", work_dir, name);
+}
+
+static void write_file(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
+    fclose(f);
+}
+
+static sq_tokenizer *load_or_fail(const char *spec)
+{
+    sq_tokenizer *tok = NULL;
+    sq_status st = sq_tokenizer_load(spec, &tok);
+    ck_assert_msg(st == SQ_OK, "loading %s: %s", spec, sq_error_message());
+    return tok;
+}
+
+static void assert_ids(const int32_t *got, size_t got_count, const int32_t *want, size_t want_count)
+{
+    ck_assert_uint_eq(got_count, want_count);
+    for (size_t i = 0; i < want_count; i++)
+        ck_assert_msg(got[i] == want[i], "id %zu: got %d, want %d", i, got[i], want[i]);
+}
+
+/* ------------------------------------------------------------------ tokenizers */
+
+START_TEST(bytes_round_trip)
+{
+    sq_tokenizer *tok = load_or_fail("bytes");
+    const char text[] = "Emma Woodhouse, handsome\n\xc3\xa9\x00\xff!";
+    size_t length = sizeof(text) - 1;
+    int32_t *ids = NULL;
+    size_t count = 0;
+    ck_assert_str_eq(sq_tokenizer_kind(tok), "bytes");
+    ck_assert_int_eq(sq_tokenizer_vocab_size(tok), 256);
+    ck_assert_int_eq(sq_tokenizer_encode(tok, text, length, &ids, &count), SQ_OK);
+    ck_assert_uint_eq(count, length);
+    char back[sizeof(text)];
+    for (size_t i = 0; i < count; i++) {
+        ck_assert_int_ge(ids[i], 0);
+        ck_assert_int_lt(ids[i], 256);
+        back[i] = (char)ids[i];
+    }
+    ck_assert_mem_eq(back, text, length);
+    ck_assert_int_eq(ids[length - 2], 255); /* bytes are unsigned ids */
+    free(ids);
+    sq_tokenizer_free(tok);
+}
+END_TEST
+
+/* "Once upon a time, there was a little Fox.\n\tThe  BEAR<U+00A0>ran away!" */
+static const char word_sample[] = "Once upon a time, there was a little Fox.\n\tThe  BEAR\xc2\xa0ran away!";
+
+START_TEST(word_tokenizer_2000_matches_python)
+{
+    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_2000.json");
+    /* text.lower().split(): U+00A0 splits too; "ran" and "away!" are unknown. */
+    static const int32_t want[] = {20, 21, 5, 22, 11, 6, 5, 14, 110, 4, 19, 1, 1};
+    int32_t *ids = NULL;
+    size_t count = 0;
+    ck_assert_str_eq(sq_tokenizer_kind(tok), "word");
+    ck_assert_int_eq(sq_tokenizer_vocab_size(tok), 184); /* max id + 1, not the declared 2000 */
+    ck_assert_int_eq(sq_tokenizer_encode(tok, word_sample, strlen(word_sample), &ids, &count), SQ_OK);
+    assert_ids(ids, count, want, sizeof(want) / sizeof(want[0]));
+    free(ids);
+    sq_tokenizer_free(tok);
+}
+END_TEST
+
+START_TEST(word_tokenizer_quality_matches_python)
+{
+    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_quality.json");
+    static const int32_t want[] = {21, 22, 5, 23, 11, 6, 5, 14, 110, 4, 18, 1, 1};
+    int32_t *ids = NULL;
+    size_t count = 0;
+    ck_assert_str_eq(sq_tokenizer_kind(tok), "word");
+    ck_assert_int_eq(sq_tokenizer_vocab_size(tok), 184);
+    ck_assert_int_eq(sq_tokenizer_encode(tok, word_sample, strlen(word_sample), &ids, &count), SQ_OK);
+    assert_ids(ids, count, want, sizeof(want) / sizeof(want[0]));
+    free(ids);
+    sq_tokenizer_free(tok);
+}
+END_TEST
+
+START_TEST(word_tokenizer_empty_and_blank_text)
+{
+    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_2000.json");
+    int32_t *ids = NULL;
+    size_t count = 7;
+    ck_assert_int_eq(sq_tokenizer_encode(tok, " \n\t\r\v\f ", 7, &ids, &count), SQ_OK);
+    ck_assert_uint_eq(count, 0);
+    free(ids);
+    sq_tokenizer_free(tok);
+}
+END_TEST
+
+START_TEST(char_tokenizer_matches_python)
+{
+    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_tiny.json");
+    /* list("The fox, Hi-q\u00e9"): case kept, 'é' is one unknown character. */
+    static const char text[] = "The fox, Hi-q\xc3\xa9";
+    static const int32_t want[] = {25, 18, 5, 4, 17, 11, 40, 33, 4, 32, 10, 38, 39, 1};
+    int32_t *ids = NULL;
+    size_t count = 0;
+    ck_assert_str_eq(sq_tokenizer_kind(tok), "char");
+    ck_assert_int_eq(sq_tokenizer_vocab_size(tok), 42);
+    ck_assert_int_eq(sq_tokenizer_encode(tok, text, strlen(text), &ids, &count), SQ_OK);
+    assert_ids(ids, count, want, sizeof(want) / sizeof(want[0]));
+    free(ids);
+    sq_tokenizer_free(tok);
+}
+END_TEST
+
+START_TEST(invalid_utf8_is_refused)
+{
+    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_tiny.json");
+    int32_t *ids = NULL;
+    size_t count = 0;
+    /* 0xC0 0xAF is an overlong '/', which Python's utf-8 codec rejects. */
+    ck_assert_int_eq(sq_tokenizer_encode(tok, "ab\xc0\xaf", 4, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "byte 2"));
+    ck_assert_ptr_null(ids);
+    sq_tokenizer_free(tok);
+}
+END_TEST
+
+START_TEST(invalid_json_is_refused)
+{
+    char path[512];
+    sq_tokenizer *tok = NULL;
+    make_work_dir();
+    work_path(path, sizeof(path), "broken_tokenizer.json");
+    const char broken[] = "{\n  \"token2id\": {\"<PAD>\": 0,\n    \"<UNK>\" 1}\n}\n";
+    write_file(path, broken, strlen(broken));
+    ck_assert_int_eq(sq_tokenizer_load(path, &tok), SQ_ERR_INPUT);
+    ck_assert_ptr_null(tok);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), path));
+    ck_assert_msg(strstr(sq_error_message(), "line 3") != NULL, "message: %s", sq_error_message());
+
+    /* Valid JSON that is not a tokenizer. */
+    work_path(path, sizeof(path), "not_tokenizer.json");
+    write_file(path, "{\"vocab\": [1, 2]}", 17);
+    ck_assert_int_eq(sq_tokenizer_load(path, &tok), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "token2id"));
+
+    /* A missing file. */
+    ck_assert_int_eq(sq_tokenizer_load(SQ_TEST_DATA "/no/such/tokenizer.json", &tok), SQ_ERR_INPUT);
+    remove_work_dir();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ data files */
+
+static void assert_itera_validation_split(const char *tokenizer_path, int32_t first, int64_t sum)
+{
+    sq_tokenizer *tok = load_or_fail(tokenizer_path);
+    /* Phase 4 split: text[int(0.9 * len(text)):] (docs/itera-lite.md 2.2). */
+    sq_data_spec val = {.path = ITERA_DATA "/tinystories_train.txt", .format = "text", .start = 0.9, .end = 1.0};
+    sq_data_spec train = val;
+    train.start = 0.0;
+    train.end = 0.9;
+    int32_t *ids = NULL;
+    size_t count = 0, unknown = 0;
+    int64_t total = 0;
+    ck_assert_msg(sq_data_load_tokens(&val, tok, 184, &ids, &count) == SQ_OK, "%s", sq_error_message());
+    ck_assert_uint_eq(count, 2846);
+    for (size_t i = 0; i < count; i++) {
+        unknown += ids[i] == 1;
+        total += ids[i];
+    }
+    ck_assert_uint_eq(unknown, 0);
+    ck_assert_int_eq(ids[0], first);
+    ck_assert_int_eq(total, sum);
+    free(ids);
+    ck_assert_int_eq(sq_data_load_tokens(&train, tok, 184, &ids, &count), SQ_OK);
+    ck_assert_uint_eq(count, 25739);
+    free(ids);
+    sq_tokenizer_free(tok);
+}
+
+START_TEST(itera_validation_split_2000)
+{
+    assert_itera_validation_split(ITERA_DATA "/tokenizer_2000.json", 39, 122631);
+}
+END_TEST
+
+START_TEST(itera_validation_split_quality)
+{
+    assert_itera_validation_split(ITERA_DATA "/tokenizer_quality.json", 54, 120941);
+}
+END_TEST
+
+START_TEST(itera_validation_split_char)
+{
+    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_tiny.json");
+    sq_data_spec val = {.path = ITERA_DATA "/tinystories_train.txt", .format = "text", .start = 0.9, .end = 1.0};
+    int32_t *ids = NULL;
+    size_t count = 0, unknown = 0;
+    int64_t total = 0;
+    ck_assert_int_eq(sq_data_load_tokens(&val, tok, 42, &ids, &count), SQ_OK);
+    for (size_t i = 0; i < count; i++) {
+        unknown += ids[i] == 1;
+        total += ids[i];
+    }
+    ck_assert_uint_eq(count, 15281);
+    ck_assert_uint_eq(unknown, 439);
+    ck_assert_int_eq(total, 173968);
+    free(ids);
+    sq_tokenizer_free(tok);
+}
+END_TEST
+
+START_TEST(text_fraction_counts_characters_and_newlines_as_python)
+{
+    char path[512];
+    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_tiny.json");
+    int32_t *ids = NULL;
+    size_t count = 0;
+    make_work_dir();
+    work_path(path, sizeof(path), "utf8.txt");
+    /* Python reads "é\r\nab\rcd" as "é\nab\ncd": 7 characters; int(0.5 * 7) = 3,
+     * so [0.5, 1) is "b\ncd" -> b (30), '\n' (unknown 1), c (15), d (16). */
+    write_file(path, "\xc3\xa9\r\nab\rcd", 9);
+    sq_data_spec spec = {.path = path, .format = "text", .start = 0.5, .end = 1.0};
+    ck_assert_int_eq(sq_data_load_tokens(&spec, tok, 42, &ids, &count), SQ_OK);
+    static const int32_t want[] = {30, 1, 15, 16};
+    assert_ids(ids, count, want, 4);
+    free(ids);
+
+    /* The bytes tokenizer keeps raw bytes: fraction by bytes, int(0.5 * 9) = 4 -> "ab\rcd". */
+    sq_tokenizer *bytes = load_or_fail("bytes");
+    ck_assert_int_eq(sq_data_load_tokens(&spec, bytes, 256, &ids, &count), SQ_OK);
+    static const int32_t want_bytes[] = {'a', 'b', '\r', 'c', 'd'};
+    assert_ids(ids, count, want_bytes, 5);
+    free(ids);
+
+    /* A zeroed range means the whole file. */
+    sq_data_spec whole = {.path = path};
+    ck_assert_int_eq(sq_data_load_tokens(&whole, bytes, 256, &ids, &count), SQ_OK);
+    ck_assert_uint_eq(count, 9);
+    free(ids);
+
+    /* Bytes outside a smaller model vocabulary: position named. */
+    ck_assert_int_eq(sq_data_load_tokens(&whole, bytes, 128, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_msg(strstr(sq_error_message(), "position 0") != NULL, "%s", sq_error_message());
+    ck_assert_ptr_null(ids);
+    sq_tokenizer_free(bytes);
+    sq_tokenizer_free(tok);
+    remove_work_dir();
+}
+END_TEST
+
+START_TEST(u16_and_u32_bin_files)
+{
+    char path16[512], path32[512];
+    int32_t *ids = NULL;
+    size_t count = 0;
+    make_work_dir();
+    work_path(path16, sizeof(path16), "tokens.u16.bin");
+    work_path(path32, sizeof(path32), "tokens.u32.bin");
+    /* little endian: 1, 258, 65535, 7 and 5, 70000, 2 */
+    const unsigned char u16[] = {1, 0, 2, 1, 0xff, 0xff, 7, 0};
+    const unsigned char u32[] = {5, 0, 0, 0, 0x70, 0x11, 0x01, 0, 2, 0, 0, 0};
+    write_file(path16, u16, sizeof(u16));
+    write_file(path32, u32, sizeof(u32));
+
+    sq_data_spec s16 = {.path = path16, .format = "u16", .start = 0.0, .end = 1.0};
+    ck_assert_int_eq(sq_data_load_tokens(&s16, NULL, 0, &ids, &count), SQ_OK);
+    static const int32_t want16[] = {1, 258, 65535, 7};
+    assert_ids(ids, count, want16, 4);
+    free(ids);
+    /* [0.5, 1) of 4 tokens = the last two */
+    s16.start = 0.5;
+    ck_assert_int_eq(sq_data_load_tokens(&s16, NULL, 65536, &ids, &count), SQ_OK);
+    assert_ids(ids, count, want16 + 2, 2);
+    free(ids);
+    /* 65535 at position 2 is outside a 50257 vocabulary */
+    s16.start = 0.0;
+    ck_assert_int_eq(sq_data_load_tokens(&s16, NULL, 50257, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_msg(strstr(sq_error_message(), "position 2") != NULL, "%s", sq_error_message());
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "65535"));
+    ck_assert_ptr_null(ids);
+
+    sq_data_spec s32 = {.path = path32, .format = "u32", .start = 0.0, .end = 1.0};
+    ck_assert_int_eq(sq_data_load_tokens(&s32, NULL, 100000, &ids, &count), SQ_OK);
+    static const int32_t want32[] = {5, 70000, 2};
+    assert_ids(ids, count, want32, 3);
+    free(ids);
+    ck_assert_int_eq(sq_data_load_tokens(&s32, NULL, 70000, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "position 1"));
+
+    /* 7 bytes are not whole uint16 values */
+    write_file(path16, u16, 7);
+    ck_assert_int_eq(sq_data_load_tokens(&s16, NULL, 0, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "not a multiple of 2"));
+    remove_work_dir();
+}
+END_TEST
+
+static void write_h5(const char *path, const char *name, hid_t type, const void *data, hsize_t n)
+{
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(file, 0);
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(ds, 0);
+    ck_assert_int_ge(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+    H5Dclose(ds);
+    H5Sclose(space);
+    H5Fclose(file);
+}
+
+START_TEST(hdf5_token_files)
+{
+    char path[512];
+    int32_t *ids = NULL;
+    size_t count = 0;
+    make_work_dir();
+    work_path(path, sizeof(path), "tokens.h5");
+
+    /* default dataset name "tokens", 16-bit signed */
+    const int16_t small[] = {3, 1, 4, 1, 5, 9, 2, 6};
+    write_h5(path, "tokens", H5T_NATIVE_INT16, small, 8);
+    sq_data_spec spec = {.path = path, .format = "hdf5"};
+    ck_assert_msg(sq_data_load_tokens(&spec, NULL, 10, &ids, &count) == SQ_OK, "%s", sq_error_message());
+    static const int32_t want[] = {3, 1, 4, 1, 5, 9, 2, 6};
+    assert_ids(ids, count, want, 8);
+    free(ids);
+    /* 9 at position 5 is outside vocab 9 */
+    ck_assert_int_eq(sq_data_load_tokens(&spec, NULL, 9, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_msg(strstr(sq_error_message(), "position 5") != NULL, "%s", sq_error_message());
+
+    /* a named uint8 dataset, the last quarter */
+    const uint8_t bytes[] = {10, 20, 30, 40, 50, 60, 70, 80};
+    write_h5(path, "ids", H5T_NATIVE_UINT8, bytes, 8);
+    sq_data_spec named = {.path = path, .format = "hdf5", .dataset = "ids", .start = 0.75, .end = 1.0};
+    ck_assert_int_eq(sq_data_load_tokens(&named, NULL, 256, &ids, &count), SQ_OK);
+    static const int32_t want_tail[] = {70, 80};
+    assert_ids(ids, count, want_tail, 2);
+    free(ids);
+    /* no dataset "tokens" in that file */
+    ck_assert_int_eq(sq_data_load_tokens(&spec, NULL, 256, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "tokens"));
+
+    /* a negative id names its position */
+    const int32_t negative[] = {0, 1, -4, 2};
+    write_h5(path, "tokens", H5T_NATIVE_INT32, negative, 4);
+    ck_assert_int_eq(sq_data_load_tokens(&spec, NULL, 256, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_msg(strstr(sq_error_message(), "position 2") != NULL, "%s", sq_error_message());
+    ck_assert_ptr_null(ids);
+
+    /* floats are not token ids */
+    const float floats[] = {1.0f, 2.0f};
+    write_h5(path, "tokens", H5T_NATIVE_FLOAT, floats, 2);
+    ck_assert_int_eq(sq_data_load_tokens(&spec, NULL, 256, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(sq_error_message(), "integer"));
+    remove_work_dir();
+}
+END_TEST
+
+START_TEST(bundled_validation_text_as_bytes)
+{
+    /* The bundled default models' validation split (tests/data/bundled/README.md). */
+    sq_tokenizer *tok = load_or_fail("bytes");
+    sq_data_spec val = {.path = SQ_TEST_DATA "/bundled/austen_val.txt", .format = "text"};
+    int32_t *ids = NULL;
+    size_t count = 0;
+    ck_assert_msg(sq_data_load_tokens(&val, tok, 256, &ids, &count) == SQ_OK, "%s", sq_error_message());
+    ck_assert_uint_eq(count, 201205);
+    ck_assert_int_eq(ids[0], 't');          /* "time upon a head naturally clear" */
+    ck_assert_int_eq(ids[count - 1], '\n'); /* "Finis\n" */
+    free(ids);
+    sq_tokenizer_free(tok);
+}
+END_TEST
+
+START_TEST(bad_specs_are_usage_errors)
+{
+    int32_t *ids = NULL;
+    size_t count = 0;
+    sq_data_spec no_tokenizer = {.path = ITERA_DATA "/tinystories_train.txt", .format = "text"};
+    ck_assert_int_eq(sq_data_load_tokens(&no_tokenizer, NULL, 0, &ids, &count), SQ_ERR_USAGE);
+    sq_data_spec bad_format = {.path = ITERA_DATA "/tinystories_train.txt", .format = "parquet"};
+    ck_assert_int_eq(sq_data_load_tokens(&bad_format, NULL, 0, &ids, &count), SQ_ERR_USAGE);
+    sq_data_spec bad_range = {.path = ITERA_DATA "/tinystories_train.txt", .format = "u16", .start = 0.9,
+                              .end = 0.5};
+    ck_assert_int_eq(sq_data_load_tokens(&bad_range, NULL, 0, &ids, &count), SQ_ERR_USAGE);
+    sq_data_spec missing = {.path = SQ_TEST_DATA "/no/such/file.bin", .format = "u16"};
+    ck_assert_int_eq(sq_data_load_tokens(&missing, NULL, 0, &ids, &count), SQ_ERR_INPUT);
+    ck_assert_ptr_null(ids);
+}
+END_TEST
+
+static Suite *tokenize_suite(void)
+{
+    Suite *s = suite_create("tokenize");
+    TCase *tok = tcase_create("tokenizers");
+    tcase_add_test(tok, bytes_round_trip);
+    tcase_add_test(tok, word_tokenizer_2000_matches_python);
+    tcase_add_test(tok, word_tokenizer_quality_matches_python);
+    tcase_add_test(tok, word_tokenizer_empty_and_blank_text);
+    tcase_add_test(tok, char_tokenizer_matches_python);
+    tcase_add_test(tok, invalid_utf8_is_refused);
+    tcase_add_test(tok, invalid_json_is_refused);
+    suite_add_tcase(s, tok);
+    TCase *data = tcase_create("data");
+    tcase_add_test(data, itera_validation_split_2000);
+    tcase_add_test(data, itera_validation_split_quality);
+    tcase_add_test(data, itera_validation_split_char);
+    tcase_add_test(data, text_fraction_counts_characters_and_newlines_as_python);
+    tcase_add_test(data, u16_and_u32_bin_files);
+    tcase_add_test(data, hdf5_token_files);
+    tcase_add_test(data, bundled_validation_text_as_bytes);
+    tcase_add_test(data, bad_specs_are_usage_errors);
+    suite_add_tcase(s, data);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(tokenize_suite());
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
