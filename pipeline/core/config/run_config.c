@@ -58,6 +58,12 @@ char *sq_run_config_path(const sq_run_config *cfg, const char *path)
     joined = malloc(size);
     if (joined)
         snprintf(joined, size, "%s/%s", cfg->dir, path);
+    /* "configs/../results" reads badly in every log line: canonical when it exists. */
+    char canonical[PATH_MAX];
+    if (joined && realpath(joined, canonical) != NULL) {
+        free(joined);
+        joined = strdup(canonical);
+    }
     return joined;
 }
 
