@@ -3,7 +3,7 @@
  *   squeeze-report --run-dir DIR [--config FILE] [--key KEY]
  *
  * Reads DIR's inspect, calibration and evaluation artifacts (and plan.json for
- * variants that failed) and writes DIR/report/report.{md,json,html}.
+ * variants that failed) and writes DIR/report/report.{md,json,html} (docs/report.md).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "advice/decision_matrix.h"
 #include "config/run_config.h"
 #include "report/run_results.h"
 #include "util/log.h"
@@ -38,7 +39,9 @@ int main(int argc, char **argv)
     sq_status st = SQ_OK;
     sq_run_config cfg;
     sq_run_results *results = NULL;
-    const char *run_dir = NULL, *config_path = NULL;
+    const char *run_dir = NULL, *config_path = NULL, *key = NULL;
+    sq_report_settings settings;
+    sq_advice_hardware hardware;
     char folder[2048], path[2200];
     int option, have_config = 0;
 
@@ -48,7 +51,7 @@ int main(int argc, char **argv)
         switch (option) {
         case 'r': run_dir = optarg; break;
         case 'c': config_path = optarg; break;
-        case 'k': break;
+        case 'k': key = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return SQ_ERR_USAGE;
         }
@@ -61,9 +64,17 @@ int main(int argc, char **argv)
         SQ_TRY(sq_run_config_load(config_path, &cfg));
         have_config = 1;
     }
+    settings.target_compression = cfg.targets.compression;
+    settings.target_quality = cfg.targets.quality;
+    settings.target_hardware = cfg.inspect.target_hardware ? cfg.inspect.target_hardware : "gpu";
+    settings.config_path = config_path;
+    settings.plan_key = key;
+    SQ_TRY(sq_advice_hardware_parse(settings.target_hardware, &hardware));
+    if (!(settings.target_compression > 0) || settings.target_quality != settings.target_quality)
+        SQ_FAIL(SQ_ERR_USAGE, "%s: targets.compression must be > 0 and targets.quality a number (got %g, %g)",
+                config_path ? config_path : "defaults", settings.target_compression, settings.target_quality);
     SQ_TRY(sq_alloc(&results, 1, sizeof *results, "report"));
-    SQ_TRY(sq_run_results_load(run_dir, cfg.targets.compression, cfg.targets.quality,
-                               cfg.inspect.target_hardware ? cfg.inspect.target_hardware : "gpu", results));
+    SQ_TRY(sq_run_results_load(run_dir, &settings, results));
     sq_run_results_judge(results);
 
     snprintf(folder, sizeof folder, "%s/report", run_dir);
@@ -79,8 +90,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < results->variant_count; i++) {
         const sq_variant_result *v = &results->variants[i];
         if (v->evaluated)
-            sq_info("%-20s %-8s %.2fx smaller, perplexity %+.2f%%", v->name, sq_verdict_name(v->verdict),
-                    v->ratio_file, v->ppl_change_pct);
+            sq_info("%-20s %-8s %.2fx smaller, perplexity %+.2f%% +- %.2f%%", v->name, sq_verdict_name(v->verdict),
+                    v->ratio_file, v->ppl_change_pct, v->ppl_change_stderr_pct);
         else
             sq_info("%-20s %s: %s (log %s)", v->name, sq_verdict_name(v->verdict), v->failure,
                     v->log_path[0] ? v->log_path : "-");
@@ -89,7 +100,7 @@ int main(int argc, char **argv)
         sq_info("recommended: %s", results->variants[results->recommended].name);
     else
         sq_info("no variant meets both targets");
-    printf("%s\n", path);
+    printf("%s/report.md\n%s/report.json\n%s\n", folder, folder, path);
 cleanup:
     if (st != SQ_OK)
         sq_error("%s", sq_error_message());

@@ -76,7 +76,8 @@ for v in $VARIANTS; do
     --calibration "$RUN/calibrate/c0/calibration.h5" --map "$SOURCE/configs/recipes/$v.yaml" \
     --out "$RUN/compress/$v/model.h5"
   stage "$RUN/evaluate/$v" "$BUILD/squeeze-evaluate" --config run.yaml --model "$RUN/compress/$v/model.h5" \
-    --baseline "$RUN/evaluate/baseline/evaluation.h5" --out "$RUN/evaluate/$v/evaluation.h5" --variant "$v"
+    --baseline "$RUN/evaluate/baseline/evaluation.h5" --out "$RUN/evaluate/$v/evaluation.h5" --variant "$v" \
+    --key "k-evaluate-$v" # the key plan.json below gives evaluate/$v
 done
 
 # A variant that really fails: a precision map whose rule names no tensor stops compress.
@@ -180,6 +181,7 @@ for entry in report["variants"]:
     want = 100 * np.exp(D) * se
     got = entry["derived"]["ppl_change_stderr_pct"]
     assert abs(got - want) <= 1e-9 * max(1.0, want), (entry["name"], got, want)
+    assert entry["stale"] is False and entry["plan_key"] == f"k-evaluate-{entry['name']}", entry["plan_key"]
     # bytes per group sum to the model's accounting
     acc = h5py.File(f"{run}/compress/{entry['name']}/model.h5", "r")["accounting"]
     groups = entry["model"]["groups"]
@@ -259,6 +261,19 @@ grep -q "compress/broken/stage.log" "$RUN/report/report.md" || fail "report.md d
 if [ -n "${SQ_REPORT_KEEP:-}" ]; then
   mkdir -p "$SQ_REPORT_KEEP" && cp -r "$RUN" "$WORK/report.png" "$SQ_REPORT_KEEP/"
 fi
+
+echo "== stages run by hand, no plan.json: the failed compress is still listed, with its log"
+cp -r "$RUN" no-plan && rm -rf no-plan/plan.json no-plan/report
+"$BUILD/squeeze-report" --config run.yaml --run-dir no-plan > /dev/null 2> no-plan.log \
+  || { cat no-plan.log >&2; fail "squeeze-report without plan.json exited $?"; }
+$PY - no-plan <<'PY' || fail "without plan.json the failed variant is not reported"
+import json, sys
+report = json.load(open(f"{sys.argv[1]}/report/report.json"))
+broken = [v for v in report["variants"] if v["name"] == "broken"]
+assert broken and broken[0]["verdict"] == "FAILED TO RUN", broken
+assert broken[0]["failed_stage"] == "compress" and broken[0]["log"].endswith("no-plan/compress/broken/stage.log"), broken
+assert len([v for v in report["variants"] if "measured" in v]) == 3
+PY
 
 echo "== bad inputs"
 expect_input_error() { # name pattern run-dir

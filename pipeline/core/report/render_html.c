@@ -1,311 +1,352 @@
 /* render_html.c - report.html: one self-contained page (inline CSS and SVG, no
- * network): the verdict first, then the scorecard, the plots and provenance. */
-#include <math.h>
+ * script, no network).  The answer first (what to ship and why), then the
+ * scorecard, the plots, the decision matrix and where every number came from. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "artifact/artifact.h"
+#include "report/render_svg.h"
 #include "report/run_results.h"
 #include "report/text_file.h"
 
-static const char *verdict_class(sq_verdict verdict)
-{
-    switch (verdict) {
-    case SQ_VERDICT_SUCCESS: return "success";
-    case SQ_VERDICT_PARTIAL: return "partial";
-    case SQ_VERDICT_FAILURE: return "failure";
-    default: return "failed";
-    }
-}
-
-static const char *verdict_color(sq_verdict verdict)
-{
-    switch (verdict) {
-    case SQ_VERDICT_SUCCESS: return "#1a7f37";
-    case SQ_VERDICT_PARTIAL: return "#b35900";
-    case SQ_VERDICT_FAILURE: return "#cf222e";
-    default: return "#6e7781";
-    }
-}
-
-/* Quality change against compression, with the targets drawn and the Pareto front. */
-static void plot_tradeoff(FILE *out, const sq_run_results *r)
-{
-    const double width = 720, height = 380, left = 70, right = 30, top = 20, bottom = 50;
-    double x_max = r->target_compression * 1.15, y_min = 0, y_max = r->target_quality * 1.5;
-    char name[256];
-    int evaluated = 0;
-    for (int i = 0; i < r->variant_count; i++) {
-        const sq_variant_result *v = &r->variants[i];
-        if (!v->evaluated)
-            continue;
-        evaluated++;
-        x_max = fmax(x_max, v->ratio_file * 1.1);
-        y_max = fmax(y_max, v->ppl_change_pct + v->ppl_change_stderr_pct);
-        y_min = fmin(y_min, v->ppl_change_pct - v->ppl_change_stderr_pct);
-    }
-    y_max += (y_max - y_min) * 0.08;
-    y_min -= (y_max - y_min) * 0.04;
-#define PX(x) (left + ((x) - 1.0) / (x_max - 1.0) * (width - left - right))
-#define PY(y) (top + (y_max - (y)) / (y_max - y_min) * (height - top - bottom))
-    fprintf(out, "<svg id=\"plot-tradeoff\" class=\"plot\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
-            "aria-label=\"Perplexity change against compression ratio\">\n", width, height);
-    /* the region that meets both targets */
-    fprintf(out, "<rect class=\"target-region\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-            "fill=\"#dafbe1\"/>\n", PX(r->target_compression), PY(r->target_quality),
-            PX(x_max) - PX(r->target_compression), PY(fmax(y_min, -1e9)) - PY(r->target_quality));
-    /* axes and grid */
-    for (int t = 0; t <= 5; t++) {
-        double y = y_min + (y_max - y_min) * t / 5.0, x = 1.0 + (x_max - 1.0) * t / 5.0;
-        fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eaeef2\"/>", left,
-                width - right, PY(y), PY(y));
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.1f%%</text>\n", left - 6,
-                PY(y) + 4, y);
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%.1fx</text>\n", PX(x),
-                height - bottom + 18, x);
-    }
-    fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#57606a\"/>\n", left, width - right,
-            PY(0), PY(0));
-    fprintf(out, "<line class=\"target-line\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#1a7f37\" "
-            "stroke-dasharray=\"6 4\"/>\n", PX(r->target_compression), PX(r->target_compression), top,
-            height - bottom);
-    fprintf(out, "<line class=\"target-line\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#1a7f37\" "
-            "stroke-dasharray=\"6 4\"/>\n", left, width - right, PY(r->target_quality), PY(r->target_quality));
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"note\">compression target %.1fx</text>\n",
-            PX(r->target_compression) + 4, top + 12, r->target_compression);
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"note\">quality threshold +%.1f%%</text>\n", left + 4,
-            PY(r->target_quality) - 5, r->target_quality);
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" text-anchor=\"middle\">compression ratio (file bytes, "
-            "measured)</text>\n", (left + width - right) / 2, height - 8);
-    fprintf(out, "<text x=\"16\" y=\"%.1f\" class=\"axis\" text-anchor=\"middle\" transform=\"rotate(-90 16 %.1f)\">"
-            "perplexity change</text>\n", (top + height - bottom) / 2, (top + height - bottom) / 2);
-    /* Pareto front: sorted by ratio */
-    {
-        int order[SQ_REPORT_MAX_VARIANTS], n = 0;
-        for (int i = 0; i < r->variant_count; i++)
-            if (r->variants[i].evaluated && r->variants[i].pareto)
-                order[n++] = i;
-        for (int a = 1; a < n; a++)
-            for (int b = a; b > 0 && r->variants[order[b]].ratio_file < r->variants[order[b - 1]].ratio_file; b--) {
-                int swap = order[b];
-                order[b] = order[b - 1];
-                order[b - 1] = swap;
-            }
-        if (n > 1) {
-            fprintf(out, "<polyline class=\"pareto-front\" fill=\"none\" stroke=\"#8250df\" stroke-width=\"2\" "
-                    "points=\"");
-            for (int k = 0; k < n; k++)
-                fprintf(out, "%.1f,%.1f ", PX(r->variants[order[k]].ratio_file),
-                        PY(r->variants[order[k]].ppl_change_pct));
-            fprintf(out, "\"/>\n");
-        }
-    }
-    for (int i = 0; i < r->variant_count; i++) {
-        const sq_variant_result *v = &r->variants[i];
-        if (!v->evaluated)
-            continue;
-        double x = PX(v->ratio_file), y = PY(v->ppl_change_pct);
-        fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>", x, x,
-                PY(v->ppl_change_pct - v->ppl_change_stderr_pct), PY(v->ppl_change_pct + v->ppl_change_stderr_pct),
-                verdict_color(v->verdict));
-        fprintf(out, "<circle class=\"point%s\" data-variant=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" "
-                "stroke=\"%s\" stroke-width=\"2\"><title>%s: %.2fx, %+.2f%%</title></circle>",
-                v->pareto ? " pareto" : "", sq_html_escape(v->name, name, sizeof name), x, y, v->pareto ? 7 : 5,
-                verdict_color(v->verdict), v->pareto ? "#8250df" : "white", name, v->ratio_file, v->ppl_change_pct);
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"label\">%s</text>\n", x + 9, y - 7, name);
-    }
-    if (evaluated == 0)
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"note\">no variant was evaluated</text>\n", width / 2,
-                height / 2);
-    fprintf(out, "</svg>\n");
-#undef PX
-#undef PY
-}
-
-/* Bytes per parameter group before and after, for one variant. */
-static void plot_groups(FILE *out, const sq_variant_result *v)
-{
-    const double width = 720, left = 120, right = 110, bar = 14, gap = 14;
-    int rows = 0;
-    double largest = 1;
-    char a[32], b[32];
-    for (int g = 0; g < SQ_GROUP_COUNT; g++)
-        if (v->group_before[g] > 0) {
-            rows++;
-            largest = fmax(largest, v->group_before[g]);
-        }
-    double height = 30 + rows * (2 * bar + gap);
-    fprintf(out, "<svg id=\"plot-groups\" class=\"plot\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"Bytes "
-            "per parameter group\">\n", width, height);
-    fprintf(out, "<rect x=\"%.0f\" y=\"4\" width=\"12\" height=\"10\" fill=\"#afb8c1\"/><text x=\"%.0f\" y=\"13\" "
-            "class=\"tick\">before (fp32 baseline)</text><rect x=\"%.0f\" y=\"4\" width=\"12\" height=\"10\" "
-            "fill=\"#0969da\"/><text x=\"%.0f\" y=\"13\" class=\"tick\">after (%s)</text>\n", left, left + 16,
-            left + 190, left + 206, v->name);
-    int row = 0;
-    for (int g = 0; g < SQ_GROUP_COUNT; g++) {
-        if (v->group_before[g] <= 0)
-            continue;
-        double y = 24 + row * (2 * bar + gap), scale = (width - left - right) / largest;
-        fprintf(out, "<text x=\"%.0f\" y=\"%.1f\" class=\"label\" text-anchor=\"end\">%s</text>", left - 8,
-                y + bar + 4, sq_group_name((sq_param_group)g));
-        fprintf(out, "<rect class=\"bar-before\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" "
-                "fill=\"#afb8c1\"/>", left, y, v->group_before[g] * scale, bar);
-        fprintf(out, "<rect class=\"bar-after\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" fill=\"#0969da\"/>",
-                left, y + bar, v->group_after[g] * scale, bar);
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\">%s &#8594; %s</text>\n",
-                left + v->group_before[g] * scale + 6, y + bar + 4, sq_human_bytes(v->group_before[g], a, sizeof a),
-                sq_human_bytes(v->group_after[g], b, sizeof b));
-        row++;
-    }
-    fprintf(out, "</svg>\n");
-}
-
-/* Tokens routed to each expert, per MoE layer (from calibration). */
-static void plot_experts(FILE *out, const sq_run_results *r)
-{
-    const double width = 720, panel = 150, left = 60;
-    double height = 30 + r->moe_layer_count * (panel + 20);
-    fprintf(out, "<svg id=\"plot-experts\" class=\"plot\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
-            "aria-label=\"Expert routing counts\">\n", width, height);
-    for (int m = 0; m < r->moe_layer_count; m++) {
-        int64_t most = 1, total = 0;
-        double y0 = 20 + m * (panel + 20), slot = (width - left - 20) / (r->expert_count ? r->expert_count : 1);
-        for (int e = 0; e < r->expert_count; e++) {
-            most = r->expert_tokens[m][e] > most ? r->expert_tokens[m][e] : most;
-            total += r->expert_tokens[m][e];
-        }
-        fprintf(out, "<text x=\"%.0f\" y=\"%.1f\" class=\"label\">layer %d (%lld routings)</text>\n", left, y0,
-                r->moe_layers[m], (long long)total);
-        for (int e = 0; e < r->expert_count; e++) {
-            double h = (panel - 40) * (double)r->expert_tokens[m][e] / (double)most;
-            double x = left + e * slot + slot * 0.15;
-            fprintf(out, "<rect class=\"bar-expert\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                    "fill=\"#bf8700\"><title>expert %d: %lld</title></rect>", x, y0 + panel - 20 - h, slot * 0.7, h,
-                    e, (long long)r->expert_tokens[m][e]);
-            fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">expert %d: %lld</text>\n",
-                    x + slot * 0.35, y0 + panel - 6, e, (long long)r->expert_tokens[m][e]);
-        }
-    }
-    fprintf(out, "</svg>\n");
-}
+#define ESC_SIZE 8192
 
 static const char *page_style =
-    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f6f8fa;color:#1f2328}"
-    "main{max-width:980px;margin:0 auto;padding:24px}h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;"
-    "margin:28px 0 10px}.sub{color:#57606a;margin:0 0 18px}.card{background:white;border:1px solid #d0d7de;"
-    "border-radius:8px;padding:16px 20px;margin:12px 0}.verdict-banner{border-left:6px solid #1a7f37}"
-    ".verdict-banner.none{border-left-color:#cf222e}table{border-collapse:collapse;width:100%;font-size:14px}"
-    "th,td{text-align:right;padding:6px 8px;border-bottom:1px solid #eaeef2}th:first-child,td:first-child{"
-    "text-align:left}th{background:#f6f8fa;font-weight:600}.badge{display:inline-block;border-radius:10px;"
-    "padding:1px 9px;font-size:12px;font-weight:600;color:white}.badge.success{background:#1a7f37}"
-    ".badge.partial{background:#b35900}.badge.failure{background:#cf222e}.badge.failed{background:#6e7781}"
-    "tr.recommended td{background:#dafbe1}.plot{width:100%;height:auto;background:white}.tick{font-size:11px;"
-    "fill:#57606a}.label{font-size:12px;fill:#1f2328}.axis{font-size:12px;fill:#1f2328}.note{font-size:11px;"
-    "fill:#1a7f37}code{font-size:12px;background:#f6f8fa;padding:1px 4px;border-radius:4px}"
-    ".muted{color:#57606a;font-size:13px}ul{margin:6px 0}";
+    "*{box-sizing:border-box}body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;"
+    "background:#f6f8fa;color:#1f2328;line-height:1.45}main{max-width:1180px;margin:0 auto;padding:28px 24px 48px}"
+    "header h1{font-size:28px;margin:0 0 4px;letter-spacing:-.3px}header .sub{color:#57606a;margin:0 0 18px;"
+    "font-size:15px}h2{font-size:20px;margin:34px 0 10px}h3{font-size:16px;margin:0 0 8px}"
+    ".card{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:18px 22px;margin:12px 0}"
+    ".hero{border-left:8px solid #1a7f37;padding:22px 26px}.hero.none{border-left-color:#bc4c00}"
+    ".hero h2{margin:0 0 6px;font-size:24px}.hero p{margin:6px 0;font-size:15px}"
+    ".tiles{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0 6px}.tile{flex:1 1 150px;background:#f6f8fa;"
+    "border:1px solid #eaeef2;border-radius:8px;padding:10px 14px}.tile .v{font-size:24px;font-weight:650}"
+    ".tile .k{font-size:12px;color:#57606a;text-transform:uppercase;letter-spacing:.4px}"
+    ".chips{display:flex;flex-wrap:wrap;gap:8px;margin:10px 0 0}.chip{border-radius:14px;padding:2px 11px;"
+    "font-size:13px;font-weight:600;border:1px solid #d0d7de;background:#fff}"
+    "table{border-collapse:collapse;width:100%;font-size:14px}th,td{text-align:right;padding:7px 7px;"
+    "border-bottom:1px solid #eaeef2;vertical-align:top;white-space:nowrap}th:first-child,td:first-child,"
+    "th.l,td.l{text-align:left}th{background:#f6f8fa;font-weight:600;font-size:13px;color:#424a53}"
+    "td.wrap{white-space:normal;text-align:left}#scorecard td:first-child{white-space:normal}#provenance td:first-child{white-space:normal}"
+    ".badge{display:inline-block;border-radius:11px;padding:2px 10px;font-size:12px;font-weight:700;color:#fff;"
+    "letter-spacing:.3px}.badge.success{background:#1a7f37}.badge.partial{background:#bc4c00}"
+    ".badge.failure{background:#cf222e}.badge.failed{background:#6e7781}tr.recommended td{background:#eefbf1}"
+    "tr.recommended td:first-child{box-shadow:inset 4px 0 #1a7f37;font-weight:700}tr.baseline td{color:#57606a}"
+    "tr.failed td{background:#fbfbfc}.pareto-mark{color:#8250df}.sizebar{display:inline-block;height:8px;"
+    "border-radius:4px;background:#0969da;opacity:.55;vertical-align:middle;margin-right:6px}"
+    ".plot{width:100%;height:auto;display:block}.halo{paint-order:stroke;stroke:#fff;stroke-width:3px;"
+    "stroke-linejoin:round}.tick{font-size:12px;fill:#57606a}.label{font-size:13px;"
+    "fill:#1f2328}.label.strong{font-weight:700}.axis{font-size:13px;fill:#424a53}.note{font-size:12px;"
+    "fill:#1a7f37;font-weight:600}.region-label{font-size:12px;fill:#1a7f37;opacity:.8}"
+    "code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;background:#f6f8fa;"
+    "padding:1px 5px;border-radius:4px;word-break:break-all}.muted{color:#57606a;font-size:13px}"
+    ".legend{display:flex;flex-wrap:wrap;gap:16px;font-size:13px;color:#424a53;margin:6px 0 0}"
+    ".dot{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:5px;vertical-align:-1px}"
+    "ol,ul{margin:6px 0;padding-left:22px}li{margin:5px 0}details summary{cursor:pointer;color:#0969da}"
+    ".failbox{border-left:6px solid #6e7781}.facts{display:grid;grid-template-columns:repeat(4,1fr);gap:10px;"
+    "margin:8px 0 14px}.facts div{background:#f6f8fa;border-radius:8px;padding:8px 12px}.facts b{display:block;"
+    "font-size:17px}.facts span{font-size:12px;color:#57606a}.grid2{display:grid;grid-template-columns:1fr 1fr;"
+    "gap:14px}footer{color:#8c959f;font-size:12px;margin-top:30px}";
 
-sq_status sq_report_write_html(const sq_run_results *r, const char *path)
+static const char *esc(const char *text, char *buffer)
 {
-    char *text = NULL, name[256], a[32], b[32], esc[2048];
-    size_t size = 0;
-    sq_status st;
-    FILE *out = open_memstream(&text, &size);
-    const sq_variant_result *base = &r->baseline, *shown = NULL;
-    if (out == NULL)
-        return sq_fail(SQ_ERR_RUN, "cannot open a memory stream");
-    fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>squeeze report: %s</title>"
-            "<style>%s</style></head><body><main>\n", sq_html_escape(r->run_name, name, sizeof name), page_style);
-    fprintf(out, "<h1>squeeze report: %s</h1>\n<p class=\"sub\">%s model, %lld parameters &middot; targets: "
-            ">= %.2fx smaller on disk, perplexity +%.2f%% at most &middot; hardware: %s</p>\n", name,
-            r->family[0] ? r->family : "unknown", (long long)r->parameters, r->target_compression, r->target_quality,
-            r->target_hardware);
+    return sq_html_escape(text ? text : "", buffer, ESC_SIZE);
+}
+
+static void hero(FILE *out, const sq_run_results *r)
+{
+    const sq_variant_result *base = &r->baseline, *v = NULL;
+    char words[2048], matrix[2048], e1[ESC_SIZE], a[32], b[32];
+    int counts[4] = {0, 0, 0, 0};
+    static const char *const chip_labels[4] = {"SUCCESS", "PARTIAL", "FAILURE", "FAILED TO RUN"};
+
+    for (int i = 0; i < r->variant_count; i++)
+        counts[r->variants[i].verdict]++;
+    sq_report_recommendation_words(r, words, sizeof words);
     if (r->recommended >= 0) {
-        const sq_variant_result *v = &r->variants[r->recommended];
-        fprintf(out, "<section id=\"recommendation\" class=\"card verdict-banner\"><h2 style=\"margin-top:0\">Ship "
-                "<code>%s</code></h2><p>It is the smallest variant that meets both targets: %s on disk (%.2fx "
-                "smaller than the fp32 baseline's %s), perplexity %+.2f%% &plusmn; %.2f%% (%.4f vs %.4f)%s.</p>"
-                "</section>\n", sq_html_escape(v->name, name, sizeof name), sq_human_bytes(v->file_bytes, a, sizeof a),
-                v->ratio_file, sq_human_bytes(base->file_bytes, b, sizeof b), v->ppl_change_pct,
-                v->ppl_change_stderr_pct, v->perplexity, base->perplexity, v->has_kl ? "" : "");
-        shown = v;
+        v = &r->variants[r->recommended];
+        fprintf(out, "<section id=\"recommendation\" class=\"card hero\" data-recommended=\"%s\"><h2>Ship "
+                     "<code style=\"font-size:22px\">%s</code> <span class=\"badge success\">SUCCESS</span></h2>\n",
+                esc(v->name, e1), e1);
     } else {
-        fprintf(out, "<section id=\"recommendation\" class=\"card verdict-banner none\"><h2 style=\"margin-top:0\">"
-                "No variant meets both targets</h2><p>Loosen a target or try other recipes; the scorecard shows how "
-                "far each variant is.</p></section>\n");
+        v = r->closest >= 0 ? &r->variants[r->closest] : NULL;
+        fprintf(out, "<section id=\"recommendation\" class=\"card hero none\" data-recommended=\"\"><h2>No variant "
+                     "meets both targets</h2>\n");
     }
-    fprintf(out, "<h2>Scorecard</h2>\n<div class=\"card\"><table id=\"scorecard\"><thead><tr><th>variant</th>"
-            "<th>verdict</th><th>file</th><th>ratio (file)</th><th>ratio (tensors)</th><th>perplexity</th>"
-            "<th>change</th><th>KL</th><th>tok/s</th><th>peak RSS</th></tr></thead><tbody>\n");
-    fprintf(out, "<tr class=\"baseline\"><td>baseline (fp32)</td><td></td><td>%s</td><td>1.00x</td><td>1.00x</td>"
-            "<td>%.4f &plusmn; %.4f</td><td></td><td></td><td>%.0f</td><td>%s</td></tr>\n",
-            sq_human_bytes(base->file_bytes, a, sizeof a), base->perplexity, base->ppl_stderr,
-            base->tokens_per_second, sq_human_bytes(base->peak_rss_bytes, b, sizeof b));
+    if (r->recommended >= 0)
+        fprintf(out, "<p>The smallest of the %d variant(s) that meet both targets (&#8805; %.2fx smaller on disk, "
+                     "perplexity &#8804; +%.2f%%).</p>\n",
+                counts[SQ_VERDICT_SUCCESS], r->target_compression, r->target_quality);
+    else
+        fprintf(out, "<p>%s</p>\n", esc(words, e1));
+    if (v) {
+        fprintf(out, "<div class=\"tiles\">"
+                     "<div class=\"tile\"><div class=\"k\">smaller on disk</div><div class=\"v\">%.2fx</div>"
+                     "<div class=\"muted\">%s &#8594; %s</div></div>",
+                v->ratio_file, sq_human_bytes((double)base->file_bytes, a, sizeof a),
+                sq_human_bytes((double)v->file_bytes, b, sizeof b));
+        fprintf(out, "<div class=\"tile\"><div class=\"k\">perplexity change</div><div class=\"v\">%+.2f%%</div>"
+                     "<div class=\"muted\">&#177; %.2f%% (1 s.e.) &middot; %.4f vs %.4f</div></div>",
+                v->ppl_change_pct, v->ppl_change_stderr_pct, v->perplexity, base->perplexity);
+        if (v->has_kl)
+            fprintf(out, "<div class=\"tile\"><div class=\"k\">KL divergence</div><div class=\"v\">%.3g</div>"
+                         "<div class=\"muted\">nats per token, to fp32</div></div>",
+                    v->kl_divergence);
+        fprintf(out, "<div class=\"tile\"><div class=\"k\">speed</div><div class=\"v\">%.2fx</div><div "
+                     "class=\"muted\">%.0f vs %.0f tok/s</div></div>",
+                v->speed_ratio, v->tokens_per_second, base->tokens_per_second);
+        fprintf(out, "<div class=\"tile\"><div class=\"k\">peak memory</div><div class=\"v\">%s</div><div "
+                     "class=\"muted\">baseline %s</div></div></div>\n",
+                sq_human_bytes((double)v->peak_rss_bytes, a, sizeof a),
+                sq_human_bytes((double)base->peak_rss_bytes, b, sizeof b));
+        sq_report_matrix_words(r, v, matrix, sizeof matrix);
+        fprintf(out, "<p class=\"muted\">%s</p>\n", esc(matrix, e1));
+    }
+    fprintf(out, "<div class=\"chips\" id=\"verdict-counts\">");
+    for (int k = 0; k < 4; k++)
+        if (counts[k] > 0)
+            fprintf(out, "<span class=\"chip\" style=\"color:%s\">%d %s</span>", sq_verdict_color((sq_verdict)k),
+                    counts[k], chip_labels[k]);
+    fprintf(out, "</div></section>\n");
+}
+
+static void scorecard(FILE *out, const sq_run_results *r)
+{
+    const sq_variant_result *base = &r->baseline;
+    char e1[ESC_SIZE], e2[ESC_SIZE], a[32], b[32];
+    fprintf(out, "<h2>Scorecard</h2>\n<div class=\"card\" style=\"overflow-x:auto\"><table id=\"scorecard\"><thead>"
+                 "<tr><th>variant</th><th class=\"l\">verdict</th><th>size on disk</th><th>compression<br>(file / "
+                 "tensors)</th><th>perplexity</th><th>change vs fp32</th><th>KL</th><th>tokens/s</th><th>peak "
+                 "memory</th></tr></thead><tbody>\n");
+    fprintf(out, "<tr class=\"baseline\"><td>fp32 baseline</td><td class=\"l\">&#8212;</td><td><span class=\"sizebar\" "
+                 "style=\"width:44px;background:#8c959f\"></span>%s</td><td>1.00x / 1.00x</td><td>%.4f &#177; %.4f</td>"
+                 "<td>&#8212;</td><td>&#8212;</td><td>%.0f</td><td>%s</td></tr>\n",
+            sq_human_bytes((double)base->file_bytes, a, sizeof a), base->perplexity, base->ppl_stderr,
+            base->tokens_per_second, sq_human_bytes((double)base->peak_rss_bytes, b, sizeof b));
     for (int i = 0; i < r->variant_count; i++) {
         const sq_variant_result *v = &r->variants[i];
-        sq_html_escape(v->name, name, sizeof name);
+        esc(v->name, e1);
         if (!v->evaluated) {
-            fprintf(out, "<tr class=\"variant failed\" data-variant=\"%s\"><td>%s</td><td><span class=\"badge "
-                    "failed\">%s</span></td><td colspan=\"8\" style=\"text-align:left\">%s",
-                    name, name, sq_verdict_name(v->verdict), sq_html_escape(v->failure, esc, sizeof esc));
+            fprintf(out, "<tr class=\"variant failed\" data-variant=\"%s\" data-verdict=\"%s\"><td>%s</td><td "
+                         "class=\"l\"><span class=\"badge failed\">%s</span></td><td colspan=\"7\" class=\"wrap\">%s",
+                    e1, sq_verdict_name(v->verdict), e1, sq_verdict_name(v->verdict), esc(v->failure, e2));
             if (v->log_path[0])
-                fprintf(out, " &middot; log: <code>%s</code>", sq_html_escape(v->log_path, esc, sizeof esc));
+                fprintf(out, " &middot; log: <code class=\"log\">%s</code>", esc(v->log_path, e2));
             fprintf(out, "</td></tr>\n");
             continue;
         }
-        fprintf(out, "<tr class=\"variant%s\" data-variant=\"%s\"><td>%s%s</td><td><span class=\"badge %s\">%s</span>"
-                "</td><td>%s</td><td>%.2fx</td><td>%.2fx</td><td>%.4f &plusmn; %.4f</td><td>%+.2f%% &plusmn; %.2f</td>",
-                i == r->recommended ? " recommended" : "", name, name, v->pareto ? " &#9670;" : "",
-                verdict_class(v->verdict), sq_verdict_name(v->verdict), sq_human_bytes(v->file_bytes, a, sizeof a),
-                v->ratio_file, v->ratio_tensor, v->perplexity, v->ppl_stderr, v->ppl_change_pct,
+        double share = base->file_bytes > 0 ? 44.0 * (double)v->file_bytes / (double)base->file_bytes : 0;
+        fprintf(out, "<tr class=\"variant%s\" data-variant=\"%s\" data-verdict=\"%s\"><td>%s%s%s</td><td class=\"l\">"
+                     "<span class=\"badge %s\">%s</span></td><td><span class=\"sizebar\" style=\"width:%.0fpx\">"
+                     "</span>%s</td><td>%.2fx / %.2fx</td><td>%.4f &#177; %.4f</td>"
+                     "<td style=\"color:%s;font-weight:600\">%+.2f%% &#177; %.2f</td>",
+                i == r->recommended ? " recommended" : "", e1, sq_verdict_name(v->verdict), e1,
+                v->pareto ? " <span class=\"pareto-mark\" title=\"on the Pareto front\">&#9670;</span>" : "",
+                v->stale ? " <span class=\"muted\">(stale)</span>" : "", sq_verdict_class(v->verdict),
+                sq_verdict_name(v->verdict), share < 1 ? 1 : share, sq_human_bytes((double)v->file_bytes, a, sizeof a),
+                v->ratio_file, v->ratio_tensor, v->perplexity, v->ppl_stderr,
+                v->ppl_change_pct <= r->target_quality ? "#1a7f37" : "#cf222e", v->ppl_change_pct,
                 v->ppl_change_stderr_pct);
         if (v->has_kl)
-            fprintf(out, "<td>%.5f</td>", v->kl_divergence);
+            fprintf(out, v->kl_divergence < 1e-3 ? "<td>%.1e</td>" : "<td>%.4f</td>", v->kl_divergence);
         else
-            fprintf(out, "<td>-</td>");
-        fprintf(out, "<td>%.0f (%.2fx)</td><td>%s</td></tr>\n", v->tokens_per_second, v->speed_ratio,
-                sq_human_bytes(v->peak_rss_bytes, b, sizeof b));
+            fprintf(out, "<td>&#8212;</td>");
+        fprintf(out, "<td>%.0f <span class=\"muted\">(%.2fx)</span></td><td>%s</td></tr>\n", v->tokens_per_second,
+                v->speed_ratio, sq_human_bytes((double)v->peak_rss_bytes, b, sizeof b));
     }
-    fprintf(out, "</tbody></table><p class=\"muted\">&#9670; on the Pareto front of size and quality. Change: "
-            "perplexity against the baseline on the same windows, &plusmn; one standard error from the paired "
-            "per-window differences. Sizes are bytes on disk (stat), never computed.</p></div>\n");
+    fprintf(out, "</tbody></table>\n<p class=\"muted\">Verdicts as the seed defines success: <b>SUCCESS</b> meets the "
+                 "compression target (&#8805; %.2fx, measured file bytes) and the quality threshold (perplexity "
+                 "&#8804; +%.2f%%); <b>PARTIAL</b> meets the compression only; <b>FAILURE</b> misses the compression "
+                 "target. <span class=\"pareto-mark\">&#9670;</span> on the Pareto front of size and quality. "
+                 "Perplexity &#177; its standard error as llama.cpp computes it; change &#177; one standard error from "
+                 "the paired per-window differences (both models scored the same %lld windows). Sizes are bytes on "
+                 "disk (stat) and bytes of the stored tensors; speed and memory were measured on the machine that "
+                 "evaluated.</p></div>\n",
+            r->target_compression, r->target_quality, (long long)base->windows);
+}
 
+static void failures(FILE *out, const sq_run_results *r)
+{
+    char e1[ESC_SIZE], e2[ESC_SIZE];
+    int failed = 0;
+    for (int i = 0; i < r->variant_count; i++)
+        failed += !r->variants[i].evaluated;
+    if (failed == 0)
+        return;
+    fprintf(out, "<h2>Variants that failed to run</h2>\n<div class=\"card failbox\" id=\"failed\"><ul>\n");
+    for (int i = 0; i < r->variant_count; i++) {
+        const sq_variant_result *v = &r->variants[i];
+        if (v->evaluated)
+            continue;
+        fprintf(out, "<li data-variant=\"%s\"><b>%s</b>: %s", esc(v->name, e1), e1, esc(v->failure, e2));
+        if (v->log_path[0])
+            fprintf(out, "<br>log: <code class=\"log\">%s</code>", esc(v->log_path, e2));
+        fprintf(out, "</li>\n");
+    }
+    fprintf(out, "</ul><p class=\"muted\">They have no measurements, so they are not in the plots. Read the log, fix "
+                 "the cause and run again: the driver reruns only what is missing.</p></div>\n");
+}
+
+static void plots(FILE *out, const sq_run_results *r)
+{
+    const sq_variant_result *shown = r->recommended >= 0 ? &r->variants[r->recommended]
+                                     : r->closest >= 0   ? &r->variants[r->closest]
+                                                         : NULL;
+    char e1[ESC_SIZE], e2[ESC_SIZE];
     fprintf(out, "<h2>Quality against size</h2>\n<div class=\"card\">");
-    plot_tradeoff(out, r);
-    fprintf(out, "<p class=\"muted\">Green region: meets both targets. Purple line: the Pareto front.</p></div>\n");
-
-    if (shown == NULL)
-        for (int i = 0; i < r->variant_count && shown == NULL; i++)
-            if (r->variants[i].has_groups)
-                shown = &r->variants[i];
+    sq_svg_tradeoff(out, r);
+    fprintf(out, "<div class=\"legend\"><span><span class=\"dot\" style=\"background:#1a7f37\"></span>SUCCESS</span>"
+                 "<span><span class=\"dot\" style=\"background:#bc4c00\"></span>PARTIAL</span><span><span class=\"dot\" "
+                 "style=\"background:#cf222e\"></span>FAILURE</span><span><span class=\"dot\" style=\"background:#fff;"
+                 "border:3px solid #8250df\"></span>Pareto front (purple line)</span><span>green area: meets both "
+                 "targets (dashed lines)</span><span>bars: &#177; 1 s.e.</span></div></div>\n");
+    for (int i = 0; shown == NULL && i < r->variant_count; i++)
+        if (r->variants[i].has_groups)
+            shown = &r->variants[i];
     if (shown && shown->has_groups) {
-        fprintf(out, "<h2>Where the bytes went: %s</h2>\n<div class=\"card\">",
-                sq_html_escape(shown->name, name, sizeof name));
-        plot_groups(out, shown);
-        fprintf(out, "<p class=\"muted\">From compress's per-tensor accounting in <code>%s</code>.</p></div>\n",
-                sq_html_escape(shown->model_path, esc, sizeof esc));
+        fprintf(out, "<h2>Where the bytes went: <code>%s</code></h2>\n<div class=\"card\">", esc(shown->name, e1));
+        sq_svg_groups(out, shown);
+        fprintf(out, "<p class=\"muted\">Bytes per parameter group, from compress's per-tensor accounting in <code>%s"
+                     "</code> (map <code>%s</code>). A tied head is stored once, under the embedding.</p></div>\n",
+                esc(shown->model_path, e1), esc(shown->precision_map, e2));
     }
     if (r->moe_layer_count > 0) {
         fprintf(out, "<h2>Expert routing (calibration)</h2>\n<div class=\"card\">");
-        plot_experts(out, r);
-        fprintf(out, "<p class=\"muted\">Tokens routed to each expert (top-2) over the calibration windows, from "
-                "<code>%s</code>. A rarely used expert is a pruning candidate; a busy one deserves precision.</p>"
-                "</div>\n", sq_html_escape(r->calibration_path, esc, sizeof esc));
+        sq_svg_experts(out, r);
+        fprintf(out, "<p class=\"muted\">Tokens the router sent to each expert (top-%d) over the calibration windows, "
+                     "from <code>%s</code>. A rarely used expert is a pruning candidate; a busy one deserves precision."
+                     "</p></div>\n",
+                r->top_k, esc(r->calibration_path, e1));
     }
-    fprintf(out, "<h2>Provenance</h2>\n<div class=\"card\" id=\"provenance\"><ul>\n");
-    fprintf(out, "<li>baseline: <code>%s</code> (plan key <code>%.16s</code>, %lld MPI ranks)</li>\n",
-            sq_html_escape(base->evaluation_path, esc, sizeof esc), base->plan_key, (long long)base->mpi_ranks);
+}
+
+static void advice_items(FILE *out, const sq_advice_item *items, int count, bool ordered)
+{
+    char e1[ESC_SIZE], e2[ESC_SIZE], e3[ESC_SIZE];
+    fprintf(out, ordered ? "<ol>" : "<ul>");
+    for (int i = 0; i < count; i++)
+        fprintf(out, "<li><b>%s</b> &#8212; %s.<br><span class=\"muted\">%s%s</span></li>\n",
+                esc(items[i].title, e1), esc(items[i].reason, e2), ordered ? "In squeeze: " : "",
+                ordered ? esc(items[i].squeeze_how, e3) : "");
+    fprintf(out, ordered ? "</ol>" : "</ul>");
+}
+
+static void advice(FILE *out, const sq_run_results *r)
+{
+    const sq_advice *a = &r->advice;
+    char e1[ESC_SIZE], number[32];
+    if (!r->has_advice) {
+        fprintf(out, "<h2>Decision matrix</h2>\n<div class=\"card\" id=\"decision-matrix\"><p>No inspect artifact "
+                     "(inspect/inspect.h5): the model's architecture and size are unknown.</p></div>\n");
+        return;
+    }
+    fprintf(out, "<h2>The seed's decision matrix for this model</h2>\n<div class=\"card\" id=\"decision-matrix\">"
+                 "<div class=\"facts\"><div><span>architecture</span><b>%s</b></div><div><span>size</span><b>%s "
+                 "params (%s)</b></div><div><span>target hardware</span><b>%s</b></div><div><span>quality constraint"
+                 "</span><b>+%.3g%% (%s)</b></div></div>\n",
+            sq_advice_arch_name(a->input.arch), sq_thousands(a->input.parameters, number, sizeof number),
+            sq_advice_size_name(a->size),
+            sq_advice_hardware_name(a->input.hardware), a->input.quality_pct, sq_advice_quality_name(a->quality));
+    fprintf(out, "<p>%s</p><div class=\"grid2\"><div><h3>Suggested, best first</h3>", esc(a->summary, e1));
+    advice_items(out, a->recommended, a->recommended_count, true);
+    fprintf(out, "</div><div><h3>Advised against here</h3>");
+    if (a->avoided_count)
+        advice_items(out, a->avoided, a->avoided_count, false);
+    else
+        fprintf(out, "<p class=\"muted\">nothing</p>");
+    fprintf(out, "</div></div>");
+    if (a->caveat_count > 0) {
+        fprintf(out, "<details><summary>%d caveats: where the seed's own numbers were wrong</summary><ul>",
+                a->caveat_count);
+        for (int i = 0; i < a->caveat_count; i++)
+            fprintf(out, "<li>%s</li>", esc(a->caveats[i], e1));
+        fprintf(out, "</ul></details>");
+    }
+    fprintf(out, "</div>\n");
+}
+
+static void provenance(FILE *out, const sq_run_results *r)
+{
+    const sq_variant_result *base = &r->baseline;
+    char e1[ESC_SIZE], e2[ESC_SIZE], e3[ESC_SIZE];
+    fprintf(out, "<h2>Provenance</h2>\n<div class=\"card\" id=\"provenance\" style=\"overflow-x:auto\">"
+                 "<table style=\"table-layout:fixed\"><colgroup><col style=\"width:17%%\"><col style=\"width:36%%\"><col>"
+                 "</colgroup><thead><tr><th>numbers</th><th class=\"l\">artifact</th><th class=\"l\">details</th></tr>"
+                 "</thead><tbody>\n");
+    fprintf(out, "<tr><td>targets</td><td class=\"l wrap\"><code>%s</code></td><td class=\"wrap\">"
+                 "targets.compression = %.4g, targets.quality = %.4g, inspect.target_hardware = %s%s%.16s</td></tr>\n",
+            r->config_path[0] ? esc(r->config_path, e1) : "(no --config: defaults)", r->target_compression,
+            r->target_quality, esc(r->target_hardware, e2), r->config_sha256[0] ? "; sha256 " : "",
+            r->config_sha256);
+    if (r->plan_path[0])
+        fprintf(out, "<tr><td>variants, failures</td><td class=\"l wrap\"><code>%s</code></td><td class=\"wrap\">"
+                     "the driver's plan: states, exit codes, logs</td></tr>\n",
+                esc(r->plan_path, e1));
+    fprintf(out, "<tr><td>model facts, decision matrix</td><td class=\"l wrap\"><code>%s</code></td><td class=\"wrap\">"
+                 "%s, %lld parameters, checkpoint <code>%s</code></td></tr>\n",
+            r->inspect_path[0] ? esc(r->inspect_path, e1) : "(none)", esc(r->family, e2), (long long)r->parameters,
+            esc(r->checkpoint, e3));
+    fprintf(out, "<tr><td>baseline</td><td class=\"l wrap\"><code>%s</code></td><td class=\"wrap\">%lld MPI rank(s), "
+                 "squeeze %s, %s; text <code>%s</code> (%s), windows of %lld, stride %lld, offset %lld, scoring %s, "
+                 "%lld windows</td></tr>\n",
+            esc(base->evaluation_path, e1), (long long)base->mpi_ranks, base->squeeze_version, base->created_utc,
+            esc(base->setup.data_path, e2), esc(base->setup.tokenizer, e3), (long long)base->setup.window_length,
+            (long long)base->setup.stride, (long long)base->setup.offset, base->setup.scoring,
+            (long long)base->windows);
     for (int i = 0; i < r->variant_count; i++) {
         const sq_variant_result *v = &r->variants[i];
         if (!v->evaluated)
             continue;
-        fprintf(out, "<li>%s: <code>%s</code> (plan key <code>%.16s</code>, %lld MPI ranks)</li>\n",
-                sq_html_escape(v->name, name, sizeof name), sq_html_escape(v->evaluation_path, esc, sizeof esc),
-                v->plan_key, (long long)v->mpi_ranks);
+        fprintf(out, "<tr data-variant=\"%s\"><td>%s</td><td class=\"l wrap\"><code>%s</code>", esc(v->name, e1), e1,
+                esc(v->evaluation_path, e2));
+        if (v->has_model)
+            fprintf(out, "<br><code>%s</code>", esc(v->model_path, e2));
+        fprintf(out, "</td><td class=\"wrap\">%lld MPI rank(s), squeeze %s, %s, plan key <code>%.12s</code>%s",
+                (long long)v->mpi_ranks, v->squeeze_version, v->created_utc, v->plan_key[0] ? v->plan_key : "-",
+                v->stale ? " <b>(stale: plan.json expects another key)</b>" : "");
+        if (v->has_model)
+            fprintf(out, "; map <code>%s</code>%s%s%s%s", esc(v->precision_map, e1),
+                    v->map_description[0] ? " (" : "", esc(v->map_description, e2), v->map_description[0] ? ")" : "",
+                    v->calibration_input[0] ? "; calibration " : "");
+        if (v->has_model && v->calibration_input[0])
+            fprintf(out, "<code>%s</code>", esc(v->calibration_input, e1));
+        fprintf(out, "</td></tr>\n");
     }
-    if (r->inspect_path[0])
-        fprintf(out, "<li>model facts: <code>%s</code></li>\n", sq_html_escape(r->inspect_path, esc, sizeof esc));
-    fprintf(out, "<li>written by squeeze %s</li></ul></div>\n</main></body></html>\n", sq_version());
+    if (r->calibration_path[0])
+        fprintf(out, "<tr><td>expert routing</td><td class=\"l wrap\"><code>%s</code></td><td class=\"wrap\">"
+                     "/calibration/routing</td></tr>\n",
+                esc(r->calibration_path, e1));
+    fprintf(out, "</tbody></table><p class=\"muted\">report.json next to this page holds every number with the "
+                 "artifact it came from.</p></div>\n");
+}
+
+sq_status sq_report_write_html(const sq_run_results *r, const char *path)
+{
+    char *text = NULL, e1[ESC_SIZE], a[32], number[32];
+    size_t size = 0;
+    sq_status st;
+    FILE *out = open_memstream(&text, &size);
+    if (out == NULL)
+        return sq_fail(SQ_ERR_RUN, "cannot open a memory stream");
+    fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+                 "content=\"width=device-width,initial-scale=1\"><title>squeeze report: %s</title><style>%s</style>"
+                 "</head><body><main>\n",
+            esc(r->run_name, e1), page_style);
+    fprintf(out, "<header><h1>squeeze report: %s</h1><p class=\"sub\">%s model &middot; %s parameters &middot; fp32 "
+                 "baseline %s, perplexity %.4f &middot; targets: &#8805; %.2fx smaller on disk, perplexity &#8804; "
+                 "+%.2f%% &middot; hardware: %s</p></header>\n",
+            e1, r->family[0] ? r->family : "unknown", sq_thousands(r->parameters, number, sizeof number),
+            sq_human_bytes((double)r->baseline.file_bytes, a, sizeof a), r->baseline.perplexity,
+            r->target_compression, r->target_quality, r->target_hardware);
+    hero(out, r);
+    scorecard(out, r);
+    failures(out, r);
+    plots(out, r);
+    advice(out, r);
+    provenance(out, r);
+    fprintf(out, "<footer>written by squeeze %s from %s</footer>\n</main></body></html>\n", sq_version(),
+            esc(r->run_dir, e1));
     fclose(out);
     st = sq_write_file_atomic(path, text, size);
     free(text);

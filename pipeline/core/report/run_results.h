@@ -1,94 +1,177 @@
 /* run_results.h - everything the report needs, gathered from a run folder.
  *
  * The report reads artifacts only (never recomputes a measurement): the
- * evaluation artifacts (evaluate/<variant>/evaluation.h5, evaluate/baseline/),
- * the inspect artifact (model facts), the calibration artifact (expert routing
- * counts), the model artifacts (bytes per parameter group from compress's
- * accounting), and plan.json for the variants that failed to run.
+ * evaluation artifacts (evaluate/<variant>/evaluation.h5 and
+ * evaluate/baseline/, docs/artifact-evaluation.md), the inspect artifact (model
+ * facts, docs/artifacts.md), the calibration artifact (expert routing counts,
+ * /calibration/routing), the model artifacts (bytes per parameter group from
+ * compress's /accounting table), and plan.json (pipeline/driver/plan_json.c)
+ * for the variants that failed or never ran.  Every number keeps the path of
+ * the artifact it came from, so report.json and the page can name it.
  */
 #ifndef SQ_REPORT_RUN_RESULTS_H
 #define SQ_REPORT_RUN_RESULTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "advice/decision_matrix.h"
 #include "models/family.h"
+#include "util/hash.h"
 #include "util/status.h"
 
 #define SQ_REPORT_MAX_VARIANTS 256
 #define SQ_REPORT_MAX_EXPERTS 64
 #define SQ_REPORT_MAX_MOE 16
+#define SQ_REPORT_MAX_FORMATS 12
+#define SQ_REPORT_PATH 1024
 
 typedef enum { SQ_VERDICT_SUCCESS = 0, SQ_VERDICT_PARTIAL, SQ_VERDICT_FAILURE, SQ_VERDICT_FAILED_TO_RUN } sq_verdict;
 
+/* One storage format's share of a compressed model (/accounting/formats). */
+typedef struct {
+    char name[24];
+    int64_t tensors;
+    int64_t bytes_before, bytes_after;
+} sq_format_share;
+
+/* How an evaluation was measured (the same for every variant of a run: evaluate
+ * refuses a baseline measured differently). */
+typedef struct {
+    int64_t window_length, stride, offset, max_windows;
+    char scoring[32];
+    char data_path[SQ_REPORT_PATH];
+    char tokenizer[SQ_REPORT_PATH];
+    char tokens_sha256[SQ_SHA256_HEX];
+    int64_t text_tokens;
+} sq_eval_setup;
+
 typedef struct {
     char name[96];
-    bool evaluated;            /* an evaluation artifact exists */
-    char evaluation_path[1024];
-    char model_path[1024];     /* compress/<variant>/model.h5 */
-    char log_path[1024];       /* the failing stage's log, when it failed */
-    char failure[512];         /* "compress failed (exit 3)", when it failed */
-    /* measured, read from the evaluation artifact */
-    double perplexity, ppl_stderr, mean_nll;
+    bool evaluated;            /* its evaluation artifact was read */
+    bool stale;                /* plan.json expects another key: the artifact is from an earlier plan */
+    bool planned;              /* plan.json names it */
+    char planned_key[96];      /* plan.json's key of evaluate/<variant> */
+    char planned_state[16];    /* plan.json's state of evaluate/<variant> */
+    bool plan_failed;          /* plan.json records a failure of it or of a stage it needs */
+    char evaluation_path[SQ_REPORT_PATH];
+    char model_path[SQ_REPORT_PATH];     /* compress/<variant>/model.h5 */
+    char log_path[SQ_REPORT_PATH];       /* the failing stage's log, when it failed; else evaluate's log */
+    char failure[512];                   /* "compress failed (exit 3)", when it failed */
+    char failed_stage[32];               /* "compress", "evaluate", "calibrate", ... */
+    int exit_code;                       /* of the failed stage, -1 when not known */
+    /* measured, read from the evaluation artifact (/evaluation attributes) */
+    double perplexity, ppl_stderr, mean_nll, nll_std;
     int64_t scored_tokens, windows;
     double tokens_per_second, seconds;
-    double peak_rss_bytes;
-    double file_bytes, tensor_bytes;
-    double ratio_file, ratio_tensor;     /* baseline bytes / these bytes */
+    int64_t peak_rss_bytes;
+    int64_t file_bytes, tensor_bytes;    /* model_file_bytes, model_tensor_bytes */
+    int64_t baseline_file_bytes, baseline_tensor_bytes;
+    double ratio_file, ratio_tensor;     /* ratio_file_bytes, ratio_tensor_bytes: baseline / these */
+    double ppl_change_pct;               /* ppl_change_pct as evaluate recorded it */
     bool has_kl;
     double kl_divergence;
     int64_t mpi_ranks;
+    char family[32];
+    char model_kind[16];
+    char recorded_model_path[SQ_REPORT_PATH]; /* /evaluation@model_path, as given to evaluate */
     char plan_key[96];
     char squeeze_version[32];
+    char created_utc[32];
+    char config_sha256[SQ_SHA256_HEX];
+    sq_eval_setup setup;
     double *window_nll;                  /* [windows] */
     int64_t *window_tokens;              /* [windows] */
     /* derived against the baseline, in verdict.c */
-    double ppl_change_pct;               /* 100 (ppl/ppl_base - 1) */
     double ppl_change_stderr_pct;        /* from paired per-window differences */
+    bool paired;                         /* the standard error is the paired one */
     double speed_ratio;                  /* tok/s / baseline tok/s */
     sq_verdict verdict;
     bool pareto;                         /* on the size/quality Pareto front */
-    /* bytes per parameter group from compress's accounting */
+    /* compress's model artifact: /accounting */
+    bool has_model;
+    char precision_map[SQ_REPORT_PATH];  /* @precision_map: the recipe file or "config" */
+    char map_description[256];
+    char calibration_input[SQ_REPORT_PATH]; /* the calibration artifact among its inputs */
+    int64_t model_mpi_ranks;
+    char model_squeeze_version[32];
     bool has_groups;
-    double group_before[SQ_GROUP_COUNT], group_after[SQ_GROUP_COUNT];
+    int64_t group_before[SQ_GROUP_COUNT], group_after[SQ_GROUP_COUNT];
+    int format_count;
+    sq_format_share formats[SQ_REPORT_MAX_FORMATS];
+    const char *technique;               /* the decision matrix's name for what it did ("int8", ...) */
 } sq_variant_result;
 
 typedef struct {
-    char run_dir[1024];
+    char run_dir[SQ_REPORT_PATH];
     char run_name[128];
+    char plan_path[SQ_REPORT_PATH];      /* "" when there is no plan.json */
+    char plan_key[96];                   /* --key of the report */
+    /* the config keys the report used */
+    char config_path[SQ_REPORT_PATH];
+    char config_sha256[SQ_SHA256_HEX];
     double target_compression;  /* targets.compression */
     double target_quality;      /* targets.quality (percent) */
-    const char *target_hardware;
+    char target_hardware[16];   /* inspect.target_hardware */
     /* the model, from the inspect artifact */
-    char inspect_path[1024];
+    char inspect_path[SQ_REPORT_PATH];
+    char checkpoint[SQ_REPORT_PATH];
     char family[32];
     char config_json[2048];
     int64_t parameters;
-    double baseline_tensor_bytes;
-    double group_params[SQ_GROUP_COUNT];
-    /* calibration: expert routing counts per MoE layer */
-    char calibration_path[1024];
+    int64_t checkpoint_file_bytes, checkpoint_tensor_bytes;
+    int64_t group_params[SQ_GROUP_COUNT];
+    /* the seed's decision matrix applied to the model (advice/decision_matrix.h) */
+    bool has_advice;
+    sq_advice advice;
+    /* calibration: expert routing counts per MoE layer (/calibration/routing) */
+    char calibration_path[SQ_REPORT_PATH];
     int moe_layer_count;
     int moe_layers[SQ_REPORT_MAX_MOE];
-    int expert_count;
+    int expert_count, top_k;
     int64_t expert_tokens[SQ_REPORT_MAX_MOE][SQ_REPORT_MAX_EXPERTS];
     /* the evaluations */
     sq_variant_result baseline;
     int variant_count;
-    sq_variant_result variants[SQ_REPORT_MAX_VARIANTS];
+    sq_variant_result variants[SQ_REPORT_MAX_VARIANTS]; /* smallest first, failed ones last */
     int recommended;            /* index into variants, -1 when none meets the targets */
+    int closest;                /* when none does: the PARTIAL with the smallest quality loss, else -1 */
 } sq_run_results;
 
-/* Reads the run folder; SQ_ERR_INPUT when there is no evaluation at all, or when
- * the evaluations come from different models (naming both). */
-sq_status sq_run_results_load(const char *run_dir, double target_compression, double target_quality,
-                              const char *target_hardware, sq_run_results *results);
+typedef struct {
+    double target_compression, target_quality;
+    const char *target_hardware;  /* "gpu", "cpu", "edge" */
+    const char *config_path;      /* NULL without --config */
+    const char *plan_key;         /* NULL without --key */
+} sq_report_settings;
+
+/* Reads the run folder.  SQ_ERR_INPUT (exit 3) when there is no baseline or no
+ * variant evaluation at all, when an artifact is damaged, or when the
+ * artifacts come from different models (naming both). */
+sq_status sq_run_results_load(const char *run_dir, const sq_report_settings *settings, sq_run_results *results);
 void sq_run_results_free(sq_run_results *results);
+
+/* Pieces of the loader (run_plan.c, run_artifacts.c). */
+sq_status sq_report_load_plan(sq_run_results *results);
+sq_status sq_report_load_inspect(sq_run_results *results);
+sq_status sq_report_load_calibration(sq_run_results *results);
+sq_status sq_report_load_model(const sq_run_results *results, sq_variant_result *v);
+sq_variant_result *sq_report_variant(sq_run_results *results, const char *name);
 
 /* Verdicts, quality change with its standard error, speed ratios, the Pareto
  * front and the recommendation (verdict.c). */
 void sq_run_results_judge(sq_run_results *results);
 const char *sq_verdict_name(sq_verdict verdict);
+/* Which decision-matrix technique a compressed model is ("int8", "int4",
+ * "fp16", "mixed-precision"), from the formats its bytes went to. */
+const char *sq_report_technique(const sq_variant_result *v);
+
+/* The recommendation in words (recommend.c): which variant to ship and why,
+ * from the measurements against the targets. */
+void sq_report_recommendation_words(const sq_run_results *results, char *out, size_t size);
+/* How the seed's decision matrix rates what variant v did, for this model. */
+void sq_report_matrix_words(const sq_run_results *results, const sq_variant_result *v, char *out, size_t size);
 
 /* Writers (render_*.c): each writes one file atomically (temp + rename). */
 sq_status sq_report_write_json(const sq_run_results *results, const char *path);

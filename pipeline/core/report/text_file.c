@@ -62,3 +62,19 @@ const char *sq_human_bytes(double bytes, char *out, size_t size)
     snprintf(out, size, unit == 0 ? "%.0f %s" : "%.2f %s", bytes, units[unit]);
     return out;
 }
+
+const char *sq_thousands(int64_t value, char *out, size_t size)
+{
+    char digits[32], grouped[48];
+    int length = snprintf(digits, sizeof digits, "%lld", (long long)(value < 0 ? -value : value)), used = 0;
+    if (value < 0)
+        grouped[used++] = '-';
+    for (int i = 0; i < length; i++) {
+        if (i > 0 && (length - i) % 3 == 0)
+            grouped[used++] = ',';
+        grouped[used++] = digits[i];
+    }
+    grouped[used] = '\0';
+    snprintf(out, size, "%s", grouped);
+    return out;
+}

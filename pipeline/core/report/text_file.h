@@ -4,6 +4,7 @@
 #define SQ_REPORT_TEXT_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/status.h"
 
@@ -11,6 +12,9 @@ sq_status sq_write_file_atomic(const char *path, const char *text, size_t size);
 
 /* "1.23 MiB" for a byte count. */
 const char *sq_human_bytes(double bytes, char *out, size_t size);
+
+/* "911,648" for a count. */
+const char *sq_thousands(int64_t value, char *out, size_t size);
 
 /* Escapes text for HTML into out (always terminated). */
 const char *sq_html_escape(const char *text, char *out, size_t size);

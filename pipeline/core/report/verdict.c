@@ -1,8 +1,18 @@
-/* verdict.c - judging each variant against the run's targets (the seed's
- * success criteria): SUCCESS meets the compression target and the quality
- * threshold, PARTIAL meets compression only, FAILURE neither; a variant that
- * did not run is FAILED TO RUN, never left out. */
+/* verdict.c - judging each variant against the run's targets, as the seed's
+ * "Success Metrics" define them (PROJECT_COMPRESSION_FINDINGS.md):
+ *
+ *   if achieved_compression >= compression_target:
+ *       SUCCESS if quality_degradation <= quality_threshold, else PARTIAL
+ *   else: FAILURE
+ *
+ * with achieved_compression the measured ratio of file bytes (the fp32
+ * baseline's over the variant's, both from stat()) and quality_degradation the
+ * measured perplexity change in percent.  A variant that did not run is
+ * FAILED TO RUN, never left out.  The recommendation is the smallest variant
+ * (file bytes) that is a SUCCESS.
+ */
 #include <math.h>
+#include <string.h>
 
 #include "report/run_results.h"
 
@@ -17,18 +27,21 @@ const char *sq_verdict_name(sq_verdict verdict)
     return "?";
 }
 
-/* Quality change and its standard error from paired per-window NLL differences:
- * both models scored the same windows, so the per-window differences d_w carry
- * the uncertainty of the change, as llama.cpp's "Mean ln(PPL(Q)/PPL(base))" does
- * per token.  D = sum d_w / sum n_w (a ratio estimator over windows), and the
- * change is exp(D) - 1.  Without matching windows, fall back to combining the
- * two perplexities' own standard errors. */
-static void quality_change(const sq_variant_result *base, sq_variant_result *v)
+/* Standard error of the quality change from paired per-window NLL
+ * differences.  Both models scored the same windows, so the per-window
+ * differences d_w carry the uncertainty of the change, as llama.cpp's
+ * "Mean ln(PPL(Q)/PPL(base))" does per token (tools/perplexity, KL-divergence
+ * mode): D = sum d_w / sum n_w is a ratio estimator over windows, with
+ * variance W/(W-1) sum (d_w - D n_w)^2 / (sum n_w)^2, and the change
+ * exp(D) - 1 has standard error exp(D) se(D) (delta method).  Without matching
+ * windows, the two perplexities' own standard errors (evaluate's ppl_stderr,
+ * llama.cpp style) are combined as if independent. */
+static void quality_change_error(const sq_variant_result *base, sq_variant_result *v)
 {
-    int paired = base->windows == v->windows && base->windows > 1 && base->window_nll && v->window_nll;
+    bool paired = base->windows == v->windows && base->windows > 1 && base->window_nll && v->window_nll;
     for (int64_t w = 0; paired && w < v->windows; w++)
         paired = base->window_tokens[w] == v->window_tokens[w];
-    v->ppl_change_pct = 100.0 * (v->perplexity / base->perplexity - 1.0);
+    v->paired = paired;
     if (paired) {
         double tokens = 0, diff = 0, spread = 0;
         int64_t count = v->windows;
@@ -50,26 +63,57 @@ static void quality_change(const sq_variant_result *base, sq_variant_result *v)
     }
 }
 
+/* The technique by where the converted bytes went: one class of formats
+ * (half, 8-bit, 4-bit) holding at least 90% of the bytes that were converted
+ * names the technique (int4-g32 stores the SSM's narrow C rows in int8 and is
+ * still int4); two substantial classes make it mixed precision. */
+const char *sq_report_technique(const sq_variant_result *v)
+{
+    double classes[3] = {0, 0, 0}, total = 0; /* half, int8, 4-bit: bytes before */
+    static const char *const names[3] = {"fp16", "int8", "int4"};
+    if (v->format_count == 0)
+        return NULL;
+    for (int f = 0; f < v->format_count; f++) {
+        const char *name = v->formats[f].name;
+        double before = (double)v->formats[f].bytes_before;
+        if (strcmp(name, "fp32") == 0 || strcmp(name, "raw") == 0)
+            continue;
+        if (strcmp(name, "fp16") == 0 || strcmp(name, "bf16") == 0)
+            classes[0] += before;
+        else if (strcmp(name, "int8") == 0)
+            classes[1] += before;
+        else
+            classes[2] += before; /* nf4, int4, gptq: the 4-bit formats of quant/format.h */
+        total += before;
+    }
+    if (total <= 0)
+        return "none";
+    for (int c = 0; c < 3; c++)
+        if (classes[c] >= 0.9 * total)
+            return names[c];
+    return "mixed-precision";
+}
+
 void sq_run_results_judge(sq_run_results *results)
 {
     const sq_variant_result *base = &results->baseline;
-    double best_bytes = 0;
-    results->recommended = -1;
+    results->recommended = results->closest = -1;
     for (int i = 0; i < results->variant_count; i++) {
         sq_variant_result *v = &results->variants[i];
+        v->pareto = false;
         if (!v->evaluated) {
             v->verdict = SQ_VERDICT_FAILED_TO_RUN;
             continue;
         }
-        quality_change(base, v);
+        quality_change_error(base, v);
         v->speed_ratio = base->tokens_per_second > 0 ? v->tokens_per_second / base->tokens_per_second : 0;
-        int compressed = v->ratio_file >= results->target_compression;
-        int quality = v->ppl_change_pct <= results->target_quality;
-        v->verdict = compressed && quality ? SQ_VERDICT_SUCCESS : compressed ? SQ_VERDICT_PARTIAL
-                                                                             : SQ_VERDICT_FAILURE;
+        v->technique = sq_report_technique(v);
+        bool compressed = v->ratio_file >= results->target_compression;
+        bool quality = v->ppl_change_pct <= results->target_quality;
+        v->verdict = compressed && quality ? SQ_VERDICT_SUCCESS : compressed ? SQ_VERDICT_PARTIAL : SQ_VERDICT_FAILURE;
     }
-    /* Pareto front over (file bytes, quality change): nothing else is at least as
-     * small and at least as good, and strictly better in one. */
+    /* Pareto front over (file bytes, quality change): no other variant is at
+     * least as small and at least as good, and strictly better in one. */
     for (int i = 0; i < results->variant_count; i++) {
         sq_variant_result *v = &results->variants[i];
         if (!v->evaluated)
@@ -83,9 +127,33 @@ void sq_run_results_judge(sq_run_results *results)
                 (o->file_bytes < v->file_bytes || o->ppl_change_pct < v->ppl_change_pct))
                 v->pareto = false;
         }
-        if (v->verdict == SQ_VERDICT_SUCCESS && (results->recommended < 0 || v->file_bytes < best_bytes)) {
+    }
+    for (int i = 0; i < results->variant_count; i++) {
+        const sq_variant_result *v = &results->variants[i];
+        if (v->verdict == SQ_VERDICT_SUCCESS &&
+            (results->recommended < 0 || v->file_bytes < results->variants[results->recommended].file_bytes))
             results->recommended = i;
-            best_bytes = v->file_bytes;
-        }
+    }
+    if (results->recommended >= 0)
+        return;
+    /* None meets both: the nearest miss is the compressed-enough variant that
+     * loses least quality, else the one that keeps quality and compresses most. */
+    for (int i = 0; i < results->variant_count; i++) {
+        const sq_variant_result *v = &results->variants[i];
+        if (v->verdict == SQ_VERDICT_PARTIAL &&
+            (results->closest < 0 || v->ppl_change_pct < results->variants[results->closest].ppl_change_pct))
+            results->closest = i;
+    }
+    for (int i = 0; results->closest < 0 && i < results->variant_count; i++) {
+        const sq_variant_result *v = &results->variants[i];
+        if (v->verdict == SQ_VERDICT_FAILURE && v->ppl_change_pct <= results->target_quality)
+            results->closest = i;
+    }
+    for (int i = 0; i < results->variant_count; i++) {
+        const sq_variant_result *v = &results->variants[i];
+        const sq_variant_result *c = results->closest >= 0 ? &results->variants[results->closest] : NULL;
+        if (c && c->verdict == SQ_VERDICT_FAILURE && v->verdict == SQ_VERDICT_FAILURE &&
+            v->ppl_change_pct <= results->target_quality && v->ratio_file > c->ratio_file)
+            results->closest = i;
     }
 }

@@ -1,0 +1,197 @@
+/* test_report.c - the report's judgement on numbers chosen by hand: verdicts
+ * against the seed's success criteria, the Pareto front, the recommendation
+ * and the nearest miss, the paired standard error of the quality change
+ * (against a direct computation), the technique a set of formats is, and the
+ * readers of an artifact's 'inputs' text. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report_h5.h"
+#include "report/run_results.h"
+#include "report/text_file.h"
+
+static sq_run_results *results_new(double target_compression, double target_quality)
+{
+    sq_run_results *r = calloc(1, sizeof *r);
+    ck_assert_ptr_nonnull(r);
+    r->target_compression = target_compression;
+    r->target_quality = target_quality;
+    snprintf(r->baseline.name, sizeof r->baseline.name, "baseline");
+    r->baseline.evaluated = true;
+    r->baseline.perplexity = 10.0;
+    r->baseline.ppl_stderr = 0.2;
+    r->baseline.tokens_per_second = 1000;
+    r->baseline.file_bytes = 4000;
+    return r;
+}
+
+static sq_variant_result *add(sq_run_results *r, const char *name, int64_t bytes, double change_pct)
+{
+    sq_variant_result *v = &r->variants[r->variant_count++];
+    memset(v, 0, sizeof *v);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->evaluated = true;
+    v->file_bytes = bytes;
+    v->ratio_file = 4000.0 / (double)bytes;
+    v->ppl_change_pct = change_pct;
+    v->perplexity = 10.0 * (1 + change_pct / 100);
+    v->ppl_stderr = 0.2;
+    v->tokens_per_second = 1500;
+    return v;
+}
+
+START_TEST(test_verdicts_follow_the_seed)
+{
+    sq_run_results *r = results_new(2.0, 3.0);
+    add(r, "both", 1000, 2.9);                  /* 4x, +2.9%: SUCCESS */
+    add(r, "exact", 2000, 3.0);                 /* exactly on both targets: SUCCESS (>= and <=) */
+    add(r, "lossy", 500, 19.0);                 /* 8x, +19%: PARTIAL (the seed's INT4) */
+    add(r, "big", 3000, 0.0);                   /* 1.33x: FAILURE whatever the quality */
+    sq_variant_result *failed = &r->variants[r->variant_count++];
+    memset(failed, 0, sizeof *failed);
+    snprintf(failed->name, sizeof failed->name, "crashed");
+    sq_run_results_judge(r);
+    ck_assert_int_eq(r->variants[0].verdict, SQ_VERDICT_SUCCESS);
+    ck_assert_int_eq(r->variants[1].verdict, SQ_VERDICT_SUCCESS);
+    ck_assert_int_eq(r->variants[2].verdict, SQ_VERDICT_PARTIAL);
+    ck_assert_int_eq(r->variants[3].verdict, SQ_VERDICT_FAILURE);
+    ck_assert_int_eq(r->variants[4].verdict, SQ_VERDICT_FAILED_TO_RUN);
+    ck_assert_str_eq(sq_verdict_name(r->variants[4].verdict), "FAILED TO RUN");
+    /* the smallest SUCCESS, not the smallest variant */
+    ck_assert_int_eq(r->recommended, 0);
+    ck_assert_double_eq_tol(r->variants[0].speed_ratio, 1.5, 1e-12);
+    /* Pareto: lossy (smallest), both, exact? no: both is smaller and better than exact; big (best quality) */
+    ck_assert(r->variants[2].pareto);
+    ck_assert(r->variants[0].pareto);
+    ck_assert(!r->variants[1].pareto);
+    ck_assert(r->variants[3].pareto);
+    ck_assert(!r->variants[4].pareto);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_nearest_miss_when_none_succeeds)
+{
+    sq_run_results *r = results_new(2.0, 1.0);
+    add(r, "a", 500, 9.0);  /* PARTIAL */
+    add(r, "b", 900, 4.0);  /* PARTIAL, less loss: the nearest */
+    add(r, "c", 3000, 0.1); /* FAILURE */
+    sq_run_results_judge(r);
+    ck_assert_int_eq(r->recommended, -1);
+    ck_assert_int_eq(r->closest, 1);
+    char words[2048];
+    sq_report_recommendation_words(r, words, sizeof words);
+    ck_assert_ptr_nonnull(strstr(words, "No variant meets both targets"));
+    ck_assert_ptr_nonnull(strstr(words, "The nearest is b"));
+    free(r);
+
+    r = results_new(4.0, 1.0);
+    add(r, "small-enough-quality", 2000, 0.5); /* 2x: FAILURE, quality kept */
+    add(r, "smaller", 1500, 0.8);              /* 2.67x: FAILURE, quality kept, compresses more */
+    add(r, "broken", 3500, 50.0);
+    sq_run_results_judge(r);
+    ck_assert_int_eq(r->recommended, -1);
+    ck_assert_int_eq(r->closest, 1);
+    free(r);
+}
+END_TEST
+
+/* The paired standard error against a direct computation on made-up windows. */
+START_TEST(test_paired_standard_error)
+{
+    sq_run_results *r = results_new(2.0, 3.0);
+    double base_nll[4] = {100, 120, 90, 110}, var_nll[4] = {101, 123, 90.5, 112};
+    int64_t tokens[4] = {50, 50, 50, 40};
+    sq_variant_result *v = add(r, "v", 1000, 0);
+    r->baseline.windows = v->windows = 4;
+    r->baseline.window_nll = base_nll;
+    r->baseline.window_tokens = tokens;
+    v->window_nll = var_nll;
+    v->window_tokens = tokens;
+    sq_run_results_judge(r);
+    double n = 190, d[4], D = 0, spread = 0;
+    for (int w = 0; w < 4; w++) {
+        d[w] = var_nll[w] - base_nll[w];
+        D += d[w];
+    }
+    D /= n;
+    for (int w = 0; w < 4; w++)
+        spread += (d[w] - D * (double)tokens[w]) * (d[w] - D * (double)tokens[w]);
+    double expected = 100.0 * exp(D) * sqrt(spread * 4.0 / 3.0) / n;
+    ck_assert(v->paired);
+    ck_assert_double_eq_tol(v->ppl_change_stderr_pct, expected, 1e-12);
+    /* windows that do not match: the two perplexities' errors, combined */
+    int64_t other[4] = {50, 50, 50, 41};
+    v->window_tokens = other;
+    sq_run_results_judge(r);
+    ck_assert(!v->paired);
+    double a = 0.2 / 10.0, b = v->perplexity * 0.2 / 100.0;
+    ck_assert_double_eq_tol(v->ppl_change_stderr_pct, 100.0 * sqrt(a * a + b * b), 1e-12);
+    r->baseline.window_nll = NULL; /* stack arrays: nothing to free */
+    free(r);
+}
+END_TEST
+
+static void set_format(sq_variant_result *v, const char *name, int64_t before)
+{
+    sq_format_share *f = &v->formats[v->format_count++];
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->bytes_before = before;
+    f->bytes_after = before / 4;
+}
+
+START_TEST(test_technique_from_formats)
+{
+    sq_variant_result v;
+    memset(&v, 0, sizeof v);
+    ck_assert_ptr_null(sq_report_technique(&v));
+    set_format(&v, "fp32", 1000);
+    ck_assert_str_eq(sq_report_technique(&v), "none");
+    set_format(&v, "nf4", 9500);
+    set_format(&v, "int8", 400); /* a few narrow rows in int8: still int4 */
+    ck_assert_str_eq(sq_report_technique(&v), "int4");
+    set_format(&v, "fp16", 6000);
+    ck_assert_str_eq(sq_report_technique(&v), "mixed-precision");
+    memset(&v, 0, sizeof v);
+    set_format(&v, "bf16", 100);
+    ck_assert_str_eq(sq_report_technique(&v), "fp16");
+}
+END_TEST
+
+START_TEST(test_inputs_lines_and_escaping)
+{
+    const char *inputs = "run/compress/int8/model.h5 aaaa\nrun/evaluate/baseline/evaluation.h5 bbbb\n";
+    char path[256], sha[65], out[64], human[32];
+    ck_assert(sq_report_input_line(inputs, "evaluation.h5", path, sizeof path, sha));
+    ck_assert_str_eq(path, "run/evaluate/baseline/evaluation.h5");
+    ck_assert_str_eq(sha, "bbbb");
+    ck_assert(sq_report_input_line(inputs, "model.h5", path, sizeof path, sha));
+    ck_assert_str_eq(sha, "aaaa");
+    ck_assert(!sq_report_input_line(inputs, "calibration.h5", path, sizeof path, sha));
+    ck_assert_str_eq(sq_html_escape("<a href=\"x\">&'", out, sizeof out), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    ck_assert_str_eq(sq_human_bytes(1536, human, sizeof human), "1.50 KiB");
+    ck_assert_str_eq(sq_human_bytes(1000, human, sizeof human), "1000 B");
+    ck_assert_str_eq(sq_thousands(911648, human, sizeof human), "911,648");
+    ck_assert_str_eq(sq_thousands(-1234567, human, sizeof human), "-1,234,567");
+    ck_assert_str_eq(sq_thousands(999, human, sizeof human), "999");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("report");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_verdicts_follow_the_seed);
+    tcase_add_test(tc, test_nearest_miss_when_none_succeeds);
+    tcase_add_test(tc, test_paired_standard_error);
+    tcase_add_test(tc, test_technique_from_formats);
+    tcase_add_test(tc, test_inputs_lines_and_escaping);
+    suite_add_tcase(suite, tc);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
