@@ -46,7 +46,7 @@ make_config() {  # make_config NAME [sed expressions...]
 wait_run() {  # wait_run CONFIG SECONDS: until nothing is pending or running
   local deadline=$(( $(date +%s) + $2 ))
   while :; do
-    "$SQUEEZE" status "$1" > "$W/last-status.out"
+    "$SQUEEZE" status "$1" > "$W/last-status.out" 2>&1 || { cat "$W/last-status.out"; return 1; }
     grep -qE '^[0-9]+ done, 0 running, 0 pending' "$W/last-status.out" && return 0
     [ "$(date +%s)" -lt "$deadline" ] || { cat "$W/last-status.out"; return 1; }
     sleep 1
@@ -57,8 +57,12 @@ ppl() {  # ppl RUN_DIR VARIANT: the perplexity attribute as h5dump prints it
 }
 
 # 1. demo: local reference, then Slurm with 2 ranks for evaluate
-make_config demo-local
-make_config demo-slurm -e 's#^  max_windows: 48#  max_windows: 48\n  ranks: 2#'
+# the demo runs calibrate and evaluate on 2 ranks; the local reference uses 1, so
+# the comparison also shows that the rank count does not change a number
+make_config demo-local -e 's#^  ranks: 2#  ranks: 1#'
+make_config demo-slurm
+grep -q '^  ranks: 2' "$W/demo-slurm.yaml" || bad "the demo config no longer asks for 2 ranks"
+grep -q '^  ranks: 2' "$W/demo-local.yaml" && bad "the local reference still asks for 2 ranks"
 "$SQUEEZE" run "$W/demo-local.yaml" > "$W/local.out" 2>&1 || { cat "$W/local.out"; bad "local run failed"; }
 : > "$W/sbatch.log"
 "$SQUEEZE" submit "$W/demo-slurm.yaml" > "$W/submit.out" 2>&1 || { cat "$W/submit.out"; bad "submit failed"; }
