@@ -6,7 +6,11 @@
  * have fewer cores than ranks; the numbers do not depend on it).  A stage is
  * done only when it exited 0 AND its artifact carries the planned key.  The
  * first failure stops the run (unless --keep-going) with the log path and the
- * exact command to rerun it by hand.
+ * exact command to rerun it by hand; the report still runs when the baseline
+ * evaluation exists, so that the failure is on the page (as on Slurm, where
+ * the report job waits `afterany` on every evaluation).  A report written
+ * while an evaluation is missing or failed is never marked done: `resume`
+ * writes it again once the variant is fixed.
  *
  * Fault injection for tests: SQUEEZE_FAULT="<stage>:<variant>[,...]" makes the
  * matching instance fail with exit 4 before its program starts (the same rule
@@ -111,7 +115,31 @@ static void print_log_tail(const char *path)
     free(text);
 }
 
-/* Runs one instance; returns its exit code (0 = done with the right key). */
+/* The first evaluation the report reads that is not done ("" when all are):
+ * a report without it is written for people but never marked done. */
+static const sq_instance *report_gap(const sq_instance *report)
+{
+    for (int j = 0; j < report->input_count; j++)
+        if (report->inputs[j]->state != SQ_STATE_DONE)
+            return report->inputs[j];
+    return NULL;
+}
+
+/* The report can be written once every baseline evaluation is done: the
+ * report stage needs it (docs/report.md) and lists the other variants as
+ * failed or not run from plan.json. */
+static const sq_instance *report_blocker(const sq_instance *report)
+{
+    for (int j = 0; j < report->input_count; j++) {
+        const sq_instance *input = report->inputs[j];
+        if (input->variant_index < 0 && input->state != SQ_STATE_DONE)
+            return input;
+    }
+    return NULL;
+}
+
+/* Runs one instance; returns its exit code (0 = done with the right key;
+ * for an incomplete report, 0 = written, and its state stays missing). */
 static int run_instance(sq_plan *plan, sq_instance *inst)
 {
     char **argv = NULL;
@@ -172,9 +200,23 @@ static int run_instance(sq_plan *plan, sq_instance *inst)
     }
     running_child = 0;
     code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code == 0 && inst->stage == SQ_STAGE_REPORT && report_gap(inst)) {
+        const sq_instance *gap = report_gap(inst);
+        int fd = open(inst->log_path, O_WRONLY | O_APPEND);
+        dprintf(fd >= 0 ? fd : 2, "squeeze: report written while %s is %s: not marked done (resume writes it again)\n",
+                gap->id, sq_state_name(gap->state));
+        if (fd >= 0)
+            close(fd);
+        fprintf(stderr, "squeeze: %-28s written in %.1f s, incomplete (%s is %s): %s/report/\n", inst->id,
+                sq_now() - start, gap->id, sq_state_name(gap->state), plan->run_dir);
+        sq_argv_free(argv);
+        return 0;
+    }
     if (code == 0) {
-        if (inst->stage == SQ_STAGE_REPORT)
-            sq_instance_mark_done(inst);
+        if (inst->stage == SQ_STAGE_REPORT && sq_instance_mark_done(inst) != SQ_OK) {
+            fprintf(stderr, "squeeze: %s: %s\n", inst->id, sq_error_message());
+            sq_error_clear();
+        }
         sq_instance_artifact_key(inst, key, sizeof key);
         if (strcmp(key, inst->key) != 0) {
             int fd = open(inst->log_path, O_WRONLY | O_APPEND);
@@ -199,6 +241,8 @@ static void print_rerun(const sq_plan *plan, const sq_instance *inst)
     fprintf(stderr, "squeeze: rerun it by hand:\n  %s\n", command);
     fprintf(stderr, "squeeze: or, after fixing it: squeeze resume %s --stage %s%s%s\n", plan->config_path,
             sq_stage_name(inst->stage), inst->variant[0] ? " --variant " : "", inst->variant);
+    fprintf(stderr, "squeeze: (squeeze resume %s alone reruns everything not done, the report included)\n",
+            plan->config_path);
     free(log);
     free(command);
     sq_argv_free(argv);
@@ -291,30 +335,58 @@ int sq_cmd_run(const sq_command_options *opts, bool resume)
     sa.sa_handler = forward_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* Whatever this run redoes changes what the report would show: an old
+     * report stops counting as done now, so a run that fails or is killed
+     * half-way never leaves one marked done. */
+    sq_instance *report = sq_plan_find(&plan, SQ_STAGE_REPORT, "");
+    if (report && run[item_of(&plan, report)] && report->state == SQ_STATE_DONE) {
+        unlink(report->output);
+        report->state = SQ_STATE_MISSING;
+    }
     sq_plan_write_json(&plan, "local");
 
+    const sq_instance *stopped_at = NULL;
+    int not_run = 0;
+    bool told_not_run = false, report_written = false;
     for (size_t i = 0; i < plan.count && !interrupted; i++) {
         sq_instance *inst = plan.items[i];
         if (!run[i])
             continue;
-        /* an input that is not done, or that this run meant to redo and could not */
+        if (stopped_at && inst != report) {
+            not_run++;
+            continue;
+        }
+        /* an input that is not done, or that this run meant to redo and could not;
+         * the report needs only the baseline (it lists the rest as failed or not run) */
         const sq_instance *blocker = NULL;
-        for (int j = 0; j < inst->input_count && !blocker; j++) {
-            const sq_instance *input = inst->inputs[j];
-            bool redone = false;
-            for (size_t k = 0; k < i; k++)
-                if (plan.items[k] == input && run[k])
-                    redone = true;
-            if (input->state != SQ_STATE_DONE || (redone && !succeeded[item_of(&plan, input)]))
-                blocker = input;
+        if (inst == report) {
+            blocker = report_blocker(inst);
+        } else {
+            for (int j = 0; j < inst->input_count && !blocker; j++) {
+                const sq_instance *input = inst->inputs[j];
+                bool redone = false;
+                for (size_t k = 0; k < i; k++)
+                    if (plan.items[k] == input && run[k])
+                        redone = true;
+                if (input->state != SQ_STATE_DONE || (redone && !succeeded[item_of(&plan, input)]))
+                    blocker = input;
+            }
         }
         if (blocker) {
             fprintf(stderr, "squeeze: %-28s skipped: needs %s\n", inst->id, blocker->id);
             continue;
         }
+        if (stopped_at) {
+            fprintf(stderr, "squeeze: %d stage(s) not run after the failure of %s; writing the report anyway\n",
+                    not_run, stopped_at->id);
+            told_not_run = true;
+        }
         int code = run_instance(&plan, inst);
         ran++;
-        if (code == 0) {
+        report_written |= code == 0 && inst == report;
+        if (code == 0 && inst == report && report_gap(inst)) {
+            inst->state = SQ_STATE_MISSING; /* written, but incomplete: resume writes it again */
+        } else if (code == 0) {
             inst->state = SQ_STATE_DONE;
             succeeded[i] = true;
         } else {
@@ -323,16 +395,27 @@ int sq_cmd_run(const sq_command_options *opts, bool resume)
             failures++;
             fprintf(stderr, "squeeze: %s FAILED (exit %d); log: %s\n", inst->id, code, inst->log_path);
             print_log_tail(inst->log_path);
-            print_rerun(&plan, inst);
+            if (!opts->keep_going && stopped_at == NULL)
+                stopped_at = inst;
         }
         sq_plan_write_json(&plan, "local");
-        if (code != 0 && !opts->keep_going)
-            break;
     }
+    if (stopped_at && not_run && !told_not_run)
+        fprintf(stderr, "squeeze: %d stage(s) not run after the failure of %s\n", not_run, stopped_at->id);
     if (interrupted) {
         fprintf(stderr, "squeeze: interrupted by signal %d\n", (int)interrupted);
         rc = 4;
     } else if (failures) {
+        /* last, after the report's lines: each failure, its log and how to rerun it */
+        for (size_t i = 0; i < plan.count; i++) {
+            const sq_instance *inst = plan.items[i];
+            if (!run[i] || inst->state != SQ_STATE_FAILED)
+                continue;
+            fprintf(stderr, "squeeze: %s FAILED (exit %d); log: %s\n", inst->id, inst->exit_code, inst->log_path);
+            print_rerun(&plan, inst);
+        }
+        if (report_written)
+            fprintf(stderr, "squeeze: the report in %s/report/ shows the failure (not marked done)\n", plan.run_dir);
         fprintf(stderr, "squeeze: %d stage(s) failed; `squeeze status %s` shows the run\n", failures, opts->config);
         rc = 4;
     } else {

@@ -91,10 +91,16 @@ sq_status sq_slurm_query_states(sq_plan *plan, sq_ledger *ledger, bool *any_acti
             sq_argv_push(&argv, words[i]);
         free(jobs_arg);
     }
-    SQ_TRY(sq_capture(argv, false, 30, &out, &code));
+    SQ_TRY(sq_capture(argv, true, 30, &out, &code));
     if (code == 127)
         SQ_FAIL(SQ_ERR_RUN, "squeue is not available: cannot ask Slurm about jobs %s", list);
-    /* exit 1 with "Invalid job id" when the controller forgot every job: no rows */
+    /* exit 1 with "Invalid job id" when the controller forgot every job: no rows.
+     * Any other failure (controller unreachable, timeout) must not read as
+     * "nothing queued": the caller would resubmit queued work or call the run
+     * settled while its jobs still wait. */
+    if (code != 0 && strstr(out ? out : "", "Invalid job id") == NULL)
+        SQ_FAIL(SQ_ERR_RUN, "squeue failed (exit %d): %.300s; cannot tell which jobs of this run are queued: try again",
+                code, out ? out : "");
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         char *f[4];
         split_fields(line, f, 4);
@@ -112,16 +118,33 @@ sq_status sq_slurm_query_states(sq_plan *plan, sq_ledger *ledger, bool *any_acti
     for (size_t i = 0; i < plan->count; i++) {
         sq_instance *inst = plan->items[i];
         const sq_ledger_job *job = sq_ledger_find(ledger, inst->id);
-        if (job == NULL || strcmp(job->key, inst->key) != 0)
-            continue; /* never submitted, or submitted for another config */
-        free(inst->job_id);
-        inst->job_id = strdup(job->job_id);
+        if (job == NULL)
+            continue; /* never submitted */
+        bool same_key = strcmp(job->key, inst->key) == 0;
         const queue_row *row = NULL;
         for (size_t r = 0; r < row_count && !row; r++)
             if (strcmp(rows[r].id, job->job_id) == 0)
                 row = &rows[r];
         if (row)
             sq_ledger_set_raw_id(ledger, inst->id, row->raw);
+        if (row && !terminal(row->state) && !same_key) {
+            /* Queued for an earlier config or input (the config, a recipe or a
+             * data file changed since the submission): the job still writes into
+             * this folder, so it counts as queued or running until it ends, and
+             * resume neither duplicates it nor calls the run settled.  Its
+             * artifact will carry the old key, so it shows stale afterwards. */
+            *any_active = true;
+            free(inst->job_id);
+            inst->job_id = strdup(job->job_id);
+            inst->state = strcmp(row->state, "PENDING") == 0 ? SQ_STATE_PENDING : SQ_STATE_RUNNING;
+            set_detail(inst, sq_strdupf("submitted for an earlier config or input (key %.12s): stale once it ends",
+                                        job->key));
+            continue;
+        }
+        if (!same_key)
+            continue; /* submitted for another config, and no longer queued */
+        free(inst->job_id);
+        inst->job_id = strdup(job->job_id);
         if (row && !terminal(row->state)) {
             *any_active = true;
             if (inst->state != SQ_STATE_DONE) {

@@ -167,9 +167,20 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
             quoted(f, instances[0]->inputs[j]->output);
         }
         fputs("; do\n    [ -e \"$input\" ] || { echo \"squeeze: $input is missing: the report is incomplete\"; complete=0; }\n"
-              "  done\n"
+              "  done\n", f);
+        /* an evaluation left by an earlier config (its rerun failed or was
+         * cancelled) exists but carries another key: `squeeze plan` reads the
+         * keys, and a report over it is not marked done either */
+        char *squeeze = sq_path_join(plan->bin_dir, "squeeze");
+        fputs("  if [ \"$complete\" = 1 ] && ! ", f);
+        quoted(f, squeeze);
+        fputs(" plan ", f);
+        quoted(f, plan->config_path);
+        fputs(" | awk '$1 == \"evaluate\" && $3 != \"done\" {print \"squeeze: evaluate/\" $2 \" is \" $3 \": the report is "
+              "incomplete\"; bad = 1} END {exit bad}'; then\n    complete=0\n  fi\n"
               "  if [ \"$complete\" = 1 ]; then printf '%s\\n' \"$key\" > \"$artifact.tmp.$$\" && mv \"$artifact.tmp.$$\" "
               "\"$artifact\"; fi\nfi", f);
+        free(squeeze);
     } else {
         fputs("if [ \"$status\" -eq 0 ] && [ ! -e \"$artifact\" ]; then\n"
               "  echo \"squeeze: the stage exited 0 but wrote no $artifact\"; status=4\nfi", f);

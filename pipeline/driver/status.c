@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *relative(const sq_plan *plan, const char *path)
 {
@@ -62,7 +63,7 @@ int sq_cmd_status(const sq_command_options *opts)
 {
     sq_plan plan;
     sq_ledger ledger;
-    bool active = false;
+    bool active = false, slurm_failed = false;
     int counts[SQ_STATE_FAILED + 1] = {0};
     if (sq_plan_build(opts->config, &plan) != SQ_OK) {
         fprintf(stderr, "squeeze: %s\n", sq_error_message());
@@ -72,8 +73,9 @@ int sq_cmd_status(const sq_command_options *opts)
     sq_plan_read_failures(&plan);
     if (sq_ledger_load(plan.run_dir, &ledger) == SQ_OK && ledger.count > 0) {
         if (sq_slurm_query_states(&plan, &ledger, &active) != SQ_OK) {
-            fprintf(stderr, "squeeze: warning: %s\n", sq_error_message());
+            fprintf(stderr, "squeeze: %s\n", sq_error_message());
             sq_error_clear();
+            slurm_failed = true;
         }
         sq_ledger_save(&ledger);
     }
@@ -99,9 +101,16 @@ int sq_cmd_status(const sq_command_options *opts)
         case SQ_STATE_DONE:
             snprintf(detail, sizeof detail, "%s", relative(&plan, inst->output));
             break;
-        case SQ_STATE_MISSING:
-            snprintf(detail, sizeof detail, "%s", inst->detail ? inst->detail : "not run yet");
+        case SQ_STATE_MISSING: {
+            char *written = inst->stage == SQ_STAGE_REPORT ? sq_path_join(inst->dir, "report.json") : NULL;
+            if (inst->detail == NULL && written && access(written, F_OK) == 0)
+                snprintf(detail, sizeof detail, "%s/ written while an evaluation was not done: incomplete",
+                         relative(&plan, inst->dir));
+            else
+                snprintf(detail, sizeof detail, "%s", inst->detail ? inst->detail : "not run yet");
+            free(written);
             break;
+        }
         }
         counts[inst->state]++;
         printf("%-10s %-24s %-8s %s\n", sq_stage_name(inst->stage), inst->variant[0] ? inst->variant : "-",
@@ -110,7 +119,9 @@ int sq_cmd_status(const sq_command_options *opts)
     printf("%d done, %d running, %d pending, %d failed, %d stale, %d missing\n", counts[SQ_STATE_DONE],
            counts[SQ_STATE_RUNNING], counts[SQ_STATE_PENDING], counts[SQ_STATE_FAILED], counts[SQ_STATE_STALE],
            counts[SQ_STATE_MISSING]);
+    if (slurm_failed)
+        fprintf(stderr, "squeeze: Slurm could not be asked: the states above come from the artifacts alone (exit 4)\n");
     sq_ledger_free(&ledger);
     sq_plan_free(&plan);
-    return 0;
+    return slurm_failed ? 4 : 0;
 }

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # test_driver_local.sh - the local executor on configs/demo.yaml (3 variants):
 #  1. check passes; plan lists 10 instances, all missing
-#  2. run with SQUEEZE_FAULT=compress:nf4 --keep-going: exit 4, status shows
-#     compress/nf4 failed with exit 4 and its log; the other variants are done
-#  3. resume reruns exactly compress/nf4, evaluate/nf4 and the report
+#  2. run with SQUEEZE_FAULT=compress:nf4: stops at the failure (exit 4, its log
+#     and the command to rerun it) but still writes the report, which lists nf4
+#     as FAILED TO RUN with the compress log, and is not marked done; then with
+#     --keep-going: status shows compress/nf4 failed with exit 4 and its log, the
+#     other variants are done
+#  3. resume reruns exactly compress/nf4, evaluate/nf4 and the report, which
+#     now shows nf4 evaluated; a later failure (evaluate/int8, its artifact gone)
+#     leaves no old report marked done
 #  4. a second run on the same folder while one runs is refused (lock)
 #  5. changing one variant's option makes only that variant (and the report) stale
 #  6. a stage killed with SIGKILL mid-run, and a half-written temporary artifact,
@@ -18,6 +23,11 @@ fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
+# the recipes as they are now: a colleague editing configs/recipes/ while the
+# test runs must not change the plan keys under it (bare recipe names resolve
+# through $SQUEEZE_RECIPES first, in the driver and in the stages)
+cp -r "$SRC/configs/recipes" "$W/recipes"
+export SQUEEZE_RECIPES="$W/recipes"
 # the demo config with absolute data paths and the run folder in $W
 sed -e "s#\.\./tests/#$SRC/tests/#g" -e "s#^output_root:.*#output_root: $W/results#" \
   "$SRC/configs/demo.yaml" > "$W/demo.yaml"
@@ -29,7 +39,41 @@ state_of() { "$SQUEEZE" status "$CFG" | awk -v s="$1" -v v="$2" '$1 == s && $2 =
 "$SQUEEZE" plan "$CFG" > "$W/plan.out"
 [ "$(grep -c ' missing ' "$W/plan.out")" = 10 ] && ok "plan: 10 instances, all missing" || { cat "$W/plan.out"; bad "plan"; }
 
-# 2. fault on one variant
+# report_variant VARIANT FIELD: a field of one variant in report.json
+report_variant() {
+  python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+v = [x for x in d["variants"] if x["name"] == sys.argv[2]]
+print(v[0].get(sys.argv[3]) if v else "no-such-variant")' "$RUN/report/report.json" "$1" "$2"
+}
+
+# 2. fault on one variant: the run stops there, the report still shows it
+set +e
+SQUEEZE_FAULT=compress:nf4 "$SQUEEZE" run "$CFG" > "$W/run0.out" 2>&1
+code=$?
+set -e
+[ "$code" = 4 ] && ok "faulty run stops with exit 4" || { cat "$W/run0.out"; bad "faulty run exit $code"; }
+ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/run0.out" | awk '{print $2}' | tr '\n' ' ')
+[ "${ran#* evaluate/baseline compress/int8 evaluate/int8 }" = "compress/nf4 report " ] \
+  && ok "stopped at compress/nf4, then wrote the report: $ran" || { cat "$W/run0.out"; bad "fail-fast run ran '$ran'"; }
+# after the report's lines: the failed stage's log and the exact command to rerun it
+sed -n '/report  *written/,$p' "$W/run0.out" > "$W/run0.end"
+grep -q "compress/nf4 FAILED (exit 4); log: $RUN/compress/nf4/stage.log" "$W/run0.end" \
+  && grep -q "squeeze-compress .*--out $RUN/compress/nf4/model.h5" "$W/run0.end" \
+  && grep -q "squeeze resume $CFG --stage compress --variant nf4" "$W/run0.end" \
+  && ok "ends with the log path and the commands to rerun compress/nf4" || { cat "$W/run0.out"; bad "no log/rerun at the end"; }
+[ -s "$RUN/report/report.json" ] && ok "the report was written despite the failure" || bad "no report after the failure"
+[ "$(report_variant nf4 verdict)" = "FAILED TO RUN" ] && [ "$(report_variant nf4 log)" = "$RUN/compress/nf4/stage.log" ] \
+  && [ "$(report_variant nf4 failed_stage)" = compress ] && [ "$(report_variant nf4 exit_code)" = 4 ] \
+  && ok "report.json: nf4 FAILED TO RUN, compress exit 4, log $RUN/compress/nf4/stage.log" \
+  || bad "report.json on nf4: $(report_variant nf4 verdict) / $(report_variant nf4 failed_stage) / $(report_variant nf4 log)"
+[ "$(report_variant ssm-mixed verdict)" = "FAILED TO RUN" ] && [ "$(report_variant int8 verdict)" != "FAILED TO RUN" ] \
+  && ok "report.json: int8 evaluated, ssm-mixed not run" || bad "report.json int8/ssm-mixed verdicts"
+[ ! -e "$RUN/report/plan_key" ] && [ "$(state_of report -)" = missing ] && ok "the incomplete report is not marked done" \
+  || bad "a report written with nf4 failed counts as done"
+[ "$(state_of compress ssm-mixed)" = missing ] || bad "compress/ssm-mixed ran after the failure without --keep-going"
+
+# --keep-going: the variants that do not need compress/nf4 go on
 set +e
 SQUEEZE_FAULT=compress:nf4 "$SQUEEZE" run "$CFG" --keep-going > "$W/run1.out" 2>&1
 code=$?
@@ -44,6 +88,10 @@ grep -q "SQUEEZE_FAULT" "$RUN/compress/nf4/stage.log" || bad "the log does not s
   || bad "other variants not done"
 [ "$(state_of evaluate nf4)/$(state_of report -)" = missing/missing ] || bad "evaluate/nf4 and report should be missing"
 grep -q "rerun it by hand" "$W/run1.out" || bad "no rerun command printed"
+grep -q "evaluate/nf4 *skipped: needs compress/nf4" "$W/run1.out" || bad "evaluate/nf4 not skipped"
+[ "$(report_variant nf4 verdict)/$(report_variant ssm-mixed verdict)" != "FAILED TO RUN/FAILED TO RUN" ] \
+  && [ "$(report_variant nf4 verdict)" = "FAILED TO RUN" ] && ok "--keep-going report: nf4 failed, ssm-mixed evaluated" \
+  || bad "--keep-going report verdicts"
 
 # 3. fix (no fault) and resume: exactly that variant's compress + evaluate and the report
 "$SQUEEZE" resume "$CFG" > "$W/resume1.out" 2>&1 || { cat "$W/resume1.out"; bad "resume failed"; }
@@ -51,6 +99,28 @@ ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/resume1.out" | awk '{print $2
 [ "$ran" = "compress/nf4 evaluate/nf4 report " ] && ok "resume ran: $ran" || bad "resume ran '$ran'"
 [ "$(grep -c ' done ' <("$SQUEEZE" status "$CFG"))" = 10 ] && ok "all 10 done" || bad "not all done after resume"
 [ -s "$RUN/report/report.md" ] || bad "no report.md"
+[ "$(report_variant nf4 verdict)" != "FAILED TO RUN" ] && [ "$(report_variant nf4 source)" = "$RUN/evaluate/nf4/evaluation.h5" ] \
+  && ok "after the fix: the report shows nf4 evaluated ($(report_variant nf4 verdict))" \
+  || bad "after resume the report still shows nf4 as $(report_variant nf4 verdict)"
+[[ "$(cat "$RUN/report/plan_key" 2>/dev/null)" == "$("$SQUEEZE" plan "$CFG" | awk '$1 == "report" {print $4}')"?* ]] \
+  && ok "the complete report is marked done" || bad "report/plan_key"
+
+# a later failure leaves no old report marked done: evaluate/int8's artifact
+# goes, its rerun fails; the report is rewritten without it and not done
+mv "$RUN/evaluate/int8/evaluation.h5" "$W/int8-evaluation.h5"
+set +e
+SQUEEZE_FAULT=evaluate:int8 "$SQUEEZE" resume "$CFG" > "$W/resume-int8.out" 2>&1
+code=$?
+set -e
+[ "$code" = 4 ] && [ "$(state_of report -)" = missing ] && [ ! -e "$RUN/report/plan_key" ] \
+  && [ "$(report_variant int8 verdict)" = "FAILED TO RUN" ] && [ "$(report_variant int8 log)" = "$RUN/evaluate/int8/stage.log" ] \
+  && ok "evaluate/int8 failed later: report rewritten with int8 FAILED TO RUN, not done" \
+  || { cat "$W/resume-int8.out"; bad "after a later failure: exit $code, report $(state_of report -), int8 $(report_variant int8 verdict)"; }
+mv "$W/int8-evaluation.h5" "$RUN/evaluate/int8/evaluation.h5"
+"$SQUEEZE" resume "$CFG" > "$W/resume-report.out" 2>&1 || { cat "$W/resume-report.out"; bad "resume of the report failed"; }
+ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/resume-report.out" | awk '{print $2}' | tr '\n' ' ')
+[ "$ran" = "report " ] && [ "$(grep -c ' done ' <("$SQUEEZE" status "$CFG"))" = 10 ] \
+  && ok "with the artifact back, resume reran only the report: all 10 done" || bad "resume ran '$ran'"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['instances']) == 10" "$RUN/plan.json" \
   || bad "plan.json"
 

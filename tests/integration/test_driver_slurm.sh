@@ -19,6 +19,14 @@ chmod 755 "$W"
 fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
+# The recipes as they are now.  The compress keys include the recipe file's
+# content, so a colleague editing configs/recipes/ during the minute this test
+# runs used to change the plan under the queued jobs: status then (rightly) saw
+# stale instances, and resume resubmitted them.  Bare recipe names resolve
+# through $SQUEEZE_RECIPES first, in the driver and in the jobs (sbatch passes
+# the environment on).
+cp -r "$SRC/configs/recipes" "$W/recipes"
+export SQUEEZE_RECIPES="$W/recipes"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader \
   OMPI_MCA_plm_rsh_agent=false
 
