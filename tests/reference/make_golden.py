@@ -17,11 +17,17 @@ Built-in cases (no arguments, or --builtin):
                     conv kernel 3), saved to tests/data/golden/random_itera.pt
   random-transformer a small seeded random Transformer (3 heads), saved to
                     tests/data/golden/random_transformer.pt
-Any other model (the bundled defaults, once trained):
-  --case NAME=PATH[:HEADS]   windows of seeded random token ids
+  random-itera-odd  a seeded random IteraLite whose widths are no multiple of the C
+                    code's vector lanes (hidden 18, d_inner 36, state 5, expert size 13,
+                    conv kernel 2), saved to tests/data/golden/random_itera_odd.pt
+Any other model (the bundled defaults):
+  --case NAME=PATH[:HEADS]   two windows of seeded random token ids, of min(64, max_seq)
+                             and min(9, max_seq) tokens (short, so the file stays small)
 
   /usr/bin/python3 tests/reference/make_golden.py
-  /usr/bin/python3 tests/reference/make_golden.py --case bundled-itera=tests/data/bundled/itera.pt
+  /usr/bin/python3 tests/reference/make_golden.py \
+      --case itera_tiny_bytes=tests/data/bundled/itera_tiny_bytes.pt \
+      --case transformer_tiny_bytes=tests/data/bundled/transformer_tiny_bytes.pt:4
 """
 
 import argparse
@@ -73,17 +79,23 @@ def builtin_random(out_dir):
         top_k=2, moe_layers=[0, 2], max_seq=40)), seed=11)
     transformer = randomise(R.Transformer(R.TransformerConfig(
         vocab=101, hidden=48, layers=2, heads=3, ffn_size=80, max_seq=40)), seed=12)
+    odd = randomise(R.IteraLite(R.IteraConfig(
+        vocab=53, hidden=18, layers=2, state=5, conv=2, expand=2, experts=3, expert_size=13,
+        top_k=2, moe_layers=[1], max_seq=24)), seed=13)
     paths = []
-    for name, model in (("random_itera", itera), ("random_transformer", transformer)):
+    for name, model in (("random_itera", itera), ("random_transformer", transformer), ("random_itera_odd", odd)):
         path = os.path.join(out_dir, name + ".pt")
         R.save_checkpoint(model, path)
         paths.append(path)
     return paths
 
 
+RANDOM_WINDOW = 64  # longest random window: long enough for the scan and positions, small on disk
+
+
 def random_windows(name, vocab, max_seq):
     gen = np.random.default_rng(zlib.crc32(name.encode()))
-    return [gen.integers(0, vocab, size=n).astype(np.int32) for n in (max_seq, min(9, max_seq))]
+    return [gen.integers(0, vocab, size=n).astype(np.int32) for n in (min(RANDOM_WINDOW, max_seq), min(9, max_seq))]
 
 
 def text_windows(text_path, tokenizer_path, max_seq):
@@ -135,9 +147,10 @@ def main():
         write_case(args.out, "micro", os.path.join(lite, "itera_lite_micro_distilled.pt"), None,
                    text_windows(os.path.join(lite, "tinystories_train.txt"),
                                 os.path.join(lite, "tokenizer_2000.json"), 128))
-        itera_pt, transformer_pt = builtin_random(args.out)
+        itera_pt, transformer_pt, odd_pt = builtin_random(args.out)
         write_case(args.out, "random_itera", itera_pt, None)
         write_case(args.out, "random_transformer", transformer_pt, None)
+        write_case(args.out, "random_itera_odd", odd_pt, None)
     for case in args.case:
         name, _, spec = case.partition("=")
         path, _, heads = spec.partition(":")

@@ -105,7 +105,8 @@ START_TEST(test_golden_logits)
 {
     char dir_path[1024], path[1300];
     int cases = 0;
-    bool seen_micro = false, seen_itera = false, seen_transformer = false;
+    bool seen_micro = false, seen_itera = false, seen_transformer = false, seen_odd = false,
+         seen_bundled_itera = false, seen_bundled_transformer = false;
     snprintf(dir_path, sizeof dir_path, "%s/golden", SQ_TEST_DATA);
     DIR *dir = opendir(dir_path);
     ck_assert_msg(dir != NULL, "cannot open %s", dir_path);
@@ -119,11 +120,16 @@ START_TEST(test_golden_logits)
         seen_micro = seen_micro || strcmp(entry->d_name, "micro.h5") == 0;
         seen_itera = seen_itera || strcmp(entry->d_name, "random_itera.h5") == 0;
         seen_transformer = seen_transformer || strcmp(entry->d_name, "random_transformer.h5") == 0;
+        seen_odd = seen_odd || strcmp(entry->d_name, "random_itera_odd.h5") == 0; /* vector tails */
+        seen_bundled_itera = seen_bundled_itera || strcmp(entry->d_name, "itera_tiny_bytes.h5") == 0;
+        seen_bundled_transformer = seen_bundled_transformer || strcmp(entry->d_name, "transformer_tiny_bytes.h5") == 0;
         cases++;
     }
     closedir(dir);
-    ck_assert_msg(seen_micro && seen_itera && seen_transformer,
-                  "golden cases micro, random_itera and random_transformer must all be present (%d found)", cases);
+    ck_assert_msg(seen_micro && seen_itera && seen_transformer && seen_odd && seen_bundled_itera &&
+                      seen_bundled_transformer,
+                  "golden cases micro, random_itera, random_transformer, random_itera_odd, itera_tiny_bytes and "
+                  "transformer_tiny_bytes must all be present (%d found)", cases);
 }
 END_TEST
 
@@ -258,21 +264,21 @@ END_TEST
 START_TEST(test_vec_math_accuracy)
 {
     double worst_exp = 0.0, worst_softplus = 0.0, worst_silu = 0.0;
+    float e[SQ_VF_LANES], sp[SQ_VF_LANES], si[SQ_VF_LANES];
     for (int i = 0; i <= 400000; i++) {
         float x = -87.0f + 175.0f * (float)i / 400000.0f, v[4] = {x, x * 0.25f, -x * 0.125f, x * 0.01f};
-        for (int lane = 0; lane < 4; lane++) {
-            float in[4] = {v[lane], v[lane], v[lane], v[lane]}, e[4], sp[4], si[4];
-            sq_v4f_store(e, sq_v4f_exp(sq_v4f_load(in)));
-            sq_v4f_store(sp, sq_v4f_softplus(sq_v4f_load(in)));
-            sq_v4f_store(si, sq_v4f_silu(sq_v4f_load(in)));
-            double xd = in[0];
+        for (int k = 0; k < 4; k++) {
+            sq_vf_store(e, sq_vf_exp(sq_vf_splat(v[k])));
+            sq_vf_store(sp, sq_vf_softplus(sq_vf_splat(v[k])));
+            sq_vf_store(si, sq_vf_silu(sq_vf_splat(v[k])));
+            double xd = v[k];
             double ref_exp = exp(xd);
             double ref_softplus = xd > 20.0 ? xd : log1p(exp(xd));
             double ref_silu = xd / (1.0 + exp(-xd));
-            worst_exp = fmax(worst_exp, fabs(e[0] - ref_exp) / ref_exp);
+            worst_exp = fmax(worst_exp, fabs(e[k % SQ_VF_LANES] - ref_exp) / ref_exp);
             worst_softplus = fmax(worst_softplus, fabs(sp[0] - ref_softplus) / fmax(ref_softplus, 1e-30));
             if (fabs(ref_silu) > 1e-30)
-                worst_silu = fmax(worst_silu, fabs(si[0] - ref_silu) / fabs(ref_silu));
+                worst_silu = fmax(worst_silu, fabs(si[SQ_VF_LANES - 1] - ref_silu) / fabs(ref_silu));
         }
     }
     printf("vec_math max relative error: exp %.2g, softplus %.2g, silu %.2g\n", worst_exp, worst_softplus,
@@ -281,10 +287,39 @@ START_TEST(test_vec_math_accuracy)
     ck_assert_msg(worst_exp < 4e-7, "exp %.3g", worst_exp);
     ck_assert_msg(worst_softplus < 6e-7, "softplus %.3g", worst_softplus);
     ck_assert_msg(worst_silu < 6e-7, "silu %.3g", worst_silu);
-    /* the map macro's tail (n not a multiple of 4) */
-    float tail[7] = {-1, 0, 1, 2, 3, 21, -30};
-    SQ_V4F_MAP(tail, 7, sq_v4f_softplus);
+    /* erf and GELU (the FFNs' activation) against double precision: absolute error, since
+     * erf is bounded and GELU's error grows with |x| (0.5 x erf_error) */
+    double worst_erf = 0.0, worst_gelu = 0.0;
+    float er[SQ_VF_LANES], ge[SQ_VF_LANES];
+    for (int i = -400000; i <= 400000; i++) {
+        float x = 10.0f * (float)i / 400000.0f;
+        sq_vf_store(er, sq_vf_erf(sq_vf_splat(x)));
+        sq_vf_store(ge, sq_vf_gelu(sq_vf_splat(x)));
+        double xd = x;
+        worst_erf = fmax(worst_erf, fabs(er[0] - erf(xd)));
+        worst_gelu = fmax(worst_gelu, fabs(ge[0] - 0.5 * xd * (1.0 + erf(xd / sqrt(2.0)))) / fmax(1.0, fabs(xd)));
+    }
+    printf("vec_math max absolute error: erf %.2g, gelu %.2g (relative to max(1, |x|))\n", worst_erf, worst_gelu);
+    ck_assert_msg(worst_erf < 6e-7, "erf %.3g", worst_erf); /* a few ulp of 1 */
+    ck_assert_msg(worst_gelu < 6e-7, "gelu %.3g", worst_gelu);
+    /* partial loads and stores (row widths not a multiple of the lanes) touch only n floats */
+    float row[SQ_VF_LANES + 3], out[SQ_VF_LANES + 3];
+    for (int i = 0; i < SQ_VF_LANES + 3; i++) {
+        row[i] = (float)(i + 1);
+        out[i] = -1.0f;
+    }
+    sq_vf part = sq_vf_load_n(row + 3, 3);
+    ck_assert(part[0] == 4.0f && part[1] == 5.0f && part[2] == 6.0f && part[3] == 0.0f &&
+              part[SQ_VF_LANES - 1] == 0.0f);
+    sq_vf_store_n(out + 3, sq_vf_splat(9.0f), 2);
+    ck_assert(out[2] == -1.0f && out[3] == 9.0f && out[4] == 9.0f && out[5] == -1.0f);
+    ck_assert(sq_vf_sum(sq_vf_first(sq_vf_splat(2.0f), 3)) == 6.0f);
+    ck_assert(sq_vf_sum(sq_vf_load(row)) == (float)(SQ_VF_LANES * (SQ_VF_LANES + 1) / 2));
+    /* the map macro's tail (n not a multiple of the lanes) */
+    float tail[SQ_VF_LANES + 3] = {-1, 0, 1, 2, 3, 21, -30};
+    SQ_VF_MAP(tail, 7, sq_vf_softplus);
     ck_assert(fabs(tail[5] - 21.0f) == 0.0f && fabs(tail[1] - (float)log(2.0)) < 1e-7 && tail[6] > 0.0f);
+    ck_assert(tail[7] == 0.0f); /* past n: untouched */
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 
 #include "models/family.h"
 #include "models/forward_internal.h"
+#include "models/vec_math.h"
 
 struct sq_model {
     sq_model_config cfg;
@@ -147,26 +148,38 @@ void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, beta, y, ldy);
 }
 
-void sq_fw_layernorm(const float *x, int rows, int d, const float *w, const float *b, double eps, float *out)
+SQ_VEC_KERNEL void sq_fw_layernorm(const float *x, int rows, int d, const float *w, const float *b, double eps,
+                                   float *out)
 {
+    /* Two passes in float, a vector at a time: the mean, then the biased variance of
+     * the centred values (no E[x^2] - E[x]^2 cancellation); torch.nn.LayerNorm's CPU
+     * kernel also accumulates float rows in float. */
+    const int full = d - d % SQ_VF_LANES;
+    const size_t tail = (size_t)(d - full);
     for (int r = 0; r < rows; r++) {
         const float *v = x + (size_t)r * d;
         float *o = out + (size_t)r * d;
-        double sum = 0.0, sq = 0.0;
-        for (int j = 0; j < d; j++)
-            sum += v[j];
-        const double mean = sum / d;
-        for (int j = 0; j < d; j++)
-            sq += (v[j] - mean) * (v[j] - mean);
-        const float inv = (float)(1.0 / sqrt(sq / d + eps)); /* biased variance: divide by d */
-        const float m = (float)mean;
-        for (int j = 0; j < d; j++)
-            o[j] = (v[j] - m) * inv * w[j] + b[j];
+        sq_vf sum = sq_vf_splat(0.0f), sq = sq_vf_splat(0.0f);
+        for (int j = 0; j < full; j += SQ_VF_LANES)
+            sum = sum + sq_vf_load(v + j);
+        if (tail) /* a partial load's zero lanes add nothing */
+            sum = sum + sq_vf_load_n(v + full, tail);
+        const sq_vf mean = sq_vf_splat(sq_vf_sum(sum) / (float)d);
+        for (int j = 0; j < full; j += SQ_VF_LANES) {
+            const sq_vf c = sq_vf_load(v + j) - mean;
+            sq = sq + c * c;
+        }
+        if (tail) {
+            const sq_vf c = sq_vf_first(sq_vf_load_n(v + full, tail) - mean, tail);
+            sq = sq + c * c;
+        }
+        const sq_vf inv = sq_vf_splat((float)(1.0 / sqrt((double)sq_vf_sum(sq) / d + eps)));
+        for (int j = 0; j < d; j += SQ_VF_LANES) {
+            const size_t n = (size_t)(d - j);
+            const sq_vf c = (sq_vf_load_n(v + j, n) - mean) * inv;
+            sq_vf_store_n(o + j, c * sq_vf_load_n(w + j, n) + sq_vf_load_n(b + j, n), n);
+        }
     }
 }
 
-void sq_fw_gelu(float *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = 0.5f * v[i] * (1.0f + erff(v[i] * (float)M_SQRT1_2));
-}
+SQ_VEC_KERNEL void sq_fw_gelu(float *v, size_t n) { SQ_VF_MAP(v, n, sq_vf_gelu); }

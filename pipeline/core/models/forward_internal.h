@@ -38,7 +38,8 @@ void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *
  * (torch.nn.LayerNorm; out may equal x). */
 void sq_fw_layernorm(const float *x, int rows, int d, const float *w, const float *b, double eps, float *out);
 
-/* F.gelu default: exact erf form 0.5 v (1 + erf(v / sqrt 2)), in place. */
+/* F.gelu default: exact erf form 0.5 v (1 + erf(v / sqrt 2)), in place (erf by a rational
+ * approximation of a few ulp, vec_math.h). */
 void sq_fw_gelu(float *v, size_t n);
 
 /* False when any of the n values is NaN or infinite (a vectorisable scan). */

@@ -2,9 +2,12 @@
  *
  * Mirrors docs/itera-lite.md 1.4 step by step (IteraLiteModel.forward of
  * github.com/CisnerosCodes/Itera-Lite); each block below cites the step.
- * Every projection runs as one sgemm over the whole window; the selective
- * scan is the one sequential loop (one N-vector state per sequence, shared by
- * all di channels: unlike Mamba, 0.4).  Nothing is allocated per call.
+ * Every projection runs as one sgemm over the whole window (delta_proj and B
+ * share one, since both multiply a); the selective scan is the one sequential
+ * loop (one N-vector state per sequence, shared by all di channels: unlike
+ * Mamba, 0.4), and C s_t for all t is one sgemm after it.  The elementwise
+ * steps between the sgemms are fused kernels (conv + SiLU, bias + softplus +
+ * mean, skip + gate) over vec_math.h's vectors.  Nothing is allocated per call.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -26,10 +29,9 @@ typedef struct {
                                 tap loop runs over contiguous channels */
     float *conv_b;           /* [di] */
     float *A;                /* [N]  -exp(A_log), computed once */
-    float *B;                /* [N, di] */
-    float *C;                /* [di, N] */
+    float *C_t;              /* [N, di]: ssm.C [di, N] transposed once (a plain [T,N] x [N,di] sgemm) */
     float *D;                /* [di] */
-    float *delta_w;          /* [di, di] */
+    float *delta_bw;         /* [di + N, di]: delta_proj.weight rows, then B's rows (one sgemm) */
     float *delta_b;          /* [di] */
     float *out_proj;         /* [d, di] */
     float *ssm_norm_w, *ssm_norm_b; /* [d] */
@@ -58,13 +60,11 @@ typedef struct {
     float *h;                /* [S, d] normed input of a sub-block */
     float *z;                /* [S, 2di] in_proj output: u | g */
     float *a;                /* [S, di] SiLU(conv(u)) */
-    float *dpre;             /* [S, di] delta_proj(a) */
+    float *dpre;             /* [S, di + N] delta_proj(a) without bias | B a, then the scan's states */
     float *delta;            /* [S] */
-    float *bx;               /* [S, N] B a, then the scan's states */
-    float *scan;             /* [N] the running state s */
+    float *decay;            /* [S, N] exp(delta[t] A) */
     float *y;                /* [S, di] */
     float *hid;              /* [S, f] FFN / expert hidden */
-    float *moe_out;          /* [S, d] sum of gated expert outputs */
     float *gathered;         /* [S, d] tokens routed to one expert */
     float *expert_out;       /* [S, d] */
     float *router_logits;    /* [S, E] */
@@ -88,7 +88,7 @@ static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq
     itera_layer *L = &m->layers[i];
     const int E = cfg->num_experts, N = cfg->ssm_state_size, K = cfg->ssm_conv_kernel, di = cfg->d_inner;
     char name[NAME_MAX_LEN];
-    float *a_log, *conv_raw;
+    float *a_log, *conv_raw, *B, *C, *delta_w;
     sq_status st = SQ_OK;
 #define LOAD(field, ...)                                  \
     do {                                                  \
@@ -103,10 +103,17 @@ static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq
             L->conv_w[(size_t)k * di + c] = conv_raw[(size_t)c * K + k];
     LOAD(L->conv_b, "layers.%d.ssm.conv1d.bias", i);
     LOAD(a_log, "layers.%d.ssm.ssm.A_log", i);
-    LOAD(L->B, "layers.%d.ssm.ssm.B", i);
-    LOAD(L->C, "layers.%d.ssm.ssm.C", i);
+    LOAD(B, "layers.%d.ssm.ssm.B", i);
+    LOAD(C, "layers.%d.ssm.ssm.C", i);
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)N * di, sizeof(float), "C transposed", &L->C_t));
+    for (int c = 0; c < di; c++)
+        for (int n = 0; n < N; n++)
+            L->C_t[(size_t)n * di + c] = C[(size_t)c * N + n];
     LOAD(L->D, "layers.%d.ssm.ssm.D", i);
-    LOAD(L->delta_w, "layers.%d.ssm.ssm.delta_proj.weight", i);
+    LOAD(delta_w, "layers.%d.ssm.ssm.delta_proj.weight", i);
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)(di + N) * di, sizeof(float), "delta_proj and B", &L->delta_bw));
+    memcpy(L->delta_bw, delta_w, (size_t)di * di * sizeof(float));
+    memcpy(L->delta_bw + (size_t)di * di, B, (size_t)N * di * sizeof(float));
     LOAD(L->delta_b, "layers.%d.ssm.ssm.delta_proj.bias", i);
     LOAD(L->out_proj, "layers.%d.ssm.out_proj.weight", i);
     LOAD(L->ssm_norm_w, "layers.%d.ssm.norm.weight", i);
@@ -178,13 +185,11 @@ static sq_status itera_build(const sq_model_config *cfg, const sq_tensor_set *se
     SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->h));
     SQ_TRY(sq_fw_alloc(ar, S * 2 * di, sizeof(float), "activations", &m->z));
     SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->a));
-    SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->dpre));
+    SQ_TRY(sq_fw_alloc(ar, S * (di + N), sizeof(float), "activations", &m->dpre));
     SQ_TRY(sq_fw_alloc(ar, S, sizeof(float), "activations", &m->delta));
-    SQ_TRY(sq_fw_alloc(ar, S * N, sizeof(float), "activations", &m->bx));
-    SQ_TRY(sq_fw_alloc(ar, N, sizeof(float), "scan state", &m->scan));
+    SQ_TRY(sq_fw_alloc(ar, S * N, sizeof(float), "activations", &m->decay));
     SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->y));
     SQ_TRY(sq_fw_alloc(ar, S * f, sizeof(float), "activations", &m->hid));
-    SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->moe_out));
     SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->gathered));
     SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->expert_out));
     SQ_TRY(sq_fw_alloc(ar, S * E, sizeof(float), "activations", &m->router_logits));
@@ -199,65 +204,104 @@ cleanup:
     return st;
 }
 
+/* a = SiLU(u'), u'[t,c] = bias[c] + sum_k w[c,0,k] u[t-(K-1)+k, c] with u[<0] = 0:
+ * nn.Conv1d(di, di, K, padding=K-1, groups=di) cut to the first T outputs (causal),
+ * a vector of channels at a time, the SiLU applied while the sum is in registers. */
+SQ_VEC_KERNEL static void conv_silu(const itera_layer *L, const float *z, int T, int di, int K, float *a_out)
+{
+    for (int t = 0; t < T; t++) {
+        float *a = a_out + (size_t)t * di;
+        const int first = t - (K - 1) < 0 ? K - 1 - t : 0; /* taps reading u[<0] contribute 0 */
+        for (int c = 0; c < di; c += SQ_VF_LANES) {
+            const size_t n = (size_t)(di - c);
+            sq_vf acc = sq_vf_load_n(L->conv_b + c, n);
+            for (int k = first; k < K; k++) {
+                const float *u = z + (size_t)(t - (K - 1) + k) * 2 * di + c, *w = L->conv_w + (size_t)k * di + c;
+                acc = acc + sq_vf_load_n(w, n) * sq_vf_load_n(u, n);
+            }
+            sq_vf_store_n(a + c, sq_vf_silu(acc), n);
+        }
+    }
+}
+
+/* delta[t] = mean_j softplus(p[t, j] + b[j]) over the di columns of row t of p
+ * (S4Kernel: F.softplus(self.delta_proj(a)).mean(dim=-1), beta 1, threshold 20). */
+SQ_VEC_KERNEL static void delta_mean(const float *p, int ldp, const float *bias, int T, int di, float *delta)
+{
+    for (int t = 0; t < T; t++) {
+        const float *row = p + (size_t)t * ldp;
+        sq_vf sum = sq_vf_splat(0.0f);
+        int c = 0;
+        for (; c + SQ_VF_LANES <= di; c += SQ_VF_LANES)
+            sum = sum + sq_vf_softplus(sq_vf_load(row + c) + sq_vf_load(bias + c));
+        if (c < di) { /* the zero lanes of a partial load would add softplus(0) = ln 2 */
+            const size_t n = (size_t)(di - c);
+            sum = sum + sq_vf_first(sq_vf_softplus(sq_vf_load_n(row + c, n) + sq_vf_load_n(bias + c, n)), n);
+        }
+        delta[t] = sq_vf_sum(sum) / (float)di;
+    }
+}
+
+/* The selective scan (S4Kernel.forward): s_t = exp(delta[t] A) * s_{t-1} + delta[t] (B a[t]),
+ * s_{-1} = 0.  bx[t] (row stride ld) holds B a[t] and is overwritten with s_t.  The
+ * decay factors of all steps are computed first (vectorised exp), so the sequential
+ * loop is one multiply-add per state component. */
+SQ_VEC_KERNEL static void selective_scan(const float *A, const float *delta, int T, int N, float *bx, int ld, float *decay)
+{
+    for (int t = 0; t < T; t++) {
+        const sq_vf dt = sq_vf_splat(delta[t]);
+        float *row = bx + (size_t)t * ld, *dA = decay + (size_t)t * N;
+        for (int n = 0; n < N; n += SQ_VF_LANES) {
+            const size_t lanes = (size_t)(N - n);
+            sq_vf_store_n(dA + n, sq_vf_exp(dt * sq_vf_load_n(A + n, lanes)), lanes);
+            sq_vf_store_n(row + n, dt * sq_vf_load_n(row + n, lanes), lanes);
+        }
+    }
+    /* row 0 is s_0 = delta[0] (B a[0]) already; each later row reads the state above it,
+     * the N components independent of each other */
+    for (int t = 1; t < T; t++) {
+        const float *prev = bx + (size_t)(t - 1) * ld, *dA = decay + (size_t)t * N;
+        float *row = bx + (size_t)t * ld;
+        for (int n = 0; n < N; n++)
+            row[n] = dA[n] * prev[n] + row[n];
+    }
+}
+
+/* o = (y + D * a) * SiLU(g) written over y, g = z[:, di:] (S4Kernel's skip term, then
+ * the SSMBlock's gate). */
+SQ_VEC_KERNEL static void gate_output(const float *D, const float *a_in, const float *z, int T, int di, float *y_out)
+{
+    for (int t = 0; t < T; t++) {
+        float *y = y_out + (size_t)t * di;
+        const float *g = z + (size_t)t * 2 * di + di, *a = a_in + (size_t)t * di;
+        for (int c = 0; c < di; c += SQ_VF_LANES) {
+            const size_t n = (size_t)(di - c);
+            const sq_vf v = sq_vf_load_n(y + c, n) + sq_vf_load_n(D + c, n) * sq_vf_load_n(a + c, n);
+            sq_vf_store_n(y + c, v * sq_vf_silu(sq_vf_load_n(g + c, n)), n);
+        }
+    }
+}
+
 /* 1.4 step 2: x = x + out_proj(S4Kernel(SiLU(conv(u))) * SiLU(g)), u | g = in_proj(LN(x)). */
 static void ssm_block(itera_state *m, const itera_layer *L, const sq_model_config *cfg, int T,
                       const sq_forward_hooks *hooks)
 {
     const int d = cfg->hidden_size, di = cfg->d_inner, N = cfg->ssm_state_size, K = cfg->ssm_conv_kernel;
+    const int ldp = di + N; /* a row of dpre: delta_proj(a) without bias | B a */
     /* h = LN(x; ssm.norm, eps 1e-5) */
     sq_fw_layernorm(m->x, T, d, L->ssm_norm_w, L->ssm_norm_b, 1e-5, m->h);
     /* z = h W_in^T; u = z[:, :di], g = z[:, di:]  (chunk(2)) */
     sq_fw_linear(hooks, L->in_proj_name, m->h, T, d, L->in_proj, 2 * di, m->z, 2 * di, 0.0f);
-    /* u'[t,c] = bias[c] + sum_k w[c,0,k] u[t-(K-1)+k, c], u[<0] = 0; a = SiLU(u') */
-    for (int t = 0; t < T; t++) {
-        float *a = m->a + (size_t)t * di;
-        for (int c = 0; c < di; c++)
-            a[c] = L->conv_b[c];
-        for (int k = 0; k < K; k++) {
-            const int src = t - (K - 1) + k;
-            if (src < 0)
-                continue;
-            const float *u = m->z + (size_t)src * 2 * di, *w = L->conv_w + (size_t)k * di;
-            for (int c = 0; c < di; c++)
-                a[c] += w[c] * u[c];
-        }
-    }
-    SQ_V4F_MAP(m->a, (size_t)T * di, sq_v4f_silu);
-    /* delta[t] = mean_j softplus((a W_delta^T + b_delta)[t, j]) */
-    for (int t = 0; t < T; t++)
-        memcpy(m->dpre + (size_t)t * di, L->delta_b, (size_t)di * sizeof(float));
-    sq_fw_linear(hooks, L->delta_name, m->a, T, di, L->delta_w, di, m->dpre, di, 1.0f);
-    SQ_V4F_MAP(m->dpre, (size_t)T * di, sq_v4f_softplus);
-    for (int t = 0; t < T; t++) {
-        const float *p = m->dpre + (size_t)t * di;
-        float sum = 0.0f;
-        for (int j = 0; j < di; j++)
-            sum += p[j];
-        m->delta[t] = sum / (float)di;
-    }
-    /* bx = a B^T  ((B a[t])[n] = sum_j B[n,j] a[t,j]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, di, 1.0f, m->a, di, L->B, di, 0.0f, m->bx, N);
-    /* s = exp(delta[t] A) * s + delta[t] (B a[t]), s = 0 at t = 0; the states overwrite bx */
-    float *s = m->scan;
-    memset(s, 0, (size_t)N * sizeof(float));
-    for (int t = 0; t < T; t++) {
-        float *row = m->bx + (size_t)t * N;
-        const float dt = m->delta[t];
-        for (int n = 0; n < N; n++) {
-            s[n] = expf(dt * L->A[n]) * s[n] + dt * row[n];
-            row[n] = s[n];
-        }
-    }
-    /* y[t] = C s[t] + D * a[t]  (the updated state) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, di, N, 1.0f, m->bx, N, L->C, N, 0.0f, m->y, di);
-    /* o = y * SiLU(g), written over y */
-    for (int t = 0; t < T; t++) {
-        float *y = m->y + (size_t)t * di, *g = m->z + (size_t)t * 2 * di + di;
-        const float *a = m->a + (size_t)t * di;
-        SQ_V4F_MAP(g, (size_t)di, sq_v4f_silu);
-        for (int c = 0; c < di; c++)
-            y[c] = (y[c] + L->D[c] * a[c]) * g[c];
-    }
+    conv_silu(L, m->z, T, di, K, m->a);
+    /* one sgemm for both products of a: [delta_proj.weight; B] is [di + N, di], so
+     * dpre[t] = (W_delta a[t] | B a[t]); the bias is added in delta_mean */
+    sq_fw_linear(hooks, L->delta_name, m->a, T, di, L->delta_bw, ldp, m->dpre, ldp, 0.0f);
+    delta_mean(m->dpre, ldp, L->delta_b, T, di, m->delta);
+    selective_scan(L->A, m->delta, T, N, m->dpre + di, ldp, m->decay);
+    /* y[t] = C s_t (the updated state): [T, N] x C^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, di, N, 1.0f, m->dpre + di, ldp, L->C_t, di, 0.0f,
+                m->y, di);
+    gate_output(L->D, m->a, m->z, T, di, m->y);
     /* x = r + o W_out^T (no bias) */
     sq_fw_linear(hooks, L->out_proj_name, m->y, T, di, L->out_proj, d, m->x, d, 1.0f);
 }
@@ -309,8 +353,9 @@ static void moe_ffn(itera_state *m, const itera_layer *L, const sq_model_config 
     }
     if (hooks && hooks->router)
         hooks->router(hooks->context, layer, m->top_idx, T, k);
-    /* out = sum over experts e = 0..E-1 of gate_e * expert_e(hn), on the routed tokens only */
-    memset(m->moe_out, 0, (size_t)T * d * sizeof(float));
+    /* x += sum over experts e = 0..E-1 of gate_e * expert_e(hn), on the routed tokens only
+     * (no renormalisation, no capacity limit); x is not read by the experts (they take hn),
+     * so each expert's share is added to it directly */
     for (int e = 0; e < E; e++) {
         int rows = 0;
         for (int t = 0; t < T; t++)
@@ -327,15 +372,15 @@ static void moe_ffn(itera_state *m, const itera_layer *L, const sq_model_config 
         sq_fw_gelu(m->hid, (size_t)rows * f);
         sq_fw_linear(hooks, L->expert_w2_name[e], m->hid, rows, f, L->expert_w2[e], d, m->expert_out, d, 0.0f);
         for (int r = 0; r < rows; r++) {
-            float *o = m->moe_out + (size_t)m->routed_token[r] * d;
-            const float *y = m->expert_out + (size_t)r * d, g = m->routed_gate[r];
-            for (int c = 0; c < d; c++)
-                o[c] += y[c] * g; /* the gate multiplies after w2 */
+            float *o = m->x + (size_t)m->routed_token[r] * d;
+            const float *y = m->expert_out + (size_t)r * d;
+            const sq_vf g = sq_vf_splat(m->routed_gate[r]);
+            for (int c = 0; c < d; c += SQ_VF_LANES) { /* the gate multiplies after w2 */
+                const size_t n = (size_t)(d - c);
+                sq_vf_store_n(o + c, sq_vf_load_n(o + c, n) + sq_vf_load_n(y + c, n) * g, n);
+            }
         }
     }
-    /* x = x + out (no renormalisation, no capacity limit) */
-    for (size_t i = 0; i < (size_t)T * d; i++)
-        m->x[i] += m->moe_out[i];
 }
 
 static sq_status itera_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T,

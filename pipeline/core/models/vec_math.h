@@ -1,12 +1,18 @@
-/* vec_math.h - exp-based activations over arrays, four floats at a time.
+/* vec_math.h - activations over arrays, SQ_VF_LANES floats at a time.
  *
  * The SSM block spends most of its non-sgemm time in exp: SiLU of the conv
- * output and of the gate, softplus of delta_proj (3 x T x di per layer).
- * libm's expf is a scalar call the compiler cannot vectorise, so this is
- * Cephes' expf (cephes/single/expf.c: range reduction by ln 2 split in two
- * constants, degree-6 polynomial, 2^n by exponent bits; about 1 ulp on
- * [-87, 88]) written with GCC/Clang vector extensions, which every x86-64 and
- * aarch64 target runs as SIMD without extra compiler flags.
+ * output and of the gate, softplus of delta_proj (3 x T x di per layer), and
+ * the FFNs in erf (GELU).  libm's expf and erff are scalar calls the compiler
+ * cannot vectorise, so exp is Cephes' expf (cephes/single/expf.c: range
+ * reduction by ln 2 split in two constants, degree-6 polynomial, 2^n by
+ * exponent bits; about 1 ulp on [-87, 88]) and erf a rational approximation,
+ * written with GCC/Clang vector extensions, which every x86-64 and aarch64
+ * target runs as SIMD without extra compiler flags.
+ *
+ * A vector is 8 floats: two SSE registers on a baseline x86-64 build, one AVX2
+ * register in the kernels marked SQ_VEC_KERNEL, which GCC compiles twice
+ * (baseline and x86-64-v3 = AVX2 + FMA) and picks between once at load time by
+ * the CPU's features (function multiversioning), so one binary runs everywhere.
  */
 #ifndef SQ_MODELS_VEC_MATH_H
 #define SQ_MODELS_VEC_MATH_H
@@ -15,17 +21,45 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef float sq_v4f __attribute__((vector_size(16)));
-typedef int32_t sq_v4i __attribute__((vector_size(16)));
+#define SQ_VF_LANES 8
+typedef float sq_vf __attribute__((vector_size(SQ_VF_LANES * sizeof(float))));
+typedef int32_t sq_vi __attribute__((vector_size(SQ_VF_LANES * sizeof(int32_t))));
 
-static inline sq_v4f sq_v4f_splat(float v) { return (sq_v4f){v, v, v, v}; }
+/* Helpers are always inlined: into a SQ_VEC_KERNEL clone they then compile for
+ * its instruction set, and no 32-byte vector crosses a call (an ABI question). */
+#define SQ_VF_INLINE static inline __attribute__((always_inline))
+
+#if !defined(SQ_VEC_KERNEL) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define SQ_VEC_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef SQ_VEC_KERNEL
+#define SQ_VEC_KERNEL
+#endif
+
+/* No helper is ever called (all are inlined), so GCC's note that 32-byte vector
+ * arguments pass differently with and without AVX concerns nothing here; it is
+ * raised where the helpers are used, so it stays off for the including file. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+SQ_VF_INLINE sq_vf sq_vf_splat(float v)
+{
+    sq_vf out;
+    for (int i = 0; i < SQ_VF_LANES; i++)
+        out[i] = v;
+    return out;
+}
 
 /* mask ? a : b per lane, mask from a vector comparison (all ones or zero);
  * C has no vector ?: (GCC supports it only in C++). */
-static inline sq_v4f sq_v4f_select(sq_v4i mask, sq_v4f a, sq_v4f b)
+SQ_VF_INLINE sq_vf sq_vf_select(sq_vi mask, sq_vf a, sq_vf b)
 {
-    sq_v4i ia, ib, r;
-    sq_v4f out;
+    sq_vi ia, ib, r;
+    sq_vf out;
     memcpy(&ia, &a, sizeof ia);
     memcpy(&ib, &b, sizeof ib);
     r = (mask & ia) | (~mask & ib);
@@ -33,80 +67,153 @@ static inline sq_v4f sq_v4f_select(sq_v4i mask, sq_v4f a, sq_v4f b)
     return out;
 }
 
-/* e^x for four floats; inputs beyond [-87.3, 88.3] are clamped (e^-87.3 ~ 1e-38, the
+/* e^x per lane; inputs beyond [-87.3, 88.3] are clamped (e^-87.3 ~ 1e-38, the
  * caller only needs exp of non-positive or moderate arguments). */
-static inline sq_v4f sq_v4f_exp(sq_v4f x)
+SQ_VF_INLINE sq_vf sq_vf_exp(sq_vf x)
 {
-    const sq_v4f hi = sq_v4f_splat(88.3762626647949f), lo = sq_v4f_splat(-87.3365478515625f);
-    x = sq_v4f_select(x > hi, hi, x);
-    x = sq_v4f_select(x < lo, lo, x);
+    const sq_vf hi = sq_vf_splat(88.3762626647949f), lo = sq_vf_splat(-87.3365478515625f);
+    x = sq_vf_select(x > hi, hi, x);
+    x = sq_vf_select(x < lo, lo, x);
     /* n = floor(x log2 e + 0.5) */
-    sq_v4f fx = x * sq_v4f_splat(1.44269504088896341f) + sq_v4f_splat(0.5f);
-    sq_v4i n = __builtin_convertvector(fx, sq_v4i); /* truncates toward zero */
-    sq_v4f fn = __builtin_convertvector(n, sq_v4f);
+    sq_vf fx = x * sq_vf_splat(1.44269504088896341f) + sq_vf_splat(0.5f);
+    sq_vi n = __builtin_convertvector(fx, sq_vi); /* truncates toward zero */
+    sq_vf fn = __builtin_convertvector(n, sq_vf);
     n = n + (fn > fx); /* floor for negative fx: the comparison is -1 where true */
-    fn = __builtin_convertvector(n, sq_v4f);
+    fn = __builtin_convertvector(n, sq_vf);
     /* r = x - n ln 2, ln 2 = 0.693359375 - 2.12194440e-4 (Cody-Waite) */
-    x = x - fn * sq_v4f_splat(0.693359375f) + fn * sq_v4f_splat(2.12194440e-4f);
-    sq_v4f z = x * x;
-    sq_v4f y = sq_v4f_splat(1.9875691500e-4f);
-    y = y * x + sq_v4f_splat(1.3981999507e-3f);
-    y = y * x + sq_v4f_splat(8.3334519073e-3f);
-    y = y * x + sq_v4f_splat(4.1665795894e-2f);
-    y = y * x + sq_v4f_splat(1.6666665459e-1f);
-    y = y * x + sq_v4f_splat(5.0000001201e-1f);
-    y = y * z + x + sq_v4f_splat(1.0f);
+    x = x - fn * sq_vf_splat(0.693359375f) + fn * sq_vf_splat(2.12194440e-4f);
+    sq_vf z = x * x;
+    sq_vf y = sq_vf_splat(1.9875691500e-4f);
+    y = y * x + sq_vf_splat(1.3981999507e-3f);
+    y = y * x + sq_vf_splat(8.3334519073e-3f);
+    y = y * x + sq_vf_splat(4.1665795894e-2f);
+    y = y * x + sq_vf_splat(1.6666665459e-1f);
+    y = y * x + sq_vf_splat(5.0000001201e-1f);
+    y = y * z + x + sq_vf_splat(1.0f);
     /* times 2^n, built in the exponent field */
-    sq_v4i bits = (n + 127) << 23;
-    sq_v4f scale;
+    sq_vi bits = (n + 127) << 23;
+    sq_vf scale;
     memcpy(&scale, &bits, sizeof scale);
     return y * scale;
 }
 
-static inline sq_v4f sq_v4f_load(const float *p)
+SQ_VF_INLINE sq_vf sq_vf_load(const float *p)
 {
-    sq_v4f v;
+    sq_vf v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline void sq_v4f_store(float *p, sq_v4f v) { memcpy(p, &v, sizeof v); }
+SQ_VF_INLINE void sq_vf_store(float *p, sq_vf v) { memcpy(p, &v, sizeof v); }
 
-/* Runs op over v[0..n) in place, four at a time; the tail goes through a padded vector. */
-#define SQ_V4F_MAP(v, n, op)                                     \
-    do {                                                         \
-        size_t i_ = 0;                                           \
-        for (; i_ + 4 <= (n); i_ += 4)                           \
-            sq_v4f_store((v) + i_, op(sq_v4f_load((v) + i_)));   \
-        if (i_ < (n)) {                                          \
-            float tail_[4] = {0, 0, 0, 0};                       \
-            memcpy(tail_, (v) + i_, ((n) - i_) * sizeof(float)); \
-            sq_v4f_store(tail_, op(sq_v4f_load(tail_)));         \
-            memcpy((v) + i_, tail_, ((n) - i_) * sizeof(float)); \
-        }                                                        \
+/* The first n (1..SQ_VF_LANES) floats at p, the other lanes zero: the tail of a row
+ * whose width is not a multiple of the lanes (never reads past p + n). */
+SQ_VF_INLINE sq_vf sq_vf_load_n(const float *p, size_t n)
+{
+    if (n >= SQ_VF_LANES) /* the common case: one plain load (a variable-size memcpy would be a call) */
+        return sq_vf_load(p);
+    sq_vf v = sq_vf_splat(0.0f);
+    for (size_t i = 0; i < n; i++)
+        v[i] = p[i];
+    return v;
+}
+
+/* Stores the first n (1..SQ_VF_LANES) lanes of v at p. */
+SQ_VF_INLINE void sq_vf_store_n(float *p, sq_vf v, size_t n)
+{
+    if (n >= SQ_VF_LANES) {
+        sq_vf_store(p, v);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = v[i];
+}
+
+/* v with lanes n.. set to zero (n in 1..SQ_VF_LANES). */
+SQ_VF_INLINE sq_vf sq_vf_first(sq_vf v, size_t n)
+{
+    float lanes[SQ_VF_LANES];
+    sq_vf_store(lanes, v);
+    for (size_t i = n; i < SQ_VF_LANES; i++)
+        lanes[i] = 0.0f;
+    return sq_vf_load(lanes);
+}
+
+/* The sum of the lanes: the two halves added as 4-lane vectors (one add on AVX2),
+ * then (v0 + v2) + (v1 + v3). */
+SQ_VF_INLINE float sq_vf_sum(sq_vf v)
+{
+    typedef float half_vf __attribute__((vector_size(4 * sizeof(float))));
+    half_vf acc, part;
+    memcpy(&acc, &v, sizeof acc);
+    for (size_t off = sizeof acc; off < sizeof v; off += sizeof acc) {
+        memcpy(&part, (const char *)&v + off, sizeof part);
+        acc = acc + part;
+    }
+    return (acc[0] + acc[2]) + (acc[1] + acc[3]);
+}
+
+/* Runs op over v[0..n) in place, a vector at a time; the tail goes through a padded vector. */
+#define SQ_VF_MAP(v, n, op)                                              \
+    do {                                                                 \
+        size_t i_ = 0;                                                   \
+        for (; i_ + SQ_VF_LANES <= (n); i_ += SQ_VF_LANES)               \
+            sq_vf_store((v) + i_, op(sq_vf_load((v) + i_)));             \
+        if (i_ < (n))                                                    \
+            sq_vf_store_n((v) + i_, op(sq_vf_load_n((v) + i_, (n) - i_)), (n) - i_); \
     } while (0)
 
 /* SiLU x sigma(x) = x / (1 + e^-x) (F.silu). */
-static inline sq_v4f sq_v4f_silu(sq_v4f x) { return x / (sq_v4f_splat(1.0f) + sq_v4f_exp(-x)); }
+SQ_VF_INLINE sq_vf sq_vf_silu(sq_vf x) { return x / (sq_vf_splat(1.0f) + sq_vf_exp(-x)); }
 
 /* softplus with threshold 20 (F.softplus): x above 20, else max(x, 0) + log1p(e^-|x|),
  * log1p(u) = 2 atanh(u / (2 + u)) by its odd series (s <= 1/3, exact to float rounding). */
-static inline sq_v4f sq_v4f_softplus(sq_v4f x)
+SQ_VF_INLINE sq_vf sq_vf_softplus(sq_vf x)
 {
-    const sq_v4f zero = sq_v4f_splat(0.0f);
-    sq_v4f ax = sq_v4f_select(x < zero, -x, x);
-    sq_v4f u = sq_v4f_exp(-ax);
-    sq_v4f s = u / (sq_v4f_splat(2.0f) + u), s2 = s * s;
-    sq_v4f series = sq_v4f_splat(1.0f / 15);
-    series = series * s2 + sq_v4f_splat(1.0f / 13);
-    series = series * s2 + sq_v4f_splat(1.0f / 11);
-    series = series * s2 + sq_v4f_splat(1.0f / 9);
-    series = series * s2 + sq_v4f_splat(1.0f / 7);
-    series = series * s2 + sq_v4f_splat(1.0f / 5);
-    series = series * s2 + sq_v4f_splat(1.0f / 3);
-    series = series * s2 + sq_v4f_splat(1.0f);
-    sq_v4f soft = sq_v4f_select(x > zero, x, zero) + sq_v4f_splat(2.0f) * s * series;
-    return sq_v4f_select(x > sq_v4f_splat(20.0f), x, soft);
+    const sq_vf zero = sq_vf_splat(0.0f);
+    sq_vf ax = sq_vf_select(x < zero, -x, x);
+    sq_vf u = sq_vf_exp(-ax);
+    sq_vf s = u / (sq_vf_splat(2.0f) + u), s2 = s * s;
+    sq_vf series = sq_vf_splat(1.0f / 15);
+    series = series * s2 + sq_vf_splat(1.0f / 13);
+    series = series * s2 + sq_vf_splat(1.0f / 11);
+    series = series * s2 + sq_vf_splat(1.0f / 9);
+    series = series * s2 + sq_vf_splat(1.0f / 7);
+    series = series * s2 + sq_vf_splat(1.0f / 5);
+    series = series * s2 + sq_vf_splat(1.0f / 3);
+    series = series * s2 + sq_vf_splat(1.0f);
+    sq_vf soft = sq_vf_select(x > zero, x, zero) + sq_vf_splat(2.0f) * s * series;
+    return sq_vf_select(x > sq_vf_splat(20.0f), x, soft);
+}
+
+/* erf(x) as Eigen's generic_fast_erf_float (Eigen/src/Core/../SpecialFunctionsImpl.h,
+ * also XLA's ErfImpl32): x clamped to [-4, 4] (erf(4) rounds to 1 in float), then
+ * x p(x^2) / q(x^2) with p of degree 6 and q of degree 4 in x^2; a few ulp, no exp.
+ * tests/unit/test_forward.c checks it against double erf. */
+SQ_VF_INLINE sq_vf sq_vf_erf(sq_vf x)
+{
+    const sq_vf hi = sq_vf_splat(4.0f), lo = sq_vf_splat(-4.0f);
+    x = sq_vf_select(x > hi, hi, x);
+    x = sq_vf_select(x < lo, lo, x);
+    const sq_vf x2 = x * x;
+    sq_vf p = x2 * sq_vf_splat(-2.72614225801306e-10f) + sq_vf_splat(2.77068142495902e-08f);
+    p = x2 * p + sq_vf_splat(-2.10102402082508e-06f);
+    p = x2 * p + sq_vf_splat(-5.69250639462346e-05f);
+    p = x2 * p + sq_vf_splat(-7.34990630326855e-04f);
+    p = x2 * p + sq_vf_splat(-2.95459980854025e-03f);
+    p = x2 * p + sq_vf_splat(-1.60960333262415e-02f);
+    p = x * p;
+    sq_vf q = x2 * sq_vf_splat(-1.45660718464996e-05f) + sq_vf_splat(-2.13374055278905e-04f);
+    q = x2 * q + sq_vf_splat(-1.68282697438203e-03f);
+    q = x2 * q + sq_vf_splat(-7.37332916720468e-03f);
+    q = x2 * q + sq_vf_splat(-1.42647390514189e-02f);
+    return p / q;
+}
+
+/* F.gelu default (approximate='none'): 0.5 x (1 + erf(x / sqrt 2)). */
+SQ_VF_INLINE sq_vf sq_vf_gelu(sq_vf x)
+{
+    return sq_vf_splat(0.5f) * x * (sq_vf_splat(1.0f) + sq_vf_erf(x * sq_vf_splat(0.70710678118654752f)));
 }
 
 #endif
