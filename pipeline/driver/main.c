@@ -31,6 +31,10 @@ int main(int argc, char **argv)
     sq_command_options opts = {0};
     const char *command;
     sq_log_init("squeeze");
+    /* MPI ranks are the stages' parallelism: OpenBLAS threads on top of them
+     * oversubscribe the cores.  OpenBLAS reads this when it loads, so it must be
+     * in the stage's environment (the user's own setting wins). */
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* a missing or foreign artifact is a state, not an error */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
