@@ -15,7 +15,7 @@
 #
 # Every number in the table is read from a stage's --json output: file bytes are stat() of the
 # artifact (evaluate's model_file_bytes), perplexity, KL, tok/s and the ratio to the inspect
-# artifact come from the evaluation.  The only arithmetic here is the ratio to the .pt checkpoint
+# artifact come from the evaluation; the micro checkpoint's sizes come from squeeze-compress --json.  The only arithmetic here is the ratio to the .pt checkpoint
 # (its stat() size, from inspect --json, over the artifact's stat() size).
 #
 # Besides the recipes, two controls for the GPTQ comparison: gptq-int4's own map with
@@ -183,7 +183,12 @@ EOF
 step "$WORK/micro-calibrate.log" "$BUILD/squeeze-calibrate" --config "$WORK/micro.yaml" --model "$MICRO" \
   --out "$WORK/micro-calibration.h5"
 step "$WORK/micro-seed-mixed.log" "$BUILD/squeeze-compress" --config "$WORK/micro.yaml" --model "$MICRO" \
-  --calibration "$WORK/micro-calibration.h5" --map "$RECIPES/seed-mixed.yaml" --out "$WORK/micro-seed-mixed.h5"
+  --calibration "$WORK/micro-calibration.h5" --map "$RECIPES/seed-mixed.yaml" --out "$WORK/micro-seed-mixed.h5" \
+  --json > "$WORK/micro-seed-mixed.json"
+# Sizes from compress --json (stat() of both files, the accounting's totals); the per-tensor MoE rows
+# and what /model/tensors holds from the artifact itself.
+read -r MICRO_PT MICRO_H5 MICRO_TBEFORE MICRO_TAFTER < <(jq -r \
+  '[.input_file_bytes, .file_bytes, .tensor_bytes_before, .tensor_bytes_after] | @tsv' "$WORK/micro-seed-mixed.json")
 MICRO_CHECK=$("$PY" - "$WORK/micro-seed-mixed.h5" <<'EOF'
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
@@ -195,12 +200,10 @@ moe = [i for i, n in enumerate(names) if ".moe." in n]
 stored = [names[i] for i in moe if names[i] in f["model/tensors"]]
 bad = [names[i] for i in moe if formats[i] != "fp32" or before[i] != after[i]]
 experts = [names[i] for i in moe if ".experts." in names[i]]
-print(len(moe), len(stored), len(experts), len(bad), int(acc.attrs["bytes_before"]), int(acc.attrs["bytes_after"]))
+print(len(moe), len(stored), len(experts), len(bad))
 EOF
 )
-read -r MOE_ROWS MOE_STORED MOE_EXPERTS MOE_BAD MICRO_TBEFORE MICRO_TAFTER <<< "$MICRO_CHECK"
-MICRO_PT=$(stat -c %s "$MICRO")
-MICRO_H5=$(stat -c %s "$WORK/micro-seed-mixed.h5")
+read -r MOE_ROWS MOE_STORED MOE_EXPERTS MOE_BAD <<< "$MICRO_CHECK"
 
 # ---- the table ----
 PT_BYTES=$(jq -r .file_bytes "$WORK/inspect.json")

@@ -6,12 +6,12 @@
  * N contiguous blocks and the statistics have the same bits (calib/calibrate.h).
  * The artifact: docs/artifact-calibration.md.
  */
-#include <getopt.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "calib/calibrate.h"
+#include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "util/log.h"
 
@@ -38,38 +38,14 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 done, 2 usage or config error, 3 bad input, 4 failure while running\n";
 
-static sq_status parse_args(int argc, char **argv, calibrate_args *args)
-{
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
-        {"out", required_argument, NULL, 'o'},    {"key", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
-    int c;
-    memset(args, 0, sizeof *args);
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'c': args->config = optarg; break;
-        case 'm': args->model = optarg; break;
-        case 'o': args->out = optarg; break;
-        case 'k': args->key = optarg; break;
-        case 'h': args->help = true; return SQ_OK;
-        default:
-            return sq_fail(SQ_ERR_USAGE, "unknown or incomplete option '%s' (see squeeze-calibrate --help)",
-                           argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return sq_fail(SQ_ERR_USAGE, "unexpected argument '%s' (see squeeze-calibrate --help)", argv[optind]);
-    if (!args->config || !args->model || !args->out)
-        return sq_fail(SQ_ERR_USAGE, "--config, --model and --out are required (see squeeze-calibrate --help)");
-    return SQ_OK;
-}
-
 int main(int argc, char **argv)
 {
     calibrate_args args;
+    const sq_stage_option options[] = {
+        SQ_OPTION_REQUIRED("config", &args.config), SQ_OPTION_REQUIRED("model", &args.model),
+        SQ_OPTION_REQUIRED("out", &args.out),       SQ_OPTION("key", &args.key),
+    };
+    const sq_stage_command_line line = {"squeeze-calibrate", options, SQ_OPTION_COUNT(options), NULL};
     sq_run_config cfg;
     sq_status st;
     bool loaded = false;
@@ -79,7 +55,7 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     sq_log_init("squeeze-calibrate");
     sq_log_set_rank(rank);
-    st = parse_args(argc, argv, &args);
+    st = sq_stage_parse(&line, argc, argv, &args.help);
     if (st == SQ_OK && args.help) {
         if (rank == 0)
             fputs(usage_text, stdout);

@@ -13,7 +13,6 @@
  * docs/artifact-evaluation.md.
  */
 #include <cblas.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -21,6 +20,8 @@
 #include <string.h>
 
 #include "artifact/artifact.h"
+#include "calib/model_identity.h"
+#include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "metrics/evaluation.h"
 #include "metrics/evaluation_file.h"
@@ -56,41 +57,6 @@ static const char usage_text[] =
     "  --key KEY            the driver's plan key (root attribute plan_key)\n"
     "\n"
     "exit status: 0 done, 2 usage or config error, 3 bad input, 4 failure while running\n";
-
-static sq_status parse_args(int argc, char **argv, evaluate_args *args)
-{
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},   {"model", required_argument, NULL, 'm'},
-        {"out", required_argument, NULL, 'o'},      {"baseline", required_argument, NULL, 'b'},
-        {"variant", required_argument, NULL, 'v'},  {"dump-logits", required_argument, NULL, 'd'},
-        {"key", required_argument, NULL, 'k'},      {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
-    };
-    int c;
-    memset(args, 0, sizeof *args);
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'c': args->config = optarg; break;
-        case 'm': args->model = optarg; break;
-        case 'o': args->out = optarg; break;
-        case 'b': args->baseline = optarg; break;
-        case 'v': args->variant = optarg; break;
-        case 'd': args->dump_logits = optarg; break;
-        case 'k': args->key = optarg; break;
-        case 'j': args->json = true; break;
-        case 'h': args->help = true; return SQ_OK;
-        default:
-            return sq_fail(SQ_ERR_USAGE, "unknown or incomplete option '%s' (see squeeze-evaluate --help)",
-                           argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return sq_fail(SQ_ERR_USAGE, "unexpected argument '%s' (see squeeze-evaluate --help)", argv[optind]);
-    if (args->config == NULL || args->model == NULL || args->out == NULL)
-        return sq_fail(SQ_ERR_USAGE, "--config, --model and --out are required (see squeeze-evaluate --help)");
-    return SQ_OK;
-}
 
 /* The evaluate section as window options; "given" tells a set key from a default. */
 static void window_options_from(const sq_run_config *cfg, sq_window_options *options)
@@ -136,6 +102,7 @@ static sq_status evaluate(const evaluate_args *args, MPI_Comm comm, int rank, in
     sq_eval_options eval_options;
     sq_eval_result result;
     sq_eval_record record;
+    sq_model_identity identity = {0};
     sq_artifact_writer writer = {.file = -1};
     char tokens_sha[SQ_SHA256_HEX], config_sha[SQ_SHA256_HEX] = "", variant[256];
     char *json = NULL;
@@ -158,6 +125,8 @@ static sq_status evaluate(const evaluate_args *args, MPI_Comm comm, int rank, in
     hints.num_heads = cfg.model.num_heads;
     st = sq_model_load(args->model, cfg.model.family, &hints, &loaded);
     model_loaded = st == SQ_OK;
+    if (st == SQ_OK)
+        st = sq_model_identity_of_loaded(args->model, &loaded, &identity);
     if (st == SQ_OK) {
         st = sq_model_build(&loaded.config, &loaded.tensors, &model);
         if (st != SQ_OK)
@@ -205,7 +174,7 @@ static sq_status evaluate(const evaluate_args *args, MPI_Comm comm, int rank, in
             default_variant(args, variant, sizeof variant);
         record = (sq_eval_record){
             .variant = variant, .model_path = args->model, .model_kind = loaded.kind,
-            .family = loaded.config.family, .model_file_bytes = loaded.file_bytes,
+            .identity = &identity, .model_file_bytes = loaded.file_bytes,
             .model_tensor_bytes = loaded.tensor_bytes, .tokenizer = cfg.data.tokenizer ? cfg.data.tokenizer : "bytes",
             .data = &cfg.data.evaluation, .token_count = (int64_t)token_count, .tokens_sha256 = tokens_sha,
             .ranks = ranks, .max_windows = cfg.evaluate.max_windows,
@@ -266,6 +235,7 @@ cleanup:
         sq_tokenizer_free(tokenizer);
     if (model)
         sq_model_free(model);
+    sq_model_identity_free(&identity);
     if (model_loaded)
         sq_loaded_model_free(&loaded);
     if (config_loaded)
@@ -278,6 +248,13 @@ int main(int argc, char **argv)
     int rank = 0, ranks = 1;
     sq_status st;
     evaluate_args args;
+    const sq_stage_option options[] = {
+        SQ_OPTION_REQUIRED("config", &args.config), SQ_OPTION_REQUIRED("model", &args.model),
+        SQ_OPTION_REQUIRED("out", &args.out),       SQ_OPTION("baseline", &args.baseline),
+        SQ_OPTION("variant", &args.variant),        SQ_OPTION("dump-logits", &args.dump_logits),
+        SQ_OPTION("key", &args.key),                SQ_FLAG("json", &args.json),
+    };
+    const sq_stage_command_line line = {"squeeze-evaluate", options, SQ_OPTION_COUNT(options), NULL};
 
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -288,7 +265,7 @@ int main(int argc, char **argv)
      * cores from oversubscribing, and keeps each window's sums reproducible. */
     openblas_set_num_threads(1);
 
-    st = sq_mpi_agree(MPI_COMM_WORLD, parse_args(argc, argv, &args));
+    st = sq_mpi_agree(MPI_COMM_WORLD, sq_stage_parse(&line, argc, argv, &args.help));
     if (st == SQ_OK && args.help) {
         if (rank == 0)
             fputs(usage_text, stdout);

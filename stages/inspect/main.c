@@ -4,13 +4,13 @@
  * (inspect/inspect_report.h), prints the facts (text or --json) and, with --out,
  * writes the inspect artifact atomically (artifact/artifact.h).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "advice/decision_matrix.h"
 #include "artifact/artifact.h"
+#include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "inspect/inspect_report.h"
 #include "util/hash.h"
@@ -47,67 +47,46 @@ typedef struct {
     const char *hardware;
     const char *family;
     const char *key;
+    const char *num_heads_text, *quality_text;
     double quality;
     int has_quality;
     int num_heads;
-    int json;
+    bool json, help;
 } cli_args;
 
-static sq_status parse_args(int argc, char **argv, cli_args *args)
+/* The values that are numbers; the option table has them as text. */
+static sq_status parse_numbers(cli_args *args)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},       {"out", required_argument, NULL, 'o'},
-        {"json", no_argument, NULL, 'j'},               {"num-heads", required_argument, NULL, 'n'},
-        {"target-hardware", required_argument, NULL, 't'}, {"quality-constraint", required_argument, NULL, 'q'},
-        {"family", required_argument, NULL, 'f'},       {"key", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
-    };
-    int c;
     char *end;
-    memset(args, 0, sizeof *args);
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (c) {
-        case 'c': args->config_path = optarg; break;
-        case 'o': args->out_path = optarg; break;
-        case 'j': args->json = 1; break;
-        case 'f': args->family = optarg; break;
-        case 'k': args->key = optarg; break;
-        case 't': args->hardware = optarg; break;
-        case 'n':
-            args->num_heads = (int)strtol(optarg, &end, 10);
-            if (*end != '\0' || args->num_heads <= 0)
-                return sq_fail(SQ_ERR_USAGE, "--num-heads needs a positive integer, not '%s'", optarg);
-            break;
-        case 'q':
-            args->quality = strtod(optarg, &end);
-            if (*end == '%')
-                end++;
-            if (*end != '\0' || args->quality < 0)
-                return sq_fail(SQ_ERR_USAGE, "--quality-constraint needs a percentage >= 0 (e.g. 3), not '%s'",
-                               optarg);
-            args->has_quality = 1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            exit(0);
-        case ':':
-            return sq_fail(SQ_ERR_USAGE, "option %s needs a value (see --help)", argv[optind - 1]);
-        default:
-            return sq_fail(SQ_ERR_USAGE, "unknown option %s (see --help)", argv[optind - 1]);
-        }
+    if (args->num_heads_text) {
+        args->num_heads = (int)strtol(args->num_heads_text, &end, 10);
+        if (*end != '\0' || args->num_heads <= 0)
+            return sq_fail(SQ_ERR_USAGE, "--num-heads needs a positive integer, not '%s'", args->num_heads_text);
     }
-    if (optind < argc)
-        args->checkpoint = argv[optind++];
-    if (optind < argc)
-        return sq_fail(SQ_ERR_USAGE, "unexpected argument '%s': give one checkpoint (see --help)", argv[optind]);
+    if (args->quality_text) {
+        args->quality = strtod(args->quality_text, &end);
+        if (*end == '%')
+            end++;
+        if (*end != '\0' || args->quality < 0)
+            return sq_fail(SQ_ERR_USAGE, "--quality-constraint needs a percentage >= 0 (e.g. 3), not '%s'",
+                           args->quality_text);
+        args->has_quality = 1;
+    }
     return SQ_OK;
 }
 
 int main(int argc, char **argv)
 {
     sq_status st = SQ_OK;
-    cli_args args;
+    cli_args args = {0};
+    const sq_stage_option cli_options[] = {
+        SQ_OPTION("config", &args.config_path),       SQ_OPTION("out", &args.out_path),
+        SQ_FLAG("json", &args.json),                  SQ_OPTION("num-heads", &args.num_heads_text),
+        SQ_OPTION("target-hardware", &args.hardware), SQ_OPTION("quality-constraint", &args.quality_text),
+        SQ_OPTION("family", &args.family),            SQ_OPTION("key", &args.key),
+    };
+    const sq_stage_command_line line = {"squeeze-inspect", cli_options, SQ_OPTION_COUNT(cli_options),
+                                        &args.checkpoint};
     sq_run_config config;
     int have_config = 0, writing = 0;
     sq_inspect_options options;
@@ -122,7 +101,12 @@ int main(int argc, char **argv)
     memset(&report, 0, sizeof report);
     memset(&writer, 0, sizeof writer);
     writer.file = -1;
-    SQ_TRY(parse_args(argc, argv, &args));
+    SQ_TRY(sq_stage_parse(&line, argc, argv, &args.help));
+    if (args.help) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    SQ_TRY(parse_numbers(&args));
 
     if (args.config_path) {
         SQ_TRY(sq_run_config_load(args.config_path, &config));
@@ -171,11 +155,9 @@ int main(int argc, char **argv)
 cleanup:
     if (writing)
         sq_artifact_abort(&writer);
-    if (st != SQ_OK)
-        sq_error("%s: %s", sq_status_name(st), sq_error_message());
     json_decref(json);
     sq_inspect_report_free(&report);
     if (have_config)
         sq_run_config_free(&config);
-    return (int)st;
+    return sq_stage_exit_status(st);
 }

@@ -6,59 +6,49 @@
  * variants that failed) and writes DIR/report/report.{md,json,html} (docs/report.md).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "advice/decision_matrix.h"
+#include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "report/run_results.h"
 #include "util/log.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: squeeze-report --run-dir DIR [--config FILE] [--key KEY]\n"
-                 "Compares every variant of a run against the fp32 baseline and its targets, and writes\n"
-                 "DIR/report/report.md, report.json and report.html (self-contained).\n"
-                 "  --run-dir DIR   the run folder (results/<run>)\n"
-                 "  --config FILE   the run config, for targets.compression, targets.quality and\n"
-                 "                  inspect.target_hardware (defaults 2.0x, 3%%, gpu)\n"
-                 "  --key KEY       the driver's plan key (recorded in report.json)\n"
-                 "Exit: 0 written, 2 usage/config error, 3 bad or missing artifacts, 4 failure.\n");
-}
+static const char usage_text[] =
+    "usage: squeeze-report --run-dir DIR [--config FILE] [--key KEY]\n"
+    "Compares every variant of a run against the fp32 baseline and its targets, and writes\n"
+    "DIR/report/report.md, report.json and report.html (self-contained).\n"
+    "  --run-dir DIR   the run folder (results/<run>)\n"
+    "  --config FILE   the run config, for targets.compression, targets.quality and\n"
+    "                  inspect.target_hardware (defaults 2.0x, 3%, gpu)\n"
+    "  --key KEY       the driver's plan key (recorded in report.json)\n"
+    "Exit: 0 written, 2 usage/config error, 3 bad or missing artifacts, 4 failure.\n";
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {{"run-dir", required_argument, NULL, 'r'},
-                                            {"config", required_argument, NULL, 'c'},
-                                            {"key", required_argument, NULL, 'k'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
+    const char *run_dir = NULL, *config_path = NULL, *key = NULL;
+    const sq_stage_option options[] = {
+        SQ_OPTION_REQUIRED("run-dir", &run_dir), SQ_OPTION("config", &config_path), SQ_OPTION("key", &key),
+    };
+    const sq_stage_command_line line = {"squeeze-report", options, SQ_OPTION_COUNT(options), NULL};
     sq_status st = SQ_OK;
     sq_run_config cfg;
     sq_run_results *results = NULL;
-    const char *run_dir = NULL, *config_path = NULL, *key = NULL;
     sq_report_settings settings;
     sq_advice_hardware hardware;
     char folder[2048], path[2200];
-    int option, have_config = 0;
+    int have_config = 0;
+    bool help = false;
 
     sq_log_init("squeeze-report");
     sq_run_config_defaults(&cfg);
-    while ((option = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (option) {
-        case 'r': run_dir = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'k': key = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return SQ_ERR_USAGE;
-        }
-    }
-    if (run_dir == NULL || optind != argc) {
-        usage(stderr);
-        return SQ_ERR_USAGE;
+    SQ_TRY(sq_stage_parse(&line, argc, argv, &help));
+    if (help) {
+        fputs(usage_text, stdout);
+        return 0;
     }
     if (config_path) {
         SQ_TRY(sq_run_config_load(config_path, &cfg));
@@ -102,12 +92,10 @@ int main(int argc, char **argv)
         sq_info("no variant meets both targets");
     printf("%s/report.md\n%s/report.json\n%s\n", folder, folder, path);
 cleanup:
-    if (st != SQ_OK)
-        sq_error("%s", sq_error_message());
     if (results)
         sq_run_results_free(results);
     free(results);
     if (have_config)
         sq_run_config_free(&cfg);
-    return st;
+    return sq_stage_exit_status(st);
 }

@@ -36,14 +36,14 @@ EOF
 
 for recipe in fp16 bf16 int8 nf4 nf4-double int4-g32 gptq-int4 seed-mixed ssm-mixed; do
   "$COMPRESS" --config "$WORK/run.yaml" --model "$MODEL" --calibration "$WORK/cal.h5" \
-    --map "$RECIPES/$recipe.yaml" --out "$WORK/$recipe.h5" 2> "$WORK/$recipe.log" \
+    --map "$RECIPES/$recipe.yaml" --out "$WORK/$recipe.h5" --json > "$WORK/$recipe.json" 2> "$WORK/$recipe.log" \
     || { cat "$WORK/$recipe.log"; echo "FAIL: recipe $recipe"; exit 1; }
   grep -q "per format:" "$WORK/$recipe.log" || { echo "FAIL: $recipe printed no accounting table"; exit 1; }
   grep -q "bytes on disk (stat)" "$WORK/$recipe.log" || { echo "FAIL: $recipe logged no measured size"; exit 1; }
 done
 
 $PY - "$WORK" "$MODEL" <<'EOF'
-import os, sys, h5py, numpy as np
+import json, os, sys, h5py, numpy as np
 work, model = sys.argv[1], sys.argv[2]
 fail = []
 def check(cond, what):
@@ -98,6 +98,29 @@ for recipe, (proj_format, emb_format) in expect.items():
         stored += nbytes
     size = os.stat(f"{work}/{recipe}.h5").st_size
     check(size >= stored, f"{recipe}: file holds its tensors")
+    # --json: the same numbers as the artifact and stat(), the map and the source model's identity
+    summary = json.load(open(f"{work}/{recipe}.json"))
+    check(summary["output"] == f"{work}/{recipe}.h5", f"{recipe}: json output path")
+    check(summary["file_bytes"] == size, f"{recipe}: json file_bytes {summary['file_bytes']} vs stat {size}")
+    check(summary["input_file_bytes"] == input_size, f"{recipe}: json input_file_bytes")
+    check(summary["tensor_count"] == len(names), f"{recipe}: json tensor_count")
+    check(summary["tensor_bytes_before"] == int(before.sum()) == summary["input_tensor_bytes"],
+          f"{recipe}: json bytes before")
+    check(summary["tensor_bytes_after"] == int(after.sum()), f"{recipe}: json bytes after")
+    check(summary["ratio_tensor_bytes"] == int(before.sum()) / int(after.sum()), f"{recipe}: json tensor ratio")
+    check(summary["ratio_file_bytes"] == input_size / size, f"{recipe}: json file ratio")
+    check([f["format"] for f in summary["formats"]] == text(acc["formats"][()]), f"{recipe}: json formats")
+    check([f["tensors"] for f in summary["formats"]] == list(acc["format_tensors"][()]), f"{recipe}: json counts")
+    check([f["bytes_after"] for f in summary["formats"]] == list(acc["format_bytes_after"][()]),
+          f"{recipe}: json format bytes")
+    check(summary["precision_map"]["source"].endswith(f"/{recipe}.yaml"), f"{recipe}: json map source")
+    check(summary["precision_map"]["source"] == text([acc.attrs["precision_map"]])[0], f"{recipe}: json map = attr")
+    identity = summary["source_model"]
+    check(identity["family"] == "itera" and identity["model_tensor_count"] == 61, f"{recipe}: json source model")
+    for key in ("family", "config_json", "model_tensors_sha256"):
+        check(identity[key] == text([acc.attrs["source_" + key]])[0], f"{recipe}: /accounting@source_{key}")
+        check(identity[key] == text([f["model"].attrs[key]])[0] if key != "model_tensors_sha256" else True,
+              f"{recipe}: /model@{key} is the source's")
     print(f"{recipe:11s} tensor bytes {INPUT_TENSOR_BYTES} -> {int(after.sum()):8d} "
           f"({INPUT_TENSOR_BYTES / after.sum():.3f}x); file {input_size} -> {size:8d} bytes "
           f"(measured {input_size / size:.3f}x)")

@@ -151,6 +151,15 @@ assert abs(d["ppl_change_pct"]) < 1.0, d["ppl_change_pct"]
 print("int8: KL %.3g, file ratio %.3f, tensor ratio %.3f, perplexity change %+.3f%%" % (
     d["kl_divergence"], d["ratio_file_bytes"], d["ratio_tensor_bytes"], d["ppl_change_pct"]))
 PY
+# the model identity: the compressed model's evaluation records the model it was compressed from
+$PY - q1.h5 ibase.h5 int8.h5 <<'PY' || fail "model identity in /evaluation"
+import sys, h5py
+q, base = (h5py.File(p, "r")["evaluation"].attrs for p in sys.argv[1:3])
+acc = h5py.File(sys.argv[3], "r")["accounting"].attrs
+for key in ("family", "config_json", "model_tensors_sha256", "model_tensor_count"):
+    assert q[key] == base[key] == acc["source_" + key], key
+assert q["family"] == b"itera" and q["model_tensor_count"] == 61 and len(q["model_tensors_sha256"]) == 64
+PY
 
 echo "== bad inputs: exit code, message, no artifact"
 expect() { # code pattern command...
@@ -182,6 +191,11 @@ expect 3 "different evaluation setup.*offset 1.*offset 2" \
   "$EVALUATE" --config off2.yaml --model "$MICRO" --baseline base.h5 --out bad.h5
 expect 3 "store_logprobs" "$EVALUATE" --config off1.yaml --model "$MICRO" --baseline e1_1.h5 --out bad.h5
 expect 2 "required" "$EVALUATE" --config off1.yaml --out bad.h5
+# a model artifact whose recorded source model is not what its tensors are
+cp int8.h5 forged.h5
+$PY -c "import h5py, numpy as np; h5py.File('forged.h5', 'r+')['accounting'].attrs['source_model_tensors_sha256'] = np.bytes_('0' * 64)"
+expect 3 "forged.h5 says it was compressed from itera.*sha256 000000000000" \
+  "$EVALUATE" --config off1.yaml --model forged.h5 --out bad.h5
 sed '/^evaluate:/,$d' off1.yaml > tiny.yaml
 printf 'evaluate: {window_length: 4, scoring: second-half, offset: 2}\n' >> tiny.yaml
 expect 2 "second half has no prediction" "$EVALUATE" --config tiny.yaml --model "$MICRO" --out bad.h5

@@ -187,6 +187,12 @@ for entry in report["variants"]:
     groups = entry["model"]["groups"]
     assert sum(g["bytes_after"] for g in groups.values()) == int(acc["bytes_after"][()].sum()), entry["name"]
     assert sum(g["bytes_before"] for g in groups.values()) == int(acc["bytes_before"][()].sum()), entry["name"]
+    # the model identity: evaluate records the model compress says it compressed, which is the one
+    # calibrate ran on and the baseline evaluated
+    calib = h5py.File(f"{run}/calibrate/c0/calibration.h5", "r")["calibration"].attrs
+    for key in ("family", "config_json", "model_tensors_sha256", "model_tensor_count"):
+        assert text(v.attrs[key]) == text(acc.attrs["source_" + key]) == text(calib[key]) == text(b.attrs[key]), \
+            (entry["name"], key)
 assert sorted(names) == sorted(["int8", "nf4", "ssm-mixed", "broken"]), names
 assert report["recommended"] == (smallest[0] if smallest else None), (report["recommended"], smallest)
 # the failed variant is listed last, the evaluated ones smallest first
@@ -309,6 +315,22 @@ expect_input_error mixed-model "different model" mixed-model
 cp -r "$RUN" mixed-inspect
 cp "$OTHER/inspect/inspect.h5" mixed-inspect/inspect/inspect.h5
 expect_input_error mixed-inspect "artifacts of different models" mixed-inspect
+# The Transformer's int8 model measured against this run's baseline (same vocabulary and windows, so
+# evaluate accepts it): only the model identity evaluate records tells it apart.
+stage mixed-identity/evaluate/transformer-int8 "$BUILD/squeeze-evaluate" --config foreign.yaml \
+  --model "$OTHER/compress/int8/model.h5" --baseline "$RUN/evaluate/baseline/evaluation.h5" \
+  --out mixed-identity/evaluate/transformer-int8/evaluation.h5
+cp -r "$RUN"/. mixed-identity/
+expect_input_error mixed-identity "evaluates another model than the baseline .*its family is itera-transformer" \
+  mixed-identity
+# The same family with other tensors: the names+shapes sha256 is compared on its own.
+cp -r "$RUN" mixed-tensors
+$PY - mixed-tensors/evaluate/nf4/evaluation.h5 <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    f["evaluation"].attrs["model_tensors_sha256"] = np.bytes_("0" * 64)
+PY
+expect_input_error mixed-tensors "its tensor names and shapes (sha256) is 0000" mixed-tensors
 
 echo "== usage"
 code=0; "$BUILD/squeeze-report" > /dev/null 2>&1 || code=$?

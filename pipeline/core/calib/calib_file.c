@@ -21,10 +21,10 @@ sq_status sq_calib_file_open(const char *path, sq_calib_file *out)
 {
     sq_status st = SQ_OK;
     hid_t root = -1;
-    char *text = NULL;
     double *levels = NULL;
     int ndim = 0;
     uint64_t dims[8];
+    bool found = false;
     memset(out, 0, sizeof *out);
     out->file = -1;
     SQ_TRY(sq_artifact_open(path, "calibration", &out->file));
@@ -32,14 +32,10 @@ sq_status sq_calib_file_open(const char *path, sq_calib_file *out)
     if (!sq_h5_exists(out->file, "calibration"))
         SQ_FAIL(SQ_ERR_INPUT, "%s: calibration artifact without a /calibration group: rerun squeeze-calibrate", path);
     root = H5Gopen2(out->file, "calibration", H5P_DEFAULT);
-    SQ_TRY(sq_h5_read_attr_string(root, "family", &text));
-    snprintf(out->identity.family, sizeof out->identity.family, "%s", text);
-    free(text);
-    text = NULL;
-    SQ_TRY(sq_h5_read_attr_string(root, "config_json", &out->identity.config_json));
-    SQ_TRY(sq_h5_read_attr_string(root, "model_tensors_sha256", &text));
-    snprintf(out->identity.tensors_sha256, sizeof out->identity.tensors_sha256, "%s", text);
-    SQ_TRY(sq_h5_read_attr_int(root, "model_tensor_count", &out->identity.tensor_count));
+    SQ_TRY(sq_model_identity_read_attrs(root, "", &out->identity, &found));
+    if (!found)
+        SQ_FAIL(SQ_ERR_INPUT, "%s: /calibration does not record the model it was made on (family, config_json, "
+                "model_tensors_sha256): rerun squeeze-calibrate", path);
     SQ_TRY(sq_h5_read_attr_string(root, "model_path", &out->model_path));
     SQ_TRY(sq_h5_read_attr_int(root, "tokens", &out->tokens));
     SQ_TRY(sq_h5_read_attr_int(root, "windows", &out->windows));
@@ -49,7 +45,6 @@ sq_status sq_calib_file_open(const char *path, sq_calib_file *out)
 cleanup:
     if (st != SQ_OK)
         sq_error_context("calibration %s", path);
-    free(text);
     free(levels);
     if (root >= 0)
         H5Gclose(root);

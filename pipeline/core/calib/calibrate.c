@@ -20,6 +20,7 @@
 #include "calib/act_stats.h"
 #include "calib/histogram.h"
 #include "calib/model_identity.h"
+#include "util/progress.h"
 #include "models/forward.h"
 #include "models/loader.h"
 #include "util/hash.h"
@@ -147,10 +148,7 @@ static sq_status write_artifact(const artifact_contents *in)
     SQ_TRY(sq_artifact_create(&writer, in->request->out_path, &meta));
 
     SQ_TRY(sq_h5_group(writer.file, "calibration", &root));
-    SQ_TRY(sq_h5_write_attr_string(root, "family", in->identity->family));
-    SQ_TRY(sq_h5_write_attr_string(root, "config_json", in->identity->config_json));
-    SQ_TRY(sq_h5_write_attr_string(root, "model_tensors_sha256", in->identity->tensors_sha256));
-    SQ_TRY(sq_h5_write_attr_int(root, "model_tensor_count", in->identity->tensor_count));
+    SQ_TRY(sq_model_identity_write_attrs(root, "", in->identity));
     SQ_TRY(sq_h5_write_attr_string(root, "model_path", in->request->model_path));
     SQ_TRY(sq_h5_write_attr_string(root, "model_kind", in->model->kind));
     SQ_TRY(sq_h5_write_attr_string(root, "data_path", cfg->data.calibration.path));
@@ -307,15 +305,21 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
 
     {
         sq_forward_hooks hooks = sq_act_stats_hooks(&stats);
+        sq_progress progress;
+        char what[48];
+        /* Rank 0 shows its own block; the others' progress is alike (same work). */
+        snprintf(what, sizeof what, size > 1 ? "rank 0 of %d: windows" : "windows", size);
+        sq_progress_start(&progress, rank == 0, what, last - first, "tok");
         for (int w = first; w < last && st == SQ_OK; w++) {
             stats.current_window = w - first;
             st = sq_model_forward(model, tokens + starts[w], length, logits, &hooks);
             if (st == SQ_OK && stats.hook_status != SQ_OK)
                 st = sq_fail(stats.hook_status, "window %d (tokens %lld..%lld): %s", w, (long long)starts[w],
                              (long long)starts[w] + length, stats.hook_error);
-            if (st == SQ_OK && rank == 0 && ((w - first + 1) % 8 == 0 || w + 1 == last))
-                sq_info("rank 0: window %d/%d done", w - first + 1, last - first);
+            if (st == SQ_OK)
+                sq_progress_update(&progress, w - first + 1, (int64_t)(w - first + 1) * length);
         }
+        sq_progress_finish(&progress);
     }
     SQ_TRY(agree(st));
     SQ_TRY(sq_act_stats_merge(&stats));

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifact/artifact.h"
+#include "util/log.h"
+
 static int compare_names(const void *a, const void *b)
 {
     const sq_tensor *const *x = a, *const *y = b;
@@ -68,4 +71,106 @@ const char *sq_model_identity_describe(const sq_model_identity *identity, const 
         snprintf(buf, size, "%s (%ld tensors, names+shapes sha256 %.12s)", identity->family,
                  identity->tensor_count, identity->tensors_sha256);
     return buf;
+}
+
+static void attr_name(char *out, size_t size, const char *prefix, const char *name)
+{
+    snprintf(out, size, "%s%s", prefix ? prefix : "", name);
+}
+
+sq_status sq_model_identity_write_attrs(hid_t object, const char *prefix, const sq_model_identity *identity)
+{
+    sq_status st = SQ_OK;
+    char name[96];
+    attr_name(name, sizeof name, prefix, "family");
+    SQ_TRY(sq_h5_write_attr_string(object, name, identity->family));
+    attr_name(name, sizeof name, prefix, "config_json");
+    SQ_TRY(sq_h5_write_attr_string(object, name, identity->config_json ? identity->config_json : ""));
+    attr_name(name, sizeof name, prefix, "model_tensors_sha256");
+    SQ_TRY(sq_h5_write_attr_string(object, name, identity->tensors_sha256));
+    attr_name(name, sizeof name, prefix, "model_tensor_count");
+    SQ_TRY(sq_h5_write_attr_int(object, name, identity->tensor_count));
+cleanup:
+    return st;
+}
+
+sq_status sq_model_identity_read_attrs(hid_t object, const char *prefix, sq_model_identity *identity, bool *found)
+{
+    sq_status st = SQ_OK;
+    static const char *const keys[] = {"family", "config_json", "model_tensors_sha256", "model_tensor_count"};
+    char name[96];
+    char *text = NULL;
+    int64_t count = 0;
+    int present = 0;
+    memset(identity, 0, sizeof *identity);
+    *found = false;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        attr_name(name, sizeof name, prefix, keys[i]);
+        present += sq_h5_has_attr(object, name) > 0;
+    }
+    if (present == 0)
+        return SQ_OK;
+    if (present != (int)(sizeof keys / sizeof *keys))
+        SQ_FAIL(SQ_ERR_INPUT, "the model identity attributes %sfamily, %sconfig_json, %smodel_tensors_sha256 and "
+                "%smodel_tensor_count are recorded only in part: the artifact is damaged; write it again",
+                prefix, prefix, prefix, prefix);
+    attr_name(name, sizeof name, prefix, "family");
+    SQ_TRY(sq_h5_read_attr_string(object, name, &text));
+    snprintf(identity->family, sizeof identity->family, "%s", text);
+    free(text);
+    text = NULL;
+    attr_name(name, sizeof name, prefix, "config_json");
+    SQ_TRY(sq_h5_read_attr_string(object, name, &identity->config_json));
+    attr_name(name, sizeof name, prefix, "model_tensors_sha256");
+    SQ_TRY(sq_h5_read_attr_string(object, name, &text));
+    snprintf(identity->tensors_sha256, sizeof identity->tensors_sha256, "%s", text);
+    attr_name(name, sizeof name, prefix, "model_tensor_count");
+    SQ_TRY(sq_h5_read_attr_int(object, name, &count));
+    identity->tensor_count = (long)count;
+    *found = true;
+cleanup:
+    free(text);
+    if (st != SQ_OK)
+        sq_model_identity_free(identity);
+    return st;
+}
+
+sq_status sq_model_identity_of_loaded(const char *path, const sq_loaded_model *loaded, sq_model_identity *out)
+{
+    sq_status st = SQ_OK;
+    sq_model_identity recorded = {0};
+    hid_t file = -1, accounting = -1;
+    bool found = false;
+    char mine[512], theirs[512];
+    SQ_TRY(sq_model_identity_compute(&loaded->config, &loaded->tensors, out));
+    if (strcmp(loaded->kind, "model") != 0)
+        goto cleanup;
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "cannot open %s as HDF5 to read the model it was compressed from", path);
+    if (!sq_h5_exists(file, "accounting")) {
+        sq_debug("%s has no /accounting: its own identity stands for its source's", path);
+        goto cleanup;
+    }
+    accounting = H5Gopen2(file, "accounting", H5P_DEFAULT);
+    SQ_TRY(sq_model_identity_read_attrs(accounting, "source_", &recorded, &found));
+    if (!found) {
+        sq_debug("%s records no source model (/accounting@source_*): written by an earlier squeeze-compress", path);
+        goto cleanup;
+    }
+    if (!sq_model_identity_equal(&recorded, out))
+        SQ_FAIL(SQ_ERR_INPUT,
+                "%s says it was compressed from %s, but its tensors and config are %s: the artifact is not what it "
+                "says; compress the model again",
+                path, sq_model_identity_describe(&recorded, NULL, theirs, sizeof theirs),
+                sq_model_identity_describe(out, &loaded->config, mine, sizeof mine));
+cleanup:
+    sq_model_identity_free(&recorded);
+    if (accounting >= 0)
+        H5Gclose(accounting);
+    if (file >= 0)
+        H5Fclose(file);
+    if (st != SQ_OK)
+        sq_model_identity_free(out);
+    return st;
 }

@@ -48,13 +48,7 @@ sq_status sq_accounting_check(const sq_accounting *accounting, uint64_t input_te
     return SQ_OK;
 }
 
-/* Formats in first-seen order, with tensor counts and bytes. */
-typedef struct {
-    char name[24];
-    uint64_t tensors, before, after;
-} format_total;
-
-static size_t format_totals(const sq_accounting *accounting, format_total *totals, size_t capacity)
+size_t sq_accounting_format_totals(const sq_accounting *accounting, sq_format_total *totals, size_t capacity)
 {
     size_t count = 0;
     for (size_t i = 0; i < accounting->count; i++) {
@@ -79,8 +73,8 @@ static size_t format_totals(const sq_accounting *accounting, format_total *total
 
 void sq_accounting_print(const sq_accounting *accounting, FILE *out)
 {
-    format_total totals[32];
-    size_t formats = format_totals(accounting, totals, 32);
+    sq_format_total totals[SQ_ACCOUNTING_MAX_FORMATS];
+    size_t formats = sq_accounting_format_totals(accounting, totals, SQ_ACCOUNTING_MAX_FORMATS);
     int name_width = 6;
     for (size_t i = 0; i < accounting->count; i++) {
         int length = (int)strlen(accounting->rows[i].name);
@@ -140,15 +134,16 @@ cleanup:
 }
 
 sq_status sq_accounting_write(hid_t file, const sq_accounting *accounting, uint64_t input_tensor_bytes,
-                              const char *map_source, const char *map_description)
+                              const char *map_source, const char *map_description,
+                              const sq_model_identity *source)
 {
     sq_status st = SQ_OK;
     hid_t group = -1;
     size_t n = accounting->count;
     const char **column = NULL;
     uint64_t *numbers = NULL, dims[1];
-    format_total totals[32];
-    size_t formats = format_totals(accounting, totals, 32);
+    sq_format_total totals[SQ_ACCOUNTING_MAX_FORMATS];
+    size_t formats = sq_accounting_format_totals(accounting, totals, SQ_ACCOUNTING_MAX_FORMATS);
 
     SQ_TRY(sq_h5_group(file, "accounting", &group));
     SQ_TRY(sq_alloc(&column, n ? n : 1, sizeof *column, "accounting"));
@@ -172,8 +167,9 @@ sq_status sq_accounting_write(hid_t file, const sq_accounting *accounting, uint6
     SQ_TRY(sq_h5_write_dataset(group, "bytes_after", H5T_NATIVE_UINT64, 1, dims, numbers));
 
     {
-        const char *names[32];
-        uint64_t tensors[32], before[32], after[32];
+        const char *names[SQ_ACCOUNTING_MAX_FORMATS];
+        uint64_t tensors[SQ_ACCOUNTING_MAX_FORMATS], before[SQ_ACCOUNTING_MAX_FORMATS],
+            after[SQ_ACCOUNTING_MAX_FORMATS];
         for (size_t f = 0; f < formats; f++) {
             names[f] = totals[f].name;
             tensors[f] = totals[f].tensors;
@@ -192,6 +188,9 @@ sq_status sq_accounting_write(hid_t file, const sq_accounting *accounting, uint6
     SQ_TRY(sq_h5_write_attr_int(group, "input_tensor_bytes", (int64_t)input_tensor_bytes));
     SQ_TRY(sq_h5_write_attr_string(group, "precision_map", map_source ? map_source : ""));
     SQ_TRY(sq_h5_write_attr_string(group, "precision_map_description", map_description ? map_description : ""));
+    /* Which model this is a form of: the evaluation records it and the report
+     * compares it (docs/artifact-evaluation.md). */
+    SQ_TRY(sq_model_identity_write_attrs(group, "source_", source));
 cleanup:
     free(column);
     free(numbers);

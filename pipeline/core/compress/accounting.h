@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "calib/model_identity.h"
 #include "compress/compress_plan.h"
 #include "quant/qtensor.h"
 
@@ -33,6 +34,15 @@ typedef struct {
     uint64_t total_before, total_after;
 } sq_accounting;
 
+/* One storage format's share, in the order formats first appear in the rows;
+ * aliases are counted under "alias". */
+typedef struct {
+    char name[24];
+    uint64_t tensors, before, after;
+} sq_format_total;
+
+#define SQ_ACCOUNTING_MAX_FORMATS 32
+
 /* stored[i] is the compressed form of plan->entries[i]. */
 sq_status sq_accounting_build(const sq_compress_plan *plan, const sq_qtensor *stored, sq_accounting *out);
 void sq_accounting_free(sq_accounting *accounting);
@@ -41,16 +51,22 @@ void sq_accounting_free(sq_accounting *accounting);
  * bytes as its reader measured them: a tensor dropped or counted twice. */
 sq_status sq_accounting_check(const sq_accounting *accounting, uint64_t input_tensor_bytes, const char *input_path);
 
+/* Fills totals (at most capacity formats) and returns how many there are. */
+size_t sq_accounting_format_totals(const sq_accounting *accounting, sq_format_total *totals, size_t capacity);
+
 /* The table and the counts per format. */
 void sq_accounting_print(const sq_accounting *accounting, FILE *out);
 
 /* /accounting: datasets name, group, rule, format, options (strings [N]),
  * bytes_before, bytes_after (u64 [N]); per-format summary datasets
  * formats, format_tensors, format_bytes_before, format_bytes_after; attrs
- * tensor_count, bytes_before, bytes_after, input_tensor_bytes and the map's
- * source and description. */
+ * tensor_count, bytes_before, bytes_after, input_tensor_bytes, the map's
+ * source and description, and the identity of the model it was compressed
+ * from (source_family, source_config_json, source_model_tensors_sha256,
+ * source_model_tensor_count: calib/model_identity.h). */
 sq_status sq_accounting_write(hid_t file, const sq_accounting *accounting, uint64_t input_tensor_bytes,
-                              const char *map_source, const char *map_description);
+                              const char *map_source, const char *map_description,
+                              const sq_model_identity *source);
 
 /* For an artifact input (inspect or model): each tensor's stored bytes, from
  * the datasets under /model/tensors/<name> (a group's datasets summed), and

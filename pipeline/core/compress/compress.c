@@ -16,9 +16,11 @@
 #include "checkpoint/checkpoint.h"
 #include "compress/accounting.h"
 #include "compress/compress_plan.h"
+#include "compress/compress_summary.h"
 #include "models/loader.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/progress.h"
 
 /* ---- finding the precision map -------------------------------------------- */
 
@@ -129,23 +131,21 @@ cleanup:
 
 /* ---- calibration ------------------------------------------------------------ */
 
-static sq_status check_calibration(const sq_calib_file *calib, const sq_loaded_model *loaded, const char *model_path)
+static sq_status check_calibration(const sq_calib_file *calib, const sq_loaded_model *loaded,
+                                   const sq_model_identity *identity, const char *model_path)
 {
     sq_status st = SQ_OK;
-    sq_model_identity identity = {0};
     char mine[512], theirs[512];
-    SQ_TRY(sq_model_identity_compute(&loaded->config, &loaded->tensors, &identity));
-    if (!sq_model_identity_equal(&identity, &calib->identity))
+    if (!sq_model_identity_equal(identity, &calib->identity))
         SQ_FAIL(SQ_ERR_INPUT,
                 "calibration %s belongs to another model: it was made on %s = %s, but the model to compress is "
                 "%s = %s; calibrate this model (squeeze-calibrate --model %s)",
                 calib->path, calib->model_path ? calib->model_path : "?",
                 sq_model_identity_describe(&calib->identity, &calib->config, theirs, sizeof theirs), model_path,
-                sq_model_identity_describe(&identity, &loaded->config, mine, sizeof mine), model_path);
+                sq_model_identity_describe(identity, &loaded->config, mine, sizeof mine), model_path);
     sq_info("calibration %s: %lld tokens in %lld windows, same model (names+shapes sha256 %.12s)", calib->path,
-            (long long)calib->tokens, (long long)calib->windows, identity.tensors_sha256);
+            (long long)calib->tokens, (long long)calib->windows, identity->tensors_sha256);
 cleanup:
-    sq_model_identity_free(&identity);
     return st;
 }
 
@@ -236,7 +236,7 @@ static sq_status file_size(const char *path, uint64_t *bytes)
     return SQ_OK;
 }
 
-sq_status sq_compress_run(const sq_compress_request *request)
+sq_status sq_compress_run(const sq_compress_request *request, char **summary_json)
 {
     sq_status st = SQ_OK;
     const sq_run_config *cfg = request->config;
@@ -250,24 +250,31 @@ sq_status sq_compress_run(const sq_compress_request *request)
     sq_accounting accounting = {0};
     sq_artifact_writer writer = {0};
     sq_artifact_meta meta = {0};
+    sq_model_identity identity = {0};
     sq_family_hints hints = {.num_heads = cfg ? cfg->model.num_heads : 0};
     char config_sha[SQ_SHA256_HEX] = "";
     bool have_model = false, have_calib = false, created = false;
     size_t calibrated = 0;
     uint64_t out_bytes = 0;
+    sq_progress progress = {0};
 
     memset(&loaded, 0, sizeof loaded);
     sq_tensor_set_init(&original);
+    if (summary_json)
+        *summary_json = NULL;
     SQ_TRY(sq_compress_load_map(request, &map));
     SQ_TRY(sq_model_load(request->model_path, cfg && cfg->model.family ? cfg->model.family : "auto", &hints,
                          &loaded));
     have_model = true;
     SQ_TRY(sq_alloc(&input, loaded.tensors.count, sizeof *input, "input tensors"));
     SQ_TRY(input_tensors(request->model_path, &loaded, &original, input));
+    /* Names and shapes survive compression, so this is also the identity of
+     * the model compress writes; it is recorded as the source's. */
+    SQ_TRY(sq_model_identity_compute(&loaded.config, &loaded.tensors, &identity));
     if (request->calibration_path) {
         SQ_TRY(sq_calib_file_open(request->calibration_path, &calib));
         have_calib = true;
-        SQ_TRY(check_calibration(&calib, &loaded, request->model_path));
+        SQ_TRY(check_calibration(&calib, &loaded, &identity, request->model_path));
     }
 
     SQ_TRY(sq_compress_plan_build(&map, loaded.family, &loaded.tensors, input, &plan));
@@ -277,6 +284,9 @@ sq_status sq_compress_run(const sq_compress_request *request)
             plan.summary.aliases, plan.summary.forced_lower ? " (some forced below full precision: see warnings)" : "");
 
     SQ_TRY(sq_alloc(&stored, plan.count, sizeof *stored, "compressed tensors"));
+    /* GPTQ on a large model takes a while per tensor; small models finish
+     * before progress would show anything. */
+    sq_progress_start(&progress, true, "tensors", (int64_t)plan.count, NULL);
     for (size_t i = 0; i < plan.count; i++) {
         const sq_plan_entry *e = &plan.entries[i];
         const sq_plan_entry *target = e->decision.kind == SQ_DECIDED_ALIAS ? &plan.entries[e->decision.alias_target]
@@ -296,7 +306,9 @@ sq_status sq_compress_run(const sq_compress_request *request)
         sq_calib_linear_free(&linear);
         SQ_TRY(st);
         sq_debug("%s: %s (%s) %s", e->name, stored[i].format, sq_map_decision_label(&e->decision), e->options_text);
+        sq_progress_update(&progress, (int64_t)i + 1, 0);
     }
+    sq_progress_finish(&progress);
     if (have_calib)
         sq_info("%zu tensors quantized with calibration statistics", calibrated);
 
@@ -318,7 +330,8 @@ sq_status sq_compress_run(const sq_compress_request *request)
     SQ_TRY(sq_artifact_create(&writer, request->out_path, &meta));
     created = true;
     SQ_TRY(sq_model_file_write(writer.file, &loaded.config, stored, plan.count));
-    SQ_TRY(sq_accounting_write(writer.file, &accounting, loaded.tensor_bytes, map.source, map.description));
+    SQ_TRY(sq_accounting_write(writer.file, &accounting, loaded.tensor_bytes, map.source, map.description,
+                               &identity));
     SQ_TRY(sq_artifact_commit(&writer));
     created = false;
 
@@ -330,7 +343,16 @@ sq_status sq_compress_run(const sq_compress_request *request)
             (unsigned long long)loaded.file_bytes, out_bytes ? (double)loaded.file_bytes / (double)out_bytes : 0.0,
             (unsigned long long)accounting.total_before, (unsigned long long)accounting.total_after,
             accounting.total_after ? (double)accounting.total_before / (double)accounting.total_after : 0.0);
+    if (summary_json) {
+        sq_compress_summary summary = {
+            .output_path = request->out_path, .file_bytes = out_bytes, .input_path = request->model_path,
+            .input_kind = loaded.kind, .input_file_bytes = loaded.file_bytes, .input_tensor_bytes = loaded.tensor_bytes,
+            .calibration_path = request->calibration_path, .accounting = &accounting, .map = &map,
+            .source = &identity};
+        SQ_TRY(sq_compress_summary_json(&summary, summary_json));
+    }
 cleanup:
+    sq_progress_finish(&progress);
     if (created)
         sq_artifact_abort(&writer);
     sq_accounting_free(&accounting);
@@ -341,6 +363,7 @@ cleanup:
         free(stored);
     }
     sq_compress_plan_free(&plan);
+    sq_model_identity_free(&identity);
     if (have_calib)
         sq_calib_file_close(&calib);
     free(input);

@@ -23,7 +23,9 @@ typedef struct {
     const char *plan_key;         /* --key, or "" */
 } sq_compress_request;
 
-sq_status sq_compress_run(const sq_compress_request *request);
+/* summary_json: NULL, or receives the --json summary (compress_summary.h,
+ * malloc'd) once the artifact is committed and measured. */
+sq_status sq_compress_run(const sq_compress_request *request, char **summary_json);
 
 /* The precision map the request names (usage error when none is given). */
 sq_status sq_compress_load_map(const sq_compress_request *request, sq_precision_map *map);

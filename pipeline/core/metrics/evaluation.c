@@ -10,6 +10,7 @@
 #include "metrics/evaluation_file.h"
 #include "metrics/mem.h"
 #include "util/log.h"
+#include "util/progress.h"
 
 /* Per-window numbers travel to the root as 6 doubles (counts are exact in a
  * double below 2^53). */
@@ -110,6 +111,8 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     double loop_start, forward_local = 0.0, loop_local = 0.0;
     uint64_t rss_local, rss_max = 0;
     MPI_Datatype row_type = MPI_DATATYPE_NULL;
+    sq_progress progress;
+    char progress_what[48];
 
     memset(result, 0, sizeof *result);
     result->windows = plan->count;
@@ -145,6 +148,9 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
 
     MPI_Barrier(comm);
     loop_start = now_seconds();
+    /* Rank 0 shows its own block; the others' progress is alike (same work). */
+    snprintf(progress_what, sizeof progress_what, ranks > 1 ? "rank 0 of %d: windows" : "windows", ranks);
+    sq_progress_start(&progress, rank == 0, progress_what, end - first, "tok");
     for (int64_t w = first; w < end; w++) {
         const sq_window *window = &plan->windows[w];
         const int32_t *window_tokens = tokens + window->start;
@@ -169,7 +175,9 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
         p[PACK_SIDE_NLL] = score.side_nll_sum;
         p[PACK_SIDE_SCORED] = (double)score.side_scored;
         p[PACK_KL] = score.kl_sum;
+        sq_progress_update(&progress, w - first + 1, processed);
     }
+    sq_progress_finish(&progress);
     loop_local = now_seconds() - loop_start;
     SQ_TRY(sq_mpi_agree(comm, local));
 

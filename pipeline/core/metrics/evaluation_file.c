@@ -178,7 +178,10 @@ sq_status sq_evaluation_write(hid_t file, const sq_eval_record *record, const sq
     SQ_TRY(sq_h5_write_attr_string(g, "variant", record->variant));
     SQ_TRY(sq_h5_write_attr_string(g, "model_path", record->model_path));
     SQ_TRY(sq_h5_write_attr_string(g, "model_kind", record->model_kind));
-    SQ_TRY(sq_h5_write_attr_string(g, "family", record->family));
+    /* family, config_json, model_tensors_sha256, model_tensor_count: which
+     * model this measures (for a compressed one, the model it was compressed
+     * from); the report compares them across a run's evaluations. */
+    SQ_TRY(sq_model_identity_write_attrs(g, "", record->identity));
     SQ_TRY(sq_h5_write_attr_double(g, "perplexity", result->perplexity));
     SQ_TRY(sq_h5_write_attr_double(g, "mean_nll", result->mean_nll));
     SQ_TRY(sq_h5_write_attr_double(g, "nll_std", result->nll_std));
@@ -252,6 +255,8 @@ sq_status sq_evaluation_json(const sq_eval_record *record, const sq_window_plan 
     json_t *o = json_object();
     json_object_set_new(o, "variant", json_string(record->variant));
     json_object_set_new(o, "model_path", json_string(record->model_path));
+    json_object_set_new(o, "family", json_string(record->identity->family));
+    json_object_set_new(o, "model_tensors_sha256", json_string(record->identity->tensors_sha256));
     json_object_set_new(o, "perplexity", json_real(result->perplexity));
     json_object_set_new(o, "mean_nll", json_real(result->mean_nll));
     json_object_set_new(o, "nll_std", json_real(result->nll_std));

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "calib/model_identity.h"
 #include "metrics/evaluation.h"
 #include "metrics/windows.h"
 #include "models/forward.h"
@@ -45,7 +46,7 @@ typedef struct {
     const char *variant;
     const char *model_path;
     const char *model_kind;     /* "inspect", "model", "checkpoint" */
-    const char *family;
+    const sq_model_identity *identity; /* family, config, names+shapes sha256 (calib/model_identity.h) */
     uint64_t model_file_bytes;  /* stat() of the model path */
     uint64_t model_tensor_bytes;
     const char *tokenizer;

@@ -4,10 +4,13 @@
  * evaluation, the inspect artifact (model facts and the decision matrix), then
  * every evaluate/<variant>/evaluation.h5 with its compress/<variant>/model.h5,
  * and the calibration's routing counts.  Artifacts of different models mixed
- * into one folder are refused (exit 3) by three independent checks: each
- * variant was measured against this folder's baseline (the sha256 evaluate
- * records in its 'inputs'), evaluates the same family, and each compressed
- * model has the inspected model's config.
+ * into one folder are refused (exit 3) by independent checks: each variant
+ * was measured against this folder's baseline (the sha256 evaluate records in
+ * its 'inputs'), evaluates the same model as the baseline (the identity
+ * evaluate records: family, config_json and the names+shapes sha256, for a
+ * compressed model those of the model it was compressed from), the baseline
+ * evaluates the inspected model, and each compressed model has the inspected
+ * model's config.
  */
 #include "report/run_results.h"
 
@@ -78,6 +81,8 @@ static sq_status load_evaluation(const char *path, const char *baseline_path, sq
     v->kl_divergence = sq_report_attr_double(group, "kl_divergence", 0);
     v->mpi_ranks = sq_report_attr_int(group, "mpi_ranks", sq_report_attr_int(file, "mpi_ranks", 1));
     sq_report_attr_text(group, "family", v->family, sizeof v->family);
+    sq_report_attr_text(group, "config_json", v->config_json, sizeof v->config_json);
+    sq_report_attr_text(group, "model_tensors_sha256", v->tensors_sha256, sizeof v->tensors_sha256);
     sq_report_attr_text(group, "model_kind", v->model_kind, sizeof v->model_kind);
     sq_report_attr_text(group, "model_path", v->recorded_model_path, sizeof v->recorded_model_path);
     v->setup.window_length = sq_report_attr_int(group, "window_length", 0);
@@ -157,6 +162,28 @@ static void free_list(struct dirent **entries, int count)
     free(entries);
 }
 
+/* Two evaluations measured the same model: the identities evaluate recorded
+ * (calib/model_identity.h) are equal.  Each part is compared where both
+ * record it, so artifacts from before config_json and model_tensors_sha256
+ * were recorded are still compared by family. */
+static sq_status check_same_model(const sq_run_results *results, const sq_variant_result *v)
+{
+    const sq_variant_result *b = &results->baseline;
+    const char *what = NULL, *mine = "", *theirs = "";
+    if (v->family[0] && b->family[0] && strcmp(v->family, b->family) != 0)
+        what = "family", mine = v->family, theirs = b->family;
+    else if (v->config_json[0] && b->config_json[0] && strcmp(v->config_json, b->config_json) != 0)
+        what = "config", mine = v->config_json, theirs = b->config_json;
+    else if (v->tensors_sha256[0] && b->tensors_sha256[0] && strcmp(v->tensors_sha256, b->tensors_sha256) != 0)
+        what = "tensor names and shapes (sha256)", mine = v->tensors_sha256, theirs = b->tensors_sha256;
+    if (!what)
+        return SQ_OK;
+    return sq_fail(SQ_ERR_INPUT, "%s evaluates another model than the baseline %s: its %s is %s, the baseline's %s "
+                   "(/evaluation@family, config_json, model_tensors_sha256). Artifacts of different models are mixed "
+                   "in %s: compress and evaluate this model's variants again", v->evaluation_path,
+                   b->evaluation_path, what, mine, theirs, results->run_dir);
+}
+
 /* The variant was measured against this folder's baseline: the sha256 that
  * evaluate recorded for its --baseline file equals the baseline's. */
 static sq_status check_same_baseline(const sq_run_results *results, const sq_variant_result *v, const char *inputs,
@@ -172,11 +199,7 @@ static sq_status check_same_baseline(const sq_run_results *results, const sq_var
                        "again with --baseline %s", v->evaluation_path, path, recorded,
                        results->baseline.evaluation_path, base_sha, results->run_dir,
                        results->baseline.evaluation_path);
-    if (v->family[0] && results->baseline.family[0] && strcmp(v->family, results->baseline.family) != 0)
-        return sq_fail(SQ_ERR_INPUT, "%s evaluates a model of family %s, the baseline %s one of family %s: artifacts of "
-                       "different models are mixed in %s", v->evaluation_path, v->family,
-                       results->baseline.evaluation_path, results->baseline.family, results->run_dir);
-    return SQ_OK;
+    return check_same_model(results, v);
 }
 
 /* The baseline evaluated the inspected model: when it was run on the inspect
@@ -271,6 +294,11 @@ sq_status sq_run_results_load(const char *run_dir, const sq_report_settings *set
         SQ_FAIL(SQ_ERR_INPUT, "the baseline %s evaluated a model of family %s but %s inspected one of family %s: "
                 "artifacts of different models are mixed in %s", results->baseline.evaluation_path,
                 results->baseline.family, results->inspect_path, results->family, results->run_dir);
+    if (results->config_json[0] && results->baseline.config_json[0] &&
+        strcmp(results->config_json, results->baseline.config_json) != 0)
+        SQ_FAIL(SQ_ERR_INPUT, "the baseline %s evaluated a model with config %s but %s inspected one with config %s: "
+                "artifacts of different models are mixed in %s", results->baseline.evaluation_path,
+                results->baseline.config_json, results->inspect_path, results->config_json, results->run_dir);
 
     /* Every evaluation artifact, planned or not. */
     count = list_folders(results->run_dir, "evaluate", &entries);

@@ -74,6 +74,8 @@ typedef struct {
     double kl_divergence;
     int64_t mpi_ranks;
     char family[32];
+    char config_json[2048];              /* /evaluation@config_json ("" when not recorded) */
+    char tensors_sha256[SQ_SHA256_HEX];  /* /evaluation@model_tensors_sha256: names+shapes of the model */
     char model_kind[16];
     char recorded_model_path[SQ_REPORT_PATH]; /* /evaluation@model_path, as given to evaluate */
     char plan_key[96];

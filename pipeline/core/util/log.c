@@ -26,6 +26,7 @@ void sq_log_init(const char *program)
 void sq_log_set_level(sq_log_level level) { log_level = level; }
 void sq_log_set_rank(int rank) { log_rank = rank; }
 sq_log_level sq_log_get_level(void) { return log_level; }
+const char *sq_log_program(void) { return log_program; }
 
 void sq_log(sq_log_level level, const char *fmt, ...)
 {

@@ -14,6 +14,8 @@ void sq_log_init(const char *program);
 void sq_log_set_level(sq_log_level level);
 void sq_log_set_rank(int rank);
 sq_log_level sq_log_get_level(void);
+/* The program name given to sq_log_init ("squeeze-evaluate"). */
+const char *sq_log_program(void);
 void sq_log(sq_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define sq_error(...) sq_log(SQ_LOG_ERROR, __VA_ARGS__)

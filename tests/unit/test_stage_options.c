@@ -1,0 +1,95 @@
+/* test_stage_options.c - the stage command line table (pipeline/core/cli/stage_options.h): values,
+ * flags, one positional argument, --help, and the usage errors every stage words the same way. */
+#include <check.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/stage_options.h"
+
+typedef struct {
+    const char *config, *model, *out, *key, *positional;
+    bool json, help;
+} parsed;
+
+/* Parses a NULL-terminated argument list with the table a stage like squeeze-evaluate has. */
+static sq_status parse(parsed *p, bool take_positional, const char *first, ...)
+{
+    char *argv[16] = {"squeeze-test"};
+    int argc = 1;
+    va_list args;
+    const sq_stage_option options[] = {
+        SQ_OPTION_REQUIRED("config", &p->config), SQ_OPTION_REQUIRED("model", &p->model),
+        SQ_OPTION_REQUIRED("out", &p->out),       SQ_OPTION("key", &p->key),
+        SQ_FLAG("json", &p->json),
+    };
+    const sq_stage_command_line line = {"squeeze-test", options, SQ_OPTION_COUNT(options),
+                                        take_positional ? &p->positional : NULL};
+    memset(p, 0, sizeof *p);
+    va_start(args, first);
+    for (const char *a = first; a && argc < 15; a = va_arg(args, const char *))
+        argv[argc++] = (char *)a;
+    va_end(args);
+    argv[argc] = NULL;
+    return sq_stage_parse(&line, argc, argv, &p->help);
+}
+
+START_TEST(test_values_flags_positional)
+{
+    parsed p;
+    ck_assert_int_eq(parse(&p, true, "--config", "c.yaml", "model.pt", "--model=m.h5", "--out", "o.h5", "--json",
+                           NULL), SQ_OK);
+    ck_assert_str_eq(p.config, "c.yaml");
+    ck_assert_str_eq(p.model, "m.h5");
+    ck_assert_str_eq(p.out, "o.h5");
+    ck_assert_str_eq(p.positional, "model.pt");
+    ck_assert_ptr_null(p.key);
+    ck_assert(p.json && !p.help);
+}
+END_TEST
+
+START_TEST(test_help_needs_nothing)
+{
+    parsed p;
+    ck_assert_int_eq(parse(&p, false, "--help", NULL), SQ_OK);
+    ck_assert(p.help);
+    ck_assert_int_eq(parse(&p, false, "--config", "c.yaml", "-h", NULL), SQ_OK);
+    ck_assert(p.help);
+}
+END_TEST
+
+START_TEST(test_usage_errors)
+{
+    parsed p;
+    ck_assert_int_eq(parse(&p, false, "--out", "o.h5", NULL), SQ_ERR_USAGE);
+    ck_assert_str_eq(sq_error_message(), "--config and --model are required (see squeeze-test --help)");
+    ck_assert_int_eq(parse(&p, false, NULL), SQ_ERR_USAGE);
+    ck_assert_str_eq(sq_error_message(), "--config, --model and --out are required (see squeeze-test --help)");
+    ck_assert_int_eq(parse(&p, false, "--config", "c", "--model", "m", NULL), SQ_ERR_USAGE);
+    ck_assert_str_eq(sq_error_message(), "--out is required (see squeeze-test --help)");
+    ck_assert_int_eq(parse(&p, false, "--config", "c", "--frobnicate", NULL), SQ_ERR_USAGE);
+    ck_assert_str_eq(sq_error_message(), "unknown option '--frobnicate' (see squeeze-test --help)");
+    ck_assert_int_eq(parse(&p, false, "--config", "c", "--model", "m", "--out", NULL), SQ_ERR_USAGE);
+    ck_assert_str_eq(sq_error_message(), "option --out needs a value (see squeeze-test --help)");
+    ck_assert_int_eq(parse(&p, false, "--config", "c", "--model", "m", "--out", "o", "stray", NULL), SQ_ERR_USAGE);
+    ck_assert_str_eq(sq_error_message(), "unexpected argument 'stray' (see squeeze-test --help)");
+    ck_assert_int_eq(parse(&p, true, "a.pt", "b.pt", "--config", "c", "--model", "m", "--out", "o", NULL),
+                     SQ_ERR_USAGE);
+    ck_assert_str_eq(sq_error_message(), "unexpected argument 'b.pt' (see squeeze-test --help)");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("stage_options");
+    TCase *tc = tcase_create("stage_options");
+    tcase_add_test(tc, test_values_flags_positional);
+    tcase_add_test(tc, test_help_needs_nothing);
+    tcase_add_test(tc, test_usage_errors);
+    suite_add_tcase(suite, tc);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
