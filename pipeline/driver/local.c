@@ -424,6 +424,8 @@ int sq_cmd_run(const sq_command_options *opts, bool resume)
             all &= plan.items[i]->state == SQ_STATE_DONE;
         fprintf(stderr, "squeeze: %s: %d stage(s) run; report in %s/report/\n", all ? "run complete" : "run incomplete",
                 ran, plan.run_dir);
+        if (all) /* the one line on stdout: the page to open, for a script to pick up */
+            printf("%s/report/report.html\n", plan.run_dir);
         rc = all ? 0 : 4;
     }
 cleanup:
