@@ -56,23 +56,10 @@ static void note(const char *fmt, ...)
     va_end(ap);
 }
 
-static const sq_yaml_node *node_at(const sq_yaml_node *root, const char *dotted)
-{
-    char part[128];
-    const sq_yaml_node *node = root;
-    while (node && *dotted) {
-        size_t len = strcspn(dotted, ".");
-        snprintf(part, sizeof part, "%.*s", (int)len, dotted);
-        node = sq_yaml_get(node, part);
-        dotted += len + (dotted[len] == '.');
-    }
-    return node;
-}
-
 /* "file:line:column: " of an option in a variant's config (where it was written). */
 static const char *where(const sq_yaml_node *root, const char *dotted, char *buf, size_t size)
 {
-    const sq_yaml_node *node = node_at(root, dotted);
+    const sq_yaml_node *node = sq_yaml_get_path(root, dotted);
     if (node == NULL || node->line == 0) {
         buf[0] = '\0';
         return buf;

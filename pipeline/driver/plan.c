@@ -61,24 +61,11 @@ static void key_begin(key_text *k, const char *what)
     fprintf(k->stream, "squeeze plan key v1\nstage %s\n", what);
 }
 
-static const sq_yaml_node *node_at(const sq_yaml_node *root, const char *dotted)
-{
-    char part[128];
-    const sq_yaml_node *node = root;
-    while (node && *dotted) {
-        size_t len = strcspn(dotted, ".");
-        snprintf(part, sizeof part, "%.*s", (int)len, dotted);
-        node = sq_yaml_get(node, part);
-        dotted += len + (dotted[len] == '.');
-    }
-    return node;
-}
-
 /* Adds a section of the effective config (without `ranks`, which changes
  * nothing in the result, DESIGN.md "Determinism"). */
 static void key_section(key_text *k, const sq_yaml_node *root, const char *dotted)
 {
-    const sq_yaml_node *node = node_at(root, dotted);
+    const sq_yaml_node *node = sq_yaml_get_path(root, dotted);
     fprintf(k->stream, "section %s\n", dotted);
     if (node == NULL) {
         fputs("(absent)\n", k->stream);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "artifact/artifact.h"
+#include "test_support.h"
 
 static char folder[] = "/tmp/sq_artifact_XXXXXX";
 
@@ -59,9 +60,7 @@ START_TEST(commit_renames_and_attributes_are_there)
     H5Fclose(file);
 
     ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "is a squeeze 'evaluation' artifact, but a 'model' artifact is needed") !=
-                      NULL,
-                  "%s", sq_error_message());
+    assert_message_has("is a squeeze 'evaluation' artifact, but a 'model' artifact is needed");
     unlink(path);
     unlink(input);
 }
@@ -92,7 +91,7 @@ START_TEST(wrong_version_and_foreign_files_are_refused)
     ck_assert_int_eq(sq_h5_write_attr_int(writer.file, "schema_version", 99), SQ_OK);
     ck_assert_int_eq(sq_artifact_commit(&writer), SQ_OK);
     ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "schema_version 99"));
+    assert_message_has("schema_version 99");
     unlink(path);
 
     snprintf(path, sizeof path, "%s/notes.txt", folder);
@@ -100,11 +99,11 @@ START_TEST(wrong_version_and_foreign_files_are_refused)
     fputs("not hdf5", text);
     fclose(text);
     ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "is not an HDF5 file"));
+    assert_message_has("is not an HDF5 file");
     unlink(path);
     snprintf(path, sizeof path, "%s/missing.h5", folder);
     ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "missing.h5"));
+    assert_message_has("missing.h5");
 }
 END_TEST
 
@@ -113,7 +112,7 @@ START_TEST(create_in_missing_folder_fails_clearly)
     sq_artifact_writer writer;
     sq_artifact_meta meta = {.kind = "model"};
     ck_assert_int_eq(sq_artifact_create(&writer, "/nonexistent/folder/m.h5", &meta), SQ_ERR_RUN);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "/nonexistent/folder/m.h5"));
+    assert_message_has("/nonexistent/folder/m.h5");
 }
 END_TEST
 
@@ -128,11 +127,7 @@ int main(void)
     tcase_add_test(tc, wrong_version_and_foreign_files_are_refused);
     tcase_add_test(tc, create_in_missing_folder_fails_clearly);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_set_fork_status(runner, CK_NOFORK); /* tests share the folder in order */
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int result = sq_test_run_in_order(suite); /* tests share the folder in order */
     rmdir(folder);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return result;
 }

@@ -11,45 +11,9 @@
 #include <unistd.h>
 
 #include "checkpoint/checkpoint.h"
+#include "test_support.h"
 
 #define FIXTURE(name) SQ_TEST_DATA "/checkpoints/" name
-
-static char workdir[256];
-
-static void make_workdir(void)
-{
-    snprintf(workdir, sizeof workdir, "/tmp/sq_ckpt_st_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(workdir));
-}
-
-static void remove_workdir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *work_path(const char *name)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 512, "%s/%s", workdir, name);
-    return p;
-}
-
-static const sq_tensor *must_find(const sq_tensor_set *set, const char *name)
-{
-    const sq_tensor *t = sq_tensor_set_find(set, name);
-    ck_assert_msg(t != NULL, "tensor '%s' missing", name);
-    return t;
-}
-
-static void assert_error(sq_status st, const char *needle)
-{
-    ck_assert_int_eq(st, SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), needle) != NULL, "message '%s' lacks '%s'", sq_error_message(), needle);
-}
 
 /* A safetensors file from a header text (length field = header_len_field, or the
  * real length when 0) and data_len zero bytes of data. */
@@ -109,7 +73,7 @@ START_TEST(test_write_read_round_trip)
     FILE *f;
     unsigned char len_bytes[8];
     uint64_t header_len = 0, data_bytes = 0;
-    make_workdir();
+    work_dir_make();
     ck_assert_int_eq(sq_checkpoint_read(FIXTURE("tied_views.pt"), &set), SQ_OK);
     ck_assert_int_eq(sq_tensor_set_add_meta(&set, "note", "round \"trip\""), SQ_OK);
     ck_assert_int_eq(sq_safetensors_write(work_path("out.safetensors"), &set), SQ_OK);
@@ -143,64 +107,64 @@ START_TEST(test_write_read_round_trip)
     ck_assert_str_eq(sq_tensor_set_meta(&back, "note"), "round \"trip\"");
     sq_tensor_set_free(&set);
     sq_tensor_set_free(&back);
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
 START_TEST(test_header_longer_than_file)
 {
     sq_tensor_set set;
-    make_workdir();
+    work_dir_make();
     assert_error(sq_checkpoint_read(write_raw("long.safetensors", "{\"a\":{}}", 4096, 0), &set),
                  "header length 4096 is longer than the file");
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
 START_TEST(test_offsets_out_of_range)
 {
     sq_tensor_set set;
-    make_workdir();
+    work_dir_make();
     assert_error(sq_checkpoint_read(write_raw("range.safetensors",
                                               "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 0,
                                               8),
                                     &set),
                  "tensor 'w': data_offsets [0, 16] lie outside the data section of 8 bytes");
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
 START_TEST(test_overlapping_offsets)
 {
     sq_tensor_set set;
-    make_workdir();
+    work_dir_make();
     assert_error(sq_checkpoint_read(write_raw("overlap.safetensors",
                                               "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                                               "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
                                               0, 12),
                                     &set),
                  "tensors 'x' [0, 8] and 'y' [4, 12] overlap");
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
 START_TEST(test_unknown_dtype)
 {
     sq_tensor_set set;
-    make_workdir();
+    work_dir_make();
     assert_error(sq_checkpoint_read(write_raw("dtype.safetensors",
                                               "{\"q\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 0,
                                               2),
                                     &set),
                  "tensor 'q' has dtype 'F8_E4M3'");
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
 START_TEST(test_size_mismatch_and_bad_json)
 {
     sq_tensor_set set;
-    make_workdir();
+    work_dir_make();
     assert_error(sq_checkpoint_read(write_raw("size.safetensors",
                                               "{\"w\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,8]}}", 0, 8),
                                     &set),
@@ -213,7 +177,7 @@ START_TEST(test_size_mismatch_and_bad_json)
                                     &set),
                  "not valid JSON");
     assert_error(sq_safetensors_read(write_raw("short.safetensors", "", 3, 0), &set), "longer than the file");
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
@@ -234,10 +198,5 @@ static Suite *checkpoint_safetensors_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(checkpoint_safetensors_suite());
-    int failed;
-    srunner_run_all(runner, CK_NORMAL);
-    failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(checkpoint_safetensors_suite());
 }

@@ -18,33 +18,10 @@
 #include "artifact/model_file.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/pickle.h"
+#include "test_support.h"
 
 #define FIXTURE(name) SQ_TEST_DATA "/checkpoints/" name
 #define ITERA SQ_TEST_DATA "/itera-lite/itera_lite_micro_distilled.pt"
-
-static char workdir[256];
-
-static void make_workdir(void)
-{
-    snprintf(workdir, sizeof workdir, "/tmp/sq_ckpt_torch_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(workdir));
-}
-
-static void remove_workdir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *work_path(const char *name)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 512, "%s/%s", workdir, name);
-    return p;
-}
 
 static int file_exists(const char *path)
 {
@@ -53,19 +30,6 @@ static int file_exists(const char *path)
 }
 
 static float f32_at(const sq_tensor *t, size_t i) { return ((const float *)t->data)[i]; }
-
-static const sq_tensor *must_find(const sq_tensor_set *set, const char *name)
-{
-    const sq_tensor *t = sq_tensor_set_find(set, name);
-    ck_assert_msg(t != NULL, "tensor '%s' missing", name);
-    return t;
-}
-
-static void assert_error(sq_status st, const char *needle)
-{
-    ck_assert_int_eq(st, SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), needle) != NULL, "message '%s' lacks '%s'", sq_error_message(), needle);
-}
 
 /* ---- building hostile archives ---- */
 
@@ -133,6 +97,19 @@ static void pk_tensor(pk_buf *b, const char *rebuild, const char *key, unsigned 
     pk_op(b, 'R');
 }
 
+/* A protocol-2 pickle of {name: tensor} (pk_tensor), a state dict of one tensor. */
+static void pk_one_tensor_dict(pk_buf *b, const char *name, const char *rebuild, const char *key, unsigned char numel,
+                               unsigned char size)
+{
+    pk_op(b, 0x80);
+    pk_op(b, 2);
+    pk_op(b, '}');
+    pk_str(b, name);
+    pk_tensor(b, rebuild, key, numel, size);
+    pk_op(b, 's');
+    pk_op(b, '.');
+}
+
 typedef struct {
     const char *name;
     const void *data;
@@ -161,6 +138,17 @@ static void write_checkpoint(const char *path, const pk_buf *b)
                         {"archive/byteorder", "little", 6},
                         {"archive/data/0", two_floats, sizeof two_floats}};
     write_zip(path, items, 3);
+}
+
+/* b as a checkpoint in a fresh work folder: reading it must fail with an input error
+ * whose message contains needle. */
+static void assert_pickle_refused(const pk_buf *b, const char *needle)
+{
+    sq_tensor_set set;
+    work_dir_make();
+    write_checkpoint(work_path("hostile.pt"), b);
+    assert_error(sq_checkpoint_read(work_path("hostile.pt"), &set), needle);
+    work_dir_remove();
 }
 
 /* ================= reading real checkpoints ================= */
@@ -373,8 +361,8 @@ START_TEST(test_legacy_format_refused)
 {
     sq_tensor_set set;
     assert_error(sq_checkpoint_read(FIXTURE("legacy.pt"), &set), "legacy torch.save format (torch < 1.6)");
-    ck_assert_msg(strstr(sq_error_message(), "legacy.pt") != NULL, "%s", sq_error_message());
-    ck_assert_msg(strstr(sq_error_message(), "re-save with torch >= 1.6") != NULL, "%s", sq_error_message());
+    assert_message_has("legacy.pt");
+    assert_message_has("re-save with torch >= 1.6");
     ck_assert_uint_eq(set.count, 0);
 }
 END_TEST
@@ -383,14 +371,14 @@ START_TEST(test_unknown_format_refused)
 {
     sq_tensor_set set;
     FILE *f;
-    make_workdir();
+    work_dir_make();
     f = fopen(work_path("notes.txt"), "w");
     fputs("hello, not a checkpoint\n", f);
     fclose(f);
     assert_error(sq_checkpoint_read(work_path("notes.txt"), &set), "is not a format squeeze reads");
-    ck_assert_msg(strstr(sq_error_message(), "notes.txt") != NULL, "%s", sq_error_message());
+    assert_message_has("notes.txt");
     assert_error(sq_checkpoint_read(work_path("missing.pt"), &set), "cannot open checkpoint");
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
@@ -402,7 +390,7 @@ START_TEST(test_squeeze_hdf5_round_trip)
     sq_model_config cfg;
     sq_artifact_writer writer;
     sq_artifact_meta meta = {.kind = "inspect", .config_sha256 = "", .plan_key = "", .mpi_ranks = 1};
-    make_workdir();
+    work_dir_make();
     ck_assert_int_eq(sq_checkpoint_read(FIXTURE("plain_state_dict.pt"), &set), SQ_OK);
     ck_assert_int_eq(sq_model_baseline_qtensors(&set, &qt, &count), SQ_OK);
     memset(&cfg, 0, sizeof cfg);
@@ -425,7 +413,7 @@ START_TEST(test_squeeze_hdf5_round_trip)
         sq_qtensor_free(&qt[i]);
     free(qt);
     sq_tensor_set_free(&set);
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
@@ -437,7 +425,7 @@ START_TEST(test_truncated_zip)
     FILE *in = fopen(FIXTURE("plain_state_dict.pt"), "rb"), *out;
     unsigned char buf[4096];
     size_t n;
-    make_workdir();
+    work_dir_make();
     ck_assert_ptr_nonnull(in);
     n = fread(buf, 1, sizeof buf, in);
     fclose(in);
@@ -445,8 +433,8 @@ START_TEST(test_truncated_zip)
     fwrite(buf, 1, n * 2 / 3, out); /* the central directory is lost */
     fclose(out);
     assert_error(sq_checkpoint_read(work_path("cut.pt"), &set), "not a readable zip archive");
-    ck_assert_msg(strstr(sq_error_message(), "cut.pt") != NULL, "%s", sq_error_message());
-    remove_workdir();
+    assert_message_has("cut.pt");
+    work_dir_remove();
 }
 END_TEST
 
@@ -454,10 +442,10 @@ START_TEST(test_zip_without_data_pkl)
 {
     sq_tensor_set set;
     zip_item items[] = {{"archive/readme.txt", "hello", 5}};
-    make_workdir();
+    work_dir_make();
     write_zip(work_path("nopkl.pt"), items, 1);
     assert_error(sq_checkpoint_read(work_path("nopkl.pt"), &set), "without <archive>/data.pkl");
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
@@ -472,42 +460,34 @@ START_TEST(test_zip_entry_with_dotdot)
     pk_op(&b, '.');
     items[0].data = b.bytes;
     items[0].size = b.n;
-    make_workdir();
+    work_dir_make();
     write_zip(work_path("dotdot.pt"), items, 2);
     assert_error(sq_checkpoint_read(work_path("dotdot.pt"), &set), "'archive/../../evil.sh'");
-    ck_assert_msg(strstr(sq_error_message(), "'..' component") != NULL, "%s", sq_error_message());
-    remove_workdir();
+    assert_message_has("'..' component");
+    work_dir_remove();
 }
 END_TEST
 
 START_TEST(test_unknown_opcode)
 {
-    sq_tensor_set set;
     pk_buf b = {.n = 0};
     pk_op(&b, 0x80);
     pk_op(&b, 2);
     pk_op(&b, '}');
     pk_op(&b, 0xff);
     pk_op(&b, '.');
-    make_workdir();
-    write_checkpoint(work_path("opcode.pt"), &b);
-    assert_error(sq_checkpoint_read(work_path("opcode.pt"), &set), "unknown pickle opcode 0xff at offset 3");
-    remove_workdir();
+    assert_pickle_refused(&b, "unknown pickle opcode 0xff at offset 3");
 }
 END_TEST
 
 START_TEST(test_truncated_pickle)
 {
-    sq_tensor_set set;
     pk_buf b = {.n = 0};
     pk_op(&b, 0x80);
     pk_op(&b, 2);
     pk_op(&b, 'X'); /* a string claiming 4 GB */
     pk_raw(&b, "\xff\xff\xff\xff" "abc", 7);
-    make_workdir();
-    write_checkpoint(work_path("short.pt"), &b);
-    assert_error(sq_checkpoint_read(work_path("short.pt"), &set), "truncated pickle");
-    remove_workdir();
+    assert_pickle_refused(&b, "truncated pickle");
 }
 END_TEST
 
@@ -519,7 +499,7 @@ START_TEST(test_os_system_is_never_run)
     pk_buf b = {.n = 0};
     char command[600];
     const char *hook;
-    make_workdir();
+    work_dir_make();
     snprintf(command, sizeof command, "touch %s", work_path("os_system_ran"));
     pk_op(&b, 0x80);
     pk_op(&b, 2);
@@ -546,7 +526,7 @@ START_TEST(test_os_system_is_never_run)
     ck_assert_ptr_nonnull(hook);
     ck_assert_msg(strncmp(hook, "<opaque os.system('touch ", 25) == 0, "%s", hook);
     sq_tensor_set_free(&set);
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
@@ -556,7 +536,7 @@ START_TEST(test_builtins_eval_is_never_run)
     sq_tensor_set set;
     pk_buf b = {.n = 0};
     char code[600];
-    make_workdir();
+    work_dir_make();
     snprintf(code, sizeof code, "open('%s', 'w')", work_path("eval_ran"));
     pk_op(&b, 0x80);
     pk_op(&b, 4);
@@ -575,63 +555,33 @@ START_TEST(test_builtins_eval_is_never_run)
     pk_op(&b, '.');
     write_checkpoint(work_path("eval.pt"), &b);
     assert_error(sq_checkpoint_read(work_path("eval.pt"), &set), "no tensors found");
-    ck_assert_msg(strstr(sq_error_message(), "<opaque builtins.eval(") != NULL, "%s", sq_error_message());
+    assert_message_has("<opaque builtins.eval(");
     ck_assert(!file_exists(work_path("eval_ran")));
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
 START_TEST(test_quantized_tensor_refused)
 {
-    sq_tensor_set set;
     pk_buf b = {.n = 0};
-    pk_op(&b, 0x80);
-    pk_op(&b, 2);
-    pk_op(&b, '}');
-    pk_str(&b, "q.weight");
-    pk_tensor(&b, "_rebuild_qtensor", "0", 2, 2);
-    pk_op(&b, 's');
-    pk_op(&b, '.');
-    make_workdir();
-    write_checkpoint(work_path("qtensor.pt"), &b);
-    assert_error(sq_checkpoint_read(work_path("qtensor.pt"), &set), "not supported: quantized tensor 'q.weight'");
-    remove_workdir();
+    pk_one_tensor_dict(&b, "q.weight", "_rebuild_qtensor", "0", 2, 2);
+    assert_pickle_refused(&b, "not supported: quantized tensor 'q.weight'");
 }
 END_TEST
 
 START_TEST(test_tensor_beyond_storage)
 {
-    sq_tensor_set set;
     pk_buf b = {.n = 0};
-    pk_op(&b, 0x80);
-    pk_op(&b, 2);
-    pk_op(&b, '}');
-    pk_str(&b, "w");
-    pk_tensor(&b, "_rebuild_tensor_v2", "0", 2, 9); /* 9 elements of a 2-element storage */
-    pk_op(&b, 's');
-    pk_op(&b, '.');
-    make_workdir();
-    write_checkpoint(work_path("beyond.pt"), &b);
-    assert_error(sq_checkpoint_read(work_path("beyond.pt"), &set), "tensor 'w' reaches element 8");
-    remove_workdir();
+    pk_one_tensor_dict(&b, "w", "_rebuild_tensor_v2", "0", 2, 9); /* 9 elements of a 2-element storage */
+    assert_pickle_refused(&b, "tensor 'w' reaches element 8");
 }
 END_TEST
 
 START_TEST(test_storage_key_with_path)
 {
-    sq_tensor_set set;
     pk_buf b = {.n = 0};
-    pk_op(&b, 0x80);
-    pk_op(&b, 2);
-    pk_op(&b, '}');
-    pk_str(&b, "w");
-    pk_tensor(&b, "_rebuild_tensor_v2", "../0", 2, 2);
-    pk_op(&b, 's');
-    pk_op(&b, '.');
-    make_workdir();
-    write_checkpoint(work_path("key.pt"), &b);
-    assert_error(sq_checkpoint_read(work_path("key.pt"), &set), "storage key '../0' is not a plain name");
-    remove_workdir();
+    pk_one_tensor_dict(&b, "w", "_rebuild_tensor_v2", "../0", 2, 2);
+    assert_pickle_refused(&b, "storage key '../0' is not a plain name");
 }
 END_TEST
 
@@ -646,10 +596,10 @@ START_TEST(test_big_endian_refused)
     pk_op(&b, '.');
     items[0].data = b.bytes;
     items[0].size = b.n;
-    make_workdir();
+    work_dir_make();
     write_zip(work_path("big.pt"), items, 2);
     assert_error(sq_checkpoint_read(work_path("big.pt"), &set), "big-endian");
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
@@ -674,14 +624,14 @@ START_TEST(test_cyclic_pickle_prints_bounded)
     pk_op(&b, 'a'); /* L.append(L) */
     pk_op(&b, 's');
     pk_op(&b, '.');
-    make_workdir();
+    work_dir_make();
     write_checkpoint(work_path("cycle.pt"), &b);
     ck_assert_int_eq(sq_checkpoint_read(work_path("cycle.pt"), &set), SQ_OK);
     loop = sq_tensor_set_meta(&set, "loop");
     ck_assert_ptr_nonnull(loop);
     ck_assert_msg(strncmp(loop, "[[[[", 4) == 0 && strstr(loop, "...") != NULL, "%s", loop);
     sq_tensor_set_free(&set);
-    remove_workdir();
+    work_dir_remove();
 }
 END_TEST
 
@@ -757,10 +707,5 @@ static Suite *checkpoint_torch_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(checkpoint_torch_suite());
-    int failed;
-    srunner_run_all(runner, CK_NORMAL);
-    failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(checkpoint_torch_suite());
 }

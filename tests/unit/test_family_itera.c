@@ -11,6 +11,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "models/family.h"
+#include "test_support.h"
 
 static void read_set(const char *relative, sq_tensor_set *set)
 {
@@ -111,49 +112,45 @@ START_TEST(test_broken_checkpoints)
     /* A router with fewer experts than top-k: gate [1, 64], one expert left. */
     copy_set(&micro, drop_experts_1_to_3, "layers.1.moe.layer.router.gate.weight", 1, true, &broken);
     ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "layer 1") && strstr(sq_error_message(), "fewer than top-k = 2"),
-                  "%s", sq_error_message());
+    assert_message_has("layer 1");
+    assert_message_has("fewer than top-k = 2");
     sq_tensor_set_free(&broken);
 
     /* A MoE layer without expert weights (Itera-Lite's Phase 7 mixed-precision file: gate [0, d]). */
     copy_set(&micro, drop_all_experts, "layers.1.moe.layer.router.gate.weight", 0, true, &broken);
     ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "broken checkpoint: layer 1 is a MoE layer but has 0 experts "
-                                             "(router gate [0, 64]"),
-                  "%s", sq_error_message());
+    assert_message_has("broken checkpoint: layer 1 is a MoE layer but has 0 experts (router gate [0, 64]");
     sq_tensor_set_free(&broken);
 
     /* Experts gone but the router intact. */
     copy_set(&micro, drop_all_experts, NULL, 0, true, &broken);
     ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "layer 1 is a MoE layer but has 0 experts (router gate [4, 64]"), "%s",
-                  sq_error_message());
+    assert_message_has("layer 1 is a MoE layer but has 0 experts (router gate [4, 64]");
     sq_tensor_set_free(&broken);
 
     /* One expert matrix missing. */
     copy_set(&micro, drop_expert2_w2, NULL, 0, true, &broken);
     ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "'layers.1.moe.layer.experts.2.w2.weight'"), "%s", sq_error_message());
+    assert_message_has("'layers.1.moe.layer.experts.2.w2.weight'");
     sq_tensor_set_free(&broken);
 
     /* A missing key the forward pass needs: validate names it. */
     copy_set(&micro, drop_layer2_d, NULL, 0, true, &broken);
     ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "missing tensor 'layers.2.ssm.ssm.D'"), "%s", sq_error_message());
+    assert_message_has("missing tensor 'layers.2.ssm.ssm.D'");
     sq_tensor_set_free(&broken);
 
     /* A missing key the config is inferred from: infer_config names it. */
     copy_set(&micro, drop_b, NULL, 0, true, &broken);
     ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "missing tensor 'layers.0.ssm.ssm.B'"), "%s", sq_error_message());
+    assert_message_has("missing tensor 'layers.0.ssm.ssm.B'");
     sq_tensor_set_free(&broken);
 
     /* A wrong shape. */
     copy_set(&micro, NULL, "layers.2.ssm.out_proj.weight", 63, true, &broken);
     ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "'layers.2.ssm.out_proj.weight'") &&
-                      strstr(sq_error_message(), "[63, 128], expected [64, 128]"),
-                  "%s", sq_error_message());
+    assert_message_has("'layers.2.ssm.out_proj.weight'");
+    assert_message_has("[63, 128], expected [64, 128]");
     sq_tensor_set_free(&broken);
     sq_tensor_set_free(&micro);
 }
@@ -183,7 +180,7 @@ START_TEST(test_transformer_heads)
     copy_set(&set, NULL, NULL, 0, false, &bare);
     hints.num_heads = 0;
     ck_assert_int_eq(sq_family_itera_transformer.infer_config(&bare, &hints, &cfg), SQ_ERR_USAGE);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "model.num_heads"));
+    assert_message_has("model.num_heads");
     hints.num_heads = 3;
     ck_assert(sq_family_itera_transformer.infer_config(&bare, &hints, &cfg) == SQ_OK);
     ck_assert_int_eq(cfg.num_heads, 3);
@@ -264,9 +261,5 @@ static Suite *family_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(family_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(family_suite());
 }

@@ -20,6 +20,7 @@
 #include "models/family.h"
 #include "models/forward.h"
 #include "models/vec_math.h"
+#include "test_support.h"
 
 #define GOLDEN_TOLERANCE 1e-4
 
@@ -332,10 +333,10 @@ START_TEST(test_forward_rejects_bad_windows)
     float *logits = malloc(130 * 2000 * sizeof *logits);
     load_checkpoint("itera-lite/itera_lite_micro_distilled.pt", 0, &m);
     ck_assert_int_eq(sq_model_forward(m.model, tokens, 129, logits, NULL), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "128"));
+    assert_message_has("128");
     tokens[3] = 2000;
     ck_assert_int_eq(sq_model_forward(m.model, tokens, 10, logits, NULL), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "position 3"));
+    assert_message_has("position 3");
     /* The same window twice gives the same logits: no state leaks between calls. */
     float *again = malloc(128 * 2000 * sizeof *again);
     for (int t = 0; t < 128; t++)
@@ -390,9 +391,5 @@ static Suite *forward_suite(void)
 int main(void)
 {
     openblas_set_num_threads(1); /* as the stages do: one rank, one core; the speed printed is single-thread */
-    SRunner *runner = srunner_create(forward_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(forward_suite());
 }

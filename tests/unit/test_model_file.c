@@ -12,6 +12,7 @@
 #include "artifact/model_file.h"
 #include "models/loader.h"
 #include "quant/format.h"
+#include "test_support.h"
 
 static char folder[] = "/tmp/sq_model_file_XXXXXX";
 
@@ -302,9 +303,9 @@ START_TEST(unknown_format_is_an_input_error_naming_it)
     ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_OK);
     ck_assert_int_eq(sq_model_file_read(file, &cfg, &set, NULL), SQ_ERR_INPUT);
     H5Fclose(file);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "zz9"));
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "odd.weight"));
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "nf4")); /* lists the known formats */
+    assert_message_has("zz9");
+    assert_message_has("odd.weight");
+    assert_message_has("nf4"); /* lists the known formats */
 }
 END_TEST
 
@@ -319,7 +320,7 @@ START_TEST(bad_tensors_are_refused_on_write)
     plain(&qt, "a/b", "fp32", SQ_DTYPE_F32, 1, shape, values);
     snprintf(path, sizeof path, "%s/slash.h5", folder);
     ck_assert_int_eq(write_model(path, "model", &qt, 1), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "a/b"));
+    assert_message_has("a/b");
     ck_assert_int_ne(access(path, F_OK), 0); /* aborted: nothing left */
     sq_qtensor_free(&qt);
 
@@ -327,14 +328,14 @@ START_TEST(bad_tensors_are_refused_on_write)
     plain(&qt, "w", "fp16", SQ_DTYPE_F32, 1, shape, values);
     snprintf(path, sizeof path, "%s/label.h5", folder);
     ck_assert_int_eq(write_model(path, "model", &qt, 1), SQ_ERR_RUN);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "fp16"));
+    assert_message_has("fp16");
     sq_qtensor_free(&qt);
 
     /* an alias of a tensor the model does not hold */
     alias(&qt, "lm_head.weight", "embedding.weight", 1, shape);
     snprintf(path, sizeof path, "%s/dangling.h5", folder);
     ck_assert_int_eq(write_model(path, "model", &qt, 1), SQ_ERR_RUN);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "embedding.weight"));
+    assert_message_has("embedding.weight");
     sq_qtensor_free(&qt);
 }
 END_TEST
@@ -390,20 +391,20 @@ START_TEST(wrong_kind_and_schema_version_are_refused)
 
     /* a stage that wants a model artifact names both kinds */
     ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "'calibration'"));
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "'model'"));
+    assert_message_has("'calibration'");
+    assert_message_has("'model'");
     /* the loader takes inspect and model artifacts only */
     ck_assert_int_eq(sq_model_load(path, NULL, NULL, &loaded), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "'calibration'"));
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "inspect"));
+    assert_message_has("'calibration'");
+    assert_message_has("inspect");
 
     /* a file from a future schema names both versions */
     file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     ck_assert_int_eq(sq_h5_write_attr_int(file, "schema_version", future), SQ_OK);
     H5Fclose(file);
     ck_assert_int_eq(sq_artifact_open(path, "calibration", &file), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "schema_version 99"));
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "schema_version 1"));
+    assert_message_has("schema_version 99");
+    assert_message_has("schema_version 1");
 }
 END_TEST
 
@@ -429,7 +430,7 @@ START_TEST(damaged_alias_table_is_detected)
     ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_OK);
     ck_assert_int_eq(sq_model_file_read(file, &cfg, &set, NULL), SQ_ERR_INPUT);
     H5Fclose(file);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "'mask'"));
+    assert_message_has("'mask'");
 }
 END_TEST
 
@@ -448,14 +449,10 @@ int main(void)
     tcase_add_test(tc, wrong_kind_and_schema_version_are_refused);
     tcase_add_test(tc, damaged_alias_table_is_detected);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_set_fork_status(runner, CK_NOFORK);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int result = sq_test_run_in_order(suite);
     char command[300];
     snprintf(command, sizeof command, "rm -rf %s", folder);
     if (system(command) != 0)
         return 1;
-    return failed == 0 ? 0 : 1;
+    return result;
 }

@@ -5,6 +5,7 @@
 
 #include "quant/precision_map.h"
 #include "util/status.h"
+#include "test_support.h"
 
 /* Parses text (named "map.yaml" in messages) into map; returns the status. */
 static sq_status parse_text(const char *text, sq_precision_map *map, sq_yaml_doc *doc)
@@ -91,8 +92,8 @@ START_TEST(malformed_pattern_names_its_line)
     sq_precision_map map;
     sq_status st = parse_text("rules:\n  - pattern: \"layers.{a,b.weight\"\n    format: fp16\n", &map, &doc);
     ck_assert_int_eq(st, SQ_ERR_USAGE);
-    ck_assert_msg(strstr(sq_error_message(), "map.yaml:2:") != NULL, "%s", sq_error_message());
-    ck_assert_msg(strstr(sq_error_message(), "'{' without '}'") != NULL, "%s", sq_error_message());
+    assert_message_has("map.yaml:2:");
+    assert_message_has("'{' without '}'");
     sq_yaml_free(&doc);
 }
 END_TEST
@@ -136,9 +137,9 @@ START_TEST(unknown_format_names_line_and_column)
                               "    format: int3\n",
                               &map, &doc);
     ck_assert_int_eq(st, SQ_ERR_USAGE);
-    ck_assert_msg(strstr(sq_error_message(), "map.yaml:3:13") != NULL, "%s", sq_error_message());
-    ck_assert_msg(strstr(sq_error_message(), "unknown format 'int3'") != NULL, "%s", sq_error_message());
-    ck_assert_msg(strstr(sq_error_message(), "nf4") != NULL, "lists the known formats: %s", sq_error_message());
+    assert_message_has("map.yaml:3:13");
+    assert_message_has("unknown format 'int3'");
+    assert_message_has("nf4"); /* lists the known formats */
     sq_yaml_free(&doc);
 }
 END_TEST
@@ -154,28 +155,27 @@ START_TEST(unknown_option_names_line_and_column)
                               "    block_size: 64\n",
                               &map, &doc);
     ck_assert_int_eq(st, SQ_ERR_USAGE);
-    ck_assert_msg(strstr(sq_error_message(), "map.yaml:4:5") != NULL, "%s", sq_error_message());
-    ck_assert_msg(strstr(sq_error_message(), "format 'int8' has no option 'block_size'") != NULL, "%s",
-                  sq_error_message());
+    assert_message_has("map.yaml:4:5");
+    assert_message_has("format 'int8' has no option 'block_size'");
     sq_yaml_free(&doc);
 
     memset(&doc, 0, sizeof doc);
     st = parse_text("default:\n  format: nf4\n  blocksize: 64\n", &map, &doc);
     ck_assert_int_eq(st, SQ_ERR_USAGE);
-    ck_assert_msg(strstr(sq_error_message(), "map.yaml:3:3") != NULL, "%s", sq_error_message());
-    ck_assert_msg(strstr(sq_error_message(), "unknown key 'blocksize'") != NULL, "%s", sq_error_message());
+    assert_message_has("map.yaml:3:3");
+    assert_message_has("unknown key 'blocksize'");
     sq_yaml_free(&doc);
 
     memset(&doc, 0, sizeof doc);
     st = parse_text("default:\n  format: nf4\n  block_size: many\n", &map, &doc);
     ck_assert_int_eq(st, SQ_ERR_USAGE);
-    ck_assert_msg(strstr(sq_error_message(), "map.yaml:3:15") != NULL, "%s", sq_error_message());
+    assert_message_has("map.yaml:3:15");
     sq_yaml_free(&doc);
 
     memset(&doc, 0, sizeof doc);
     st = parse_text("rules: []\ndefaults: fp16\n", &map, &doc);
     ck_assert_int_eq(st, SQ_ERR_USAGE);
-    ck_assert_msg(strstr(sq_error_message(), "defaults") != NULL, "%s", sq_error_message());
+    assert_message_has("defaults");
     sq_yaml_free(&doc);
 }
 END_TEST
@@ -242,11 +242,9 @@ START_TEST(unmatched_pattern_is_an_error)
                                 "default: fp16\n",
                                 d, &summary, &map, &doc);
     ck_assert_int_eq(st, SQ_ERR_USAGE);
-    ck_assert_msg(strstr(sq_error_message(), "map.yaml:4:14: pattern 'layers.*.ssm.A_log'") != NULL, "%s",
-                  sq_error_message());
+    assert_message_has("map.yaml:4:14: pattern 'layers.*.ssm.A_log'");
     /* and says what the pattern would have matched with '**' */
-    ck_assert_msg(strstr(sq_error_message(), "with '**' it would match 'layers.0.ssm.ssm.A_log'") != NULL, "%s",
-                  sq_error_message());
+    assert_message_has("with '**' it would match 'layers.0.ssm.ssm.A_log'");
     sq_precision_map_free(&map);
     sq_yaml_free(&doc);
 
@@ -275,9 +273,8 @@ START_TEST(default_coverage)
     sq_status st = resolve_text("rules:\n  - pattern: \"layers.*.ssm.in_proj.weight\"\n    format: nf4\n", d,
                                 &summary, &map, &doc);
     ck_assert_int_eq(st, SQ_ERR_USAGE);
-    ck_assert_msg(strstr(sq_error_message(), "embedding.weight, layers.1.moe.layer.experts.0.w1.weight") != NULL,
-                  "%s", sq_error_message());
-    ck_assert_msg(strstr(sq_error_message(), "no default") != NULL, "%s", sq_error_message());
+    assert_message_has("embedding.weight, layers.1.moe.layer.experts.0.w1.weight");
+    assert_message_has("no default");
     sq_precision_map_free(&map);
     sq_yaml_free(&doc);
 
@@ -346,8 +343,8 @@ START_TEST(tied_tensors_must_agree)
                                 "default: fp16\n",
                                 d, &summary, &map, &doc);
     ck_assert_int_eq(st, SQ_ERR_USAGE);
-    ck_assert_msg(strstr(sq_error_message(), "tied tensor lm_head.weight") != NULL, "%s", sq_error_message());
-    ck_assert_msg(strstr(sq_error_message(), "map.yaml:4:5") != NULL, "%s", sq_error_message());
+    assert_message_has("tied tensor lm_head.weight");
+    assert_message_has("map.yaml:4:5");
     sq_precision_map_free(&map);
     sq_yaml_free(&doc);
 
@@ -407,9 +404,5 @@ int main(void)
     suite_add_tcase(suite, glob);
     suite_add_tcase(suite, parse);
     suite_add_tcase(suite, resolve);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(suite);
 }

@@ -9,6 +9,7 @@
 
 #include "util/log.h"
 #include "util/progress.h"
+#include "test_support.h"
 
 /* Runs `steps` updates, sleeping `first_sleep` seconds before the first one, with stderr sent to a
  * temporary file; returns what was written (malloc'd). */
@@ -116,9 +117,5 @@ int main(void)
     tcase_add_test(tc, test_disabled_and_below_info);
     tcase_add_test(tc, test_no_rate);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(suite);
 }

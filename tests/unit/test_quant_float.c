@@ -8,20 +8,7 @@
 
 #include "quant/format.h"
 #include "tensor/tensor.h"
-
-static float from_bits(uint32_t bits)
-{
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static uint32_t to_bits(float f)
-{
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    return bits;
-}
+#include "test_support.h"
 
 /* An independent round-to-nearest-even in double: the representable spacing at
  * x's exponent (clamped at the smallest normal exponent for subnormals), then
@@ -199,17 +186,17 @@ START_TEST(test_float_formats_refuse_bad_values)
         w[6] = NAN;
         ck_assert_int_eq(sq_quant_format_find(formats[f])->quantize("blocks.3.mixer.in_proj.weight", w, 2, 4, NULL,
                                                                      NULL, &qt), SQ_ERR_INPUT);
-        ck_assert_ptr_nonnull(strstr(sq_error_message(), "blocks.3.mixer.in_proj.weight"));
-        ck_assert_ptr_nonnull(strstr(sq_error_message(), "element 6"));
-        ck_assert_ptr_nonnull(strstr(sq_error_message(), "NaN"));
+        assert_message_has("blocks.3.mixer.in_proj.weight");
+        assert_message_has("element 6");
+        assert_message_has("NaN");
         w[6] = -INFINITY;
         ck_assert_int_eq(sq_quant_format_find(formats[f])->quantize("head", w, 2, 4, NULL, NULL, &qt), SQ_ERR_INPUT);
-        ck_assert_ptr_nonnull(strstr(sq_error_message(), "Inf"));
+        assert_message_has("Inf");
         w[6] = 7;
     }
     w[2] = 70000.0f; /* finite but beyond fp16 */
     ck_assert_int_eq(sq_quant_format_find("fp16")->quantize("emb", w, 2, 4, NULL, NULL, &qt), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "overflows fp16"));
+    assert_message_has("overflows fp16");
     ck_assert_int_eq(sq_quant_format_find("bf16")->quantize("emb", w, 2, 4, NULL, NULL, &qt), SQ_OK);
     sq_qtensor_free(&qt);
 }
@@ -227,9 +214,5 @@ int main(void)
     tcase_add_test(tc, test_float_formats_round_trip);
     tcase_add_test(tc, test_float_formats_refuse_bad_values);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(s);
 }

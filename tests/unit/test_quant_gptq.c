@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "quant/format.h"
+#include "test_support.h"
 
 enum { ROWS = 48, COLS = 256, SAMPLES = 1024, LATENT = 16 };
 
@@ -218,7 +219,7 @@ START_TEST(test_dead_columns_zero_rows_and_errors)
                                          "pattern matching it to calibrate.hessian in the run config");
     w[3 * COLS + 9] = NAN;
     ck_assert_int_eq(f->quantize("blocks.1.mixer.in_proj.weight", w, ROWS, COLS, &o, &calib, &qt), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "element 777 (row 3, column 9)"));
+    assert_message_has("element 777 (row 3, column 9)");
 }
 END_TEST
 
@@ -232,9 +233,5 @@ int main(void)
     tcase_add_test(tc, test_bits_and_codes);
     tcase_add_test(tc, test_dead_columns_zero_rows_and_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(s);
 }

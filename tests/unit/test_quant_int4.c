@@ -5,12 +5,7 @@
 #include <string.h>
 
 #include "quant/format.h"
-
-static float uniform(uint64_t *state)
-{
-    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)(*state >> 40) / 16777216.0f * 2.0f - 1.0f;
-}
+#include "test_support.h"
 
 static sq_quant_options int4_options(int group, bool asymmetric)
 {
@@ -129,7 +124,7 @@ START_TEST(test_group_must_divide_rows)
     ck_assert_ptr_nonnull(strstr(m, "group size 32"));
     ck_assert_ptr_nonnull(strstr(m, "block_size: 20")); /* the largest even divisor of 100 below 32 */
     ck_assert_int_eq(sq_quant_format_find("int4")->quantize("odd", w, 3, 33, &o, NULL, &qt), SQ_ERR_USAGE);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "nf4"));
+    assert_message_has("nf4");
     o.block_size = 7;
     ck_assert_int_eq(sq_quant_format_find("int4")->quantize("odd", w, 2, 14, &o, NULL, &qt), SQ_ERR_USAGE);
 }
@@ -144,8 +139,8 @@ START_TEST(test_refuses_non_finite)
     sq_qtensor qt;
     ck_assert_int_eq(sq_quant_format_find("int4")->quantize("lm_head.weight", w, 2, 32, NULL, NULL, &qt),
                      SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "'lm_head.weight'"));
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "element 40"));
+    assert_message_has("'lm_head.weight'");
+    assert_message_has("element 40");
 }
 END_TEST
 
@@ -158,9 +153,5 @@ int main(void)
     tcase_add_test(tc, test_group_must_divide_rows);
     tcase_add_test(tc, test_refuses_non_finite);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(s);
 }

@@ -5,12 +5,7 @@
 #include <string.h>
 
 #include "quant/format.h"
-
-static float uniform(uint64_t *state)
-{
-    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)(*state >> 40) / 16777216.0f * 2.0f - 1.0f;
-}
+#include "test_support.h"
 
 START_TEST(test_round_trip_and_codes)
 {
@@ -90,7 +85,7 @@ START_TEST(test_percentile_clipping)
     sq_qtensor_free(&qt);
     o.weight_percentile = 0.0;
     ck_assert_int_eq(sq_quant_format_find("int8")->quantize("x_proj", w, 1, COLS, &o, NULL, &qt), SQ_ERR_USAGE);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "x_proj"));
+    assert_message_has("x_proj");
 }
 END_TEST
 
@@ -122,8 +117,8 @@ START_TEST(test_refuses_non_finite)
     sq_qtensor qt;
     ck_assert_int_eq(sq_quant_format_find("int8")->quantize("blocks.2.moe.experts.1.w1", w, 2, 3, NULL, NULL, &qt),
                      SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "'blocks.2.moe.experts.1.w1'"));
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "element 4 (row 1, column 1)"));
+    assert_message_has("'blocks.2.moe.experts.1.w1'");
+    assert_message_has("element 4 (row 1, column 1)");
 }
 END_TEST
 
@@ -137,9 +132,5 @@ int main(void)
     tcase_add_test(tc, test_activation_scales);
     tcase_add_test(tc, test_refuses_non_finite);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(s);
 }

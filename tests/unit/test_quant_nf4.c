@@ -13,20 +13,7 @@
 #include "../data/quant/nf4_vectors.h"
 #include "quant/format.h"
 #include "quant/nf4_codes.h"
-
-static float from_bits(uint32_t bits)
-{
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static uint32_t to_bits(float f)
-{
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    return bits;
-}
+#include "test_support.h"
 
 /* quant_vectors.py::lcg_values */
 static float *lcg_values(int64_t n, uint64_t seed)
@@ -202,16 +189,16 @@ START_TEST(test_edges)
     for (int i = 0; i < 4; i++) {
         sq_quant_options o = nf4_options(bad_sizes[i], false);
         ck_assert_int_eq(f->quantize("mixer.out_proj.weight", zeros, 4, 25, &o, NULL, &qt), SQ_ERR_USAGE);
-        ck_assert_ptr_nonnull(strstr(sq_error_message(), "mixer.out_proj.weight"));
-        ck_assert_ptr_nonnull(strstr(sq_error_message(), "block_size"));
+        assert_message_has("mixer.out_proj.weight");
+        assert_message_has("block_size");
     }
     float w[100];
     for (int i = 0; i < 100; i++)
         w[i] = (float)(i % 7) - 3.0f;
     w[77] = INFINITY;
     ck_assert_int_eq(f->quantize("mixer.out_proj.weight", w, 4, 25, NULL, NULL, &qt), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "'mixer.out_proj.weight'"));
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "element 77"));
+    assert_message_has("'mixer.out_proj.weight'");
+    assert_message_has("element 77");
     /* Bytes: 4096 elements at block 64 = 2048 packed bytes + 64 absmax floats; with double quant
      * 2048 + 64 + 4 (one nested absmax). */
     float *big = lcg_values(4096, 99);
@@ -236,9 +223,5 @@ int main(void)
     tcase_add_test(tc, test_case_b_and_thresholds);
     tcase_add_test(tc, test_edges);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(s);
 }

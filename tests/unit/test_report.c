@@ -11,6 +11,7 @@
 #include "report/report_h5.h"
 #include "report/run_results.h"
 #include "report/text_file.h"
+#include "test_support.h"
 
 static sq_run_results *results_new(double target_compression, double target_quality)
 {
@@ -189,9 +190,5 @@ int main(void)
     tcase_add_test(tc, test_technique_from_formats);
     tcase_add_test(tc, test_inputs_lines_and_escaping);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return sq_test_run(suite);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/stage_options.h"
+#include "test_support.h"
 
 typedef struct {
     const char *config, *model, *out, *key, *positional;
@@ -87,9 +88,5 @@ int main(void)
     tcase_add_test(tc, test_help_needs_nothing);
     tcase_add_test(tc, test_usage_errors);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(suite);
 }

@@ -12,28 +12,9 @@
 
 #include "tokenize/tokenizer.h"
 #include "util/status.h"
+#include "test_support.h"
 
 #define ITERA_DATA SQ_TEST_DATA "/itera-lite"
-
-static char work_dir[256];
-
-static void make_work_dir(void)
-{
-    snprintf(work_dir, sizeof(work_dir), "/tmp/sq_test_tokenize_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(work_dir));
-}
-
-static void remove_work_dir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work_dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static void work_path(char *out, size_t size, const char *name)
-{
-    snprintf(out, size, "%s/%s", work_dir, name);
-}
 
 static void write_file(const char *path, const void *data, size_t size)
 {
@@ -154,7 +135,7 @@ START_TEST(invalid_utf8_is_refused)
     size_t count = 0;
     /* 0xC0 0xAF is an overlong '/', which Python's utf-8 codec rejects. */
     ck_assert_int_eq(sq_tokenizer_encode(tok, "ab\xc0\xaf", 4, &ids, &count), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "byte 2"));
+    assert_message_has("byte 2");
     ck_assert_ptr_null(ids);
     sq_tokenizer_free(tok);
 }
@@ -162,26 +143,26 @@ END_TEST
 
 START_TEST(invalid_json_is_refused)
 {
-    char path[512];
+    const char *path;
     sq_tokenizer *tok = NULL;
-    make_work_dir();
-    work_path(path, sizeof(path), "broken_tokenizer.json");
+    work_dir_make();
+    path = work_path("broken_tokenizer.json");
     const char broken[] = "{\n  \"token2id\": {\"<PAD>\": 0,\n    \"<UNK>\" 1}\n}\n";
     write_file(path, broken, strlen(broken));
     ck_assert_int_eq(sq_tokenizer_load(path, &tok), SQ_ERR_INPUT);
     ck_assert_ptr_null(tok);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), path));
-    ck_assert_msg(strstr(sq_error_message(), "line 3") != NULL, "message: %s", sq_error_message());
+    assert_message_has(path);
+    assert_message_has("line 3");
 
     /* Valid JSON that is not a tokenizer. */
-    work_path(path, sizeof(path), "not_tokenizer.json");
+    path = work_path("not_tokenizer.json");
     write_file(path, "{\"vocab\": [1, 2]}", 17);
     ck_assert_int_eq(sq_tokenizer_load(path, &tok), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "token2id"));
+    assert_message_has("token2id");
 
     /* A missing file. */
     ck_assert_int_eq(sq_tokenizer_load(SQ_TEST_DATA "/no/such/tokenizer.json", &tok), SQ_ERR_INPUT);
-    remove_work_dir();
+    work_dir_remove();
 }
 END_TEST
 
@@ -248,12 +229,12 @@ END_TEST
 
 START_TEST(text_fraction_counts_characters_and_newlines_as_python)
 {
-    char path[512];
+    const char *path;
     sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_tiny.json");
     int32_t *ids = NULL;
     size_t count = 0;
-    make_work_dir();
-    work_path(path, sizeof(path), "utf8.txt");
+    work_dir_make();
+    path = work_path("utf8.txt");
     /* Python reads "é\r\nab\rcd" as "é\nab\ncd": 7 characters; int(0.5 * 7) = 3,
      * so [0.5, 1) is "b\ncd" -> b (30), '\n' (unknown 1), c (15), d (16). */
     write_file(path, "\xc3\xa9\r\nab\rcd", 9);
@@ -278,22 +259,22 @@ START_TEST(text_fraction_counts_characters_and_newlines_as_python)
 
     /* Bytes outside a smaller model vocabulary: position named. */
     ck_assert_int_eq(sq_data_load_tokens(&whole, bytes, 128, &ids, &count), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "position 0") != NULL, "%s", sq_error_message());
+    assert_message_has("position 0");
     ck_assert_ptr_null(ids);
     sq_tokenizer_free(bytes);
     sq_tokenizer_free(tok);
-    remove_work_dir();
+    work_dir_remove();
 }
 END_TEST
 
 START_TEST(u16_and_u32_bin_files)
 {
-    char path16[512], path32[512];
+    const char *path16, *path32;
     int32_t *ids = NULL;
     size_t count = 0;
-    make_work_dir();
-    work_path(path16, sizeof(path16), "tokens.u16.bin");
-    work_path(path32, sizeof(path32), "tokens.u32.bin");
+    work_dir_make();
+    path16 = work_path("tokens.u16.bin");
+    path32 = work_path("tokens.u32.bin");
     /* little endian: 1, 258, 65535, 7 and 5, 70000, 2 */
     const unsigned char u16[] = {1, 0, 2, 1, 0xff, 0xff, 7, 0};
     const unsigned char u32[] = {5, 0, 0, 0, 0x70, 0x11, 0x01, 0, 2, 0, 0, 0};
@@ -313,8 +294,8 @@ START_TEST(u16_and_u32_bin_files)
     /* 65535 at position 2 is outside a 50257 vocabulary */
     s16.start = 0.0;
     ck_assert_int_eq(sq_data_load_tokens(&s16, NULL, 50257, &ids, &count), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "position 2") != NULL, "%s", sq_error_message());
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "65535"));
+    assert_message_has("position 2");
+    assert_message_has("65535");
     ck_assert_ptr_null(ids);
 
     sq_data_spec s32 = {.path = path32, .format = "u32", .start = 0.0, .end = 1.0};
@@ -323,13 +304,13 @@ START_TEST(u16_and_u32_bin_files)
     assert_ids(ids, count, want32, 3);
     free(ids);
     ck_assert_int_eq(sq_data_load_tokens(&s32, NULL, 70000, &ids, &count), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "position 1"));
+    assert_message_has("position 1");
 
     /* 7 bytes are not whole uint16 values */
     write_file(path16, u16, 7);
     ck_assert_int_eq(sq_data_load_tokens(&s16, NULL, 0, &ids, &count), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "not a multiple of 2"));
-    remove_work_dir();
+    assert_message_has("not a multiple of 2");
+    work_dir_remove();
 }
 END_TEST
 
@@ -348,11 +329,11 @@ static void write_h5(const char *path, const char *name, hid_t type, const void 
 
 START_TEST(hdf5_token_files)
 {
-    char path[512];
+    const char *path;
     int32_t *ids = NULL;
     size_t count = 0;
-    make_work_dir();
-    work_path(path, sizeof(path), "tokens.h5");
+    work_dir_make();
+    path = work_path("tokens.h5");
 
     /* default dataset name "tokens", 16-bit signed */
     const int16_t small[] = {3, 1, 4, 1, 5, 9, 2, 6};
@@ -364,7 +345,7 @@ START_TEST(hdf5_token_files)
     free(ids);
     /* 9 at position 5 is outside vocab 9 */
     ck_assert_int_eq(sq_data_load_tokens(&spec, NULL, 9, &ids, &count), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "position 5") != NULL, "%s", sq_error_message());
+    assert_message_has("position 5");
 
     /* a named uint8 dataset, the last quarter */
     const uint8_t bytes[] = {10, 20, 30, 40, 50, 60, 70, 80};
@@ -376,21 +357,21 @@ START_TEST(hdf5_token_files)
     free(ids);
     /* no dataset "tokens" in that file */
     ck_assert_int_eq(sq_data_load_tokens(&spec, NULL, 256, &ids, &count), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "tokens"));
+    assert_message_has("tokens");
 
     /* a negative id names its position */
     const int32_t negative[] = {0, 1, -4, 2};
     write_h5(path, "tokens", H5T_NATIVE_INT32, negative, 4);
     ck_assert_int_eq(sq_data_load_tokens(&spec, NULL, 256, &ids, &count), SQ_ERR_INPUT);
-    ck_assert_msg(strstr(sq_error_message(), "position 2") != NULL, "%s", sq_error_message());
+    assert_message_has("position 2");
     ck_assert_ptr_null(ids);
 
     /* floats are not token ids */
     const float floats[] = {1.0f, 2.0f};
     write_h5(path, "tokens", H5T_NATIVE_FLOAT, floats, 2);
     ck_assert_int_eq(sq_data_load_tokens(&spec, NULL, 256, &ids, &count), SQ_ERR_INPUT);
-    ck_assert_ptr_nonnull(strstr(sq_error_message(), "integer"));
-    remove_work_dir();
+    assert_message_has("integer");
+    work_dir_remove();
 }
 END_TEST
 
@@ -454,9 +435,5 @@ static Suite *tokenize_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(tokenize_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return sq_test_run(tokenize_suite());
 }

@@ -244,6 +244,39 @@ sq_status sq_h5_write_dataset(hid_t parent, const char *name, hid_t native_type,
     return st;
 }
 
+sq_status sq_h5_write_strings(hid_t parent, const char *name, const char *const *values, size_t count)
+{
+    sq_status st = SQ_OK;
+    size_t width = 1;
+    char *packed = NULL;
+    hsize_t dims[1] = {count};
+    hid_t type = -1, space = -1, dataset = -1;
+    for (size_t i = 0; i < count; i++)
+        if (values[i] && strlen(values[i]) + 1 > width)
+            width = strlen(values[i]) + 1;
+    SQ_TRY(sq_alloc(&packed, count ? count : 1, width, name));
+    for (size_t i = 0; i < count; i++)
+        if (values[i])
+            memcpy(packed + i * width, values[i], strlen(values[i]));
+    type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, width);
+    H5Tset_strpad(type, H5T_STR_NULLTERM);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    space = H5Screate_simple(1, dims, NULL);
+    dataset = H5Dcreate2(parent, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (dataset < 0 || (count > 0 && H5Dwrite(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, packed) < 0))
+        SQ_FAIL(SQ_ERR_RUN, "cannot write HDF5 dataset '%s'", name);
+cleanup:
+    if (dataset >= 0)
+        H5Dclose(dataset);
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    free(packed);
+    return st;
+}
+
 sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, void **data, int *ndim,
                              uint64_t *dims)
 {

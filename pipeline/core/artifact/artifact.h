@@ -61,6 +61,9 @@ int sq_h5_has_attr(hid_t object, const char *name);
  * the artifact's bytes on disk are the data's bytes (measured sizes stay honest). */
 sq_status sq_h5_write_dataset(hid_t parent, const char *name, hid_t native_type, int ndim, const uint64_t *dims,
                               const void *data);
+/* A 1-D dataset of fixed-length UTF-8 strings, as wide as the longest value (h5py reads
+ * it as bytes, h5dump prints it as text); a NULL value is written as "". */
+sq_status sq_h5_write_strings(hid_t parent, const char *name, const char *const *values, size_t count);
 /* Reads a whole dataset into a malloc'd buffer of the given native type; returns
  * its dimensions (up to 8). */
 sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, void **data, int *ndim,

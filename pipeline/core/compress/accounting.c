@@ -98,41 +98,6 @@ void sq_accounting_print(const sq_accounting *accounting, FILE *out)
                 (unsigned long long)totals[f].after);
 }
 
-/* A fixed-length string column (h5py reads it as bytes, h5dump prints it). */
-static sq_status write_strings(hid_t parent, const char *name, const char *const *values, size_t count)
-{
-    sq_status st = SQ_OK;
-    size_t width = 1;
-    char *packed = NULL;
-    hid_t type = -1, space = -1, dataset = -1;
-    hsize_t dims[1] = {count};
-    for (size_t i = 0; i < count; i++) {
-        size_t length = strlen(values[i] ? values[i] : "") + 1;
-        if (length > width)
-            width = length;
-    }
-    SQ_TRY(sq_alloc(&packed, count ? count : 1, width, name));
-    for (size_t i = 0; i < count; i++)
-        memcpy(packed + i * width, values[i] ? values[i] : "", strlen(values[i] ? values[i] : ""));
-    type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, width);
-    H5Tset_strpad(type, H5T_STR_NULLTERM);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    space = H5Screate_simple(1, dims, NULL);
-    dataset = H5Dcreate2(parent, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (dataset < 0 || (count > 0 && H5Dwrite(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, packed) < 0))
-        SQ_FAIL(SQ_ERR_RUN, "cannot write accounting column '%s'", name);
-cleanup:
-    if (dataset >= 0)
-        H5Dclose(dataset);
-    if (space >= 0)
-        H5Sclose(space);
-    if (type >= 0)
-        H5Tclose(type);
-    free(packed);
-    return st;
-}
-
 sq_status sq_accounting_write(hid_t file, const sq_accounting *accounting, uint64_t input_tensor_bytes,
                               const char *map_source, const char *map_description,
                               const sq_model_identity *source)
@@ -151,7 +116,7 @@ sq_status sq_accounting_write(hid_t file, const sq_accounting *accounting, uint6
 #define COLUMN(field, label)                          \
     for (size_t i = 0; i < n; i++)                    \
         column[i] = accounting->rows[i].field;        \
-    SQ_TRY(write_strings(group, label, column, n));
+    SQ_TRY(sq_h5_write_strings(group, label, column, n));
     COLUMN(name, "name")
     COLUMN(group, "group")
     COLUMN(rule, "rule")
@@ -176,7 +141,7 @@ sq_status sq_accounting_write(hid_t file, const sq_accounting *accounting, uint6
             before[f] = totals[f].before;
             after[f] = totals[f].after;
         }
-        SQ_TRY(write_strings(group, "formats", names, formats));
+        SQ_TRY(sq_h5_write_strings(group, "formats", names, formats));
         dims[0] = formats;
         SQ_TRY(sq_h5_write_dataset(group, "format_tensors", H5T_NATIVE_UINT64, 1, dims, tensors));
         SQ_TRY(sq_h5_write_dataset(group, "format_bytes_before", H5T_NATIVE_UINT64, 1, dims, before));

@@ -240,6 +240,19 @@ const sq_yaml_node *sq_yaml_get(const sq_yaml_node *map, const char *key)
     return NULL;
 }
 
+const sq_yaml_node *sq_yaml_get_path(const sq_yaml_node *root, const char *dotted)
+{
+    char part[128];
+    const sq_yaml_node *node = root;
+    while (node && *dotted) {
+        size_t len = strcspn(dotted, ".");
+        snprintf(part, sizeof part, "%.*s", (int)len, dotted);
+        node = sq_yaml_get(node, part);
+        dotted += len + (dotted[len] == '.');
+    }
+    return node;
+}
+
 sq_status sq_yaml_check_keys(const sq_yaml_node *map, const char *where, const char *const *allowed)
 {
     char pos[512];

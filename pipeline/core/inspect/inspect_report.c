@@ -386,40 +386,6 @@ sq_status sq_inspect_to_json(const sq_inspect_report *r, json_t **json_out)
 
 /* ------------------------------------------------------------------ HDF5 */
 
-/* A 1-D dataset of fixed-length UTF-8 strings (h5py reads it as bytes; h5dump
- * prints it as text). */
-static sq_status write_strings(hid_t parent, const char *name, const char *const *values, size_t count)
-{
-    sq_status st = SQ_OK;
-    size_t width = 1;
-    char *packed = NULL;
-    hsize_t dims[1] = {count};
-    hid_t type = -1, space = -1, dataset = -1;
-    for (size_t i = 0; i < count; i++)
-        if (strlen(values[i]) + 1 > width)
-            width = strlen(values[i]) + 1;
-    SQ_TRY(sq_alloc(&packed, count ? count : 1, width, name));
-    for (size_t i = 0; i < count; i++)
-        memcpy(packed + i * width, values[i], strlen(values[i]));
-    type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, width);
-    H5Tset_strpad(type, H5T_STR_NULLTERM);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    space = H5Screate_simple(1, dims, NULL);
-    dataset = H5Dcreate2(parent, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (dataset < 0 || (count > 0 && H5Dwrite(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, packed) < 0))
-        SQ_FAIL(SQ_ERR_RUN, "cannot write HDF5 dataset '%s'", name);
-cleanup:
-    if (dataset >= 0)
-        H5Dclose(dataset);
-    if (space >= 0)
-        H5Sclose(space);
-    if (type >= 0)
-        H5Tclose(type);
-    free(packed);
-    return st;
-}
-
 static sq_status write_i64(hid_t parent, const char *name, const int64_t *values, size_t count)
 {
     uint64_t dims[1] = {count};
@@ -462,16 +428,16 @@ static sq_status write_tensor_table(hid_t inspect, const sq_inspect_report *r)
         stored[i] = t->alias_of ? 0 : (int64_t)t->nbytes;
     }
     SQ_TRY(sq_h5_group(inspect, "tensors", &table));
-    SQ_TRY(write_strings(table, "name", names, n));
-    SQ_TRY(write_strings(table, "shape", shapes, n));
+    SQ_TRY(sq_h5_write_strings(table, "name", names, n));
+    SQ_TRY(sq_h5_write_strings(table, "shape", shapes, n));
     SQ_TRY(write_i64(table, "ndim", ndim, n));
     SQ_TRY(sq_h5_write_dataset(table, "dims", H5T_NATIVE_INT64, 2, dims_shape, dims));
-    SQ_TRY(write_strings(table, "dtype", dtypes, n));
+    SQ_TRY(sq_h5_write_strings(table, "dtype", dtypes, n));
     SQ_TRY(write_i64(table, "elements", elements, n));
     SQ_TRY(write_i64(table, "bytes", bytes, n));
     SQ_TRY(write_i64(table, "stored_bytes", stored, n));
-    SQ_TRY(write_strings(table, "group", groups, n));
-    SQ_TRY(write_strings(table, "alias_of", aliases, n));
+    SQ_TRY(sq_h5_write_strings(table, "group", groups, n));
+    SQ_TRY(sq_h5_write_strings(table, "alias_of", aliases, n));
 cleanup:
     if (table >= 0)
         H5Gclose(table);
@@ -512,7 +478,7 @@ static sq_status write_groups(hid_t inspect, const sq_inspect_report *r)
         share[count++] = percent(r->ungrouped_parameters, r->parameters);
     }
     SQ_TRY(sq_h5_group(inspect, "groups", &group));
-    SQ_TRY(write_strings(group, "name", names, count));
+    SQ_TRY(sq_h5_write_strings(group, "name", names, count));
     SQ_TRY(write_i64(group, "parameters", params, count));
     SQ_TRY(sq_h5_write_dataset(group, "percent", H5T_NATIVE_DOUBLE, 1, &count, share));
     SQ_TRY(write_i64(group, "tensors", tensors, count));
@@ -532,7 +498,7 @@ static sq_status write_names_in(hid_t parent, const char *name, const sq_inspect
     for (size_t i = 0; i < r->set.count; i++)
         if (r->groups[i] == group)
             names[count++] = r->set.tensors[i].name;
-    SQ_TRY(write_strings(parent, name, names, count));
+    SQ_TRY(sq_h5_write_strings(parent, name, names, count));
 cleanup:
     free(names);
     return st;
@@ -562,12 +528,12 @@ static sq_status write_recommendation(hid_t inspect, const sq_inspect_report *r,
         avoided[i] = advice->avoided[i].technique;
         avoided_reason[i] = advice->avoided[i].reason;
     }
-    SQ_TRY(write_strings(group, "technique", technique, (size_t)advice->recommended_count));
-    SQ_TRY(write_strings(group, "reason", reason, (size_t)advice->recommended_count));
-    SQ_TRY(write_strings(group, "how", how, (size_t)advice->recommended_count));
-    SQ_TRY(write_strings(group, "avoided_technique", avoided, (size_t)advice->avoided_count));
-    SQ_TRY(write_strings(group, "avoided_reason", avoided_reason, (size_t)advice->avoided_count));
-    SQ_TRY(write_strings(group, "caveats", advice->caveats, (size_t)advice->caveat_count));
+    SQ_TRY(sq_h5_write_strings(group, "technique", technique, (size_t)advice->recommended_count));
+    SQ_TRY(sq_h5_write_strings(group, "reason", reason, (size_t)advice->recommended_count));
+    SQ_TRY(sq_h5_write_strings(group, "how", how, (size_t)advice->recommended_count));
+    SQ_TRY(sq_h5_write_strings(group, "avoided_technique", avoided, (size_t)advice->avoided_count));
+    SQ_TRY(sq_h5_write_strings(group, "avoided_reason", avoided_reason, (size_t)advice->avoided_count));
+    SQ_TRY(sq_h5_write_strings(group, "caveats", advice->caveats, (size_t)advice->caveat_count));
 cleanup:
     if (group >= 0)
         H5Gclose(group);
@@ -634,8 +600,8 @@ sq_status sq_inspect_write(hid_t file, const sq_inspect_report *r)
         reprs[i] = r->set.meta[i].repr;
     }
     SQ_TRY(sq_h5_group(inspect, "meta", &meta));
-    SQ_TRY(write_strings(meta, "key", keys, r->set.meta_count));
-    SQ_TRY(write_strings(meta, "repr", reprs, r->set.meta_count));
+    SQ_TRY(sq_h5_write_strings(meta, "key", keys, r->set.meta_count));
+    SQ_TRY(sq_h5_write_strings(meta, "repr", reprs, r->set.meta_count));
     SQ_TRY(write_recommendation(inspect, r, text));
 
     /* The baseline: every tensor as fp32 (raw for integer buffers), tied tensors once. */

@@ -1,5 +1,6 @@
 /* forward.c - building and running a model: dispatch on the family, weight
- * loading, and the kernels the families share (LayerNorm, GELU, hooked sgemm).
+ * loading, the embedding and head steps, and the kernels the families share
+ * (LayerNorm, GELU, hooked sgemm).
  *
  * The families' forward passes are models/itera_forward.c and
  * models/transformer_forward.c; each mirrors docs/itera-lite.md step by step.
@@ -125,15 +126,62 @@ void sq_fw_arena_free(sq_fw_arena *arena)
     memset(arena, 0, sizeof *arena);
 }
 
-sq_status sq_fw_load_head(sq_fw_arena *arena, const sq_tensor_set *set, float *embedding, float **out)
+/* The head: lm_head.weight when it is a tensor of its own, else the tied embedding
+ * (one storage, itera-lite.md 1.3). */
+static sq_status load_head(sq_fw_arena *arena, const sq_tensor_set *set, float *embedding, float **out)
 {
     const sq_tensor *head = sq_tensor_set_find(set, "lm_head.weight");
     const sq_tensor *emb = sq_tensor_set_find(set, "embedding.weight");
     if (head == NULL || sq_tensor_set_resolve(set, head) == sq_tensor_set_resolve(set, emb)) {
-        *out = embedding; /* tied: one storage (itera-lite.md 1.3) */
+        *out = embedding;
         return SQ_OK;
     }
     return sq_fw_load(arena, set, "lm_head.weight", out);
+}
+
+sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_tensor_set *set, sq_fw_ends *ends)
+{
+    sq_status st = SQ_OK;
+    SQ_TRY(sq_fw_load(arena, set, "embedding.weight", &ends->embedding));
+    SQ_TRY(sq_fw_load(arena, set, "position_embedding.weight", &ends->position));
+    SQ_TRY(sq_fw_load(arena, set, "norm.weight", &ends->norm_w));
+    SQ_TRY(sq_fw_load(arena, set, "norm.bias", &ends->norm_b));
+    SQ_TRY(load_head(arena, set, ends->embedding, &ends->head));
+cleanup:
+    return st;
+}
+
+/* ---- the steps before and after the blocks ------------------------------- */
+
+/* False when any of the n values is NaN or infinite (a vectorisable scan). */
+static int all_finite(const float *v, size_t n)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= !(fabsf(v[i]) <= 3.4028235e38f);
+    return !bad;
+}
+
+void sq_fw_embed(const sq_fw_ends *ends, const int32_t *tokens, int T, int d, float *x)
+{
+    for (int t = 0; t < T; t++) {
+        const float *e = ends->embedding + (size_t)tokens[t] * d, *p = ends->position + (size_t)t * d;
+        float *row = x + (size_t)t * d;
+        for (int c = 0; c < d; c++)
+            row[c] = e[c] + p[c];
+    }
+}
+
+sq_status sq_fw_logits(const sq_fw_ends *ends, const sq_model_config *cfg, const sq_forward_hooks *hooks,
+                       const float *x, int T, float *h, float *logits)
+{
+    const int d = cfg->hidden_size, V = cfg->vocab_size;
+    sq_fw_layernorm(x, T, d, ends->norm_w, ends->norm_b, cfg->layer_norm_eps, h);
+    sq_fw_linear(hooks, "lm_head.weight", h, T, d, ends->head, V, logits, V, 0.0f);
+    if (!all_finite(logits, (size_t)T * V))
+        return sq_fail(SQ_ERR_RUN, "%s forward produced a non-finite logit (window of %d tokens): the weights "
+                       "may be corrupt", cfg->family, T);
+    return SQ_OK;
 }
 
 /* ---- kernels ------------------------------------------------------------ */

@@ -219,18 +219,11 @@ cleanup:
     return st;
 }
 
-static sq_param_group itera_group_of(const char *tensor_name)
-{
-    const sq_param_rule *rule = sq_param_rule_find(itera_rules, tensor_name);
-    return rule ? rule->group : SQ_GROUP_NONE;
-}
+static sq_param_group itera_group_of(const char *tensor_name) { return sq_param_group_in(itera_rules, tensor_name); }
 
 static bool itera_keep_full_precision(const char *tensor_name, const char **reason)
 {
-    const sq_param_rule *rule = sq_param_rule_find(itera_rules, tensor_name);
-    if (reason)
-        *reason = rule && rule->keep_reason ? rule->keep_reason : NULL;
-    return rule != NULL && rule->keep_reason != NULL;
+    return sq_param_keep_in(itera_rules, tensor_name, reason);
 }
 
 const sq_family sq_family_itera = {

@@ -50,10 +50,7 @@ typedef struct {
 
 typedef struct {
     sq_fw_arena arena;
-    float *embedding;        /* [V, d] */
-    float *position;         /* [S, d] */
-    float *norm_w, *norm_b;  /* [d] final LayerNorm */
-    float *head;             /* [V, d], the embedding when tied */
+    sq_fw_ends ends;         /* embeddings, final LayerNorm, head */
     itera_layer *layers;     /* [L] */
     /* activations, sized for S tokens */
     float *x;                /* [S, d] residual stream */
@@ -173,11 +170,7 @@ static sq_status itera_build(const sq_model_config *cfg, const sq_tensor_set *se
                        cfg->top_k);
     SQ_TRY(sq_alloc(&m, 1, sizeof *m, "itera model"));
     ar = &m->arena;
-    SQ_TRY(sq_fw_load(ar, set, "embedding.weight", &m->embedding));
-    SQ_TRY(sq_fw_load(ar, set, "position_embedding.weight", &m->position));
-    SQ_TRY(sq_fw_load(ar, set, "norm.weight", &m->norm_w));
-    SQ_TRY(sq_fw_load(ar, set, "norm.bias", &m->norm_b));
-    SQ_TRY(sq_fw_load_head(ar, set, m->embedding, &m->head));
+    SQ_TRY(sq_fw_load_ends(ar, set, &m->ends));
     SQ_TRY(sq_fw_alloc(ar, (size_t)cfg->num_layers, sizeof *m->layers, "itera layers", &m->layers));
     for (int i = 0; i < cfg->num_layers; i++)
         SQ_TRY(load_layer(m, cfg, set, i));
@@ -387,14 +380,8 @@ static sq_status itera_forward(void *opaque, const sq_model_config *cfg, const i
                                float *logits, const sq_forward_hooks *hooks)
 {
     itera_state *m = opaque;
-    const int d = cfg->hidden_size;
     /* 1.4 step 1: x[t] = Emb[id_t] + Pos[t], positions 0..T-1 */
-    for (int t = 0; t < T; t++) {
-        const float *e = m->embedding + (size_t)tokens[t] * d, *p = m->position + (size_t)t * d;
-        float *x = m->x + (size_t)t * d;
-        for (int c = 0; c < d; c++)
-            x[c] = e[c] + p[c];
-    }
+    sq_fw_embed(&m->ends, tokens, T, cfg->hidden_size, m->x);
     /* steps 2-3 per layer */
     for (int i = 0; i < cfg->num_layers; i++) {
         const itera_layer *L = &m->layers[i];
@@ -405,13 +392,7 @@ static sq_status itera_forward(void *opaque, const sq_model_config *cfg, const i
             dense_ffn(m, L, cfg, T, hooks);
     }
     /* step 4: logits = LN(x; norm, eps) Emb^T (tied head) */
-    sq_fw_layernorm(m->x, T, d, m->norm_w, m->norm_b, cfg->layer_norm_eps, m->h);
-    sq_fw_linear(hooks, "lm_head.weight", m->h, T, d, m->head, cfg->vocab_size, logits, cfg->vocab_size, 0.0f);
-    /* inf/NaN logits are a failure, never a number (DESIGN: exit 4) */
-    if (!sq_fw_all_finite(logits, (size_t)T * cfg->vocab_size))
-        return sq_fail(SQ_ERR_RUN, "itera forward produced a non-finite logit (window of %d tokens): "
-                           "the weights may be corrupt", T);
-    return SQ_OK;
+    return sq_fw_logits(&m->ends, cfg, hooks, m->x, T, m->h, logits);
 }
 
 const sq_forward_impl sq_itera_forward_impl = {

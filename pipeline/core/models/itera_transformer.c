@@ -145,16 +145,12 @@ cleanup:
 
 static sq_param_group transformer_group_of(const char *tensor_name)
 {
-    const sq_param_rule *rule = sq_param_rule_find(transformer_rules, tensor_name);
-    return rule ? rule->group : SQ_GROUP_NONE;
+    return sq_param_group_in(transformer_rules, tensor_name);
 }
 
 static bool transformer_keep_full_precision(const char *tensor_name, const char **reason)
 {
-    const sq_param_rule *rule = sq_param_rule_find(transformer_rules, tensor_name);
-    if (reason)
-        *reason = rule && rule->keep_reason ? rule->keep_reason : NULL;
-    return rule != NULL && rule->keep_reason != NULL;
+    return sq_param_keep_in(transformer_rules, tensor_name, reason);
 }
 
 const sq_family sq_family_itera_transformer = {

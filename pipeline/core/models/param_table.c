@@ -21,12 +21,27 @@ bool sq_param_pattern_match(const char *pattern, const char *name)
     return *name == '\0';
 }
 
-const sq_param_rule *sq_param_rule_find(const sq_param_rule *rules, const char *name)
+static const sq_param_rule *rule_find(const sq_param_rule *rules, const char *name)
 {
     for (const sq_param_rule *rule = rules; rule->pattern; rule++)
         if (sq_param_pattern_match(rule->pattern, name))
             return rule;
     return NULL;
+}
+
+sq_param_group sq_param_group_in(const sq_param_rule *rules, const char *name)
+{
+    const sq_param_rule *rule = rule_find(rules, name);
+    return rule ? rule->group : SQ_GROUP_NONE;
+}
+
+bool sq_param_keep_in(const sq_param_rule *rules, const char *name, const char **reason)
+{
+    const sq_param_rule *rule = rule_find(rules, name);
+    const char *why = rule ? rule->keep_reason : NULL;
+    if (reason)
+        *reason = why;
+    return why != NULL;
 }
 
 static const char *source_of(const sq_tensor_set *set)

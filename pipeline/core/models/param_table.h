@@ -24,8 +24,10 @@ typedef struct {
 
 /* True when name matches pattern exactly. */
 bool sq_param_pattern_match(const char *pattern, const char *name);
-/* The first rule (table ends with a NULL pattern) whose pattern matches, or NULL. */
-const sq_param_rule *sq_param_rule_find(const sq_param_rule *rules, const char *name);
+/* A family's group_of() and keep_full_precision() over its table (family.h): the first
+ * rule (the table ends with a NULL pattern) whose pattern matches decides. */
+sq_param_group sq_param_group_in(const sq_param_rule *rules, const char *name);
+bool sq_param_keep_in(const sq_param_rule *rules, const char *name, const char **reason);
 
 /* The tensor or SQ_ERR_INPUT naming it (and the checkpoint it was looked for in). */
 sq_status sq_param_require(const sq_tensor_set *set, const char *name, const sq_tensor **out);

@@ -29,10 +29,7 @@ typedef struct {
 
 typedef struct {
     sq_fw_arena arena;
-    float *embedding;        /* [V, d] */
-    float *position;         /* [S, d] */
-    float *norm_w, *norm_b;  /* [d] */
-    float *head;             /* [V, d], the embedding when tied */
+    sq_fw_ends ends;         /* embeddings, final LayerNorm, head */
     transformer_block *blocks;
     /* activations, sized for S tokens */
     float *x;                /* [S, d] residual stream */
@@ -91,11 +88,7 @@ static sq_status transformer_build(const sq_model_config *cfg, const sq_tensor_s
                        "ffn size %d): set model.num_heads", cfg->num_heads, cfg->hidden_size, cfg->ffn_size);
     SQ_TRY(sq_alloc(&m, 1, sizeof *m, "transformer model"));
     ar = &m->arena;
-    SQ_TRY(sq_fw_load(ar, set, "embedding.weight", &m->embedding));
-    SQ_TRY(sq_fw_load(ar, set, "position_embedding.weight", &m->position));
-    SQ_TRY(sq_fw_load(ar, set, "norm.weight", &m->norm_w));
-    SQ_TRY(sq_fw_load(ar, set, "norm.bias", &m->norm_b));
-    SQ_TRY(sq_fw_load_head(ar, set, m->embedding, &m->head));
+    SQ_TRY(sq_fw_load_ends(ar, set, &m->ends));
     SQ_TRY(sq_fw_alloc(ar, (size_t)cfg->num_layers, sizeof *m->blocks, "transformer blocks", &m->blocks));
     for (int i = 0; i < cfg->num_layers; i++)
         SQ_TRY(load_block(m, set, i));
@@ -162,26 +155,14 @@ static sq_status transformer_forward(void *opaque, const sq_model_config *cfg, c
                                      float *logits, const sq_forward_hooks *hooks)
 {
     transformer_state *m = opaque;
-    const int d = cfg->hidden_size;
     /* x = Emb[ids] + Pos[0..T-1] */
-    for (int t = 0; t < T; t++) {
-        const float *e = m->embedding + (size_t)tokens[t] * d, *p = m->position + (size_t)t * d;
-        float *x = m->x + (size_t)t * d;
-        for (int c = 0; c < d; c++)
-            x[c] = e[c] + p[c];
-    }
+    sq_fw_embed(&m->ends, tokens, T, cfg->hidden_size, m->x);
     for (int i = 0; i < cfg->num_layers; i++) {
         attention(m, &m->blocks[i], cfg, T, hooks);
         ffn(m, &m->blocks[i], cfg, T, hooks);
     }
     /* final LN and the tied head */
-    sq_fw_layernorm(m->x, T, d, m->norm_w, m->norm_b, cfg->layer_norm_eps, m->h);
-    sq_fw_linear(hooks, "lm_head.weight", m->h, T, d, m->head, cfg->vocab_size, logits, cfg->vocab_size, 0.0f);
-    /* inf/NaN logits are a failure, never a number (DESIGN: exit 4) */
-    if (!sq_fw_all_finite(logits, (size_t)T * cfg->vocab_size))
-        return sq_fail(SQ_ERR_RUN, "transformer forward produced a non-finite logit (window of %d "
-                           "tokens): the weights may be corrupt", T);
-    return SQ_OK;
+    return sq_fw_logits(&m->ends, cfg, hooks, m->x, T, m->h, logits);
 }
 
 const sq_forward_impl sq_transformer_forward_impl = {

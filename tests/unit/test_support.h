@@ -1,0 +1,117 @@
+/* test_support.h - what the unit tests share: running a suite, a scratch folder,
+ * assertions on the error message, and small value helpers.
+ *
+ * CMake compiles each tests/unit/test_*.c on its own, so everything here is a
+ * static inline function or a macro (a macro where a failure should report the
+ * test's own line).
+ */
+#ifndef SQ_TEST_SUPPORT_H
+#define SQ_TEST_SUPPORT_H
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tensor/tensor.h"
+#include "util/status.h"
+
+/* ---- running ---- */
+
+static inline int sq_test_run_with(Suite *suite, enum fork_status fork)
+{
+    SRunner *runner = srunner_create(suite);
+    srunner_set_fork_status(runner, fork);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Runs every test of the suite, each in its own process (check's default, CK_FORK
+ * in the environment decides); EXIT_SUCCESS when all pass. */
+static inline int sq_test_run(Suite *suite) { return sq_test_run_with(suite, CK_FORK_GETENV); }
+
+/* As sq_test_run, all in this process and in order (tests that build on each other). */
+static inline int sq_test_run_in_order(Suite *suite) { return sq_test_run_with(suite, CK_NOFORK); }
+
+/* ---- a scratch folder for one test ---- */
+
+static inline char *work_dir(void)
+{
+    static char dir[256];
+    return dir;
+}
+
+/* Creates a fresh /tmp/sq_unit_XXXXXX; work_dir_remove() deletes it with its contents. */
+static inline void work_dir_make(void)
+{
+    snprintf(work_dir(), 256, "/tmp/sq_unit_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(work_dir()));
+}
+
+static inline void work_dir_remove(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work_dir());
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* "<work dir>/<name>"; the last four results stay valid at once. */
+static inline const char *work_path(const char *name)
+{
+    static char buf[4][512];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, 512, "%s/%s", work_dir(), name);
+    return p;
+}
+
+/* ---- error messages ---- */
+
+/* The last error message (util/status.h) contains needle. */
+#define assert_message_has(needle)                                                                          \
+    ck_assert_msg(strstr(sq_error_message(), (needle)) != NULL, "message '%s' lacks '%s'", sq_error_message(), \
+                  (needle))
+
+/* st is an input error (exit 3) whose message contains needle. */
+#define assert_error(st, needle)                   \
+    do {                                           \
+        ck_assert_int_eq((st), SQ_ERR_INPUT);      \
+        assert_message_has(needle);                \
+    } while (0)
+
+/* ---- values ---- */
+
+static inline const sq_tensor *must_find(const sq_tensor_set *set, const char *name)
+{
+    const sq_tensor *t = sq_tensor_set_find(set, name);
+    ck_assert_msg(t != NULL, "tensor '%s' missing", name);
+    return t;
+}
+
+static inline float from_bits(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline uint32_t to_bits(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+/* A uniform value in [-1, 1) from a 64-bit LCG (Knuth's MMIX constants), reproducible
+ * across machines. */
+static inline float uniform(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)(*state >> 40) / 16777216.0f * 2.0f - 1.0f;
+}
+
+#endif
