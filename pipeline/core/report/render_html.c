@@ -162,7 +162,9 @@ static void scorecard(FILE *out, const sq_run_results *r)
                  "Perplexity &#177; its standard error as llama.cpp computes it; change &#177; one standard error from "
                  "the paired per-window differences (both models scored the same %lld windows). Sizes are bytes on "
                  "disk (stat) and bytes of the stored tensors; speed and memory were measured on the machine that "
-                 "evaluated.</p></div>\n",
+                 "evaluated. evaluate dequantizes every format to fp32 when it loads a model, so all variants run "
+                 "the same fp32 forward pass: differences in tokens/s between them are the machine's noise, not "
+                 "the format's. Measure speed on the target hardware and runtime before shipping.</p></div>\n",
             r->target_compression, r->target_quality, (long long)base->windows);
 }
 

@@ -133,7 +133,9 @@ sq_status sq_report_write_markdown(const sq_run_results *r, const char *path)
     scorecard(out, r);
     fprintf(out, "\nVerdicts: SUCCESS meets the compression target and the quality threshold, PARTIAL meets the "
                  "compression only, FAILURE misses the compression target. Change: perplexity against the baseline on "
-                 "the same windows, ± one standard error (paired per-window differences).\n");
+                 "the same windows, ± one standard error (paired per-window differences). Speed: evaluate dequantizes "
+                 "every format to fp32 at load, so all variants run the same forward pass and tokens/s differences "
+                 "between them are machine noise; measure speed on the target hardware and runtime.\n");
     for (int i = 0; i < r->variant_count; i++)
         failed += !r->variants[i].evaluated;
     if (failed > 0) {
