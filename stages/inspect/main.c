@@ -1,19 +1,15 @@
 /* squeeze-inspect: what is in this checkpoint, and what compression to try.
  *
- * Parses the command line and the run config, runs the inspection
- * (inspect/inspect_report.h), prints the facts (text or --json) and, with --out,
- * writes the inspect artifact atomically (artifact/artifact.h).
+ * Parses the command line and the run config, and runs the inspect stage
+ * (inspect/inspect_stage.h): the facts printed (text or --json) and, with
+ * --out, the inspect artifact written atomically.
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "advice/decision_matrix.h"
-#include "artifact/artifact.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
-#include "inspect/inspect_report.h"
-#include "util/hash.h"
+#include "inspect/inspect_stage.h"
 #include "util/log.h"
 
 static const char usage_text[] =
@@ -88,75 +84,28 @@ int main(int argc, char **argv)
     const sq_stage_command_line line = {"squeeze-inspect", cli_options, SQ_OPTION_COUNT(cli_options),
                                         &args.checkpoint};
     sq_run_config config;
-    int have_config = 0, writing = 0;
-    sq_inspect_options options;
-    sq_inspect_report report;
-    sq_artifact_writer writer;
-    sq_artifact_meta meta;
-    char config_sha[SQ_SHA256_HEX] = "";
-    json_t *json = NULL;
-    const char *checkpoint, *hardware;
+    int have_config = 0;
+    sq_inspect_request request;
 
     sq_log_init("squeeze-inspect");
-    memset(&report, 0, sizeof report);
-    memset(&writer, 0, sizeof writer);
-    writer.file = -1;
     SQ_TRY(sq_stage_parse(&line, argc, argv, &args.help));
     if (args.help) {
         fputs(usage_text, stdout);
         return 0;
     }
     SQ_TRY(parse_numbers(&args));
-
     if (args.config_path) {
         SQ_TRY(sq_run_config_load(args.config_path, &config));
         have_config = 1;
-        SQ_TRY(sq_run_config_section_sha256(&config, "", config_sha));
     }
-    checkpoint = args.checkpoint ? args.checkpoint : have_config ? config.model.checkpoint : NULL;
-    if (checkpoint == NULL)
-        SQ_FAIL(SQ_ERR_USAGE, "no checkpoint: give its path, or --config with model.checkpoint (see --help)");
-
-    memset(&options, 0, sizeof options);
-    options.family = args.family ? args.family : have_config ? config.model.family : "auto";
-    options.hints.num_heads = args.num_heads ? args.num_heads : have_config ? config.model.num_heads : 0;
-    hardware = args.hardware ? args.hardware : have_config && config.inspect.target_hardware
-                                                   ? config.inspect.target_hardware
-                                                   : "gpu";
-    SQ_TRY(sq_advice_hardware_parse(hardware, &options.hardware));
-    options.quality_pct = args.has_quality ? args.quality : have_config ? config.targets.quality : 3.0;
-
-    SQ_TRY(sq_inspect_run(checkpoint, &options, &report));
-
-    if (args.out_path) {
-        memset(&meta, 0, sizeof meta);
-        meta.kind = "inspect";
-        meta.config_sha256 = config_sha;
-        meta.plan_key = args.key ? args.key : "";
-        meta.mpi_ranks = 1;
-        meta.input_count = 1;
-        meta.inputs[0] = checkpoint;
-        SQ_TRY(sq_artifact_create(&writer, args.out_path, &meta));
-        writing = 1;
-        SQ_TRY(sq_inspect_write(writer.file, &report));
-        writing = 0;
-        SQ_TRY(sq_artifact_commit(&writer));
-        sq_info("wrote %s", args.out_path);
-    }
-
-    if (args.json) {
-        SQ_TRY(sq_inspect_to_json(&report, &json));
-        if (json_dumpf(json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
-            SQ_FAIL(SQ_ERR_RUN, "cannot write JSON to stdout");
-        fputc('\n', stdout);
-    } else {
-        sq_inspect_print(stdout, &report);
-    }
+    request = (sq_inspect_request){
+        .config = have_config ? &config : NULL, .checkpoint = args.checkpoint, .out_path = args.out_path,
+        .family = args.family, .hardware = args.hardware, .num_heads = args.num_heads,
+        .has_quality = args.has_quality != 0, .quality_pct = args.quality, .plan_key = args.key ? args.key : "",
+        .json = args.json,
+    };
+    st = sq_inspect_stage(&request, stdout);
 cleanup:
-    if (writing)
-        sq_artifact_abort(&writer);
-    json_decref(json);
-    sq_inspect_report_free(&report);
     if (have_config)
         sq_run_config_free(&config);
     return sq_stage_exit_status(st);
