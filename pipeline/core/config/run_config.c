@@ -359,7 +359,12 @@ static sq_status absolutize(sq_yaml_node *map, const char *key, const char *dir)
     snprintf(joined, size, "%s/%s", dir, node->value);
     free(node->value);
     node->value = joined;
-    return SQ_OK;
+    char canonical[PATH_MAX]; /* as in sq_run_config_path: no "configs/../" in logs */
+    if (realpath(joined, canonical) != NULL) {
+        free(node->value);
+        node->value = strdup(canonical);
+    }
+    return node->value ? SQ_OK : sq_fail(SQ_ERR_RUN, "out of memory");
 }
 
 sq_status sq_run_config_absolute_paths(sq_yaml_node *root, const char *dir)
