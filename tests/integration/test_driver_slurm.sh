@@ -2,7 +2,8 @@
 # test_driver_slurm.sh - `squeeze submit` against a real Slurm (slurmctld +
 # slurmd + munge on localhost, started by slurm/start-local-slurm.sh):
 #  1. the demo config submitted (evaluate with 2 MPI ranks under mpirun in the
-#     job) completes with the same evaluation numbers as a local run
+#     job, and again under srun --mpi=pmix) completes with the same evaluation
+#     numbers as a local run
 #  2. a 16-variant sweep takes at most 6 sbatch calls (counted by a PATH wrapper
 #     that logs each call and execs the real sbatch) and completes
 #  3. MaxArraySize splits the arrays (dry run with SQUEEZE_MAX_ARRAY_SIZE=6)
@@ -77,12 +78,23 @@ grep -q '^  ranks: 2' "$W/demo-local.yaml" && bad "the local reference still ask
 [ -s "$W/results/demo-slurm/ledger.json" ] || bad "no ledger.json"
 grep -q 'aftercorr:' "$W/sbatch.log" && grep -q 'afterany:' "$W/sbatch.log" && grep -q 'kill-on-invalid-dep=yes' "$W/sbatch.log" \
   && ok "dependencies: aftercorr, afterany, --kill-on-invalid-dep=yes" || { cat "$W/sbatch.log"; bad "dependencies"; }
+# the same run launched with srun --mpi=pmix instead of mpirun (submitted now, checked below)
+make_config demo-srun -e 's#^  array_throttle: 2#  array_throttle: 2\n  launcher: "srun --mpi=pmix"#'
+"$SQUEEZE" submit "$W/demo-srun.yaml" > "$W/submit-srun.out" 2>&1 || { cat "$W/submit-srun.out"; bad "srun submit failed"; }
 wait_run "$W/demo-slurm.yaml" 300 || bad "demo on Slurm did not finish"
 [ "$(grep -c ' done ' "$W/last-status.out")" = 10 ] && ok "demo on Slurm: 10 done" || { cat "$W/last-status.out"; bad "demo on Slurm"; }
 grep -q "mpirun" "$W/results/demo-slurm/evaluate/int8/stage.log" || bad "evaluate did not run under mpirun"
 for v in baseline int8 nf4 ssm-mixed; do
   a=$(ppl "$W/results/demo-local" "$v"); b=$(ppl "$W/results/demo-slurm" "$v")
   if [ -n "$a" ] && [ "$a" = "$b" ]; then ok "perplexity of $v: local $a = Slurm (2 ranks) $b"; else bad "$v: local '$a' vs Slurm '$b'"; fi
+done
+wait_run "$W/demo-srun.yaml" 300 || bad "demo with srun did not finish"
+grep -q "srun --mpi=pmix" "$W/results/demo-srun/evaluate/int8/stage.log" || bad "evaluate did not run under srun --mpi=pmix"
+ranks=$(h5dump -a /mpi_ranks "$W/results/demo-srun/evaluate/int8/evaluation.h5" | awk '/\(0\)/ {print $2}')
+[ "$ranks" = 2 ] && ok "srun --mpi=pmix started 2 ranks" || bad "srun run recorded mpi_ranks '$ranks'"
+for v in baseline int8; do
+  a=$(ppl "$W/results/demo-local" "$v"); b=$(ppl "$W/results/demo-srun" "$v")
+  if [ -n "$a" ] && [ "$a" = "$b" ]; then ok "perplexity of $v: local $a = srun (2 ranks) $b"; else bad "$v: local '$a' vs srun '$b'"; fi
 done
 
 # 2. a 16-variant sweep (4 recipes x 4 calibration sizes): at most 6 sbatch calls
