@@ -119,7 +119,9 @@ static sq_status per_stage_strings(const sq_yaml_node *section, const char *key,
             out[s] = strdup(node->value);
         return SQ_OK;
     }
-    if ((st = sq_yaml_check_keys(node, key[0] == 't' ? "slurm.time" : "slurm.memory", stage_keys)) != SQ_OK)
+    char where[64];
+    snprintf(where, sizeof where, "slurm.%s", key);
+    if ((st = sq_yaml_check_keys(node, where, stage_keys)) != SQ_OK)
         return st;
     for (size_t i = 0; i < node->count; i++) {
         if ((st = sq_yaml_as_string(node->items[i], key, &text)) != SQ_OK)
