@@ -24,7 +24,7 @@
 
 #include "compress/compress.h"
 #include "compress/compress_plan.h"
-#include "models/loader.h"
+#include "modelio/loader.h"
 #include "tokenize/tokenizer.h"
 #include "util/log.h"
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "checkpoint/checkpoint.h"
+#include "modelio/loader.h"
 #include "test_support.h"
 
 #define FIXTURE(name) SQ_TEST_DATA "/checkpoints/" name

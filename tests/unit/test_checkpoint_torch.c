@@ -15,9 +15,10 @@
 #include <zip.h>
 
 #include "artifact/artifact.h"
-#include "artifact/model_file.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/pickle.h"
+#include "modelio/loader.h"
+#include "modelio/model_file.h"
 #include "test_support.h"
 
 #define FIXTURE(name) SQ_TEST_DATA "/checkpoints/" name

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint/checkpoint.h"
+#include "modelio/loader.h"
 #include "models/family.h"
 #include "test_support.h"
 

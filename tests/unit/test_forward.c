@@ -17,6 +17,7 @@
 
 #include "artifact/artifact.h"
 #include "checkpoint/checkpoint.h"
+#include "modelio/loader.h"
 #include "models/family.h"
 #include "models/forward.h"
 #include "models/vec_math.h"

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "artifact/artifact.h"
-#include "artifact/model_file.h"
-#include "models/loader.h"
+#include "modelio/loader.h"
+#include "modelio/model_file.h"
 #include "quant/format.h"
 #include "test_support.h"
 

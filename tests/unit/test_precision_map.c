@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/precision_map.h"
+#include "precision/precision_map.h"
 #include "util/status.h"
 #include "test_support.h"
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "calib/histogram.h"
-#include "quant/precision_map.h"
+#include "precision/precision_map.h"
 
 sq_status sq_act_stats_init(sq_act_stats *stats, const sq_tensor_set *set, const sq_model_config *cfg,
                             int local_windows, char *const *hessian_patterns, int hessian_count)

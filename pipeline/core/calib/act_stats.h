@@ -65,7 +65,7 @@ typedef struct {
 
 /* Registers every 2-D tensor of the model as a possible linear (weight
  * [out, in]); the ones the forward pass reports become the calibrated linears.
- * hessian_patterns are globs (quant/precision_map.h semantics). */
+ * hessian_patterns are globs (precision/precision_map.h semantics). */
 sq_status sq_act_stats_init(sq_act_stats *stats, const sq_tensor_set *set, const sq_model_config *cfg,
                             int local_windows, char *const *hessian_patterns, int hessian_count);
 void sq_act_stats_free(sq_act_stats *stats);

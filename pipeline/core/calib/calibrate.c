@@ -20,11 +20,12 @@
 #include "calib/act_stats.h"
 #include "calib/histogram.h"
 #include "calib/model_identity.h"
-#include "util/progress.h"
+#include "modelio/loader.h"
 #include "models/forward.h"
-#include "models/loader.h"
+#include "tokenize/tokenizer.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/progress.h"
 
 void sq_calibrate_window_starts(int64_t count, int length, int used, int64_t *starts)
 {

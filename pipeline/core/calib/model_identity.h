@@ -12,7 +12,7 @@
 #include <hdf5.h>
 #include <stdbool.h>
 
-#include "models/loader.h"
+#include "modelio/loader.h"
 #include "models/model_config.h"
 #include "tensor/tensor.h"
 #include "util/hash.h"

@@ -2,37 +2,16 @@
  *
  * Signatures: zip local file header "PK\3\4" (PKWARE APPNOTE 4.3.7) for torch.save
  * >= 1.6 and TorchScript; an 8-byte little-endian header length followed by '{'
- * for safetensors; "\211HDF\r\n\032\n" (HDF5 File Format Spec, superblock) for
- * squeeze's own model form; pickle PROTO 0x80 for the legacy torch.save format,
+ * for safetensors (squeeze's own HDF5 model form is recognised one layer up, in
+ * modelio/loader.c); pickle PROTO 0x80 for the legacy torch.save format,
  * which starts with the pickled magic number 0x1950a86a20f9469cfc6c
  * (torch/serialization.py MAGIC_NUMBER).
  */
 #include "checkpoint/checkpoint.h"
 
 #include <errno.h>
-#include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "artifact/artifact.h"
-#include "artifact/model_file.h"
-
-static sq_status read_squeeze_hdf5(const char *path, sq_tensor_set *out)
-{
-    sq_status st = SQ_OK;
-    hid_t file = -1;
-    sq_model_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    sq_tensor_set_init(out);
-    SQ_TRY(sq_artifact_open(path, NULL, &file));
-    SQ_TRY(sq_model_file_read(file, &cfg, out, NULL));
-cleanup:
-    if (file >= 0)
-        H5Fclose(file);
-    if (st != SQ_OK)
-        sq_error_context("reading squeeze model '%s'", path);
-    return st;
-}
 
 static sq_status set_source(sq_tensor_set *set, const char *path, const char *format)
 {
@@ -43,10 +22,9 @@ static sq_status set_source(sq_tensor_set *set, const char *path, const char *fo
     return SQ_OK;
 }
 
-sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out)
+sq_status sq_checkpoint_read_foreign(const char *path, sq_tensor_set *out)
 {
     static const unsigned char zip_magic[4] = {'P', 'K', 3, 4};
-    static const unsigned char hdf5_magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     static const unsigned char legacy_torch[12] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc,
                                                    0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8};
     unsigned char head[16] = {0};
@@ -67,12 +45,6 @@ sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out)
     if (n >= 9 && head[8] == '{') {
         st = sq_safetensors_read(path, out);
         return st == SQ_OK ? set_source(out, path, "safetensors") : st;
-    }
-    if (n >= 8 && memcmp(head, hdf5_magic, 8) == 0) {
-        st = read_squeeze_hdf5(path, out);
-        if (st != SQ_OK)
-            sq_tensor_set_free(out);
-        return st == SQ_OK ? set_source(out, path, "squeeze-hdf5") : st;
     }
     if ((n >= 12 && memcmp(head, legacy_torch, 12) == 0) || (n >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5))
         return sq_fail(SQ_ERR_INPUT,

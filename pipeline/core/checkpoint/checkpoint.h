@@ -1,23 +1,24 @@
-/* checkpoint.h - one interface over the checkpoint formats squeeze reads.
+/* checkpoint.h - one interface over the foreign checkpoint formats squeeze reads.
  *
- * sq_checkpoint_read() looks at the file's first bytes (not its name) and
- * dispatches: a zip archive is a PyTorch checkpoint (or a TorchScript archive),
- * an 8-byte length followed by '{' is safetensors, the HDF5 signature is
- * squeeze's own model form (an inspect or model artifact).  The result is a
+ * sq_checkpoint_read_foreign() looks at the file's first bytes (not its name)
+ * and dispatches: a zip archive is a PyTorch checkpoint (or a TorchScript
+ * archive), an 8-byte length followed by '{' is safetensors.  squeeze's own
+ * HDF5 model form is read one layer up: sq_checkpoint_read() in
+ * modelio/loader.h takes any of them.  The result is a
  * tensor set: every tensor by name, with shared storage recorded as aliases,
  * plus the checkpoint's top-level non-tensor entries (printed, never run).
  *
  * Errors are SQ_ERR_INPUT and name the file and, where one is involved, the
  * tensor or pickle record.  Every reader initialises *out itself and leaves it
  * empty (freed) on error; on success the caller frees it with sq_tensor_set_free.
- * source_format is "pytorch-zip", "torchscript", "safetensors" or "squeeze-hdf5".
+ * source_format is "pytorch-zip", "torchscript" or "safetensors".
  */
 #ifndef SQ_CHECKPOINT_CHECKPOINT_H
 #define SQ_CHECKPOINT_CHECKPOINT_H
 
 #include "tensor/tensor.h"
 
-sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out);
+sq_status sq_checkpoint_read_foreign(const char *path, sq_tensor_set *out);
 
 /* The individual readers (checkpoint/torch_pt.c, safetensors.c). */
 sq_status sq_torch_read(const char *path, sq_tensor_set *out);

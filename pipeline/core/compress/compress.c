@@ -10,14 +10,13 @@
 #include <unistd.h>
 
 #include "artifact/artifact.h"
-#include "artifact/model_file.h"
 #include "calib/calib_file.h"
 #include "calib/model_identity.h"
-#include "checkpoint/checkpoint.h"
 #include "compress/accounting.h"
 #include "compress/compress_plan.h"
 #include "compress/compress_summary.h"
-#include "models/loader.h"
+#include "modelio/loader.h"
+#include "modelio/model_file.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/progress.h"

@@ -4,7 +4,7 @@
  * calibration artifact (refused when it belongs to another model), and a
  * precision map (--map FILE, else compress.precision_map, else
  * compress.recipe); decides every tensor's format (compress_plan.h),
- * quantizes, and writes the model artifact: /model (artifact/model_file.h)
+ * quantizes, and writes the model artifact: /model (modelio/model_file.h)
  * and /accounting (accounting.h).  The file's size is measured with stat()
  * after the commit and logged next to the input's.
  */
@@ -12,7 +12,7 @@
 #define SQ_COMPRESS_COMPRESS_H
 
 #include "config/run_config.h"
-#include "quant/precision_map.h"
+#include "precision/precision_map.h"
 
 typedef struct {
     const sq_run_config *config;  /* may be NULL when map_path is given */

@@ -3,7 +3,7 @@
  * The plan joins three things: the model's tensors (names, shapes, original
  * dtypes and the bytes they occupy in the input, shared storage once), what
  * the family says about them (parameter group, must-stay-full-precision and
- * why), and the precision map's decision (quant/precision_map.h).  Nothing is
+ * why), and the precision map's decision (precision/precision_map.h).  Nothing is
  * quantized here; compress.c runs the plan and accounting.c reports it.
  */
 #ifndef SQ_COMPRESS_COMPRESS_PLAN_H
@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "models/family.h"
-#include "quant/precision_map.h"
+#include "precision/precision_map.h"
 #include "tensor/tensor.h"
 
 typedef struct {

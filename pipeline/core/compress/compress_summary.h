@@ -15,7 +15,7 @@
 
 #include "calib/model_identity.h"
 #include "compress/accounting.h"
-#include "quant/precision_map.h"
+#include "precision/precision_map.h"
 
 typedef struct {
     const char *output_path;

@@ -4,7 +4,7 @@
  * sections it needs.  Unknown keys and wrong types are usage errors (exit 2)
  * naming file:line:column.  Relative paths are resolved against the config
  * file's folder.  The precision map (compress.precision_map or the recipe
- * file it names) is parsed by quant/precision_map.h; the sweep and slurm
+ * file it names) is parsed by precision/precision_map.h; the sweep and slurm
  * sections by the driver; here they are kept as YAML nodes.
  */
 #ifndef SQ_CONFIG_RUN_CONFIG_H
@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/data_spec.h"
 #include "config/yaml_tree.h"
-#include "tokenize/tokenizer.h"
 
 #define SQ_MAX_PERCENTILES 8
 #define SQ_MAX_PATTERNS 32

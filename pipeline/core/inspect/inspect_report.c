@@ -14,9 +14,8 @@
 #include <sys/stat.h>
 
 #include "artifact/artifact.h"
-#include "artifact/model_file.h"
-#include "checkpoint/checkpoint.h"
-#include "models/loader.h"
+#include "modelio/loader.h"
+#include "modelio/model_file.h"
 #include "quant/qtensor.h"
 #include "util/log.h"
 

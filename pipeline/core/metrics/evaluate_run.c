@@ -16,8 +16,8 @@
 #include "metrics/evaluation.h"
 #include "metrics/evaluation_file.h"
 #include "metrics/windows.h"
+#include "modelio/loader.h"
 #include "models/forward.h"
-#include "models/loader.h"
 #include "tokenize/tokenizer.h"
 #include "util/log.h"
 

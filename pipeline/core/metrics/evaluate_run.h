@@ -1,6 +1,6 @@
 /* evaluate_run.h - the evaluate stage as a library call (stages/evaluate/main.c is thin).
  *
- * Loads the model (artifact or checkpoint, models/loader.h) and the config's
+ * Loads the model (artifact or checkpoint, modelio/loader.h) and the config's
  * data.evaluation text, plans the windows of its evaluate section
  * (metrics/windows.h), checks the baseline evaluation against that plan,
  * runs the windows over the ranks of comm (metrics/evaluation.h: the numbers

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/data_spec.h"
 #include "util/status.h"
 
 typedef struct sq_tokenizer sq_tokenizer;
@@ -29,19 +30,6 @@ const char *sq_tokenizer_kind(const sq_tokenizer *tokenizer); /* "bytes", "word"
  * malloc'd (free() it; it may be NULL when *count is 0). */
 sq_status sq_tokenizer_encode(const sq_tokenizer *tokenizer, const char *text, size_t length, int32_t **tokens,
                               size_t *count);
-
-/* Where the data comes from and which part of it to use. */
-typedef struct {
-    const char *path;
-    const char *format;   /* "text", "u16", "u32", "hdf5" (dataset name in dataset) */
-    const char *dataset;  /* for hdf5: the dataset path, default "tokens" */
-    double start, end;    /* fraction of the file to use, [start, end); start = end = 0
-                             means [0, 1).  Cut at int(fraction * length) as Python does.
-                             Text with a word/char tokenizer: by characters (code
-                             points) of the file decoded as Python's open(path,
-                             encoding='utf-8') reads it, universal newlines included;
-                             text with "bytes": by bytes; u16/u32/hdf5: by tokens. */
-} sq_data_spec;
 
 /* Loads the tokens of a data spec; text goes through the tokenizer (format NULL
  * means "text"; tokenizer may be NULL for pre-tokenized formats).  Every id is

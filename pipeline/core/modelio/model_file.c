@@ -21,7 +21,7 @@
  * buffer (packed, absmax, scales, ...).  Reading dequantizes through the format
  * registry (quant/format.h), so this file knows no quantization format itself.
  */
-#include "artifact/model_file.h"
+#include "modelio/model_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>

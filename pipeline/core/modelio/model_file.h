@@ -14,8 +14,8 @@
  * inspect writes it (the fp32 baseline) into its artifact; compress writes it
  * into the model artifact.  Readers dequantize to fp32 for the forward pass.
  */
-#ifndef SQ_ARTIFACT_MODEL_FILE_H
-#define SQ_ARTIFACT_MODEL_FILE_H
+#ifndef SQ_MODELIO_MODEL_FILE_H
+#define SQ_MODELIO_MODEL_FILE_H
 
 #include <hdf5.h>
 

@@ -1,12 +1,14 @@
 /* loader.c - a runnable model (config + fp32 tensors) from an artifact or a checkpoint.
  *
+ * The one place that reads squeeze's HDF5 model form from a path
+ * (read_model_hdf5, behind both sq_checkpoint_read and sq_model_load).
  * An HDF5 file must be a squeeze inspect or model artifact: its /model group
- * holds the family, the config and the tensors (artifact/model_file.h).  Any
+ * holds the family, the config and the tensors (modelio/model_file.h).  Any
  * other file goes to the checkpoint readers (checkpoint/checkpoint.h), then the
  * family registry detects the family, infers the config from tensor shapes and
  * validates that every tensor the forward pass needs is there.
  */
-#include "models/loader.h"
+#include "modelio/loader.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,8 +17,8 @@
 #include <sys/stat.h>
 
 #include "artifact/artifact.h"
-#include "artifact/model_file.h"
 #include "checkpoint/checkpoint.h"
+#include "modelio/model_file.h"
 #include "util/log.h"
 
 /* The keys by which each family recognises its checkpoints (its recognise()),
@@ -118,20 +120,75 @@ sq_status sq_model_detect_family(const sq_tensor_set *set, const char *family_na
                    set->count > 6 ? ", ..." : "", known);
 }
 
-static sq_status load_artifact(const char *path, const char *family_name, sq_loaded_model *out)
+/* The one reader of squeeze's HDF5 model form from a path: opens the file and
+ * reads /model (modelio/model_file.h).  With kind (a buffer of kind_size bytes)
+ * the file must be an inspect or model artifact and its kind is copied there;
+ * without, any HDF5 file holding /model is read. */
+static sq_status read_model_hdf5(const char *path, char *kind, size_t kind_size, sq_model_config *cfg,
+                                 sq_tensor_set *set, uint64_t *stored)
 {
     sq_status st = SQ_OK;
     hid_t file = -1;
-    char *kind = NULL;
-    uint64_t stored = 0;
+    char *found = NULL;
 
     SQ_TRY(sq_artifact_open(path, NULL, &file));
-    SQ_TRY(sq_h5_read_attr_string(file, "squeeze_artifact", &kind));
-    if (strcmp(kind, "inspect") != 0 && strcmp(kind, "model") != 0)
-        SQ_FAIL(SQ_ERR_INPUT, "%s is a squeeze '%s' artifact, but a model is needed here: give an 'inspect' or "
-                "'model' artifact (or a checkpoint)", path, kind);
-    snprintf(out->kind, sizeof out->kind, "%s", kind);
-    SQ_TRY(sq_model_file_read(file, &out->config, &out->tensors, &stored));
+    if (kind) {
+        SQ_TRY(sq_h5_read_attr_string(file, "squeeze_artifact", &found));
+        if (strcmp(found, "inspect") != 0 && strcmp(found, "model") != 0)
+            SQ_FAIL(SQ_ERR_INPUT, "%s is a squeeze '%s' artifact, but a model is needed here: give an 'inspect' or "
+                    "'model' artifact (or a checkpoint)", path, found);
+        snprintf(kind, kind_size, "%s", found);
+    }
+    SQ_TRY(sq_model_file_read(file, cfg, set, stored));
+cleanup:
+    free(found);
+    if (file >= 0)
+        H5Fclose(file);
+    return st;
+}
+
+static sq_status set_source(sq_tensor_set *set, const char *path, const char *format)
+{
+    if (set->source_path == NULL && (set->source_path = strdup(path)) == NULL)
+        return sq_fail(SQ_ERR_RUN, "out of memory");
+    if (set->source_format == NULL && (set->source_format = strdup(format)) == NULL)
+        return sq_fail(SQ_ERR_RUN, "out of memory");
+    return SQ_OK;
+}
+
+sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out)
+{
+    /* HDF5 File Format Specification, superblock signature. */
+    static const unsigned char hdf5_magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8] = {0};
+    size_t n = 0;
+    sq_status st;
+    sq_model_config cfg;
+    FILE *f = fopen(path, "rb");
+
+    if (f != NULL) {
+        n = fread(head, 1, sizeof head, f);
+        fclose(f);
+    }
+    if (n < sizeof head || memcmp(head, hdf5_magic, sizeof head) != 0)
+        return sq_checkpoint_read_foreign(path, out); /* names the file when it cannot be opened */
+    memset(&cfg, 0, sizeof cfg);
+    sq_tensor_set_init(out);
+    st = read_model_hdf5(path, NULL, 0, &cfg, out, NULL);
+    if (st != SQ_OK) {
+        sq_error_context("reading squeeze model '%s'", path);
+        sq_tensor_set_free(out);
+        return st;
+    }
+    return set_source(out, path, "squeeze-hdf5");
+}
+
+static sq_status load_artifact(const char *path, const char *family_name, sq_loaded_model *out)
+{
+    sq_status st = SQ_OK;
+    uint64_t stored = 0;
+
+    SQ_TRY(read_model_hdf5(path, out->kind, sizeof out->kind, &out->config, &out->tensors, &stored));
     SQ_TRY(family_named(out->config.family, path, &out->family));
     if (family_name && family_name[0] && strcmp(family_name, "auto") != 0 &&
         strcmp(family_name, out->config.family) != 0)
@@ -140,9 +197,6 @@ static sq_status load_artifact(const char *path, const char *family_name, sq_loa
     SQ_TRY(out->family->validate(&out->tensors, &out->config));
     out->tensor_bytes = stored;
 cleanup:
-    free(kind);
-    if (file >= 0)
-        H5Fclose(file);
     return st;
 }
 
@@ -151,7 +205,7 @@ static sq_status load_checkpoint(const char *path, const char *family_name, cons
 {
     sq_status st = SQ_OK;
     sq_family_hints none = {0};
-    SQ_TRY(sq_checkpoint_read(path, &out->tensors));
+    SQ_TRY(sq_checkpoint_read_foreign(path, &out->tensors));
     snprintf(out->kind, sizeof out->kind, "checkpoint");
     /* The tensors' bytes in their own dtype, shared storage once (before fp32 conversion). */
     for (size_t i = 0; i < out->tensors.count; i++)

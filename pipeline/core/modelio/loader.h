@@ -6,8 +6,8 @@
  * both are read from /model.  The tensor set is fp32 (dequantized); integer and
  * bool buffers (format "raw" in a model file) keep their own dtype.
  */
-#ifndef SQ_MODELS_LOADER_H
-#define SQ_MODELS_LOADER_H
+#ifndef SQ_MODELIO_LOADER_H
+#define SQ_MODELIO_LOADER_H
 
 #include <stdint.h>
 
@@ -25,6 +25,12 @@ typedef struct {
                                   for an artifact, the stored buffers' bytes; for a
                                   checkpoint, the tensors' bytes in their dtype */
 } sq_loaded_model;
+
+/* Any model file squeeze reads as a tensor set, picked by its first bytes: the
+ * HDF5 signature is squeeze's own model form (any artifact holding /model, read
+ * as stored: dequantized to fp32, source_format "squeeze-hdf5"); anything else
+ * goes to the foreign readers (checkpoint/checkpoint.h).  Errors name the file. */
+sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out);
 
 /* family_name NULL or "auto" to detect. */
 sq_status sq_model_load(const char *path, const char *family_name, const sq_family_hints *hints,

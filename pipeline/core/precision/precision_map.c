@@ -6,7 +6,7 @@
  * (docs/itera-lite.md 3.5) failed silently: patterns that matched the wrong
  * tensors, an "int8" that was never applied, a lm_head rule that did nothing.
  */
-#include "quant/precision_map.h"
+#include "precision/precision_map.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -35,8 +35,8 @@
  * rule covers while the map has no default, tied tensors given different
  * formats.
  */
-#ifndef SQ_QUANT_PRECISION_MAP_H
-#define SQ_QUANT_PRECISION_MAP_H
+#ifndef SQ_PRECISION_PRECISION_MAP_H
+#define SQ_PRECISION_PRECISION_MAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
