@@ -113,13 +113,14 @@ END_TEST
 
 START_TEST(test_registry)
 {
-    const char *names[] = {"fp32", "fp16", "bf16", "int8", "nf4", "int4", "gptq"};
+    const char *names[] = {"fp32", "fp16", "bf16", "int8", "nf4", "int4", "gptq",
+                           "q8_0", "q4_0", "q4_1", "q4_k", "q6_k"};
     const sq_quant_format *const *all = sq_quant_format_all();
     int count = 0;
     while (all[count])
         count++;
-    ck_assert_int_eq(count, 7);
-    for (int i = 0; i < 7; i++) {
+    ck_assert_int_eq(count, 12);
+    for (int i = 0; i < 12; i++) {
         const sq_quant_format *f = sq_quant_format_find(names[i]);
         ck_assert_ptr_nonnull(f);
         ck_assert_str_eq(f->name, names[i]);
@@ -127,7 +128,7 @@ START_TEST(test_registry)
         ck_assert_ptr_nonnull(f->dequantize);
         ck_assert_int_eq(f->needs_hessian, strcmp(names[i], "gptq") == 0);
     }
-    ck_assert_ptr_null(sq_quant_format_find("q4_k"));
+    ck_assert_ptr_null(sq_quant_format_find("q5_0"));
     sq_quant_options o;
     sq_quant_options_default(&o);
     ck_assert_int_eq(o.bits, 4);

@@ -15,10 +15,12 @@ extern const sq_quant_format sq_format_int8;
 extern const sq_quant_format sq_format_nf4;
 extern const sq_quant_format sq_format_int4;
 extern const sq_quant_format sq_format_gptq;
+extern const sq_quant_format sq_format_q8_0, sq_format_q4_0, sq_format_q4_1, sq_format_q4_k, sq_format_q6_k;
 
 static const sq_quant_format *const format_table[] = {
     &sq_format_fp32, &sq_format_fp16, &sq_format_bf16, &sq_format_int8,
-    &sq_format_nf4,  &sq_format_int4, &sq_format_gptq, NULL,
+    &sq_format_nf4,  &sq_format_int4, &sq_format_gptq,
+    &sq_format_q8_0, &sq_format_q4_0, &sq_format_q4_1, &sq_format_q4_k, &sq_format_q6_k, NULL,
 };
 
 void sq_quant_options_default(sq_quant_options *options)

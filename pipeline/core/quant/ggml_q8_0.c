@@ -1,0 +1,66 @@
+/* ggml_q8_0.c - ggml's Q8_0: blocks of 32 values, an fp16 scale and 32 int8.
+ *
+ * Mirrors ggml-quants.c::quantize_row_q8_0_ref (the reference that llama.cpp's
+ * quantizer calls for Q8_0 without an importance matrix):
+ *   amax = max |x|, d = amax / 127, id = d ? 1/d : 0, q = roundf(x * id)
+ * (roundf: ties away from zero), d stored as fp16 (round to nearest even);
+ * dequantize_row_q8_0: x = fp16(d) * q.  The code uses the fp32 d, not its
+ * fp16 rounding, exactly as ggml does.  An all-zero block stores d = 0, q = 0.
+ * Storage: ggml_blocks.h ("blocks", 34 bytes per 32 values).
+ */
+#include <math.h>
+
+#include "quant/ggml_blocks.h"
+
+static void quantize_row_q8_0(const float *x, void *out, int64_t n)
+{
+    sq_block_q8_0 *y = out;
+    for (int64_t i = 0; i < n / SQ_QK8_0; i++) {
+        float amax = 0.0f;
+        for (int j = 0; j < SQ_QK8_0; j++)
+            amax = fmaxf(amax, fabsf(x[i * SQ_QK8_0 + j]));  /* MAX(amax, fabsf(v)) */
+        const float d = amax / 127;                          /* ((1 << 7) - 1) */
+        const float id = d ? 1.0f / d : 0.0f;
+        y[i].d = sq_f32_to_f16(d);
+        for (int j = 0; j < SQ_QK8_0; j++)
+            y[i].qs[j] = (int8_t)roundf(x[i * SQ_QK8_0 + j] * id);
+    }
+}
+
+static void dequantize_row_q8_0(const void *in, float *y, int64_t n)
+{
+    const sq_block_q8_0 *x = in;
+    for (int64_t i = 0; i < n / SQ_QK8_0; i++) {
+        const float d = sq_f16_to_f32(x[i].d);
+        for (int j = 0; j < SQ_QK8_0; j++)
+            y[i * SQ_QK8_0 + j] = x[i].qs[j] * d;
+    }
+}
+
+const sq_ggml_block_kind sq_ggml_kind_q8_0 = {
+    .format = "q8_0", .ggml_name = "Q8_0", .ggml_type = 8, .block_values = SQ_QK8_0,
+    .block_bytes = sizeof(sq_block_q8_0), .fallback = "fp16",
+    .quantize_row = quantize_row_q8_0, .dequantize_row = dequantize_row_q8_0,
+};
+
+static sq_status q8_0_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
+                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
+{
+    return sq_ggml_quantize(&sq_ggml_kind_q8_0, tensor_name, values, rows, cols, options, out);
+}
+
+static sq_status q8_0_dequantize(const sq_qtensor *qt, float *out)
+{
+    return sq_ggml_dequantize(&sq_ggml_kind_q8_0, qt, out);
+}
+
+static const char *const no_options[] = {NULL};
+
+const sq_quant_format sq_format_q8_0 = {
+    .name = "q8_0",
+    .description = "ggml Q8_0: blocks of 32, fp16 scale + int8 (8.5 bits/weight), byte-identical to ggml",
+    .options = no_options,
+    .needs_hessian = false,
+    .quantize = q8_0_quantize,
+    .dequantize = q8_0_dequantize,
+};
