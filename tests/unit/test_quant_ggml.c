@@ -101,7 +101,7 @@ START_TEST(test_real_weight_bytes)
         {"real_itera_in_proj", "layers.0.ssm.in_proj.weight", 32},
     };
     sq_tensor_set set;
-    ck_assert_int_eq(sq_checkpoint_read(SQ_TEST_DATA "/bundled/itera_tiny_bytes.safetensors", &set), SQ_OK);
+    ck_assert_int_eq(sq_safetensors_read(SQ_TEST_DATA "/bundled/itera_tiny_bytes.safetensors", &set), SQ_OK);
     int compared = 0;
     for (size_t i = 0; i < sizeof real / sizeof real[0]; i++) {
         const sq_tensor *t = must_find(&set, real[i].tensor);
