@@ -17,10 +17,10 @@ LAYERS=(
     "util"
     "tensor config artifact cli"
     "checkpoint quant tokenize"
-    "models precision"
+    "models precision gguf"
     "modelio"
     "calib advice"
-    "compress metrics inspect report"
+    "compress metrics inspect report export"
 )
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

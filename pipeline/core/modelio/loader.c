@@ -18,6 +18,8 @@
 
 #include "artifact/artifact.h"
 #include "checkpoint/checkpoint.h"
+#include "gguf/gguf_file.h"
+#include "modelio/gguf_model.h"
 #include "modelio/model_file.h"
 #include "util/log.h"
 
@@ -170,6 +172,12 @@ sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out)
         n = fread(head, 1, sizeof head, f);
         fclose(f);
     }
+    if (n >= 4 && memcmp(head, "GGUF", 4) == 0) {
+        st = sq_gguf_model_read(path, &cfg, out, NULL);
+        if (st != SQ_OK)
+            sq_error_context("reading GGUF '%s'", path);
+        return st;
+    }
     if (n < sizeof head || memcmp(head, hdf5_magic, sizeof head) != 0)
         return sq_checkpoint_read_foreign(path, out); /* names the file when it cannot be opened */
     memset(&cfg, 0, sizeof cfg);
@@ -196,6 +204,22 @@ static sq_status load_artifact(const char *path, const char *family_name, sq_loa
                 "'%s'", path, out->config.family, family_name, out->config.family);
     SQ_TRY(out->family->validate(&out->tensors, &out->config));
     out->tensor_bytes = stored;
+cleanup:
+    return st;
+}
+
+/* A GGUF file: its architecture names the family (modelio/gguf_model.h). */
+static sq_status load_gguf(const char *path, const char *family_name, sq_loaded_model *out)
+{
+    sq_status st = SQ_OK;
+    snprintf(out->kind, sizeof out->kind, "gguf");
+    SQ_TRY(sq_gguf_model_read(path, &out->config, &out->tensors, &out->tensor_bytes));
+    SQ_TRY(family_named(out->config.family, path, &out->family));
+    if (family_name && family_name[0] && strcmp(family_name, "auto") != 0 &&
+        strcmp(family_name, out->config.family) != 0)
+        SQ_FAIL(SQ_ERR_INPUT, "%s holds a '%s' model, but family '%s' was asked for (model.family); use 'auto' or "
+                "'%s'", path, out->config.family, family_name, out->config.family);
+    SQ_TRY(out->family->validate(&out->tensors, &out->config));
 cleanup:
     return st;
 }
@@ -232,7 +256,9 @@ sq_status sq_model_load(const char *path, const char *family_name, const sq_fami
         return sq_fail(SQ_ERR_INPUT, "model %s is not a regular file", path);
     out->file_bytes = (uint64_t)info.st_size;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* squeeze reports HDF5 errors itself */
-    if (H5Fis_hdf5(path) > 0)
+    if (sq_gguf_is_gguf(path))
+        st = load_gguf(path, family_name, out);
+    else if (H5Fis_hdf5(path) > 0)
         st = load_artifact(path, family_name, out);
     else
         st = load_checkpoint(path, family_name, hints, out);

@@ -1,6 +1,7 @@
 /* loader.h - "give me a runnable model from this path", whatever the path is.
  *
- * Accepts an inspect artifact, a model artifact (compressed), or a foreign
+ * Accepts an inspect artifact, a model artifact (compressed), a GGUF file
+ * (modelio/gguf_model.h: its architecture names the family), or a foreign
  * checkpoint (.pt, .safetensors).  For a foreign checkpoint the family is
  * detected (or taken from family_name) and the config inferred; for an artifact
  * both are read from /model.  The tensor set is fp32 (dequantized); integer and
@@ -19,7 +20,7 @@ typedef struct {
     sq_model_config config;
     const sq_family *family;
     sq_tensor_set tensors;     /* fp32, aliases kept */
-    char kind[32];             /* "inspect", "model" or "checkpoint" */
+    char kind[32];             /* "inspect", "model", "gguf" or "checkpoint" */
     uint64_t file_bytes;       /* stat() of the path */
     uint64_t tensor_bytes;     /* bytes of the stored tensors (shared storage once):
                                   for an artifact, the stored buffers' bytes; for a
@@ -27,7 +28,8 @@ typedef struct {
 } sq_loaded_model;
 
 /* Any model file squeeze reads as a tensor set, picked by its first bytes: the
- * HDF5 signature is squeeze's own model form (any artifact holding /model, read
+ * "GGUF" magic is a GGUF file (modelio/gguf_model.h, names as its architecture
+ * maps them back), the HDF5 signature is squeeze's own model form (any artifact holding /model, read
  * as stored: dequantized to fp32, source_format "squeeze-hdf5"); anything else
  * goes to the foreign readers (checkpoint/checkpoint.h).  Errors name the file. */
 sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out);

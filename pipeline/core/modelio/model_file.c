@@ -731,3 +731,124 @@ cleanup:
     }
     return st;
 }
+
+/* ------------------------------------------------------------ stored form */
+
+/* One tensor as stored: a dataset becomes a qtensor with its one buffer
+ * "data" (format fp32/fp16/bf16/raw), a group its buffers and scalar attrs. */
+static sq_status read_stored_one(hid_t tensors, const char *name, sq_qtensor *qt)
+{
+    sq_status st = SQ_OK;
+    uint64_t bytes = 0;
+    name_list buffers = {0};
+    hsize_t index = 0;
+    H5O_type_t type;
+    hid_t object = -1;
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    if (H5Oget_info_by_name3(tensors, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+#else
+    H5O_info_t info;
+    if (H5Oget_info_by_name2(tensors, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+#endif
+        return sq_fail(SQ_ERR_INPUT, "cannot read tensor '%s'", name);
+    type = info.type;
+    if (type == H5O_TYPE_DATASET) {
+        if ((object = H5Dopen2(tensors, name, H5P_DEFAULT)) < 0)
+            return sq_fail(SQ_ERR_INPUT, "cannot open tensor '%s'", name);
+        SQ_TRY(read_header(object, name, qt));
+        SQ_TRY(read_buffer(tensors, name, name, &qt->buffers[0], &bytes));
+        snprintf(qt->buffers[0].name, sizeof qt->buffers[0].name, "data");
+        qt->buffer_count = 1;
+        H5Dclose(object);
+        object = -1;
+        return SQ_OK;
+    }
+    if (type != H5O_TYPE_GROUP)
+        return sq_fail(SQ_ERR_INPUT, "tensor '%s' is neither a dataset nor a group", name);
+    if ((object = H5Gopen2(tensors, name, H5P_DEFAULT)) < 0)
+        return sq_fail(SQ_ERR_INPUT, "cannot open tensor group '%s'", name);
+    SQ_TRY(read_header(object, name, qt));
+    if (H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, collect_scalar_attr, qt) < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "cannot read the attributes of tensor '%s'", name);
+    SQ_TRY(list_links(object, name, &buffers));
+    if (buffers.count == 0 || buffers.count > SQ_QT_MAX_BUFFERS)
+        SQ_FAIL(SQ_ERR_INPUT, "quantized tensor '%s' has %zu buffers (1 to %d expected)", name, buffers.count,
+                SQ_QT_MAX_BUFFERS);
+    for (size_t i = 0; i < buffers.count; i++) {
+        SQ_TRY(read_buffer(object, buffers.names[i], name, &qt->buffers[qt->buffer_count], &bytes));
+        qt->buffer_count++;
+    }
+cleanup:
+    if (object >= 0)
+        type == H5O_TYPE_DATASET ? H5Dclose(object) : H5Gclose(object);
+    name_list_free(&buffers);
+    return st;
+}
+
+sq_status sq_model_file_read_stored(hid_t file, sq_model_config *cfg, sq_qtensor **tensors_out, size_t *count_out)
+{
+    sq_status st = SQ_OK;
+    hid_t model = -1, tensors = -1;
+    char *config_json = NULL, *aliases = NULL;
+    name_list names = {0};
+    sq_qtensor *out = NULL;
+    size_t count = 0;
+
+    *tensors_out = NULL;
+    *count_out = 0;
+    if (!sq_h5_exists(file, "model") || !sq_h5_exists(file, "model/tensors"))
+        return sq_fail(SQ_ERR_INPUT, "the file has no /model/tensors group: it holds no model");
+    model = H5Gopen2(file, "model", H5P_DEFAULT);
+    tensors = model >= 0 ? H5Gopen2(model, "tensors", H5P_DEFAULT) : -1;
+    if (model < 0 || tensors < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "cannot open /model/tensors");
+    SQ_TRY(sq_h5_read_attr_string(model, "config_json", &config_json));
+    SQ_TRY(sq_h5_read_attr_string(model, "aliases", &aliases));
+    SQ_TRY(sq_model_config_from_json(config_json, cfg));
+    SQ_TRY(list_links(tensors, "/model/tensors", &names));
+    SQ_TRY(sq_alloc(&out, names.count ? names.count : 1, sizeof *out, "stored tensors"));
+    for (size_t i = 0; i < names.count; i++) {
+        char target[1024];
+        const char *declared = declared_alias(aliases, names.names[i], target, sizeof target);
+        sq_qtensor *qt = &out[count++];
+        memset(qt, 0, sizeof *qt);
+        if (declared) {
+            int64_t shape[1] = {0};
+            sq_qtensor_init(qt, names.names[i], "alias", SQ_DTYPE_F32, 1, shape);
+            if ((qt->alias_of = strdup(declared)) == NULL)
+                SQ_FAIL(SQ_ERR_RUN, "out of memory");
+            continue;
+        }
+        SQ_TRY(read_stored_one(tensors, names.names[i], qt));
+    }
+    /* An alias takes the shape of the tensor it shares storage with. */
+    for (size_t i = 0; i < count; i++) {
+        if (!out[i].alias_of)
+            continue;
+        for (size_t j = 0; j < count; j++)
+            if (!out[j].alias_of && strcmp(out[j].name, out[i].alias_of) == 0) {
+                out[i].ndim = out[j].ndim;
+                memcpy(out[i].shape, out[j].shape, sizeof out[i].shape);
+                memcpy(out[i].format, out[j].format, sizeof out[i].format);
+                out[i].original_dtype = out[j].original_dtype;
+            }
+    }
+    *tensors_out = out;
+    *count_out = count;
+    out = NULL;
+cleanup:
+    if (tensors >= 0)
+        H5Gclose(tensors);
+    if (model >= 0)
+        H5Gclose(model);
+    free(config_json);
+    free(aliases);
+    name_list_free(&names);
+    if (out) {
+        for (size_t i = 0; i < count; i++)
+            sq_qtensor_free(&out[i]);
+        free(out);
+    }
+    return st;
+}

@@ -30,6 +30,13 @@ sq_status sq_model_file_write(hid_t file, const sq_model_config *cfg, const sq_q
  * bytes (shared storage once). */
 sq_status sq_model_file_read(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes);
 
+/* Reads /model as stored, without dequantizing: each tensor as an sq_qtensor
+ * (a plain tensor has one buffer "data"; an alias has alias_of set, no
+ * buffers, and its owner's shape and format).  For writers of other forms
+ * (GGUF, safetensors) that copy the stored bytes.  Free each with
+ * sq_qtensor_free, then the array. */
+sq_status sq_model_file_read_stored(hid_t file, sq_model_config *cfg, sq_qtensor **tensors, size_t *count);
+
 /* Converts a tensor set (from any reader) to plain fp32 qtensors, aliases kept:
  * the baseline that inspect stores.  Non-float tensors become format "raw" in
  * their own dtype: never dropped, never rounded. */

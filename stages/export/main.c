@@ -1,0 +1,90 @@
+/* squeeze-export: a model out of squeeze, for the runtime that will run it.
+ *
+ *   squeeze-export --config F --model MODEL.h5|INSPECT.h5|CHECKPOINT|FILE.gguf
+ *                  --format gguf|safetensors --out PATH [--record FILE]
+ *                  [--variant NAME] [--json] [--key KEY]
+ *
+ * Logic: export/export_run.h; the GGUF architectures: modelio/gguf_model.h;
+ * the record: docs/export.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/stage_options.h"
+#include "config/run_config.h"
+#include "export/export_run.h"
+#include "util/log.h"
+
+typedef struct {
+    const char *config, *model, *format, *out, *record, *variant, *key;
+    bool json, help;
+} export_args;
+
+static const char usage_text[] =
+    "usage: squeeze-export --config FILE --model MODEL.h5|INSPECT.h5|CHECKPOINT|FILE.gguf\n"
+    "                      --format gguf|safetensors --out PATH [--record FILE] [--variant NAME]\n"
+    "                      [--json] [--key KEY]\n"
+    "\n"
+    "Writes the model for another runtime. gguf: one GGUF v3 file; the llama family as llama.cpp's\n"
+    "'llama' architecture (llama.cpp loads it), itera and itera-transformer as squeeze's own\n"
+    "architectures (squeeze reads them back; no other runtime knows them). Tensors keep their\n"
+    "format where GGUF has it (fp32, fp16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k: bytes copied); other\n"
+    "formats are dequantized to F32. safetensors: a folder with model.safetensors (fp32/fp16/bf16\n"
+    "kept, quantized tensors dequantized to fp32), config.json and the tokenizer file copied.\n"
+    "Written under a temporary name and renamed when complete; the export record (sha256, bytes on\n"
+    "disk, every tensor copied, converted or not written) goes to --record.\n"
+    "\n"
+    "  --config FILE     the run's YAML (data.tokenizer, model.family, run name)\n"
+    "  --model PATH      model artifact (compress), inspect artifact, checkpoint or .gguf\n"
+    "  --format F        gguf or safetensors\n"
+    "  --out PATH        the .gguf file, or the safetensors folder\n"
+    "  --record FILE     the export record, JSON (default: PATH.export.json)\n"
+    "  --variant NAME    the variant's name, recorded (and the GGUF's general.name)\n"
+    "  --json            print the record's summary on stdout\n"
+    "  --key KEY         the driver's plan key, recorded\n"
+    "\n"
+    "exit status: 0 done, 2 usage or config error, 3 bad input (incl. a family the format cannot\n"
+    "hold), 4 failure while running\n";
+
+int main(int argc, char **argv)
+{
+    sq_status st;
+    export_args args;
+    const sq_stage_option options[] = {
+        SQ_OPTION_REQUIRED("config", &args.config), SQ_OPTION_REQUIRED("model", &args.model),
+        SQ_OPTION_REQUIRED("format", &args.format), SQ_OPTION_REQUIRED("out", &args.out),
+        SQ_OPTION("record", &args.record),          SQ_OPTION("variant", &args.variant),
+        SQ_OPTION("key", &args.key),                SQ_FLAG("json", &args.json),
+    };
+    const sq_stage_command_line line = {"squeeze-export", options, SQ_OPTION_COUNT(options), NULL};
+    sq_run_config cfg;
+    bool loaded = false;
+    char *json = NULL;
+
+    memset(&args, 0, sizeof args);
+    sq_log_init("squeeze-export");
+    st = sq_stage_parse(&line, argc, argv, &args.help);
+    if (st == SQ_OK && args.help) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (st == SQ_OK && strcmp(args.format, "gguf") != 0 && strcmp(args.format, "safetensors") != 0)
+        st = sq_fail(SQ_ERR_USAGE, "--format %s: use gguf or safetensors (see squeeze-export --help)", args.format);
+    if (st == SQ_OK) {
+        st = sq_run_config_load(args.config, &cfg);
+        loaded = st == SQ_OK;
+    }
+    if (st == SQ_OK) {
+        sq_export_request request = {.config = &cfg, .model_path = args.model, .format = args.format,
+                                     .out_path = args.out, .record_path = args.record, .variant = args.variant,
+                                     .plan_key = args.key ? args.key : ""};
+        st = sq_export_run(&request, args.json ? &json : NULL);
+    }
+    if (st == SQ_OK && json != NULL)
+        printf("%s\n", json);
+    free(json);
+    if (loaded)
+        sq_run_config_free(&cfg);
+    return sq_stage_exit_status(st);
+}
