@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         const sq_variant_result *v = &results->variants[i];
         if (v->evaluated)
             sq_info("%-20s %-8s %.2fx smaller, perplexity %+.2f%% +- %.2f%%", v->name, sq_verdict_name(v->verdict),
-                    v->ratio_file, v->ppl_change_pct, v->ppl_change_stderr_pct);
+                    v->ratio_size, v->ppl_change_pct, v->ppl_change_stderr_pct);
         else
             sq_info("%-20s %s: %s (log %s)", v->name, sq_verdict_name(v->verdict), v->failure,
                     v->log_path[0] ? v->log_path : "-");

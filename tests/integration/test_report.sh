@@ -136,7 +136,7 @@ grep -q "recommended:" report.log || grep -q "no variant meets both targets" rep
 
 echo "== report.json against the artifacts"
 $PY - "$RUN" "$BROKEN_EXIT" <<'PY' || fail "report.json disagrees with the artifacts"
-import json, sys, h5py, numpy as np
+import json, os, sys, h5py, numpy as np
 run, broken_exit = sys.argv[1], int(sys.argv[2])
 report = json.load(open(f"{run}/report/report.json"))
 def text(value):
@@ -166,7 +166,17 @@ for entry in report["variants"]:
         assert entry["log"].endswith("compress/broken/stage.log"), entry
         continue
     e = h5py.File(f"{run}/evaluate/{entry['name']}/evaluation.h5", "r")["evaluation"].attrs
-    ok_c, ok_q = e["ratio_file_bytes"] >= target_c, e["ppl_change_pct"] <= target_q
+    # sizes against the checkpoint file the user gave (its stat() as inspect recorded it), not inspect.h5
+    checkpoint_bytes = int(h5py.File(f"{run}/inspect/inspect.h5", "r")["inspect"].attrs["file_bytes"])
+    assert checkpoint_bytes == os.stat(report["model"]["checkpoint"]).st_size
+    assert report["size_baseline"] == {"path": report["model"]["checkpoint"], "file_bytes": checkpoint_bytes,
+                                       "kind": "checkpoint"}, report["size_baseline"]
+    ratio = checkpoint_bytes / e["model_file_bytes"]
+    assert abs(entry["derived"]["ratio_size"] - ratio) <= 1e-12 * ratio, (entry["derived"]["ratio_size"], ratio)
+    # evaluate ran every variant dequantized (no kernels recorded): speed is not comparable, and not given
+    assert entry["derived"]["speed_comparable"] is ("kernels" in e and not str(e["kernels"]).startswith("dequantized"))
+    assert entry["derived"]["speed_comparable"] or entry["derived"]["speed_ratio"] is None
+    ok_c, ok_q = ratio >= target_c, e["ppl_change_pct"] <= target_q
     verdict = "SUCCESS" if ok_c and ok_q else "PARTIAL" if ok_c else "FAILURE"
     assert entry["verdict"] == verdict, (entry["name"], entry["verdict"], verdict)
     if verdict == "SUCCESS" and (smallest is None or e["model_file_bytes"] < smallest[1]):
@@ -223,7 +233,7 @@ chrome() { # extra chromium arguments..., then the page
 }
 chrome --dump-dom "file://$RUN/report/report.html" > dom.html || { tail chromium.log >&2; fail "chromium failed"; }
 $PY - dom.html "$RUN" <<'PY' || fail "the page lacks something"
-import sys, json, re
+import sys, json, os, re
 from html.parser import HTMLParser
 dom, run = open(sys.argv[1]).read(), sys.argv[2]
 report = json.load(open(f"{run}/report/report.json"))
@@ -250,7 +260,13 @@ for entry in report["variants"]:
             or find("path", data_variant=entry["name"]), f"{entry['name']} not in the trade-off plot"
     else:
         assert entry["log"] in dom, "the failed variant's log is not shown"
-assert len(find("line", **{"class": "target-line"})) == 2, "the two targets are not drawn"
+for target in ("compression", "quality"): # a dashed line inside the plot, or a note saying where it lies
+    assert find("line", data_target=target) or find("text", data_target=target), f"the {target} target is not shown"
+# the file sizes are compared with is the user's checkpoint, named on the page
+checkpoint = report["model"]["checkpoint"]
+assert find("tr", **{"class": "size-base", "data-file": checkpoint}), "the scorecard does not name the checkpoint"
+size = f"{report['size_baseline']['file_bytes']:,} B"
+assert f"your checkpoint {os.path.basename(checkpoint)} ({size})" in dom, "the page does not name the size baseline"
 assert find("polyline", **{"class": "pareto-front"}) or sum(x.get("derived", {}).get("pareto", False) for x in report["variants"]) < 2
 assert find("section", id="recommendation")[0]["data-recommended"] == (report["recommended"] or "")
 assert find("svg", id="plot-groups")[0]["data-variant"] == (report["recommended"] or report["closest"])
@@ -258,6 +274,68 @@ assert len(find("rect", **{"class": "bar-expert"})) == sum(len(v) for v in repor
 assert "http://" not in dom.replace("http://www.w3.org", "") and "https://" not in dom, "the page refers to the network"
 assert "<script" not in dom, "the page runs a script"
 print("DOM: every variant, verdict and plot is there")
+PY
+echo "== the trade-off plot as Chromium lays it out: domain, label boxes, error bars"
+$PY - "$RUN/report/report.html" measure.html <<'PY'
+import sys
+page = open(sys.argv[1]).read()
+script = '''<script>
+const svg = document.getElementById("plot-tradeoff");
+const box = e => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+const out = {area: box(svg.querySelector(".plot-area")), svg: box(svg),
+  domain: ["x-min", "x-max", "y-min", "y-max"].map(k => parseFloat(svg.dataset[k.replace("-m", "M")])),
+  labels: [...svg.querySelectorAll("text.label")].map(t => ({text: t.textContent, box: box(t)})),
+  points: [...svg.querySelectorAll(".point")].map(p => ({variant: p.dataset.variant, box: box(p)})),
+  quality_line: svg.querySelector("line[data-target=quality]") !== null,
+  bars: [...svg.querySelectorAll("g.error-bar")].map(g => ({variant: g.dataset.variant, box: box(g)}))};
+const pre = document.createElement("pre"); pre.id = "measure"; pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+</script>'''
+open(sys.argv[2], "w").write(page.replace("</body>", script + "</body>"))
+PY
+chrome --dump-dom --virtual-time-budget=3000 --window-size=1280,2400 "file://$WORK/measure.html" > measured.html \
+  || { tail chromium.log >&2; fail "chromium failed on the measuring page"; }
+$PY - measured.html "$RUN" <<'PY' || fail "the trade-off plot is laid out badly"
+import sys, json, html, re, h5py
+m = json.loads(html.unescape(re.search(r'<pre id="measure">(.*?)</pre>', open(sys.argv[1]).read(), re.S).group(1)))
+run = sys.argv[2]
+report = json.load(open(f"{run}/report/report.json"))
+measured = [v for v in report["variants"] if "measured" in v]
+sizes = [v["measured"]["model_file_bytes"] for v in measured]
+changes = [(v["measured"]["ppl_change_pct"], v["derived"]["ppl_change_stderr_pct"]) for v in measured]
+x_min, x_max, y_min, y_max = m["domain"]
+# zoomed to the data: every variant inside, and together they span most of the axis (the checkpoint,
+# several times larger, is a marker at the edge, not the end of the axis)
+assert x_min <= min(sizes) and max(sizes) <= x_max, (m["domain"], sizes)
+assert (max(sizes) - min(sizes)) / (x_max - x_min) >= 0.6, f"the variants fill only part of the x axis {m['domain']}"
+data_lo = min([0.0] + [c - e for c, e in changes])
+data_hi = max([0.0] + [c + e for c, e in changes])
+if m["quality_line"]:  # the threshold joins the axis only when it is near the data
+    assert report["config"]["targets.quality"] <= 1.7 * data_hi + 0.1, "a far threshold stretched the y axis"
+    data_hi = max(data_hi, report["config"]["targets.quality"])
+assert y_min <= data_lo and data_hi <= y_max and (y_max - y_min) <= 1.5 * (data_hi - data_lo) + 0.1, \
+    f"y axis {y_min}..{y_max} for data {data_lo}..{data_hi}"
+def overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+area, svg = m["area"], m["svg"]
+for p in m["points"]:
+    b = p["box"]
+    assert area[0] <= b[0] and b[2] <= area[2] and area[1] <= b[1] and b[3] <= area[3], f"{p} outside the plot"
+labels = m["labels"]
+assert len(labels) >= len(measured) + 1, labels  # one per variant, and the checkpoint's
+for i, a in enumerate(labels):
+    assert svg[0] <= a["box"][0] and a["box"][2] <= svg[2], f"label {a['text']!r} leaves the plot"
+    for b in labels[i + 1:]:
+        assert not overlap(a["box"], b["box"]), f"labels {a['text']!r} and {b['text']!r} overlap"
+    for p in m["points"]:
+        assert not overlap(a["box"], p["box"]), f"label {a['text']!r} covers the point of {p['variant']}"
+# every error bar is drawn with caps wide enough to see, even when it is short
+assert sorted(b["variant"] for b in m["bars"]) == sorted(v["name"] for v in measured), m["bars"]
+scale = (svg[2] - svg[0]) / 900  # px per unit of the plot's viewBox
+for b in m["bars"]:
+    assert b["box"][2] - b["box"][0] >= 10 * scale, f"error bar of {b['variant']} is not visible: {b['box']}"
+print(f"plot: x {x_min:.0f}..{x_max:.0f} B for sizes {min(sizes)}..{max(sizes)}, y {y_min:.3g}..{y_max:.3g}%, "
+      f"{len(labels)} labels without overlap")
 PY
 chrome --screenshot="$WORK/report.png" --window-size=1280,2400 "file://$RUN/report/report.html" > /dev/null \
   || fail "chromium could not take a screenshot"

@@ -1,5 +1,5 @@
 /* test_report.c - the report's judgement on numbers chosen by hand: verdicts
- * against the seed's success criteria, the Pareto front, the recommendation
+ * against the targets, the Pareto front, the recommendation
  * and the nearest miss, the paired standard error of the quality change
  * (against a direct computation), the technique a set of formats is, and the
  * readers of an artifact's 'inputs' text. */
@@ -135,6 +135,79 @@ START_TEST(test_paired_standard_error)
 }
 END_TEST
 
+/* Sizes are judged against the checkpoint file the user gave, not squeeze's
+ * HDF5 copy of it: a variant at 2.1x against the copy but 1.98x against the
+ * (smaller) checkpoint misses a 2x target. */
+START_TEST(test_sizes_against_the_checkpoint)
+{
+    sq_run_results *r = results_new(2.0, 3.0);
+    add(r, "borderline", 1900, 0.5); /* 4000 / 1900 = 2.11x against the copy */
+    snprintf(r->size_base_path, sizeof r->size_base_path, "/data/model.pt");
+    r->size_base_bytes = 3762;          /* 3762 / 1900 = 1.98x against the checkpoint */
+    r->size_base_is_checkpoint = true;
+    sq_run_results_judge(r);
+    ck_assert_double_eq_tol(r->variants[0].ratio_size, 3762.0 / 1900.0, 1e-12);
+    ck_assert_int_eq(r->variants[0].verdict, SQ_VERDICT_FAILURE);
+    char words[2048];
+    sq_report_recommendation_words(r, words, sizeof words);
+    ck_assert_msg(strstr(words, "your checkpoint model.pt (3,762 B)") != NULL, "%s", words);
+    /* without an inspect artifact: the baseline model */
+    r->size_base_bytes = 0;
+    r->size_base_is_checkpoint = false;
+    sq_run_results_judge(r);
+    ck_assert_int_eq(r->variants[0].verdict, SQ_VERDICT_SUCCESS);
+    free(r);
+}
+END_TEST
+
+/* Within 1% of size and one standard error of quality, two variants tie: the
+ * better quality is named and the words say they tie.  A variant within 1%
+ * but clearly better is named too; one 2% larger is not. */
+START_TEST(test_ties_within_noise)
+{
+    sq_run_results *r = results_new(2.0, 3.0);
+    sq_variant_result *a = add(r, "a", 1000, 0.30);
+    sq_variant_result *b = add(r, "b", 1005, 0.25); /* 0.5% larger, 0.05 better: within s.e. 0.1 */
+    sq_variant_result *c = add(r, "c", 1020, 0.00); /* 2% larger: not a tie */
+    /* no windows: the change's standard error combines the perplexities' (about 0.1%) */
+    r->baseline.ppl_stderr = a->ppl_stderr = b->ppl_stderr = c->ppl_stderr = 0.007;
+    sq_run_results_judge(r);
+    ck_assert_double_eq_tol(b->ppl_change_stderr_pct, 0.099, 0.001);
+    ck_assert_int_eq(r->smallest_success, 0);
+    ck_assert_int_eq(r->recommended, 1);
+    ck_assert_int_eq(a->tied_with, 1);
+    ck_assert_int_eq(c->tied_with, -1);
+    char words[4096];
+    sq_report_recommendation_words(r, words, sizeof words);
+    ck_assert_msg(strstr(words, "Ship b") && strstr(words, "within 1% of the smallest (a)") &&
+                  strstr(words, "a ties with it within noise"), "%s", words);
+    free(r);
+}
+END_TEST
+
+/* Speed is a measurement of the format only when the variant ran its own kernels. */
+START_TEST(test_speed_only_with_own_kernels)
+{
+    sq_run_results *r = results_new(2.0, 3.0);
+    sq_variant_result *v = add(r, "v", 1000, 0.1);
+    sq_variant_result *w = add(r, "w", 1100, 0.1);
+    char words[1024];
+    sq_run_results_judge(r);
+    ck_assert(!v->speed_comparable); /* nothing recorded */
+    sq_report_speed_words(r, v, words, sizeof words);
+    ck_assert_msg(strstr(words, "not comparable") != NULL, "%s", words);
+    snprintf(r->baseline.kernels, sizeof r->baseline.kernels, "fp32");
+    snprintf(v->kernels, sizeof v->kernels, "int8");
+    snprintf(w->kernels, sizeof w->kernels, "dequantized-fp32");
+    sq_run_results_judge(r);
+    ck_assert(v->speed_comparable);
+    ck_assert(!w->speed_comparable);
+    sq_report_speed_words(r, v, words, sizeof words);
+    ck_assert_msg(strstr(words, "1.50x the baseline's speed") != NULL, "%s", words);
+    free(r);
+}
+END_TEST
+
 static void set_format(sq_variant_result *v, const char *name, int64_t before)
 {
     sq_format_share *f = &v->formats[v->format_count++];
@@ -189,6 +262,9 @@ int main(void)
     tcase_add_test(tc, test_paired_standard_error);
     tcase_add_test(tc, test_technique_from_formats);
     tcase_add_test(tc, test_inputs_lines_and_escaping);
+    tcase_add_test(tc, test_sizes_against_the_checkpoint);
+    tcase_add_test(tc, test_ties_within_noise);
+    tcase_add_test(tc, test_speed_only_with_own_kernels);
     suite_add_tcase(suite, tc);
     return sq_test_run(suite);
 }

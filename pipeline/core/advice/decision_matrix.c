@@ -1,13 +1,16 @@
-/* decision_matrix.c - the seed's decision matrix as one table.
+/* decision_matrix.c - rules of thumb for which compression to try first, as one table.
  *
- * Source: ../seed/PROJECT_COMPRESSION_FINDINGS.md, sections "Decision Matrix"
- * (technique x Transformers / SSM / small / large), "Target Hardware", "Model
- * Size", "Step 1: Assess Your Model" (quality buckets) and "Step 2: Choose
- * Technique".  Each row rates one technique for every value of the four facts;
- * a rating's text says where in the seed it comes from.  A technique is
- * recommended when no fact rates it "avoid" and its expected quality loss fits
- * the accepted loss; recommended techniques are ordered by the sum of their
- * ratings (table order breaks ties).
+ * Each row rates one technique for every value of four facts of the model:
+ * architecture (Transformer / SSM / other), size (<10M, 10-100M, >100M
+ * parameters), target hardware (GPU, CPU, edge) and accepted quality loss
+ * (<3%, <10%, <20%).  The ratings are the usual expectations of model
+ * compression practice (bitsandbytes and llama.cpp for 4-bit and 8-bit
+ * weights, PyTorch dynamic quantization for CPU, structured pruning of heads
+ * and experts), written down before anything is measured; squeeze's evaluate
+ * stage measures what each variant really gives, and the report states where
+ * the measurement contradicts a rating.  A technique is suggested when no fact
+ * rates it "avoid" and its expected quality loss fits the accepted loss;
+ * suggestions are ordered by the sum of their ratings (table order breaks ties).
  */
 #include "advice/decision_matrix.h"
 
@@ -16,7 +19,7 @@
 
 typedef struct {
     sq_advice_rating rating;
-    const char *why; /* the seed's words, or NULL for "not discussed by the seed" */
+    const char *why; /* why, or NULL when the fact makes no difference */
 } cell;
 
 typedef struct {
@@ -39,74 +42,78 @@ static const technique_row matrix[] = {
     {"mixed-precision", "Mixed precision (INT8 embeddings, FP16 core, FP32 for sensitive tensors)",
      "a precision map with int8 for the embeddings, fp16 (or bf16) for the linears and fp32 for norms and SSM "
      "parameters (compress.precision_map or a recipe in configs/recipes/)",
-     {GOOD("rated good for Transformers"),
-      BEST("the seed's best SSM technique: INT8 embeddings (most of the parameters), FP16 SSM core"),
-      GOOD("not rated for other architectures; quantizing weights does not depend on the architecture")},
-     {BEST("under 10M parameters the seed advises mixed precision only (pruning is too destructive)"),
-      GOOD("10-100M: mixed precision or pruning"), GOOD("rated good for large models")},
-     {BEST("GPU: the seed's best technique (2-2.7x expected)"),
-      AVOID("CPU: the seed saw the INT8/FP16 tensors converted back to FP32 at run time, so no speed gain"),
-      GOOD("edge: INT8 is the seed's best and FP16 its second choice")},
-     SQ_QUALITY_3, "the seed expects under 3% degradation"},
+     {GOOD("weights quantize the same way in any Transformer"),
+      BEST("an SSM's embeddings hold most of its parameters and tolerate INT8, while the recurrence (A, D, dt) is "
+           "sensitive and stays in higher precision"),
+      GOOD("quantizing weights does not depend on the architecture")},
+     {BEST("a small model has little redundancy to prune, so precision is where the bytes are"),
+      GOOD("mixed precision or pruning"), GOOD("works at any size")},
+     {BEST("GPU runtimes run FP16 and INT8 weights natively"),
+      AVOID("CPU runtimes often convert INT8/FP16 weights back to FP32 when they run, so there is no speed gain"),
+      GOOD("edge runtimes favour INT8, then FP16")},
+     SQ_QUALITY_3, "expected under 3% perplexity change"},
 
     {"fp16", "FP16 or BF16 everywhere", "format fp16 or bf16 for every float tensor",
      {GOOD(NULL), GOOD(NULL), GOOD(NULL)},
      {GOOD(NULL), GOOD(NULL), GOOD(NULL)},
      {GOOD("GPU: half precision runs on tensor cores"),
-      AVOID("CPU: the seed lists FP16 among the formats to avoid on CPU (converted back to FP32)"),
-      GOOD("edge: the seed's second choice after INT8")},
-     SQ_QUALITY_3, "the seed saw no visible degradation from FP16 (Phase 8; samples only, no perplexity)"},
+      AVOID("CPU: most CPUs have no fast half-precision arithmetic; the runtime converts back to FP32"),
+      GOOD("edge: second choice after INT8")},
+     SQ_QUALITY_3, "half precision keeps 11 (FP16) or 8 (BF16) mantissa bits: expected well under 1%"},
 
     {"int8", "INT8 weights everywhere (per output channel)", "format int8 for the linears and embeddings",
      {GOOD(NULL), GOOD(NULL), GOOD(NULL)},
      {GOOD(NULL), GOOD(NULL), GOOD(NULL)},
-     {GOOD("GPU: part of the seed's mixed-precision recipe"),
-      GOOD("CPU: dynamic quantization is the seed's second CPU choice after distillation"),
-      BEST("edge: the seed's best technique (with distillation)")},
-     SQ_QUALITY_10, "the seed expects under 10% degradation for INT8 on edge and keeps under-3% for mixed precision"},
+     {GOOD("GPU: INT8 weight kernels are common"),
+      GOOD("CPU: PyTorch dynamic quantization runs INT8 linears on CPU"),
+      BEST("edge: INT8 is what edge accelerators run")},
+     SQ_QUALITY_10, "per-channel INT8 is commonly budgeted at up to 10% for small models, whose outlier channels "
+                    "are few but costly"},
 
     {"int4", "4-bit weights (NF4, INT4 blocks or GPTQ)", "formats nf4, int4 or gptq in the precision map",
-     {GOOD("rated good for Transformers"), GOOD("rated good for SSMs"),
-      GOOD("the seed's choice for architectures that are neither SSM nor Transformer")},
-     {RISKY("the seed rates INT4 risky for small models"), GOOD(NULL), GOOD("rated good for large models")},
-     {GOOD("GPU: the seed's fallback after mixed precision (4x weight compression)"),
-      AVOID("CPU: the seed found INT4 needs GPU kernels to run fast"),
-      RISKY("edge: not among the seed's edge choices (INT8, then FP16)")},
-     SQ_QUALITY_10, "the seed reports +10-20% perplexity for NF4"},
+     {GOOD("4-bit weights are routine for Transformers (bitsandbytes NF4, llama.cpp Q4, GPTQ)"),
+      GOOD("4-bit blocks apply to an SSM's linears like any other"),
+      GOOD("4-bit weights do not depend on the architecture")},
+     {RISKY("small models lose more per bit: every weight matters more"), GOOD(NULL), GOOD("the common choice for "
+      "large models")},
+     {GOOD("GPU: 4x smaller weights with dequantizing kernels"),
+      AVOID("CPU: 4-bit needs dedicated kernels (llama.cpp has them, PyTorch does not) to run fast"),
+      RISKY("edge: few edge runtimes run 4-bit weights")},
+     SQ_QUALITY_10, "4-bit weights are commonly budgeted at 10% or more of perplexity for small models"},
 
     {"pruning", "Structured pruning (attention heads, MoE experts)",
      "pruning of attention heads or MoE experts, then evaluated like any variant",
-     {BEST("the seed's best technique for Transformers (remove 30-50% of heads or experts)"),
-      AVOID("SSM: pruning breaks the recurrent state's dependencies (the seed's Task 2 found 0% prunable)"),
-      RISKY("not rated for other architectures")},
-     {AVOID("under 10M parameters the seed finds pruning too destructive"), GOOD("10-100M: mixed precision or pruning"),
-      GOOD("rated good for large models")},
+     {BEST("Transformers commonly lose 30-50% of their heads with little loss"),
+      AVOID("an SSM's recurrent state ties its channels together: removing them breaks the recurrence"),
+      RISKY("no common experience for other architectures")},
+     {AVOID("a small model has little redundancy: pruning removes what it needs"), GOOD("mixed precision or pruning"),
+      GOOD("large models have the most redundancy")},
      {GOOD(NULL), GOOD(NULL), GOOD(NULL)},
-     SQ_QUALITY_10, "the seed allows pruning from a 10% quality budget"},
+     SQ_QUALITY_10, "pruning is budgeted from a 10% quality loss"},
 
     {"pruning+quantization", "Pruning combined with quantization",
      "prune heads or experts, then quantize the result with a precision map",
-     {GOOD("Transformers: prune first, then mixed precision (2.25-6x expected)"),
-      AVOID("SSM: pruning breaks the recurrent state"), RISKY(NULL)},
-     {AVOID("under 10M parameters the seed finds pruning too destructive"), RISKY(NULL),
-      BEST("over 100M parameters the seed advises combined techniques")},
-     {GOOD(NULL), RISKY("CPU: the quantized part gives little speed on CPU according to the seed"), GOOD(NULL)},
-     SQ_QUALITY_20, "the seed keeps aggressive combinations for a 20% quality budget"},
+     {GOOD("Transformers: prune first, then quantize"),
+      AVOID("an SSM's recurrent state ties its channels together: removing them breaks the recurrence"), RISKY(NULL)},
+     {AVOID("a small model has little redundancy: pruning removes what it needs"), RISKY(NULL),
+      BEST("large models have room for both")},
+     {GOOD(NULL), RISKY("CPU: the quantized part brings little speed without dedicated kernels"), GOOD(NULL)},
+     SQ_QUALITY_20, "combined techniques are budgeted from a 20% quality loss"},
 
     {"distillation", "Knowledge distillation (train a smaller student)",
      "outside squeeze: train the student, then run squeeze on its checkpoint",
-     {GOOD("rated good for Transformers"), GOOD("rated good for SSMs"), GOOD(NULL)},
-     {GOOD("rated good for small models"), GOOD(NULL), BEST("the seed's best technique for large models")},
-     {GOOD(NULL), BEST("CPU: the seed's best technique (2-5x fewer parameters)"),
-      BEST("edge: distil to 0.5-1M parameters, then INT8")},
-     SQ_QUALITY_3, "the seed expects the student to keep the teacher's quality (weeks of training)"},
+     {GOOD(NULL), GOOD(NULL), GOOD(NULL)},
+     {GOOD(NULL), GOOD(NULL), BEST("the largest gains are on large teachers")},
+     {GOOD(NULL), BEST("CPU: fewer parameters is the one speed-up every runtime gets"),
+      BEST("edge: distil to what fits, then INT8")},
+     SQ_QUALITY_3, "a student trained long enough keeps most of the teacher's quality (days to weeks of training)"},
 
-    {"fp32", "Keep FP32 (no compression)", "the baseline stored in inspect.h5",
+    {"fp32", "Keep FP32 (no compression)", "the checkpoint as it is",
      {GOOD(NULL), GOOD(NULL), GOOD(NULL)},
      {GOOD(NULL), GOOD(NULL), RISKY("large models are what compression is for")},
-     {RISKY("GPU: the seed gains 2x or more from mixed precision"),
-      BEST("CPU: the seed's recommendation (its FP32 baseline ran 3,308 tok/s)"),
-      RISKY("edge: the seed compresses for edge (INT8)")},
+     {RISKY("GPU: half precision halves the size at no measurable cost"),
+      BEST("CPU: FP32 is what CPU runtimes run fastest without dedicated kernels"),
+      RISKY("edge: edge devices want INT8")},
      SQ_QUALITY_3, "no quality loss"},
 };
 
@@ -222,7 +229,7 @@ sq_status sq_advice_recommend(const sq_advice_input *input, sq_advice *advice)
 
     used = (size_t)snprintf(advice->summary, sizeof advice->summary,
                             "For a model of architecture %s with %lld parameters (%s) on %s accepting a %.3g%% quality loss (%s), the "
-                            "seed's decision matrix suggests ",
+                            "rules of thumb suggest ",
                             arch_names[input->arch], (long long)input->parameters, size_names[advice->size],
                             hw_names[input->hardware], input->quality_pct, quality_names[advice->quality]);
     for (int i = 0; i < advice->recommended_count && used < sizeof advice->summary; i++)
@@ -233,32 +240,23 @@ sq_status sq_advice_recommend(const sq_advice_input *input, sq_advice *advice)
         used += (size_t)snprintf(advice->summary + used, sizeof advice->summary - used, "nothing");
     if (used < sizeof advice->summary)
         snprintf(advice->summary + used, sizeof advice->summary - used,
-                 ". These are expectations from another project: squeeze's evaluate stage measures what each "
-                 "variant really gives.");
+                 ". These are expectations, not measurements: squeeze's evaluate stage measures what each variant "
+                 "really gives, and the measurement decides.");
 
-    /* Where the seed's own numbers were wrong, and what squeeze measures instead
-     * (../docs/itera-lite.md sections 0, 3 and 5). */
-    add_caveat(advice, "The seed's 2.27x for mixed precision is bookkeeping: its 'INT8' tensors were stored as FP16 and "
-                       "the MoE weights were silently dropped (real tensor bytes: about 1.70x). squeeze measures the "
-                       "model file with stat() (evaluate: ratio_file_bytes) and records every tensor's format.");
-    add_caveat(advice, "The seed's INT4 '4.47x' compares two different models; squeeze compares every variant with the "
-                       "baseline of the same checkpoint (inspect.h5).");
-    add_caveat(advice, "The seed's INT4 '+19% perplexity' was measured on hashed random tokens with targets equal to "
-                       "inputs; squeeze's evaluate runs the model on real text and reports perplexity change and KL "
-                       "divergence to the baseline.");
-    add_caveat(advice, "The quality figures in this matrix are the seed's expectations, not measurements of this model; "
-                       "evaluate's ppl_change_pct is what decides.");
+    add_caveat(advice, "The quality figures of these rules are expectations for models in general, not measurements "
+                       "of this model; evaluate's perplexity change on your text is what decides.");
+    add_caveat(advice, "A compression ratio computed from bits per weight is not the file size: squeeze measures the "
+                       "model file with stat() and records every tensor's format, so formats that keep some tensors "
+                       "in higher precision or add scales show their true cost.");
     if (input->hardware != SQ_HW_GPU)
-        add_caveat(advice, "The seed's verdict that INT4/INT8/FP16 need a GPU is about PyTorch's run-time speed; the "
-                           "size reduction is real on any hardware. evaluate measures tokens/second where it runs: "
-                           "measure on the target hardware.");
+        add_caveat(advice, "The hardware ratings are about run-time speed; the size reduction is real on any hardware. "
+                           "Measure speed on the target hardware and runtime.");
     if (input->arch == SQ_ARCH_SSM)
-        add_caveat(advice, "The seed's 'no MoE in the checkpoint' (its reason pruning failed) came from a key-renaming "
-                           "bug; inspect accounts for every tensor. Itera-Lite checkpoints of the seed's Phases 3-4 "
-                           "were trained to predict token t+2: set evaluate.offset accordingly.");
+        add_caveat(advice, "Some SSM checkpoints were trained to predict token t+2 instead of t+1; evaluate warns when "
+                           "the model scores better one token further on: set evaluate.offset accordingly.");
     if (advice->size == SQ_SIZE_SMALL)
         add_caveat(advice, "In a model this small the embeddings hold a large share of the parameters, so their format "
-                           "decides most of the size; check the per-group counts above.");
+                           "decides most of the size; check the per-group counts.");
     for (int i = 0; i < advice->recommended_count; i++)
         if (strcmp(advice->recommended[i].technique, "distillation") == 0)
             add_caveat(advice, "Distillation is outside squeeze: train the smaller student, then give squeeze its "

@@ -1,16 +1,13 @@
-/* decision_matrix.h - which compression to try first, from the seed's decision matrix.
+/* decision_matrix.h - which compression to try first, from rules of thumb.
  *
- * The seed (PROJECT_COMPRESSION_FINDINGS.md, "Decision Matrix" and "Quick Start
- * Guide") rates each technique by architecture (Transformer / SSM / other),
- * model size (<10M, 10-100M, >100M parameters), target hardware (GPU, CPU,
- * edge) and accepted quality loss (<3%, <10%, <20%).  squeeze keeps those
- * ratings as one table (decision_matrix.c) and turns a model's facts into a
- * ranked list of techniques, each with the reasons in words, the techniques
- * the matrix advises against and why, and caveats: several of the seed's own
- * numbers came from flawed measurements, and squeeze measures them instead.
+ * Techniques are rated by architecture (Transformer / SSM / other), model size
+ * (<10M, 10-100M, >100M parameters), target hardware (GPU, CPU, edge) and
+ * accepted quality loss (<3%, <10%, <20%) in one table (decision_matrix.c);
+ * a model's facts become a ranked list of techniques, each with the reasons
+ * in words, the techniques advised against and why, and caveats.
  *
- * inspect prints and stores the advice; report repeats it next to the measured
- * results, which are what decide.
+ * inspect prints and stores the advice; the report puts it in an appendix
+ * next to what was measured, which is what decides.
  */
 #ifndef SQ_ADVICE_DECISION_MATRIX_H
 #define SQ_ADVICE_DECISION_MATRIX_H
@@ -24,7 +21,7 @@ typedef enum { SQ_SIZE_SMALL = 0, SQ_SIZE_MEDIUM, SQ_SIZE_LARGE, SQ_SIZE_COUNT }
 typedef enum { SQ_HW_GPU = 0, SQ_HW_CPU, SQ_HW_EDGE, SQ_HW_COUNT } sq_advice_hardware;
 typedef enum { SQ_QUALITY_3 = 0, SQ_QUALITY_10, SQ_QUALITY_20, SQ_QUALITY_COUNT } sq_advice_quality; /* <3%, <10%, <20% */
 
-/* How the seed rates a technique for one fact of the model (higher is better). */
+/* How the rules rate a technique for one fact of the model (higher is better). */
 typedef enum { SQ_RATE_AVOID = 0, SQ_RATE_RISKY, SQ_RATE_GOOD, SQ_RATE_BEST } sq_advice_rating;
 
 typedef struct {
@@ -73,7 +70,7 @@ const char *sq_advice_rating_name(sq_advice_rating rating);    /* "avoid", "risk
 /* Parses "gpu" | "cpu" | "edge"; SQ_ERR_USAGE naming the choices otherwise. */
 sq_status sq_advice_hardware_parse(const char *text, sq_advice_hardware *hw);
 sq_advice_size sq_advice_size_of(int64_t parameters);
-/* The seed's buckets: up to 3% -> "<3%", up to 10% -> "<10%", more -> "<20%". */
+/* The buckets: up to 3% -> "<3%", up to 10% -> "<10%", more -> "<20%". */
 sq_advice_quality sq_advice_quality_of(double quality_pct);
 
 #endif

@@ -1,6 +1,7 @@
 /* render_html.c - report.html: one self-contained page (inline CSS and SVG, no
  * script, no network).  The answer first (what to ship and why), then the
  * scorecard, the plots, the decision matrix and where every number came from. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static const char *page_style =
     "table{border-collapse:collapse;width:100%;font-size:14px}th,td{text-align:right;padding:7px 7px;"
     "border-bottom:1px solid #eaeef2;vertical-align:top;white-space:nowrap}th:first-child,td:first-child,"
     "th.l,td.l{text-align:left}th{background:#f6f8fa;font-weight:600;font-size:13px;color:#424a53}"
-    "td.wrap{white-space:normal;text-align:left}#scorecard td:first-child{white-space:normal}#provenance td:first-child{white-space:normal}"
+    "td.wrap{white-space:normal;text-align:left}#scorecard td:first-child{white-space:normal}#scorecard code{word-break:normal}#provenance td:first-child{white-space:normal}"
     ".badge{display:inline-block;border-radius:11px;padding:2px 10px;font-size:12px;font-weight:700;color:#fff;"
     "letter-spacing:.3px}.badge.success{background:#1a7f37}.badge.partial{background:#bc4c00}"
     ".badge.failure{background:#cf222e}.badge.failed{background:#6e7781}tr.recommended td{background:#eefbf1}"
@@ -38,13 +39,14 @@ static const char *page_style =
     ".plot{width:100%;height:auto;display:block}.halo{paint-order:stroke;stroke:#fff;stroke-width:3px;"
     "stroke-linejoin:round}.tick{font-size:12px;fill:#57606a}.label{font-size:13px;"
     "fill:#1f2328}.label.strong{font-weight:700}.axis{font-size:13px;fill:#424a53}.note{font-size:12px;"
-    "fill:#1a7f37;font-weight:600}.region-label{font-size:12px;fill:#1a7f37;opacity:.8}"
+    "fill:#1a7f37;font-weight:600}.region-label{font-size:12px;fill:#1a7f37;opacity:.8}.target-note{font-size:12px;fill:#1a7f37;font-weight:600}"
     "code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;background:#f6f8fa;"
     "padding:1px 5px;border-radius:4px;word-break:break-all}.muted{color:#57606a;font-size:13px}"
     ".legend{display:flex;flex-wrap:wrap;gap:16px;font-size:13px;color:#424a53;margin:6px 0 0}"
     ".dot{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:5px;vertical-align:-1px}"
     "ol,ul{margin:6px 0;padding-left:22px}li{margin:5px 0}details summary{cursor:pointer;color:#0969da}"
-    ".failbox{border-left:6px solid #6e7781}.facts{display:grid;grid-template-columns:repeat(4,1fr);gap:10px;"
+    ".measured{font-size:13px;color:#424a53}.measured.contradicts{color:#bc4c00;font-weight:600}"
+    ".appendix{font-size:14px}.failbox{border-left:6px solid #6e7781}.facts{display:grid;grid-template-columns:repeat(4,1fr);gap:10px;"
     "margin:8px 0 14px}.facts div{background:#f6f8fa;border-radius:8px;padding:8px 12px}.facts b{display:block;"
     "font-size:17px}.facts span{font-size:12px;color:#57606a}.grid2{display:grid;grid-template-columns:1fr 1fr;"
     "gap:14px}footer{color:#8c959f;font-size:12px;margin-top:30px}";
@@ -57,7 +59,7 @@ static const char *esc(const char *text, char *buffer)
 static void hero(FILE *out, const sq_run_results *r)
 {
     const sq_variant_result *base = &r->baseline, *v = NULL;
-    char words[2048], matrix[2048], e1[ESC_SIZE], a[32], b[32];
+    char words[4096], matrix[2048], e1[ESC_SIZE], a[32], b[32];
     int counts[4] = {0, 0, 0, 0};
     static const char *const chip_labels[4] = {"SUCCESS", "PARTIAL", "FAILURE", "FAILED TO RUN"};
 
@@ -82,9 +84,9 @@ static void hero(FILE *out, const sq_run_results *r)
         fprintf(out, "<p>%s</p>\n", esc(words, e1));
     if (v) {
         fprintf(out, "<div class=\"tiles\">"
-                     "<div class=\"tile\"><div class=\"k\">smaller on disk</div><div class=\"v\">%.2fx</div>"
-                     "<div class=\"muted\">%s &#8594; %s</div></div>",
-                v->ratio_file, sq_human_bytes((double)base->file_bytes, a, sizeof a),
+                     "<div class=\"tile\"><div class=\"k\">smaller than your checkpoint</div><div class=\"v\">%.2fx"
+                     "</div><div class=\"muted\">%s &#8594; %s</div></div>",
+                v->ratio_size, sq_human_bytes((double)r->size_base_bytes, a, sizeof a),
                 sq_human_bytes((double)v->file_bytes, b, sizeof b));
         fprintf(out, "<div class=\"tile\"><div class=\"k\">perplexity change</div><div class=\"v\">%+.2f%%</div>"
                      "<div class=\"muted\">&#177; %.2f%% (1 s.e.) &middot; %.4f vs %.4f</div></div>",
@@ -93,13 +95,26 @@ static void hero(FILE *out, const sq_run_results *r)
             fprintf(out, "<div class=\"tile\"><div class=\"k\">KL divergence</div><div class=\"v\">%.3g</div>"
                          "<div class=\"muted\">nats per token, to fp32</div></div>",
                     v->kl_divergence);
-        fprintf(out, "<div class=\"tile\"><div class=\"k\">speed</div><div class=\"v\">%.2fx</div><div "
-                     "class=\"muted\">%.0f vs %.0f tok/s</div></div>",
-                v->speed_ratio, v->tokens_per_second, base->tokens_per_second);
+        if (v->speed_comparable)
+            fprintf(out, "<div class=\"tile\" id=\"speed-tile\"><div class=\"k\">speed</div><div class=\"v\">%.2fx"
+                         "</div><div class=\"muted\">%.0f vs %.0f tok/s</div></div>",
+                    v->speed_ratio, v->tokens_per_second, base->tokens_per_second);
         fprintf(out, "<div class=\"tile\"><div class=\"k\">peak memory</div><div class=\"v\">%s</div><div "
                      "class=\"muted\">baseline %s</div></div></div>\n",
                 sq_human_bytes((double)v->peak_rss_bytes, a, sizeof a),
                 sq_human_bytes((double)base->peak_rss_bytes, b, sizeof b));
+        sq_report_size_base_words(r, matrix, sizeof matrix);
+        fprintf(out, "<p class=\"muted\" id=\"size-base\">Sizes are compared with %s", esc(matrix, e1));
+        fprintf(out, ": <code>%s</code>.", esc(r->size_base_path, e1));
+        if (!v->speed_comparable)
+            fprintf(out, " Speed is not shown: evaluate ran every variant dequantized to fp32, like the baseline, so "
+                         "tokens/s says nothing about a format; measure it on the target runtime.");
+        fprintf(out, "</p>\n");
+        bool tie = r->recommended >= 0 && r->recommended != r->smallest_success;
+        for (int i = 0; i < r->variant_count; i++)
+            tie = tie || (r->recommended >= 0 && r->variants[i].tied_with == r->recommended);
+        if (tie) /* the words say which variants tie and why this one is named */
+            fprintf(out, "<p id=\"tie\">%s</p>\n", esc(words, e1));
         sq_report_matrix_words(r, v, matrix, sizeof matrix);
         fprintf(out, "<p class=\"muted\">%s</p>\n", esc(matrix, e1));
     }
@@ -114,58 +129,78 @@ static void hero(FILE *out, const sq_run_results *r)
 static void scorecard(FILE *out, const sq_run_results *r)
 {
     const sq_variant_result *base = &r->baseline;
-    char e1[ESC_SIZE], e2[ESC_SIZE], a[32], b[32];
+    char e1[ESC_SIZE], e2[ESC_SIZE], a[32], b[32], based[SQ_REPORT_PATH + 64];
+    double largest = (double)r->size_base_bytes;
+    sq_report_size_base_words(r, based, sizeof based);
+    if ((double)base->file_bytes > largest)
+        largest = (double)base->file_bytes;
     fprintf(out, "<h2>Scorecard</h2>\n<div class=\"card\" style=\"overflow-x:auto\"><table id=\"scorecard\"><thead>"
-                 "<tr><th>variant</th><th class=\"l\">verdict</th><th>size on disk</th><th>compression<br>(file / "
-                 "tensors)</th><th>perplexity</th><th>change vs fp32</th><th>KL</th><th>tokens/s</th><th>peak "
-                 "memory</th></tr></thead><tbody>\n");
-    fprintf(out, "<tr class=\"baseline\"><td>fp32 baseline</td><td class=\"l\">&#8212;</td><td><span class=\"sizebar\" "
-                 "style=\"width:44px;background:#8c959f\"></span>%s</td><td>1.00x / 1.00x</td><td>%.4f &#177; %.4f</td>"
-                 "<td>&#8212;</td><td>&#8212;</td><td>%.0f</td><td>%s</td></tr>\n",
-            sq_human_bytes((double)base->file_bytes, a, sizeof a), base->perplexity, base->ppl_stderr,
-            base->tokens_per_second, sq_human_bytes((double)base->peak_rss_bytes, b, sizeof b));
+                 "<tr><th>variant</th><th class=\"l\">verdict</th><th>size on disk</th><th>smaller than<br>your "
+                 "checkpoint</th><th>tensor bytes<br>ratio</th><th>perplexity</th><th>change vs fp32</th><th>KL</th>"
+                 "<th>tokens/s</th><th>peak memory</th></tr></thead><tbody>\n");
+    if (r->size_base_is_checkpoint)
+        fprintf(out, "<tr class=\"size-base\" data-file=\"%s\"><td>your checkpoint<br><code>%s</code></td><td class=\"l\">"
+                     "&#8212;</td><td><span class=\"sizebar\" style=\"width:%.0fpx;background:#8c959f\"></span>%s</td>"
+                     "<td>1.00x</td><td colspan=\"6\" class=\"wrap muted\">the file you gave (%s bytes): every "
+                     "\"smaller\" is against it</td></tr>\n",
+                esc(r->size_base_path, e1), esc(strrchr(r->size_base_path, '/') ? strrchr(r->size_base_path, '/') + 1
+                                                                                  : r->size_base_path, e2),
+                44.0 * (double)r->size_base_bytes / largest, sq_human_bytes((double)r->size_base_bytes, a, sizeof a),
+                sq_thousands(r->size_base_bytes, b, sizeof b));
+    fprintf(out, "<tr class=\"baseline\"><td>fp32 baseline <span class=\"muted\">(HDF5 copy)</span></td><td class=\"l\">&#8212;</td><td><span class=\"sizebar\" "
+                 "style=\"width:%.0fpx;background:#8c959f\"></span>%s</td><td>%.2fx</td><td>1.00x</td><td>%.4f &#177; "
+                 "%.4f</td><td>&#8212;</td><td>&#8212;</td><td>%.0f</td><td>%s</td></tr>\n",
+            44.0 * (double)base->file_bytes / largest, sq_human_bytes((double)base->file_bytes, a, sizeof a),
+            base->file_bytes > 0 ? (double)r->size_base_bytes / (double)base->file_bytes : 0.0, base->perplexity,
+            base->ppl_stderr, base->tokens_per_second, sq_human_bytes((double)base->peak_rss_bytes, b, sizeof b));
     for (int i = 0; i < r->variant_count; i++) {
         const sq_variant_result *v = &r->variants[i];
         esc(v->name, e1);
         if (!v->evaluated) {
             fprintf(out, "<tr class=\"variant failed\" data-variant=\"%s\" data-verdict=\"%s\"><td>%s</td><td "
-                         "class=\"l\"><span class=\"badge failed\">%s</span></td><td colspan=\"7\" class=\"wrap\">%s",
+                         "class=\"l\"><span class=\"badge failed\">%s</span></td><td colspan=\"8\" class=\"wrap\">%s",
                     e1, sq_verdict_name(v->verdict), e1, sq_verdict_name(v->verdict), esc(v->failure, e2));
             if (v->log_path[0])
                 fprintf(out, " &middot; log: <code class=\"log\">%s</code>", esc(v->log_path, e2));
             fprintf(out, "</td></tr>\n");
             continue;
         }
-        double share = base->file_bytes > 0 ? 44.0 * (double)v->file_bytes / (double)base->file_bytes : 0;
-        fprintf(out, "<tr class=\"variant%s\" data-variant=\"%s\" data-verdict=\"%s\"><td>%s%s%s</td><td class=\"l\">"
+        double share = largest > 0 ? 44.0 * (double)v->file_bytes / largest : 0;
+        fprintf(out, "<tr class=\"variant%s\" data-variant=\"%s\" data-verdict=\"%s\"><td>%s%s%s%s</td><td class=\"l\">"
                      "<span class=\"badge %s\">%s</span></td><td><span class=\"sizebar\" style=\"width:%.0fpx\">"
-                     "</span>%s</td><td>%.2fx / %.2fx</td><td>%.4f &#177; %.4f</td>"
+                     "</span>%s</td><td>%.2fx</td><td>%.2fx</td><td>%.4f &#177; %.4f</td>"
                      "<td style=\"color:%s;font-weight:600\">%+.2f%% &#177; %.2f</td>",
                 i == r->recommended ? " recommended" : "", e1, sq_verdict_name(v->verdict), e1,
                 v->pareto ? " <span class=\"pareto-mark\" title=\"on the Pareto front\">&#9670;</span>" : "",
+                v->tied_with >= 0 ? " <span class=\"muted tie\">(tie)</span>" : "",
                 v->stale ? " <span class=\"muted\">(stale)</span>" : "", sq_verdict_class(v->verdict),
                 sq_verdict_name(v->verdict), share < 1 ? 1 : share, sq_human_bytes((double)v->file_bytes, a, sizeof a),
-                v->ratio_file, v->ratio_tensor, v->perplexity, v->ppl_stderr,
+                v->ratio_size, v->ratio_tensor, v->perplexity, v->ppl_stderr,
                 v->ppl_change_pct <= r->target_quality ? "#1a7f37" : "#cf222e", v->ppl_change_pct,
                 v->ppl_change_stderr_pct);
         if (v->has_kl)
             fprintf(out, v->kl_divergence < 1e-3 ? "<td>%.1e</td>" : "<td>%.4f</td>", v->kl_divergence);
         else
             fprintf(out, "<td>&#8212;</td>");
-        fprintf(out, "<td>%.0f <span class=\"muted\">(%.2fx)</span></td><td>%s</td></tr>\n", v->tokens_per_second,
-                v->speed_ratio, sq_human_bytes((double)v->peak_rss_bytes, b, sizeof b));
+        if (v->speed_comparable)
+            fprintf(out, "<td class=\"speed\">%.0f <span class=\"muted\">(%.2fx)</span></td>", v->tokens_per_second,
+                    v->speed_ratio);
+        else
+            fprintf(out, "<td class=\"speed muted\" title=\"ran dequantized to fp32\">not comparable</td>");
+        fprintf(out, "<td>%s</td></tr>\n", sq_human_bytes((double)v->peak_rss_bytes, b, sizeof b));
     }
-    fprintf(out, "</tbody></table>\n<p class=\"muted\">Verdicts as the seed defines success: <b>SUCCESS</b> meets the "
-                 "compression target (&#8805; %.2fx, measured file bytes) and the quality threshold (perplexity "
-                 "&#8804; +%.2f%%); <b>PARTIAL</b> meets the compression only; <b>FAILURE</b> misses the compression "
-                 "target. <span class=\"pareto-mark\">&#9670;</span> on the Pareto front of size and quality. "
-                 "Perplexity &#177; its standard error as llama.cpp computes it; change &#177; one standard error from "
-                 "the paired per-window differences (both models scored the same %lld windows). Sizes are bytes on "
-                 "disk (stat) and bytes of the stored tensors; speed and memory were measured on the machine that "
-                 "evaluated. evaluate dequantizes every format to fp32 when it loads a model, so all variants run "
-                 "the same fp32 forward pass: differences in tokens/s between them are the machine's noise, not "
-                 "the format's. Measure speed on the target hardware and runtime before shipping.</p></div>\n",
-            r->target_compression, r->target_quality, (long long)base->windows);
+    fprintf(out, "</tbody></table>\n<p class=\"muted\"><b>SUCCESS</b> meets the compression target (&#8805; %.2fx "
+                 "smaller than %s) and the quality threshold (perplexity &#8804; +%.2f%%); <b>PARTIAL</b> meets the "
+                 "compression only; <b>FAILURE</b> misses the compression target. "
+                 "<span class=\"pareto-mark\">&#9670;</span> on the Pareto front of size and quality; "
+                 "<i>tie</i>: files within 1%% and perplexity changes within one standard error of the recommended "
+                 "variant. Perplexity &#177; its standard error as llama.cpp computes it; change &#177; one standard "
+                 "error from the paired per-window differences (both models scored the same %lld windows). Sizes are "
+                 "bytes on disk (stat) and bytes of the stored tensors. Speed is shown only for a variant that ran its "
+                 "own kernels: <i>not comparable</i> means evaluate ran it dequantized to fp32, like the baseline, so "
+                 "its tokens/s is the machine's noise. Measure speed on the target hardware and runtime before "
+                 "shipping.</p></div>\n",
+            r->target_compression, esc(based, e1), r->target_quality, (long long)base->windows);
 }
 
 static void failures(FILE *out, const sq_run_results *r)
@@ -223,15 +258,20 @@ static void plots(FILE *out, const sq_run_results *r)
     }
 }
 
-static void advice_items(FILE *out, const sq_advice_item *items, int count, bool ordered)
+static void advice_items(FILE *out, const sq_run_results *r, const sq_advice_item *items, int count, bool avoided)
 {
-    char e1[ESC_SIZE], e2[ESC_SIZE], e3[ESC_SIZE];
-    fprintf(out, ordered ? "<ol>" : "<ul>");
-    for (int i = 0; i < count; i++)
-        fprintf(out, "<li><b>%s</b> &#8212; %s.<br><span class=\"muted\">%s%s</span></li>\n",
-                esc(items[i].title, e1), esc(items[i].reason, e2), ordered ? "In squeeze: " : "",
-                ordered ? esc(items[i].squeeze_how, e3) : "");
-    fprintf(out, ordered ? "</ol>" : "</ul>");
+    char e1[ESC_SIZE], e2[ESC_SIZE], measured[2048];
+    fprintf(out, avoided ? "<ul>" : "<ol>");
+    for (int i = 0; i < count; i++) {
+        bool contradicts = sq_report_measured_words(r, items[i].technique, avoided, measured, sizeof measured);
+        fprintf(out, "<li data-technique=\"%s\"><b>%s</b> &#8212; %s.", esc(items[i].technique, e1),
+                esc(items[i].title, e1), esc(items[i].reason, e2));
+        if (!avoided)
+            fprintf(out, "<br><span class=\"muted\">In squeeze: %s</span>", esc(items[i].squeeze_how, e1));
+        fprintf(out, "<br><span class=\"measured%s\">%s</span></li>\n", contradicts ? " contradicts" : "",
+                esc(measured, e1));
+    }
+    fprintf(out, avoided ? "</ul>" : "</ol>");
 }
 
 static void advice(FILE *out, const sq_run_results *r)
@@ -239,11 +279,14 @@ static void advice(FILE *out, const sq_run_results *r)
     const sq_advice *a = &r->advice;
     char e1[ESC_SIZE], number[32];
     if (!r->has_advice) {
-        fprintf(out, "<h2>Decision matrix</h2>\n<div class=\"card\" id=\"decision-matrix\"><p>No inspect artifact "
-                     "(inspect/inspect.h5): the model's architecture and size are unknown.</p></div>\n");
+        fprintf(out, "<h2>Appendix: rules of thumb</h2>\n<div class=\"card\" id=\"decision-matrix\"><p>No inspect "
+                     "artifact (inspect/inspect.h5): the model's architecture and size are unknown.</p></div>\n");
         return;
     }
-    fprintf(out, "<h2>The seed's decision matrix for this model</h2>\n<div class=\"card\" id=\"decision-matrix\">"
+    fprintf(out, "<h2>Appendix: rules of thumb for this model</h2>\n<div class=\"card appendix\" id=\"decision-matrix\">"
+                 "<p class=\"muted\">What is commonly expected of each technique for a model like this one, before "
+                 "measuring. The measurements above decide; where this run measured a technique, it is shown under the "
+                 "rule, and a contradiction is marked.</p>"
                  "<div class=\"facts\"><div><span>architecture</span><b>%s</b></div><div><span>size</span><b>%s "
                  "params (%s)</b></div><div><span>target hardware</span><b>%s</b></div><div><span>quality constraint"
                  "</span><b>+%.3g%% (%s)</b></div></div>\n",
@@ -251,16 +294,15 @@ static void advice(FILE *out, const sq_run_results *r)
             sq_advice_size_name(a->size),
             sq_advice_hardware_name(a->input.hardware), a->input.quality_pct, sq_advice_quality_name(a->quality));
     fprintf(out, "<p>%s</p><div class=\"grid2\"><div><h3>Suggested, best first</h3>", esc(a->summary, e1));
-    advice_items(out, a->recommended, a->recommended_count, true);
+    advice_items(out, r, a->recommended, a->recommended_count, false);
     fprintf(out, "</div><div><h3>Advised against here</h3>");
     if (a->avoided_count)
-        advice_items(out, a->avoided, a->avoided_count, false);
+        advice_items(out, r, a->avoided, a->avoided_count, true);
     else
         fprintf(out, "<p class=\"muted\">nothing</p>");
     fprintf(out, "</div></div>");
     if (a->caveat_count > 0) {
-        fprintf(out, "<details><summary>%d caveats: where the seed's own numbers were wrong</summary><ul>",
-                a->caveat_count);
+        fprintf(out, "<details><summary>%d caveats</summary><ul>", a->caveat_count);
         for (int i = 0; i < a->caveat_count; i++)
             fprintf(out, "<li>%s</li>", esc(a->caveats[i], e1));
         fprintf(out, "</ul></details>");
@@ -285,7 +327,7 @@ static void provenance(FILE *out, const sq_run_results *r)
         fprintf(out, "<tr><td>variants, failures</td><td class=\"l wrap\"><code>%s</code></td><td class=\"wrap\">"
                      "the driver's plan: states, exit codes, logs</td></tr>\n",
                 esc(r->plan_path, e1));
-    fprintf(out, "<tr><td>model facts, decision matrix</td><td class=\"l wrap\"><code>%s</code></td><td class=\"wrap\">"
+    fprintf(out, "<tr><td>model facts, rules of thumb</td><td class=\"l wrap\"><code>%s</code></td><td class=\"wrap\">"
                  "%s, %lld parameters, checkpoint <code>%s</code></td></tr>\n",
             r->inspect_path[0] ? esc(r->inspect_path, e1) : "(none)", esc(r->family, e2), (long long)r->parameters,
             esc(r->checkpoint, e3));
@@ -325,7 +367,7 @@ static void provenance(FILE *out, const sq_run_results *r)
 
 sq_status sq_report_write_html(const sq_run_results *r, const char *path)
 {
-    char *text = NULL, e1[ESC_SIZE], a[32], number[32];
+    char *text = NULL, e1[ESC_SIZE], a[32], number[32], based[SQ_REPORT_PATH + 64];
     size_t size = 0;
     sq_status st;
     FILE *out = open_memstream(&text, &size);
@@ -335,18 +377,19 @@ sq_status sq_report_write_html(const sq_run_results *r, const char *path)
                  "content=\"width=device-width,initial-scale=1\"><title>squeeze report: %s</title><style>%s</style>"
                  "</head><body><main>\n",
             esc(r->run_name, e1), page_style);
-    fprintf(out, "<header><h1>squeeze report: %s</h1><p class=\"sub\">%s model &middot; %s parameters &middot; fp32 "
-                 "baseline %s, perplexity %.4f &middot; targets: &#8805; %.2fx smaller on disk, perplexity &#8804; "
-                 "+%.2f%% &middot; hardware: %s</p></header>\n",
-            e1, r->family[0] ? r->family : "unknown", sq_thousands(r->parameters, number, sizeof number),
-            sq_human_bytes((double)r->baseline.file_bytes, a, sizeof a), r->baseline.perplexity,
+    fprintf(out, "<header><h1>squeeze report: %s</h1><p class=\"sub\">%s model &middot; %s parameters &middot; ",
+            e1, r->family[0] ? r->family : "unknown", sq_thousands(r->parameters, number, sizeof number));
+    sq_report_size_base_words(r, based, sizeof based);
+    fprintf(out, "sizes against %s, %s &middot; fp32 perplexity %.4f &middot; targets: &#8805; %.2fx smaller, "
+                 "perplexity &#8804; +%.2f%% &middot; hardware: %s</p></header>\n",
+            esc(based, e1), sq_human_bytes((double)r->size_base_bytes, a, sizeof a), r->baseline.perplexity,
             r->target_compression, r->target_quality, r->target_hardware);
     hero(out, r);
     scorecard(out, r);
     failures(out, r);
     plots(out, r);
-    advice(out, r);
     provenance(out, r);
+    advice(out, r);
     fprintf(out, "<footer>written by squeeze %s from %s</footer>\n</main></body></html>\n", sq_version(),
             esc(r->run_dir, e1));
     fclose(out);

@@ -97,8 +97,12 @@ static json_t *variant_json(const sq_run_results *r, const sq_variant_result *v,
         json_object_set_new(derived, "ppl_change_stderr_method",
                             json_string(v->paired ? "paired per-window NLL differences"
                                                   : "both perplexities' standard errors, independent"));
-        json_object_set_new(derived, "speed_ratio", json_real(v->speed_ratio));
-        json_object_set_new(derived, "meets_compression", json_boolean(v->ratio_file >= r->target_compression));
+        json_object_set_new(derived, "ratio_size", json_real(v->ratio_size));
+        json_object_set_new(derived, "speed_comparable", json_boolean(v->speed_comparable));
+        json_object_set_new(derived, "speed_ratio", v->speed_comparable ? json_real(v->speed_ratio) : json_null());
+        json_object_set_new(derived, "tied_with",
+                            v->tied_with >= 0 ? json_string(r->variants[v->tied_with].name) : json_null());
+        json_object_set_new(derived, "meets_compression", json_boolean(v->ratio_size >= r->target_compression));
         json_object_set_new(derived, "meets_quality", json_boolean(v->ppl_change_pct <= r->target_quality));
         json_object_set_new(derived, "pareto", json_boolean(v->pareto));
         json_object_set_new(item, "derived", derived);
@@ -116,11 +120,15 @@ static json_t *variant_json(const sq_run_results *r, const sq_variant_result *v,
     return item;
 }
 
-static json_t *advice_items(const sq_advice_item *items, int count)
+static json_t *advice_items(const sq_run_results *r, const sq_advice_item *items, int count, bool avoided)
 {
     json_t *list = json_array();
     for (int i = 0; i < count; i++) {
         json_t *item = json_object();
+        char measured[2048];
+        bool contradicts = sq_report_measured_words(r, items[i].technique, avoided, measured, sizeof measured);
+        json_object_set_new(item, "measured", json_string(measured));
+        json_object_set_new(item, "contradicted_by_measurement", json_boolean(contradicts));
         json_object_set_new(item, "technique", json_string(items[i].technique));
         json_object_set_new(item, "title", json_string(items[i].title));
         json_object_set_new(item, "reason", json_string(items[i].reason));
@@ -141,12 +149,12 @@ static json_t *advice_json(const sq_run_results *r)
     json_object_set_new(advice, "quality_constraint_pct", json_real(a->input.quality_pct));
     json_object_set_new(advice, "quality_class", json_string(sq_advice_quality_name(a->quality)));
     json_object_set_new(advice, "summary", json_string(a->summary));
-    json_object_set_new(advice, "recommended", advice_items(a->recommended, a->recommended_count));
-    json_object_set_new(advice, "avoided", advice_items(a->avoided, a->avoided_count));
+    json_object_set_new(advice, "recommended", advice_items(r, a->recommended, a->recommended_count, false));
+    json_object_set_new(advice, "avoided", advice_items(r, a->avoided, a->avoided_count, true));
     for (int i = 0; i < a->caveat_count; i++)
         json_array_append_new(caveats, json_string(a->caveats[i]));
     json_object_set_new(advice, "caveats", caveats);
-    json_object_set_new(advice, "source", json_string("advice/decision_matrix.c applied to the inspect artifact"));
+    json_object_set_new(advice, "source", json_string("rules of thumb (advice/decision_matrix.c) applied to the inspect artifact"));
     return advice;
 }
 
@@ -182,6 +190,13 @@ sq_status sq_report_write_json(const sq_run_results *r, const char *path)
     json_object_set_new(model, "parameters_per_group", params);
     json_object_set_new(model, "config", r->config_json[0] ? json_loads(r->config_json, 0, NULL) : json_null());
     json_object_set_new(root, "model", model);
+    {
+        json_t *size_base = json_object();
+        json_object_set_new(size_base, "path", json_string(r->size_base_path));
+        json_object_set_new(size_base, "file_bytes", json_integer(r->size_base_bytes));
+        json_object_set_new(size_base, "kind", json_string(r->size_base_is_checkpoint ? "checkpoint" : "baseline model"));
+        json_object_set_new(root, "size_baseline", size_base);
+    }
 
     json_object_set_new(setup, "source", json_string(base->evaluation_path));
     json_object_set_new(setup, "data_path", json_string(base->setup.data_path));

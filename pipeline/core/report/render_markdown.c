@@ -1,6 +1,7 @@
 /* render_markdown.c - report.md: the recommendation, the scorecard, the failed
- * variants with their logs, where the bytes went, the decision matrix and the
- * provenance, as plain text tables. */
+ * variants with their logs, where the bytes went, the provenance and, as an
+ * appendix, the rules of thumb with what this run measured, as plain text. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,27 +12,37 @@
 static void scorecard(FILE *out, const sq_run_results *r)
 {
     const sq_variant_result *base = &r->baseline;
-    char a[32], b[32];
-    fprintf(out, "| variant | verdict | file bytes | ratio (file) | ratio (tensors) | perplexity | change %% | KL "
-                 "| tok/s (vs base) | peak RSS |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    fprintf(out, "| baseline (fp32) | | %s | 1.00x | 1.00x | %.4f ± %.4f | | | %.0f | %s |\n",
-            sq_human_bytes((double)base->file_bytes, a, sizeof a), base->perplexity, base->ppl_stderr,
-            base->tokens_per_second, sq_human_bytes((double)base->peak_rss_bytes, b, sizeof b));
+    char a[32], b[32], based[SQ_REPORT_PATH + 64];
+    sq_report_size_base_words(r, based, sizeof based);
+    fprintf(out, "| variant | verdict | file bytes | smaller than the checkpoint | ratio (tensors) | perplexity | "
+                 "change %% | KL | tok/s | peak RSS |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    if (r->size_base_is_checkpoint)
+        fprintf(out, "| %s | | %s | 1.00x | | | | | | |\n", based, sq_human_bytes((double)r->size_base_bytes, a,
+                sizeof a));
+    fprintf(out, "| baseline (fp32, squeeze's copy) | | %s | %.2fx | 1.00x | %.4f ± %.4f | | | %.0f | %s |\n",
+            sq_human_bytes((double)base->file_bytes, a, sizeof a),
+            base->file_bytes > 0 ? (double)r->size_base_bytes / (double)base->file_bytes : 0.0, base->perplexity,
+            base->ppl_stderr, base->tokens_per_second, sq_human_bytes((double)base->peak_rss_bytes, b, sizeof b));
     for (int i = 0; i < r->variant_count; i++) {
         const sq_variant_result *v = &r->variants[i];
         if (!v->evaluated) {
             fprintf(out, "| %s | %s | | | | | | | | |\n", v->name, sq_verdict_name(v->verdict));
             continue;
         }
-        fprintf(out, "| %s%s%s | %s | %s | %.2fx | %.2fx | %.4f ± %.4f | %+.2f ± %.2f | ", i == r->recommended ? "**" : "",
+        fprintf(out, "| %s%s%s%s | %s | %s | %.2fx | %.2fx | %.4f ± %.4f | %+.2f ± %.2f | ", i == r->recommended ? "**" : "",
                 v->name, i == r->recommended ? "** (recommended)" : v->pareto ? " (Pareto)" : "",
-                sq_verdict_name(v->verdict), sq_human_bytes((double)v->file_bytes, a, sizeof a), v->ratio_file,
-                v->ratio_tensor, v->perplexity, v->ppl_stderr, v->ppl_change_pct, v->ppl_change_stderr_pct);
+                v->tied_with >= 0 ? " (tie)" : "", sq_verdict_name(v->verdict),
+                sq_human_bytes((double)v->file_bytes, a, sizeof a), v->ratio_size, v->ratio_tensor, v->perplexity,
+                v->ppl_stderr, v->ppl_change_pct, v->ppl_change_stderr_pct);
         if (v->has_kl)
             fprintf(out, "%.5f", v->kl_divergence);
-        fprintf(out, " | %.0f (%.2fx) | %s |\n", v->tokens_per_second, v->speed_ratio,
-                sq_human_bytes((double)v->peak_rss_bytes, b, sizeof b));
+        if (v->speed_comparable)
+            fprintf(out, " | %.0f (%.2fx) | %s |\n", v->tokens_per_second, v->speed_ratio,
+                    sq_human_bytes((double)v->peak_rss_bytes, b, sizeof b));
+        else
+            fprintf(out, " | not comparable | %s |\n", sq_human_bytes((double)v->peak_rss_bytes, b, sizeof b));
     }
+    fprintf(out, "\nSizes are compared with %s: `%s`.\n", based, r->size_base_path);
 }
 
 static void groups(FILE *out, const sq_variant_result *v)
@@ -50,17 +61,29 @@ static void groups(FILE *out, const sq_variant_result *v)
     }
 }
 
+static void advice_item(FILE *out, const sq_run_results *r, const sq_advice_item *item, bool avoided, int rank)
+{
+    char measured[2048];
+    bool contradicts = sq_report_measured_words(r, item->technique, avoided, measured, sizeof measured);
+    if (rank > 0)
+        fprintf(out, "%d. ", rank);
+    else
+        fprintf(out, "- ");
+    fprintf(out, "**%s** (%s): %s.%s%s%s %s%s%s\n", item->technique, item->title, item->reason,
+            avoided ? "" : " In squeeze: ", avoided ? "" : item->squeeze_how, avoided ? "" : ".",
+            contradicts ? "**" : "", measured, contradicts ? "**" : "");
+}
+
 static void advice(FILE *out, const sq_run_results *r)
 {
     const sq_advice *a = &r->advice;
-    fprintf(out, "\n## The seed's decision matrix for this model\n\n%s\n\n", a->summary);
+    fprintf(out, "\n## Appendix: rules of thumb for this model\n\n%s\n\n", a->summary);
     for (int i = 0; i < a->recommended_count; i++)
-        fprintf(out, "%d. **%s** (%s): %s. In squeeze: %s.\n", i + 1, a->recommended[i].technique,
-                a->recommended[i].title, a->recommended[i].reason, a->recommended[i].squeeze_how);
+        advice_item(out, r, &a->recommended[i], false, i + 1);
     if (a->avoided_count > 0) {
         fprintf(out, "\nAdvised against here:\n\n");
         for (int i = 0; i < a->avoided_count; i++)
-            fprintf(out, "- **%s**: %s\n", a->avoided[i].technique, a->avoided[i].reason);
+            advice_item(out, r, &a->avoided[i], true, 0);
     }
     if (a->caveat_count > 0) {
         fprintf(out, "\nCaveats:\n\n");
@@ -105,7 +128,7 @@ static void provenance(FILE *out, const sq_run_results *r)
 
 sq_status sq_report_write_markdown(const sq_run_results *r, const char *path)
 {
-    char *text = NULL, a[32], words[2048];
+    char *text = NULL, words[4096], based[SQ_REPORT_PATH + 64];
     size_t size = 0;
     sq_status st;
     FILE *out = open_memstream(&text, &size);
@@ -119,9 +142,11 @@ sq_status sq_report_write_markdown(const sq_run_results *r, const char *path)
             r->family[0] ? r->family : "?", (long long)r->parameters,
             r->inspect_path[0] ? r->inspect_path : "no inspect artifact", r->target_compression, r->target_quality,
             r->target_hardware);
-    fprintf(out, "Baseline (fp32): perplexity %.4f ± %.4f over %lld tokens (%lld windows), %s on disk, %.0f tok/s.\n\n",
-            base->perplexity, base->ppl_stderr, (long long)base->scored_tokens, (long long)base->windows,
-            sq_human_bytes((double)base->file_bytes, a, sizeof a), base->tokens_per_second);
+    sq_report_size_base_words(r, based, sizeof based);
+    fprintf(out, "Sizes are compared with %s (`%s`). Baseline (fp32): perplexity %.4f ± %.4f over %lld tokens (%lld "
+                 "windows).\n\n",
+            based, r->size_base_path, base->perplexity, base->ppl_stderr, (long long)base->scored_tokens,
+            (long long)base->windows);
     sq_report_recommendation_words(r, words, sizeof words);
     fprintf(out, "## Recommendation\n\n**%s**\n\n", words);
     if (r->recommended >= 0 || r->closest >= 0) {
@@ -133,9 +158,11 @@ sq_status sq_report_write_markdown(const sq_run_results *r, const char *path)
     scorecard(out, r);
     fprintf(out, "\nVerdicts: SUCCESS meets the compression target and the quality threshold, PARTIAL meets the "
                  "compression only, FAILURE misses the compression target. Change: perplexity against the baseline on "
-                 "the same windows, ± one standard error (paired per-window differences). Speed: evaluate dequantizes "
-                 "every format to fp32 at load, so all variants run the same forward pass and tokens/s differences "
-                 "between them are machine noise; measure speed on the target hardware and runtime.\n");
+                 "the same windows, ± one standard error (paired per-window differences); two variants whose files "
+                 "differ by less than 1%% and whose changes lie within one standard error are a tie. Speed is shown "
+                 "only for a variant that ran its own kernels; \"not comparable\" means evaluate ran it dequantized "
+                 "to fp32, like the baseline, so its tokens/s is the machine's noise. Measure speed on the target "
+                 "hardware and runtime.\n");
     for (int i = 0; i < r->variant_count; i++)
         failed += !r->variants[i].evaluated;
     if (failed > 0) {
@@ -164,9 +191,9 @@ sq_status sq_report_write_markdown(const sq_run_results *r, const char *path)
             fprintf(out, "\n");
         }
     }
+    provenance(out, r);
     if (r->has_advice)
         advice(out, r);
-    provenance(out, r);
     fclose(out);
     st = sq_write_file_atomic(path, text, size);
     free(text);

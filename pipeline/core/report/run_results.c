@@ -84,6 +84,7 @@ static sq_status load_evaluation(const char *path, const char *baseline_path, sq
     sq_report_attr_text(group, "config_json", v->config_json, sizeof v->config_json);
     sq_report_attr_text(group, "model_tensors_sha256", v->tensors_sha256, sizeof v->tensors_sha256);
     sq_report_attr_text(group, "model_kind", v->model_kind, sizeof v->model_kind);
+    sq_report_attr_text(group, "kernels", v->kernels, sizeof v->kernels);
     sq_report_attr_text(group, "model_path", v->recorded_model_path, sizeof v->recorded_model_path);
     v->setup.window_length = sq_report_attr_int(group, "window_length", 0);
     v->setup.stride = sq_report_attr_int(group, "stride", 0);
@@ -231,6 +232,24 @@ static sq_status missing_baseline(const sq_run_results *results, const char *pat
                    "inspect/inspect.h5 with --out %s first", results->run_dir, path, path);
 }
 
+/* Sizes are compared with the file the user brought: the checkpoint inspect
+ * read (its stat(), recorded in the inspect artifact).  The baseline
+ * evaluation's model is squeeze's HDF5 copy of it, whose size is squeeze's
+ * format, not the user's; it is the fallback when there is no inspect artifact. */
+static void choose_size_base(sq_run_results *results)
+{
+    const sq_variant_result *base = &results->baseline;
+    results->size_base_is_checkpoint = results->checkpoint_file_bytes > 0 && results->checkpoint[0];
+    if (results->size_base_is_checkpoint) {
+        snprintf(results->size_base_path, sizeof results->size_base_path, "%s", results->checkpoint);
+        results->size_base_bytes = results->checkpoint_file_bytes;
+    } else {
+        snprintf(results->size_base_path, sizeof results->size_base_path, "%s",
+                 base->recorded_model_path[0] ? base->recorded_model_path : base->evaluation_path);
+        results->size_base_bytes = base->file_bytes;
+    }
+}
+
 /* Smallest measured file first; variants that did not run last, in plan order. */
 static void sort_variants(sq_run_results *results)
 {
@@ -354,6 +373,7 @@ sq_status sq_run_results_load(const char *run_dir, const sq_report_settings *set
                 "compress/<variant>/ or plan.json) to report on. Compress and evaluate at least one variant",
                 results->run_dir);
     SQ_TRY(sq_report_load_calibration(results));
+    choose_size_base(results);
     sort_variants(results);
 cleanup:
     free_list(entries, count);

@@ -69,6 +69,7 @@ typedef struct {
     int64_t file_bytes, tensor_bytes;    /* model_file_bytes, model_tensor_bytes */
     int64_t baseline_file_bytes, baseline_tensor_bytes;
     double ratio_file, ratio_tensor;     /* ratio_file_bytes, ratio_tensor_bytes: baseline / these */
+    char kernels[64];                    /* /evaluation@kernels: what the forward pass ran ("" when not recorded) */
     double ppl_change_pct;               /* ppl_change_pct as evaluate recorded it */
     bool has_kl;
     double kl_divergence;
@@ -88,7 +89,10 @@ typedef struct {
     /* derived against the baseline, in verdict.c */
     double ppl_change_stderr_pct;        /* from paired per-window differences */
     bool paired;                         /* the standard error is the paired one */
+    double ratio_size;                   /* the size baseline's file bytes / file_bytes: what the page shows */
     double speed_ratio;                  /* tok/s / baseline tok/s */
+    bool speed_comparable;               /* it ran its own kernels (kernels recorded, not dequantized to fp32) */
+    int tied_with;                       /* index of the variant it ties with (size < 1%, quality within 1 s.e.), -1 */
     sq_verdict verdict;
     bool pareto;                         /* on the size/quality Pareto front */
     /* compress's model artifact: /accounting */
@@ -102,7 +106,7 @@ typedef struct {
     int64_t group_before[SQ_GROUP_COUNT], group_after[SQ_GROUP_COUNT];
     int format_count;
     sq_format_share formats[SQ_REPORT_MAX_FORMATS];
-    const char *technique;               /* the decision matrix's name for what it did ("int8", ...) */
+    const char *technique;               /* the rules' name for what it did ("int8", ...) */
 } sq_variant_result;
 
 typedef struct {
@@ -123,8 +127,13 @@ typedef struct {
     char config_json[2048];
     int64_t parameters;
     int64_t checkpoint_file_bytes, checkpoint_tensor_bytes;
+    /* What sizes are compared with: the checkpoint file the user gave (from
+     * the inspect artifact's stat), else the baseline evaluation's model file. */
+    char size_base_path[SQ_REPORT_PATH];
+    int64_t size_base_bytes;
+    bool size_base_is_checkpoint;
     int64_t group_params[SQ_GROUP_COUNT];
-    /* the seed's decision matrix applied to the model (advice/decision_matrix.h) */
+    /* the rules of thumb applied to the model (advice/decision_matrix.h) */
     bool has_advice;
     sq_advice advice;
     /* calibration: expert routing counts per MoE layer (/calibration/routing) */
@@ -139,6 +148,7 @@ typedef struct {
     sq_variant_result variants[SQ_REPORT_MAX_VARIANTS]; /* smallest first, failed ones last */
     int recommended;            /* index into variants, -1 when none meets the targets */
     int closest;                /* when none does: the PARTIAL with the smallest quality loss, else -1 */
+    int smallest_success;       /* the smallest SUCCESS, which the recommendation replaces when a tie favours another */
 } sq_run_results;
 
 typedef struct {
@@ -172,8 +182,16 @@ const char *sq_report_technique(const sq_variant_result *v);
 /* The recommendation in words (recommend.c): which variant to ship and why,
  * from the measurements against the targets. */
 void sq_report_recommendation_words(const sq_run_results *results, char *out, size_t size);
-/* How the seed's decision matrix rates what variant v did, for this model. */
+/* "your checkpoint NAME (N B)": what every size ratio is against. */
+void sq_report_size_base_words(const sq_run_results *results, char *out, size_t size);
+/* The speed of v in words: measured with its own kernels, or not comparable. */
+void sq_report_speed_words(const sq_run_results *results, const sq_variant_result *v, char *out, size_t size);
+/* How the rules of thumb rate what variant v did, for this model. */
 void sq_report_matrix_words(const sq_run_results *results, const sq_variant_result *v, char *out, size_t size);
+/* What the run measured for a technique; true when it contradicts the rule
+ * (advised against but met both targets, or suggested but never met them). */
+bool sq_report_measured_words(const sq_run_results *results, const char *technique, bool advised_against, char *out,
+                              size_t size);
 
 /* Writers (render_*.c): each writes one file atomically (temp + rename). */
 sq_status sq_report_write_json(const sq_run_results *results, const char *path);

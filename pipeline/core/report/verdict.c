@@ -5,11 +5,13 @@
  *       SUCCESS if quality_degradation <= quality_threshold, else PARTIAL
  *   else: FAILURE
  *
- * with achieved_compression the measured ratio of file bytes (the fp32
- * baseline's over the variant's, both from stat()) and quality_degradation the
- * measured perplexity change in percent.  A variant that did not run is
- * FAILED TO RUN, never left out.  The recommendation is the smallest variant
- * (file bytes) that is a SUCCESS.
+ * with achieved_compression the measured ratio of file bytes (the checkpoint
+ * file the user gave over the variant's model file, both from stat()) and
+ * quality_degradation the measured perplexity change in percent.  A variant
+ * that did not run is FAILED TO RUN, never left out.  The recommendation is
+ * the smallest variant (file bytes) that is a SUCCESS, unless another SUCCESS
+ * is within 1% of its size: sizes that close are a tie, and the better
+ * measured quality wins it.
  */
 #include <math.h>
 #include <string.h>
@@ -94,21 +96,45 @@ const char *sq_report_technique(const sq_variant_result *v)
     return "mixed-precision";
 }
 
+/* Speed says something about a format only when the forward pass ran that
+ * format's own kernels: evaluate records what it ran in /evaluation@kernels
+ * (docs/artifact-evaluation.md).  Without the attribute, or when the model was
+ * dequantized to fp32 on load, every variant ran the same fp32 pass and the
+ * tokens/s differences are the machine's noise. */
+static bool ran_own_kernels(const sq_variant_result *v)
+{
+    return v->kernels[0] && strncmp(v->kernels, "dequantized", 11) != 0;
+}
+
+/* Two variants tie when their files differ by less than 1% and their quality
+ * changes by less than the larger of their standard errors. */
+static bool tied(const sq_variant_result *a, const sq_variant_result *b)
+{
+    double small = (double)(a->file_bytes < b->file_bytes ? a->file_bytes : b->file_bytes);
+    double size_gap = fabs((double)a->file_bytes - (double)b->file_bytes);
+    double noise = fmax(a->ppl_change_stderr_pct, b->ppl_change_stderr_pct);
+    return size_gap < 0.01 * small && fabs(a->ppl_change_pct - b->ppl_change_pct) <= noise;
+}
+
 void sq_run_results_judge(sq_run_results *results)
 {
     const sq_variant_result *base = &results->baseline;
-    results->recommended = results->closest = -1;
+    double size_base = (double)(results->size_base_bytes > 0 ? results->size_base_bytes : base->file_bytes);
+    results->recommended = results->closest = results->smallest_success = -1;
     for (int i = 0; i < results->variant_count; i++) {
         sq_variant_result *v = &results->variants[i];
         v->pareto = false;
+        v->tied_with = -1;
         if (!v->evaluated) {
             v->verdict = SQ_VERDICT_FAILED_TO_RUN;
             continue;
         }
         quality_change_error(base, v);
         v->speed_ratio = base->tokens_per_second > 0 ? v->tokens_per_second / base->tokens_per_second : 0;
+        v->speed_comparable = ran_own_kernels(v) && ran_own_kernels(base);
+        v->ratio_size = v->file_bytes > 0 ? size_base / (double)v->file_bytes : 0;
         v->technique = sq_report_technique(v);
-        bool compressed = v->ratio_file >= results->target_compression;
+        bool compressed = v->ratio_size >= results->target_compression;
         bool quality = v->ppl_change_pct <= results->target_quality;
         v->verdict = compressed && quality ? SQ_VERDICT_SUCCESS : compressed ? SQ_VERDICT_PARTIAL : SQ_VERDICT_FAILURE;
     }
@@ -134,8 +160,28 @@ void sq_run_results_judge(sq_run_results *results)
             (results->recommended < 0 || v->file_bytes < results->variants[results->recommended].file_bytes))
             results->recommended = i;
     }
-    if (results->recommended >= 0)
+    results->smallest_success = results->recommended;
+    if (results->recommended >= 0) {
+        /* Within 1% of the smallest's size, the better measured quality wins;
+         * a tie (quality within noise as well) is recorded so the page says so. */
+        int chosen = results->recommended;
+        const sq_variant_result *smallest = &results->variants[results->smallest_success];
+        for (int i = 0; i < results->variant_count; i++) {
+            sq_variant_result *v = &results->variants[i];
+            if (i == results->smallest_success || v->verdict != SQ_VERDICT_SUCCESS ||
+                fabs((double)v->file_bytes - (double)smallest->file_bytes) >= 0.01 * (double)smallest->file_bytes)
+                continue;
+            if (v->ppl_change_pct < results->variants[chosen].ppl_change_pct)
+                chosen = i;
+        }
+        results->recommended = chosen;
+        for (int i = 0; i < results->variant_count; i++) {
+            sq_variant_result *v = &results->variants[i];
+            if (i != chosen && v->evaluated && tied(v, &results->variants[chosen]))
+                v->tied_with = chosen;
+        }
         return;
+    }
     /* None meets both: the nearest miss is the compressed-enough variant that
      * loses least quality, else the one that keeps quality and compresses most. */
     for (int i = 0; i < results->variant_count; i++) {
@@ -153,7 +199,7 @@ void sq_run_results_judge(sq_run_results *results)
         const sq_variant_result *v = &results->variants[i];
         const sq_variant_result *c = results->closest >= 0 ? &results->variants[results->closest] : NULL;
         if (c && c->verdict == SQ_VERDICT_FAILURE && v->verdict == SQ_VERDICT_FAILURE &&
-            v->ppl_change_pct <= results->target_quality && v->ratio_file > c->ratio_file)
+            v->ppl_change_pct <= results->target_quality && v->ratio_size > c->ratio_size)
             results->closest = i;
     }
 }
