@@ -260,4 +260,46 @@ printf 'inspect:\n  target_hardwar: gpu\n' > typo.yaml
 expect_exit 2 "unknown config key" "$INSPECT" "$MICRO" --config typo.yaml --out bad.h5
 grep -q "typo.yaml:2" bad.log || fail "the config error does not name file:line"
 
+# ---------------------------------------------------------------- odd checkpoints say what they are
+# Written by PyTorch itself (tests/reference/make_odd_checkpoints.py) from the micro model.
+ODD=$DATA/checkpoints
+# A torch dynamic-INT8 model: one message saying what it is, its packed int8 weights read and
+# dequantized exactly as PyTorch's Tensor.dequantize(), the family recognised.
+"$INSPECT" "$ODD/itera_micro_dynamic_int8.pt" --out dyn.h5 > dyn.txt 2> dyn.log \
+  || fail "the dynamic-int8 model: exit $?: $(cat dyn.log)"
+[ "$(grep -c 'dynamic-quantized model' dyn.log)" = 1 ] || fail "no single message for the dynamic-int8 model: $(cat dyn.log)"
+grep -q "22 Linear layers hold packed int8 weights" dyn.log || fail "the message does not count the packed layers"
+! grep -q "not a tensor" dyn.log || fail "the packed parameters are reported one by one: $(grep -c 'not a tensor' dyn.log) lines"
+$PY - dyn.h5 "$ODD/itera_micro_dynamic_int8.ref.json" <<'PY' || fail "the dequantized int8 weights differ from PyTorch's"
+import json, sys, h5py, numpy as np
+f, ref = h5py.File(sys.argv[1], "r"), json.load(open(sys.argv[2]))
+assert f["inspect"].attrs["parameters"] == 293656, f["inspect"].attrs["parameters"]
+def tensor(name):
+    group = f["model/tensors"] if "model/tensors" in f else f["model"]
+    for key in (name, name.replace(".", "/")):
+        if key in group:
+            return group[key][()]
+    raise KeyError(name)
+for name, want in ref["weights"].items():
+    w = tensor(name)
+    assert list(w.shape) == want["shape"], (name, w.shape)
+    assert np.allclose(w.flatten()[:8], want["first"], rtol=0, atol=1e-7), (name, w.flatten()[:8], want["first"])
+    assert abs(float(w.astype(np.float64).sum()) - want["sum"]) < 1e-4, (name, w.sum(), want["sum"])
+print("dynamic int8: weights equal PyTorch's dequantize() for", len(ref["weights"]), "tensors")
+PY
+# A wrapper's "model." on every key: stripped, with a log line.
+"$INSPECT" "$ODD/itera_micro_prefixed.pt" --json > prefixed.json 2> prefixed.log \
+  || fail "the prefixed model: exit $?: $(cat prefixed.log)"
+grep -q "starts with 'model.'.*stripped that prefix, and family itera" prefixed.log \
+  || fail "no log line about the stripped prefix: $(cat prefixed.log)"
+$PY - prefixed.json <<'PY' || fail "the prefixed model is not the micro model"
+import json, sys
+f = json.load(open(sys.argv[1]))
+assert f["family"] == "itera" and f["parameters"] == 293656, (f["family"], f["parameters"])
+PY
+# A 'quantization_info' entry: a warning that the weights may be fake-quantized.
+"$INSPECT" "$ODD/itera_micro_quant_info.pt" --out qinfo.h5 > /dev/null 2> qinfo.log || fail "quantization_info: exit $?"
+grep -q "warning: .*'quantization_info' entry .*may be fake-quantized" qinfo.log \
+  || fail "no warning about quantization_info: $(cat qinfo.log)"
+
 echo "test_inspect: all checks passed"

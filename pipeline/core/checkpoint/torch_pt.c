@@ -69,6 +69,10 @@ typedef struct {
     size_t placed_count;
     size_t placed_capacity;
     size_t walk_nodes;
+    int reading_qtensor;  /* parse_tensor accepts torch.QInt8Storage (a packed int8 weight) */
+    size_t packed_linears;  /* torch dynamic-quantized Linear layers read (their weights dequantized) */
+    size_t packed_qparams;  /* their unused output scale / zero_point entries, skipped */
+    char packed_scheme[48]; /* the quantization scheme of the first one */
 } torch_reader;
 
 /* ================= zip entries ================= */
@@ -292,6 +296,8 @@ static sq_status parse_tensor(torch_reader *r, const char *name, const sq_pickle
     for (size_t i = 0; i < sizeof storage_types / sizeof storage_types[0]; i++)
         if (strcmp(type->str, "torch") == 0 && strcmp(type->name, storage_types[i].name) == 0)
             rec->dtype = storage_types[i].dtype;
+    if (r->reading_qtensor && strcmp(type->str, "torch") == 0 && strcmp(type->name, "QInt8Storage") == 0)
+        rec->dtype = SQ_DTYPE_I8; /* the int8 codes of a quantized tensor: dequantized by the caller */
     if (rec->dtype == SQ_DTYPE_COUNT)
         return sq_fail(SQ_ERR_INPUT,
                        "not supported: checkpoint '%s': tensor '%s' has storage type %s.%s (squeeze reads float, "
@@ -418,6 +424,183 @@ cleanup:
     return st;
 }
 
+/* ================= torch dynamic-quantized Linear layers ================= */
+
+/* torch.ao.quantization.quantize_dynamic replaces each nn.Linear by a dynamic
+ * quantized Linear whose state dict holds, instead of weight and bias,
+ * "<prefix>._packed_params.dtype" (torch.qint8) and
+ * "<prefix>._packed_params._packed_params" = (qweight, bias)
+ * (torch/ao/nn/quantized/modules/linear.py, LinearPackedParams._save_to_state_dict).
+ * qweight is torch._utils._rebuild_qtensor(storage, offset, size, stride,
+ * quantizer_params, requires_grad, backward_hooks) over a QInt8Storage, with
+ * quantizer_params (torch.per_tensor_affine, scale, zero_point) or
+ * (torch.per_channel_affine, scales, zero_points, axis) (torch/_utils.py).
+ * squeeze reads the int8 codes and dequantizes them as Tensor.dequantize()
+ * does, (q - zero_point) * scale, into "<prefix>.weight" and "<prefix>.bias". */
+static const char packed_suffix[] = "._packed_params._packed_params";
+static const char packed_dtype_suffix[] = "._packed_params.dtype";
+
+static int ends_with(const char *text, const char *suffix)
+{
+    size_t n = strlen(text), m = strlen(suffix);
+    return n >= m && strcmp(text + n - m, suffix) == 0;
+}
+
+/* The float values of a small tensor (scales, zero points) read as doubles. */
+static sq_status read_small_vector(torch_reader *r, const char *name, const sq_pickle_value *v, double **out,
+                                   int64_t *count)
+{
+    sq_status st = SQ_OK;
+    size_t before = r->set->count;
+    *out = NULL;
+    if (v->kind != SQ_PK_TENSOR)
+        return sq_fail(SQ_ERR_INPUT, "checkpoint '%s': packed weight '%s': its per-channel scales or zero points are "
+                       "not a tensor", r->path, name);
+    SQ_TRY(add_tensor(r, name, v));
+    {
+        sq_tensor *t = &r->set->tensors[r->set->count - 1];
+        int64_t n = sq_tensor_numel(t);
+        double *values = malloc((size_t)(n > 0 ? n : 1) * sizeof *values);
+        if (values == NULL)
+            SQ_FAIL(SQ_ERR_RUN, "out of memory");
+        for (int64_t i = 0; i < n; i++) {
+            switch (t->dtype) {
+            case SQ_DTYPE_F64: values[i] = ((const double *)t->data)[i]; break;
+            case SQ_DTYPE_F32: values[i] = ((const float *)t->data)[i]; break;
+            case SQ_DTYPE_I64: values[i] = (double)((const int64_t *)t->data)[i]; break;
+            case SQ_DTYPE_I32: values[i] = (double)((const int32_t *)t->data)[i]; break;
+            default:
+                free(values);
+                SQ_FAIL(SQ_ERR_INPUT, "checkpoint '%s': packed weight '%s': scales of dtype %s", r->path, name,
+                        sq_dtype_name(t->dtype));
+            }
+        }
+        *out = values;
+        *count = n;
+    }
+cleanup:
+    /* the helper tensor is not part of the model */
+    while (r->set->count > before) {
+        sq_tensor *t = &r->set->tensors[--r->set->count];
+        free(t->name);
+        free(t->data);
+        free(t->alias_of);
+        r->placed_count -= r->placed_count > 0 && r->placed[r->placed_count - 1].index == r->set->count;
+    }
+    return st;
+}
+
+/* "<prefix>.scale" and "<prefix>.zero_point" of a dynamic quantized Linear are
+ * the output quantization parameters of the static module it derives from;
+ * dynamic quantization never uses them (the output stays float). */
+static int is_packed_module_qparam(const sq_pickle_value *sd, const char *key)
+{
+    char packed[1100];
+    size_t n = strlen(key);
+    size_t cut = ends_with(key, ".scale") ? n - 6 : ends_with(key, ".zero_point") ? n - 11 : 0;
+    if (cut == 0 || cut + sizeof packed_suffix > sizeof packed)
+        return 0;
+    memcpy(packed, key, cut);
+    snprintf(packed + cut, sizeof packed - cut, "%s", packed_suffix);
+    return sq_pickle_dict_get(sd, packed) != NULL;
+}
+
+static sq_status add_packed_linear(torch_reader *r, const char *key, const sq_pickle_value *value)
+{
+    sq_status st = SQ_OK;
+    char base[1024], name[1100], callable[256];
+    const sq_pickle_value *qweight, *bias, *qargs, *params;
+    double *scales = NULL, *zero_points = NULL;
+    int64_t scale_count = 1, zero_count = 1, axis = 0;
+    double scale = 0, zero_point = 0;
+    size_t n = strlen(key) - strlen(packed_suffix);
+    if (n >= sizeof base)
+        return sq_fail(SQ_ERR_INPUT, "checkpoint '%s': key '%.80s...' is too long", r->path, key);
+    memcpy(base, key, n);
+    base[n] = '\0';
+    if (value->kind != SQ_PK_TUPLE || value->count < 1)
+        return sq_fail(SQ_ERR_INPUT, "checkpoint '%s': '%s' is not a (weight, bias) tuple of a torch quantized "
+                       "Linear", r->path, key);
+    qweight = value->items[0];
+    bias = value->count > 1 ? value->items[1] : NULL;
+    if (qweight->kind != SQ_PK_OBJECT || !sq_pickle_is_global(qweight->callable, "torch._utils", "_rebuild_qtensor"))
+        return sq_fail(SQ_ERR_INPUT, "checkpoint '%s': the weight of '%s' is %s, not a quantized tensor "
+                       "(torch._utils._rebuild_qtensor)", r->path, key,
+                       qweight->kind == SQ_PK_OBJECT ? sq_pickle_callable_name(qweight, callable, sizeof callable)
+                                                     : "not an object");
+    qargs = qweight->args;
+    if (qargs == NULL || qargs->kind != SQ_PK_TUPLE || qargs->count < 5 || qargs->items[4]->kind != SQ_PK_TUPLE ||
+        qargs->items[4]->count < 3 || qargs->items[4]->items[0]->kind != SQ_PK_GLOBAL)
+        return sq_fail(SQ_ERR_INPUT, "checkpoint '%s': the quantized weight of '%s' has no (scheme, scale, zero "
+                       "point) record", r->path, key);
+    params = qargs->items[4];
+    snprintf(name, sizeof name, "%s.weight", base);
+    if (strcmp(params->items[0]->name, "per_tensor_affine") == 0) {
+        if (params->items[1]->kind != SQ_PK_FLOAT || params->items[2]->kind != SQ_PK_INT)
+            return sq_fail(SQ_ERR_INPUT, "checkpoint '%s': '%s': per-tensor scale or zero point malformed", r->path,
+                           name);
+        scale = params->items[1]->f;
+        zero_point = (double)params->items[2]->i;
+    } else if (strcmp(params->items[0]->name, "per_channel_affine") == 0 && params->count >= 4 &&
+               params->items[3]->kind == SQ_PK_INT) {
+        SQ_TRY(read_small_vector(r, name, params->items[1], &scales, &scale_count));
+        SQ_TRY(read_small_vector(r, name, params->items[2], &zero_points, &zero_count));
+        axis = params->items[3]->i;
+    } else {
+        return sq_fail(SQ_ERR_INPUT, "not supported: checkpoint '%s': '%s' is quantized with scheme torch.%s; squeeze "
+                       "reads per_tensor_affine and per_channel_affine int8 weights. Dequantize the model in PyTorch "
+                       "(a float copy of each Linear's weight().dequantize()) and save its state_dict",
+                       r->path, name, params->items[0]->name);
+    }
+    if (!r->packed_scheme[0])
+        snprintf(r->packed_scheme, sizeof r->packed_scheme, "%s", params->items[0]->name);
+    {
+        /* the int8 codes, through the ordinary tensor path (offset, size, stride, views) */
+        sq_pickle_value view = *qweight;
+        view.kind = SQ_PK_TENSOR;
+        r->reading_qtensor = 1;
+        st = add_tensor(r, name, &view);
+        r->reading_qtensor = 0;
+        SQ_TRY(st);
+    }
+    {
+        sq_tensor *t = &r->set->tensors[r->set->count - 1];
+        int64_t count = sq_tensor_numel(t), inner = 1, channels = t->ndim > 0 ? t->shape[axis] : 1;
+        const int8_t *codes = t->data;
+        float *values;
+        if (t->alias_of != NULL || t->dtype != SQ_DTYPE_I8)
+            SQ_FAIL(SQ_ERR_INPUT, "checkpoint '%s': '%s' shares storage with another tensor or is not int8", r->path,
+                    name);
+        if (scales && (axis < 0 || axis >= t->ndim || scale_count != channels || zero_count != channels))
+            SQ_FAIL(SQ_ERR_INPUT, "checkpoint '%s': '%s': %lld scales and %lld zero points for %lld channels on axis "
+                    "%lld", r->path, name, (long long)scale_count, (long long)zero_count, (long long)channels,
+                    (long long)axis);
+        for (int d = (int)axis + 1; d < t->ndim; d++)
+            inner *= t->shape[d];
+        values = malloc((size_t)(count > 0 ? count : 1) * sizeof *values);
+        if (values == NULL)
+            SQ_FAIL(SQ_ERR_RUN, "out of memory");
+        for (int64_t i = 0; i < count; i++) {
+            int64_t c = scales ? (i / inner) % channels : 0;
+            double s = scales ? scales[c] : scale, z = scales ? zero_points[c] : zero_point;
+            values[i] = (float)(((double)codes[i] - z) * s); /* Tensor.dequantize(): (q - zp) * scale */
+        }
+        free(t->data);
+        t->data = values;
+        t->dtype = SQ_DTYPE_F32;
+        t->nbytes = (size_t)count * sizeof(float);
+    }
+    if (bias != NULL && bias->kind == SQ_PK_TENSOR) {
+        snprintf(name, sizeof name, "%s.bias", base);
+        SQ_TRY(add_tensor(r, name, bias));
+    }
+    r->packed_linears++;
+cleanup:
+    free(scales);
+    free(zero_points);
+    return st;
+}
+
 /* A record that stands for a tensor we cannot read fails, naming the tensor. */
 static sq_status refuse_tensor_like(torch_reader *r, const char *name, const sq_pickle_value *v)
 {
@@ -508,10 +691,20 @@ static sq_status read_state_dict(torch_reader *r, const sq_pickle_value *sd, con
         if (key->kind != SQ_PK_STR)
             return sq_fail(SQ_ERR_INPUT, "checkpoint '%s': state dict entry %zu has a key that is not a string", r->path,
                            i);
+        if (value->kind == SQ_PK_TENSOR && is_packed_module_qparam(sd, key->str)) {
+            r->packed_qparams++;
+            continue;
+        }
         if (value->kind == SQ_PK_TENSOR) {
             st = add_tensor(r, key->str, value);
             continue;
         }
+        if (ends_with(key->str, packed_suffix)) {
+            st = add_packed_linear(r, key->str, value);
+            continue;
+        }
+        if (ends_with(key->str, packed_dtype_suffix))
+            continue; /* torch.qint8: said once for the whole model below */
         st = refuse_tensor_like(r, key->str, value);
         if (st != SQ_OK)
             return st;
@@ -696,6 +889,19 @@ sq_status sq_torch_read(const char *path, sq_tensor_set *out)
     snprintf(where, sizeof where, "'%s' entry '%s'", path, entry);
     SQ_TRY(sq_pickle_load(pickle_bytes, pickle_size, where, &pickle, &root));
     SQ_TRY(read_objects(&r, root));
+    if (r.packed_linears > 0)
+        sq_warn("checkpoint %s is a PyTorch dynamic-quantized model (torch.ao.quantization.quantize_dynamic): %zu "
+                "Linear layers hold packed int8 weights (%s); squeeze read them and dequantized each as "
+                "Tensor.dequantize() does (their %zu unused output scale/zero_point entries skipped), so this int8 "
+                "model is the baseline. To compare against the fp32 model it was made from, give that model's "
+                "checkpoint instead",
+                path, r.packed_linears, r.packed_scheme, r.packed_qparams);
+    for (size_t i = 0; i < out->meta_count; i++)
+        if (ends_with(out->meta[i].key, "quantization_info"))
+            sq_warn("checkpoint %s has a '%s' entry (%.200s): its float weights may be fake-quantized (rounded to a "
+                    "low-bit grid and stored as floats), so its quality already carries that rounding and sizes are "
+                    "against a float file; prefer the checkpoint from before that quantization",
+                    path, out->meta[i].key, out->meta[i].repr);
     out->source_path = strdup(path);
     out->source_format = strdup(r.torchscript ? "torchscript" : "pytorch-zip");
     if (out->source_path == NULL || out->source_format == NULL)

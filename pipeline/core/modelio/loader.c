@@ -101,13 +101,71 @@ static sq_status tensors_to_f32(sq_tensor_set *set)
     return SQ_OK;
 }
 
-sq_status sq_model_detect_family(const sq_tensor_set *set, const char *family_name, const sq_family **family)
+/* The first dotted component that every tensor name shares ("model." of a
+ * wrapper module that holds the model as an attribute), or 0 when there is none. */
+static size_t common_key_prefix(const sq_tensor_set *set)
+{
+    const char *first, *dot;
+    size_t n;
+    if (set->count == 0)
+        return 0;
+    first = set->tensors[0].name;
+    dot = strchr(first, '.');
+    if (dot == NULL)
+        return 0;
+    n = (size_t)(dot - first) + 1;
+    for (size_t i = 1; i < set->count; i++)
+        if (strncmp(set->tensors[i].name, first, n) != 0 || set->tensors[i].name[n] == '\0')
+            return 0;
+    return n;
+}
+
+/* A wrapper's prefix on every key ("model.", "module." of DataParallel,
+ * "_orig_mod." of torch.compile) hides the family's names.  When no family
+ * recognises the keys as they are but one recognises them without the common
+ * prefix, the prefix is stripped (every tensor renamed, aliases too) and said. */
+static const sq_family *detect_without_prefix(sq_tensor_set *set)
+{
+    size_t n = common_key_prefix(set);
+    const sq_family *family;
+    sq_tensor_set view = *set;
+    sq_tensor *renamed;
+    if (n == 0 || (renamed = malloc(set->count * sizeof *renamed)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < set->count; i++) {
+        renamed[i] = set->tensors[i];
+        renamed[i].name += n;
+        if (renamed[i].alias_of && strncmp(renamed[i].alias_of, set->tensors[0].name, n) == 0)
+            renamed[i].alias_of += n;
+    }
+    view.tensors = renamed;
+    family = sq_family_detect(&view);
+    free(renamed);
+    if (family == NULL)
+        return NULL;
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(n < sizeof prefix ? n : sizeof prefix - 1), set->tensors[0].name);
+    for (size_t i = 0; i < set->count; i++) {
+        sq_tensor *t = &set->tensors[i];
+        memmove(t->name, t->name + n, strlen(t->name + n) + 1);
+        if (t->alias_of && strncmp(t->alias_of, prefix, n) == 0)
+            memmove(t->alias_of, t->alias_of + n, strlen(t->alias_of + n) + 1);
+    }
+    sq_info("%s: every one of its %zu tensor names starts with '%s' (a wrapper module's attribute); stripped that "
+            "prefix, and family %s recognises the names without it", set->source_path ? set->source_path :
+            "checkpoint", set->count, prefix, family->name);
+    return family;
+}
+
+sq_status sq_model_detect_family(sq_tensor_set *set, const char *family_name, const sq_family **family)
 {
     char known[2048], keys[512];
     size_t used = 0;
     if (family_name && family_name[0] && strcmp(family_name, "auto") != 0)
         return family_named(family_name, set->source_path ? set->source_path : "checkpoint", family);
     *family = sq_family_detect(set);
+    if (*family == NULL)
+        *family = detect_without_prefix(set);
     if (*family)
         return SQ_OK;
     family_list(known, sizeof known, set);

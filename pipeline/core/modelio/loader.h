@@ -42,6 +42,6 @@ void sq_loaded_model_free(sq_loaded_model *model);
 /* The family of a tensor set: family_name when given (not NULL, "" or "auto"),
  * else detected from its keys.  An unknown name, or keys no family recognises,
  * is SQ_ERR_INPUT listing the families squeeze knows and the set's first keys. */
-sq_status sq_model_detect_family(const sq_tensor_set *set, const char *family_name, const sq_family **family);
+sq_status sq_model_detect_family(sq_tensor_set *set, const char *family_name, const sq_family **family);
 
 #endif

@@ -228,7 +228,7 @@ static bool itera_keep_full_precision(const char *tensor_name, const char **reas
 
 const sq_family sq_family_itera = {
     .name = "itera",
-    .description = "Itera-Lite SSM + MoE (github.com/CisnerosCodes/Itera-Lite, docs/itera-lite.md 1.2-1.4)",
+    .description = "Itera-Lite SSM + MoE (github.com/CisnerosCodes/Itera-Lite, docs/sources.md)",
     .recognise = itera_recognise,
     .infer_config = itera_infer_config,
     .validate = itera_validate,

@@ -155,7 +155,7 @@ static bool transformer_keep_full_precision(const char *tensor_name, const char 
 
 const sq_family sq_family_itera_transformer = {
     .name = "itera-transformer",
-    .description = "Itera-Lite's Transformer baseline (docs/itera-lite.md 1.6)",
+    .description = "Itera-Lite's Transformer baseline (github.com/CisnerosCodes/Itera-Lite, docs/sources.md)",
     .recognise = transformer_recognise,
     .infer_config = transformer_infer_config,
     .validate = transformer_validate,
