@@ -169,6 +169,19 @@ sq_status sq_plan_write_json(const sq_plan *plan, const char *executor);
 /* Reads failures recorded by the last local run (state, exit code) back into the plan. */
 void sq_plan_read_failures(sq_plan *plan);
 
+/* ---- values that reach scripts and command lines (script_values.c) ------- */
+
+/* Refuses a control character in any key or value of the run YAML (except
+ * the free-text `description`), naming the dotted key and file:line:column. */
+sq_status sq_config_refuse_control(const sq_yaml_node *root);
+/* One folder name: [A-Za-z0-9._-], not starting with '.' or '-' (never "..").*/
+bool sq_folder_name_valid(const char *name);
+/* The config path holds no control character and the run name is one folder name. */
+sq_status sq_plan_check_names(const char *config_path, const sq_yaml_node *root, const char *run_name);
+/* A word for an "#SBATCH" line: every ASCII byte outside [A-Za-z0-9/._%+,=:@-]
+ * backslash-escaped (sbatch's own parser), malloc'd. */
+char *sq_sbatch_quote(const char *word);
+
 /* ---- run folder lock (lock.c) -------------------------------------------- */
 
 typedef struct {

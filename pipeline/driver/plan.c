@@ -490,10 +490,14 @@ sq_status sq_plan_build(const char *config_path, sq_plan *plan)
         strcpy(plan->config_dir, "/");
     plan->bin_dir = sq_self_dir();
 
-    SQ_TRY(sq_run_config_load(plan->config_path, &plan->base));
+    /* values reach batch scripts and command lines: refuse control characters
+     * before anything else reads them (script_values.c) */
     SQ_TRY(sq_yaml_load_file(&plan->doc, plan->config_path));
+    SQ_TRY(sq_config_refuse_control(plan->doc.root));
+    SQ_TRY(sq_run_config_load(plan->config_path, &plan->base));
     if (plan->doc.root == NULL || plan->doc.root->kind != SQ_YAML_MAP)
         SQ_FAIL(SQ_ERR_USAGE, "%s: the config must be a mapping of sections", plan->config_path);
+    SQ_TRY(sq_plan_check_names(plan->config_path, plan->doc.root, plan->base.run_name));
     SQ_TRY(sq_slurm_options_parse(sq_yaml_get(plan->doc.root, "slurm"), &plan->slurm));
     SQ_TRY(sq_sweep_expand(sq_yaml_get(plan->doc.root, "sweep"), &plan->sweep));
     plan->run_name = strdup(plan->base.run_name);

@@ -2,9 +2,12 @@
  *
  * One script per stage (and per array chunk when MaxArraySize splits it).
  * The template holds @NAME@ placeholders; every value the config or the plan
- * supplies is shell-quoted (sq_shell_quote) or checked to need no quoting
- * (Slurm names, times, memory: slurm_options.c), so a variant name or a path
- * never becomes shell code.  Each task is a `case` branch that sets the
+ * supplies is quoted for its line: shell-quoted (sq_shell_quote) in the
+ * script's body, escaped for sbatch's own parser (sq_sbatch_quote) on #SBATCH
+ * lines, or checked to need no quoting (Slurm names, times, memory:
+ * slurm_options.c).  No value goes into a comment, and control characters
+ * were refused when the plan was built (script_values.c), so a variant name or
+ * a path never becomes shell code.  Each task is a `case` branch that sets the
  * variant, folder, key and the stage's argv, so the script reads like what it
  * does and runs by hand with SLURM_ARRAY_TASK_ID=<task> bash <script>.
  */
@@ -188,7 +191,21 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
     fclose(f);
 
     char *job_name = sq_strdupf("sq-%s-%s", plan->run_name, sq_stage_name(stage));
-    char *output = sq_strdupf("%s/slurm/%s-%s.out", plan->run_dir, sq_stage_name(stage), array ? "%A_%a" : "%j");
+    /* sbatch expands %j, %A, ... in --output: a '%' of the folder is written %% */
+    char *output = NULL;
+    {
+        size_t n = strlen(plan->run_dir), k = 0;
+        char *folder = malloc(2 * n + 1);
+        for (size_t i = 0; folder && i < n; i++) {
+            if (plan->run_dir[i] == '%')
+                folder[k++] = '%';
+            folder[k++] = plan->run_dir[i];
+        }
+        if (folder)
+            folder[k] = '\0';
+        output = sq_strdupf("%s/slurm/%s-%s.out", folder ? folder : "", sq_stage_name(stage), array ? "%A_%a" : "%j");
+        free(folder);
+    }
     char *task_count = sq_strdupf("%zu", count);
     char *ntasks_text = sq_strdupf("%d", ntasks);
     char *offset_text = sq_strdupf("%d", offset);
@@ -198,9 +215,8 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
         {"RUN", sq_shell_quote(plan->run_name)},
         {"TASK_COUNT", task_count},
         {"SUBMIT_COMMAND", strdup("see ledger.json (sbatch with --dependency and --array)")},
-        {"SCRIPT", sq_shell_quote(path)},
-        {"JOB_NAME", job_name},
-        {"SLURM_OUTPUT", sq_shell_quote(output)},
+        {"JOB_NAME", sq_sbatch_quote(job_name)},
+        {"SLURM_OUTPUT", sq_sbatch_quote(output)},
         {"NTASKS", ntasks_text},
         {"SBATCH_LINES", sbatch_lines},
         {"MODULE_LINES", modules},
@@ -220,6 +236,7 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
     for (size_t i = 0; i < nvalues; i++)
         free(values[i].value);
     free(output);
+    free(job_name);
     sbatch_lines = modules = launcher = tasks = after = NULL; /* freed through values */
     SQ_TRY(st);
     {

@@ -20,11 +20,8 @@ static const char *const sweep_keys[] = {"grid", "zip", "names", NULL};
 
 bool sq_variant_name_valid(const char *name)
 {
-    if (name == NULL || name[0] == '\0' || name[0] == '.' || name[0] == '-' || strlen(name) > 100)
+    if (!sq_folder_name_valid(name))
         return false;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._-", *p)))
-            return false;
     return strncmp(name, "baseline", 8) != 0; /* evaluate/baseline* holds the uncompressed model */
 }
 
