@@ -74,6 +74,32 @@ $PY -c "import sys; p1, p2 = $ppl1, $ppl2; sys.exit(not (p1 > 500 and 2.2 < p2 <
 [ "$(json e2_1.json windows)" = 43 ] || fail "expected 43 windows"
 grep -q "appears trained to predict t+2" e1_1.log || fail "no t+2 warning when measuring offset 1"
 grep -q "appears trained to predict t+2" e2_1.log && fail "t+2 warning printed when measuring offset 2"
+# The unigram floor: at offset 1 the t+2 model reads the text worse than counting its tokens does.
+uni=$(json e2_1.json unigram_perplexity)
+$PY -c "import sys; sys.exit(not (1 < $uni < 2 * $ppl1 and $ppl2 < $uni))" \
+  || fail "unigram perplexity $uni against the model's $ppl2 (offset 2) and $ppl1 (offset 1)"
+grep -q "times that of a unigram model of the same text" e1_1.log || fail "no unigram warning at the wrong offset"
+grep -q "unigram model" e2_1.log && fail "unigram warning at the right offset"
+if [ -f "$DATA/bundled/itera_tiny_bytes.pt" ]; then
+  # A wrong tokenizer: the Itera-Lite word tokenizer (ids < 256, so no id check can catch it) on the
+  # byte-level bundled model.
+  for tok in "$DATA/itera-lite/tokenizer_2000.json" bytes; do
+    cat > tok.yaml <<YAML
+model: {checkpoint: $DATA/bundled/itera_tiny_bytes.pt}
+data: {tokenizer: $tok, evaluation: {path: $DATA/bundled/austen_val.txt, end: 0.05}}
+evaluate: {window_length: 128, max_windows: 4}
+YAML
+    "$EVALUATE" --config tok.yaml --model "$DATA/bundled/itera_tiny_bytes.pt" --out tok.h5 2> tok.log \
+      || { cat tok.log >&2; fail "evaluate with tokenizer $tok exited $?"; }
+    if [ "$tok" = bytes ]; then
+      grep -q "unigram model" tok.log && fail "unigram warning with the model's own tokenizer: $(grep unigram tok.log)"
+    else
+      grep -q "warning: perplexity .* times that of a unigram model .*data.tokenizer" tok.log \
+        || fail "no warning for a word tokenizer on a byte-level model: $(cat tok.log)"
+    fi
+  done
+  echo "a wrong tokenizer is warned about (perplexity far above the text's unigram perplexity)"
+fi
 side=$(json e1_1.json side_perplexity)
 $PY -c "import sys; sys.exit(not abs($side - $ppl2) < 1e-4 * $ppl2)" \
   || fail "offset-2 side measure $side differs from the offset-2 evaluation $ppl2"

@@ -15,6 +15,7 @@
 #include "calib/model_identity.h"
 #include "metrics/evaluation.h"
 #include "metrics/evaluation_file.h"
+#include "metrics/unigram.h"
 #include "metrics/windows.h"
 #include "modelio/loader.h"
 #include "models/forward.h"
@@ -53,7 +54,7 @@ static void default_variant(const sq_evaluate_request *request, char *out, size_
 /* The root's summary of the measured numbers on stderr. */
 static void log_results(const sq_evaluate_request *request, const sq_loaded_model *loaded,
                         const sq_eval_options *eval_options, const sq_baseline_info *baseline,
-                        const sq_eval_result *result)
+                        const sq_eval_record *record, const sq_eval_result *result, int offset)
 {
     sq_info("perplexity %.6g (mean NLL %.6g +- %.3g per token, stderr %.3g) over %lld tokens; %.0f tokens/s "
             "(%lld positions in %.3f s of forward), peak RSS %.1f MiB, model %llu bytes on disk",
@@ -70,6 +71,12 @@ static void log_results(const sq_evaluate_request *request, const sq_loaded_mode
                     "set evaluate.offset: 2 to measure what it was trained for",
                     result->side_perplexity, result->perplexity);
     }
+    if (record->unigram_perplexity > 0 && result->perplexity > SQ_UNIGRAM_WARN_FACTOR * record->unigram_perplexity)
+        sq_warn("perplexity %.6g is %.1f times that of a unigram model of the same text (%.6g: the text's own token "
+                "frequencies, no model at all): the model is not reading this text as it was trained to. Check "
+                "that data.tokenizer (%s) is the tokenizer the model was trained with and that evaluate.offset "
+                "(%d) is what it predicts", result->perplexity, result->perplexity / record->unigram_perplexity,
+                record->unigram_perplexity, record->tokenizer, offset);
     if (request->baseline_path != NULL)
         sq_info("against baseline %s: KL %.6g per token, perplexity %.6g -> %.6g, file bytes %llu -> %llu, "
                 "tensor bytes %llu -> %llu", request->baseline_path, result->kl_divergence, baseline->perplexity,
@@ -205,7 +212,10 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
             .ranks = ranks, .max_windows = cfg->evaluate.max_windows,
             .baseline_path = request->baseline_path, .baseline = request->baseline_path ? &baseline : NULL,
         };
-        log_results(request, &loaded, &eval_options, &baseline, &result);
+        st = sq_unigram_perplexity(tokens, token_count, loaded.config.vocab_size, &record.unigram_perplexity);
+        if (st == SQ_OK)
+            log_results(request, &loaded, &eval_options, &baseline, &record, &result, plan.offset);
+        if (st == SQ_OK)
         st = write_on_root(request, &record, &plan, &result, model, tokens, summary_json ? &json : NULL);
     }
     SQ_TRY(sq_mpi_agree(comm, st));

@@ -53,6 +53,7 @@ typedef struct {
     const sq_data_spec *data;
     int64_t token_count;        /* tokens of the evaluation text */
     const char *tokens_sha256;  /* sha256 of those tokens as little-endian int32 */
+    double unigram_perplexity;  /* of a unigram model of those tokens fitted to them (metrics/unigram.h) */
     int ranks;
     int max_windows;
     const char *baseline_path;  /* NULL without a baseline */
