@@ -24,24 +24,44 @@
 
 #include "compress/compress.h"
 #include "compress/compress_plan.h"
+#include "metrics/windows.h"
 #include "modelio/loader.h"
 #include "tokenize/tokenizer.h"
 #include "util/log.h"
 
+#define CHECK_MAX_SEEN 512
+
 typedef struct {
     int problems;
     int warnings;
+    int repeats;                  /* the same problem met again (another variant): counted once */
+    char *seen[CHECK_MAX_SEEN];   /* the problems printed so far */
+    int seen_count;
 } check_result;
 
+/* One message per distinct problem: sweep variants share most of their config,
+ * so a mistake in it would otherwise be reported once per variant. */
 static void problem(check_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(check_result *r, const char *fmt, ...)
 {
     va_list ap;
+    char buffer[4096], *text;
     va_start(ap, fmt);
-    fputs("error: ", stdout);
-    vprintf(fmt, ap);
-    fputc('\n', stdout);
+    vsnprintf(buffer, sizeof buffer, fmt, ap);
     va_end(ap);
+    text = strdup(buffer);
+    for (int i = 0; text && i < r->seen_count; i++) {
+        if (strcmp(r->seen[i], text) == 0) {
+            r->repeats++;
+            free(text);
+            return;
+        }
+    }
+    printf("error: %s\n", buffer);
+    if (text && r->seen_count < CHECK_MAX_SEEN)
+        r->seen[r->seen_count++] = text;
+    else
+        free(text);
     r->problems++;
 }
 
@@ -231,11 +251,16 @@ static void check_variant(const sq_plan *plan, const sq_variant *var, const sq_l
                 vocab, vocab);
     }
 
-    /* windows against the model */
-    if (max_seq > 0 && cfg->evaluate.window_length > max_seq)
-        problem(r, "%sevaluate.window_length %d is longer than the model's maximum sequence length %d "
-                "(position embedding rows): use at most %d", where(root, "evaluate.window_length", pos, sizeof pos),
-                cfg->evaluate.window_length, max_seq, max_seq);
+    /* windows against the model: evaluate's own rule (metrics/windows.h), offset included */
+    if (max_seq > 0) {
+        sq_window_options window_options;
+        sq_window_plan window_plan;
+        sq_window_options_from_config(cfg, &window_options);
+        if (sq_window_protocol_resolve(&window_options, max_seq, &window_plan) != SQ_OK) {
+            problem(r, "%s%s", where(root, "evaluate.window_length", pos, sizeof pos), sq_error_message());
+            sq_error_clear();
+        }
+    }
     if (max_seq > 0 && cfg->calibrate.window_length > max_seq)
         problem(r, "%scalibrate.window_length %d is longer than the model's maximum sequence length %d: use at "
                 "most %d", where(root, "calibrate.window_length", pos, sizeof pos), cfg->calibrate.window_length,
@@ -281,7 +306,7 @@ static void check_variant(const sq_plan *plan, const sq_variant *var, const sq_l
 int sq_cmd_check(const sq_command_options *opts)
 {
     double start = sq_now();
-    check_result r = {0, 0};
+    check_result r = {0};
     sq_plan plan;
     sq_loaded_model model;
     bool have_model = false;
@@ -330,8 +355,11 @@ int sq_cmd_check(const sq_command_options *opts)
     free(cache);
     if (have_model)
         sq_loaded_model_free(&model);
-    printf("check %s: %d problem%s in %.2f s%s\n", opts->config, r.problems, r.problems == 1 ? "" : "s",
-           sq_now() - start, r.problems ? "" : ": the run can go");
+    printf("check %s: %d problem%s%s in %.2f s%s\n", opts->config, r.problems, r.problems == 1 ? "" : "s",
+           r.repeats ? " (met again in other variants, shown once)" : "", sq_now() - start,
+           r.problems ? "" : ": the run can go");
+    for (int i = 0; i < r.seen_count; i++)
+        free(r.seen[i]);
     sq_plan_free(&plan);
     return r.problems ? 2 : 0;
 }

@@ -15,13 +15,15 @@ bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 ms_now() { date +%s%N | cut -c1-13; }
 
-# good.yaml: the run can go
-start=$(ms_now)
-if ! "$SQUEEZE" check "$CATALOGUE/good.yaml" > "$W/good.out" 2>&1; then
-  cat "$W/good.out"; bad "good.yaml should pass check"
-fi
-grep -q "0 problems" "$W/good.out" || bad "good.yaml: no '0 problems' line"
-echo "good.yaml: exit 0 in $(( $(ms_now) - start )) ms"
+# good*.yaml: the run can go
+for good in "$CATALOGUE"/good*.yaml; do
+  start=$(ms_now)
+  if ! "$SQUEEZE" check "$good" > "$W/good.out" 2>&1; then
+    cat "$W/good.out"; bad "$(basename "$good") should pass check"
+  fi
+  grep -q "0 problems" "$W/good.out" || bad "$(basename "$good"): no '0 problems' line"
+  echo "$(basename "$good"): exit 0 in $(( $(ms_now) - start )) ms"
+done
 
 count=0
 printf '%-34s %5s %8s  %s\n' CONFIG EXIT MS FIRST-ERROR
@@ -44,6 +46,11 @@ for config in "$CATALOGUE"/[0-9][0-9]-*.yaml; do
     grep -qF -- "$want" "$W/out" || { bad "$name: output lacks '$want'"; cat "$W/out"; }
   done < <(sed -n 's/^# expect: //p' "$config")
   [ "$expectations" -gt 0 ] || bad "$name has no '# expect:' line"
+  want_errors=$(sed -n 's/^# expect-errors: //p' "$config")
+  if [ -n "$want_errors" ]; then # one message per distinct problem
+    got_errors=$(grep -c '^error:' "$W/out" || true)
+    [ "$got_errors" = "$want_errors" ] || { bad "$name: $got_errors error lines, expected $want_errors"; cat "$W/out"; }
+  fi
 done
 [ "$count" -ge 12 ] || bad "only $count broken configs (want at least 12)"
 

@@ -23,18 +23,6 @@
 #include "util/log.h"
 
 /* The evaluate section as window options; "given" tells a set key from a default. */
-static void window_options_from(const sq_run_config *cfg, sq_window_options *options)
-{
-    const sq_yaml_node *section = cfg->doc.root ? sq_yaml_get(cfg->doc.root, "evaluate") : NULL;
-    options->window_length = cfg->evaluate.window_length;
-    options->stride = cfg->evaluate.stride;
-    options->scoring = cfg->evaluate.scoring;
-    options->offset = cfg->evaluate.offset;
-    options->max_windows = cfg->evaluate.max_windows;
-    options->window_length_given = section != NULL && sq_yaml_get(section, "window_length") != NULL;
-    options->stride_given = section != NULL && sq_yaml_get(section, "stride") != NULL;
-}
-
 /* Default variant: "baseline" without a baseline, else the model's folder
  * (results/<run>/compress/<variant>/model.h5). */
 static void default_variant(const sq_evaluate_request *request, char *out, size_t size)
@@ -172,7 +160,7 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
         st = sq_data_load_tokens(&cfg->data.evaluation, tokenizer, loaded.config.vocab_size, &tokens, &token_count);
     SQ_TRY(sq_mpi_agree(comm, st));
 
-    window_options_from(cfg, &window_options);
+    sq_window_options_from_config(cfg, &window_options);
     SQ_TRY(sq_mpi_agree(comm, sq_window_plan_build(&window_options, loaded.config.max_seq_length,
                                                    (int64_t)token_count, &plan)));
     if (plan.note[0] != '\0')

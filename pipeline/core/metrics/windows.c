@@ -22,9 +22,23 @@ int sq_scoring_from_name(const char *name)
     return -1;
 }
 
-/* Settles window_length and stride for the protocol; fails on impossible ones. */
-static sq_status resolve_protocol(const sq_window_options *options, int max_seq_length, sq_window_plan *plan)
+void sq_window_options_from_config(const sq_run_config *cfg, sq_window_options *options)
 {
+    const sq_yaml_node *section = cfg->doc.root ? sq_yaml_get(cfg->doc.root, "evaluate") : NULL;
+    memset(options, 0, sizeof *options);
+    options->window_length = cfg->evaluate.window_length;
+    options->stride = cfg->evaluate.stride;
+    options->scoring = cfg->evaluate.scoring;
+    options->offset = cfg->evaluate.offset;
+    options->max_windows = cfg->evaluate.max_windows;
+    options->window_length_given = section != NULL && sq_yaml_get(section, "window_length") != NULL;
+    options->stride_given = section != NULL && sq_yaml_get(section, "stride") != NULL;
+}
+
+/* Settles window_length and stride for the protocol; fails on impossible ones. */
+sq_status sq_window_protocol_resolve(const sq_window_options *options, int max_seq_length, sq_window_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
     int window = options->window_length;
     int stride = options->stride;
     int offset = options->offset;
@@ -80,7 +94,7 @@ sq_status sq_window_plan_build(const sq_window_options *options, int max_seq_len
     int64_t count, target_end = 0;
 
     memset(plan, 0, sizeof *plan);
-    SQ_TRY(resolve_protocol(options, max_seq_length, plan));
+    SQ_TRY(sq_window_protocol_resolve(options, max_seq_length, plan));
     if (token_count < plan->window_length)
         SQ_FAIL(SQ_ERR_INPUT, "the evaluation text has %lld tokens, fewer than one window of %d tokens "
                               "(evaluate.window_length): use a longer text (data.evaluation) or a shorter window",

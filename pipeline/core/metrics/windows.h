@@ -60,6 +60,14 @@ typedef struct {
     char note[256];    /* what was resolved or clamped, for the log ("" when nothing) */
 } sq_window_plan;
 
+/* The evaluate section of a run config as window options (what it set and
+ * what it left to the defaults): evaluate and squeeze check read it alike. */
+void sq_window_options_from_config(const sq_run_config *cfg, sq_window_options *options);
+/* The protocol rules alone, without a text (the first part of
+ * sq_window_plan_build below): squeeze check applies exactly these, so it
+ * accepts and refuses what evaluate does, with the same message. */
+sq_status sq_window_protocol_resolve(const sq_window_options *options, int max_seq_length, sq_window_plan *plan);
+
 /* "all", "new", "second-half". */
 const char *sq_scoring_name(sq_scoring scoring);
 /* Parses a scoring name; returns -1 when unknown. */
