@@ -12,7 +12,9 @@
  * checkpoint's tensors (compress_plan.h: a pattern that matches nothing, a
  * tensor no rule covers).  Every problem is listed; exit 0 only if none.
  */
-#include "driver.h"
+#include "commands.h"
+#include "proc.h"
+#include "slurm_jobs.h"
 
 #include <errno.h>
 #include <fcntl.h>

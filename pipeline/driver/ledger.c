@@ -11,7 +11,8 @@
  * task's own job id, learnt from squeue while Slurm still knows the job, and
  * needed afterwards because `sacct -c` (the completion log) knows only raw ids.
  */
-#include "driver.h"
+#include "ledger.h"
+#include "proc.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -12,12 +12,16 @@
  * while an evaluation is missing or failed is never marked done: `resume`
  * writes it again once the variant is fixed.
  *
- * Fault injection for tests: SQUEEZE_FAULT="<stage>:<variant>[,...]" makes the
- * matching instance fail with exit 4 before its program starts (the same rule
- * as the generated Slurm scripts); "<stage>" alone matches every instance of
- * that stage.
+ * What to run is sq_plan_select's answer (select.c), the same as on Slurm.
+ * Fault injection for tests (fault.c): SQUEEZE_FAULT="<stage>:<variant>[,...]"
+ * makes the matching instance fail with exit 4 before its program starts.
  */
-#include "driver.h"
+#include "commands.h"
+#include "fault.h"
+#include "plan.h"
+#include "proc.h"
+#include "run_lock.h"
+#include "select.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,22 +41,6 @@ static void forward_signal(int sig)
     interrupted = sig;
     if (running_child > 0)
         kill((pid_t)running_child, sig);
-}
-
-bool sq_fault_matches(const char *stage, const char *variant)
-{
-    const char *faults = getenv("SQUEEZE_FAULT");
-    char want[512];
-    if (faults == NULL || faults[0] == '\0')
-        return false;
-    snprintf(want, sizeof want, "%s:%s", stage, variant);
-    for (const char *p = faults; *p;) {
-        size_t len = strcspn(p, ",");
-        if ((len == strlen(want) && strncmp(p, want, len) == 0) || (len == strlen(stage) && strncmp(p, stage, len) == 0))
-            return true;
-        p += len + (p[len] == ',');
-    }
-    return false;
 }
 
 /* The full command: the launcher for MPI stages with more than one rank. */
@@ -168,8 +156,9 @@ static int run_instance(sq_plan *plan, sq_instance *inst)
     dprintf(log, "squeeze: %s: %s\n", inst->id, shown);
     free(shown);
     if (sq_fault_matches(sq_stage_name(inst->stage), inst->variant)) {
-        dprintf(log, "squeeze: SQUEEZE_FAULT=%s: failing %s on purpose before it starts (exit 4)\n",
-                getenv("SQUEEZE_FAULT"), inst->id);
+        char line[1024];
+        sq_fault_describe(sq_stage_name(inst->stage), inst->variant, line, sizeof line);
+        dprintf(log, "%s\n", line);
         close(log);
         sq_argv_free(argv);
         return 4;
@@ -237,61 +226,14 @@ static void print_rerun(const sq_plan *plan, const sq_instance *inst)
 {
     char **argv = full_command(plan, inst);
     char *command = sq_shell_join(argv);
-    char *log = sq_shell_quote(inst->log_path);
+    char *config = sq_shell_quote(plan->config_path); /* a line to paste into a shell */
     fprintf(stderr, "squeeze: rerun it by hand:\n  %s\n", command);
-    fprintf(stderr, "squeeze: or, after fixing it: squeeze resume %s --stage %s%s%s\n", plan->config_path,
+    fprintf(stderr, "squeeze: or, after fixing it: squeeze resume %s --stage %s%s%s\n", config,
             sq_stage_name(inst->stage), inst->variant[0] ? " --variant " : "", inst->variant);
-    fprintf(stderr, "squeeze: (squeeze resume %s alone reruns everything not done, the report included)\n",
-            plan->config_path);
-    free(log);
+    fprintf(stderr, "squeeze: (squeeze resume %s alone reruns everything not done, the report included)\n", config);
+    free(config);
     free(command);
     sq_argv_free(argv);
-}
-
-/* Marks what to run: what is not done, and everything downstream of it. */
-static sq_status select_instances(sq_plan *plan, const sq_command_options *opts, bool *run)
-{
-    if (opts->stage) {
-        int stage = sq_stage_from_name(opts->stage);
-        const char *variant = opts->variant ? opts->variant : "";
-        if (stage < 0)
-            return sq_fail(SQ_ERR_USAGE, "unknown stage '%s' (inspect, calibrate, compress, evaluate, report)",
-                           opts->stage);
-        sq_instance *inst = NULL;
-        int matches = 0;
-        for (size_t i = 0; i < plan->count; i++) {
-            sq_instance *cand = plan->items[i];
-            if ((int)cand->stage != stage)
-                continue;
-            if (opts->variant ? strcmp(cand->variant, variant) == 0 : true) {
-                matches++;
-                if (inst == NULL)
-                    inst = cand;
-            }
-        }
-        if (matches > 1)
-            return sq_fail(SQ_ERR_USAGE, "the plan has %d %s instances: name one with --variant (see squeeze plan %s)",
-                           matches, opts->stage, plan->config_path);
-        if (inst == NULL)
-            return sq_fail(SQ_ERR_USAGE, "the plan has no %s%s%s (see squeeze plan %s)", opts->stage,
-                           opts->variant ? " of variant " : "", opts->variant ? opts->variant : "", plan->config_path);
-        for (int j = 0; j < inst->input_count; j++)
-            if (inst->inputs[j]->state != SQ_STATE_DONE)
-                return sq_fail(SQ_ERR_USAGE, "%s needs %s, which is %s: resume without --stage first", inst->id,
-                               inst->inputs[j]->id, sq_state_name(inst->inputs[j]->state));
-        for (size_t i = 0; i < plan->count; i++)
-            run[i] = plan->items[i] == inst;
-        return SQ_OK;
-    }
-    for (size_t i = 0; i < plan->count; i++) {
-        sq_instance *inst = plan->items[i];
-        run[i] = inst->state != SQ_STATE_DONE;
-        for (int j = 0; j < inst->input_count && !run[i]; j++)
-            for (size_t k = 0; k < i; k++)
-                if (plan->items[k] == inst->inputs[j] && run[k])
-                    run[i] = true;
-    }
-    return SQ_OK;
 }
 
 static size_t item_of(const sq_plan *plan, const sq_instance *inst)
@@ -322,7 +264,7 @@ int sq_cmd_run(const sq_command_options *opts, bool resume)
     }
     run = calloc(plan.count, sizeof *run);
     succeeded = calloc(plan.count, sizeof *succeeded);
-    if (select_instances(&plan, opts, run) != SQ_OK) {
+    if (sq_plan_select(&plan, opts->stage, opts->variant, run) != SQ_OK) {
         fprintf(stderr, "squeeze: %s\n", sq_error_message());
         rc = 2;
         goto cleanup;

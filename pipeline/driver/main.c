@@ -1,116 +1,18 @@
-/* main.c - `squeeze COMMAND CONFIG [options]`: parses the command line and
- * hands over to the command's file (docs/driver.md). */
-#include "driver.h"
-
+/* main.c - the `squeeze` executable: process set-up around the driver
+ * library (commands.c parses the command line and runs the command). */
 #include <hdf5.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "commands.h"
 #include "util/log.h"
-
-static const char usage[] =
-    "usage: squeeze COMMAND CONFIG [options]\n"
-    "\n"
-    "commands:\n"
-    "  plan CONFIG                 the stage instances, their keys and states (done/stale/missing)\n"
-    "  check CONFIG [--local]      preflight in seconds: config, programs, files, model, data, maps\n"
-    "  run CONFIG [--keep-going]   run the plan here (mpirun for MPI stages with ranks > 1)\n"
-    "  submit CONFIG [--dry-run]   write one batch script per stage and submit them to Slurm\n"
-    "  status CONFIG               table of every stage: done/running/pending/failed/stale/missing\n"
-    "  resume CONFIG [--stage S [--variant V]] [--slurm]\n"
-    "                              rerun what failed, is stale or missing (or exactly one instance);\n"
-    "                              resubmits to Slurm when the run was submitted (or with --slurm)\n"
-    "  cancel CONFIG               scancel the run's queued and running jobs\n"
-    "\n"
-    "Exit codes: 0 ok, 2 usage or config error, 3 bad input, 4 a stage failed.\n"
-    "Fault injection for tests: SQUEEZE_FAULT=<stage>:<variant> fails that instance with exit 4.\n"
-    "See docs/driver.md and docs/config.md.\n";
 
 int main(int argc, char **argv)
 {
-    sq_command_options opts = {0};
-    const char *command;
     sq_log_init("squeeze");
     /* MPI ranks are the stages' parallelism: OpenBLAS threads on top of them
      * oversubscribe the cores.  OpenBLAS reads this when it loads, so it must be
      * in the stage's environment (the user's own setting wins). */
     setenv("OPENBLAS_NUM_THREADS", "1", 0);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* a missing or foreign artifact is a state, not an error */
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    command = argv[1];
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(arg, "--dry-run") == 0) {
-            opts.dry_run = true;
-        } else if (strcmp(arg, "--keep-going") == 0 || strcmp(arg, "-k") == 0) {
-            opts.keep_going = true;
-        } else if (strcmp(arg, "--local") == 0) {
-            opts.local_only = true;
-        } else if (strcmp(arg, "--slurm") == 0) {
-            opts.slurm = true;
-        } else if ((strcmp(arg, "--stage") == 0 || strcmp(arg, "--variant") == 0) && i + 1 < argc) {
-            if (arg[2] == 's')
-                opts.stage = argv[++i];
-            else
-                opts.variant = argv[++i];
-        } else if (strncmp(arg, "--stage=", 8) == 0) {
-            opts.stage = arg + 8;
-        } else if (strncmp(arg, "--variant=", 10) == 0) {
-            opts.variant = arg + 10;
-        } else if (arg[0] == '-') {
-            fprintf(stderr, "squeeze %s: unknown option %s\n%s", command, arg, usage);
-            return 2;
-        } else if (opts.config == NULL) {
-            opts.config = arg;
-        } else {
-            fprintf(stderr, "squeeze %s: one config only (got %s and %s)\n", command, opts.config, arg);
-            return 2;
-        }
-    }
-    if (opts.config == NULL) {
-        fprintf(stderr, "squeeze %s: name the run config (squeeze %s CONFIG)\n", command, command);
-        return 2;
-    }
-    if (opts.variant && !opts.stage) {
-        fprintf(stderr, "squeeze %s: --variant needs --stage\n", command);
-        return 2;
-    }
-    if (strcmp(command, "plan") == 0)
-        return sq_cmd_plan(&opts);
-    if (strcmp(command, "check") == 0)
-        return sq_cmd_check(&opts);
-    if (strcmp(command, "run") == 0)
-        return sq_cmd_run(&opts, false);
-    if (strcmp(command, "submit") == 0)
-        return sq_cmd_submit(&opts, false);
-    if (strcmp(command, "status") == 0)
-        return sq_cmd_status(&opts);
-    if (strcmp(command, "cancel") == 0)
-        return sq_cmd_cancel(&opts);
-    if (strcmp(command, "resume") == 0) {
-        /* a submitted run resumes on Slurm: its ledger says so */
-        char *ledger = NULL;
-        bool submitted = opts.slurm;
-        sq_plan plan;
-        if (!submitted && sq_plan_build(opts.config, &plan) == SQ_OK) {
-            ledger = sq_path_join(plan.run_dir, "ledger.json");
-            FILE *f = fopen(ledger, "r");
-            submitted = f != NULL;
-            if (f)
-                fclose(f);
-        }
-        if (!opts.slurm)
-            sq_plan_free(&plan);
-        free(ledger);
-        sq_error_clear();
-        return submitted ? sq_cmd_submit(&opts, true) : sq_cmd_run(&opts, true);
-    }
-    fprintf(stderr, "squeeze: unknown command '%s'\n%s", command, usage);
-    return 2;
+    return sq_driver_main(argc, argv);
 }

@@ -1,6 +1,7 @@
 /* plan.c - from the run YAML to stage instances with keys (DESIGN.md "Driver and Slurm").
  *
- * Order of execution: inspect, calibrate (one per distinct calibration config),
+ * The instances come from walking the stage table (stage_table.c) phase by
+ * phase: inspect, calibrate (one per distinct calibration config),
  * evaluate/baseline (one per distinct evaluation config), then per variant
  * compress/<v> and evaluate/<v>, and the report.
  *
@@ -11,7 +12,9 @@
  * are one instance: variants share inspect, and share calibrate unless they
  * vary calibration options.
  */
-#include "driver.h"
+#include "plan.h"
+#include "proc.h"
+#include "script_values.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -23,21 +26,6 @@
 
 #include "artifact/artifact.h"
 #include "compress/compress.h"
-
-static const char *const stage_names[SQ_STAGE_COUNT] = {"inspect", "calibrate", "compress", "evaluate", "report"};
-static const char *const stage_programs[SQ_STAGE_COUNT] = {"squeeze-inspect", "squeeze-calibrate", "squeeze-compress",
-                                                           "squeeze-evaluate", "squeeze-report"};
-
-const char *sq_stage_name(sq_stage_kind stage) { return stage_names[stage]; }
-const char *sq_stage_program(sq_stage_kind stage) { return stage_programs[stage]; }
-
-int sq_stage_from_name(const char *name)
-{
-    for (int s = 0; s < SQ_STAGE_COUNT; s++)
-        if (strcmp(stage_names[s], name) == 0)
-            return s;
-    return -1;
-}
 
 const char *sq_state_name(sq_state state)
 {
@@ -115,8 +103,8 @@ static void key_end(key_text *k, char out[SQ_SHA256_HEX])
 
 /* ---- instances ----------------------------------------------------------- */
 
-static sq_status add_instance(sq_plan *plan, sq_stage_kind stage, const char *variant, const char *sub,
-                              const char *artifact, sq_yaml_node *config, sq_instance **out)
+static sq_status add_instance(sq_plan *plan, const sq_stage_step *step, const char *variant, const char *sub,
+                              sq_yaml_node *config, sq_instance **out)
 {
     sq_instance *inst = calloc(1, sizeof *inst);
     sq_instance **grown = realloc(plan->items, (plan->count + 1) * sizeof *grown);
@@ -126,11 +114,12 @@ static sq_status add_instance(sq_plan *plan, sq_stage_kind stage, const char *va
     }
     plan->items = grown;
     plan->items[plan->count++] = inst;
-    inst->stage = stage;
+    inst->step = step;
+    inst->stage = step->stage;
     inst->variant = strdup(variant);
-    inst->id = sub ? sq_strdupf("%s/%s", sq_stage_name(stage), sub) : strdup(sq_stage_name(stage));
+    inst->id = sub ? sq_strdupf("%s/%s", sq_stage_name(step->stage), sub) : strdup(sq_stage_name(step->stage));
     inst->dir = sq_path_join(plan->run_dir, inst->id);
-    inst->output = sq_path_join(inst->dir, artifact);
+    inst->output = sq_path_join(inst->dir, step->artifact);
     inst->config_path = sq_path_join(inst->dir, "config.yaml");
     inst->log_path = sq_path_join(inst->dir, "stage.log");
     inst->config = config;
@@ -141,35 +130,10 @@ static sq_status add_instance(sq_plan *plan, sq_stage_kind stage, const char *va
     return SQ_OK;
 }
 
-static sq_status push_args(sq_instance *inst, const char *const *words)
-{
-    sq_status st = SQ_OK;
-    for (size_t i = 0; words[i]; i++)
-        if ((st = sq_argv_push(&inst->argv, words[i])) != SQ_OK)
-            break;
-    return st;
-}
-
-static sq_status set_program(const sq_plan *plan, sq_instance *inst)
-{
-    char *path = sq_find_program(plan->bin_dir, sq_stage_program(inst->stage));
-    sq_status st = sq_argv_push(&inst->argv, path ? path : sq_stage_program(inst->stage));
-    free(path);
-    return st;
-}
-
 sq_instance *sq_plan_find(const sq_plan *plan, sq_stage_kind stage, const char *variant)
 {
     for (size_t i = 0; i < plan->count; i++)
         if (plan->items[i]->stage == stage && (variant == NULL || strcmp(plan->items[i]->variant, variant) == 0))
-            return plan->items[i];
-    return NULL;
-}
-
-static sq_instance *find_key(const sq_plan *plan, sq_stage_kind stage, const char *key)
-{
-    for (size_t i = 0; i < plan->count; i++)
-        if (plan->items[i]->stage == stage && strcmp(plan->items[i]->key, key) == 0)
             return plan->items[i];
     return NULL;
 }
@@ -233,168 +197,212 @@ static sq_status set_scalar(sq_yaml_node *root, const char *section, const char 
     return sq_yaml_map_set(map, key, sq_yaml_new_scalar(value));
 }
 
-static sq_status build_instances(sq_plan *plan)
+/* The identity of a file a step's key covers, from the variant's config. */
+static void key_step_file(key_text *k, const sq_step_file_role *role, const sq_run_config *cfg)
+{
+    const char *path = NULL;
+    char *recipe = NULL;
+    switch (role->file) {
+    case SQ_FILE_CHECKPOINT:
+        path = cfg->model.checkpoint;
+        break;
+    case SQ_FILE_TOKENIZER:
+        path = cfg->data.tokenizer;
+        break;
+    case SQ_FILE_CALIBRATION_DATA:
+        path = cfg->data.calibration.path;
+        break;
+    case SQ_FILE_EVALUATION_DATA:
+        path = cfg->data.evaluation.path;
+        break;
+    case SQ_FILE_RECIPE:
+        /* a recipe may be a bare name found in configs/recipes (compress.h) */
+        if (cfg->compress.recipe && sq_compress_find_recipe(cfg->compress.recipe, &recipe) != SQ_OK)
+            sq_error_clear();
+        path = recipe ? recipe : cfg->compress.recipe;
+        break;
+    }
+    key_file(k, role->role, path);
+    free(recipe);
+}
+
+/* of[step][variant]: the instance of each step for each variant. */
+static size_t step_index(const sq_stage_step *step) { return (size_t)(step - sq_stage_steps); }
+
+static sq_status push_input(sq_instance ***inputs, int *count, sq_instance *input)
+{
+    sq_instance **grown = realloc(*inputs, (size_t)(*count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return sq_fail(SQ_ERR_RUN, "out of memory");
+    *inputs = grown;
+    (*inputs)[(*count)++] = input;
+    return SQ_OK;
+}
+
+/* The instances a step reads for variant v, in key order: the same variant's
+ * instance of each named step, or for "*<stage>" every instance of that stage
+ * planned so far (no cap: a sweep of any size is reported). */
+static sq_status step_inputs(const sq_plan *plan, sq_instance ***of, const sq_stage_step *step, size_t v,
+                             sq_instance ***inputs, int *count)
 {
     sq_status st = SQ_OK;
-    key_text k;
-    sq_instance *inspect = NULL, *inst = NULL;
-    sq_instance **calibration_of = NULL, **baseline_of = NULL;
-    const sq_run_config *first = NULL;
-    int baselines = 0;
-
-    SQ_TRY(sq_alloc(&calibration_of, plan->variant_count, sizeof *calibration_of, "plan"));
-    SQ_TRY(sq_alloc(&baseline_of, plan->variant_count, sizeof *baseline_of, "plan"));
-    first = &plan->variants[0].cfg;
-
-    /* inspect: the model (no sweep may vary it) */
-    SQ_TRY(add_instance(plan, SQ_STAGE_INSPECT, "", NULL, "inspect.h5", sq_yaml_clone(plan->variants[0].config),
-                        &inspect));
-    key_begin(&k, "inspect");
-    key_section(&k, inspect->config, "model");
-    key_section(&k, inspect->config, "inspect");
-    key_file(&k, "checkpoint", first->model.checkpoint);
-    key_end(&k, inspect->key);
-    SQ_TRY(set_program(plan, inspect));
-    {
-        const char *words[] = {first->model.checkpoint ? first->model.checkpoint : "(model.checkpoint missing)",
-                               "--config", inspect->config_path, "--out", inspect->output, "--key", inspect->key, NULL};
-        SQ_TRY(push_args(inspect, words));
-    }
-
-    /* calibrate: one per distinct calibration config */
-    for (size_t v = 0; v < plan->variant_count; v++) {
-        const sq_variant *var = &plan->variants[v];
-        char key[SQ_SHA256_HEX], id[16];
-        key_begin(&k, "calibrate");
-        key_section(&k, var->config, "calibrate");
-        key_section(&k, var->config, "data.tokenizer");
-        key_section(&k, var->config, "data.calibration");
-        key_file(&k, "tokenizer", var->cfg.data.tokenizer);
-        key_file(&k, "data", var->cfg.data.calibration.path);
-        key_input(&k, inspect);
-        key_end(&k, key);
-        if ((calibration_of[v] = find_key(plan, SQ_STAGE_CALIBRATE, key)) != NULL)
-            continue;
-        snprintf(id, sizeof id, "%.12s", key);
-        SQ_TRY(add_instance(plan, SQ_STAGE_CALIBRATE, id, id, "calibration.h5", sq_yaml_clone(var->config), &inst));
-        memcpy(inst->key, key, sizeof key);
-        inst->ranks = var->cfg.calibrate.ranks;
-        inst->inputs[inst->input_count++] = inspect;
-        SQ_TRY(set_program(plan, inst));
-        const char *words[] = {"--config", inst->config_path, "--model", inspect->output, "--out", inst->output,
-                               "--key", inst->key, NULL};
-        SQ_TRY(push_args(inst, words));
-        calibration_of[v] = inst;
-    }
-
-    /* evaluate/baseline: the uncompressed model, with log-probs kept for KL */
-    for (size_t v = 0; v < plan->variant_count; v++) {
-        const sq_variant *var = &plan->variants[v];
-        char key[SQ_SHA256_HEX], name[32];
-        sq_yaml_node *config = sq_yaml_clone(var->config);
-        SQ_TRY(set_scalar(config, "evaluate", "store_logprobs", "true"));
-        key_begin(&k, "evaluate-baseline");
-        key_section(&k, config, "evaluate");
-        key_section(&k, config, "data.tokenizer");
-        key_section(&k, config, "data.evaluation");
-        key_file(&k, "tokenizer", var->cfg.data.tokenizer);
-        key_file(&k, "data", var->cfg.data.evaluation.path);
-        key_input(&k, inspect);
-        key_end(&k, key);
-        if ((baseline_of[v] = find_key(plan, SQ_STAGE_EVALUATE, key)) != NULL) {
-            sq_yaml_node_free(config);
-            continue;
+    *inputs = NULL;
+    *count = 0;
+    for (size_t i = 0; i < SQ_STEP_MAX_INPUTS && step->inputs[i] && st == SQ_OK; i++) {
+        const char *name = step->inputs[i];
+        if (name[0] == '*') {
+            int stage = sq_stage_from_name(name + 1);
+            for (size_t j = 0; j < plan->count && st == SQ_OK; j++)
+                if ((int)plan->items[j]->stage == stage)
+                    st = push_input(inputs, count, plan->items[j]);
+        } else {
+            const sq_stage_step *from = sq_stage_step_find(name);
+            if (from == NULL || of[step_index(from)][v] == NULL)
+                return sq_fail(SQ_ERR_RUN, "stage table: step %s reads %s, which is not planned before it", step->name,
+                               name);
+            st = push_input(inputs, count, of[step_index(from)][v]);
         }
-        if (baselines++ == 0)
+    }
+    return st;
+}
+
+/* The stage command: the program, then the step's argv with its @words filled in. */
+static sq_status step_argv(const sq_plan *plan, const sq_stage_step *step, const sq_variant *var, sq_instance *inst)
+{
+    char *program = sq_find_program(plan->bin_dir, sq_stage_program(step->stage));
+    sq_status st = sq_argv_push(&inst->argv, program ? program : sq_stage_program(step->stage));
+    free(program);
+    for (size_t a = 0; st == SQ_OK && a < SQ_STEP_MAX_ARGS && step->argv[a]; a++) {
+        const char *word = step->argv[a];
+        if (word[0] == '@') {
+            const char *name = word + 1;
+            if (strcmp(name, "config") == 0)
+                word = inst->config_path;
+            else if (strcmp(name, "output") == 0)
+                word = inst->output;
+            else if (strcmp(name, "key") == 0)
+                word = inst->key;
+            else if (strcmp(name, "variant") == 0)
+                word = var->name;
+            else if (strcmp(name, "run_dir") == 0)
+                word = plan->run_dir;
+            else if (strcmp(name, "checkpoint") == 0)
+                word = var->cfg.model.checkpoint ? var->cfg.model.checkpoint : "(model.checkpoint missing)";
+            else {
+                word = NULL;
+                for (int j = 0; j < inst->input_count && word == NULL; j++)
+                    if (strcmp(inst->inputs[j]->step->name, name) == 0)
+                        word = inst->inputs[j]->output;
+                if (word == NULL)
+                    return sq_fail(SQ_ERR_RUN, "stage table: step %s names @%s, which is not one of its inputs",
+                                   step->name, name);
+            }
+        }
+        st = sq_argv_push(&inst->argv, word);
+    }
+    return st;
+}
+
+/* The instance of one step for variant v: built, or the one it shares. */
+static sq_status walk_step(sq_plan *plan, sq_instance ***of, const sq_stage_step *step, size_t v, int *baselines)
+{
+    sq_status st = SQ_OK;
+    const sq_variant *var = &plan->variants[v];
+    sq_instance **inputs = NULL, *inst = NULL;
+    sq_yaml_node *config = NULL;
+    int input_count = 0;
+    char key[SQ_SHA256_HEX], name[64];
+    key_text k;
+
+    if (step->expand == SQ_EXPAND_ONCE && v > 0) {
+        of[step_index(step)][v] = of[step_index(step)][0];
+        return SQ_OK;
+    }
+    if (step->run_config)
+        SQ_TRY(variant_config(plan, NULL, &config));
+    else
+        config = sq_yaml_clone(var->config);
+    if (config == NULL)
+        SQ_FAIL(SQ_ERR_RUN, "out of memory");
+    if (step->set_section)
+        SQ_TRY(set_scalar(config, step->set_section, step->set_key, step->set_value));
+    SQ_TRY(step_inputs(plan, of, step, v, &inputs, &input_count));
+
+    key_begin(&k, step->key_tag);
+    for (size_t i = 0; i < SQ_STEP_MAX_SECTIONS && step->sections[i]; i++)
+        key_section(&k, config, step->sections[i]);
+    for (size_t i = 0; i < step->file_count; i++)
+        key_step_file(&k, &step->files[i], &var->cfg);
+    for (int i = 0; i < input_count; i++)
+        key_input(&k, inputs[i]);
+    key_end(&k, key);
+
+    if (step->expand == SQ_EXPAND_DISTINCT) {
+        for (size_t i = 0; i < plan->count && inst == NULL; i++)
+            if (plan->items[i]->step == step && strcmp(plan->items[i]->key, key) == 0)
+                inst = plan->items[i];
+        if (inst) {
+            of[step_index(step)][v] = inst;
+            goto cleanup;
+        }
+    }
+    switch (step->naming) {
+    case SQ_NAME_NONE:
+        name[0] = '\0';
+        break;
+    case SQ_NAME_KEY:
+        snprintf(name, sizeof name, "%.12s", key);
+        break;
+    case SQ_NAME_BASELINE:
+        if ((*baselines)++ == 0)
             snprintf(name, sizeof name, "baseline");
         else
             snprintf(name, sizeof name, "baseline-%.8s", key);
-        SQ_TRY(add_instance(plan, SQ_STAGE_EVALUATE, name, name, "evaluation.h5", config, &inst));
-        memcpy(inst->key, key, sizeof key);
-        inst->ranks = var->cfg.evaluate.ranks;
-        inst->inputs[inst->input_count++] = inspect;
-        SQ_TRY(set_program(plan, inst));
-        const char *words[] = {"--config", inst->config_path, "--model", inspect->output, "--out", inst->output,
-                               "--variant", "baseline", "--key", inst->key, NULL};
-        SQ_TRY(push_args(inst, words));
-        baseline_of[v] = inst;
+        break;
+    case SQ_NAME_VARIANT:
+        snprintf(name, sizeof name, "%s", var->name);
+        break;
     }
-
-    /* per variant: compress, then evaluate against its baseline */
-    for (size_t v = 0; v < plan->variant_count; v++) {
-        const sq_variant *var = &plan->variants[v];
-        sq_instance *compress = NULL, *evaluate = NULL;
-        SQ_TRY(add_instance(plan, SQ_STAGE_COMPRESS, var->name, var->name, "model.h5", sq_yaml_clone(var->config),
-                            &compress));
-        compress->variant_index = (int)v;
-        key_begin(&k, "compress");
-        key_section(&k, compress->config, "compress");
-        {
-            /* a recipe may be a bare name found in configs/recipes (compress.h) */
-            char *recipe = NULL;
-            if (var->cfg.compress.recipe && sq_compress_find_recipe(var->cfg.compress.recipe, &recipe) != SQ_OK)
-                sq_error_clear();
-            key_file(&k, "recipe", recipe ? recipe : var->cfg.compress.recipe);
-            free(recipe);
-        }
-        key_input(&k, inspect);
-        key_input(&k, calibration_of[v]);
-        key_end(&k, compress->key);
-        compress->inputs[compress->input_count++] = inspect;
-        compress->inputs[compress->input_count++] = calibration_of[v];
-        SQ_TRY(set_program(plan, compress));
-        {
-            const char *words[] = {"--config", compress->config_path, "--model", inspect->output, "--calibration",
-                                   calibration_of[v]->output, "--out", compress->output, "--key", compress->key, NULL};
-            SQ_TRY(push_args(compress, words));
-        }
-
-        SQ_TRY(add_instance(plan, SQ_STAGE_EVALUATE, var->name, var->name, "evaluation.h5", sq_yaml_clone(var->config),
-                            &evaluate));
-        evaluate->variant_index = (int)v;
-        evaluate->ranks = var->cfg.evaluate.ranks;
-        key_begin(&k, "evaluate");
-        key_section(&k, evaluate->config, "evaluate");
-        key_section(&k, evaluate->config, "data.tokenizer");
-        key_section(&k, evaluate->config, "data.evaluation");
-        key_file(&k, "tokenizer", var->cfg.data.tokenizer);
-        key_file(&k, "data", var->cfg.data.evaluation.path);
-        key_input(&k, compress);
-        key_input(&k, baseline_of[v]);
-        key_end(&k, evaluate->key);
-        evaluate->inputs[evaluate->input_count++] = compress;
-        evaluate->inputs[evaluate->input_count++] = baseline_of[v];
-        SQ_TRY(set_program(plan, evaluate));
-        {
-            const char *words[] = {"--config", evaluate->config_path, "--model", compress->output, "--baseline",
-                                   baseline_of[v]->output, "--out", evaluate->output, "--variant", var->name,
-                                   "--key", evaluate->key, NULL};
-            SQ_TRY(push_args(evaluate, words));
-        }
-    }
-
-    /* report: every evaluation, whatever its outcome */
-    sq_yaml_node *report_config = NULL;
-    SQ_TRY(variant_config(plan, NULL, &report_config));
-    SQ_TRY(add_instance(plan, SQ_STAGE_REPORT, "", NULL, "plan_key", report_config, &inst));
-    key_begin(&k, "report");
-    key_section(&k, inst->config, "targets");
-    for (size_t i = 0; i < plan->count; i++) {
-        if (plan->items[i]->stage == SQ_STAGE_EVALUATE) {
-            key_input(&k, plan->items[i]);
-            if (inst->input_count < SQ_MAX_INSTANCE_INPUTS)
-                inst->inputs[inst->input_count++] = plan->items[i];
-        }
-    }
-    key_end(&k, inst->key);
-    SQ_TRY(set_program(plan, inst));
-    {
-        const char *words[] = {"--config", inst->config_path, "--run-dir", plan->run_dir, "--key", inst->key, NULL};
-        SQ_TRY(push_args(inst, words));
-    }
+    SQ_TRY(add_instance(plan, step, name, name[0] ? name : NULL, config, &inst));
+    config = NULL; /* the instance owns it */
+    memcpy(inst->key, key, sizeof key);
+    inst->inputs = inputs;
+    inst->input_count = input_count;
+    inputs = NULL;
+    inst->ranks = step->ranks == SQ_RANKS_CALIBRATE ? var->cfg.calibrate.ranks
+                  : step->ranks == SQ_RANKS_EVALUATE ? var->cfg.evaluate.ranks : 1;
+    inst->variant_index = step->expand == SQ_EXPAND_PER_VARIANT ? (int)v : -1;
+    SQ_TRY(step_argv(plan, step, var, inst));
+    of[step_index(step)][v] = inst;
 cleanup:
-    free(calibration_of);
-    free(baseline_of);
+    sq_yaml_node_free(config);
+    free(inputs);
+    return st;
+}
+
+/* Walks the stage table phase by phase; within a phase, variant by variant,
+ * so a variant's compress and evaluate stand side by side in the plan. */
+static sq_status build_instances(sq_plan *plan)
+{
+    sq_status st = SQ_OK;
+    sq_instance ***of = NULL;
+    int baselines = 0, last_phase = 0;
+
+    SQ_TRY(sq_alloc(&of, sq_stage_step_count, sizeof *of, "plan"));
+    for (size_t s = 0; s < sq_stage_step_count; s++) {
+        SQ_TRY(sq_alloc(&of[s], plan->variant_count, sizeof *of[s], "plan"));
+        if (sq_stage_steps[s].phase > last_phase)
+            last_phase = sq_stage_steps[s].phase;
+    }
+    for (int phase = 0; phase <= last_phase; phase++)
+        for (size_t v = 0; v < plan->variant_count; v++)
+            for (size_t s = 0; s < sq_stage_step_count; s++)
+                if (sq_stage_steps[s].phase == phase)
+                    SQ_TRY(walk_step(plan, of, &sq_stage_steps[s], v, &baselines));
+cleanup:
+    for (size_t s = 0; of && s < sq_stage_step_count; s++)
+        free(of[s]);
+    free(of);
     return st;
 }
 
@@ -477,6 +485,14 @@ cleanup:
 
 sq_status sq_plan_build(const char *config_path, sq_plan *plan)
 {
+    char *bin_dir = sq_self_dir();
+    sq_status st = sq_plan_build_in(config_path, bin_dir, plan);
+    free(bin_dir);
+    return st;
+}
+
+sq_status sq_plan_build_in(const char *config_path, const char *bin_dir, sq_plan *plan)
+{
     sq_status st = SQ_OK;
     char absolute[PATH_MAX];
     memset(plan, 0, sizeof *plan);
@@ -488,7 +504,7 @@ sq_status sq_plan_build(const char *config_path, sq_plan *plan)
     *strrchr(plan->config_dir, '/') = '\0';
     if (plan->config_dir[0] == '\0')
         strcpy(plan->config_dir, "/");
-    plan->bin_dir = sq_self_dir();
+    plan->bin_dir = strdup(bin_dir);
 
     /* values reach batch scripts and command lines: refuse control characters
      * before anything else reads them (script_values.c) */
@@ -531,6 +547,7 @@ void sq_plan_free(sq_plan *plan)
         free(inst->log_path);
         sq_yaml_node_free(inst->config);
         sq_argv_free(inst->argv);
+        free(inst->inputs);
         free(inst->detail);
         free(inst->job_id);
         free(inst);

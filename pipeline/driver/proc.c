@@ -6,12 +6,13 @@
  * through sq_shell_quote().
  */
 #define _GNU_SOURCE /* vasprintf, pipe2 */
-#include "driver.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/hash.h"
 
 double sq_now(void)
 {

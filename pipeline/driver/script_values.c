@@ -16,7 +16,7 @@
  * shell words, sq_sbatch_quote for #SBATCH lines (sbatch parses them itself),
  * and no value is ever written into a comment.
  */
-#include "driver.h"
+#include "script_values.h"
 
 #include <stdlib.h>
 #include <string.h>

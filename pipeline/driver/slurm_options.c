@@ -16,7 +16,7 @@
  * syntax sbatch accepts (sbatch(1) --time, --mem) so that a typo fails in
  * `squeeze check` on the laptop, not after hours in the queue.
  */
-#include "driver.h"
+#include "slurm_options.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -9,7 +9,8 @@
  * each job also writes its id into <instance>/slurm_job_id when it starts.
  * Never one call per job (reference-facts B2).
  */
-#include "driver.h"
+#include "slurm_jobs.h"
+#include "proc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,10 @@
  * variant, folder, key and the stage's argv, so the script reads like what it
  * does and runs by hand with SLURM_ARRAY_TASK_ID=<task> bash <script>.
  */
-#include "driver.h"
+#include "slurm_jobs.h"
+#include "fault.h"
+#include "proc.h"
+#include "script_values.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -174,22 +177,23 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
         /* an evaluation left by an earlier config (its rerun failed or was
          * cancelled) exists but carries another key: `squeeze plan` reads the
          * keys, and a report over it is not marked done either */
-        char *squeeze = sq_path_join(plan->bin_dir, "squeeze");
+        char *program = sq_path_join(plan->bin_dir, "squeeze");
         fputs("  if [ \"$complete\" = 1 ] && ! ", f);
-        quoted(f, squeeze);
+        quoted(f, program);
         fputs(" plan ", f);
         quoted(f, plan->config_path);
         fputs(" | awk '$1 == \"evaluate\" && $3 != \"done\" {print \"squeeze: evaluate/\" $2 \" is \" $3 \": the report is "
               "incomplete\"; bad = 1} END {exit bad}'; then\n    complete=0\n  fi\n"
               "  if [ \"$complete\" = 1 ]; then printf '%s\\n' \"$key\" > \"$artifact.tmp.$$\" && mv \"$artifact.tmp.$$\" "
               "\"$artifact\"; fi\nfi", f);
-        free(squeeze);
+        free(program);
     } else {
         fputs("if [ \"$status\" -eq 0 ] && [ ! -e \"$artifact\" ]; then\n"
               "  echo \"squeeze: the stage exited 0 but wrote no $artifact\"; status=4\nfi", f);
     }
     fclose(f);
 
+    char *squeeze = sq_path_join(plan->bin_dir, "squeeze");
     char *job_name = sq_strdupf("sq-%s-%s", plan->run_name, sq_stage_name(stage));
     /* sbatch expands %j, %A, ... in --output: a '%' of the folder is written %% */
     char *output = NULL;
@@ -226,6 +230,7 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
         {"LAUNCHER", launcher},
         {"TASKS", tasks},
         {"AFTER_SUCCESS", after},
+        {"SQUEEZE", sq_shell_quote(squeeze)},
         {"BEFORE_RUN", strdup(stage == SQ_STAGE_REPORT ? "rm -f \"$artifact\"   # the report's key is rewritten only if it completes"
                                                        : "")},
     };
@@ -237,6 +242,7 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
         free(values[i].value);
     free(output);
     free(job_name);
+    free(squeeze);
     sbatch_lines = modules = launcher = tasks = after = NULL; /* freed through values */
     SQ_TRY(st);
     {

@@ -15,7 +15,13 @@
  * The array index of a variant's compress and evaluate task is the variant's
  * index in the sweep, which keeps aftercorr pairs aligned across resubmissions.
  */
-#include "driver.h"
+#include "commands.h"
+#include "ledger.h"
+#include "slurm_jobs.h"
+#include "proc.h"
+#include "run_lock.h"
+#include "select.h"
+#include "slurm_groups.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,227 +47,13 @@ int sq_slurm_max_array_size(void)
     return value;
 }
 
-/* "0-3,5,7-9%4" from sorted task ids. */
-static char *array_spec(const int *ids, size_t count, int throttle)
-{
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    for (size_t i = 0; i < count;) {
-        size_t j = i;
-        while (j + 1 < count && ids[j + 1] == ids[j] + 1)
-            j++;
-        if (j > i)
-            fprintf(f, "%s%d-%d", i ? "," : "", ids[i], ids[j]);
-        else
-            fprintf(f, "%s%d", i ? "," : "", ids[i]);
-        i = j + 1;
-    }
-    if (throttle > 0)
-        fprintf(f, "%%%d", throttle);
-    fclose(f);
-    return text;
-}
-
-typedef struct {
-    sq_stage_kind stage;
-    const char *label;       /* script name: inspect, calibrate, baseline, compress, evaluate, report */
-    sq_instance **items;
-    int *tasks;              /* array task ids (local to the chunk), NULL for a single job */
-    size_t count;
-    int offset;
-    char *job_id;            /* after submission ("<label>" in a dry run) */
-    bool corr_with_prev;     /* evaluate chunk whose every task has its compress in the previous group */
-    int corr_group;          /* index of the compress group it pairs with, -1 */
-} job_group;
-
-typedef struct {
-    sq_plan *plan;
-    bool *submit;            /* per plan item */
-    job_group *groups;
-    size_t group_count;
-    int *group_of;           /* per plan item: group index or -1 */
-} submission;
-
-static job_group *new_group(submission *s, sq_stage_kind stage, const char *label)
-{
-    job_group *grown = realloc(s->groups, (s->group_count + 1) * sizeof *grown);
-    if (grown == NULL)
-        return NULL;
-    s->groups = grown;
-    job_group *g = &s->groups[s->group_count++];
-    memset(g, 0, sizeof *g);
-    g->stage = stage;
-    g->label = label;
-    g->corr_group = -1;
-    return g;
-}
-
-static void group_add(submission *s, job_group *g, size_t item, int task)
-{
-    g->items = realloc(g->items, (g->count + 1) * sizeof *g->items);
-    g->tasks = realloc(g->tasks, (g->count + 1) * sizeof *g->tasks);
-    g->items[g->count] = s->plan->items[item];
-    g->tasks[g->count] = task;
-    g->count++;
-    s->group_of[item] = (int)(g - s->groups);
-}
-
-static size_t item_index(const sq_plan *plan, const sq_instance *inst)
-{
-    for (size_t i = 0; i < plan->count; i++)
-        if (plan->items[i] == inst)
-            return i;
-    return 0;
-}
-
-/* Groups the instances to submit, in plan order. */
-static void make_groups(submission *s, int max_array)
-{
-    sq_plan *plan = s->plan;
-    job_group *g;
-    /* inspect, calibrate, baseline: positions as task ids */
-    static const struct { sq_stage_kind stage; const char *label; bool baseline; } simple[] = {
-        {SQ_STAGE_INSPECT, "inspect", false}, {SQ_STAGE_CALIBRATE, "calibrate", false},
-        {SQ_STAGE_EVALUATE, "baseline", true}};
-    for (size_t k = 0; k < 3; k++) {
-        g = NULL;
-        for (size_t i = 0; i < plan->count; i++) {
-            sq_instance *inst = plan->items[i];
-            if (!s->submit[i] || inst->stage != simple[k].stage)
-                continue;
-            if (simple[k].stage == SQ_STAGE_EVALUATE && inst->variant_index >= 0)
-                continue;
-            if (g == NULL || (int)g->count == max_array)
-                g = new_group(s, simple[k].stage, simple[k].label);
-            group_add(s, g, i, (int)g->count);
-        }
-    }
-    /* compress and evaluate: array index = variant index, chunked by MaxArraySize */
-    int chunks = (int)((plan->variant_count + (size_t)max_array - 1) / (size_t)max_array);
-    for (int c = 0; c < chunks; c++) {
-        int offset = c * max_array;
-        job_group *compress = NULL, *paired = NULL, *single = NULL;
-        for (size_t i = 0; i < plan->count; i++) {
-            sq_instance *inst = plan->items[i];
-            if (!s->submit[i] || inst->stage != SQ_STAGE_COMPRESS || inst->variant_index / max_array != c)
-                continue;
-            if (compress == NULL) {
-                compress = new_group(s, SQ_STAGE_COMPRESS, "compress");
-                compress->offset = offset;
-            }
-            group_add(s, compress, i, inst->variant_index - offset);
-        }
-        int compress_index = compress ? (int)(compress - s->groups) : -1;
-        for (size_t i = 0; i < plan->count; i++) {
-            sq_instance *inst = plan->items[i];
-            if (!s->submit[i] || inst->stage != SQ_STAGE_EVALUATE || inst->variant_index < 0 ||
-                inst->variant_index / max_array != c)
-                continue;
-            /* its compress input is inputs[0] */
-            bool corr = compress_index >= 0 && s->submit[item_index(plan, inst->inputs[0])];
-            job_group **slot = corr ? &paired : &single;
-            if (*slot == NULL) {
-                *slot = new_group(s, SQ_STAGE_EVALUATE, corr ? "evaluate" : "evaluate-only");
-                (*slot)->offset = offset;
-                (*slot)->corr_group = corr ? compress_index : -1;
-            }
-            group_add(s, *slot, i, inst->variant_index - offset);
-        }
-    }
-    g = NULL;
-    for (size_t i = 0; i < plan->count; i++)
-        if (s->submit[i] && plan->items[i]->stage == SQ_STAGE_REPORT)
-            group_add(s, g = new_group(s, SQ_STAGE_REPORT, "report"), i, 0);
-}
-
-/* --dependency for a group: afterok on the groups (or running jobs) of its
- * inputs, aftercorr on the paired compress array, afterany for the report. */
-static char *dependency(submission *s, const job_group *g)
-{
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    int n = 0;
-    const char *type = g->stage == SQ_STAGE_REPORT ? "afterany" : "afterok";
-    char **seen = NULL;
-    size_t seen_count = 0;
-    for (size_t i = 0; i < g->count; i++) {
-        const sq_instance *inst = g->items[i];
-        for (int j = 0; j < inst->input_count; j++) {
-            const sq_instance *input = inst->inputs[j];
-            size_t index = item_index(s->plan, input);
-            const char *id = NULL, *kind = type;
-            if (s->submit[index] && s->group_of[index] >= 0) {
-                if (s->group_of[index] == g->corr_group)
-                    kind = "aftercorr";
-                id = s->groups[s->group_of[index]].job_id;
-            } else if (input->state == SQ_STATE_PENDING || input->state == SQ_STATE_RUNNING) {
-                id = input->job_id;
-            }
-            if (id == NULL)
-                continue;
-            char *dep = sq_strdupf("%s:%s", kind, id);
-            bool dup = false;
-            for (size_t k = 0; k < seen_count && !dup; k++)
-                dup = strcmp(seen[k], dep) == 0;
-            if (dup) {
-                free(dep);
-                continue;
-            }
-            seen = realloc(seen, (seen_count + 1) * sizeof *seen);
-            seen[seen_count++] = dep;
-            fprintf(f, "%s%s", n++ ? "," : "", dep);
-        }
-    }
-    fclose(f);
-    for (size_t k = 0; k < seen_count; k++)
-        free(seen[k]);
-    free(seen);
-    if (n == 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
-static void select_for_submit(sq_plan *plan, const sq_command_options *opts, bool *submit, sq_status *st)
-{
-    *st = SQ_OK;
-    if (opts->stage) {
-        int stage = sq_stage_from_name(opts->stage);
-        int matches = 0;
-        if (stage < 0) {
-            *st = sq_fail(SQ_ERR_USAGE, "unknown stage '%s' (inspect, calibrate, compress, evaluate, report)", opts->stage);
-            return;
-        }
-        for (size_t i = 0; i < plan->count; i++) {
-            sq_instance *inst = plan->items[i];
-            submit[i] = (int)inst->stage == stage && (opts->variant == NULL || strcmp(inst->variant, opts->variant) == 0);
-            matches += submit[i];
-        }
-        if (matches != 1)
-            *st = sq_fail(SQ_ERR_USAGE, "--stage %s%s%s names %d instances; name exactly one (see squeeze plan)",
-                          opts->stage, opts->variant ? " --variant " : "", opts->variant ? opts->variant : "", matches);
-        return;
-    }
-    for (size_t i = 0; i < plan->count; i++) {
-        sq_instance *inst = plan->items[i];
-        bool active = inst->state == SQ_STATE_PENDING || inst->state == SQ_STATE_RUNNING;
-        submit[i] = inst->state != SQ_STATE_DONE && !active;
-        for (int j = 0; j < inst->input_count && !submit[i] && !active; j++)
-            for (size_t k = 0; k < i; k++)
-                if (plan->items[k] == inst->inputs[j] && submit[k])
-                    submit[i] = true;
-    }
-}
-
 int sq_cmd_submit(const sq_command_options *opts, bool resume)
 {
     sq_plan plan;
     sq_ledger ledger = {0};
     sq_run_lock lock = {-1, NULL};
-    submission s = {0};
+    sq_submission s = {0};
+    bool *submit = NULL;
     int rc = 0, calls = 0;
     bool active = false;
     char *sbatch = NULL;
@@ -296,22 +88,18 @@ int sq_cmd_submit(const sq_command_options *opts, bool resume)
             goto cleanup;
         }
     }
-    s.plan = &plan;
-    s.submit = calloc(plan.count, sizeof *s.submit);
-    s.group_of = malloc(plan.count * sizeof *s.group_of);
-    for (size_t i = 0; i < plan.count; i++)
-        s.group_of[i] = -1;
-    {
-        sq_status st;
-        select_for_submit(&plan, opts, s.submit, &st);
-        if (st != SQ_OK) {
-            fprintf(stderr, "squeeze: %s\n", sq_error_message());
-            rc = 2;
-            goto cleanup;
-        }
+    submit = calloc(plan.count + 1, sizeof *submit);
+    if (submit == NULL || sq_plan_select(&plan, opts->stage, opts->variant, submit) != SQ_OK) {
+        fprintf(stderr, "squeeze: %s\n", sq_error_message());
+        rc = 2;
+        goto cleanup;
     }
     int max_array = sq_slurm_max_array_size();
-    make_groups(&s, max_array);
+    if (sq_submission_group(&plan, submit, max_array, &s) != SQ_OK) {
+        fprintf(stderr, "squeeze: %s\n", sq_error_message());
+        rc = 4;
+        goto cleanup;
+    }
     if (s.group_count == 0) {
         fprintf(stderr, "squeeze: nothing to submit: every stage of run %s is done or queued\n", plan.run_name);
         goto cleanup;
@@ -320,10 +108,9 @@ int sq_cmd_submit(const sq_command_options *opts, bool resume)
             plan.run_name, s.group_count, max_array);
 
     for (size_t gi = 0; gi < s.group_count; gi++) {
-        job_group *g = &s.groups[gi];
-        bool array = g->stage == SQ_STAGE_COMPRESS || (g->stage == SQ_STAGE_EVALUATE && g->items[0]->variant_index >= 0) ||
-                     g->count > 1;
-        int chunk = g->offset / max_array;
+        sq_job_group *g = &s.groups[gi];
+        bool array = g->array;
+        int chunk = g->chunk;
         char *script = chunk ? sq_strdupf("%s/slurm/%s.%d.sbatch", plan.run_dir, g->label, chunk)
                              : sq_strdupf("%s/slurm/%s.sbatch", plan.run_dir, g->label);
         for (size_t i = 0; i < g->count; i++)
@@ -336,8 +123,8 @@ int sq_cmd_submit(const sq_command_options *opts, bool resume)
             rc = 4;
             goto cleanup;
         }
-        char *spec = array ? array_spec(g->tasks, g->count, plan.slurm.array_throttle) : NULL;
-        char *dep = dependency(&s, g);
+        char *spec = array ? sq_slurm_array_spec(g->tasks, g->count, plan.slurm.array_throttle) : NULL;
+        char *dep = sq_submission_dependency(&s, g);
         char **argv = sq_argv_new();
         sq_argv_push(&argv, opts->dry_run ? "sbatch" : sbatch);
         sq_argv_push(&argv, "--parsable");
@@ -398,14 +185,8 @@ int sq_cmd_submit(const sq_command_options *opts, bool resume)
         fprintf(stderr, "squeeze: dry run: scripts in %s/slurm/, nothing submitted\n", plan.run_dir);
     }
 cleanup:
-    for (size_t gi = 0; gi < s.group_count; gi++) {
-        free(s.groups[gi].items);
-        free(s.groups[gi].tasks);
-        free(s.groups[gi].job_id);
-    }
-    free(s.groups);
-    free(s.submit);
-    free(s.group_of);
+    sq_submission_free(&s);
+    free(submit);
     free(sbatch);
     sq_ledger_free(&ledger);
     sq_run_lock_release(&lock);

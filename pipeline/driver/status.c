@@ -4,7 +4,10 @@
  * executor recorded in plan.json, and, when the run was submitted, Slurm's
  * view with ONE scoped squeue call and ONE `sacct -c` call (slurm_query.c).
  */
-#include "driver.h"
+#include "commands.h"
+#include "ledger.h"
+#include "slurm_jobs.h"
+#include "proc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,8 @@
  * outside [A-Za-z0-9._-] replaced by '-'.  Names must be unique (else give
  * `names:`); a name is a folder and a Slurm array element, never shell text.
  */
-#include "driver.h"
+#include "sweep.h"
+#include "script_values.h"
 
 #include <stdlib.h>
 #include <string.h>

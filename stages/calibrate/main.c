@@ -71,12 +71,11 @@ int main(int argc, char **argv)
                                         .plan_key = args.key ? args.key : ""};
         st = sq_calibrate_run(&request);
     }
-    /* Every rank reaches the same verdict; the root reports it, and a rank
-     * reports its own failure too. */
-    if (st != SQ_OK && (rank == 0 || strstr(sq_error_message(), "another MPI rank failed") == NULL))
-        sq_error("%s (%s)", sq_error_message(), sq_status_name(st));
+    /* the same end as every stage: a failure the ranks agreed on was logged
+     * once then, any other is logged here */
+    int code = sq_stage_exit_status(st);
     if (loaded)
         sq_run_config_free(&cfg);
     MPI_Finalize();
-    return (int)st;
+    return code;
 }

@@ -19,6 +19,7 @@
 #include "config/run_config.h"
 #include "metrics/evaluate_run.h"
 #include "metrics/evaluation.h"
+#include "util/mpi_agree.h"
 #include "util/log.h"
 
 typedef struct {
@@ -92,8 +93,9 @@ int main(int argc, char **argv)
     if (st == SQ_OK && json != NULL)
         printf("%s\n", json);
     free(json);
+    int code = sq_stage_exit_status(st);
     if (loaded)
         sq_run_config_free(&cfg);
     MPI_Finalize();
-    return (int)st;
+    return code;
 }

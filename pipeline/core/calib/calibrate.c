@@ -25,6 +25,7 @@
 #include "tokenize/tokenizer.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/mpi_agree.h"
 #include "util/progress.h"
 
 void sq_calibrate_window_starts(int64_t count, int length, int used, int64_t *starts)
@@ -33,17 +34,6 @@ void sq_calibrate_window_starts(int64_t count, int length, int used, int64_t *st
      * floor((count - length) / (used - 1)) >= length because used <= count / length. */
     for (int w = 0; w < used; w++)
         starts[w] = used > 1 ? ((int64_t)w * (count - length)) / (used - 1) : 0;
-}
-
-/* Every rank learns whether any rank failed, so that none waits in a
- * collective for a rank that has given up. */
-static sq_status agree(sq_status mine)
-{
-    int local = (int)mine, worst = 0;
-    MPI_Allreduce(&local, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (worst != 0 && mine == SQ_OK)
-        return sq_fail((sq_status)worst, "another MPI rank failed (its message is above)");
-    return mine;
 }
 
 static sq_status write_linear(hid_t linears, const sq_linear_stats *linear, const sq_run_config *cfg)
@@ -260,13 +250,13 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
     if (!cfg->data.calibration.path)
         st = sq_fail(SQ_ERR_USAGE, "%s: data.calibration is not set: give the calibration text or tokens",
                      cfg->path);
-    SQ_TRY(agree(st));
+    SQ_TRY(sq_mpi_agree(MPI_COMM_WORLD, st));
 
     st = sq_model_load(request->model_path, cfg->model.family ? cfg->model.family : "auto", &hints, &loaded);
     loaded_ok = st == SQ_OK;
     if (st != SQ_OK)
         sq_error_context("calibrate: loading %s", request->model_path);
-    SQ_TRY(agree(st));
+    SQ_TRY(sq_mpi_agree(MPI_COMM_WORLD, st));
     if (length < 1 || length > loaded.config.max_seq_length)
         st = sq_fail(SQ_ERR_USAGE, "%s: calibrate.window_length %d is outside 1..%d (the model's max_seq_length)",
                      cfg->path, length, loaded.config.max_seq_length);
@@ -276,7 +266,7 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
         st = sq_tokenizer_load(tokenizer_spec, &tokenizer);
     if (st == SQ_OK)
         st = sq_data_load_tokens(&cfg->data.calibration, tokenizer, loaded.config.vocab_size, &tokens, &token_count);
-    SQ_TRY(agree(st));
+    SQ_TRY(sq_mpi_agree(MPI_COMM_WORLD, st));
 
     used = cfg->calibrate.windows;
     if ((int64_t)token_count / length < used)
@@ -284,7 +274,7 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
     if (used < 1)
         st = sq_fail(SQ_ERR_INPUT, "%s: %zu calibration tokens, fewer than one window of %d", cfg->data.calibration.path,
                      token_count, length);
-    SQ_TRY(agree(st));
+    SQ_TRY(sq_mpi_agree(MPI_COMM_WORLD, st));
     if (used < cfg->calibrate.windows)
         sq_warn("%s holds %zu tokens: %d windows of %d instead of the %d asked for", cfg->data.calibration.path,
                 token_count, used, length, cfg->calibrate.windows);
@@ -300,7 +290,7 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
         st = sq_model_build(&loaded.config, &loaded.tensors, &model);
     if (st == SQ_OK)
         st = sq_alloc(&logits, (size_t)length * (size_t)loaded.config.vocab_size, sizeof *logits, "logits");
-    SQ_TRY(agree(st));
+    SQ_TRY(sq_mpi_agree(MPI_COMM_WORLD, st));
     sq_info("calibrating %s on %d windows of %d tokens from %s (%zu tokens), %d rank%s", request->model_path, used,
             length, cfg->data.calibration.path, token_count, size, size == 1 ? "" : "s");
 
@@ -322,7 +312,7 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
         }
         sq_progress_finish(&progress);
     }
-    SQ_TRY(agree(st));
+    SQ_TRY(sq_mpi_agree(MPI_COMM_WORLD, st));
     SQ_TRY(sq_act_stats_merge(&stats));
 
     if (rank == 0) {
@@ -334,7 +324,7 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
         };
         st = write_artifact(&contents);
     }
-    SQ_TRY(agree(st));
+    SQ_TRY(sq_mpi_agree(MPI_COMM_WORLD, st));
 cleanup:
     free(logits);
     free(starts);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/mpi_agree.h"
 
 /* Table indices are the getopt values, below every character getopt returns
  * (':', '?'); --help returns 'h' like -h. */
@@ -82,7 +83,8 @@ sq_status sq_stage_parse(const sq_stage_command_line *line, int argc, char **arg
 
 int sq_stage_exit_status(sq_status st)
 {
-    if (st != SQ_OK)
+    /* an MPI failure agreed by the ranks was logged once, by the rank that failed */
+    if (st != SQ_OK && !sq_mpi_failure_logged())
         sq_error("%s (%s)", sq_error_message(), sq_status_name(st));
     return (int)st;
 }

@@ -45,8 +45,9 @@ typedef struct {
  * of them named in one message). */
 sq_status sq_stage_parse(const sq_stage_command_line *line, int argc, char **argv, bool *help);
 
-/* The end of a stage main: logs a failure's message with its kind, and
- * returns the exit status (0 done, 2 usage/config, 3 bad input, 4 run). */
+/* The end of every stage main: logs a failure's message with its kind
+ * (unless the MPI ranks agreed on it and it was logged then, util/mpi_agree.h),
+ * and returns the exit status (0 done, 2 usage/config, 3 bad input, 4 run). */
 int sq_stage_exit_status(sq_status st);
 
 #endif

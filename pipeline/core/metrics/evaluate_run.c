@@ -21,6 +21,7 @@
 #include "models/forward.h"
 #include "tokenize/tokenizer.h"
 #include "util/log.h"
+#include "util/mpi_agree.h"
 
 /* The evaluate section as window options; "given" tells a set key from a default. */
 /* Default variant: "baseline" without a baseline, else the model's folder

@@ -10,6 +10,7 @@
 #include "metrics/evaluation_file.h"
 #include "metrics/mem.h"
 #include "util/log.h"
+#include "util/mpi_agree.h"
 #include "util/progress.h"
 
 /* Per-window numbers travel to the root as 6 doubles (counts are exact in a
@@ -21,24 +22,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-sq_status sq_mpi_agree(MPI_Comm comm, sq_status local)
-{
-    int mine = (int)local, worst = 0, rank = 0, failing = INT_MAX, lowest = INT_MAX;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, comm);
-    if (worst == SQ_OK)
-        return SQ_OK;
-    failing = local != SQ_OK ? rank : INT_MAX;
-    MPI_Allreduce(&failing, &lowest, 1, MPI_INT, MPI_MIN, comm);
-    if (rank == lowest) {
-        if (rank == 0)
-            sq_error("%s", sq_error_message());
-        else
-            sq_error("rank %d: %s", rank, sq_error_message());
-    }
-    return (sq_status)worst;
 }
 
 static int64_t window_scored(const sq_window *window) { return window->score_end - window->score_begin; }

@@ -59,9 +59,4 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
                       const sq_eval_options *options, sq_eval_result *result);
 void sq_eval_result_free(sq_eval_result *result);
 
-/* Every rank learns the worst status of all ranks (so that none waits in a
- * collective call for a rank that gave up).  The lowest failing rank logs its
- * message; the others stay quiet.  Returns the worst status. */
-sq_status sq_mpi_agree(MPI_Comm comm, sq_status local);
-
 #endif

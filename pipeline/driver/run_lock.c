@@ -1,4 +1,4 @@
-/* lock.c - one writer per run folder.
+/* run_lock.c - one writer per run folder.
  *
  * `run`, `resume`, `submit` and `cancel` hold an flock(2) on
  * <run_dir>/.squeeze.lock while they work.  The kernel drops the lock when the
@@ -6,9 +6,11 @@
  * a second concurrent command on the same folder is refused, naming the
  * holder's pid and command (written into the lock file).
  */
-#include "driver.h"
+#include "run_lock.h"
+#include "proc.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,36 @@
+/* commands.h - the `squeeze` commands: plan, check, run, submit, status,
+ * resume, cancel (docs/driver.md), and the command line that picks one. */
+#ifndef SQ_DRIVER_COMMANDS_H
+#define SQ_DRIVER_COMMANDS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "plan.h"
+
+typedef struct {
+    const char *config;
+    const char *stage;     /* resume --stage */
+    const char *variant;   /* resume --variant */
+    bool dry_run;          /* submit --dry-run */
+    bool keep_going;       /* run --keep-going */
+    bool local_only;       /* check --local: skip the Slurm tools */
+    bool slurm;            /* check --slurm, resume --slurm */
+    bool json;
+} sq_command_options;
+
+int sq_cmd_plan(const sq_command_options *opts);
+int sq_cmd_check(const sq_command_options *opts);
+int sq_cmd_run(const sq_command_options *opts, bool resume);
+int sq_cmd_submit(const sq_command_options *opts, bool resume);
+int sq_cmd_status(const sq_command_options *opts);
+int sq_cmd_cancel(const sq_command_options *opts);
+
+/* `squeeze COMMAND CONFIG [options]`: parses argv and runs the command;
+ * returns the exit status (0 ok, 2 usage or config error, 4 a stage failed). */
+int sq_driver_main(int argc, char **argv);
+
+/* Prints the plan table (stage, variant, state, key, output). */
+void sq_plan_print(const sq_plan *plan, FILE *out);
+
+#endif
