@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "artifact/artifact.h"
 #include "checkpoint/checkpoint.h"
@@ -128,6 +129,16 @@ START_TEST(test_golden_logits)
         cases++;
     }
     closedir(dir);
+    /* the llama and mamba families: both RoPE pairings and namings, GQA, untied heads,
+     * llama2.c .bin files, Mamba-1 and Mamba-2 with and without backbone. */
+    static const char *const families[] = {"llama_gqa_hf.h5", "llama_gqa_meta.h5", "llama_mha_meta.h5",
+                                           "llama_untied_hf.h5", "llama2c_gqa.h5", "llama2c_untied.h5",
+                                           "mamba1_random.h5", "mamba1_noprefix.h5", "mamba2_random.h5",
+                                           "mamba2_noprefix.h5"};
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir_path, families[i]);
+        ck_assert_msg(access(path, R_OK) == 0, "golden case %s is missing", families[i]);
+    }
     ck_assert_msg(seen_micro && seen_itera && seen_transformer && seen_odd && seen_bundled_itera &&
                       seen_bundled_transformer,
                   "golden cases micro, random_itera, random_transformer, random_itera_odd, itera_tiny_bytes and "

@@ -11,10 +11,12 @@
  * Errors are SQ_ERR_INPUT and name the file and, where one is involved, the
  * tensor or pickle record.  Every reader initialises *out itself and leaves it
  * empty (freed) on error; on success the caller frees it with sq_tensor_set_free.
- * source_format is "pytorch-zip", "torchscript" or "safetensors".
+ * source_format is "pytorch-zip", "torchscript", "safetensors" or "llama2c-bin".
  */
 #ifndef SQ_CHECKPOINT_CHECKPOINT_H
 #define SQ_CHECKPOINT_CHECKPOINT_H
+
+#include <stdbool.h>
 
 #include "tensor/tensor.h"
 
@@ -23,6 +25,12 @@ sq_status sq_checkpoint_read_foreign(const char *path, sq_tensor_set *out);
 /* The individual readers (checkpoint/torch_pt.c, safetensors.c). */
 sq_status sq_torch_read(const char *path, sq_tensor_set *out);
 sq_status sq_safetensors_read(const char *path, sq_tensor_set *out);
+/* llama2.c's legacy .bin (checkpoint/llama2c.c): detected by a plausible header whose
+ * implied size equals the file size; tensors get the Meta names (tok_embeddings.weight,
+ * layers.N.attention.wq.weight, ...), the header goes to meta "config" as JSON.
+ * file_size 0: only whether the header is plausible. */
+bool sq_llama2c_detect(const unsigned char *head, size_t n, uint64_t file_size);
+sq_status sq_llama2c_read(const char *path, sq_tensor_set *out);
 
 /* Writes a tensor set as .safetensors (aliases are written as separate copies,
  * since the format has no sharing; metadata goes to __metadata__). */

@@ -32,6 +32,9 @@ static const struct {
 } family_keys[] = {
     {"itera", "embedding.weight, layers.0.ssm.in_proj.weight, layers.N.moe.*"},
     {"itera-transformer", "embedding.weight, blocks.0.attention.qkv.weight, blocks.N.ffn.w1.weight"},
+    {"llama", "model.embed_tokens.weight + model.layers.0.self_attn.q_proj.weight (HF), or tok_embeddings.weight + "
+              "layers.0.attention.wq.weight (Meta, llama2.c .bin)"},
+    {"mamba", "backbone.embeddings.weight, backbone.layers.0.mixer.in_proj.weight (backbone. optional), mixer.A_log"},
 };
 
 static const char *keys_of(const char *family)

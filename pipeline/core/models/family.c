@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-static const sq_family *const families[] = {&sq_family_itera, &sq_family_itera_transformer, NULL};
+static const sq_family *const families[] = {&sq_family_itera, &sq_family_itera_transformer,
+                                             &sq_family_llama, &sq_family_mamba, NULL};
 
 static const char *const group_names[SQ_GROUP_COUNT] = {
     [SQ_GROUP_EMBEDDING] = "embedding", [SQ_GROUP_POSITION] = "position",

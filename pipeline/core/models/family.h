@@ -61,5 +61,7 @@ const sq_family *const *sq_family_all(void);
 /* The families (models/itera.c, models/itera_transformer.c). */
 extern const sq_family sq_family_itera;
 extern const sq_family sq_family_itera_transformer;
+extern const sq_family sq_family_llama; /* models/llama.c */
+extern const sq_family sq_family_mamba; /* models/mamba.c */
 
 #endif

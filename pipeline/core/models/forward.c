@@ -25,7 +25,7 @@ struct sq_model {
 
 /* The registry of forward passes, by family name (models/family.h names them). */
 static const sq_forward_impl *const forward_impls[] = {&sq_itera_forward_impl, &sq_transformer_forward_impl,
-                                                       NULL};
+                                                       &sq_llama_forward_impl, &sq_mamba_forward_impl, NULL};
 
 sq_status sq_model_build(const sq_model_config *cfg, const sq_tensor_set *weights, sq_model **out)
 {
@@ -38,7 +38,7 @@ sq_status sq_model_build(const sq_model_config *cfg, const sq_tensor_set *weight
         if (strcmp(forward_impls[i]->family, cfg->family) == 0)
             model->impl = forward_impls[i];
     if (model->impl == NULL)
-        SQ_FAIL(SQ_ERR_INPUT, "no forward pass for model family '%s' (known: itera, itera-transformer)",
+        SQ_FAIL(SQ_ERR_INPUT, "no forward pass for model family '%s' (known: itera, itera-transformer, llama, mamba)",
                 cfg->family);
     if (cfg->vocab_size <= 0 || cfg->hidden_size <= 0 || cfg->max_seq_length <= 0 || cfg->num_layers <= 0)
         SQ_FAIL(SQ_ERR_INPUT, "model config of family '%s' is incomplete (vocab %d, hidden %d, max seq %d, "

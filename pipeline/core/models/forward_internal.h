@@ -69,5 +69,7 @@ typedef struct {
 
 extern const sq_forward_impl sq_itera_forward_impl;       /* models/itera_forward.c */
 extern const sq_forward_impl sq_transformer_forward_impl; /* models/transformer_forward.c */
+extern const sq_forward_impl sq_llama_forward_impl;       /* models/llama_forward.c */
+extern const sq_forward_impl sq_mamba_forward_impl;       /* models/mamba_forward.c */
 
 #endif

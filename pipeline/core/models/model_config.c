@@ -26,6 +26,18 @@ sq_status sq_model_config_to_json(const sq_model_config *cfg, char **json_out)
     json_object_set_new(root, "moe_layers", moe);
     json_object_set_new(root, "num_heads", json_integer(cfg->num_heads));
     json_object_set_new(root, "ffn_size", json_integer(cfg->ffn_size));
+    if (cfg->num_kv_heads > 0) {
+        json_object_set_new(root, "num_kv_heads", json_integer(cfg->num_kv_heads));
+        json_object_set_new(root, "head_dim", json_integer(cfg->head_dim));
+        json_object_set_new(root, "rope_theta", json_real(cfg->rope_theta));
+        json_object_set_new(root, "rope_style", json_integer(cfg->rope_style));
+    }
+    if (cfg->ssm_version > 0) {
+        json_object_set_new(root, "ssm_version", json_integer(cfg->ssm_version));
+        json_object_set_new(root, "dt_rank", json_integer(cfg->dt_rank));
+        json_object_set_new(root, "ssm_groups", json_integer(cfg->ssm_groups));
+        json_object_set_new(root, "ssm_heads", json_integer(cfg->ssm_heads));
+    }
     *json_out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     return *json_out ? SQ_OK : sq_fail(SQ_ERR_RUN, "cannot format the model config as JSON");
@@ -64,6 +76,14 @@ sq_status sq_model_config_from_json(const char *json, sq_model_config *cfg)
     cfg->top_k = get_int(root, "top_k");
     cfg->num_heads = get_int(root, "num_heads");
     cfg->ffn_size = get_int(root, "ffn_size");
+    cfg->num_kv_heads = get_int(root, "num_kv_heads");
+    cfg->head_dim = get_int(root, "head_dim");
+    cfg->rope_theta = json_number_value(json_object_get(root, "rope_theta"));
+    cfg->rope_style = get_int(root, "rope_style");
+    cfg->ssm_version = get_int(root, "ssm_version");
+    cfg->dt_rank = get_int(root, "dt_rank");
+    cfg->ssm_groups = get_int(root, "ssm_groups");
+    cfg->ssm_heads = get_int(root, "ssm_heads");
     moe = json_object_get(root, "moe_layers");
     for (size_t i = 0; json_is_array(moe) && i < json_array_size(moe) && i < SQ_MAX_LAYERS; i++)
         cfg->moe_layers[cfg->moe_layer_count++] = (int)json_integer_value(json_array_get(moe, i));

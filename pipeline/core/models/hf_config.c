@@ -1,0 +1,111 @@
+/* hf_config.c - finding and reading the JSON config of a checkpoint (jansson). */
+#include "models/hf_config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static sq_status load_file(const char *path, sq_hf_config *out)
+{
+    json_error_t error;
+    out->root = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
+    if (out->root == NULL || !json_is_object(out->root)) {
+        json_decref(out->root);
+        out->root = NULL;
+        return sq_fail(SQ_ERR_INPUT, "model config %s is not a JSON object (line %d column %d: %s)", path,
+                       error.line, error.column, error.text);
+    }
+    snprintf(out->source, sizeof out->source, "%s", path);
+    return SQ_OK;
+}
+
+sq_status sq_hf_config_load(const sq_tensor_set *set, sq_hf_config *out)
+{
+    char path[1024];
+    const char *source = set->source_path;
+    memset(out, 0, sizeof *out);
+    if (source) {
+        const char *slash = strrchr(source, '/'), *dot = strrchr(source, '.');
+        int stem = (int)(dot && (!slash || dot > slash) ? dot - source : (int)strlen(source));
+        snprintf(path, sizeof path, "%.*s.config.json", stem, source);
+        if (access(path, F_OK) == 0)
+            return load_file(path, out);
+        snprintf(path, sizeof path, "%.*sconfig.json", slash ? (int)(slash - source + 1) : 0, source);
+        if (access(path, F_OK) == 0)
+            return load_file(path, out);
+    }
+    const char *meta = sq_tensor_set_meta(set, "config");
+    if (meta) {
+        json_t *root = json_loads(meta, 0, NULL);
+        if (json_is_object(root)) {
+            out->root = root;
+            snprintf(out->source, sizeof out->source, "the 'config' metadata of %s", source ? source : "the checkpoint");
+        } else {
+            json_decref(root); /* a printed Python dict (Itera-Lite's .pt): not for this reader */
+        }
+    }
+    return SQ_OK;
+}
+
+void sq_hf_config_free(sq_hf_config *cfg)
+{
+    json_decref(cfg->root);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+static json_t *first_of(const sq_hf_config *cfg, const char *const *keys, const char **key)
+{
+    for (int i = 0; cfg->root && keys[i]; i++) {
+        json_t *value = json_object_get(cfg->root, keys[i]);
+        if (value && !json_is_null(value)) {
+            *key = keys[i];
+            return value;
+        }
+    }
+    return NULL;
+}
+
+sq_status sq_hf_config_int(const sq_hf_config *cfg, const char *const *keys, long long *value, bool *found)
+{
+    const char *key = NULL;
+    json_t *v = first_of(cfg, keys, &key);
+    *found = v != NULL;
+    if (!v)
+        return SQ_OK;
+    if (!json_is_integer(v))
+        return sq_fail(SQ_ERR_INPUT, "%s: \"%s\" must be an integer", cfg->source, key);
+    *value = json_integer_value(v);
+    return SQ_OK;
+}
+
+sq_status sq_hf_config_real(const sq_hf_config *cfg, const char *const *keys, double *value, bool *found)
+{
+    const char *key = NULL;
+    json_t *v = first_of(cfg, keys, &key);
+    *found = v != NULL;
+    if (!v)
+        return SQ_OK;
+    if (!json_is_number(v))
+        return sq_fail(SQ_ERR_INPUT, "%s: \"%s\" must be a number", cfg->source, key);
+    *value = json_number_value(v);
+    return SQ_OK;
+}
+
+sq_status sq_hf_config_bool(const sq_hf_config *cfg, const char *const *keys, bool *value, bool *found)
+{
+    const char *key = NULL;
+    json_t *v = first_of(cfg, keys, &key);
+    *found = v != NULL;
+    if (!v)
+        return SQ_OK;
+    if (!json_is_boolean(v))
+        return sq_fail(SQ_ERR_INPUT, "%s: \"%s\" must be true or false", cfg->source, key);
+    *value = json_is_true(v);
+    return SQ_OK;
+}
+
+bool sq_hf_config_has(const sq_hf_config *cfg, const char *key)
+{
+    json_t *v = cfg->root ? json_object_get(cfg->root, key) : NULL;
+    return v && !json_is_null(v);
+}

@@ -1,0 +1,323 @@
+/* mamba_forward.c - the Mamba family forward pass (Mamba-1 and Mamba-2), eval semantics.
+ *
+ * x = Emb[ids]; per layer x += mixer(RMSNorm(x)); logits = RMSNorm_f(x) Emb^T
+ * (or lm_head.weight when the checkpoint has its own).  The mixers follow
+ * tests/reference/mamba_ref.py (docs/mamba.md):
+ *   Mamba-1: (u, z) = in_proj h; u = silu(causal depthwise conv(u) + b);
+ *            (dt, B, C) = x_proj u; dt = softplus(dt_proj dt + bias); A = -exp(A_log);
+ *            s_t = exp(dt A) s_{t-1} + dt B_t u_t; y_t = s_t . C_t + D u_t;
+ *            out_proj(y * silu(z)).
+ *   Mamba-2: (z, xBC, dt) = in_proj h; xBC = silu(conv(xBC) + b) -> x [H, P], B, C [G, N];
+ *            dt = softplus(dt + dt_bias); S_t = exp(dt A_h) S_{t-1} + dt x_t B_t^T;
+ *            y_t = S_t C_t + D_h x_t; out_proj(GroupRMSNorm(y * silu(z)) * w).
+ * The scan is sequential over time and vectorised over the state (the inner
+ * loops over N run on contiguous rows; the decay exponentials of a row go
+ * through vec_math.h's vector exp).  Buffers grow to the longest window seen.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/forward_internal.h"
+#include "models/mamba_names.h"
+#include "models/vec_math.h"
+
+#define NAME_LEN 128
+
+typedef struct {
+    float *norm, *in_proj, *conv_w, *conv_b, *x_proj, *dt_proj, *dt_bias, *A, *D, *gate_norm, *out_proj;
+    char in_name[NAME_LEN], x_name[NAME_LEN], dt_name[NAME_LEN], out_name[NAME_LEN];
+} mamba_layer;
+
+typedef struct {
+    sq_fw_arena arena;
+    mamba_layer *layers;
+    float *embedding, *norm_f, *head;
+    char head_name[NAME_LEN];
+    int conv_dim, proj_dim, dbc_dim;
+    int capacity;
+    float *x, *h, *proj, *conv, *dbc, *dt, *y, *state, *decay;
+} mamba_state;
+
+static void free_activations(mamba_state *m)
+{
+    float **bufs[] = {&m->x, &m->h, &m->proj, &m->conv, &m->dbc, &m->dt, &m->y};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        free(*bufs[i]);
+        *bufs[i] = NULL;
+    }
+    m->capacity = 0;
+}
+
+static void mamba_free(void *opaque)
+{
+    mamba_state *m = opaque;
+    if (m == NULL)
+        return;
+    free_activations(m);
+    sq_fw_arena_free(&m->arena);
+    free(m);
+}
+
+static sq_status reserve(mamba_state *m, const sq_model_config *cfg, int T)
+{
+    const size_t n = (size_t)T, d = (size_t)cfg->hidden_size, di = (size_t)cfg->d_inner;
+    sq_status st = SQ_OK;
+    if (T <= m->capacity)
+        return SQ_OK;
+    free_activations(m);
+    SQ_TRY(sq_alloc(&m->x, n * d, sizeof(float), "mamba activations"));
+    SQ_TRY(sq_alloc(&m->h, n * d, sizeof(float), "mamba activations"));
+    SQ_TRY(sq_alloc(&m->proj, n * (size_t)m->proj_dim, sizeof(float), "mamba activations"));
+    SQ_TRY(sq_alloc(&m->conv, n * (size_t)m->conv_dim, sizeof(float), "mamba activations"));
+    SQ_TRY(sq_alloc(&m->dbc, n * (size_t)(m->dbc_dim > 0 ? m->dbc_dim : 1), sizeof(float), "mamba activations"));
+    SQ_TRY(sq_alloc(&m->dt, n * di, sizeof(float), "mamba activations"));
+    SQ_TRY(sq_alloc(&m->y, n * di, sizeof(float), "mamba activations"));
+    m->capacity = T;
+cleanup:
+    if (st != SQ_OK)
+        free_activations(m);
+    return st;
+}
+
+static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq_tensor_set *set, const char *prefix,
+                            int i)
+{
+    mamba_layer *L = &m->layers[i];
+    char name[NAME_LEN];
+    sq_status st = SQ_OK;
+#define LOAD(field, suffix)                               \
+    do {                                                  \
+        sq_mamba_name(name, sizeof name, prefix, i, suffix); \
+        SQ_TRY(sq_fw_load(&m->arena, set, name, &field)); \
+    } while (0)
+    LOAD(L->norm, "norm.weight");
+    LOAD(L->in_proj, "mixer.in_proj.weight");
+    LOAD(L->conv_w, "mixer.conv1d.weight");
+    LOAD(L->conv_b, "mixer.conv1d.bias");
+    LOAD(L->A, "mixer.A_log");
+    LOAD(L->D, "mixer.D");
+    LOAD(L->out_proj, "mixer.out_proj.weight");
+    if (cfg->ssm_version == 1) {
+        LOAD(L->x_proj, "mixer.x_proj.weight");
+        LOAD(L->dt_proj, "mixer.dt_proj.weight");
+        LOAD(L->dt_bias, "mixer.dt_proj.bias");
+        sq_mamba_name(L->x_name, NAME_LEN, prefix, i, "mixer.x_proj.weight");
+        sq_mamba_name(L->dt_name, NAME_LEN, prefix, i, "mixer.dt_proj.weight");
+    } else {
+        LOAD(L->dt_bias, "mixer.dt_bias");
+        LOAD(L->gate_norm, "mixer.norm.weight");
+    }
+#undef LOAD
+    sq_mamba_name(L->in_name, NAME_LEN, prefix, i, "mixer.in_proj.weight");
+    sq_mamba_name(L->out_name, NAME_LEN, prefix, i, "mixer.out_proj.weight");
+    /* A = -exp(A_log), once */
+    const size_t count = cfg->ssm_version == 1 ? (size_t)cfg->d_inner * cfg->ssm_state_size : (size_t)cfg->ssm_heads;
+    for (size_t j = 0; j < count; j++)
+        L->A[j] = -expf(L->A[j]);
+cleanup:
+    return st;
+}
+
+static sq_status mamba_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+{
+    const char *prefix = sq_mamba_prefix(set);
+    mamba_state *m = NULL;
+    char name[NAME_LEN];
+    sq_status st = SQ_OK;
+    *out = NULL;
+    if (prefix == NULL || cfg->d_inner <= 0 || cfg->ssm_state_size <= 0 || cfg->ssm_conv_kernel <= 0 ||
+        (cfg->ssm_version == 1 && cfg->dt_rank <= 0) ||
+        (cfg->ssm_version == 2 && (cfg->ssm_heads <= 0 || cfg->ssm_groups <= 0 || cfg->ssm_heads % cfg->ssm_groups ||
+                                   cfg->d_inner % cfg->ssm_heads)) ||
+        (cfg->ssm_version != 1 && cfg->ssm_version != 2))
+        return sq_fail(SQ_ERR_INPUT, "mamba config is incomplete (version %d, d_inner %d, state %d, conv %d)",
+                       cfg->ssm_version, cfg->d_inner, cfg->ssm_state_size, cfg->ssm_conv_kernel);
+    SQ_TRY(sq_alloc(&m, 1, sizeof *m, "mamba model"));
+    const int di = cfg->d_inner, N = cfg->ssm_state_size, GN = cfg->ssm_groups * N;
+    m->conv_dim = cfg->ssm_version == 1 ? di : di + 2 * GN;
+    m->proj_dim = cfg->ssm_version == 1 ? 2 * di : di + m->conv_dim + cfg->ssm_heads;
+    m->dbc_dim = cfg->ssm_version == 1 ? cfg->dt_rank + 2 * N : 0;
+    sq_mamba_name(name, sizeof name, prefix, -1, "embeddings.weight");
+    SQ_TRY(sq_fw_load(&m->arena, set, name, &m->embedding));
+    const sq_tensor *head = sq_tensor_set_find(set, "lm_head.weight"), *emb = sq_tensor_set_find(set, name);
+    if (head && sq_tensor_set_resolve(set, head) != sq_tensor_set_resolve(set, emb)) {
+        SQ_TRY(sq_fw_load(&m->arena, set, "lm_head.weight", &m->head));
+        snprintf(m->head_name, sizeof m->head_name, "lm_head.weight");
+    } else {
+        m->head = m->embedding; /* tied: the hook names the tensor this linear multiplies by */
+        snprintf(m->head_name, sizeof m->head_name, "%s", name);
+    }
+    sq_mamba_name(name, sizeof name, prefix, -1, "norm_f.weight");
+    SQ_TRY(sq_fw_load(&m->arena, set, name, &m->norm_f));
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)cfg->num_layers, sizeof *m->layers, "mamba layers", &m->layers));
+    for (int i = 0; i < cfg->num_layers; i++)
+        SQ_TRY(load_layer(m, cfg, set, prefix, i));
+    const size_t state = cfg->ssm_version == 1 ? (size_t)di * N : (size_t)di * N; /* [di, N] or [H, P, N] */
+    SQ_TRY(sq_fw_alloc(&m->arena, state, sizeof(float), "ssm state", &m->state));
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)N, sizeof(float), "ssm decay", &m->decay));
+    *out = m;
+    m = NULL;
+cleanup:
+    mamba_free(m);
+    return st;
+}
+
+static void rmsnorm(const float *x, int rows, int d, int stride, const float *w, double eps, float *out, int ldo)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *v = x + (size_t)r * stride;
+        float *o = out + (size_t)r * ldo;
+        double ss = 0.0;
+        for (int j = 0; j < d; j++)
+            ss += (double)v[j] * v[j];
+        const float inv = (float)(1.0 / sqrt(ss / d + eps));
+        for (int j = 0; j < d; j++)
+            o[j] = v[j] * inv * w[j];
+    }
+}
+
+static inline float silu(float v) { return v / (1.0f + expf(-v)); }
+
+/* torch.nn.functional.softplus (beta 1, threshold 20). */
+static inline float softplus(float v) { return v > 20.0f ? v : log1pf(expf(v)); }
+
+/* out[t, c] = silu(b[c] + sum_k w[c, k] in[t - K + 1 + k, c]) for the C channels
+ * starting at column `from` of in (row stride ld). */
+static void causal_conv(const float *in, int ld, int from, int T, int C, const float *w, const float *b, int K,
+                        float *out)
+{
+    for (int t = 0; t < T; t++) {
+        float *o = out + (size_t)t * C;
+        for (int c = 0; c < C; c++)
+            o[c] = b[c];
+        for (int k = 0; k < K; k++) {
+            const int src = t - K + 1 + k;
+            if (src < 0)
+                continue;
+            const float *row = in + (size_t)src * ld + from;
+            for (int c = 0; c < C; c++)
+                o[c] += w[(size_t)c * K + k] * row[c];
+        }
+        for (int c = 0; c < C; c++)
+            o[c] = silu(o[c]);
+    }
+}
+
+SQ_VEC_KERNEL static void exp_row(float *v, size_t n) { SQ_VF_MAP(v, n, sq_vf_exp); }
+
+static void mixer1(mamba_state *m, const mamba_layer *L, const sq_model_config *cfg, int T,
+                   const sq_forward_hooks *hooks)
+{
+    const int d = cfg->hidden_size, di = cfg->d_inner, N = cfg->ssm_state_size, R = cfg->dt_rank;
+    const int P2 = 2 * di, DBC = m->dbc_dim;
+    sq_fw_linear(hooks, L->in_name, m->h, T, d, L->in_proj, P2, m->proj, P2, 0.0f);
+    causal_conv(m->proj, P2, 0, T, di, L->conv_w, L->conv_b, cfg->ssm_conv_kernel, m->conv);
+    sq_fw_linear(hooks, L->x_name, m->conv, T, di, L->x_proj, DBC, m->dbc, DBC, 0.0f);
+    /* dt = softplus(dt_proj(dbc[:, :R]) + bias) */
+    if (hooks && hooks->linear_input) {
+        /* the hook sees the dt_proj input as a dense [T, R] matrix */
+        float *dense = m->y;
+        for (int t = 0; t < T; t++)
+            memcpy(dense + (size_t)t * R, m->dbc + (size_t)t * DBC, (size_t)R * sizeof(float));
+        hooks->linear_input(hooks->context, L->dt_name, dense, T, R);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, di, R, 1.0f, m->dbc, DBC, L->dt_proj, R, 0.0f, m->dt, di);
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < di; c++)
+            m->dt[(size_t)t * di + c] = softplus(m->dt[(size_t)t * di + c] + L->dt_bias[c]);
+    memset(m->state, 0, (size_t)di * N * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        const float *B = m->dbc + (size_t)t * DBC + R, *C = B + N, *u = m->conv + (size_t)t * di,
+                    *dt = m->dt + (size_t)t * di, *z = m->proj + (size_t)t * P2 + di;
+        float *y = m->y + (size_t)t * di;
+        for (int c = 0; c < di; c++) {
+            float *s = m->state + (size_t)c * N;
+            const float *A = L->A + (size_t)c * N;
+            const float dtc = dt[c], dtu = dtc * u[c];
+            for (int n = 0; n < N; n++)
+                m->decay[n] = dtc * A[n];
+            exp_row(m->decay, (size_t)N);
+            float acc = 0.0f;
+            for (int n = 0; n < N; n++) {
+                s[n] = m->decay[n] * s[n] + dtu * B[n];
+                acc += s[n] * C[n];
+            }
+            y[c] = (acc + L->D[c] * u[c]) * silu(z[c]);
+        }
+    }
+    sq_fw_linear(hooks, L->out_name, m->y, T, di, L->out_proj, d, m->x, d, 1.0f);
+}
+
+static void mixer2(mamba_state *m, const mamba_layer *L, const sq_model_config *cfg, int T,
+                   const sq_forward_hooks *hooks)
+{
+    const int d = cfg->hidden_size, di = cfg->d_inner, N = cfg->ssm_state_size, H = cfg->ssm_heads,
+              G = cfg->ssm_groups, P = di / H, per_group = H / G, CD = m->conv_dim, PD = m->proj_dim;
+    sq_fw_linear(hooks, L->in_name, m->h, T, d, L->in_proj, PD, m->proj, PD, 0.0f);
+    causal_conv(m->proj, PD, di, T, CD, L->conv_w, L->conv_b, cfg->ssm_conv_kernel, m->conv);
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < H; j++)
+            m->dt[(size_t)t * H + j] = softplus(m->proj[(size_t)t * PD + di + CD + j] + L->dt_bias[j]);
+    memset(m->state, 0, (size_t)di * N * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        const float *xs = m->conv + (size_t)t * CD, *Bs = xs + di, *Cs = Bs + G * N, *z = m->proj + (size_t)t * PD;
+        float *y = m->y + (size_t)t * di;
+        for (int j = 0; j < H; j++) {
+            const int g = j / per_group;
+            const float dt = m->dt[(size_t)t * H + j], decay = expf(dt * L->A[j]);
+            const float *B = Bs + (size_t)g * N, *C = Cs + (size_t)g * N;
+            for (int p = 0; p < P; p++) {
+                float *s = m->state + ((size_t)j * P + p) * N;
+                const float xv = xs[j * P + p], dtx = dt * xv;
+                float acc = 0.0f;
+                for (int n = 0; n < N; n++) {
+                    s[n] = decay * s[n] + dtx * B[n];
+                    acc += s[n] * C[n];
+                }
+                y[j * P + p] = (acc + L->D[j] * xv) * silu(z[j * P + p]);
+            }
+        }
+        /* gated RMSNorm, per group of di / G features */
+        const int gs = di / G;
+        for (int g = 0; g < G; g++)
+            rmsnorm(y + g * gs, 1, gs, gs, L->gate_norm + g * gs, cfg->layer_norm_eps, y + g * gs, gs);
+    }
+    sq_fw_linear(hooks, L->out_name, m->y, T, di, L->out_proj, d, m->x, d, 1.0f);
+}
+
+static sq_status mamba_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T, float *logits,
+                               const sq_forward_hooks *hooks)
+{
+    mamba_state *m = opaque;
+    const int d = cfg->hidden_size, V = cfg->vocab_size;
+    sq_status st = reserve(m, cfg, T);
+    if (st != SQ_OK)
+        return st;
+    for (int t = 0; t < T; t++)
+        memcpy(m->x + (size_t)t * d, m->embedding + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
+    for (int i = 0; i < cfg->num_layers; i++) {
+        const mamba_layer *L = &m->layers[i];
+        rmsnorm(m->x, T, d, d, L->norm, cfg->layer_norm_eps, m->h, d);
+        if (cfg->ssm_version == 1)
+            mixer1(m, L, cfg, T, hooks);
+        else
+            mixer2(m, L, cfg, T, hooks);
+    }
+    rmsnorm(m->x, T, d, d, m->norm_f, cfg->layer_norm_eps, m->h, d);
+    sq_fw_linear(hooks, m->head_name, m->h, T, d, m->head, V, logits, V, 0.0f);
+    for (size_t i = 0; i < (size_t)T * V; i++)
+        if (!(fabsf(logits[i]) <= 3.4028235e38f))
+            return sq_fail(SQ_ERR_RUN, "mamba forward produced a non-finite logit (window of %d tokens): the weights "
+                           "may be corrupt", T);
+    return SQ_OK;
+}
+
+const sq_forward_impl sq_mamba_forward_impl = {
+    .family = "mamba",
+    .build = mamba_build,
+    .forward = mamba_forward,
+    .free = mamba_free,
+};

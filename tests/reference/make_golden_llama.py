@@ -1,0 +1,124 @@
+"""make_golden_llama.py - golden logits of the Llama family for the C forward pass test.
+
+Same file layout as make_golden.py (tests/data/golden/<name>.h5: attrs checkpoint,
+family, num_heads, windows; tokens_<w>, logits_<w>), computed in float64 by
+llama_ref.py, which follows Meta's llama/model.py and transformers' modeling_llama.py.
+
+Random cases (seeded; weights far from their init, llama_ref.randomise):
+  llama_gqa_hf      GQA 8/4 heads, HF names (rotate-half RoPE, permuted q/k), tied
+  llama_gqa_meta    the same weights under Meta names (adjacent-pair RoPE)
+  llama_mha_meta    5/5 heads of size 6, untied head, Meta names, eps 1e-6
+  llama_untied_hf   GQA 6/2 heads of size 6, untied head, rope_theta 500000, HF names
+  llama2c_gqa       llama2.c legacy .bin, GQA 4/2, shared classifier
+  llama2c_untied    llama2.c legacy .bin, 3/1 heads, negative vocab_size (own classifier)
+The checkpoints are written beside the goldens (<name>.safetensors with
+<name>.config.json, or <name>.bin).  The bundled model is a --case:
+  /usr/bin/python3 tests/reference/make_golden_llama.py
+  /usr/bin/python3 tests/reference/make_golden_llama.py --case llama_tiny=tests/data/bundled/llama_tiny
+"""
+
+import argparse
+import json
+import os
+import sys
+import zlib
+
+import h5py
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llama_ref as L  # noqa: E402
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(SOURCE, "tests", "data")
+
+
+def windows_for(name, vocab, max_seq):
+    gen = np.random.default_rng(zlib.crc32(name.encode()))
+    return [gen.integers(0, vocab, size=n).astype(np.int32) for n in (min(40, max_seq), min(9, max_seq))]
+
+
+def write_golden(out_dir, name, model, checkpoint, rope):
+    rel = os.path.relpath(os.path.abspath(checkpoint), DATA)
+    ref = model.double().eval()
+    path = os.path.join(out_dir, name + ".h5")
+    with h5py.File(path, "w") as f:
+        f.attrs["checkpoint"] = rel
+        f.attrs["family"] = "llama"
+        f.attrs["num_heads"] = model.cfg.heads
+        ws = windows_for(name, model.cfg.vocab, model.cfg.max_seq)
+        f.attrs["windows"] = len(ws)
+        f.attrs["made_by"] = f"tests/reference/make_golden_llama.py (llama_ref.py, {rope} RoPE, float64)"
+        for w, ids in enumerate(ws):
+            with torch.no_grad():
+                logits = ref(torch.from_numpy(ids.astype(np.int64)).unsqueeze(0), rope=rope)[0]
+            f.create_dataset(f"tokens_{w}", data=ids)
+            f.create_dataset(f"logits_{w}", data=logits.float().numpy(), compression="gzip", compression_opts=9)
+    model.float()
+    print(f"{path}: {rel}, {rope} RoPE, logit range [{logits.min().item():.3f}, {logits.max().item():.3f}]")
+
+
+def builtin(out_dir):
+    g = lambda n: os.path.join(out_dir, n)  # noqa: E731
+    gqa = L.randomise(L.Llama(L.LlamaConfig(vocab=67, dim=64, layers=2, heads=8, kv_heads=4, hidden=96,
+                                            max_seq=48, eps=1e-5, theta=10000.0, tied=True)), seed=21)
+    print("gqa: max |meta - hf| in float32 =", L.check_forms(gqa, torch.randint(0, 67, (1, 30))))
+    L.save_hf(gqa, g("llama_gqa_hf.safetensors"), g("llama_gqa_hf.config.json"))
+    write_golden(out_dir, "llama_gqa_hf", gqa, g("llama_gqa_hf.safetensors"), "hf")
+    L.save_meta(gqa, g("llama_gqa_meta.safetensors"))
+    with open(g("llama_gqa_meta.config.json"), "w") as f:
+        json.dump(L.hf_config(gqa.cfg), f, indent=2)
+    write_golden(out_dir, "llama_gqa_meta", gqa, g("llama_gqa_meta.safetensors"), "meta")
+
+    mha = L.randomise(L.Llama(L.LlamaConfig(vocab=53, dim=30, layers=2, heads=5, kv_heads=5, hidden=44,
+                                            max_seq=32, eps=1e-6, theta=10000.0, tied=False)), seed=22)
+    L.save_meta(mha, g("llama_mha_meta.safetensors"))
+    with open(g("llama_mha_meta.config.json"), "w") as f:
+        json.dump(L.hf_config(mha.cfg), f, indent=2)
+    write_golden(out_dir, "llama_mha_meta", mha, g("llama_mha_meta.safetensors"), "meta")
+
+    untied = L.randomise(L.Llama(L.LlamaConfig(vocab=71, dim=36, layers=3, heads=6, kv_heads=2, hidden=52,
+                                               max_seq=40, eps=1e-5, theta=500000.0, tied=False)), seed=23)
+    L.save_hf(untied, g("llama_untied_hf.safetensors"), g("llama_untied_hf.config.json"))
+    write_golden(out_dir, "llama_untied_hf", untied, g("llama_untied_hf.safetensors"), "hf")
+
+    bin_gqa = L.randomise(L.Llama(L.LlamaConfig(vocab=61, dim=32, layers=2, heads=4, kv_heads=2, hidden=40,
+                                                max_seq=24, eps=1e-5, theta=10000.0, tied=True)), seed=24)
+    L.save_llama2c(bin_gqa, g("llama2c_gqa.bin"))
+    write_golden(out_dir, "llama2c_gqa", bin_gqa, g("llama2c_gqa.bin"), "meta")
+    bin_untied = L.randomise(L.Llama(L.LlamaConfig(vocab=45, dim=24, layers=2, heads=3, kv_heads=1, hidden=36,
+                                                   max_seq=20, eps=1e-5, theta=10000.0, tied=False)), seed=25)
+    L.save_llama2c(bin_untied, g("llama2c_untied.bin"))
+    write_golden(out_dir, "llama2c_untied", bin_untied, g("llama2c_untied.bin"), "meta")
+
+
+def bundled_case(out_dir, name, directory):
+    """A bundled model directory: model.safetensors (HF names) + config.json, and model.bin."""
+    with open(os.path.join(directory, "config.json")) as f:
+        c = json.load(f)
+    cfg = L.LlamaConfig(vocab=c["vocab_size"], dim=c["hidden_size"], layers=c["num_hidden_layers"],
+                        heads=c["num_attention_heads"], kv_heads=c["num_key_value_heads"],
+                        hidden=c["intermediate_size"], max_seq=c["max_position_embeddings"], eps=c["rms_norm_eps"],
+                        theta=c["rope_theta"], tied=c["tie_word_embeddings"])
+    model = L.load_hf(os.path.join(directory, "model.safetensors"), cfg)
+    write_golden(out_dir, name, model, os.path.join(directory, "model.safetensors"), "hf")
+    write_golden(out_dir, name + "_bin", model, os.path.join(directory, "model.bin"), "meta")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(DATA, "golden"))
+    ap.add_argument("--case", action="append", default=[], metavar="NAME=DIR")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(5)
+    if not args.case:
+        builtin(args.out)
+    for case in args.case:
+        name, _, directory = case.partition("=")
+        bundled_case(args.out, name, directory)
+
+
+if __name__ == "__main__":
+    main()
