@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "checkpoint/checkpoint.h"
+#include "modelio/loader.h"
 #include "models/family.h"
 #include "models/forward.h"
 #include "test_support.h"

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# bench_llama100m.sh - a benchmark, not a test: a random-initialised Llama of about
+# 100M parameters (dim 768, 12 layers, 12 heads, 4 KV heads, SwiGLU 2048, vocab 32000,
+# tied head: 100.1M parameters, 400 MB of fp32) written as HF model.safetensors +
+# config.json, then inspected and evaluated on 2 MPI ranks over a few windows of
+# austen_val.txt (byte ids, which are valid ids of the 32000-token vocabulary).
+# Prints each stage's wall time, evaluate's tokens/s and every rank's peak RSS
+# (VmHWM, read by /usr/bin/time -f %M around each rank).
+#
+#   scripts/bench_llama100m.sh [BUILD_DIR]      WINDOWS=8 WINDOW=257 to change the load
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$ROOT/build}
+WINDOWS=${WINDOWS:-8}
+WINDOW=${WINDOW:-257}
+PY=/usr/bin/python3 # Debian's python with numpy
+export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+MPIRUN=(mpirun --oversubscribe --allow-run-as-root -np 2)
+
+$PY - "$WORK" <<'PY'
+import json, struct, sys
+from collections import OrderedDict
+import numpy as np
+out = sys.argv[1]
+d, L, H, KV, F, V = 768, 12, 12, 4, 2048, 32000
+hd = d // H
+rng = np.random.default_rng(100)
+shapes = OrderedDict([("model.embed_tokens.weight", (V, d))])
+for i in range(L):
+    p = f"model.layers.{i}."
+    shapes[p + "input_layernorm.weight"] = (d,)
+    shapes[p + "self_attn.q_proj.weight"] = (H * hd, d)
+    shapes[p + "self_attn.k_proj.weight"] = (KV * hd, d)
+    shapes[p + "self_attn.v_proj.weight"] = (KV * hd, d)
+    shapes[p + "self_attn.o_proj.weight"] = (d, H * hd)
+    shapes[p + "post_attention_layernorm.weight"] = (d,)
+    shapes[p + "mlp.gate_proj.weight"] = (F, d)
+    shapes[p + "mlp.up_proj.weight"] = (F, d)
+    shapes[p + "mlp.down_proj.weight"] = (d, F)
+shapes["model.norm.weight"] = (d,)
+header, offset = OrderedDict(), 0
+for name, shape in shapes.items():
+    n = int(np.prod(shape)) * 4
+    header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + n]}
+    offset += n
+text = json.dumps(header).encode()
+text += b" " * ((8 - len(text) % 8) % 8)
+with open(f"{out}/model.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", len(text)))
+    f.write(text)
+    for name, shape in shapes.items():
+        if len(shape) == 1:
+            a = np.ones(shape, dtype="<f4")
+        else:
+            a = (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype("<f4")
+        f.write(a.tobytes())
+json.dump({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": d, "intermediate_size": F,
+           "num_hidden_layers": L, "num_attention_heads": H, "num_key_value_heads": KV, "rms_norm_eps": 1e-5,
+           "rope_theta": 10000.0, "max_position_embeddings": 2048, "vocab_size": V, "tie_word_embeddings": True},
+          open(f"{out}/config.json", "w"))
+print(f"random Llama: {sum(int(np.prod(s)) for s in shapes.values())} parameters, {offset} bytes of fp32")
+PY
+
+cat > "$WORK/bench.yaml" <<YAML
+model:
+  checkpoint: $WORK/model.safetensors
+data:
+  tokenizer: bytes
+  evaluation: {path: $ROOT/tests/data/bundled/austen_val.txt, format: text}
+evaluate: {window_length: $WINDOW, stride: $((WINDOW - 1)), offset: 1, max_windows: $WINDOWS}
+YAML
+
+timed() { # label command...: wall seconds and each rank's peak RSS
+  local label=$1; shift
+  local t0=$(date +%s.%N)
+  "${MPIRUN[@]}" /usr/bin/time -f "rank peak RSS %M KiB" -o "$WORK/rss.%q{OMPI_COMM_WORLD_RANK}" "$@" \
+    > "$WORK/$label.out" 2> "$WORK/$label.log" || { cat "$WORK/$label.log" >&2; exit 1; }
+  local t1=$(date +%s.%N)
+  printf '%s: %.1f s wall on 2 ranks\n' "$label" "$(echo "$t1 - $t0" | bc)"
+  for r in 0 1; do echo "  rank $r: $(cat "$WORK/rss.$r")"; done
+}
+echo "load before: $(uptime)"
+timed inspect "$BUILD/squeeze-inspect" --config "$WORK/bench.yaml" --out "$WORK/inspect.h5"
+timed evaluate "$BUILD/squeeze-evaluate" --config "$WORK/bench.yaml" --out "$WORK/eval.h5" --json
+$PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print("evaluate: %.1f tokens/s, perplexity %.2f over %d tokens (random weights: about the vocabulary size)" % (j["tokens_per_second"], j["perplexity"], j.get("scored_tokens", j.get("scored", 0))))' "$WORK/evaluate.out"
+grep -h "peak RSS" "$WORK/evaluate.log" | tail -1
+echo "load after: $(uptime)"
