@@ -4,8 +4,11 @@
   llama_tiny   Llama-style (tests/reference/llama_ref.py): dim 128, 5 layers, 4 heads,
                2 KV heads, SwiGLU 384, tied head, RoPE theta 10000, RMSNorm eps 1e-5.
                Every matrix dimension is a multiple of 32 (ggml block formats apply).
-  mamba_tiny   Mamba-1 (tests/reference/mamba_ref.py): d_model 128, 4 layers, d_inner 256,
-               state 16, conv 4, dt_rank 8, tied head.
+  mamba_tiny   Mamba-1 (tests/reference/mamba_ref.py): d_model 64, 4 layers, d_inner 128,
+               state 8, conv 4, dt_rank 4, tied head (0.15M parameters: the scan's
+               elementwise work made anything larger too slow to train on a shared CPU).
+               Trained with mamba_ref.parallel_scan; after training the sequential scan
+               (the reference of the goldens) is checked to give the same logits.
 
 Both read the text through the bundled 512-token byte-level BPE tokenizer
 (tests/data/bundled/bpe512/tokenizer.json, GPT-2 style); its encoder is
@@ -22,6 +25,7 @@ per byte of the text the scored tokens cover (exp(total nll / bytes)), so that
 it compares with the byte-level models and n-gram baselines.
 
   /usr/bin/python3 scripts/train_family_models.py train --family llama --steps 250
+  /usr/bin/python3 scripts/train_family_models.py train --family mamba --steps 200 --seq 128 --lr 4e-3
   /usr/bin/python3 scripts/train_family_models.py evaluate --family llama
 
 Writes tests/data/bundled/<name>/: model.safetensors (HF names), config.json,
@@ -47,7 +51,7 @@ BUNDLED = os.path.join(ROOT, "tests", "data", "bundled")
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 TRAIN_TEXT = os.path.join(BUNDLED, "austen_train.txt")
 VAL_TEXT = os.path.join(BUNDLED, "austen_val.txt")
-TOKENIZER = os.path.join(BUNDLED, "bpe512", "tokenizer.json")
+TOKENIZER = os.environ.get("SQ_TOKENIZER", os.path.join(BUNDLED, "bpe512", "tokenizer.json"))
 SEQ_LEN = 256
 
 CHUNK = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
@@ -139,7 +143,8 @@ def llama_model(vocab):
 
 def mamba_model(vocab):
     import mamba_ref as M
-    return M.Mamba1(M.Mamba1Config(vocab=vocab, d_model=128, layers=4, d_inner=256, state=16, conv=4, dt_rank=8,
+    M.Mamba1Mixer.parallel = True  # training: log2(T) doubling steps (mamba_ref.parallel_scan)
+    return M.Mamba1(M.Mamba1Config(vocab=vocab, d_model=64, layers=4, d_inner=128, state=8, conv=4, dt_rank=4,
                                    eps=1e-5), init=True)
 
 
@@ -221,8 +226,8 @@ def train(args):
         for g in opt.param_groups:
             g["lr"] = lr
         model.train()
-        offsets = rng.integers(0, len(train_ids) - SEQ_LEN - 1, size=args.batch)
-        batch = torch.stack([train_ids[o:o + SEQ_LEN + 1] for o in offsets])
+        offsets = rng.integers(0, len(train_ids) - args.seq - 1, size=args.batch)
+        batch = torch.stack([train_ids[o:o + args.seq + 1] for o in offsets])
         logits = model(batch[:, :-1])
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -241,11 +246,19 @@ def train(args):
     training = OrderedDict(
         text="Jane Austen, six novels (R package janeaustenr), tests/data/bundled/austen_train.txt",
         tokenizer="tests/data/bundled/bpe512/tokenizer.json", target="next token (t+1)", steps=args.steps,
-        batch=args.batch, seq_len=SEQ_LEN, lr=args.lr, warmup=args.warmup,
+        batch=args.batch, seq_len=args.seq, lr=args.lr, warmup=args.warmup,
         schedule="linear warmup, cosine to 0.1*lr", optimizer="AdamW(0.9,0.95) wd 0.1", seed=args.seed,
         threads=args.threads, wall_seconds=round(wall, 1), val_ppl_per_token=round(ppl_tok, 4),
         val_ppl_per_byte=round(ppl_byte, 4), val_tokens=count, val_bytes=nbytes, parameters=n_params,
         torch=torch.__version__)
+    if args.family == "mamba":
+        import mamba_ref as M
+        M.Mamba1Mixer.parallel = False  # the sequential scan (the goldens' reference) on the trained weights
+        seq = evaluate(model, val[:8], bpe.token_bytes())[0]
+        M.Mamba1Mixer.parallel = True
+        par = evaluate(model, val[:8], bpe.token_bytes())[0]
+        print(f"8 validation windows: ppl {seq:.6f} with the sequential scan, {par:.6f} with the parallel one")
+        assert abs(seq - par) < 1e-3 * seq
     save(args.family, model, os.path.join(args.out, name), training)
     reloaded = load(args.family, os.path.join(args.out, name))
     again = evaluate(reloaded, val, bpe.token_bytes())
@@ -273,6 +286,7 @@ def main():
         if cmd == "train":
             s.add_argument("--steps", type=int, default=250)
             s.add_argument("--batch", type=int, default=8)
+            s.add_argument("--seq", type=int, default=SEQ_LEN, help="training window (evaluation stays 256)")
             s.add_argument("--lr", type=float, default=3e-3)
             s.add_argument("--warmup", type=int, default=30)
             s.add_argument("--seed", type=int, default=1234)

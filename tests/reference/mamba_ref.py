@@ -67,7 +67,21 @@ class Mamba1Config:
     eps: float = 1e-5
 
 
+def parallel_scan(a, b):
+    """h_t = a_t h_{t-1} + b_t along dim 1 (h_{-1} = 0) by Hillis-Steele doubling: log2(T)
+    elementwise steps instead of T.  For training only (scripts/train_family_models.py);
+    the goldens use the sequential loop."""
+    T, k = a.shape[1], 1
+    while k < T:
+        b = torch.cat([b[:, :k], b[:, k:] + a[:, k:] * b[:, :-k]], dim=1)
+        a = torch.cat([a[:, :k], a[:, k:] * a[:, :-k]], dim=1)
+        k *= 2
+    return b
+
+
 class Mamba1Mixer(nn.Module):
+    parallel = False  # set True on the class to train with parallel_scan
+
     def __init__(self, c):
         super().__init__()
         self.c = c
@@ -87,6 +101,10 @@ class Mamba1Mixer(nn.Module):
         dt, B, C = torch.split(self.x_proj(x), [c.dt_rank, c.state, c.state], dim=-1)
         dt = F.softplus(self.dt_proj(dt))                      # [b, T, di]
         A = -torch.exp(self.A_log)                             # [di, N]
+        if Mamba1Mixer.parallel:
+            states = parallel_scan(torch.exp(dt[..., None] * A), dt[..., None] * B[:, :, None, :] * x[..., None])
+            y = (states * C[:, :, None, :]).sum(-1) + self.D * x
+            return self.out_proj(y * F.silu(z))
         state = torch.zeros(h.shape[0], c.d_inner, c.state, dtype=h.dtype)
         ys = []
         for t in range(h.shape[1]):
