@@ -73,18 +73,27 @@ data:
 evaluate: {window_length: $WINDOW, stride: $((WINDOW - 1)), offset: 1, max_windows: $WINDOWS}
 YAML
 
-timed() { # label command...: wall seconds and each rank's peak RSS
-  local label=$1; shift
-  local t0=$(date +%s.%N)
-  "${MPIRUN[@]}" /usr/bin/time -f "rank peak RSS %M KiB" -o "$WORK/rss.%q{OMPI_COMM_WORLD_RANK}" "$@" \
-    > "$WORK/$label.out" 2> "$WORK/$label.log" || { cat "$WORK/$label.log" >&2; exit 1; }
-  local t1=$(date +%s.%N)
-  printf '%s: %.1f s wall on 2 ranks\n' "$label" "$(echo "$t1 - $t0" | bc)"
-  for r in 0 1; do echo "  rank $r: $(cat "$WORK/rss.$r")"; done
-}
 echo "load before: $(uptime)"
-timed inspect "$BUILD/squeeze-inspect" --config "$WORK/bench.yaml" --out "$WORK/inspect.h5"
-timed evaluate "$BUILD/squeeze-evaluate" --config "$WORK/bench.yaml" --out "$WORK/eval.h5" --json
+# inspect is one process (not an MPI program)
+t0=$(date +%s.%N)
+/usr/bin/time -f "peak RSS %M KiB" -o "$WORK/rss.inspect" "$BUILD/squeeze-inspect" --config "$WORK/bench.yaml" \
+  --out "$WORK/inspect.h5" > "$WORK/inspect.out" 2> "$WORK/inspect.log" || { cat "$WORK/inspect.log" >&2; exit 1; }
+t1=$(date +%s.%N)
+printf 'inspect: %.1f s wall, %s\n' "$(echo "$t1 - $t0" | bc)" "$(cat "$WORK/rss.inspect")"
+grep -h "parameters" "$WORK/inspect.log" | head -1
+# evaluate on 2 ranks, from the inspect artifact as the pipeline does; each rank under /usr/bin/time
+cat > "$WORK/rank.sh" <<'SH'
+#!/bin/sh
+exec /usr/bin/time -f "peak RSS %M KiB" -o "$RSS_DIR/rss.$OMPI_COMM_WORLD_RANK" "$@"
+SH
+chmod +x "$WORK/rank.sh"
+t0=$(date +%s.%N)
+RSS_DIR=$WORK "${MPIRUN[@]}" -x RSS_DIR "$WORK/rank.sh" "$BUILD/squeeze-evaluate" --config "$WORK/bench.yaml" \
+  --model "$WORK/inspect.h5" --out "$WORK/eval.h5" --json > "$WORK/evaluate.out" 2> "$WORK/evaluate.log" \
+  || { cat "$WORK/evaluate.log" >&2; exit 1; }
+t1=$(date +%s.%N)
+printf 'evaluate: %.1f s wall on 2 ranks\n' "$(echo "$t1 - $t0" | bc)"
+for r in 0 1; do echo "  rank $r: $(cat "$WORK/rss.$r")"; done
 $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print("evaluate: %.1f tokens/s, perplexity %.2f over %d tokens (random weights: about the vocabulary size)" % (j["tokens_per_second"], j["perplexity"], j.get("scored_tokens", j.get("scored", 0))))' "$WORK/evaluate.out"
 grep -h "peak RSS" "$WORK/evaluate.log" | tail -1
 echo "load after: $(uptime)"

@@ -80,8 +80,7 @@ PY
 
 run_family llama "$DATA/bundled/llama_tiny/model.safetensors" llama-q4km embedding attention ffn norm
 run_family llama-bin "$DATA/bundled/llama_tiny/model.bin" llama-q4km embedding attention ffn norm
-# mamba: added with the bundled model
-#run_family mamba "$DATA/bundled/mamba_tiny/model.safetensors" mamba-mixed embedding ssm norm
+run_family mamba "$DATA/bundled/mamba_tiny/model.safetensors" mamba-mixed embedding ssm norm
 
 # Same weights, HF rotate-half names vs llama2.c adjacent pairs: the same function up to rounding.
 $PY - "$(cat "$WORK/llama/ppl")" "$(cat "$WORK/llama-bin/ppl")" <<'PY'
@@ -90,7 +89,7 @@ a, b = map(float, sys.argv[1:])
 assert abs(a - b) <= 1e-5 * a, f"HF {a} vs llama2.c {b}"
 PY
 # The families keep what llama.cpp keeps in F32: A_log, D, conv1d, dt_proj.bias, norms.
-$PY - "$WORK/llama/llama-q4km.h5" <<'PY'
+$PY - "$WORK/mamba/mamba-mixed.h5" "$WORK/llama/llama-q4km.h5" <<'PY'
 import sys, h5py
 for path in sys.argv[1:]:
     acc = h5py.File(path, "r")["accounting"]

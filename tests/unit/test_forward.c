@@ -133,7 +133,7 @@ START_TEST(test_golden_logits)
      * llama2.c .bin files, Mamba-1 and Mamba-2 with and without backbone. */
     static const char *const families[] = {"llama_gqa_hf.h5", "llama_gqa_meta.h5", "llama_mha_meta.h5",
                                            "llama_untied_hf.h5", "llama2c_gqa.h5", "llama2c_untied.h5",
-                                           "llama_tiny.h5", "llama_tiny_bin.h5",
+                                           "llama_tiny.h5", "llama_tiny_bin.h5", "mamba_tiny.h5",
                                            "mamba1_random.h5", "mamba1_noprefix.h5", "mamba2_random.h5",
                                            "mamba2_noprefix.h5"};
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
