@@ -185,12 +185,12 @@ static sq_status variant_typed(const sq_plan *plan, const sq_yaml_node *config, 
 
 static sq_status set_scalar(sq_yaml_node *root, const char *section, const char *key, const char *value)
 {
-    sq_yaml_node *map = (sq_yaml_node *)sq_yaml_get(root, section);
+    sq_yaml_node *map = sq_yaml_get_mutable(root, section);
     if (map == NULL) {
         sq_status st = sq_yaml_map_set(root, section, sq_yaml_new_map());
         if (st != SQ_OK)
             return st;
-        map = (sq_yaml_node *)sq_yaml_get(root, section);
+        map = sq_yaml_get_mutable(root, section);
     }
     if (map->kind != SQ_YAML_MAP)
         return sq_fail(SQ_ERR_USAGE, "'%s' must be a mapping", section);

@@ -239,7 +239,7 @@ sq_status sq_sweep_apply(sq_yaml_node *root, const char *path, const sq_yaml_nod
             place_key(map, part, where);
             return st;
         }
-        sq_yaml_node *child = (sq_yaml_node *)sq_yaml_get(map, part);
+        sq_yaml_node *child = sq_yaml_get_mutable(map, part);
         if (child == NULL) {
             child = sq_yaml_new_map();
             sq_status st = sq_yaml_map_set(map, part, child);

@@ -240,6 +240,16 @@ const sq_yaml_node *sq_yaml_get(const sq_yaml_node *map, const char *key)
     return NULL;
 }
 
+sq_yaml_node *sq_yaml_get_mutable(sq_yaml_node *map, const char *key)
+{
+    if (map == NULL || map->kind != SQ_YAML_MAP)
+        return NULL;
+    for (size_t i = 0; i < map->count; i++)
+        if (strcmp(map->keys[i]->value, key) == 0)
+            return map->items[i];
+    return NULL;
+}
+
 const sq_yaml_node *sq_yaml_get_path(const sq_yaml_node *root, const char *dotted)
 {
     char part[128];

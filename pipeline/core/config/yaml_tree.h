@@ -40,6 +40,8 @@ void sq_yaml_free(sq_yaml_doc *doc);
 
 /* Child of a map by key, or NULL. */
 const sq_yaml_node *sq_yaml_get(const sq_yaml_node *map, const char *key);
+/* The same in a tree being edited (the driver's effective configs). */
+sq_yaml_node *sq_yaml_get_mutable(sq_yaml_node *map, const char *key);
 /* The node at a dotted path of map keys ("compress.recipe"), or NULL when a part is missing. */
 const sq_yaml_node *sq_yaml_get_path(const sq_yaml_node *root, const char *dotted);
 
