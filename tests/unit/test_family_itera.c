@@ -11,6 +11,8 @@
 
 #include "modelio/loader.h"
 #include "models/family.h"
+#include "models/itera.h"
+#include "models/itera_transformer.h"
 #include "test_support.h"
 
 static void read_set(const char *relative, sq_tensor_set *set)
@@ -63,12 +65,12 @@ START_TEST(test_micro_config_inferred)
     ck_assert_int_eq(cfg.vocab_size, 2000);
     ck_assert_int_eq(cfg.hidden_size, 64);
     ck_assert_int_eq(cfg.num_layers, 3);
-    ck_assert_int_eq(cfg.ssm_state_size, 8);
-    ck_assert_int_eq(cfg.ssm_conv_kernel, 4);
-    ck_assert_int_eq(cfg.ssm_expand, 2);
-    ck_assert_int_eq(cfg.d_inner, 128);
+    ck_assert_int_eq(sq_itera_config_c(&cfg)->ssm_state_size, 8);
+    ck_assert_int_eq(sq_itera_config_c(&cfg)->ssm_conv_kernel, 4);
+    ck_assert_int_eq(sq_itera_config_c(&cfg)->ssm_expand, 2);
+    ck_assert_int_eq(sq_itera_config_c(&cfg)->d_inner, 128);
     ck_assert_int_eq(cfg.num_experts, 4);
-    ck_assert_int_eq(cfg.expert_size, 32);
+    ck_assert_int_eq(sq_itera_config_c(&cfg)->expert_size, 32);
     ck_assert_int_eq(cfg.top_k, 2);
     ck_assert_int_eq(cfg.moe_layer_count, 1);
     ck_assert_int_eq(cfg.moe_layers[0], 1);
@@ -77,7 +79,7 @@ START_TEST(test_micro_config_inferred)
     ck_assert(family->validate(&set, &cfg) == SQ_OK);
     /* Every tensor of the real checkpoint belongs to a group. */
     for (size_t i = 0; i < set.count; i++)
-        ck_assert_msg(family->group_of(set.tensors[i].name) != SQ_GROUP_NONE, "%s has no group",
+        ck_assert_msg(sq_family_group_of(family, set.tensors[i].name) != SQ_GROUP_NONE, "%s has no group",
                       set.tensors[i].name);
     sq_tensor_set_free(&set);
 }
@@ -166,11 +168,11 @@ START_TEST(test_transformer_heads)
     ck_assert(!sq_family_itera.recognise(&set));
     /* From the checkpoint's config entry ("{... 'num_heads': 3}"). */
     ck_assert_msg(sq_family_itera_transformer.infer_config(&set, &hints, &cfg) == SQ_OK, "%s", sq_error_message());
-    ck_assert_int_eq(cfg.num_heads, 3);
+    ck_assert_int_eq(sq_itera_transformer_config_c(&cfg)->num_heads, 3);
     ck_assert_int_eq(cfg.vocab_size, 101);
     ck_assert_int_eq(cfg.hidden_size, 48);
     ck_assert_int_eq(cfg.num_layers, 2);
-    ck_assert_int_eq(cfg.ffn_size, 80);
+    ck_assert_int_eq(sq_itera_transformer_config_c(&cfg)->ffn_size, 80);
     ck_assert_int_eq(cfg.max_seq_length, 40);
     ck_assert(sq_family_itera_transformer.validate(&set, &cfg) == SQ_OK);
     /* A user value that disagrees with the checkpoint is refused. */
@@ -183,11 +185,11 @@ START_TEST(test_transformer_heads)
     assert_message_has("model.num_heads");
     hints.num_heads = 3;
     ck_assert(sq_family_itera_transformer.infer_config(&bare, &hints, &cfg) == SQ_OK);
-    ck_assert_int_eq(cfg.num_heads, 3);
+    ck_assert_int_eq(sq_itera_transformer_config_c(&cfg)->num_heads, 3);
     hints.num_heads = 5; /* does not divide 48 */
     ck_assert_int_eq(sq_family_itera_transformer.infer_config(&bare, &hints, &cfg), SQ_ERR_USAGE);
     for (size_t i = 0; i < set.count; i++)
-        ck_assert_msg(sq_family_itera_transformer.group_of(set.tensors[i].name) != SQ_GROUP_NONE, "%s",
+        ck_assert_msg(sq_family_group_of(&sq_family_itera_transformer, set.tensors[i].name) != SQ_GROUP_NONE, "%s",
                       set.tensors[i].name);
     sq_tensor_set_free(&bare);
     sq_tensor_set_free(&set);
@@ -228,22 +230,22 @@ START_TEST(test_groups_and_full_precision)
         {"blocks.0.attention.qkv.weight", SQ_GROUP_NONE, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ck_assert_msg(itera->group_of(cases[i].name) == cases[i].group, "%s: group %s", cases[i].name,
-                      sq_group_name(itera->group_of(cases[i].name)));
-        ck_assert_msg(itera->keep_full_precision(cases[i].name, &reason) == cases[i].keep, "%s", cases[i].name);
+        ck_assert_msg(sq_family_group_of(itera, cases[i].name) == cases[i].group, "%s: group %s", cases[i].name,
+                      sq_group_name(sq_family_group_of(itera, cases[i].name)));
+        ck_assert_msg(sq_family_keep_full_precision(itera, cases[i].name, &reason) == cases[i].keep, "%s", cases[i].name);
         ck_assert(cases[i].keep ? reason != NULL && strlen(reason) > 10 : reason == NULL);
     }
-    ck_assert(itera->keep_full_precision("layers.0.ssm.conv1d.weight", &reason));
+    ck_assert(sq_family_keep_full_precision(itera, "layers.0.ssm.conv1d.weight", &reason));
     ck_assert_ptr_nonnull(strstr(reason, "llama.cpp"));
-    ck_assert_int_eq(tr->group_of("blocks.3.attention.qkv.weight"), SQ_GROUP_ATTENTION);
-    ck_assert_int_eq(tr->group_of("blocks.0.attention.out_proj.weight"), SQ_GROUP_ATTENTION);
-    ck_assert_int_eq(tr->group_of("blocks.0.attention.causal_mask"), SQ_GROUP_BUFFER);
-    ck_assert_int_eq(tr->group_of("blocks.0.ffn.w2.weight"), SQ_GROUP_FFN);
-    ck_assert_int_eq(tr->group_of("blocks.0.ln2.bias"), SQ_GROUP_NORM);
-    ck_assert_int_eq(tr->group_of("layers.0.ssm.in_proj.weight"), SQ_GROUP_NONE);
-    ck_assert(tr->keep_full_precision("blocks.0.attention.causal_mask", &reason));
-    ck_assert(tr->keep_full_precision("blocks.1.ln1.weight", &reason));
-    ck_assert(!tr->keep_full_precision("blocks.1.ffn.w1.weight", &reason));
+    ck_assert_int_eq(sq_family_group_of(tr, "blocks.3.attention.qkv.weight"), SQ_GROUP_ATTENTION);
+    ck_assert_int_eq(sq_family_group_of(tr, "blocks.0.attention.out_proj.weight"), SQ_GROUP_ATTENTION);
+    ck_assert_int_eq(sq_family_group_of(tr, "blocks.0.attention.causal_mask"), SQ_GROUP_BUFFER);
+    ck_assert_int_eq(sq_family_group_of(tr, "blocks.0.ffn.w2.weight"), SQ_GROUP_FFN);
+    ck_assert_int_eq(sq_family_group_of(tr, "blocks.0.ln2.bias"), SQ_GROUP_NORM);
+    ck_assert_int_eq(sq_family_group_of(tr, "layers.0.ssm.in_proj.weight"), SQ_GROUP_NONE);
+    ck_assert(sq_family_keep_full_precision(tr, "blocks.0.attention.causal_mask", &reason));
+    ck_assert(sq_family_keep_full_precision(tr, "blocks.1.ln1.weight", &reason));
+    ck_assert(!sq_family_keep_full_precision(tr, "blocks.1.ffn.w1.weight", &reason));
 }
 END_TEST
 

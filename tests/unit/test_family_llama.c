@@ -14,6 +14,8 @@
 #include "modelio/loader.h"
 #include "models/family.h"
 #include "models/forward.h"
+#include "models/llama.h"
+#include "models/mamba.h"
 #include "test_support.h"
 
 static void golden_path(char *buf, size_t size, const char *name)
@@ -62,30 +64,30 @@ START_TEST(test_llama_hf_config_json)
     ck_assert_ptr_eq(sq_family_detect(&set), &sq_family_llama);
     ck_assert_int_eq(sq_family_llama.infer_config(&set, NULL, &cfg), SQ_OK);
     ck_assert_str_eq(cfg.family, "llama");
-    ck_assert_int_eq(cfg.num_heads, 8);
-    ck_assert_int_eq(cfg.num_kv_heads, 4);
-    ck_assert_int_eq(cfg.head_dim, 8);
-    ck_assert_int_eq(cfg.ffn_size, 96);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->num_heads, 8);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->num_kv_heads, 4);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->head_dim, 8);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->ffn_size, 96);
     ck_assert_int_eq(cfg.num_layers, 2);
     ck_assert_int_eq(cfg.vocab_size, 67);
     ck_assert_int_eq(cfg.max_seq_length, 48);
-    ck_assert_int_eq(cfg.rope_style, SQ_ROPE_HALF);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->rope_style, SQ_ROPE_HALF);
     ck_assert_int_eq(sq_family_llama.validate(&set, &cfg), SQ_OK);
-    ck_assert_int_eq(sq_family_llama.group_of("model.layers.1.self_attn.k_proj.weight"), SQ_GROUP_ATTENTION);
-    ck_assert_int_eq(sq_family_llama.group_of("model.layers.0.mlp.down_proj.weight"), SQ_GROUP_FFN);
-    ck_assert_int_eq(sq_family_llama.group_of("model.embed_tokens.weight"), SQ_GROUP_EMBEDDING);
-    ck_assert_int_eq(sq_family_llama.group_of("lm_head.weight"), SQ_GROUP_HEAD);
-    ck_assert_int_eq(sq_family_llama.group_of("model.layers.0.self_attn.q_proj.bias"), SQ_GROUP_NONE);
-    ck_assert(sq_family_llama.keep_full_precision("model.layers.1.input_layernorm.weight", &why) && why);
-    ck_assert(!sq_family_llama.keep_full_precision("model.layers.1.self_attn.q_proj.weight", &why));
+    ck_assert_int_eq(sq_family_group_of(&sq_family_llama, "model.layers.1.self_attn.k_proj.weight"), SQ_GROUP_ATTENTION);
+    ck_assert_int_eq(sq_family_group_of(&sq_family_llama, "model.layers.0.mlp.down_proj.weight"), SQ_GROUP_FFN);
+    ck_assert_int_eq(sq_family_group_of(&sq_family_llama, "model.embed_tokens.weight"), SQ_GROUP_EMBEDDING);
+    ck_assert_int_eq(sq_family_group_of(&sq_family_llama, "lm_head.weight"), SQ_GROUP_HEAD);
+    ck_assert_int_eq(sq_family_group_of(&sq_family_llama, "model.layers.0.self_attn.q_proj.bias"), SQ_GROUP_NONE);
+    ck_assert(sq_family_keep_full_precision(&sq_family_llama, "model.layers.1.input_layernorm.weight", &why) && why);
+    ck_assert(!sq_family_keep_full_precision(&sq_family_llama, "model.layers.1.self_attn.q_proj.weight", &why));
     /* a JSON round trip keeps what the forward pass needs */
     char *json = NULL;
     sq_model_config back;
     ck_assert_int_eq(sq_model_config_to_json(&cfg, &json), SQ_OK);
     ck_assert_int_eq(sq_model_config_from_json(json, &back), SQ_OK);
-    ck_assert_int_eq(back.num_kv_heads, 4);
-    ck_assert_int_eq(back.rope_style, SQ_ROPE_HALF);
-    ck_assert(back.rope_theta == cfg.rope_theta && back.layer_norm_eps == cfg.layer_norm_eps);
+    ck_assert_int_eq(sq_llama_config_c(&back)->num_kv_heads, 4);
+    ck_assert_int_eq(sq_llama_config_c(&back)->rope_style, SQ_ROPE_HALF);
+    ck_assert(sq_llama_config_c(&back)->rope_theta == sq_llama_config_c(&cfg)->rope_theta && back.layer_norm_eps == cfg.layer_norm_eps);
     free(json);
     sq_tensor_set_free(&set);
 }
@@ -98,22 +100,22 @@ START_TEST(test_llama_meta_and_llama2c)
     read_golden("llama_mha_meta.safetensors", &set);
     ck_assert_ptr_eq(sq_family_detect(&set), &sq_family_llama);
     ck_assert_int_eq(sq_family_llama.infer_config(&set, NULL, &cfg), SQ_OK);
-    ck_assert_int_eq(cfg.rope_style, SQ_ROPE_ADJACENT);
-    ck_assert_int_eq(cfg.num_heads, 5);
-    ck_assert_int_eq(cfg.num_kv_heads, 5);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->rope_style, SQ_ROPE_ADJACENT);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->num_heads, 5);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->num_kv_heads, 5);
     ck_assert(cfg.layer_norm_eps == 1e-6);
-    ck_assert_int_eq(sq_family_llama.group_of("output.weight"), SQ_GROUP_HEAD);
+    ck_assert_int_eq(sq_family_group_of(&sq_family_llama, "output.weight"), SQ_GROUP_HEAD);
     sq_tensor_set_free(&set);
 
     read_golden("llama2c_untied.bin", &set);
     ck_assert_str_eq(set.source_format, "llama2c-bin");
     ck_assert_ptr_nonnull(sq_tensor_set_find(&set, "output.weight")); /* negative vocab_size: own classifier */
     ck_assert_int_eq(sq_family_llama.infer_config(&set, NULL, &cfg), SQ_OK);
-    ck_assert_int_eq(cfg.num_heads, 3);
-    ck_assert_int_eq(cfg.num_kv_heads, 1);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->num_heads, 3);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->num_kv_heads, 1);
     ck_assert_int_eq(cfg.max_seq_length, 20);
     ck_assert_int_eq(cfg.vocab_size, 45);
-    ck_assert_int_eq(cfg.rope_style, SQ_ROPE_ADJACENT);
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->rope_style, SQ_ROPE_ADJACENT);
     sq_tensor_set_free(&set);
 
     read_golden("llama2c_gqa.bin", &set);
@@ -154,7 +156,7 @@ START_TEST(test_llama_heads_from_user_or_error)
     ck_assert_int_eq(sq_family_llama.infer_config(&set, NULL, &cfg), SQ_ERR_USAGE);
     assert_message_has("model.num_heads");
     ck_assert_int_eq(sq_family_llama.infer_config(&set, &hints, &cfg), SQ_OK);
-    ck_assert_int_eq(cfg.num_kv_heads, 4); /* from the key rows once the head size is known */
+    ck_assert_int_eq(sq_llama_config_c(&cfg)->num_kv_heads, 4); /* from the key rows once the head size is known */
     ck_assert_int_eq(cfg.max_seq_length, 2048);
     /* a config.json that contradicts the shapes or the user */
     write_text(work_path("config.json"), "{\"num_attention_heads\": 8, \"num_key_value_heads\": 2}");
@@ -231,30 +233,30 @@ START_TEST(test_mamba_configs_and_groups)
     const char *why = NULL;
     read_golden("mamba1_random.safetensors", &set);
     ck_assert_int_eq(sq_family_mamba.infer_config(&set, NULL, &cfg), SQ_OK);
-    ck_assert_int_eq(cfg.ssm_version, 1);
-    ck_assert_int_eq(cfg.d_inner, 48);
-    ck_assert_int_eq(cfg.ssm_state_size, 5);
-    ck_assert_int_eq(cfg.dt_rank, 3);
-    ck_assert_int_eq(cfg.ssm_conv_kernel, 4);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->ssm_version, 1);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->d_inner, 48);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->ssm_state_size, 5);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->dt_rank, 3);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->ssm_conv_kernel, 4);
     ck_assert_int_eq(sq_family_mamba.validate(&set, &cfg), SQ_OK);
     sq_tensor_set_free(&set);
     read_golden("mamba2_random.safetensors", &set);
     ck_assert_int_eq(sq_family_mamba.infer_config(&set, NULL, &cfg), SQ_OK);
-    ck_assert_int_eq(cfg.ssm_version, 2);
-    ck_assert_int_eq(cfg.ssm_heads, 8);
-    ck_assert_int_eq(cfg.ssm_groups, 2);
-    ck_assert_int_eq(cfg.ssm_state_size, 6);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->ssm_version, 2);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->ssm_heads, 8);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->ssm_groups, 2);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->ssm_state_size, 6);
     sq_tensor_set_free(&set);
     static const char *const kept[] = {"backbone.layers.0.mixer.A_log", "backbone.layers.3.mixer.D",
                                        "layers.1.mixer.dt_bias", "backbone.layers.0.mixer.dt_proj.bias",
                                        "backbone.layers.0.mixer.conv1d.weight", "layers.2.mixer.conv1d.bias",
                                        "backbone.norm_f.weight", "layers.0.mixer.norm.weight"};
     for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
-        ck_assert_msg(sq_family_mamba.keep_full_precision(kept[i], &why) && why, "%s", kept[i]);
-    ck_assert(!sq_family_mamba.keep_full_precision("backbone.layers.0.mixer.in_proj.weight", &why));
-    ck_assert_int_eq(sq_family_mamba.group_of("backbone.layers.0.mixer.x_proj.weight"), SQ_GROUP_SSM);
-    ck_assert_int_eq(sq_family_mamba.group_of("embeddings.weight"), SQ_GROUP_EMBEDDING);
-    ck_assert_int_eq(sq_family_mamba.group_of("backbone.layers.0.norm.weight"), SQ_GROUP_NORM);
+        ck_assert_msg(sq_family_keep_full_precision(&sq_family_mamba, kept[i], &why) && why, "%s", kept[i]);
+    ck_assert(!sq_family_keep_full_precision(&sq_family_mamba, "backbone.layers.0.mixer.in_proj.weight", &why));
+    ck_assert_int_eq(sq_family_group_of(&sq_family_mamba, "backbone.layers.0.mixer.x_proj.weight"), SQ_GROUP_SSM);
+    ck_assert_int_eq(sq_family_group_of(&sq_family_mamba, "embeddings.weight"), SQ_GROUP_EMBEDDING);
+    ck_assert_int_eq(sq_family_group_of(&sq_family_mamba, "backbone.layers.0.norm.weight"), SQ_GROUP_NORM);
 }
 END_TEST
 
@@ -270,7 +272,7 @@ START_TEST(test_mamba2_needs_config)
     assert_error(sq_family_mamba.infer_config(&set, NULL, &cfg), "config.json");
     write_text(work_path("m2.config.json"), "{\"n_groups\": 2}");
     ck_assert_int_eq(sq_family_mamba.infer_config(&set, NULL, &cfg), SQ_OK);
-    ck_assert_int_eq(cfg.ssm_state_size, 6);
+    ck_assert_int_eq(sq_mamba_config_c(&cfg)->ssm_state_size, 6);
     write_text(work_path("m2.config.json"), "{\"n_groups\": 2, \"state_size\": 12}");
     assert_error(sq_family_mamba.infer_config(&set, NULL, &cfg), "in_proj");
     sq_tensor_set_free(&set);

@@ -21,6 +21,8 @@
 #include "modelio/loader.h"
 #include "models/family.h"
 #include "models/forward.h"
+#include "models/forward_internal.h"
+#include "models/itera_transformer.h"
 #include "models/vec_math.h"
 #include "test_support.h"
 
@@ -71,7 +73,7 @@ static double check_golden_case(const char *h5_path)
     load_checkpoint(checkpoint, 0, &m);
     ck_assert_str_eq(m.family->name, family);
     if (strcmp(family, "itera-transformer") == 0)
-        ck_assert_int_eq(m.cfg.num_heads, (int)heads);
+        ck_assert_int_eq(sq_itera_transformer_config_c(&m.cfg)->num_heads, (int)heads);
     for (int w = 0; w < windows; w++) {
         char name[32];
         int32_t *tokens = NULL;
@@ -339,6 +341,24 @@ END_TEST
 
 /* ---- errors and speed -------------------------------------------------------------- */
 
+/* The final norm of RMSNorm families (models/family.h SQ_NORM_RMS), against PyTorch 1.13
+ * (Debian python3-torch) evaluating Llama's reference RMSNorm,
+ * w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)), in float32 with eps 1e-5. */
+START_TEST(test_rmsnorm_matches_torch)
+{
+    const float x[2][5] = {{1.0f, -2.0f, 3.0f, -4.0f, 0.5f}, {0.25f, 0.0f, -1.5f, 2.0f, 8.0f}};
+    const float w[5] = {1.0f, 0.5f, 2.0f, -1.0f, 1.5f};
+    const float want[2][5] = {{0.4065575f, -0.4065575f, 2.43934488f, 1.62623f, 0.30491811f},
+                              {0.0666666478f, 0.0f, -0.799999774f, -0.533333182f, 3.19999909f}};
+    float out[2][5];
+    sq_fw_rmsnorm(&x[0][0], 2, 5, w, 1e-5, &out[0][0]);
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < 5; j++)
+            ck_assert_msg(fabsf(out[r][j] - want[r][j]) <= 2e-7f * fmaxf(1.0f, fabsf(want[r][j])),
+                          "row %d col %d: %.9g, torch %.9g", r, j, out[r][j], want[r][j]);
+}
+END_TEST
+
 START_TEST(test_forward_rejects_bad_windows)
 {
     loaded m;
@@ -395,6 +415,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_golden_logits);
     tcase_add_test(tc, test_hooks_see_every_linear);
     tcase_add_test(tc, test_forward_rejects_bad_windows);
+    tcase_add_test(tc, test_rmsnorm_matches_torch);
     tcase_add_test(tc, test_vec_math_accuracy);
     tcase_add_test(tc, test_forward_speed_micro);
     suite_add_tcase(s, tc);

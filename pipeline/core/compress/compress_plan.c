@@ -49,7 +49,7 @@ sq_status sq_compress_plan_build(const sq_precision_map *map, const sq_family *f
         sq_plan_entry *e = &plan->entries[i];
         e->name = t->name;
         e->alias_of = t->alias_of;
-        e->group = family && family->group_of ? family->group_of(t->name) : SQ_GROUP_NONE;
+        e->group = sq_family_group_of(family, t->name);
         e->original_dtype = input[i].dtype;
         e->ndim = t->ndim;
         memcpy(e->shape, t->shape, sizeof e->shape);
@@ -59,8 +59,8 @@ sq_status sq_compress_plan_build(const sq_precision_map *map, const sq_family *f
         /* Buffers (router.expert_counts) and integer tensors are state, not
          * weights: stored as they are, whatever the map says. */
         tensors[i].raw = e->group == SQ_GROUP_BUFFER || !sq_dtype_is_float(input[i].dtype);
-        if (family && family->keep_full_precision)
-            tensors[i].keep_full_precision = family->keep_full_precision(t->name, &tensors[i].keep_reason);
+        if (family)
+            tensors[i].keep_full_precision = sq_family_keep_full_precision(family, t->name, &tensors[i].keep_reason);
         e->keep_reason = tensors[i].keep_reason;
     }
 

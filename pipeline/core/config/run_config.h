@@ -21,7 +21,7 @@
 
 typedef struct {
     char *checkpoint;       /* model.checkpoint: path (resolved) */
-    char *family;           /* model.family: "auto" (default), "itera", "itera-transformer" */
+    char *family;           /* model.family: "auto" (default) or a family name (models/family.c) */
     int num_heads;          /* model.num_heads: transformer heads when the checkpoint lacks a config */
 } sq_model_section;
 

@@ -75,7 +75,7 @@ sq_status sq_inspect_run(const char *path, const sq_inspect_options *options, sq
 
     for (size_t i = 0; i < report->set.count; i++) {
         const sq_tensor *t = &report->set.tensors[i];
-        sq_param_group group = report->family->group_of(t->name);
+        sq_param_group group = sq_family_group_of(report->family, t->name);
         int64_t numel = sq_tensor_numel(t);
         report->groups[i] = group;
         report->state_dict_elements += numel;

@@ -23,28 +23,6 @@
 #include "modelio/model_file.h"
 #include "util/log.h"
 
-/* The keys by which each family recognises its checkpoints (its recognise()),
- * for the unknown-family message.  sq_family does not carry them yet; a family
- * missing here is listed without keys. */
-static const struct {
-    const char *family;
-    const char *keys;
-} family_keys[] = {
-    {"itera", "embedding.weight, layers.0.ssm.in_proj.weight, layers.N.moe.*"},
-    {"itera-transformer", "embedding.weight, blocks.0.attention.qkv.weight, blocks.N.ffn.w1.weight"},
-    {"llama", "model.embed_tokens.weight + model.layers.0.self_attn.q_proj.weight (HF), or tok_embeddings.weight + "
-              "layers.0.attention.wq.weight (Meta, llama2.c .bin)"},
-    {"mamba", "backbone.embeddings.weight, backbone.layers.0.mixer.in_proj.weight (backbone. optional), mixer.A_log"},
-};
-
-static const char *keys_of(const char *family)
-{
-    for (size_t i = 0; i < sizeof family_keys / sizeof family_keys[0]; i++)
-        if (strcmp(family_keys[i].family, family) == 0)
-            return family_keys[i].keys;
-    return NULL;
-}
-
 /* "itera (description; expects keys ...; names 0 of 3 tensors here); ..." for
  * messages.  With a set, each family says how many of its tensors it can name. */
 static void family_list(char *buf, size_t size, const sq_tensor_set *set)
@@ -53,7 +31,7 @@ static void family_list(char *buf, size_t size, const sq_tensor_set *set)
     size_t used = 0;
     buf[0] = '\0';
     for (int i = 0; all[i] && used < size; i++) {
-        const char *keys = keys_of(all[i]->name);
+        const char *keys = all[i]->expects_keys;
         used += (size_t)snprintf(buf + used, size - used, "%s%s (%s", i ? "; " : "", all[i]->name,
                                  all[i]->description ? all[i]->description : "");
         if (keys && used < size)
@@ -61,7 +39,7 @@ static void family_list(char *buf, size_t size, const sq_tensor_set *set)
         if (set && used < size) {
             size_t named = 0;
             for (size_t t = 0; t < set->count; t++)
-                named += all[i]->group_of(set->tensors[t].name) != SQ_GROUP_NONE;
+                named += sq_family_group_of(all[i], set->tensors[t].name) != SQ_GROUP_NONE;
             used += (size_t)snprintf(buf + used, size - used, "; names %zu of the %zu tensors here", named,
                                      set->count);
         }

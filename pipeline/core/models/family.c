@@ -1,23 +1,26 @@
-/* family.c - the registry of model families and the parameter group names. */
+/* family.c - the registry of model families.
+ *
+ * Adding a family: its files in models/ and one line in each list below
+ * (docs/architecture.md, "Adding a model family").  Detection tries the rows
+ * in order, so a family whose keys are a superset of another's comes first.
+ */
 #include "models/family.h"
 
+#include <stdio.h>
 #include <string.h>
 
-static const sq_family *const families[] = {&sq_family_itera, &sq_family_itera_transformer,
-                                             &sq_family_llama, &sq_family_mamba, NULL};
+extern const sq_family sq_family_itera;             /* models/itera.c */
+extern const sq_family sq_family_itera_transformer; /* models/itera_transformer.c */
+extern const sq_family sq_family_llama;             /* models/llama.c */
+extern const sq_family sq_family_mamba;             /* models/mamba.c */
 
-static const char *const group_names[SQ_GROUP_COUNT] = {
-    [SQ_GROUP_EMBEDDING] = "embedding", [SQ_GROUP_POSITION] = "position",
-    [SQ_GROUP_SSM] = "ssm",             [SQ_GROUP_MOE_ROUTER] = "moe-router",
-    [SQ_GROUP_MOE_EXPERT] = "moe-expert", [SQ_GROUP_FFN] = "ffn",
-    [SQ_GROUP_ATTENTION] = "attention", [SQ_GROUP_NORM] = "norm",
-    [SQ_GROUP_HEAD] = "head",           [SQ_GROUP_BUFFER] = "buffer",
+static const sq_family *const families[] = {
+    &sq_family_itera,
+    &sq_family_itera_transformer,
+    &sq_family_llama,
+    &sq_family_mamba,
+    NULL,
 };
-
-const char *sq_group_name(sq_param_group group)
-{
-    return (group >= 0 && group < SQ_GROUP_COUNT) ? group_names[group] : "none";
-}
 
 const sq_family *const *sq_family_all(void) { return families; }
 
@@ -31,9 +34,28 @@ const sq_family *sq_family_by_name(const char *name)
 
 const sq_family *sq_family_detect(const sq_tensor_set *set)
 {
-    /* Most specific first: the transformer's keys (blocks.*) never match itera's. */
     for (int i = 0; families[i]; i++)
         if (families[i]->recognise(set))
             return families[i];
     return NULL;
+}
+
+void sq_family_names(char *buf, size_t size)
+{
+    size_t used = 0;
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    for (int i = 0; families[i] && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", families[i]->name);
+}
+
+sq_param_group sq_family_group_of(const sq_family *family, const char *tensor_name)
+{
+    return family && family->tensors ? sq_param_group_in(family->tensors, tensor_name) : SQ_GROUP_NONE;
+}
+
+bool sq_family_keep_full_precision(const sq_family *family, const char *tensor_name, const char **reason)
+{
+    return family && family->tensors && sq_param_keep_in(family->tensors, tensor_name, reason);
 }

@@ -1,67 +1,94 @@
-/* family.h - the registry of model families.
+/* family.h - the registry of model families: one row carries everything about a family.
  *
- * A family is one file in models/ that knows its checkpoint keys: it
- * recognises a tensor set, infers the whole config from tensor shapes (a key
- * it needs and does not find is an error naming the key), names each tensor's
- * parameter group, reports a broken checkpoint with what is wrong, and builds
- * the runnable model (models/forward.h).
+ * A family is its own files in models/ (models/itera.{h,c} and itera_forward.c,
+ * for example) and one row in the table of models/family.c.  The row (an
+ * sq_family) says how to recognise the family's checkpoints, infer and validate
+ * its config, store its own config fields as JSON, name each tensor's parameter
+ * group and whether it must stay in full precision, which tensors sit around
+ * its blocks, and how to run it.  Nothing outside models/ names a family:
+ * the stages, messages and docs' lists come from the table
+ * (docs/architecture.md, "Adding a model family").
  */
 #ifndef SQ_MODELS_FAMILY_H
 #define SQ_MODELS_FAMILY_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
+#include "models/forward.h"
 #include "models/model_config.h"
+#include "models/param_table.h"
 #include "tensor/tensor.h"
-
-/* Parameter groups, as inspect and report print them. */
-typedef enum {
-    SQ_GROUP_EMBEDDING = 0,
-    SQ_GROUP_POSITION,
-    SQ_GROUP_SSM,
-    SQ_GROUP_MOE_ROUTER,
-    SQ_GROUP_MOE_EXPERT,
-    SQ_GROUP_FFN,
-    SQ_GROUP_ATTENTION,
-    SQ_GROUP_NORM,
-    SQ_GROUP_HEAD,
-    SQ_GROUP_BUFFER,   /* non-parameter state: router.expert_counts, attention.causal_mask */
-    SQ_GROUP_COUNT,
-    SQ_GROUP_NONE = -1 /* belongs to no group: reported, never ignored */
-} sq_param_group;
-
-const char *sq_group_name(sq_param_group group); /* "embedding", "moe-expert", ... */
 
 /* What the user (config or flags) can tell a family that shapes cannot. */
 typedef struct {
     int num_heads; /* 0 when not given */
 } sq_family_hints;
 
+/* The final norm before the head. */
+typedef enum {
+    SQ_NORM_LAYER = 0, /* torch.nn.LayerNorm: weight and bias */
+    SQ_NORM_RMS,       /* RMSNorm (Llama, Mamba): weight only */
+} sq_norm_kind;
+
+/* The tensors around the blocks, by name; models/forward.c loads them
+ * (sq_fw_load_ends) and applies them (sq_fw_embed, sq_fw_logits). */
+typedef struct {
+    const char *embedding;   /* token embedding [V, d] */
+    const char *position;    /* learned position embedding [S, d], or NULL (none: rotary, SSM) */
+    const char *norm_weight; /* final norm [d] */
+    const char *norm_bias;   /* final norm bias [d]; NULL (none) only with SQ_NORM_RMS */
+    const char *head;        /* [V, d]; when absent from the set, or sharing the embedding's
+                                storage, the head is the tied embedding */
+    sq_norm_kind norm;
+} sq_family_ends;
+
 typedef struct sq_family {
-    const char *name;
-    const char *description;
+    const char *name;         /* model.family, config_json's "family" */
+    const char *description;  /* one line with the source it follows */
+    const char *expects_keys; /* for messages: "embedding.weight, layers.0.ssm.in_proj.weight, ..." */
+
+    /* -- recognising and configuring a checkpoint ------------------------------ */
     /* true when the tensor names look like this family's */
     bool (*recognise)(const sq_tensor_set *set);
-    /* fills cfg from shapes (and the checkpoint's 'config' entry / hints) */
+    /* fills cfg (common fields and the family's own, SQ_FAMILY_CONFIG) from shapes,
+     * the checkpoint's 'config' entry and the hints; a key it needs and does not
+     * find is an error naming the key */
     sq_status (*infer_config)(const sq_tensor_set *set, const sq_family_hints *hints, sq_model_config *cfg);
     /* checks shapes and presence of every tensor the forward pass needs;
      * SQ_ERR_INPUT with what is wrong ("layer 1 is MoE but has no expert weights") */
     sq_status (*validate)(const sq_tensor_set *set, const sq_model_config *cfg);
-    sq_param_group (*group_of)(const char *tensor_name);
-    /* true for tensors that must stay in full precision in an SSM (conv1d, A_log,
-     * D, delta_proj.bias, norms, biases); *reason says why */
-    bool (*keep_full_precision)(const char *tensor_name, const char **reason);
+    /* its own config fields into / out of config_json (the common keys are done) */
+    void (*config_to_json)(const sq_model_config *cfg, json_t *root);
+    void (*config_from_json)(const json_t *root, sq_model_config *cfg);
+
+    /* -- its tensors ------------------------------------------------------------ */
+    /* every tensor name: parameter group, and why it stays in full precision
+     * (conv1d, A_log, D, biases, norms); ends with a NULL pattern */
+    const sq_param_rule *tensors;
+    sq_family_ends ends;
+
+    /* -- running it (models/forward.h calls these) ------------------------------ */
+    /* allocates every buffer for windows up to max_seq_length once */
+    sq_status (*build)(const sq_model_config *cfg, const sq_tensor_set *weights, void **state);
+    /* logits [count, V]; calls hooks->linear_input before every linear (weight name,
+     * input rows) and hooks->router after every routing decision (hooks may be NULL) */
+    sq_status (*forward)(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,
+                         float *logits, const sq_forward_hooks *hooks);
+    void (*free_state)(void *state);
 } sq_family;
 
 const sq_family *sq_family_detect(const sq_tensor_set *set);
 const sq_family *sq_family_by_name(const char *name);
-/* All registered families (NULL-terminated), for messages. */
+/* All registered families (NULL-terminated), in detection order. */
 const sq_family *const *sq_family_all(void);
+/* "itera, itera-transformer": the registered names, for messages. */
+void sq_family_names(char *buf, size_t size);
 
-/* The families (models/itera.c, models/itera_transformer.c). */
-extern const sq_family sq_family_itera;
-extern const sq_family sq_family_itera_transformer;
-extern const sq_family sq_family_llama; /* models/llama.c */
-extern const sq_family sq_family_mamba; /* models/mamba.c */
+/* A tensor's parameter group and its full-precision rule, from the family's table. */
+sq_param_group sq_family_group_of(const sq_family *family, const char *tensor_name);
+bool sq_family_keep_full_precision(const sq_family *family, const char *tensor_name, const char **reason);
 
 #endif

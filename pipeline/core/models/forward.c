@@ -2,8 +2,8 @@
  * loading, the embedding and head steps, and the kernels the families share
  * (LayerNorm, GELU, hooked sgemm).
  *
- * The families' forward passes are models/itera_forward.c and
- * models/transformer_forward.c; each mirrors docs/itera-lite.md step by step.
+ * The families' forward passes are their rows' build / forward / free_state
+ * (models/family.h), in models/<family>_forward.c.
  * The library never sets OpenBLAS's thread count: the stages do.
  */
 #include "models/forward.h"
@@ -19,13 +19,9 @@
 
 struct sq_model {
     sq_model_config cfg;
-    const sq_forward_impl *impl;
+    const sq_family *family;
     void *state;
 };
-
-/* The registry of forward passes, by family name (models/family.h names them). */
-static const sq_forward_impl *const forward_impls[] = {&sq_itera_forward_impl, &sq_transformer_forward_impl,
-                                                       &sq_llama_forward_impl, &sq_mamba_forward_impl, NULL};
 
 sq_status sq_model_build(const sq_model_config *cfg, const sq_tensor_set *weights, sq_model **out)
 {
@@ -34,22 +30,20 @@ sq_status sq_model_build(const sq_model_config *cfg, const sq_tensor_set *weight
     *out = NULL;
     SQ_TRY(sq_alloc(&model, 1, sizeof *model, "model"));
     model->cfg = *cfg;
-    for (int i = 0; forward_impls[i]; i++)
-        if (strcmp(forward_impls[i]->family, cfg->family) == 0)
-            model->impl = forward_impls[i];
-    if (model->impl == NULL)
-        SQ_FAIL(SQ_ERR_INPUT, "no forward pass for model family '%s' (known: itera, itera-transformer, llama, mamba)",
-                cfg->family);
+    model->family = sq_family_by_name(cfg->family);
+    if (model->family == NULL || model->family->build == NULL) {
+        char known[512];
+        sq_family_names(known, sizeof known);
+        SQ_FAIL(SQ_ERR_INPUT, "no forward pass for model family '%s' (known: %s)", cfg->family, known);
+    }
     if (cfg->vocab_size <= 0 || cfg->hidden_size <= 0 || cfg->max_seq_length <= 0 || cfg->num_layers <= 0)
         SQ_FAIL(SQ_ERR_INPUT, "model config of family '%s' is incomplete (vocab %d, hidden %d, max seq %d, "
                 "layers %d)", cfg->family, cfg->vocab_size, cfg->hidden_size, cfg->max_seq_length,
                 cfg->num_layers);
     /* Every shape the forward pass indexes with is checked first, whoever built the
      * config (inferred from a checkpoint, or read from an artifact's config_json). */
-    const sq_family *family = sq_family_by_name(cfg->family);
-    if (family)
-        SQ_TRY(family->validate(weights, cfg));
-    SQ_TRY(model->impl->build(&model->cfg, weights, &model->state));
+    SQ_TRY(model->family->validate(weights, cfg));
+    SQ_TRY(model->family->build(&model->cfg, weights, &model->state));
     *out = model;
     model = NULL;
 cleanup:
@@ -68,7 +62,7 @@ sq_status sq_model_forward(sq_model *model, const int32_t *tokens, int count, fl
         if (tokens[t] < 0 || tokens[t] >= cfg->vocab_size)
             return sq_fail(SQ_ERR_INPUT, "token id %d at position %d is outside the vocabulary [0, %d)",
                            tokens[t], t, cfg->vocab_size);
-    return model->impl->forward(model->state, cfg, tokens, count, logits, hooks);
+    return model->family->forward(model->state, cfg, tokens, count, logits, hooks);
 }
 
 const sq_model_config *sq_model_get_config(const sq_model *model) { return &model->cfg; }
@@ -77,8 +71,8 @@ void sq_model_free(sq_model *model)
 {
     if (model == NULL)
         return;
-    if (model->impl && model->state)
-        model->impl->free(model->state);
+    if (model->family && model->state)
+        model->family->free_state(model->state);
     free(model);
 }
 
@@ -126,27 +120,34 @@ void sq_fw_arena_free(sq_fw_arena *arena)
     memset(arena, 0, sizeof *arena);
 }
 
-/* The head: lm_head.weight when it is a tensor of its own, else the tied embedding
- * (one storage, itera-lite.md 1.3). */
-static sq_status load_head(sq_fw_arena *arena, const sq_tensor_set *set, float *embedding, float **out)
+/* The head: the family's head tensor when it is one of its own, else the tied
+ * embedding (one storage, itera-lite.md 1.3). */
+static sq_status load_head(sq_fw_arena *arena, const sq_tensor_set *set, const sq_family_ends *names,
+                           float *embedding, float **out)
 {
-    const sq_tensor *head = sq_tensor_set_find(set, "lm_head.weight");
-    const sq_tensor *emb = sq_tensor_set_find(set, "embedding.weight");
+    const sq_tensor *head = names->head ? sq_tensor_set_find(set, names->head) : NULL;
+    const sq_tensor *emb = sq_tensor_set_find(set, names->embedding);
     if (head == NULL || sq_tensor_set_resolve(set, head) == sq_tensor_set_resolve(set, emb)) {
         *out = embedding;
         return SQ_OK;
     }
-    return sq_fw_load(arena, set, "lm_head.weight", out);
+    return sq_fw_load(arena, set, names->head, out);
 }
 
-sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_tensor_set *set, sq_fw_ends *ends)
+sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_tensor_set *set, const sq_family_ends *names,
+                          sq_fw_ends *ends)
 {
     sq_status st = SQ_OK;
-    SQ_TRY(sq_fw_load(arena, set, "embedding.weight", &ends->embedding));
-    SQ_TRY(sq_fw_load(arena, set, "position_embedding.weight", &ends->position));
-    SQ_TRY(sq_fw_load(arena, set, "norm.weight", &ends->norm_w));
-    SQ_TRY(sq_fw_load(arena, set, "norm.bias", &ends->norm_b));
-    SQ_TRY(load_head(arena, set, ends->embedding, &ends->head));
+    memset(ends, 0, sizeof *ends);
+    ends->norm = names->norm;
+    ends->head_name = names->head ? names->head : names->embedding;
+    SQ_TRY(sq_fw_load(arena, set, names->embedding, &ends->embedding));
+    if (names->position)
+        SQ_TRY(sq_fw_load(arena, set, names->position, &ends->position));
+    SQ_TRY(sq_fw_load(arena, set, names->norm_weight, &ends->norm_w));
+    if (names->norm_bias)
+        SQ_TRY(sq_fw_load(arena, set, names->norm_bias, &ends->norm_b));
+    SQ_TRY(load_head(arena, set, names, ends->embedding, &ends->head));
 cleanup:
     return st;
 }
@@ -165,8 +166,13 @@ static int all_finite(const float *v, size_t n)
 void sq_fw_embed(const sq_fw_ends *ends, const int32_t *tokens, int T, int d, float *x)
 {
     for (int t = 0; t < T; t++) {
-        const float *e = ends->embedding + (size_t)tokens[t] * d, *p = ends->position + (size_t)t * d;
+        const float *e = ends->embedding + (size_t)tokens[t] * d;
         float *row = x + (size_t)t * d;
+        if (ends->position == NULL) {
+            memcpy(row, e, (size_t)d * sizeof *row);
+            continue;
+        }
+        const float *p = ends->position + (size_t)t * d;
         for (int c = 0; c < d; c++)
             row[c] = e[c] + p[c];
     }
@@ -176,8 +182,11 @@ sq_status sq_fw_logits(const sq_fw_ends *ends, const sq_model_config *cfg, const
                        const float *x, int T, float *h, float *logits)
 {
     const int d = cfg->hidden_size, V = cfg->vocab_size;
-    sq_fw_layernorm(x, T, d, ends->norm_w, ends->norm_b, cfg->layer_norm_eps, h);
-    sq_fw_linear(hooks, "lm_head.weight", h, T, d, ends->head, V, logits, V, 0.0f);
+    if (ends->norm == SQ_NORM_RMS)
+        sq_fw_rmsnorm(x, T, d, ends->norm_w, cfg->layer_norm_eps, h);
+    else
+        sq_fw_layernorm(x, T, d, ends->norm_w, ends->norm_b, cfg->layer_norm_eps, h);
+    sq_fw_linear(hooks, ends->head_name, h, T, d, ends->head, V, logits, V, 0.0f);
     if (!all_finite(logits, (size_t)T * V))
         return sq_fail(SQ_ERR_RUN, "%s forward produced a non-finite logit (window of %d tokens): the weights "
                        "may be corrupt", cfg->family, T);
@@ -227,6 +236,20 @@ SQ_VEC_KERNEL void sq_fw_layernorm(const float *x, int rows, int d, const float 
             const sq_vf c = (sq_vf_load_n(v + j, n) - mean) * inv;
             sq_vf_store_n(o + j, c * sq_vf_load_n(w + j, n) + sq_vf_load_n(b + j, n), n);
         }
+    }
+}
+
+void sq_fw_rmsnorm(const float *x, int rows, int d, const float *w, double eps, float *out)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *v = x + (size_t)r * d;
+        float *o = out + (size_t)r * d;
+        float sq = 0.0f;
+        for (int j = 0; j < d; j++)
+            sq += v[j] * v[j];
+        const float inv = (float)(1.0 / sqrt((double)(sq / (float)d) + eps));
+        for (int j = 0; j < d; j++)
+            o[j] = w[j] * (v[j] * inv);
     }
 }
 

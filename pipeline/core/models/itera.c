@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "models/family.h"
+#include "models/itera.h"
 #include "models/param_table.h"
+
+SQ_FAMILY_CONFIG_FITS(sq_itera_config);
 
 /* Why a tensor stays in full precision (docs/reference-facts.md A2, "Kept in F32"). */
 #define KEEP_CONV "depthwise conv1d weight: small and sensitive; llama.cpp never quantizes ssm_conv1d " \
@@ -71,6 +73,7 @@ static bool layer_is_moe(const sq_tensor_set *set, int layer)
 
 static sq_status itera_infer_config(const sq_tensor_set *set, const sq_family_hints *hints, sq_model_config *cfg)
 {
+    sq_itera_config *own = sq_itera_config_of(cfg);
     const sq_tensor *emb, *pos, *conv, *ssm_b, *t;
     char name[128];
     sq_status st = SQ_OK;
@@ -85,18 +88,18 @@ static sq_status itera_infer_config(const sq_tensor_set *set, const sq_family_hi
     cfg->hidden_size = (int)emb->shape[1];
     cfg->max_seq_length = (int)pos->shape[0];
     cfg->num_layers = sq_param_count_indexed(set, "layers.", ".ssm.in_proj.weight");
-    cfg->d_inner = (int)conv->shape[0];
-    cfg->ssm_conv_kernel = (int)conv->shape[2];
-    cfg->ssm_state_size = (int)ssm_b->shape[0];
-    cfg->ssm_expand = cfg->hidden_size > 0 ? cfg->d_inner / cfg->hidden_size : 0;
+    own->d_inner = (int)conv->shape[0];
+    own->ssm_conv_kernel = (int)conv->shape[2];
+    own->ssm_state_size = (int)ssm_b->shape[0];
+    own->ssm_expand = cfg->hidden_size > 0 ? own->d_inner / cfg->hidden_size : 0;
     cfg->layer_norm_eps = 1e-5; /* IteraLiteConfig default; the block norms use PyTorch's 1e-5 too */
     cfg->top_k = 2;             /* Itera-Lite's only value (1.1) */
     if (cfg->num_layers > SQ_MAX_LAYERS)
         SQ_FAIL(SQ_ERR_INPUT, "%s has %d layers; squeeze supports at most %d",
                 set->source_path ? set->source_path : "the checkpoint", cfg->num_layers, SQ_MAX_LAYERS);
-    if (cfg->d_inner % cfg->hidden_size != 0)
+    if (own->d_inner % cfg->hidden_size != 0)
         SQ_FAIL(SQ_ERR_INPUT, "layers.0.ssm.conv1d.weight has %d channels, not a multiple of hidden size %d",
-                cfg->d_inner, cfg->hidden_size);
+                own->d_inner, cfg->hidden_size);
     for (int i = 0; i < cfg->num_layers; i++) {
         if (layer_is_moe(set, i)) {
             cfg->moe_layers[cfg->moe_layer_count++] = i;
@@ -112,10 +115,10 @@ static sq_status itera_infer_config(const sq_tensor_set *set, const sq_family_hi
         }
         /* f from the first expert or dense FFN w1 [f, d] found. */
         t = sq_tensor_set_find(set, name);
-        if (cfg->expert_size == 0 && t != NULL && t->ndim == 2)
-            cfg->expert_size = (int)t->shape[0];
+        if (own->expert_size == 0 && t != NULL && t->ndim == 2)
+            own->expert_size = (int)t->shape[0];
     }
-    if (cfg->num_layers > 0 && cfg->expert_size == 0)
+    if (cfg->num_layers > 0 && own->expert_size == 0)
         SQ_FAIL(SQ_ERR_INPUT,
                 "broken checkpoint %s: no layer has FFN or expert weights (layers.N.moe.ffn.w1.weight or "
                 "layers.N.moe.layer.experts.0.w1.weight), so the expert size cannot be inferred",
@@ -126,7 +129,8 @@ cleanup:
 
 static sq_status validate_moe_layer(const sq_tensor_set *set, const sq_model_config *cfg, int i)
 {
-    const int d = cfg->hidden_size, f = cfg->expert_size;
+    const sq_itera_config *own = sq_itera_config_c(cfg);
+    const int d = cfg->hidden_size, f = own->expert_size;
     const sq_tensor *gate;
     char name[128], prefix[64], shape[64];
     sq_status st = SQ_OK;
@@ -171,8 +175,9 @@ cleanup:
 
 static sq_status itera_validate(const sq_tensor_set *set, const sq_model_config *cfg)
 {
-    const int d = cfg->hidden_size, di = cfg->d_inner, n = cfg->ssm_state_size, k = cfg->ssm_conv_kernel;
-    const int f = cfg->expert_size;
+    const sq_itera_config *own = sq_itera_config_c(cfg);
+    const int d = cfg->hidden_size, di = own->d_inner, n = own->ssm_state_size, k = own->ssm_conv_kernel;
+    const int f = own->expert_size;
     char name[128];
     sq_status st = SQ_OK;
     if (cfg->num_layers < 1)
@@ -219,19 +224,41 @@ cleanup:
     return st;
 }
 
-static sq_param_group itera_group_of(const char *tensor_name) { return sq_param_group_in(itera_rules, tensor_name); }
-
-static bool itera_keep_full_precision(const char *tensor_name, const char **reason)
+static void itera_config_to_json(const sq_model_config *cfg, json_t *root)
 {
-    return sq_param_keep_in(itera_rules, tensor_name, reason);
+    const sq_itera_config *own = sq_itera_config_c(cfg);
+    const sq_model_config_v1_keys keys = {
+        .ssm_state_size = own->ssm_state_size, .ssm_conv_kernel = own->ssm_conv_kernel,
+        .ssm_expand = own->ssm_expand,         .d_inner = own->d_inner,
+        .expert_size = own->expert_size,
+    };
+    sq_model_config_json_v1(cfg, &keys, root);
+}
+
+static void itera_config_from_json(const json_t *root, sq_model_config *cfg)
+{
+    sq_itera_config *own = sq_itera_config_of(cfg);
+    own->ssm_state_size = sq_model_config_json_int(root, "ssm_state_size");
+    own->ssm_conv_kernel = sq_model_config_json_int(root, "ssm_conv_kernel");
+    own->ssm_expand = sq_model_config_json_int(root, "ssm_expand");
+    own->d_inner = sq_model_config_json_int(root, "d_inner");
+    own->expert_size = sq_model_config_json_int(root, "expert_size");
 }
 
 const sq_family sq_family_itera = {
     .name = "itera",
     .description = "Itera-Lite SSM + MoE (github.com/CisnerosCodes/Itera-Lite, docs/sources.md)",
+    .expects_keys = "embedding.weight, layers.0.ssm.in_proj.weight, layers.N.moe.*",
     .recognise = itera_recognise,
     .infer_config = itera_infer_config,
     .validate = itera_validate,
-    .group_of = itera_group_of,
-    .keep_full_precision = itera_keep_full_precision,
+    .config_to_json = itera_config_to_json,
+    .config_from_json = itera_config_from_json,
+    .tensors = itera_rules,
+    .ends = {.embedding = "embedding.weight", .position = "position_embedding.weight",
+             .norm_weight = "norm.weight", .norm_bias = "norm.bias", .head = "lm_head.weight",
+             .norm = SQ_NORM_LAYER},
+    .build = sq_itera_build,
+    .forward = sq_itera_forward,
+    .free_state = sq_itera_free,
 };

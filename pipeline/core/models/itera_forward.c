@@ -18,6 +18,7 @@
 #include <cblas.h>
 
 #include "models/forward_internal.h"
+#include "models/itera.h"
 #include "models/vec_math.h"
 
 #define NAME_MAX_LEN 96
@@ -71,7 +72,7 @@ typedef struct {
     float *routed_gate;      /* [S] their gate values */
 } itera_state;
 
-static void itera_free(void *opaque)
+void sq_itera_free(void *opaque)
 {
     itera_state *m = opaque;
     if (m == NULL)
@@ -82,8 +83,9 @@ static void itera_free(void *opaque)
 
 static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq_tensor_set *set, int i)
 {
+    const sq_itera_config *own = sq_itera_config_c(cfg);
     itera_layer *L = &m->layers[i];
-    const int E = cfg->num_experts, N = cfg->ssm_state_size, K = cfg->ssm_conv_kernel, di = cfg->d_inner;
+    const int E = cfg->num_experts, N = own->ssm_state_size, K = own->ssm_conv_kernel, di = own->d_inner;
     char name[NAME_MAX_LEN];
     float *a_log, *conv_raw, *B, *C, *delta_w;
     sq_status st = SQ_OK;
@@ -154,23 +156,24 @@ cleanup:
     return st;
 }
 
-static sq_status itera_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+sq_status sq_itera_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
 {
-    const size_t S = (size_t)cfg->max_seq_length, d = (size_t)cfg->hidden_size, di = (size_t)cfg->d_inner;
-    const size_t N = (size_t)cfg->ssm_state_size, f = (size_t)cfg->expert_size;
+    const sq_itera_config *own = sq_itera_config_c(cfg);
+    const size_t S = (size_t)cfg->max_seq_length, d = (size_t)cfg->hidden_size, di = (size_t)own->d_inner;
+    const size_t N = (size_t)own->ssm_state_size, f = (size_t)own->expert_size;
     const size_t E = (size_t)(cfg->num_experts > 0 ? cfg->num_experts : 1), k = (size_t)cfg->top_k;
     itera_state *m = NULL;
     sq_fw_arena *ar;
     sq_status st = SQ_OK;
     *out = NULL;
-    if (cfg->d_inner <= 0 || cfg->ssm_state_size <= 0 || cfg->ssm_conv_kernel <= 0 || cfg->expert_size <= 0 ||
+    if (own->d_inner <= 0 || own->ssm_state_size <= 0 || own->ssm_conv_kernel <= 0 || own->expert_size <= 0 ||
         cfg->top_k <= 0)
         return sq_fail(SQ_ERR_INPUT, "itera config is incomplete (d_inner %d, state %d, conv %d, expert size %d, "
-                       "top-k %d)", cfg->d_inner, cfg->ssm_state_size, cfg->ssm_conv_kernel, cfg->expert_size,
+                       "top-k %d)", own->d_inner, own->ssm_state_size, own->ssm_conv_kernel, own->expert_size,
                        cfg->top_k);
     SQ_TRY(sq_alloc(&m, 1, sizeof *m, "itera model"));
     ar = &m->arena;
-    SQ_TRY(sq_fw_load_ends(ar, set, &m->ends));
+    SQ_TRY(sq_fw_load_ends(ar, set, &sq_family_itera.ends, &m->ends));
     SQ_TRY(sq_fw_alloc(ar, (size_t)cfg->num_layers, sizeof *m->layers, "itera layers", &m->layers));
     for (int i = 0; i < cfg->num_layers; i++)
         SQ_TRY(load_layer(m, cfg, set, i));
@@ -193,7 +196,7 @@ static sq_status itera_build(const sq_model_config *cfg, const sq_tensor_set *se
     *out = m;
     m = NULL;
 cleanup:
-    itera_free(m);
+    sq_itera_free(m);
     return st;
 }
 
@@ -279,7 +282,8 @@ SQ_VEC_KERNEL static void gate_output(const float *D, const float *a_in, const f
 static void ssm_block(itera_state *m, const itera_layer *L, const sq_model_config *cfg, int T,
                       const sq_forward_hooks *hooks)
 {
-    const int d = cfg->hidden_size, di = cfg->d_inner, N = cfg->ssm_state_size, K = cfg->ssm_conv_kernel;
+    const sq_itera_config *own = sq_itera_config_c(cfg);
+    const int d = cfg->hidden_size, di = own->d_inner, N = own->ssm_state_size, K = own->ssm_conv_kernel;
     const int ldp = di + N; /* a row of dpre: delta_proj(a) without bias | B a */
     /* h = LN(x; ssm.norm, eps 1e-5) */
     sq_fw_layernorm(m->x, T, d, L->ssm_norm_w, L->ssm_norm_b, 1e-5, m->h);
@@ -303,7 +307,8 @@ static void ssm_block(itera_state *m, const itera_layer *L, const sq_model_confi
 static void dense_ffn(itera_state *m, const itera_layer *L, const sq_model_config *cfg, int T,
                       const sq_forward_hooks *hooks)
 {
-    const int d = cfg->hidden_size, f = cfg->expert_size;
+    const sq_itera_config *own = sq_itera_config_c(cfg);
+    const int d = cfg->hidden_size, f = own->expert_size;
     sq_fw_layernorm(m->x, T, d, L->ffn_norm_w, L->ffn_norm_b, 1e-5, m->h);
     sq_fw_linear(hooks, L->w1_name, m->h, T, d, L->ffn_w1, f, m->hid, f, 0.0f);
     sq_fw_gelu(m->hid, (size_t)T * f);
@@ -315,7 +320,8 @@ static void dense_ffn(itera_state *m, const itera_layer *L, const sq_model_confi
 static void moe_ffn(itera_state *m, const itera_layer *L, const sq_model_config *cfg, int layer, int T,
                     const sq_forward_hooks *hooks)
 {
-    const int d = cfg->hidden_size, f = cfg->expert_size, E = cfg->num_experts, k = cfg->top_k;
+    const sq_itera_config *own = sq_itera_config_c(cfg);
+    const int d = cfg->hidden_size, f = own->expert_size, E = cfg->num_experts, k = cfg->top_k;
     sq_fw_layernorm(m->x, T, d, L->ffn_norm_w, L->ffn_norm_b, 1e-5, m->h);
     /* logits = W_gate hn */
     sq_fw_linear(hooks, L->gate_name, m->h, T, d, L->gate, E, m->router_logits, E, 0.0f);
@@ -376,7 +382,7 @@ static void moe_ffn(itera_state *m, const itera_layer *L, const sq_model_config 
     }
 }
 
-static sq_status itera_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T,
+sq_status sq_itera_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T,
                                float *logits, const sq_forward_hooks *hooks)
 {
     itera_state *m = opaque;
@@ -394,10 +400,3 @@ static sq_status itera_forward(void *opaque, const sq_model_config *cfg, const i
     /* step 4: logits = LN(x; norm, eps) Emb^T (tied head) */
     return sq_fw_logits(&m->ends, cfg, hooks, m->x, T, m->h, logits);
 }
-
-const sq_forward_impl sq_itera_forward_impl = {
-    .family = "itera",
-    .build = itera_build,
-    .forward = itera_forward,
-    .free = itera_free,
-};

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/family.h"
+#include "models/itera_transformer.h"
 #include "models/param_table.h"
+
+SQ_FAMILY_CONFIG_FITS(sq_itera_transformer_config);
 
 #define KEEP_NORM "LayerNorm weight/bias: 1-D; llama.cpp keeps *_norm in F32 (convert_hf_to_gguf.py)"
 #define KEEP_MASK "buffer (attention.causal_mask, a constant tril of ones), not a weight"
@@ -67,6 +69,7 @@ static int heads_from_meta(const char *repr)
 static sq_status transformer_infer_config(const sq_tensor_set *set, const sq_family_hints *hints,
                                           sq_model_config *cfg)
 {
+    sq_itera_transformer_config *own = sq_itera_transformer_config_of(cfg);
     const sq_tensor *emb, *pos, *w1;
     const char *source = set->source_path ? set->source_path : "the checkpoint";
     sq_status st = SQ_OK;
@@ -79,7 +82,7 @@ static sq_status transformer_infer_config(const sq_tensor_set *set, const sq_fam
     cfg->hidden_size = (int)emb->shape[1];
     cfg->max_seq_length = (int)pos->shape[0];
     cfg->num_layers = sq_param_count_indexed(set, "blocks.", ".attention.qkv.weight");
-    cfg->ffn_size = (int)w1->shape[0];
+    own->ffn_size = (int)w1->shape[0];
     cfg->layer_norm_eps = 1e-5; /* get_transformer_tiny_config, 1.6 */
     if (cfg->num_layers > SQ_MAX_LAYERS)
         SQ_FAIL(SQ_ERR_INPUT, "%s has %d blocks; squeeze supports at most %d", source, cfg->num_layers,
@@ -91,14 +94,14 @@ static sq_status transformer_infer_config(const sq_tensor_set *set, const sq_fam
                 "model.num_heads = %d in the config, but the checkpoint %s says num_heads = %d; remove "
                 "model.num_heads or make it agree",
                 from_user, source, from_checkpoint);
-    cfg->num_heads = from_checkpoint > 0 ? from_checkpoint : from_user;
-    if (cfg->num_heads <= 0)
+    own->num_heads = from_checkpoint > 0 ? from_checkpoint : from_user;
+    if (own->num_heads <= 0)
         SQ_FAIL(SQ_ERR_USAGE,
                 "the attention head count of %s is not in its shapes and the checkpoint has no config entry "
                 "with num_heads: set model.num_heads in the config (Itera-Lite's transformer uses 4)",
                 source);
-    if (cfg->hidden_size % cfg->num_heads != 0)
-        SQ_FAIL(SQ_ERR_USAGE, "num_heads = %d does not divide the hidden size %d of %s", cfg->num_heads,
+    if (cfg->hidden_size % own->num_heads != 0)
+        SQ_FAIL(SQ_ERR_USAGE, "num_heads = %d does not divide the hidden size %d of %s", own->num_heads,
                 cfg->hidden_size, source);
 cleanup:
     return st;
@@ -106,7 +109,8 @@ cleanup:
 
 static sq_status transformer_validate(const sq_tensor_set *set, const sq_model_config *cfg)
 {
-    const int d = cfg->hidden_size, ffn = cfg->ffn_size, s = cfg->max_seq_length;
+    const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
+    const int d = cfg->hidden_size, ffn = own->ffn_size, s = cfg->max_seq_length;
     char name[128];
     sq_status st = SQ_OK;
     if (cfg->num_layers < 1)
@@ -143,22 +147,34 @@ cleanup:
     return st;
 }
 
-static sq_param_group transformer_group_of(const char *tensor_name)
+static void transformer_config_to_json(const sq_model_config *cfg, json_t *root)
 {
-    return sq_param_group_in(transformer_rules, tensor_name);
+    const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
+    const sq_model_config_v1_keys keys = {.num_heads = own->num_heads, .ffn_size = own->ffn_size};
+    sq_model_config_json_v1(cfg, &keys, root);
 }
 
-static bool transformer_keep_full_precision(const char *tensor_name, const char **reason)
+static void transformer_config_from_json(const json_t *root, sq_model_config *cfg)
 {
-    return sq_param_keep_in(transformer_rules, tensor_name, reason);
+    sq_itera_transformer_config *own = sq_itera_transformer_config_of(cfg);
+    own->num_heads = sq_model_config_json_int(root, "num_heads");
+    own->ffn_size = sq_model_config_json_int(root, "ffn_size");
 }
 
 const sq_family sq_family_itera_transformer = {
     .name = "itera-transformer",
     .description = "Itera-Lite's Transformer baseline (github.com/CisnerosCodes/Itera-Lite, docs/sources.md)",
+    .expects_keys = "embedding.weight, blocks.0.attention.qkv.weight, blocks.N.ffn.w1.weight",
     .recognise = transformer_recognise,
     .infer_config = transformer_infer_config,
     .validate = transformer_validate,
-    .group_of = transformer_group_of,
-    .keep_full_precision = transformer_keep_full_precision,
+    .config_to_json = transformer_config_to_json,
+    .config_from_json = transformer_config_from_json,
+    .tensors = transformer_rules,
+    .ends = {.embedding = "embedding.weight", .position = "position_embedding.weight",
+             .norm_weight = "norm.weight", .norm_bias = "norm.bias", .head = "lm_head.weight",
+             .norm = SQ_NORM_LAYER},
+    .build = sq_transformer_build,
+    .forward = sq_transformer_forward,
+    .free_state = sq_transformer_free,
 };

@@ -16,10 +16,13 @@
 #include <string.h>
 
 #include "models/family.h"
+#include "models/llama.h"
 #include "models/hf_config.h"
 #include "models/llama_names.h"
 #include "models/param_table.h"
 #include "util/log.h"
+
+SQ_FAMILY_CONFIG_FITS(sq_llama_config);
 
 #define KEEP_NORM "RMSNorm weight: 1-D; llama.cpp keeps *_norm in F32 (convert_hf_to_gguf.py)"
 #define KEEP_ROPE "buffer (rotary inv_freq, recomputed from rope_theta), not a weight"
@@ -79,6 +82,7 @@ static sq_status agree(const sq_hf_config *json, const char *const *keys, long l
 
 static sq_status llama_infer_config(const sq_tensor_set *set, const sq_family_hints *hints, sq_model_config *cfg)
 {
+    sq_llama_config *own = sq_llama_config_of(cfg);
     static const char *const k_hidden[] = {"hidden_size", "dim", NULL};
     static const char *const k_inter[] = {"intermediate_size", "hidden_dim", NULL};
     static const char *const k_layers[] = {"num_hidden_layers", "n_layers", NULL};
@@ -108,7 +112,7 @@ static sq_status llama_infer_config(const sq_tensor_set *set, const sq_family_hi
     if (sq_hf_config_has(&json, "rope_scaling"))
         SQ_FAIL(SQ_ERR_INPUT, "%s has rope_scaling (Llama 3.1-style long-context RoPE); squeeze's llama family "
                 "implements plain RoPE only", json.source);
-    cfg->rope_style = names->rope_style;
+    own->rope_style = names->rope_style;
     SQ_TRY(sq_param_require_ndim(set, names->embed, 2, &emb)); /* [V, d] */
     layer_name(name, sizeof name, names->wq, 0);
     SQ_TRY(sq_param_require_ndim(set, name, 2, &wq)); /* [H hd, d] */
@@ -118,14 +122,14 @@ static sq_status llama_infer_config(const sq_tensor_set *set, const sq_family_hi
     SQ_TRY(sq_param_require_ndim(set, name, 2, &gate)); /* [f, d] */
     cfg->vocab_size = (int)emb->shape[0];
     cfg->hidden_size = (int)emb->shape[1];
-    cfg->ffn_size = (int)gate->shape[0];
+    own->ffn_size = (int)gate->shape[0];
     cfg->num_layers = names == &sq_llama_hf_names
                           ? sq_param_count_indexed(set, "model.layers.", ".self_attn.q_proj.weight")
                           : sq_param_count_indexed(set, "layers.", ".attention.wq.weight");
     if (cfg->num_layers > SQ_MAX_LAYERS)
         SQ_FAIL(SQ_ERR_INPUT, "%s has %d layers; squeeze supports at most %d", source, cfg->num_layers, SQ_MAX_LAYERS);
     SQ_TRY(agree(&json, k_hidden, cfg->hidden_size, source));
-    SQ_TRY(agree(&json, k_inter, cfg->ffn_size, source));
+    SQ_TRY(agree(&json, k_inter, own->ffn_size, source));
     SQ_TRY(agree(&json, k_layers, cfg->num_layers, source));
     SQ_TRY(agree(&json, k_vocab, cfg->vocab_size, source));
 
@@ -135,20 +139,20 @@ static sq_status llama_infer_config(const sq_tensor_set *set, const sq_family_hi
     if (from_config > 0 && from_user > 0 && from_config != from_user)
         SQ_FAIL(SQ_ERR_USAGE, "model.num_heads = %d in the config, but %s says %d; remove model.num_heads or make it "
                 "agree", from_user, json.source, from_config);
-    cfg->num_heads = from_config > 0 ? from_config : from_user;
-    if (cfg->num_heads <= 0)
+    own->num_heads = from_config > 0 ? from_config : from_user;
+    if (own->num_heads <= 0)
         SQ_FAIL(SQ_ERR_USAGE, "the attention head count of %s is not in its shapes and it has no config.json (or "
                 "<name>.config.json) with num_attention_heads: set model.num_heads in the config", source);
-    if (wq->shape[0] % cfg->num_heads != 0 || (wq->shape[0] / cfg->num_heads) % 2 != 0)
-        SQ_FAIL(SQ_ERR_USAGE, "%d heads do not split the %lld query rows of %s into even head sizes", cfg->num_heads,
+    if (wq->shape[0] % own->num_heads != 0 || (wq->shape[0] / own->num_heads) % 2 != 0)
+        SQ_FAIL(SQ_ERR_USAGE, "%d heads do not split the %lld query rows of %s into even head sizes", own->num_heads,
                 (long long)wq->shape[0], source);
-    cfg->head_dim = (int)(wq->shape[0] / cfg->num_heads);
-    SQ_TRY(agree(&json, k_head_dim, cfg->head_dim, source));
-    if (wk->shape[0] % cfg->head_dim != 0 || cfg->num_heads % (int)(wk->shape[0] / cfg->head_dim) != 0)
+    own->head_dim = (int)(wq->shape[0] / own->num_heads);
+    SQ_TRY(agree(&json, k_head_dim, own->head_dim, source));
+    if (wk->shape[0] % own->head_dim != 0 || own->num_heads % (int)(wk->shape[0] / own->head_dim) != 0)
         SQ_FAIL(SQ_ERR_INPUT, "%s: %lld key rows are not a whole number of %d-wide heads dividing the %d query heads",
-                source, (long long)wk->shape[0], cfg->head_dim, cfg->num_heads);
-    cfg->num_kv_heads = (int)(wk->shape[0] / cfg->head_dim);
-    SQ_TRY(agree(&json, k_kv, cfg->num_kv_heads, source));
+                source, (long long)wk->shape[0], own->head_dim, own->num_heads);
+    own->num_kv_heads = (int)(wk->shape[0] / own->head_dim);
+    SQ_TRY(agree(&json, k_kv, own->num_kv_heads, source));
 
     double real = 0.0;
     SQ_TRY(sq_hf_config_real(&json, k_eps, &real, &found));
@@ -156,14 +160,14 @@ static sq_status llama_infer_config(const sq_tensor_set *set, const sq_family_hi
     if (!found)
         sq_info("%s: no rms_norm_eps in a config; using 1e-5 (Llama 2, llama2.c)", source);
     SQ_TRY(sq_hf_config_real(&json, k_theta, &real, &found));
-    cfg->rope_theta = found ? real : 10000.0;
+    own->rope_theta = found ? real : 10000.0;
     SQ_TRY(sq_hf_config_int(&json, k_seq, &value, &found));
     cfg->max_seq_length = found ? (int)value : 2048;
     if (!found)
         sq_info("%s: no max_position_embeddings in a config; windows up to 2048 tokens", source);
-    if (cfg->layer_norm_eps <= 0.0 || cfg->rope_theta <= 1.0 || cfg->max_seq_length <= 0)
+    if (cfg->layer_norm_eps <= 0.0 || own->rope_theta <= 1.0 || cfg->max_seq_length <= 0)
         SQ_FAIL(SQ_ERR_INPUT, "%s: rms_norm_eps %g, rope_theta %g, max_position_embeddings %d: each must be positive "
-                "(and rope_theta > 1)", json.root ? json.source : source, cfg->layer_norm_eps, cfg->rope_theta,
+                "(and rope_theta > 1)", json.root ? json.source : source, cfg->layer_norm_eps, own->rope_theta,
                 cfg->max_seq_length);
     SQ_TRY(sq_hf_config_bool(&json, k_tie, &tied, &found));
     if (found && !tied && !sq_tensor_set_find(set, names->head))
@@ -176,18 +180,19 @@ cleanup:
 
 static sq_status llama_validate(const sq_tensor_set *set, const sq_model_config *cfg)
 {
+    const sq_llama_config *own = sq_llama_config_c(cfg);
     const char *source = set->source_path ? set->source_path : "the checkpoint";
     const sq_llama_names *names = sq_llama_names_of(set);
-    const int64_t d = cfg->hidden_size, f = cfg->ffn_size, q = (int64_t)cfg->num_heads * cfg->head_dim,
-                  kv = (int64_t)cfg->num_kv_heads * cfg->head_dim;
+    const int64_t d = cfg->hidden_size, f = own->ffn_size, q = (int64_t)own->num_heads * own->head_dim,
+                  kv = (int64_t)own->num_kv_heads * own->head_dim;
     char name[160];
     sq_status st = SQ_OK;
     if (names == NULL || cfg->num_layers < 1)
         SQ_FAIL(SQ_ERR_INPUT, "%s has no Llama embedding or layer 0: not a Llama-style checkpoint", source);
-    if (cfg->num_heads < 1 || cfg->num_kv_heads < 1 || cfg->head_dim < 2 || cfg->head_dim % 2 ||
-        cfg->num_heads % cfg->num_kv_heads || cfg->rope_style != names->rope_style)
+    if (own->num_heads < 1 || own->num_kv_heads < 1 || own->head_dim < 2 || own->head_dim % 2 ||
+        own->num_heads % own->num_kv_heads || own->rope_style != names->rope_style)
         SQ_FAIL(SQ_ERR_INPUT, "llama config of %s is inconsistent (heads %d, kv heads %d, head dim %d, rope style %d "
-                "for %s names)", source, cfg->num_heads, cfg->num_kv_heads, cfg->head_dim, cfg->rope_style,
+                "for %s names)", source, own->num_heads, own->num_kv_heads, own->head_dim, own->rope_style,
                 names == &sq_llama_hf_names ? "HF" : "Meta");
     SQ_TRY(sq_param_require_shape(set, names->embed, 2, cfg->vocab_size, d, 0));
     for (int i = 0; i < cfg->num_layers; i++) {
@@ -215,20 +220,44 @@ cleanup:
     return st;
 }
 
-static sq_param_group llama_group_of(const char *tensor_name) { return sq_param_group_in(llama_rules, tensor_name); }
-
-static bool llama_keep_full_precision(const char *tensor_name, const char **reason)
+/* The key set of every squeeze config (models/model_config.h), then llama's own. */
+static void llama_config_to_json(const sq_model_config *cfg, json_t *root)
 {
-    return sq_param_keep_in(llama_rules, tensor_name, reason);
+    const sq_llama_config *own = sq_llama_config_c(cfg);
+    const sq_model_config_v1_keys keys = {.num_heads = own->num_heads, .ffn_size = own->ffn_size};
+    sq_model_config_json_v1(cfg, &keys, root);
+    json_object_set_new(root, "num_kv_heads", json_integer(own->num_kv_heads));
+    json_object_set_new(root, "head_dim", json_integer(own->head_dim));
+    json_object_set_new(root, "rope_theta", json_real(own->rope_theta));
+    json_object_set_new(root, "rope_style", json_integer(own->rope_style));
+}
+
+static void llama_config_from_json(const json_t *root, sq_model_config *cfg)
+{
+    sq_llama_config *own = sq_llama_config_of(cfg);
+    own->num_heads = sq_model_config_json_int(root, "num_heads");
+    own->ffn_size = sq_model_config_json_int(root, "ffn_size");
+    own->num_kv_heads = sq_model_config_json_int(root, "num_kv_heads");
+    own->head_dim = sq_model_config_json_int(root, "head_dim");
+    own->rope_theta = json_number_value(json_object_get(root, "rope_theta"));
+    own->rope_style = sq_model_config_json_int(root, "rope_style");
 }
 
 const sq_family sq_family_llama = {
     .name = "llama",
     .description = "Llama-style decoder: RMSNorm, RoPE, grouped-query attention, SwiGLU (HF, Meta and llama2.c "
                    "namings; docs/llama.md)",
+    .expects_keys = "model.embed_tokens.weight + model.layers.0.self_attn.q_proj.weight (HF), or "
+                    "tok_embeddings.weight + layers.0.attention.wq.weight (Meta, llama2.c .bin)",
     .recognise = llama_recognise,
     .infer_config = llama_infer_config,
     .validate = llama_validate,
-    .group_of = llama_group_of,
-    .keep_full_precision = llama_keep_full_precision,
+    .config_to_json = llama_config_to_json,
+    .config_from_json = llama_config_from_json,
+    .tensors = llama_rules,
+    /* no .ends: the names depend on the checkpoint's naming (llama_names.h), so
+     * llama_forward.c loads its embedding, final RMSNorm and head itself */
+    .build = sq_llama_build,
+    .forward = sq_llama_forward,
+    .free_state = sq_llama_free,
 };

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "models/forward_internal.h"
+#include "models/llama.h"
 #include "models/llama_names.h"
 
 #define NAME_LEN 96
@@ -49,7 +50,7 @@ static void free_activations(llama_state *m)
     m->capacity = 0;
 }
 
-static void llama_free(void *opaque)
+void sq_llama_free(void *opaque)
 {
     llama_state *m = opaque;
     if (m == NULL)
@@ -62,9 +63,10 @@ static void llama_free(void *opaque)
 /* Buffers and RoPE tables for T tokens. */
 static sq_status reserve(llama_state *m, const sq_model_config *cfg, int T)
 {
-    const size_t d = (size_t)cfg->hidden_size, qd = (size_t)cfg->num_heads * cfg->head_dim,
-                 kvd = (size_t)cfg->num_kv_heads * cfg->head_dim, f = (size_t)cfg->ffn_size,
-                 half = (size_t)cfg->head_dim / 2, n = (size_t)T;
+    const sq_llama_config *own = sq_llama_config_c(cfg);
+    const size_t d = (size_t)cfg->hidden_size, qd = (size_t)own->num_heads * own->head_dim,
+                 kvd = (size_t)own->num_kv_heads * own->head_dim, f = (size_t)own->ffn_size,
+                 half = (size_t)own->head_dim / 2, n = (size_t)T;
     sq_status st = SQ_OK;
     if (T <= m->capacity)
         return SQ_OK;
@@ -82,7 +84,7 @@ static sq_status reserve(llama_state *m, const sq_model_config *cfg, int T)
     SQ_TRY(sq_alloc(&m->sin, n * half, sizeof(float), "RoPE table"));
     for (size_t t = 0; t < n; t++)
         for (size_t i = 0; i < half; i++) {
-            double freq = pow(cfg->rope_theta, -(double)(2 * i) / (double)cfg->head_dim);
+            double freq = pow(own->rope_theta, -(double)(2 * i) / (double)own->head_dim);
             m->cos[t * half + i] = (float)cos((double)t * freq);
             m->sin[t * half + i] = (float)sin((double)t * freq);
         }
@@ -119,17 +121,18 @@ cleanup:
     return st;
 }
 
-static sq_status llama_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+sq_status sq_llama_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
 {
+    const sq_llama_config *own = sq_llama_config_c(cfg);
     const sq_llama_names *nm = sq_llama_names_of(set);
     llama_state *m = NULL;
     sq_status st = SQ_OK;
     *out = NULL;
-    if (nm == NULL || cfg->num_heads <= 0 || cfg->num_kv_heads <= 0 || cfg->head_dim <= 0 || cfg->ffn_size <= 0 ||
-        cfg->num_heads % cfg->num_kv_heads != 0 || cfg->head_dim % 2 != 0 || cfg->rope_theta <= 1.0)
+    if (nm == NULL || own->num_heads <= 0 || own->num_kv_heads <= 0 || own->head_dim <= 0 || own->ffn_size <= 0 ||
+        own->num_heads % own->num_kv_heads != 0 || own->head_dim % 2 != 0 || own->rope_theta <= 1.0)
         return sq_fail(SQ_ERR_INPUT, "llama config is incomplete (heads %d, kv heads %d, head dim %d, ffn %d, "
-                       "rope_theta %g)", cfg->num_heads, cfg->num_kv_heads, cfg->head_dim, cfg->ffn_size,
-                       cfg->rope_theta);
+                       "rope_theta %g)", own->num_heads, own->num_kv_heads, own->head_dim, own->ffn_size,
+                       own->rope_theta);
     SQ_TRY(sq_alloc(&m, 1, sizeof *m, "llama model"));
     SQ_TRY(sq_fw_load(&m->arena, set, nm->embed, &m->embedding));
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)cfg->num_layers, sizeof *m->layers, "llama layers", &m->layers));
@@ -149,7 +152,7 @@ static sq_status llama_build(const sq_model_config *cfg, const sq_tensor_set *se
     *out = m;
     m = NULL;
 cleanup:
-    llama_free(m);
+    sq_llama_free(m);
     return st;
 }
 
@@ -171,15 +174,16 @@ static void rmsnorm(const float *x, int rows, int d, const float *w, double eps,
 /* Rotates every head of x [T, heads * hd] in place. */
 static void rope(const llama_state *m, const sq_model_config *cfg, float *x, int T, int heads)
 {
-    const int hd = cfg->head_dim, half = hd / 2;
+    const sq_llama_config *own = sq_llama_config_c(cfg);
+    const int hd = own->head_dim, half = hd / 2;
     for (int t = 0; t < T; t++) {
         const float *c = m->cos + (size_t)t * half, *s = m->sin + (size_t)t * half;
         for (int h = 0; h < heads; h++) {
             float *v = x + ((size_t)t * heads + h) * hd;
             for (int i = 0; i < half; i++) {
                 /* Meta: (v[2i], v[2i+1]); HF: (v[i], v[i + hd/2]) */
-                float *a = cfg->rope_style == SQ_ROPE_ADJACENT ? v + 2 * i : v + i;
-                float *b = cfg->rope_style == SQ_ROPE_ADJACENT ? v + 2 * i + 1 : v + i + half;
+                float *a = own->rope_style == SQ_ROPE_ADJACENT ? v + 2 * i : v + i;
+                float *b = own->rope_style == SQ_ROPE_ADJACENT ? v + 2 * i + 1 : v + i + half;
                 const float x0 = *a, x1 = *b;
                 *a = x0 * c[i] - x1 * s[i];
                 *b = x1 * c[i] + x0 * s[i];
@@ -191,7 +195,8 @@ static void rope(const llama_state *m, const sq_model_config *cfg, float *x, int
 static void attention(llama_state *m, const llama_layer *L, const sq_model_config *cfg, int T,
                       const sq_forward_hooks *hooks)
 {
-    const int d = cfg->hidden_size, H = cfg->num_heads, KV = cfg->num_kv_heads, hd = cfg->head_dim;
+    const sq_llama_config *own = sq_llama_config_c(cfg);
+    const int d = cfg->hidden_size, H = own->num_heads, KV = own->num_kv_heads, hd = own->head_dim;
     const int qd = H * hd, kvd = KV * hd, group = H / KV;
     const float scale = (float)(1.0 / sqrt((double)hd));
     rmsnorm(m->x, T, d, L->attn_norm, cfg->layer_norm_eps, m->h);
@@ -226,7 +231,8 @@ static void attention(llama_state *m, const llama_layer *L, const sq_model_confi
 
 static void mlp(llama_state *m, const llama_layer *L, const sq_model_config *cfg, int T, const sq_forward_hooks *hooks)
 {
-    const int d = cfg->hidden_size, f = cfg->ffn_size;
+    const sq_llama_config *own = sq_llama_config_c(cfg);
+    const int d = cfg->hidden_size, f = own->ffn_size;
     const size_t n = (size_t)T * f;
     rmsnorm(m->x, T, d, L->ffn_norm, cfg->layer_norm_eps, m->h);
     sq_fw_linear(hooks, L->gate_name, m->h, T, d, L->gate, f, m->gate, f, 0.0f);
@@ -238,7 +244,7 @@ static void mlp(llama_state *m, const llama_layer *L, const sq_model_config *cfg
     sq_fw_linear(hooks, L->down_name, m->gate, T, f, L->down, d, m->x, d, 1.0f);
 }
 
-static sq_status llama_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T, float *logits,
+sq_status sq_llama_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T, float *logits,
                                const sq_forward_hooks *hooks)
 {
     llama_state *m = opaque;
@@ -260,10 +266,3 @@ static sq_status llama_forward(void *opaque, const sq_model_config *cfg, const i
                            "may be corrupt", T);
     return SQ_OK;
 }
-
-const sq_forward_impl sq_llama_forward_impl = {
-    .family = "llama",
-    .build = llama_build,
-    .forward = llama_forward,
-    .free = llama_free,
-};

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "models/model_config.h"
+#include "models/llama.h"
 #include "tensor/tensor.h"
 
 typedef struct {

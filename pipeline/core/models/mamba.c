@@ -15,9 +15,12 @@
 
 #include "models/family.h"
 #include "models/hf_config.h"
+#include "models/mamba.h"
 #include "models/mamba_names.h"
 #include "models/param_table.h"
 #include "util/log.h"
+
+SQ_FAMILY_CONFIG_FITS(sq_mamba_config);
 
 #define KEEP_CONV "depthwise conv1d weight: small and sensitive; llama.cpp never quantizes ssm_conv1d " \
                   "(llama-quant.cpp: \"do not quantize Mamba's small yet 2D weights\")"
@@ -72,6 +75,7 @@ static sq_status agree(const sq_hf_config *json, const char *const *keys, long l
 
 static sq_status mamba_infer_config(const sq_tensor_set *set, const sq_family_hints *hints, sq_model_config *cfg)
 {
+    sq_mamba_config *own = sq_mamba_config_of(cfg);
     static const char *const k_hidden[] = {"hidden_size", "d_model", NULL};
     static const char *const k_layers[] = {"num_hidden_layers", "n_layer", NULL};
     static const char *const k_vocab[] = {"vocab_size", NULL};
@@ -115,27 +119,27 @@ static sq_status mamba_infer_config(const sq_tensor_set *set, const sq_family_hi
     SQ_TRY(sq_param_require_ndim(set, name, 3, &conv));
     sq_mamba_name(name, sizeof name, prefix, 0, "mixer.out_proj.weight");
     SQ_TRY(sq_param_require_ndim(set, name, 2, &out_proj));
-    cfg->ssm_conv_kernel = (int)conv->shape[2];
-    cfg->d_inner = (int)out_proj->shape[1];
-    cfg->ssm_expand = cfg->d_inner / cfg->hidden_size;
+    own->ssm_conv_kernel = (int)conv->shape[2];
+    own->d_inner = (int)out_proj->shape[1];
+    own->ssm_expand = own->d_inner / cfg->hidden_size;
     sq_mamba_name(name, sizeof name, prefix, 0, "mixer.dt_bias");
-    cfg->ssm_version = sq_tensor_set_find(set, name) ? 2 : 1;
-    if (cfg->ssm_version == 1) {
+    own->ssm_version = sq_tensor_set_find(set, name) ? 2 : 1;
+    if (own->ssm_version == 1) {
         const sq_tensor *dt_proj;
         if (a_log->ndim != 2)
             SQ_FAIL(SQ_ERR_INPUT, "%s: Mamba-1 A_log is [d_inner, state], found %d dimensions", source, a_log->ndim);
-        cfg->ssm_state_size = (int)a_log->shape[1];
+        own->ssm_state_size = (int)a_log->shape[1];
         sq_mamba_name(name, sizeof name, prefix, 0, "mixer.dt_proj.weight");
         SQ_TRY(sq_param_require_ndim(set, name, 2, &dt_proj));
-        cfg->dt_rank = (int)dt_proj->shape[1];
-        SQ_TRY(agree(&json, k_inner, cfg->d_inner, source));
-        SQ_TRY(agree(&json, k_rank, cfg->dt_rank, source));
+        own->dt_rank = (int)dt_proj->shape[1];
+        SQ_TRY(agree(&json, k_inner, own->d_inner, source));
+        SQ_TRY(agree(&json, k_rank, own->dt_rank, source));
     } else {
         if (a_log->ndim != 1)
             SQ_FAIL(SQ_ERR_INPUT, "%s: Mamba-2 A_log is [heads], found %d dimensions", source, a_log->ndim);
-        cfg->ssm_heads = (int)a_log->shape[0];
-        SQ_TRY(agree(&json, k_heads, cfg->ssm_heads, source));
-        long long gn2 = in_proj->shape[0] - 2LL * cfg->d_inner - cfg->ssm_heads; /* 2 G N */
+        own->ssm_heads = (int)a_log->shape[0];
+        SQ_TRY(agree(&json, k_heads, own->ssm_heads, source));
+        long long gn2 = in_proj->shape[0] - 2LL * own->d_inner - own->ssm_heads; /* 2 G N */
         long long groups = 0, state = 0;
         bool has_groups = false, has_state = false;
         SQ_TRY(sq_hf_config_int(&json, k_groups, &groups, &has_groups));
@@ -148,19 +152,19 @@ static sq_status mamba_infer_config(const sq_tensor_set *set, const sq_family_hi
             groups = state > 0 && gn2 % (2 * state) == 0 ? gn2 / (2 * state) : 0;
         if (!has_state)
             state = groups > 0 && gn2 % (2 * groups) == 0 ? gn2 / (2 * groups) : 0;
-        if (groups <= 0 || state <= 0 || 2 * groups * state != gn2 || cfg->ssm_heads % groups != 0 ||
-            cfg->d_inner % cfg->ssm_heads != 0)
+        if (groups <= 0 || state <= 0 || 2 * groups * state != gn2 || own->ssm_heads % groups != 0 ||
+            own->d_inner % own->ssm_heads != 0)
             SQ_FAIL(SQ_ERR_INPUT, "%s: in_proj has %lld rows, which is not 2 d_inner (%d) + 2 n_groups (%lld) "
                     "state_size (%lld) + heads (%d) with heads divisible by n_groups", source,
-                    (long long)in_proj->shape[0], cfg->d_inner, groups, state, cfg->ssm_heads);
-        cfg->ssm_groups = (int)groups;
-        cfg->ssm_state_size = (int)state;
+                    (long long)in_proj->shape[0], own->d_inner, groups, state, own->ssm_heads);
+        own->ssm_groups = (int)groups;
+        own->ssm_state_size = (int)state;
     }
     SQ_TRY(agree(&json, k_hidden, cfg->hidden_size, source));
     SQ_TRY(agree(&json, k_layers, cfg->num_layers, source));
     SQ_TRY(agree(&json, k_vocab, cfg->vocab_size, source));
-    SQ_TRY(agree(&json, k_state, cfg->ssm_state_size, source));
-    SQ_TRY(agree(&json, k_conv, cfg->ssm_conv_kernel, source));
+    SQ_TRY(agree(&json, k_state, own->ssm_state_size, source));
+    SQ_TRY(agree(&json, k_conv, own->ssm_conv_kernel, source));
     double eps = 0.0;
     SQ_TRY(sq_hf_config_real(&json, k_eps, &eps, &found));
     cfg->layer_norm_eps = found ? eps : 1e-5; /* MambaConfig's default */
@@ -176,23 +180,24 @@ cleanup:
 
 static sq_status mamba_validate(const sq_tensor_set *set, const sq_model_config *cfg)
 {
+    const sq_mamba_config *own = sq_mamba_config_c(cfg);
     const char *source = set->source_path ? set->source_path : "the checkpoint";
     const char *prefix = sq_mamba_prefix(set);
-    const int64_t d = cfg->hidden_size, di = cfg->d_inner, N = cfg->ssm_state_size, K = cfg->ssm_conv_kernel,
-                  R = cfg->dt_rank, H = cfg->ssm_heads, G = cfg->ssm_groups;
+    const int64_t d = cfg->hidden_size, di = own->d_inner, N = own->ssm_state_size, K = own->ssm_conv_kernel,
+                  R = own->dt_rank, H = own->ssm_heads, G = own->ssm_groups;
     char name[160];
     sq_status st = SQ_OK;
     if (prefix == NULL || cfg->num_layers < 1 || d < 1 || di < 1 || N < 1 || K < 1 ||
-        (cfg->ssm_version == 1 && R < 1) ||
-        (cfg->ssm_version == 2 && (H < 1 || G < 1 || H % G != 0 || di % H != 0)) ||
-        (cfg->ssm_version != 1 && cfg->ssm_version != 2))
+        (own->ssm_version == 1 && R < 1) ||
+        (own->ssm_version == 2 && (H < 1 || G < 1 || H % G != 0 || di % H != 0)) ||
+        (own->ssm_version != 1 && own->ssm_version != 2))
         SQ_FAIL(SQ_ERR_INPUT, "mamba config of %s is inconsistent (version %d, d %lld, d_inner %lld, state %lld, conv "
-                "%lld, dt_rank %lld, heads %lld, groups %lld)", source, cfg->ssm_version, (long long)d, (long long)di,
+                "%lld, dt_rank %lld, heads %lld, groups %lld)", source, own->ssm_version, (long long)d, (long long)di,
                 (long long)N, (long long)K, (long long)R, (long long)H, (long long)G);
     sq_mamba_name(name, sizeof name, prefix, -1, "embeddings.weight");
     SQ_TRY(sq_param_require_shape(set, name, 2, cfg->vocab_size, d, 0));
     for (int i = 0; i < cfg->num_layers; i++) {
-        const int64_t conv_dim = cfg->ssm_version == 1 ? di : di + 2 * G * N;
+        const int64_t conv_dim = own->ssm_version == 1 ? di : di + 2 * G * N;
         struct { const char *suffix; int ndim; int64_t d0, d1, d2; } v1[] = {
             {"norm.weight", 1, d, 0, 0},
             {"mixer.in_proj.weight", 2, 2 * di, d, 0},
@@ -215,9 +220,9 @@ static sq_status mamba_validate(const sq_tensor_set *set, const sq_model_config 
             {"mixer.norm.weight", 1, di, 0, 0},
             {"mixer.out_proj.weight", 2, d, di, 0},
         };
-        const size_t count = cfg->ssm_version == 1 ? sizeof v1 / sizeof v1[0] : sizeof v2 / sizeof v2[0];
+        const size_t count = own->ssm_version == 1 ? sizeof v1 / sizeof v1[0] : sizeof v2 / sizeof v2[0];
         for (size_t j = 0; j < count; j++) {
-            const __typeof__(v1[0]) *e = cfg->ssm_version == 1 ? &v1[j] : &v2[j];
+            const __typeof__(v1[0]) *e = own->ssm_version == 1 ? &v1[j] : &v2[j];
             sq_mamba_name(name, sizeof name, prefix, i, e->suffix);
             SQ_TRY(sq_param_require_shape(set, name, e->ndim, e->d0, e->d1, e->d2));
         }
@@ -237,20 +242,49 @@ cleanup:
     return st;
 }
 
-static sq_param_group mamba_group_of(const char *tensor_name) { return sq_param_group_in(mamba_rules, tensor_name); }
-
-static bool mamba_keep_full_precision(const char *tensor_name, const char **reason)
+/* The key set of every squeeze config (models/model_config.h), then mamba's own. */
+static void mamba_config_to_json(const sq_model_config *cfg, json_t *root)
 {
-    return sq_param_keep_in(mamba_rules, tensor_name, reason);
+    const sq_mamba_config *own = sq_mamba_config_c(cfg);
+    const sq_model_config_v1_keys keys = {
+        .ssm_state_size = own->ssm_state_size, .ssm_conv_kernel = own->ssm_conv_kernel,
+        .ssm_expand = own->ssm_expand,         .d_inner = own->d_inner,
+    };
+    sq_model_config_json_v1(cfg, &keys, root);
+    json_object_set_new(root, "ssm_version", json_integer(own->ssm_version));
+    json_object_set_new(root, "dt_rank", json_integer(own->dt_rank));
+    json_object_set_new(root, "ssm_groups", json_integer(own->ssm_groups));
+    json_object_set_new(root, "ssm_heads", json_integer(own->ssm_heads));
+}
+
+static void mamba_config_from_json(const json_t *root, sq_model_config *cfg)
+{
+    sq_mamba_config *own = sq_mamba_config_of(cfg);
+    own->ssm_state_size = sq_model_config_json_int(root, "ssm_state_size");
+    own->ssm_conv_kernel = sq_model_config_json_int(root, "ssm_conv_kernel");
+    own->d_inner = sq_model_config_json_int(root, "d_inner");
+    own->ssm_expand = sq_model_config_json_int(root, "ssm_expand");
+    own->ssm_version = sq_model_config_json_int(root, "ssm_version");
+    own->dt_rank = sq_model_config_json_int(root, "dt_rank");
+    own->ssm_groups = sq_model_config_json_int(root, "ssm_groups");
+    own->ssm_heads = sq_model_config_json_int(root, "ssm_heads");
 }
 
 const sq_family sq_family_mamba = {
     .name = "mamba",
     .description = "Mamba-1 and Mamba-2 selective state-space models (HF MambaForCausalLM / Mamba2ForCausalLM "
                    "names, with or without backbone.; docs/mamba.md)",
+    .expects_keys = "backbone.embeddings.weight, backbone.layers.0.mixer.in_proj.weight (backbone. optional), "
+                    "mixer.A_log",
     .recognise = mamba_recognise,
     .infer_config = mamba_infer_config,
     .validate = mamba_validate,
-    .group_of = mamba_group_of,
-    .keep_full_precision = mamba_keep_full_precision,
+    .config_to_json = mamba_config_to_json,
+    .config_from_json = mamba_config_from_json,
+    .tensors = mamba_rules,
+    /* no .ends: "backbone." is optional in the names (mamba_names.h), so
+     * mamba_forward.c loads its embedding, final RMSNorm and head itself */
+    .build = sq_mamba_build,
+    .forward = sq_mamba_forward,
+    .free_state = sq_mamba_free,
 };

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "models/forward_internal.h"
+#include "models/mamba.h"
 #include "models/mamba_names.h"
 #include "models/vec_math.h"
 
@@ -51,7 +52,7 @@ static void free_activations(mamba_state *m)
     m->capacity = 0;
 }
 
-static void mamba_free(void *opaque)
+void sq_mamba_free(void *opaque)
 {
     mamba_state *m = opaque;
     if (m == NULL)
@@ -63,7 +64,8 @@ static void mamba_free(void *opaque)
 
 static sq_status reserve(mamba_state *m, const sq_model_config *cfg, int T)
 {
-    const size_t n = (size_t)T, d = (size_t)cfg->hidden_size, di = (size_t)cfg->d_inner;
+    const sq_mamba_config *own = sq_mamba_config_c(cfg);
+    const size_t n = (size_t)T, d = (size_t)cfg->hidden_size, di = (size_t)own->d_inner;
     sq_status st = SQ_OK;
     if (T <= m->capacity)
         return SQ_OK;
@@ -85,6 +87,7 @@ cleanup:
 static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq_tensor_set *set, const char *prefix,
                             int i)
 {
+    const sq_mamba_config *own = sq_mamba_config_c(cfg);
     mamba_layer *L = &m->layers[i];
     char name[NAME_LEN];
     sq_status st = SQ_OK;
@@ -100,7 +103,7 @@ static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq
     LOAD(L->A, "mixer.A_log");
     LOAD(L->D, "mixer.D");
     LOAD(L->out_proj, "mixer.out_proj.weight");
-    if (cfg->ssm_version == 1) {
+    if (own->ssm_version == 1) {
         LOAD(L->x_proj, "mixer.x_proj.weight");
         LOAD(L->dt_proj, "mixer.dt_proj.weight");
         LOAD(L->dt_bias, "mixer.dt_proj.bias");
@@ -114,32 +117,33 @@ static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq
     sq_mamba_name(L->in_name, NAME_LEN, prefix, i, "mixer.in_proj.weight");
     sq_mamba_name(L->out_name, NAME_LEN, prefix, i, "mixer.out_proj.weight");
     /* A = -exp(A_log), once */
-    const size_t count = cfg->ssm_version == 1 ? (size_t)cfg->d_inner * cfg->ssm_state_size : (size_t)cfg->ssm_heads;
+    const size_t count = own->ssm_version == 1 ? (size_t)own->d_inner * own->ssm_state_size : (size_t)own->ssm_heads;
     for (size_t j = 0; j < count; j++)
         L->A[j] = -expf(L->A[j]);
 cleanup:
     return st;
 }
 
-static sq_status mamba_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+sq_status sq_mamba_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
 {
+    const sq_mamba_config *own = sq_mamba_config_c(cfg);
     const char *prefix = sq_mamba_prefix(set);
     mamba_state *m = NULL;
     char name[NAME_LEN];
     sq_status st = SQ_OK;
     *out = NULL;
-    if (prefix == NULL || cfg->d_inner <= 0 || cfg->ssm_state_size <= 0 || cfg->ssm_conv_kernel <= 0 ||
-        (cfg->ssm_version == 1 && cfg->dt_rank <= 0) ||
-        (cfg->ssm_version == 2 && (cfg->ssm_heads <= 0 || cfg->ssm_groups <= 0 || cfg->ssm_heads % cfg->ssm_groups ||
-                                   cfg->d_inner % cfg->ssm_heads)) ||
-        (cfg->ssm_version != 1 && cfg->ssm_version != 2))
+    if (prefix == NULL || own->d_inner <= 0 || own->ssm_state_size <= 0 || own->ssm_conv_kernel <= 0 ||
+        (own->ssm_version == 1 && own->dt_rank <= 0) ||
+        (own->ssm_version == 2 && (own->ssm_heads <= 0 || own->ssm_groups <= 0 || own->ssm_heads % own->ssm_groups ||
+                                   own->d_inner % own->ssm_heads)) ||
+        (own->ssm_version != 1 && own->ssm_version != 2))
         return sq_fail(SQ_ERR_INPUT, "mamba config is incomplete (version %d, d_inner %d, state %d, conv %d)",
-                       cfg->ssm_version, cfg->d_inner, cfg->ssm_state_size, cfg->ssm_conv_kernel);
+                       own->ssm_version, own->d_inner, own->ssm_state_size, own->ssm_conv_kernel);
     SQ_TRY(sq_alloc(&m, 1, sizeof *m, "mamba model"));
-    const int di = cfg->d_inner, N = cfg->ssm_state_size, GN = cfg->ssm_groups * N;
-    m->conv_dim = cfg->ssm_version == 1 ? di : di + 2 * GN;
-    m->proj_dim = cfg->ssm_version == 1 ? 2 * di : di + m->conv_dim + cfg->ssm_heads;
-    m->dbc_dim = cfg->ssm_version == 1 ? cfg->dt_rank + 2 * N : 0;
+    const int di = own->d_inner, N = own->ssm_state_size, GN = own->ssm_groups * N;
+    m->conv_dim = own->ssm_version == 1 ? di : di + 2 * GN;
+    m->proj_dim = own->ssm_version == 1 ? 2 * di : di + m->conv_dim + own->ssm_heads;
+    m->dbc_dim = own->ssm_version == 1 ? own->dt_rank + 2 * N : 0;
     sq_mamba_name(name, sizeof name, prefix, -1, "embeddings.weight");
     SQ_TRY(sq_fw_load(&m->arena, set, name, &m->embedding));
     const sq_tensor *head = sq_tensor_set_find(set, "lm_head.weight"), *emb = sq_tensor_set_find(set, name);
@@ -155,13 +159,13 @@ static sq_status mamba_build(const sq_model_config *cfg, const sq_tensor_set *se
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)cfg->num_layers, sizeof *m->layers, "mamba layers", &m->layers));
     for (int i = 0; i < cfg->num_layers; i++)
         SQ_TRY(load_layer(m, cfg, set, prefix, i));
-    const size_t state = cfg->ssm_version == 1 ? (size_t)di * N : (size_t)di * N; /* [di, N] or [H, P, N] */
+    const size_t state = own->ssm_version == 1 ? (size_t)di * N : (size_t)di * N; /* [di, N] or [H, P, N] */
     SQ_TRY(sq_fw_alloc(&m->arena, state, sizeof(float), "ssm state", &m->state));
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)N, sizeof(float), "ssm decay", &m->decay));
     *out = m;
     m = NULL;
 cleanup:
-    mamba_free(m);
+    sq_mamba_free(m);
     return st;
 }
 
@@ -211,10 +215,11 @@ SQ_VEC_KERNEL static void exp_row(float *v, size_t n) { SQ_VF_MAP(v, n, sq_vf_ex
 static void mixer1(mamba_state *m, const mamba_layer *L, const sq_model_config *cfg, int T,
                    const sq_forward_hooks *hooks)
 {
-    const int d = cfg->hidden_size, di = cfg->d_inner, N = cfg->ssm_state_size, R = cfg->dt_rank;
+    const sq_mamba_config *own = sq_mamba_config_c(cfg);
+    const int d = cfg->hidden_size, di = own->d_inner, N = own->ssm_state_size, R = own->dt_rank;
     const int P2 = 2 * di, DBC = m->dbc_dim;
     sq_fw_linear(hooks, L->in_name, m->h, T, d, L->in_proj, P2, m->proj, P2, 0.0f);
-    causal_conv(m->proj, P2, 0, T, di, L->conv_w, L->conv_b, cfg->ssm_conv_kernel, m->conv);
+    causal_conv(m->proj, P2, 0, T, di, L->conv_w, L->conv_b, own->ssm_conv_kernel, m->conv);
     sq_fw_linear(hooks, L->x_name, m->conv, T, di, L->x_proj, DBC, m->dbc, DBC, 0.0f);
     /* dt = softplus(dt_proj(dbc[:, :R]) + bias) */
     if (hooks && hooks->linear_input) {
@@ -254,10 +259,11 @@ static void mixer1(mamba_state *m, const mamba_layer *L, const sq_model_config *
 static void mixer2(mamba_state *m, const mamba_layer *L, const sq_model_config *cfg, int T,
                    const sq_forward_hooks *hooks)
 {
-    const int d = cfg->hidden_size, di = cfg->d_inner, N = cfg->ssm_state_size, H = cfg->ssm_heads,
-              G = cfg->ssm_groups, P = di / H, per_group = H / G, CD = m->conv_dim, PD = m->proj_dim;
+    const sq_mamba_config *own = sq_mamba_config_c(cfg);
+    const int d = cfg->hidden_size, di = own->d_inner, N = own->ssm_state_size, H = own->ssm_heads,
+              G = own->ssm_groups, P = di / H, per_group = H / G, CD = m->conv_dim, PD = m->proj_dim;
     sq_fw_linear(hooks, L->in_name, m->h, T, d, L->in_proj, PD, m->proj, PD, 0.0f);
-    causal_conv(m->proj, PD, di, T, CD, L->conv_w, L->conv_b, cfg->ssm_conv_kernel, m->conv);
+    causal_conv(m->proj, PD, di, T, CD, L->conv_w, L->conv_b, own->ssm_conv_kernel, m->conv);
     for (int t = 0; t < T; t++)
         for (int j = 0; j < H; j++)
             m->dt[(size_t)t * H + j] = softplus(m->proj[(size_t)t * PD + di + CD + j] + L->dt_bias[j]);
@@ -288,9 +294,10 @@ static void mixer2(mamba_state *m, const mamba_layer *L, const sq_model_config *
     sq_fw_linear(hooks, L->out_name, m->y, T, di, L->out_proj, d, m->x, d, 1.0f);
 }
 
-static sq_status mamba_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T, float *logits,
+sq_status sq_mamba_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T, float *logits,
                                const sq_forward_hooks *hooks)
 {
+    const sq_mamba_config *own = sq_mamba_config_c(cfg);
     mamba_state *m = opaque;
     const int d = cfg->hidden_size, V = cfg->vocab_size;
     sq_status st = reserve(m, cfg, T);
@@ -301,7 +308,7 @@ static sq_status mamba_forward(void *opaque, const sq_model_config *cfg, const i
     for (int i = 0; i < cfg->num_layers; i++) {
         const mamba_layer *L = &m->layers[i];
         rmsnorm(m->x, T, d, d, L->norm, cfg->layer_norm_eps, m->h, d);
-        if (cfg->ssm_version == 1)
+        if (own->ssm_version == 1)
             mixer1(m, L, cfg, T, hooks);
         else
             mixer2(m, L, cfg, T, hooks);
@@ -314,10 +321,3 @@ static sq_status mamba_forward(void *opaque, const sq_model_config *cfg, const i
                            "may be corrupt", T);
     return SQ_OK;
 }
-
-const sq_forward_impl sq_mamba_forward_impl = {
-    .family = "mamba",
-    .build = mamba_build,
-    .forward = mamba_forward,
-    .free = mamba_free,
-};

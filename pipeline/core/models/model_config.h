@@ -1,51 +1,69 @@
-/* model_config.h - the inferred configuration of a model, family independent. */
+/* model_config.h - a model's configuration: what every family has, plus the family's own part.
+ *
+ * The common fields are what the code outside models/ reads (sizes, the final
+ * norm's eps, and the mixture-of-experts routing that calibration records).
+ * Everything else belongs to the family: it declares its own struct in its
+ * header (models/itera.h: sq_itera_config) and keeps it in `own`, a fixed-size
+ * area inside this struct, so a config is still copied, compared and stored by
+ * value.  A family reads its part with SQ_FAMILY_CONFIG / SQ_FAMILY_CONFIG_CONST
+ * and writes and reads its JSON keys itself (sq_family.config_to_json and
+ * config_from_json, models/family.h).
+ */
 #ifndef SQ_MODELS_MODEL_CONFIG_H
 #define SQ_MODELS_MODEL_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
 
 #include "util/status.h"
 
 #define SQ_MAX_LAYERS 128
+#define SQ_FAMILY_CONFIG_BYTES 512
 
 typedef struct {
-    char family[32];        /* "itera", "itera-transformer" */
-    int vocab_size;         /* V: embedding.weight [V, d] */
+    char family[32];        /* the family's name in the registry (models/family.c) */
+    int vocab_size;         /* V: rows of the token embedding */
     int hidden_size;        /* d */
     int num_layers;         /* L */
-    int max_seq_length;     /* S: position_embedding.weight [S, d] */
-    double layer_norm_eps;  /* 1e-5 for both families */
-    /* itera (SSM + MoE) */
-    int ssm_state_size;     /* N: layers.0.ssm.ssm.B [N, di] */
-    int ssm_conv_kernel;    /* K: conv1d.weight [di, 1, K] */
-    int ssm_expand;         /* e = di / d */
-    int d_inner;            /* di */
-    int num_experts;        /* E: router.gate.weight [E, d] */
-    int expert_size;        /* f: expert / ffn w1 [f, d] */
-    int top_k;              /* 2 (Itera-Lite's only value) */
+    int max_seq_length;     /* S: the longest window the forward pass takes */
+    double layer_norm_eps;  /* eps of the final norm (LayerNorm or RMSNorm) */
+    /* Mixture-of-experts routing, for the router hook and calibration's routing
+     * statistics: moe_layer_count 0 for a dense model. */
+    int num_experts;        /* E */
+    int top_k;              /* experts per token */
     int moe_layer_count;
     int moe_layers[SQ_MAX_LAYERS];
-    /* itera-transformer */
-    int num_heads;          /* H: from the checkpoint's config or the user, never guessed */
-    int ffn_size;           /* I: blocks.0.ffn.w1.weight [I, d]; llama: the SwiGLU inner size */
-    /* llama (models/llama.c): layer_norm_eps is the RMSNorm eps */
-    int num_kv_heads;       /* KV <= H, H % KV == 0 (grouped-query attention) */
-    int head_dim;           /* hd: q rows / H */
-    double rope_theta;      /* RoPE base, 10000 unless the config says otherwise */
-    int rope_style;         /* SQ_ROPE_*: follows the tensor naming */
-    /* mamba (models/mamba.c): d_inner, ssm_state_size, ssm_conv_kernel as above */
-    int ssm_version;        /* 1 (MambaForCausalLM) or 2 (Mamba2ForCausalLM) */
-    int dt_rank;            /* Mamba-1: dt_proj.weight [di, R] */
-    int ssm_groups;         /* Mamba-2: B/C groups */
-    int ssm_heads;          /* Mamba-2: heads (A_log [heads]) */
+    /* The family's own fields: its struct, reached through SQ_FAMILY_CONFIG. */
+    union {
+        max_align_t align;
+        unsigned char bytes[SQ_FAMILY_CONFIG_BYTES];
+    } own;
 } sq_model_config;
 
-/* How RoPE pairs the features of a head. */
-enum {
-    SQ_ROPE_ADJACENT = 1, /* (x[2i], x[2i+1]): Meta / llama2.c weights */
-    SQ_ROPE_HALF = 2,     /* (x[i], x[i + hd/2]): HF weights, q/k rows permuted (rotate_half) */
-};
+/* The family's own part of cfg as its struct type (a family's header wraps these in
+ * typed accessors, e.g. sq_itera_config_of).  The family's file checks with
+ * SQ_FAMILY_CONFIG_FITS that its struct fits. */
+#define SQ_FAMILY_CONFIG(cfg, type) ((type *)(void *)(cfg)->own.bytes)
+#define SQ_FAMILY_CONFIG_CONST(cfg, type) ((const type *)(const void *)(cfg)->own.bytes)
+#define SQ_FAMILY_CONFIG_FITS(type) \
+    _Static_assert(sizeof(type) <= SQ_FAMILY_CONFIG_BYTES, #type " does not fit sq_model_config.own")
 
-/* JSON form (jansson) stored in artifacts as the attribute config_json. */
+/* JSON form (jansson) stored in artifacts as the attribute config_json: the common
+ * keys, then the family's own (its config_to_json).  A family the registry does
+ * not know is read with its common keys only; loading it fails later, naming it. */
 sq_status sq_model_config_to_json(const sq_model_config *cfg, char **json_out);
 sq_status sq_model_config_from_json(const char *json, sq_model_config *cfg);
+
+/* For the families' JSON functions: the integer at key (0 when absent or not an integer). */
+int sq_model_config_json_int(const json_t *root, const char *key);
+
+/* The key set every squeeze model config carried before families kept their own
+ * parts, in its order after layer_norm_eps.  itera and itera-transformer write it
+ * whole (zeros where a key is not theirs), so the artifacts they write stay
+ * byte-identical; a new family writes only its own keys. */
+typedef struct {
+    int ssm_state_size, ssm_conv_kernel, ssm_expand, d_inner, expert_size, num_heads, ffn_size;
+} sq_model_config_v1_keys;
+void sq_model_config_json_v1(const sq_model_config *cfg, const sq_model_config_v1_keys *keys, json_t *root);
 
 #endif

@@ -5,6 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+static const char *const group_names[SQ_GROUP_COUNT] = {
+    [SQ_GROUP_EMBEDDING] = "embedding", [SQ_GROUP_POSITION] = "position",
+    [SQ_GROUP_SSM] = "ssm",             [SQ_GROUP_MOE_ROUTER] = "moe-router",
+    [SQ_GROUP_MOE_EXPERT] = "moe-expert", [SQ_GROUP_FFN] = "ffn",
+    [SQ_GROUP_ATTENTION] = "attention", [SQ_GROUP_NORM] = "norm",
+    [SQ_GROUP_HEAD] = "head",           [SQ_GROUP_BUFFER] = "buffer",
+};
+
+const char *sq_group_name(sq_param_group group)
+{
+    return (group >= 0 && group < SQ_GROUP_COUNT) ? group_names[group] : "none";
+}
+
 bool sq_param_pattern_match(const char *pattern, const char *name)
 {
     while (*pattern) {

@@ -2,8 +2,8 @@
  *
  * Each family lists its tensors once, as name patterns ("layers.#.ssm.ssm.A_log",
  * '#' = a decimal index) with their parameter group and, for tensors that must
- * stay in full precision, the reason.  group_of() and keep_full_precision() are
- * lookups in that table, so a name matching no pattern is SQ_GROUP_NONE.
+ * stay in full precision, the reason.  The group and the full-precision rule of a
+ * tensor are lookups in that table, so a name matching no pattern is SQ_GROUP_NONE.
  * The require_*() helpers give infer_config()/validate() their error messages
  * ("missing tensor 'x' in model.pt: ...", "tensor 'x' is [a, b], expected [c, d]").
  */
@@ -13,8 +13,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "models/family.h"
 #include "tensor/tensor.h"
+
+/* Parameter groups, as inspect and report print them. */
+typedef enum {
+    SQ_GROUP_EMBEDDING = 0,
+    SQ_GROUP_POSITION,
+    SQ_GROUP_SSM,
+    SQ_GROUP_MOE_ROUTER,
+    SQ_GROUP_MOE_EXPERT,
+    SQ_GROUP_FFN,
+    SQ_GROUP_ATTENTION,
+    SQ_GROUP_NORM,
+    SQ_GROUP_HEAD,
+    SQ_GROUP_BUFFER,   /* non-parameter state: router.expert_counts, attention.causal_mask */
+    SQ_GROUP_COUNT,
+    SQ_GROUP_NONE = -1 /* belongs to no group: reported, never ignored */
+} sq_param_group;
+
+const char *sq_group_name(sq_param_group group); /* "embedding", "moe-expert", ... */
 
 typedef struct {
     const char *pattern;     /* '#' matches one or more decimal digits */
@@ -24,8 +41,10 @@ typedef struct {
 
 /* True when name matches pattern exactly. */
 bool sq_param_pattern_match(const char *pattern, const char *name);
-/* A family's group_of() and keep_full_precision() over its table (family.h): the first
- * rule (the table ends with a NULL pattern) whose pattern matches decides. */
+/* A family's parameter group and full-precision rule for a tensor name, from its table
+ * (sq_family.tensors): the first rule (the table ends with a NULL pattern) whose
+ * pattern matches decides; sq_family_group_of() and sq_family_keep_full_precision()
+ * (family.h) are these over the family's table. */
 sq_param_group sq_param_group_in(const sq_param_rule *rules, const char *name);
 bool sq_param_keep_in(const sq_param_rule *rules, const char *name, const char **reason);
 

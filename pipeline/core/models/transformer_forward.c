@@ -14,6 +14,7 @@
 #include <cblas.h>
 
 #include "models/forward_internal.h"
+#include "models/itera_transformer.h"
 
 #define NAME_MAX_LEN 96
 
@@ -40,7 +41,7 @@ typedef struct {
     float *hid;              /* [S, I] */
 } transformer_state;
 
-static void transformer_free(void *opaque)
+void sq_transformer_free(void *opaque)
 {
     transformer_state *m = opaque;
     if (m == NULL)
@@ -76,19 +77,20 @@ cleanup:
     return st;
 }
 
-static sq_status transformer_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+sq_status sq_transformer_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
 {
-    const size_t S = (size_t)cfg->max_seq_length, d = (size_t)cfg->hidden_size, ffn_dim = (size_t)cfg->ffn_size;
+    const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
+    const size_t S = (size_t)cfg->max_seq_length, d = (size_t)cfg->hidden_size, ffn_dim = (size_t)own->ffn_size;
     transformer_state *m = NULL;
     sq_fw_arena *ar;
     sq_status st = SQ_OK;
     *out = NULL;
-    if (cfg->num_heads <= 0 || cfg->hidden_size % cfg->num_heads != 0 || cfg->ffn_size <= 0)
+    if (own->num_heads <= 0 || cfg->hidden_size % own->num_heads != 0 || own->ffn_size <= 0)
         return sq_fail(SQ_ERR_INPUT, "itera-transformer config is incomplete (num_heads %d for hidden %d, "
-                       "ffn size %d): set model.num_heads", cfg->num_heads, cfg->hidden_size, cfg->ffn_size);
+                       "ffn size %d): set model.num_heads", own->num_heads, cfg->hidden_size, own->ffn_size);
     SQ_TRY(sq_alloc(&m, 1, sizeof *m, "transformer model"));
     ar = &m->arena;
-    SQ_TRY(sq_fw_load_ends(ar, set, &m->ends));
+    SQ_TRY(sq_fw_load_ends(ar, set, &sq_family_itera_transformer.ends, &m->ends));
     SQ_TRY(sq_fw_alloc(ar, (size_t)cfg->num_layers, sizeof *m->blocks, "transformer blocks", &m->blocks));
     for (int i = 0; i < cfg->num_layers; i++)
         SQ_TRY(load_block(m, set, i));
@@ -101,7 +103,7 @@ static sq_status transformer_build(const sq_model_config *cfg, const sq_tensor_s
     *out = m;
     m = NULL;
 cleanup:
-    transformer_free(m);
+    sq_transformer_free(m);
     return st;
 }
 
@@ -109,7 +111,8 @@ cleanup:
 static void attention(transformer_state *m, const transformer_block *B, const sq_model_config *cfg, int T,
                       const sq_forward_hooks *hooks)
 {
-    const int d = cfg->hidden_size, H = cfg->num_heads, hd = d / H;
+    const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
+    const int d = cfg->hidden_size, H = own->num_heads, hd = d / H;
     const float scale = 1.0f / sqrtf((float)hd);
     sq_fw_layernorm(m->x, T, d, B->ln1_w, B->ln1_b, cfg->layer_norm_eps, m->h);
     /* qkv = LN1(x) W_qkv^T, split q | k | v, each viewed as [H, T, hd] */
@@ -144,14 +147,15 @@ static void attention(transformer_state *m, const transformer_block *B, const sq
 static void ffn(transformer_state *m, const transformer_block *B, const sq_model_config *cfg, int T,
                 const sq_forward_hooks *hooks)
 {
-    const int d = cfg->hidden_size, ffn_dim = cfg->ffn_size;
+    const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
+    const int d = cfg->hidden_size, ffn_dim = own->ffn_size;
     sq_fw_layernorm(m->x, T, d, B->ln2_w, B->ln2_b, cfg->layer_norm_eps, m->h);
     sq_fw_linear(hooks, B->w1_name, m->h, T, d, B->w1, ffn_dim, m->hid, ffn_dim, 0.0f);
     sq_fw_gelu(m->hid, (size_t)T * ffn_dim);
     sq_fw_linear(hooks, B->w2_name, m->hid, T, ffn_dim, B->w2, d, m->x, d, 1.0f);
 }
 
-static sq_status transformer_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T,
+sq_status sq_transformer_forward(void *opaque, const sq_model_config *cfg, const int32_t *tokens, int T,
                                      float *logits, const sq_forward_hooks *hooks)
 {
     transformer_state *m = opaque;
@@ -164,10 +168,3 @@ static sq_status transformer_forward(void *opaque, const sq_model_config *cfg, c
     /* final LN and the tied head */
     return sq_fw_logits(&m->ends, cfg, hooks, m->x, T, m->h, logits);
 }
-
-const sq_forward_impl sq_transformer_forward_impl = {
-    .family = "itera-transformer",
-    .build = transformer_build,
-    .forward = transformer_forward,
-    .free = transformer_free,
-};
