@@ -265,6 +265,8 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
     if (st == SQ_OK)
         st = sq_tokenizer_load(tokenizer_spec, &tokenizer);
     if (st == SQ_OK)
+        st = sq_tokenizer_check_model(tokenizer, loaded.config.vocab_size, request->model_path);
+    if (st == SQ_OK)
         st = sq_data_load_tokens(&cfg->data.calibration, tokenizer, loaded.config.vocab_size, &tokens, &token_count);
     SQ_TRY(sq_mpi_agree(MPI_COMM_WORLD, st));
 

@@ -158,6 +158,8 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
     /* No data.tokenizer: byte level, as the bundled default models are trained. */
     st = sq_tokenizer_load(cfg->data.tokenizer ? cfg->data.tokenizer : "bytes", &tokenizer);
     if (st == SQ_OK)
+        st = sq_tokenizer_check_model(tokenizer, loaded.config.vocab_size, request->model_path);
+    if (st == SQ_OK)
         st = sq_data_load_tokens(&cfg->data.evaluation, tokenizer, loaded.config.vocab_size, &tokens, &token_count);
     SQ_TRY(sq_mpi_agree(comm, st));
 

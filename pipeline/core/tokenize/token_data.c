@@ -5,7 +5,10 @@
  * 2.2): `text[int(0.9 * len(text)):]` on the decoded str, i.e. by characters
  * (code points) of the file as Python reads it: open(path, encoding='utf-8')
  * with universal newlines, so "\r\n" and a lone "\r" are one "\n".  With the
- * bytes tokenizer the file is taken as raw bytes and the fraction is by bytes.
+ * bytes tokenizer the file is taken as raw bytes and the fraction is by bytes;
+ * so it is with tokenizer.json and tokenizer.bin tokenizers (they see the bytes
+ * as they are, as transformers.js and llama2.c do), except that a cut that
+ * would split a UTF-8 character moves forward to the character's end.
  * For pre-tokenized files the fraction is by tokens.  Cut points are
  * int(fraction * length), the same double product Python computes.
  */
@@ -83,11 +86,20 @@ static sq_status load_text(const sq_data_spec *spec, const sq_tokenizer *tokeniz
     size_t length = 0, begin, end;
     if (!tokenizer)
         return sq_fail(SQ_ERR_USAGE, "data '%s' is text but no tokenizer was given (data.tokenizer: bytes or a "
-                                     "JSON tokenizer)", spec->path);
+                                     "tokenizer file)", spec->path);
     SQ_TRY(read_file(spec->path, &text, &length));
-    if (strcmp(sq_tokenizer_kind(tokenizer), "bytes") == 0) {
+    sq_tokenizer_info info;
+    sq_tokenizer_get_info(tokenizer, &info);
+    if (!info.python_text) {
         begin = cut_point(spec->start, length);
         end = cut_point(spec->end, length);
+        if (info.whole_chars) {
+            while (begin < length && (text[begin] & 0xC0) == 0x80)
+                begin++;
+            while (end < length && (text[end] & 0xC0) == 0x80)
+                end++;
+        }
+        *first_unit = begin;
     } else {
         size_t chars;
         length = translate_newlines(text, length);
@@ -100,8 +112,6 @@ static sq_status load_text(const sq_data_spec *spec, const sq_tokenizer *tokeniz
         end = begin + byte_offset_of_char(text + begin, length - begin, last - first);
         *first_unit = first;
     }
-    if (strcmp(sq_tokenizer_kind(tokenizer), "bytes") == 0)
-        *first_unit = begin;
     st = sq_tokenizer_encode(tokenizer, (const char *)text + begin, end - begin, tokens, count);
     if (st != SQ_OK)
         sq_error_context("data file '%s'", spec->path);
@@ -213,7 +223,9 @@ sq_status sq_data_load_tokens(const sq_data_spec *spec, const sq_tokenizer *toke
 
     if (strcmp(s.format, "text") == 0) {
         SQ_TRY(load_text(&s, tokenizer, tokens, count, &first_unit));
-        unit = tokenizer && strcmp(sq_tokenizer_kind(tokenizer), "bytes") != 0 ? "character" : "byte";
+        sq_tokenizer_info info;
+        sq_tokenizer_get_info(tokenizer, &info);
+        unit = info.python_text ? "character" : "byte";
     } else if (strcmp(s.format, "u16") == 0 || strcmp(s.format, "u32") == 0) {
         SQ_TRY(load_bin(&s, s.format[1] == '1' ? 2 : 4, tokens, count, &first_unit));
         unit = "token";

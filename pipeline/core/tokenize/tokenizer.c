@@ -1,130 +1,132 @@
 /* tokenizer.c - the tokenizer kinds squeeze knows, behind one interface.
  *
- *   bytes  each byte is its own id (vocab 256), for byte-level models such as
- *          the bundled defaults (tests/data/bundled/README.md)
- *   word   Itera-Lite's FrequencyTokenizer (utils/dataset_loader.py: keys
- *          vocab_size/token_to_id/id_to_token) and SimpleTokenizer(level='word')
- *          (utils/data.py: keys token2id/id2token/vocab_size/level):
- *          `[token_to_id.get(w, 1) for w in text.lower().split()]`
- *   char   SimpleTokenizer(level='char'): `[token2id.get(c, 1) for c in list(text)]`,
- *          one id per code point
- *
- * (docs/itera-lite.md 2.1.)  Lowercasing is ASCII only (A-Z): Python's
- * str.lower() also maps non-ASCII capitals, but every Itera-Lite vocabulary is
- * pure ASCII, so a word with a non-ASCII letter is unknown (id 1) either way.
- * The one exception would be a character whose lowercase is ASCII (U+212A
- * KELVIN SIGN -> 'k', U+0130 -> 'i' + U+0307 is not ASCII); squeeze keeps it as is.
- * Splitting follows str.split() exactly, including Unicode whitespace.
+ * One row per kind in `kinds` below; the first kind that recognises a spec
+ * loads it.  Files are told apart by content, not by name: a llama2.c
+ * tokenizer.bin parses as its records exactly to the end of the file, JSON
+ * files are parsed once and each JSON kind looks at the keys.
  */
 #include "tokenize/tokenizer.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenize/utf8.h"
-#include "tokenize/vocab_table.h"
-#include "util/log.h"
+#include "tokenize/tokenizer_kind.h"
 
-/* Id that Itera-Lite's tokenizers give unknown tokens: `.get(token, 1)` (<UNK>). */
-#define SQ_TOKEN_UNKNOWN 1
+/* The first kind whose recognise() says yes loads the spec. */
+static const sq_tokenizer_kind_ops *const kinds[] = {
+    &sq_tokenizer_bytes_kind,
+    &sq_tokenizer_llama2c_kind,
+    &sq_tokenizer_hf_bpe_kind,
+    &sq_tokenizer_itera_kind,
+};
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
-typedef enum { SQ_TOKENIZER_BYTES, SQ_TOKENIZER_WORD, SQ_TOKENIZER_CHAR } sq_tokenizer_kind_id;
+/* Tokenizer files larger than this are not tokenizers (Llama 3's tokenizer.json is 9 MB). */
+#define SQ_TOKENIZER_MAX_FILE (1u << 30)
 
 struct sq_tokenizer {
-    sq_tokenizer_kind_id kind;
-    int vocab_size;          /* highest id + 1 */
-    int declared_vocab_size; /* the file's "vocab_size" field (may be larger), 0 if absent */
-    sq_vocab_table table;    /* word/char: token string -> id */
+    const sq_tokenizer_kind_ops *ops;
+    void *state;
+    sq_tokenizer_info info;
+    char *spec;
 };
-
-static const char *const kind_names[] = {"bytes", "word", "char"};
 
 /* ------------------------------------------------------------------ loading */
 
-static sq_status load_json_tokenizer(const char *path, sq_tokenizer *tok)
+static sq_status read_whole_file(const char *path, unsigned char **bytes, size_t *size)
 {
     sq_status st = SQ_OK;
-    json_error_t error;
-    json_t *root = NULL;
-    FILE *probe = fopen(path, "rb");
-    if (!probe)
-        return sq_fail(SQ_ERR_INPUT, "cannot open tokenizer '%s': %s (give \"bytes\" or the path of a JSON "
-                                     "tokenizer)", path, strerror(errno));
-    fclose(probe);
-    root = json_load_file(path, 0, &error);
-    if (!root)
-        SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s' is not valid JSON at line %d column %d: %s", path, error.line,
-                error.column, error.text);
-    if (!json_is_object(root))
-        SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s': the top level is not a JSON object", path);
-
-    /* FrequencyTokenizer writes token_to_id; SimpleTokenizer writes token2id. */
-    const char *map_key = json_object_get(root, "token_to_id") ? "token_to_id" : "token2id";
-    json_t *map = json_object_get(root, map_key);
-    if (!json_is_object(map))
-        SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s' has no \"token_to_id\" or \"token2id\" object: not an Itera-Lite "
-                "tokenizer", path);
-
-    tok->kind = SQ_TOKENIZER_WORD; /* FrequencyTokenizer has no "level" and is word level */
-    json_t *level = json_object_get(root, "level");
-    if (level) {
-        const char *name = json_string_value(level);
-        if (name && strcmp(name, "word") == 0)
-            tok->kind = SQ_TOKENIZER_WORD;
-        else if (name && strcmp(name, "char") == 0)
-            tok->kind = SQ_TOKENIZER_CHAR;
-        else
-            SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s': \"level\" must be \"word\" or \"char\"", path);
-    }
-    json_t *declared = json_object_get(root, "vocab_size");
-    if (declared && json_is_integer(declared))
-        tok->declared_vocab_size = (int)json_integer_value(declared);
-
-    SQ_TRY(sq_vocab_table_init(&tok->table, json_object_size(map)));
-    const char *token;
-    json_t *value;
-    int32_t max_id = -1;
-    json_object_foreach(map, token, value) {
-        json_int_t id = json_is_integer(value) ? json_integer_value(value) : -1;
-        if (id < 0 || id > INT32_MAX - 1)
-            SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s': \"%s\" in %s maps to %s, not an id >= 0", path, token, map_key,
-                    json_is_integer(value) ? "a negative number" : "a non-integer");
-        /* jansson keys are NUL terminated; Itera-Lite tokens never contain NUL. */
-        SQ_TRY(sq_vocab_table_put(&tok->table, token, strlen(token), (int32_t)id));
-        if (id > max_id)
-            max_id = (int32_t)id;
-    }
-    if (max_id < SQ_TOKEN_UNKNOWN)
-        SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s': %s has no id %d (<UNK>), which unknown tokens map to", path, map_key,
-                SQ_TOKEN_UNKNOWN);
-    tok->vocab_size = max_id + 1;
-    sq_debug("tokenizer %s: %s level, %zu entries, vocab %d (declared %d)", path, kind_names[tok->kind],
-             tok->table.count, tok->vocab_size, tok->declared_vocab_size);
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    *bytes = NULL;
+    *size = 0;
+    if (!f)
+        return sq_fail(SQ_ERR_INPUT, "cannot open tokenizer '%s': %s (give \"bytes\" or the path of a tokenizer file: "
+                                     "tokenizer.json, tokenizer.bin or an Itera-Lite JSON tokenizer)", path,
+                       strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0)
+        SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s' is not a regular file", path);
+    long length = ftell(f);
+    if (length < 0 || (unsigned long)length > SQ_TOKENIZER_MAX_FILE)
+        SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s' is not a regular file of at most 1 GiB", path);
+    rewind(f);
+    SQ_TRY(sq_alloc(&buf, (size_t)length + 1, 1, "tokenizer file"));
+    if (fread(buf, 1, (size_t)length, f) != (size_t)length)
+        SQ_FAIL(SQ_ERR_INPUT, "cannot read tokenizer '%s': %s", path, strerror(errno));
+    buf[length] = '\0';
+    *bytes = buf;
+    *size = (size_t)length;
+    buf = NULL;
 cleanup:
-    json_decref(root);
+    free(buf);
+    fclose(f);
     return st;
+}
+
+static int looks_like_json(const unsigned char *bytes, size_t size)
+{
+    size_t i = 0;
+    if (size >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF)
+        i = 3; /* UTF-8 byte order mark */
+    while (i < size && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\n' || bytes[i] == '\r'))
+        i++;
+    return i < size && (bytes[i] == '{' || bytes[i] == '[');
 }
 
 sq_status sq_tokenizer_load(const char *spec, sq_tokenizer **out)
 {
     sq_status st = SQ_OK;
     sq_tokenizer *tok = NULL;
+    unsigned char *bytes = NULL;
+    sq_tokenizer_source src = {.spec = spec};
     *out = NULL;
     if (!spec || !*spec)
-        return sq_fail(SQ_ERR_USAGE, "no tokenizer given: use \"bytes\" or the path of a JSON tokenizer");
-    SQ_TRY(sq_alloc(&tok, 1, sizeof(*tok), "tokenizer"));
-    if (strcmp(spec, "bytes") == 0) {
-        tok->kind = SQ_TOKENIZER_BYTES;
-        tok->vocab_size = 256;
-    } else {
-        SQ_TRY(load_json_tokenizer(spec, tok));
+        return sq_fail(SQ_ERR_USAGE, "no tokenizer given: use \"bytes\" or the path of a tokenizer file");
+    if (strcmp(spec, "bytes") != 0) {
+        SQ_TRY(read_whole_file(spec, &bytes, &src.size));
+        src.bytes = bytes;
     }
+    /* Parse JSON once for the JSON kinds.  A tokenizer.bin whose first byte
+     * happens to be '{' (max_token_length 123) still goes to llama2.c. */
+    if (bytes && looks_like_json(bytes, src.size) && !sq_tokenizer_llama2c_kind.recognise(&src)) {
+        json_error_t error;
+        src.json = json_loadb((const char *)bytes, src.size, 0, &error);
+        if (!src.json)
+            SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s' is not valid JSON at line %d column %d: %s", spec, error.line,
+                    error.column, error.text);
+        if (!json_is_object(src.json))
+            SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s': the top level is not a JSON object", spec);
+    }
+    const sq_tokenizer_kind_ops *ops = NULL;
+    for (size_t i = 0; i < N_KINDS && !ops; i++)
+        if (kinds[i]->recognise(&src))
+            ops = kinds[i];
+    /* A file that is not JSON can only be a tokenizer.bin: loading it as one
+     * says where its records go wrong. */
+    if (!ops && bytes && !src.json)
+        ops = &sq_tokenizer_llama2c_kind;
+    if (!ops && src.json)
+        SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s' is JSON but neither a Hugging Face tokenizer.json (no \"model\") nor an "
+                "Itera-Lite tokenizer (no \"token_to_id\" or \"token2id\")", spec);
+    if (!ops)
+        SQ_FAIL(SQ_ERR_USAGE, "tokenizer '%s' is not a tokenizer file: give \"bytes\" or the path of one", spec);
+    SQ_TRY(sq_alloc(&tok, 1, sizeof(*tok), "tokenizer"));
+    memset(tok, 0, sizeof(*tok));
+    tok->ops = ops;
+    tok->spec = strdup(spec);
+    if (!tok->spec)
+        SQ_FAIL(SQ_ERR_RUN, "out of memory");
+    SQ_TRY(ops->load(&src, &tok->state));
+    tok->info.bos_id = tok->info.eos_id = -1;
+    ops->info(tok->state, &tok->info);
+    tok->info.spec = tok->spec;
     *out = tok;
     tok = NULL;
 cleanup:
+    json_decref(src.json);
+    free(bytes);
     sq_tokenizer_free(tok);
     return st;
 }
@@ -133,126 +135,75 @@ void sq_tokenizer_free(sq_tokenizer *tokenizer)
 {
     if (!tokenizer)
         return;
-    sq_vocab_table_free(&tokenizer->table);
+    if (tokenizer->state)
+        tokenizer->ops->free(tokenizer->state);
+    free(tokenizer->spec);
     free(tokenizer);
 }
 
+/* ------------------------------------------------------------------ facts */
+
 int sq_tokenizer_vocab_size(const sq_tokenizer *tokenizer)
 {
-    return tokenizer->vocab_size;
+    return tokenizer->info.vocab_size;
 }
 
 const char *sq_tokenizer_kind(const sq_tokenizer *tokenizer)
 {
-    return kind_names[tokenizer->kind];
+    return tokenizer->info.kind;
 }
 
-/* ------------------------------------------------------------------ encoding */
-
-/* Growable id buffer. */
-typedef struct {
-    int32_t *ids;
-    size_t count, capacity;
-} id_buffer;
-
-static sq_status push_id(id_buffer *buf, int32_t id)
+void sq_tokenizer_get_info(const sq_tokenizer *tokenizer, sq_tokenizer_info *info)
 {
-    if (buf->count == buf->capacity) {
-        size_t capacity = buf->capacity ? 2 * buf->capacity : 1024;
-        int32_t *grown = realloc(buf->ids, capacity * sizeof(int32_t));
-        if (!grown)
-            return sq_fail(SQ_ERR_RUN, "out of memory growing the token buffer to %zu ids", capacity);
-        buf->ids = grown;
-        buf->capacity = capacity;
-    }
-    buf->ids[buf->count++] = id;
+    *info = tokenizer->info;
+}
+
+sq_status sq_tokenizer_check_model(const sq_tokenizer *tokenizer, int model_rows, const char *model)
+{
+    const sq_tokenizer_info *i = &tokenizer->info;
+    if (i->exact_rows && i->entries != model_rows)
+        return sq_fail(SQ_ERR_INPUT, "tokenizer '%s' lists %d tokens but model %s declares a vocabulary of %d: "
+                                     "llama2.c reads exactly vocab_size tokens from tokenizer.bin, so this is not "
+                                     "the model's tokenizer", i->spec, i->entries, model, model_rows);
+    if (i->vocab_size > model_rows)
+        return sq_fail(SQ_ERR_INPUT, "tokenizer '%s' has %d ids (0..%d) but model %s's embedding has %d rows: ids at "
+                                     "or above %d would index past it; use the tokenizer the model was trained with",
+                       i->spec, i->vocab_size, i->vocab_size - 1, model, model_rows, model_rows);
     return SQ_OK;
 }
 
-static sq_status invalid_utf8(size_t offset)
-{
-    return sq_fail(SQ_ERR_INPUT, "text is not valid UTF-8 at byte %zu (Itera-Lite's tokenizers read text as "
-                                 "UTF-8; convert the file with iconv)", offset);
-}
-
-/* text.lower().split(), each word looked up. */
-static sq_status encode_words(const sq_tokenizer *tok, const unsigned char *text, size_t length, id_buffer *out)
-{
-    sq_status st = SQ_OK;
-    char *word = NULL;
-    size_t word_len = 0, pos = 0;
-    SQ_TRY(sq_alloc(&word, length + 1, 1, "word buffer"));
-    while (pos <= length) {
-        uint32_t cp = ' '; /* the end of the text ends the last word */
-        int len = 1;
-        if (pos < length) {
-            len = sq_utf8_decode(text + pos, length - pos, &cp);
-            if (len == 0) {
-                st = invalid_utf8(pos);
-                goto cleanup;
-            }
-        }
-        if (sq_py_isspace(cp)) {
-            if (word_len > 0)
-                SQ_TRY(push_id(out, sq_vocab_table_get(&tok->table, word, word_len, SQ_TOKEN_UNKNOWN)));
-            word_len = 0;
-        } else {
-            for (int i = 0; i < len; i++) {
-                char c = (char)text[pos + (size_t)i];
-                word[word_len++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-            }
-        }
-        pos += (size_t)len;
-    }
-cleanup:
-    free(word);
-    return st;
-}
-
-/* list(text): one lookup per code point. */
-static sq_status encode_chars(const sq_tokenizer *tok, const unsigned char *text, size_t length, id_buffer *out)
-{
-    sq_status st = SQ_OK;
-    size_t pos = 0;
-    while (pos < length) {
-        uint32_t cp;
-        int len = sq_utf8_decode(text + pos, length - pos, &cp);
-        if (len == 0)
-            return invalid_utf8(pos);
-        SQ_TRY(push_id(out, sq_vocab_table_get(&tok->table, (const char *)text + pos, (size_t)len,
-                                               SQ_TOKEN_UNKNOWN)));
-        pos += (size_t)len;
-    }
-cleanup:
-    return st;
-}
+/* ------------------------------------------------------------------ encoding */
 
 sq_status sq_tokenizer_encode(const sq_tokenizer *tokenizer, const char *text, size_t length, int32_t **tokens,
                               size_t *count)
 {
     sq_status st = SQ_OK;
-    id_buffer buf = {0};
-    const unsigned char *bytes = (const unsigned char *)text;
+    sq_token_buffer buf = {0};
     *tokens = NULL;
     *count = 0;
-    switch (tokenizer->kind) {
-    case SQ_TOKENIZER_BYTES:
-        SQ_TRY(sq_alloc(&buf.ids, length, sizeof(int32_t), "byte tokens"));
-        for (size_t i = 0; i < length; i++)
-            buf.ids[i] = bytes[i];
-        buf.count = length;
-        break;
-    case SQ_TOKENIZER_WORD:
-        SQ_TRY(encode_words(tokenizer, bytes, length, &buf));
-        break;
-    case SQ_TOKENIZER_CHAR:
-        SQ_TRY(encode_chars(tokenizer, bytes, length, &buf));
-        break;
-    }
+    SQ_TRY(tokenizer->ops->encode(tokenizer->state, text, length, &buf));
     *tokens = buf.ids;
     *count = buf.count;
     buf.ids = NULL;
 cleanup:
     free(buf.ids);
+    return st;
+}
+
+sq_status sq_tokenizer_decode(const sq_tokenizer *tokenizer, const int32_t *ids, size_t count, char **text,
+                              size_t *length)
+{
+    sq_status st = SQ_OK;
+    sq_byte_buffer buf = {0};
+    *text = NULL;
+    *length = 0;
+    SQ_TRY(tokenizer->ops->decode(tokenizer->state, ids, count, &buf));
+    if (!buf.bytes)
+        SQ_TRY(sq_byte_buffer_append(&buf, "", 0));
+    *text = buf.bytes;
+    *length = buf.length;
+    buf.bytes = NULL;
+cleanup:
+    free(buf.bytes);
     return st;
 }
