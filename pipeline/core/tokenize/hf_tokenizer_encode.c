@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "tokenize/bpe_merge.h"
 #include "tokenize/byte_level.h"
@@ -202,6 +203,17 @@ static sq_status encode_section(encode_state *s, const char *text, size_t length
                     st = sq_byte_buffer_append(&out, buf->bytes, buf->length);
                 free(buf->bytes);
                 *buf = out;
+                SQ_TRY(st);
+            } else if (n->kind == SQ_HF_NORM_UNICODE) {
+                utf8proc_uint8_t *mapped = NULL;
+                utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)buf->bytes,
+                                                    (utf8proc_ssize_t)buf->length, &mapped, n->unicode_options);
+                if (len < 0)
+                    SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s': Unicode normalisation failed: %s", tok->path,
+                            utf8proc_errmsg(len));
+                buf->length = 0;
+                st = sq_byte_buffer_append(buf, mapped, (size_t)len);
+                free(mapped);
                 SQ_TRY(st);
             } else {
                 SQ_TRY(replace_all(buf, n->text, n->replacement));

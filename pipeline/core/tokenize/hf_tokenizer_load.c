@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "tokenize/tokenizer_kind.h"
 #include "util/log.h"
@@ -289,9 +290,18 @@ static sq_status load_normalizer(sq_hf_tokenizer *tok, const json_t *n)
         step->kind = SQ_HF_NORM_REPLACE;
         SQ_TRY(copy_string(pattern, &step->text));
         SQ_TRY(copy_string(content, &step->replacement));
+    } else if (strcmp(type, "NFC") == 0 || strcmp(type, "NFD") == 0 || strcmp(type, "NFKC") == 0 ||
+               strcmp(type, "NFKD") == 0) {
+        /* Unicode normal forms (UAX #15) as utf8proc computes them. */
+        step->kind = SQ_HF_NORM_UNICODE;
+        int compat = type[2] == 'K';
+        int compose = type[compat ? 3 : 2] == 'C';
+        step->unicode_options = UTF8PROC_STABLE | (compose ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) |
+                                (compat ? UTF8PROC_COMPAT : 0);
     } else {
         return sq_fail(SQ_ERR_INPUT, "tokenizer '%s': normalizer \"%s\" is not supported (squeeze supports Prepend, "
-                                     "Replace with a string, and Sequence of those)", tok->path, type);
+                                     "Replace with a string, NFC, NFD, NFKC, NFKD, and Sequence of those)", tok->path,
+                       type);
     }
     tok->n_norm++;
 cleanup:
