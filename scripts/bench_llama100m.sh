@@ -94,6 +94,6 @@ RSS_DIR=$WORK "${MPIRUN[@]}" -x RSS_DIR "$WORK/rank.sh" "$BUILD/squeeze-evaluate
 t1=$(date +%s.%N)
 printf 'evaluate: %.1f s wall on 2 ranks\n' "$(echo "$t1 - $t0" | bc)"
 for r in 0 1; do echo "  rank $r: $(cat "$WORK/rss.$r")"; done
-$PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print("evaluate: %.1f tokens/s, perplexity %.2f over %d tokens (random weights: about the vocabulary size)" % (j["tokens_per_second"], j["perplexity"], j.get("scored_tokens", j.get("scored", 0))))' "$WORK/evaluate.out"
+$PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print("evaluate: %.1f tokens/s, perplexity %.2f over %d tokens (random weights: of the order of the vocabulary size)" % (j["tokens_per_second"], j["perplexity"], j.get("scored_tokens", j.get("scored", 0))))' "$WORK/evaluate.out"
 grep -h "peak RSS" "$WORK/evaluate.log" | tail -1
 echo "load after: $(uptime)"

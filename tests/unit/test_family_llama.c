@@ -275,6 +275,12 @@ START_TEST(test_mamba2_needs_config)
     ck_assert_int_eq(sq_mamba_config_c(&cfg)->ssm_state_size, 6);
     write_text(work_path("m2.config.json"), "{\"n_groups\": 2, \"state_size\": 12}");
     assert_error(sq_family_mamba.infer_config(&set, NULL, &cfg), "in_proj");
+    write_text(work_path("m2.config.json"), "{\"n_groups\": 2, \"time_step_limit\": [0.0, Infinity]}");
+    ck_assert_int_eq(sq_family_mamba.infer_config(&set, NULL, &cfg), SQ_OK); /* Python's json writes Infinity */
+    write_text(work_path("m2.config.json"), "{\"n_groups\": 2, \"time_step_limit\": [0.001, 0.1]}");
+    assert_error(sq_family_mamba.infer_config(&set, NULL, &cfg), "time_step_limit");
+    write_text(work_path("m2.config.json"), "{\"n_groups\": 2, \"time_step_limit\": [0.0, null]}");
+    ck_assert_int_eq(sq_family_mamba.infer_config(&set, NULL, &cfg), SQ_OK);
     sq_tensor_set_free(&set);
     work_dir_remove();
 }

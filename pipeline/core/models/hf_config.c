@@ -2,13 +2,64 @@
 #include "models/hf_config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Python's json module writes float('inf') as Infinity and nan as NaN, which are not
+ * JSON (transformers' Mamba2 config.json has "time_step_limit": [0.0, Infinity]).
+ * Outside strings they become 1e308 / -1e308 / null; anything else is left as it is. */
+static char *python_json_text(const char *path, size_t limit)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL, *out = NULL;
+    size_t n = 0, o = 0;
+    if (f == NULL)
+        return NULL;
+    if ((text = malloc(limit + 1)) != NULL)
+        n = fread(text, 1, limit, f);
+    fclose(f);
+    if (text == NULL || n == limit || (out = malloc(2 * n + 1)) == NULL) {
+        free(text);
+        return NULL;
+    }
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (in_string) {
+            out[o++] = c;
+            if (c == '\\' && i + 1 < n)
+                out[o++] = text[++i];
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+            out[o++] = c;
+        } else if (n - i >= 8 && memcmp(text + i, "Infinity", 8) == 0) {
+            memcpy(out + o, "1e308", 5);
+            o += 5;
+            i += 7;
+        } else if (n - i >= 3 && memcmp(text + i, "NaN", 3) == 0) {
+            memcpy(out + o, "null", 4);
+            o += 4;
+            i += 2;
+        } else {
+            out[o++] = c;
+        }
+    }
+    out[o] = '\0';
+    free(text);
+    return out;
+}
 
 static sq_status load_file(const char *path, sq_hf_config *out)
 {
     json_error_t error;
-    out->root = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
+    char *text = python_json_text(path, 16u << 20);
+    if (text == NULL)
+        return sq_fail(SQ_ERR_INPUT, "model config %s cannot be read, or is over 16 MiB", path);
+    out->root = json_loads(text, JSON_REJECT_DUPLICATES, &error);
+    free(text);
     if (out->root == NULL || !json_is_object(out->root)) {
         json_decref(out->root);
         out->root = NULL;

@@ -10,6 +10,7 @@
  * dt biases, conv1d) stay in full precision by default, as for itera.
  * The forward pass is models/mamba_forward.c.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,6 +74,29 @@ static sq_status agree(const sq_hf_config *json, const char *const *keys, long l
     return st;
 }
 
+/* Config switches whose non-default values squeeze's forward pass does not implement:
+ * refused by name rather than run as something else. */
+static sq_status refuse_unimplemented(const sq_hf_config *json)
+{
+    json_t *limit = json->root ? json_object_get(json->root, "time_step_limit") : NULL;
+    json_t *v;
+    if (json_is_array(limit) && json_array_size(limit) == 2) {
+        double lo = json_number_value(json_array_get(limit, 0));
+        json_t *hi = json_array_get(limit, 1);
+        bool open_above = json_is_null(hi) || (json_is_number(hi) && isinf(json_number_value(hi))) ||
+                          (json_is_number(hi) && json_number_value(hi) >= 1e30);
+        if (lo > 0.0 || !open_above)
+            return sq_fail(SQ_ERR_INPUT, "%s: time_step_limit clamps dt; squeeze's mamba family implements only the "
+                           "default (0, inf)", json->source);
+    }
+    if ((v = json->root ? json_object_get(json->root, "norm_before_gate") : NULL) && json_is_true(v))
+        return sq_fail(SQ_ERR_INPUT, "%s: norm_before_gate: true is not implemented (squeeze gates, then "
+                       "normalises, as Mamba2ForCausalLM)", json->source);
+    if ((v = json->root ? json_object_get(json->root, "rms_norm") : NULL) && json_is_false(v))
+        return sq_fail(SQ_ERR_INPUT, "%s: rms_norm: false (no gated norm) is not implemented", json->source);
+    return SQ_OK;
+}
+
 static sq_status mamba_infer_config(const sq_tensor_set *set, const sq_family_hints *hints, sq_model_config *cfg)
 {
     sq_mamba_config *own = sq_mamba_config_of(cfg);
@@ -103,6 +127,7 @@ static sq_status mamba_infer_config(const sq_tensor_set *set, const sq_family_hi
         SQ_FAIL(SQ_ERR_INPUT, "%s has no backbone.embeddings.weight or embeddings.weight: not a Mamba checkpoint",
                 source);
     SQ_TRY(sq_hf_config_load(set, &json));
+    SQ_TRY(refuse_unimplemented(&json));
     sq_mamba_name(name, sizeof name, prefix, -1, "embeddings.weight");
     SQ_TRY(sq_param_require_ndim(set, name, 2, &emb));
     cfg->vocab_size = (int)emb->shape[0];
