@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_families.sh - every stage on the llama and mamba families, with the bundled models
-# (tests/data/bundled/llama_tiny, mamba_tiny; docs/default-models.md): inspect names the
-# parameter groups and keeps norms / SSM parameters in fp32; calibrate sees every linear
+# (tests/data/bundled/llama_tiny, mamba_tiny, with their BPE tokenizer bpe512; docs/default-models.md):
+# inspect names the parameter groups and keeps norms / SSM parameters in fp32; calibrate sees every linear
 # (X^T X for GPTQ); compress applies the family recipes and GPTQ; evaluate gives
 # bit-identical perplexity with 1, 2 and 4 MPI ranks for each family, the llama2.c .bin
 # the same perplexity as the HF .safetensors of the same weights, and a compressed model
@@ -24,7 +24,7 @@ config() { # file checkpoint
 model:
   checkpoint: $2
 data:
-  tokenizer: bytes
+  tokenizer: $DATA/bundled/bpe512/tokenizer.json
   calibration: {path: $DATA/bundled/austen_train.txt, end: 0.01}
   evaluation: {path: $DATA/bundled/austen_val.txt, end: 0.2}
 calibrate:
@@ -70,7 +70,9 @@ run_family() { # name checkpoint recipe expected-groups...
 import json, math, sys
 d, name = sys.argv[1:]
 base, q = json.load(open(f"{d}/eval1.json")), json.load(open(f"{d}/evalq.json"))
-assert math.isfinite(base["perplexity"]) and 1.0 < base["perplexity"] < 512, (name, base["perplexity"])
+# trained models on their own tokenizer: far below the 512-token vocabulary (full validation
+# text: llama 28.68, mamba 40.98, docs/default-models.md)
+assert math.isfinite(base["perplexity"]) and 5.0 < base["perplexity"] < 80.0, (name, base["perplexity"])
 assert math.isfinite(q["perplexity"]) and q["kl_divergence"] > 0, (name, q)
 print(f"{name}: perplexity {base['perplexity']:.4f} on 1, 2 and 4 ranks; recipe -> {q['perplexity']:.4f}, "
       f"KL {q['kl_divergence']:.4g}")
