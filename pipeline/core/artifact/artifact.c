@@ -100,7 +100,7 @@ int sq_h5_has_attr(hid_t object, const char *name) { return H5Aexists(object, na
 sq_status sq_h5_read_attr_string(hid_t object, const char *name, char **value)
 {
     sq_status st = SQ_OK;
-    hid_t attr = -1, type = -1, mem = -1;
+    hid_t attr = -1, type = -1, mem = -1, space = -1;
     *value = NULL;
     if (H5Aexists(object, name) <= 0)
         return sq_fail(SQ_ERR_INPUT, "HDF5 attribute '%s' is missing", name);
@@ -108,6 +108,11 @@ sq_status sq_h5_read_attr_string(hid_t object, const char *name, char **value)
     type = H5Aget_type(attr);
     if (H5Tget_class(type) != H5T_STRING)
         SQ_FAIL(SQ_ERR_INPUT, "HDF5 attribute '%s' is not a string", name);
+    /* H5Aread fills one string per point: a hostile file may give the attribute many */
+    space = H5Aget_space(attr);
+    if (space < 0 || H5Sget_simple_extent_npoints(space) != 1)
+        SQ_FAIL(SQ_ERR_INPUT, "HDF5 attribute '%s' holds %lld strings, expected one", name,
+                space < 0 ? -1LL : (long long)H5Sget_simple_extent_npoints(space));
     if (H5Tis_variable_str(type) > 0) {
         char *vl = NULL;
         mem = H5Tcopy(H5T_C_S1);
@@ -128,6 +133,8 @@ sq_status sq_h5_read_attr_string(hid_t object, const char *name, char **value)
         (*value)[size] = '\0';
     }
 cleanup:
+    if (space >= 0)
+        H5Sclose(space);
     if (mem >= 0)
         H5Tclose(mem);
     if (type >= 0)
@@ -180,8 +187,14 @@ sq_status sq_h5_read_attr_ints(hid_t object, const char *name, int64_t *values, 
     int64_t stored = -1;
     sq_status st = read_attr(object, name, H5T_NATIVE_INT64, values, max_count, count);
     snprintf(count_name, sizeof count_name, "%s_count", name);
-    if (st == SQ_OK && H5Aexists(object, count_name) > 0 && sq_h5_read_attr_int(object, count_name, &stored) == SQ_OK)
-        *count = (int)stored;
+    if (st == SQ_OK && H5Aexists(object, count_name) > 0 && (st = sq_h5_read_attr_int(object, count_name, &stored)) == SQ_OK) {
+        /* the count says how many of the values are used: never more than were read */
+        if (stored < 0 || stored > *count)
+            st = sq_fail(SQ_ERR_INPUT, "HDF5 attribute '%s' is %lld but '%s' holds %d values", count_name,
+                         (long long)stored, name, *count);
+        else
+            *count = (int)stored;
+    }
     return st;
 }
 
@@ -277,6 +290,34 @@ cleanup:
     return st;
 }
 
+/* The file's bytes bound what a dataset may declare: squeeze writes datasets
+ * uncompressed, and even a compressed HDF5 dataset rarely packs more than this
+ * many bytes per stored byte.  Without the check a 2 KB file can declare a
+ * chunked dataset of 2^40 elements that HDF5 reads back as fill values. */
+#define SQ_H5_MAX_INFLATION 16
+#define SQ_H5_EXTENT_SLACK ((uint64_t)1 << 20)
+
+sq_status sq_h5_check_extent(hid_t dataset, const char *name, uint64_t count)
+{
+    hid_t file = H5Iget_file_id(dataset), type = H5Dget_type(dataset);
+    hsize_t file_bytes = 0;
+    size_t element = type >= 0 ? H5Tget_size(type) : 0;
+    uint64_t bytes, limit;
+    if (file >= 0) {
+        H5Fget_filesize(file, &file_bytes);
+        H5Fclose(file);
+    }
+    if (type >= 0)
+        H5Tclose(type);
+    limit = (uint64_t)file_bytes * SQ_H5_MAX_INFLATION + SQ_H5_EXTENT_SLACK;
+    if (__builtin_mul_overflow(count, (uint64_t)(element ? element : 1), &bytes) || bytes > limit)
+        return sq_fail(SQ_ERR_INPUT,
+                       "HDF5 dataset '%s' declares %llu elements of %zu bytes, more than its file of %llu bytes can "
+                       "hold; the file is damaged or hostile",
+                       name, (unsigned long long)count, element, (unsigned long long)file_bytes);
+    return SQ_OK;
+}
+
 sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, void **data, int *ndim,
                              uint64_t *dims)
 {
@@ -297,12 +338,14 @@ sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, 
         SQ_FAIL(SQ_ERR_INPUT, "HDF5 dataset '%s' has an unsupported rank", name);
     H5Sget_simple_extent_dims(space, hdims, NULL);
     for (int i = 0; i < rank; i++) {
-        count *= hdims[i];
+        if (__builtin_mul_overflow(count, (size_t)hdims[i], &count))
+            SQ_FAIL(SQ_ERR_INPUT, "HDF5 dataset '%s': its dimensions overflow", name);
         if (dims)
             dims[i] = hdims[i];
     }
     if (ndim)
         *ndim = rank;
+    SQ_TRY(sq_h5_check_extent(dataset, name, count));
     SQ_TRY(sq_alloc(data, count, H5Tget_size(native_type), name));
     if (count > 0 && H5Dread(dataset, native_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
         SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 dataset '%s'", name);

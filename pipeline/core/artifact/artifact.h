@@ -57,6 +57,12 @@ sq_status sq_h5_read_attr_double(hid_t object, const char *name, double *value);
 sq_status sq_h5_read_attr_ints(hid_t object, const char *name, int64_t *values, int max_count, int *count);
 int sq_h5_has_attr(hid_t object, const char *name);
 
+/* Input error when a dataset declares more elements (count) than its file's
+ * bytes can hold, so that a small hostile file never makes a reader allocate
+ * much more than its size.  sq_h5_read_dataset checks it; readers that size a
+ * buffer from a dataset's extent themselves call it first. */
+sq_status sq_h5_check_extent(hid_t dataset, const char *name, uint64_t count);
+
 /* Datasets: 1-D or N-D, native types.  dims has ndim entries. Compression off:
  * the artifact's bytes on disk are the data's bytes (measured sizes stay honest). */
 sq_status sq_h5_write_dataset(hid_t parent, const char *name, hid_t native_type, int ndim, const uint64_t *dims,

@@ -23,6 +23,7 @@
  */
 #include "modelio/model_file.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,6 +410,30 @@ cleanup:
     return st;
 }
 
+/* The shape attribute comes from the file: every dimension non-negative, the
+ * product without overflow, and no more elements than one bit each of the
+ * file's bytes could encode (squeeze's formats store at least 3 bits per
+ * weight), so that a hostile file cannot make the dequantizer allocate more
+ * than a small multiple of its size. */
+static sq_status check_shape(hid_t object, const int64_t *shape, int ndim)
+{
+    hid_t file = H5Iget_file_id(object);
+    hsize_t file_bytes = 0;
+    int64_t numel = 1;
+    if (file >= 0) {
+        H5Fget_filesize(file, &file_bytes);
+        H5Fclose(file);
+    }
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0 || __builtin_mul_overflow(numel, shape[i], &numel))
+            return sq_fail(SQ_ERR_INPUT, "shape attribute entry %d (%lld) is negative or the shape overflows", i,
+                           (long long)shape[i]);
+    if ((uint64_t)numel > (uint64_t)file_bytes * 8 + ((uint64_t)1 << 20))
+        return sq_fail(SQ_ERR_INPUT, "shape attribute gives %lld elements, more than the file of %llu bytes can hold",
+                       (long long)numel, (unsigned long long)file_bytes);
+    return SQ_OK;
+}
+
 static sq_status read_header(hid_t object, const char *tensor, sq_qtensor *qt)
 {
     sq_status st = SQ_OK;
@@ -421,6 +446,7 @@ static sq_status read_header(hid_t object, const char *tensor, sq_qtensor *qt)
     dtype = sq_dtype_from_name(original);
     if (dtype < 0)
         SQ_FAIL(SQ_ERR_INPUT, "unknown original_dtype '%s'", original);
+    SQ_TRY(check_shape(object, shape, ndim));
     if (strlen(format) >= sizeof qt->format)
         SQ_FAIL(SQ_ERR_INPUT, "format name '%s' is too long", format);
     sq_qtensor_init(qt, tensor, format, (sq_dtype)dtype, ndim, shape);
@@ -432,9 +458,15 @@ cleanup:
     return st;
 }
 
+typedef struct {
+    sq_qtensor *qt;
+    int out_of_range; /* an attribute no int holds: sq_fail already said which */
+} attr_scan;
+
 static herr_t collect_scalar_attr(hid_t object, const char *name, const H5A_info_t *info, void *data)
 {
-    sq_qtensor *qt = data;
+    attr_scan *scan = data;
+    sq_qtensor *qt = scan->qt;
     hid_t attr, type, space;
     double value;
     int numeric_scalar;
@@ -449,8 +481,19 @@ static herr_t collect_scalar_attr(hid_t object, const char *name, const H5A_info
     space = H5Aget_space(attr);
     numeric_scalar = (H5Tget_class(type) == H5T_FLOAT || H5Tget_class(type) == H5T_INTEGER) &&
                      H5Sget_simple_extent_npoints(space) == 1;
-    if (numeric_scalar && H5Aread(attr, H5T_NATIVE_DOUBLE, &value) >= 0)
+    if (numeric_scalar && H5Aread(attr, H5T_NATIVE_DOUBLE, &value) >= 0) {
+        /* formats read block sizes and bit widths as int: a value no int holds is damage */
+        if (!isfinite(value) || fabs(value) >= 2147483648.0) {
+            sq_fail(SQ_ERR_INPUT, "tensor '%s': attribute '%s' is %g, outside the range squeeze's formats use",
+                    qt->name, name, value);
+            scan->out_of_range = 1;
+            H5Sclose(space);
+            H5Tclose(type);
+            H5Aclose(attr);
+            return -1;
+        }
         sq_qtensor_set_attr(qt, name, value);
+    }
     H5Sclose(space);
     H5Tclose(type);
     H5Aclose(attr);
@@ -522,6 +565,7 @@ static sq_status read_quantized(hid_t tensors, const char *name, sq_tensor_set *
     hid_t group = H5Gopen2(tensors, name, H5P_DEFAULT);
     const sq_quant_format *format;
     hsize_t index = 0;
+    attr_scan scan = {&qt, 0};
     float *values = NULL;
     memset(&qt, 0, sizeof qt);
     if (group < 0)
@@ -540,8 +584,13 @@ static sq_status read_quantized(hid_t tensors, const char *name, sq_tensor_set *
                 "was the file written by a newer squeeze?",
                 name, qt.format, known);
     }
-    if (H5Aiterate2(group, H5_INDEX_NAME, H5_ITER_INC, &index, collect_scalar_attr, &qt) < 0)
+    if (H5Aiterate2(group, H5_INDEX_NAME, H5_ITER_INC, &index, collect_scalar_attr, &scan) < 0) {
+        if (scan.out_of_range) {
+            st = SQ_ERR_INPUT;
+            goto cleanup;
+        }
         SQ_FAIL(SQ_ERR_INPUT, "cannot read the attributes of tensor '%s'", name);
+    }
     SQ_TRY(list_links(group, name, &buffers));
     if (buffers.count == 0 || buffers.count > SQ_QT_MAX_BUFFERS)
         SQ_FAIL(SQ_ERR_INPUT, "quantized tensor '%s' has %zu buffers (1 to %d expected)", name, buffers.count,

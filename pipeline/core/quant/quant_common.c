@@ -45,7 +45,7 @@ sq_status sq_quant_matrix_dims(const sq_qtensor *qt, const char *buffer_name, in
 {
     const sq_qbuffer *b = sq_qtensor_buffer(qt, buffer_name);
     int64_t numel = sq_qtensor_numel(qt);
-    if (b == NULL || b->ndim < 1 || b->shape[0] <= 0 || numel % b->shape[0] != 0)
+    if (b == NULL || b->ndim < 1 || b->shape[0] <= 0 || numel <= 0 || numel % b->shape[0] != 0)
         return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s): buffer '%s' is missing or does not match %lld "
                        "elements; the model file is damaged", qt->name, qt->format, buffer_name, (long long)numel);
     *rows = b->shape[0];

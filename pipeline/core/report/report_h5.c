@@ -68,6 +68,7 @@ sq_status sq_report_read_strings(hid_t parent, const char *name, char **packed, 
      * even when the writer padded with nulls only up to its width. */
     *width = H5Tget_size(type) + 1;
     *rows = (size_t)dims[0];
+    SQ_TRY(sq_h5_check_extent(dataset, name, dims[0]));
     memtype = H5Tcopy(H5T_C_S1);
     H5Tset_size(memtype, *width);
     H5Tset_strpad(memtype, H5T_STR_NULLTERM);

@@ -1,0 +1,62 @@
+/* fuzz_support.h - what every fuzz harness shares.
+ *
+ * A harness defines LLVMFuzzerTestOneInput(data, size) and nothing else; it is
+ * linked either with libFuzzer (clang, -fsanitize=fuzzer, SQUEEZE_FUZZ=ON) or
+ * with replay_main.c, which feeds it every file of the folders it is given
+ * (tests/fuzz/regressions/<harness>/ and the seed corpora) in the normal build.
+ *
+ * The readers take paths, so an input is written to a per-process file under
+ * $TMPDIR (or /tmp) and read back; the file is reused by every run.
+ */
+#ifndef SQ_FUZZ_SUPPORT_H
+#define SQ_FUZZ_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/status.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Errors are the expected outcome of most inputs: keep the logs quiet. */
+static inline void fuzz_quiet(void)
+{
+    static int done;
+    if (!done) {
+        sq_log_set_level(SQ_LOG_ERROR);
+        done = 1;
+    }
+}
+
+/* Writes data to "<tmp>/sqfuzz-<pid>-<tag><suffix>" and returns that path (static buffer per tag). */
+static inline const char *fuzz_write_file(const char *tag, const char *suffix, const uint8_t *data, size_t size,
+                                          char *path, size_t path_size)
+{
+    const char *tmp = getenv("TMPDIR");
+    FILE *f;
+    snprintf(path, path_size, "%s/sqfuzz-%ld-%s%s", tmp && *tmp ? tmp : "/tmp", (long)getpid(), tag, suffix);
+    f = fopen(path, "wb");
+    if (f == NULL)
+        abort(); /* the harness cannot work without its scratch file */
+    if (size > 0 && fwrite(data, 1, size, f) != size)
+        abort();
+    fclose(f);
+    return path;
+}
+
+/* An error must carry a message: a reader that fails silently is a bug too. */
+static inline void fuzz_check_status(sq_status st)
+{
+    if (st != SQ_OK && sq_error_message()[0] == '\0')
+        abort();
+    if (st != SQ_OK && st != SQ_ERR_USAGE && st != SQ_ERR_INPUT && st != SQ_ERR_RUN)
+        abort();
+    sq_error_clear();
+}
+
+#endif
