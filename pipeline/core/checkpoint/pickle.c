@@ -16,6 +16,10 @@
 #define PK_REDUCE_MAX_DEPTH 4   /* nested _rebuild_from_type_v2 */
 #define PK_REPR_MAX_DEPTH 12
 #define PK_REPR_MAX_CHARS 8192
+/* Values of one load (about 150 bytes each with their bookkeeping): a state dict
+ * of 100,000 tensors needs a few million; the cap keeps a hostile pickle of
+ * one-byte opcodes ('N', ']') from costing 150 times its size. */
+#define PK_MAX_VALUES ((size_t)1 << 21)
 
 struct sq_pickle {
     sq_pickle_value **values; /* every value made by one load, freed together */
@@ -66,6 +70,11 @@ static sq_status value_new(unpickler *u, sq_pickle_kind kind, sq_pickle_value **
 {
     sq_pickle *pk = u->pickle;
     sq_pickle_value *v;
+    if (pk->count >= PK_MAX_VALUES)
+        return sq_fail(SQ_ERR_INPUT,
+                       "pickle %s holds over %zu objects (at offset %zu); a checkpoint's pickle holds far fewer: "
+                       "refusing it",
+                       u->where, PK_MAX_VALUES, u->op_offset);
     if (pk->count == pk->capacity) {
         size_t capacity = pk->capacity ? 2 * pk->capacity : 256;
         sq_pickle_value **grown = realloc(pk->values, capacity * sizeof *grown);

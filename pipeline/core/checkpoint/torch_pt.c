@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zip.h>
 
 #include "checkpoint/pickle.h"
@@ -28,6 +29,13 @@
 #define TORCH_MAX_KEY 64
 #define TORCH_MAX_WALK_DEPTH 48
 #define TORCH_MAX_WALK_NODES 4000000
+/* Sizes the archive declares (an entry's uncompressed size, the bytes its tensors
+ * materialise) may be at most this many times the file's own size: torch.save
+ * stores entries uncompressed and views of one storage rarely overlap, so a real
+ * checkpoint stays near 1x; a small hostile file cannot make squeeze allocate
+ * gigabytes. */
+#define TORCH_MAX_INFLATION 16
+#define TORCH_SIZE_SLACK ((uint64_t)1 << 20)
 
 /* torch/storage.py legacy typed storages -> element type. */
 static const struct {
@@ -73,7 +81,14 @@ typedef struct {
     size_t packed_linears;  /* torch dynamic-quantized Linear layers read (their weights dequantized) */
     size_t packed_qparams;  /* their unused output scale / zero_point entries, skipped */
     char packed_scheme[48]; /* the quantization scheme of the first one */
+    uint64_t file_bytes;   /* the archive's size on disk */
+    uint64_t materialised; /* bytes of tensor data copied out so far */
 } torch_reader;
+
+static uint64_t size_limit(const torch_reader *r)
+{
+    return r->file_bytes * TORCH_MAX_INFLATION + TORCH_SIZE_SLACK;
+}
 
 /* ================= zip entries ================= */
 
@@ -141,6 +156,12 @@ static sq_status entry_stat(torch_reader *r, const char *entry, zip_stat_t *stat
     *found = zip_stat(r->zip, entry, 0, stat) == 0;
     if (*found && !(stat->valid & ZIP_STAT_SIZE))
         return sq_fail(SQ_ERR_INPUT, "checkpoint '%s': zip entry '%s' has no size; the file is damaged", r->path, entry);
+    if (*found && stat->size > size_limit(r))
+        return sq_fail(SQ_ERR_INPUT,
+                       "checkpoint '%s': zip entry '%s' declares %llu bytes uncompressed, over %d times the archive's "
+                       "%llu bytes; refusing it (torch.save stores entries uncompressed: re-save the checkpoint)",
+                       r->path, entry, (unsigned long long)stat->size, TORCH_MAX_INFLATION,
+                       (unsigned long long)r->file_bytes);
     return SQ_OK;
 }
 
@@ -394,6 +415,14 @@ static sq_status add_tensor(torch_reader *r, const char *name, const sq_pickle_v
                 "the checkpoint is damaged",
                 r->path, name, entry, (long long)rec.storage_numel, sq_dtype_name(rec.dtype),
                 (unsigned long long)stat.size);
+    /* views that overlap (stride 0, or many tensors on one storage) would copy the
+     * same bytes again and again: bound the total by the file's size */
+    if (__builtin_add_overflow(r->materialised, (uint64_t)numel * esize, &r->materialised) ||
+        r->materialised > size_limit(r))
+        SQ_FAIL(SQ_ERR_INPUT,
+                "checkpoint '%s': tensor '%s' (%lld elements) brings the tensors' bytes to over %d times the "
+                "archive's %llu bytes: its views of storage '%s' overlap (stride 0?); refusing the checkpoint",
+                r->path, name, (long long)numel, TORCH_MAX_INFLATION, (unsigned long long)r->file_bytes, rec.key);
     SQ_TRY(sq_alloc(&data, (size_t)numel, esize, name));
     if (numel > 0 && contiguous) {
         SQ_TRY(entry_read(r, entry, (zip_uint64_t)rec.offset * esize, (zip_uint64_t)numel * esize, data));
@@ -871,6 +900,11 @@ sq_status sq_torch_read(const char *path, sq_tensor_set *out)
     r.path = path;
     r.set = out;
     sq_tensor_set_init(out);
+    {
+        struct stat info;
+        if (stat(path, &info) == 0)
+            r.file_bytes = (uint64_t)info.st_size;
+    }
     r.zip = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zip_error);
     if (r.zip == NULL) {
         zip_error_t error;

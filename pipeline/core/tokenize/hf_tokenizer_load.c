@@ -241,6 +241,12 @@ static sq_status load_model(sq_hf_tokenizer *tok, const json_t *root)
     tok->ignore_merges = bool_member(model, "ignore_merges", 0);
     SQ_TRY(load_vocab(tok, model));
     SQ_TRY(load_added_tokens(tok, root));
+    /* the id index is sized by the highest id: ids far beyond the tokens listed would make a small
+     * hostile file allocate gigabytes (real vocabularies are dense: ids 0 .. entries - 1) */
+    if (tok->vocab_size > SQ_TOKENIZER_MAX_ID ||
+        (size_t)tok->vocab_size > 16 * (tok->vocab.count + tok->n_added) + 1024)
+        SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s': ids reach %d but the file lists %zu tokens; the file is damaged",
+                tok->path, tok->vocab_size - 1, tok->vocab.count);
     SQ_TRY(build_id_index(tok));
     SQ_TRY(load_merges(tok, model));
     tok->unk_id = -1;

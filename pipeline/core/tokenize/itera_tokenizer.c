@@ -85,9 +85,12 @@ static sq_status itera_load(const sq_tokenizer_source *src, void **state)
     int32_t max_id = -1;
     json_object_foreach(map, token, value) {
         json_int_t id = json_is_integer(value) ? json_integer_value(value) : -1;
-        if (id < 0 || id > INT32_MAX / 2)
+        if (id < 0 || !json_is_integer(value))
             SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s': \"%s\" in %s maps to %s, not an id >= 0", path, token, map_key,
-                    json_is_integer(value) ? "a negative or too large number" : "a non-integer");
+                    json_is_integer(value) ? "a negative number" : "a non-integer");
+        if (id > SQ_TOKENIZER_MAX_ID)
+            SQ_FAIL(SQ_ERR_INPUT, "tokenizer '%s': \"%.80s\" in %s maps to id %lld, beyond any vocabulary (at most %d); "
+                    "the file is damaged", path, token, map_key, (long long)id, SQ_TOKENIZER_MAX_ID);
         /* jansson keys are NUL terminated; Itera-Lite tokens never contain NUL. */
         SQ_TRY(sq_vocab_table_put(&tok->table, token, strlen(token), (int32_t)id));
         if (id > max_id)

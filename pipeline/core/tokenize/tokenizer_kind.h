@@ -33,6 +33,10 @@ typedef struct {
     sq_status (*decode)(const void *state, const int32_t *ids, size_t count, sq_byte_buffer *out);
 } sq_tokenizer_kind_ops;
 
+/* Models are sized by the highest id: an id beyond any real vocabulary (the largest
+ * are a few hundred thousand) is damage, refused before anything is sized by it. */
+#define SQ_TOKENIZER_MAX_ID ((1 << 24) - 1)
+
 extern const sq_tokenizer_kind_ops sq_tokenizer_bytes_kind;
 extern const sq_tokenizer_kind_ops sq_tokenizer_itera_kind;
 extern const sq_tokenizer_kind_ops sq_tokenizer_hf_bpe_kind;
