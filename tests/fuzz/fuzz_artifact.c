@@ -24,7 +24,7 @@
 #include "calib/calib_file.h"
 #include "fuzz_support.h"
 #include "metrics/evaluation_file.h"
-#include "models/loader.h"
+#include "modelio/loader.h"
 
 static const char *const bases[] = {"inspect.h5", "calibration.h5", "model-nf4.h5", "model-gptq.h5",
                                     "evaluation.h5"};

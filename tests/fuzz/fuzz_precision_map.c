@@ -5,7 +5,7 @@
  */
 #include "config/yaml_tree.h"
 #include "fuzz_support.h"
-#include "quant/precision_map.h"
+#include "precision/precision_map.h"
 
 static const char *const names[] = {
     "embedding.weight", "lm_head.weight", "layers.0.ssm.in_proj.weight", "layers.0.ssm.conv1d.weight",

@@ -148,7 +148,7 @@ static void expect_refused(reader_fn fn, const char *path, size_t input_bytes, s
 static sq_status read_checkpoint(const char *path)
 {
     sq_tensor_set set;
-    sq_status st = sq_checkpoint_read(path, &set);
+    sq_status st = sq_checkpoint_read_foreign(path, &set);
     if (st == SQ_OK)
         sq_tensor_set_free(&set);
     return st;
