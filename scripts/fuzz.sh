@@ -39,7 +39,7 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 mkdir -p "$build/logs" "$build/scratch"
-export TMPDIR=$PWD/$build/scratch
+export TMPDIR=$(cd "$build/scratch" && pwd)
 status=0
 summary=()
 for h in "${harnesses[@]}"; do

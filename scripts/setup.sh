@@ -6,7 +6,8 @@
 #   SQ_BUILD_DIR=dir ...        build somewhere else
 #   SQ_SANITIZE=1 ...           build with ASan+UBSan
 #
-# Packages for the tests that need them (Slurm, Chromium, h5py) are installed
+# Packages for the tests that need them (Slurm, Chromium, h5py; clang with
+# libFuzzer and valgrind for scripts/test.sh's CI checks) are installed
 # too, so that a fresh machine runs the whole suite after this one script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,8 @@ PACKAGES=(build-essential cmake pkg-config
   libyaml-dev check libsubunit-dev libjansson-dev libopenblas-dev libzip-dev libssl-dev libpcre2-dev libutf8proc-dev
   python3 python3-h5py python3-numpy
   munge slurmctld slurmd slurm-client
-  chromium)
+  chromium
+  clang libclang-rt-14-dev valgrind)
 
 if [ "${SQ_SKIP_INSTALL:-0}" != 1 ]; then
   missing=()
