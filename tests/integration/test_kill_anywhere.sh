@@ -16,7 +16,7 @@
 #     evaluate: a clean error
 #     (exit 4, the stage named), the stage not counted done, no temporary file left;
 #     after space is freed, resume completes
-# scripts/test.sh (CI) runs it with SQ_KILL_MOMENTS=20 and a seed from the clock; the default
+# scripts/test.sh (CI) runs it with SQ_KILL_MOMENTS=10 and a seed from the clock; the default
 # suite with 1 moment each (2 kills), seed 1.
 set -euo pipefail
 BUILD=${SQ_BUILD_DIR:?}
