@@ -12,8 +12,8 @@
 #  4. the run then completes, and report.json gives the clean run's numbers (perplexity,
 #     NLL, tokens, bytes, ratios, KL, verdicts; not the timings)
 #  5. two drivers on one run folder at once: the second is refused, the first completes
-#  6. a full disk (a 24 MB tmpfs holding the run folder of 5) during compress and during
-#     evaluate: a clean error
+#  6. a full disk (a 24 MB tmpfs holding the run folder of 5) while compress, then evaluate
+#     run again (their recipe, then the evaluate section changed): a clean error
 #     (exit 4, the stage named), the stage not counted done, no temporary file left;
 #     after space is freed, resume completes
 # scripts/test.sh (CI) runs it with SQ_KILL_MOMENTS=10 and a seed from the clock; the default
@@ -204,7 +204,7 @@ set -e
 # 6. a full disk during compress and during evaluate
 if mountpoint -q "$MNT"; then
   # fill the disk but for `room` KB: enough for the lock, the config and the stage's log,
-  # not for its artifact (compress/nf4: 640 KB; evaluate/int8: 24 KB)
+  # not for its artifact (compress/nf4: 640 KB; evaluate/baseline: 3 MB)
   fill() {
     dd if=/dev/zero of="$MNT/room" bs=1k count="$1" 2> /dev/null
     dd if=/dev/zero of="$MNT/filler" bs=64k 2> /dev/null || true
@@ -212,11 +212,19 @@ if mountpoint -q "$MNT"; then
     rm -f "$MNT/room"
     sync
   }
-  for target in compress/nf4:96 evaluate/int8:12; do
+  # what makes each stage run again: a changed recipe (compress/nf4 and what follows it),
+  # a changed evaluate section (every evaluation, the baseline first)
+  for target in compress/nf4:96 evaluate/baseline:12; do
     room=${target#*:}
     target=${target%:*}
     stage=${target%/*}
-    rm -rf "${MNT:?}/demo/$target"
+    if [ "$stage" = compress ]; then
+      echo "# changed" >> "$W/recipes/nf4.yaml"
+    else
+      sed -i 's/max_windows: 48/max_windows: 40/' "$W/disk.yaml"
+    fi
+    [ "$("$SQUEEZE" plan "$W/disk.yaml" | awk -v s="$stage" -v v="${target#*/}" '$1 == s && $2 == v {print $3}')" = stale ] \
+      || bad "$target is not stale after its input changed"
     fill "$room"
     set +e
     "$SQUEEZE" resume "$W/disk.yaml" > "$W/full-$stage.out" 2>&1

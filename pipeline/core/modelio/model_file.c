@@ -500,6 +500,17 @@ static herr_t collect_scalar_attr(hid_t object, const char *name, const H5A_info
     return 0;
 }
 
+/* The numeric scalar attributes of a quantized tensor (its format's options) into qt. */
+static sq_status read_scalar_attrs(hid_t object, const char *name, sq_qtensor *qt)
+{
+    attr_scan scan = {qt, 0};
+    hsize_t index = 0;
+    if (H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, collect_scalar_attr, &scan) < 0)
+        return scan.out_of_range ? SQ_ERR_INPUT
+                                 : sq_fail(SQ_ERR_INPUT, "cannot read the attributes of tensor '%s'", name);
+    return SQ_OK;
+}
+
 /* A plain tensor to fp32 (or, for raw, its own dtype); appends it to set. */
 static sq_status read_plain(hid_t tensors, const char *name, sq_tensor_set *set, uint64_t *bytes)
 {
@@ -564,8 +575,6 @@ static sq_status read_quantized(hid_t tensors, const char *name, sq_tensor_set *
     name_list buffers = {0};
     hid_t group = H5Gopen2(tensors, name, H5P_DEFAULT);
     const sq_quant_format *format;
-    hsize_t index = 0;
-    attr_scan scan = {&qt, 0};
     float *values = NULL;
     memset(&qt, 0, sizeof qt);
     if (group < 0)
@@ -584,13 +593,7 @@ static sq_status read_quantized(hid_t tensors, const char *name, sq_tensor_set *
                 "was the file written by a newer squeeze?",
                 name, qt.format, known);
     }
-    if (H5Aiterate2(group, H5_INDEX_NAME, H5_ITER_INC, &index, collect_scalar_attr, &scan) < 0) {
-        if (scan.out_of_range) {
-            st = SQ_ERR_INPUT;
-            goto cleanup;
-        }
-        SQ_FAIL(SQ_ERR_INPUT, "cannot read the attributes of tensor '%s'", name);
-    }
+    SQ_TRY(read_scalar_attrs(group, name, &qt));
     SQ_TRY(list_links(group, name, &buffers));
     if (buffers.count == 0 || buffers.count > SQ_QT_MAX_BUFFERS)
         SQ_FAIL(SQ_ERR_INPUT, "quantized tensor '%s' has %zu buffers (1 to %d expected)", name, buffers.count,
@@ -790,7 +793,6 @@ static sq_status read_stored_one(hid_t tensors, const char *name, sq_qtensor *qt
     sq_status st = SQ_OK;
     uint64_t bytes = 0;
     name_list buffers = {0};
-    hsize_t index = 0;
     H5O_type_t type;
     hid_t object = -1;
 #if H5_VERSION_GE(1, 12, 0)
@@ -818,8 +820,7 @@ static sq_status read_stored_one(hid_t tensors, const char *name, sq_qtensor *qt
     if ((object = H5Gopen2(tensors, name, H5P_DEFAULT)) < 0)
         return sq_fail(SQ_ERR_INPUT, "cannot open tensor group '%s'", name);
     SQ_TRY(read_header(object, name, qt));
-    if (H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, collect_scalar_attr, qt) < 0)
-        SQ_FAIL(SQ_ERR_INPUT, "cannot read the attributes of tensor '%s'", name);
+    SQ_TRY(read_scalar_attrs(object, name, qt));
     SQ_TRY(list_links(object, name, &buffers));
     if (buffers.count == 0 || buffers.count > SQ_QT_MAX_BUFFERS)
         SQ_FAIL(SQ_ERR_INPUT, "quantized tensor '%s' has %zu buffers (1 to %d expected)", name, buffers.count,
