@@ -7,7 +7,7 @@
 # (SQ_FUZZ_BUILD_DIR), seeds each working corpus (build-fuzz/corpus/<harness>)
 # from tests/fuzz/seeds.txt, uses tests/fuzz/dict/<harness>.dict, and fails on any
 # crash, sanitizer report, leak, out-of-memory (over SQ_FUZZ_RSS_MB, default 2048)
-# or timeout (a single input over 10 s).  Crashing inputs land in
+# or timeout (a single input over SQ_FUZZ_TIMEOUT, default 25 s: ASan on a loaded machine is slow).  Crashing inputs land in
 # build-fuzz/crashes/<harness>/: minimise one (fuzz_<harness> -minimize_crash=1),
 # fix the reader and commit the input to tests/fuzz/regressions/<harness>/ so that
 # ctest replays it (fuzz/replay_<harness>).
@@ -54,7 +54,7 @@ for h in "${harnesses[@]}"; do
   for g in $globs; do for f in $g; do [ -f "$f" ] && cp -n "$f" "$corpus/" 2>/dev/null || true; done; done
   for f in tests/fuzz/regressions/"$h"/*; do [ -f "$f" ] && cp -n "$f" "$corpus/" || true; done
   shopt -u nullglob
-  args=(-max_total_time="$seconds" -rss_limit_mb="$rss" -malloc_limit_mb="$rss" -timeout=10 -max_len=65536
+  args=(-max_total_time="$seconds" -rss_limit_mb="$rss" -malloc_limit_mb="$rss" -timeout="${SQ_FUZZ_TIMEOUT:-25}" -max_len=65536
         -print_final_stats=1 -artifact_prefix="$crashes/")
   [ -f "tests/fuzz/dict/$h.dict" ] && args+=(-dict="tests/fuzz/dict/$h.dict")
   if [ "${SQ_FUZZ_KEEP_GOING:-0}" = 1 ]; then
