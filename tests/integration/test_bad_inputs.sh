@@ -60,6 +60,11 @@ done < "$DOC"
 
 [ "$rows" -ge 60 ] || bad "docs/bad-inputs.md has $rows rows; the catalogue must list at least 60"
 [ -e "$W/PWNED" ] || [ -e PWNED ] && bad "a pickle ran a command (PWNED exists)"
+# every broken config of tests/data/broken-configs has its row
+for f in "$D"/broken-configs/[0-9][0-9]-*.yaml; do
+  grep -qF -- "\$D/broken-configs/$(basename "$f")" "$DOC" \
+    || bad "tests/data/broken-configs/$(basename "$f") has no row in docs/bad-inputs.md (add one: its id, exit 2, its '# expect:' text)"
+done
 # every generated file is used by a row
 for f in "$W"/*; do
   name=$(basename "$f")
