@@ -1,12 +1,14 @@
 /* fuzz_tokenizer.c - the tokenizer files and the encoders (tokenize/).
  *
  * The first byte picks what the rest is:
- *   0..127    a tokenizer file (Itera-Lite JSON: token_to_id / token2id, word or
- *             char level), loaded, then asked to encode a fixed text
+ *   0..127    a tokenizer file of any kind sq_tokenizer_load recognises (Hugging
+ *             Face tokenizer.json, llama2.c tokenizer.bin, Itera-Lite JSON),
+ *             loaded, then asked to encode a fixed text
  *   128..255  text, encoded by the word, the char and the bytes tokenizers of the
  *             fixtures (any bytes: invalid UTF-8 must be an error naming the offset)
  * Every id produced must lie in [0, vocab size).
- * Seeds: tests/data/itera-lite/tokenizer_*.json and text; dictionary: dict/json.dict.
+ * Seeds: tests/fuzz/seeds/tokenizer/ (the Itera-Lite tokenizers, the bundled BPE
+ * tokenizer.json, text); dictionary: dict/tokenizer.dict.
  */
 #include "fuzz_support.h"
 #include "tokenize/tokenizer.h"

@@ -179,6 +179,8 @@ write("tok-huge-id.json", json.dumps({"token2id": {"<PAD>": 0, "<UNK>": 1, "a": 
 write("tok-no-unk.json", json.dumps({"token2id": {"<PAD>": 0}}))
 write("tok-string-id.json", json.dumps({"token2id": {"<PAD>": 0, "<UNK>": 1, "a": "2"}}))
 write("tok-deep.json", "[" * 100000 + "]" * 100000)
+write("tok-hf-sparse-id.json", json.dumps({"model": {"type": "BPE", "vocab": {"a": 0, "b": 10000000}, "merges": []}}))
+write("tok-hf-wordpiece.json", json.dumps({"model": {"type": "WordPiece", "vocab": {"a": 0}}}))
 write("text-bad-utf8.txt", b"Once upon a time \xff\xfe there was a fox.\n" * 50)
 write("tokens-odd.u16", b"\x01\x00\x02")
 write("tokens-big.u16", struct.pack("<4H", 1, 2, 60000, 3) * 200)
@@ -215,7 +217,7 @@ write("yaml-window-zero.yaml", good_config.replace("window_length: 64", "window_
 
 # configs that point the good run at one bad tokenizer or data file each
 for name in ["tok-not-json", "tok-no-map", "tok-bad-level", "tok-negative-id", "tok-huge-id", "tok-no-unk",
-             "tok-string-id", "tok-deep"]:
+             "tok-string-id", "tok-deep", "tok-hf-sparse-id", "tok-hf-wordpiece"]:
     write(f"cfg-{name}.yaml", good_config.replace("tokenizer: bytes", f"tokenizer: {OUT}/{name}.json"))
 tiny = os.path.join(DATA, "itera-lite", "tokenizer_tiny.json")
 write("cfg-text-bad-utf8.yaml", good_config.replace("tokenizer: bytes", f"tokenizer: {tiny}")

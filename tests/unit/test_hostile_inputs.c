@@ -411,6 +411,15 @@ START_TEST(tokenizer_id_beyond_any_vocabulary)
 }
 END_TEST
 
+/* A tokenizer.json of 200 bytes whose one token has id 10^7: the id index would be sized by it. */
+START_TEST(tokenizer_json_with_a_sparse_id)
+{
+    const char *text = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 10000000}, \"merges\": []}}";
+    write_file(work_path("tokenizer.json"), text, strlen(text));
+    expect_refused(read_tokenizer, work_path("tokenizer.json"), strlen(text), SQ_ERR_INPUT, "ids reach 10000000");
+}
+END_TEST
+
 /* YAML nested a million levels deep, in flow and in block style. */
 START_TEST(yaml_nested_a_million_deep)
 {
@@ -494,6 +503,7 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, safetensors_header_nested_five_million_deep);
     tcase_add_test(tc, tokenizer_nested_ten_million_deep);
     tcase_add_test(tc, tokenizer_id_beyond_any_vocabulary);
+    tcase_add_test(tc, tokenizer_json_with_a_sparse_id);
     tcase_add_test(tc, yaml_nested_a_million_deep);
     tcase_add_test(tc, yaml_alias_expansion);
     tcase_add_test(tc, hdf5_dataset_declaring_a_terabyte);
