@@ -12,6 +12,7 @@
 #include "cli/stage_options.h"
 #include "compress/compress.h"
 #include "config/run_config.h"
+#include "quant/format.h"
 #include "util/log.h"
 
 typedef struct {
@@ -40,7 +41,10 @@ static const char usage_text[] =
     "Recipes: configs/recipes/ (fp16, bf16, int8, nf4, nf4-double, int4-g32, gptq-int4, seed-mixed,\n"
     "ssm-mixed); the map syntax: docs/precision-maps.md.\n"
     "\n"
-    "exit status: 0 done, 2 usage or config error, 3 bad input, 4 failure while running\n";
+    "exit status: 0 done, 2 usage or config error, 3 bad input, 4 failure while running\n"
+    "\n"
+    "Formats (a rule's format and its options; bits per weight at the default options, scales\n"
+    "included; calib: what the format needs from a calibration artifact):\n";
 
 int main(int argc, char **argv)
 {
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
     st = sq_stage_parse(&line, argc, argv, &args.help);
     if (st == SQ_OK && args.help) {
         fputs(usage_text, stdout);
+        sq_quant_format_print_table(stdout);
         return 0;
     }
     /* The map may come from --map alone; everything else needs the config. */

@@ -204,7 +204,7 @@ static sq_status store_tensor(const sq_plan_entry *e, const sq_plan_entry *targe
     rows = e->ndim >= 2 ? e->shape[0] : 1;
     cols = rows > 0 ? numel / rows : 0;
     SQ_TRY(sq_tensor_to_f32(&loaded->tensors, t, &values));
-    if (e->format->needs_hessian && !(calib && calib->hessian))
+    if (sq_format_needs_hessian(e->format) && !(calib && calib->hessian))
         SQ_FAIL(SQ_ERR_USAGE,
                 "format %s for '%s' needs the X^T X of its input: calibrate with calibrate.hessian covering it "
                 "(e.g. \"**.weight\") and pass --calibration",

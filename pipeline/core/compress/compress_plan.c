@@ -12,17 +12,6 @@ bool sq_dtype_is_float(sq_dtype dtype)
     return dtype == SQ_DTYPE_F32 || dtype == SQ_DTYPE_F16 || dtype == SQ_DTYPE_BF16 || dtype == SQ_DTYPE_F64;
 }
 
-const char *sq_plain_format_for(sq_dtype dtype)
-{
-    switch (dtype) {
-    case SQ_DTYPE_F16:
-        return "fp16";
-    case SQ_DTYPE_BF16:
-        return "bf16";
-    default:
-        return "fp32";
-    }
-}
 
 void sq_compress_plan_free(sq_compress_plan *plan)
 {
@@ -78,15 +67,13 @@ sq_status sq_compress_plan_build(const sq_precision_map *map, const sq_family *f
             snprintf(e->options_text, sizeof e->options_text, "%s", e->decision.rule->options_text);
             break;
         case SQ_DECIDED_KEPT:
-            e->format = sq_quant_format_find(sq_plain_format_for(e->original_dtype));
-            sq_quant_options_default(&e->options);
+            e->format = sq_quant_format_plain_for(e->original_dtype);
+            sq_quant_options_for(e->format, &e->options);
             break;
         case SQ_DECIDED_RAW:
             /* Float buffers keep their plain format; other dtypes are written
              * as they are (format NULL: "raw"). */
-            e->format = sq_dtype_is_float(e->original_dtype)
-                            ? sq_quant_format_find(sq_plain_format_for(e->original_dtype))
-                            : NULL;
+            e->format = sq_dtype_is_float(e->original_dtype) ? sq_quant_format_plain_for(e->original_dtype) : NULL;
             sq_quant_options_default(&e->options);
             break;
         case SQ_DECIDED_ALIAS:

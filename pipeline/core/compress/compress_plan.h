@@ -49,9 +49,6 @@ sq_status sq_compress_plan_build(const sq_precision_map *map, const sq_family *f
                                  const sq_input_tensor *input, sq_compress_plan *plan);
 void sq_compress_plan_free(sq_compress_plan *plan);
 
-/* The plain format ("fp32", "fp16", "bf16") that keeps a tensor of this dtype
- * exactly; fp32 for the others. */
-const char *sq_plain_format_for(sq_dtype dtype);
 /* True for dtypes the formats quantize (f32, f16, bf16, f64). */
 bool sq_dtype_is_float(sq_dtype dtype);
 

@@ -58,25 +58,23 @@ static int is_float_dtype(sq_dtype dtype)
     return dtype == SQ_DTYPE_F32 || dtype == SQ_DTYPE_F16 || dtype == SQ_DTYPE_BF16 || dtype == SQ_DTYPE_F64;
 }
 
-/* The formats stored as one plain dataset, and the storage dtype each demands:
- * a "fp16" tensor must hold f16 data (the seed's "INT8" that was really FP16
- * came from a format name and a buffer that disagreed). -1: any (raw). */
-static const struct {
-    const char *format;
-    int dtype;
-} plain_formats[] = {
-    {"fp32", SQ_DTYPE_F32},
-    {"fp16", SQ_DTYPE_F16},
-    {"bf16", SQ_DTYPE_BF16},
-    {"raw", -1},
-};
-
-static int plain_format_index(const char *format)
+/* The formats stored as one plain dataset (the traits' plain formats, quant/format.h,
+ * and "raw"), and the storage dtype each demands: a "fp16" tensor must hold f16
+ * data (the seed's "INT8" that was really FP16 came from a format name and a
+ * buffer that disagreed).  Returns false for a format that is not stored plain;
+ * *dtype -1: any (raw). */
+static bool plain_storage(const char *format, int *dtype)
 {
-    for (size_t i = 0; i < sizeof plain_formats / sizeof plain_formats[0]; i++)
-        if (strcmp(plain_formats[i].format, format) == 0)
-            return (int)i;
-    return -1;
+    const sq_quant_format *f;
+    if (strcmp(format, "raw") == 0) {
+        *dtype = -1;
+        return true;
+    }
+    f = sq_quant_format_find(format);
+    if (f == NULL || !f->plain)
+        return false;
+    *dtype = (int)f->storage_dtype;
+    return true;
 }
 
 /* ------------------------------------------------------------------ write */
@@ -140,12 +138,11 @@ static hid_t create_ordered_group(hid_t parent, const char *name)
     return group;
 }
 
-static sq_status write_plain(hid_t tensors, const sq_qtensor *qt, int plain_index)
+static sq_status write_plain(hid_t tensors, const sq_qtensor *qt, int want)
 {
     sq_status st = SQ_OK;
     hid_t dataset = -1;
     const sq_qbuffer *data = sq_qtensor_buffer(qt, "data");
-    int want = plain_formats[plain_index].dtype;
     if (qt->buffer_count != 1 || data == NULL)
         return sq_fail(SQ_ERR_RUN, "tensor '%s' (format %s) must have exactly one buffer named 'data', it has %d",
                        qt->name, qt->format, qt->buffer_count);
@@ -257,9 +254,9 @@ sq_status sq_model_file_write(hid_t file, const sq_model_config *cfg, const sq_q
             strcat(aliases, "\n");
             continue;
         }
-        int plain = plain_format_index(qt->format);
-        if (plain >= 0)
-            SQ_TRY(write_plain(group, qt, plain));
+        int plain_dtype;
+        if (plain_storage(qt->format, &plain_dtype))
+            SQ_TRY(write_plain(group, qt, plain_dtype));
         else
             SQ_TRY(write_quantized(group, qt));
     }
@@ -540,9 +537,9 @@ static sq_status read_plain(hid_t tensors, const char *name, sq_tensor_set *set,
         values = buffer.data;
         buffer.data = NULL;
     } else {
-        int plain = plain_format_index(qt.format);
+        int plain_dtype = 0;
         float *out = NULL;
-        if (plain < 0 || (int)buffer.dtype != plain_formats[plain].dtype)
+        if (!plain_storage(qt.format, &plain_dtype) || (int)buffer.dtype != plain_dtype)
             SQ_FAIL(SQ_ERR_INPUT, "tensor '%s' is a dataset of %s with format '%s'; expected fp32, fp16, bf16 or raw",
                     name, sq_dtype_name(buffer.dtype), qt.format);
         if (buffer.dtype == SQ_DTYPE_F32) {

@@ -245,43 +245,13 @@ bool sq_glob_match_braces(const char *pattern, const char *name)
 
 /* ---- options -------------------------------------------------------------- */
 
-typedef enum { OPT_INT, OPT_BOOL, OPT_DOUBLE } option_type;
-
-/* Every option a rule can give, with its field in sq_quant_options.  A format
- * lists the names it accepts (sq_quant_format.options); the parser refuses the
- * others, so a typo or an option of another format never passes silently. */
-static const struct {
-    const char *name;
-    option_type type;
-    size_t offset;
-    double min, max; /* accepted range */
-} option_table[] = {
-    {"block_size", OPT_INT, offsetof(sq_quant_options, block_size), 1, 1 << 20},
-    {"double_quant", OPT_BOOL, offsetof(sq_quant_options, double_quant), 0, 1},
-    {"asymmetric", OPT_BOOL, offsetof(sq_quant_options, asymmetric), 0, 1},
-    {"weight_percentile", OPT_DOUBLE, offsetof(sq_quant_options, weight_percentile), 1e-9, 100},
-    {"bits", OPT_INT, offsetof(sq_quant_options, bits), 2, 8},
-    {"group_size", OPT_INT, offsetof(sq_quant_options, group_size), -1, 1 << 20},
-    {"act_order", OPT_BOOL, offsetof(sq_quant_options, act_order), 0, 1},
-    {"damp", OPT_DOUBLE, offsetof(sq_quant_options, damp), 0, 1},
-    {"symmetric", OPT_BOOL, offsetof(sq_quant_options, symmetric), 0, 1},
-};
-#define OPTION_COUNT (sizeof option_table / sizeof option_table[0])
-
-static int option_find(const char *name)
+/* True when some format takes an option of this name: a key that no format
+ * takes is an unknown key, one that another format takes is the wrong option. */
+static bool any_format_takes(const char *name)
 {
-    for (size_t i = 0; i < OPTION_COUNT; i++)
-        if (strcmp(option_table[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-static bool format_takes(const sq_quant_format *format, const char *option)
-{
-    if (!format->options)
-        return false;
-    for (int i = 0; format->options[i]; i++)
-        if (strcmp(format->options[i], option) == 0)
+    const sq_quant_format *const *all = sq_quant_format_all();
+    for (int i = 0; all[i]; i++)
+        if (sq_format_option_find(all[i], name))
             return true;
     return false;
 }
@@ -290,12 +260,12 @@ static void format_option_list(const sq_quant_format *format, char *buf, size_t 
 {
     size_t used = 0;
     buf[0] = '\0';
-    if (!format->options || !format->options[0]) {
+    if (!format->options || !format->options[0].name) {
         snprintf(buf, size, "none");
         return;
     }
-    for (int i = 0; format->options[i] && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", format->options[i]);
+    for (int i = 0; format->options[i].name && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", format->options[i].name);
 }
 
 static void format_name_list(char *buf, size_t size)
@@ -310,46 +280,43 @@ static void format_name_list(char *buf, size_t size)
 static sq_status parse_option(const sq_yaml_node *key, const sq_yaml_node *value, sq_map_rule *rule)
 {
     char where[256], known[256];
-    int index = option_find(key->value);
+    const sq_format_option *option = sq_format_option_find(rule->format, key->value);
     const char *name = key->value;
+    double numeric = 0;
     sq_status st = SQ_OK;
     sq_yaml_where(key, where, sizeof where);
     format_option_list(rule->format, known, sizeof known);
-    if (index < 0)
+    if (option == NULL && !any_format_takes(name))
         return sq_fail(SQ_ERR_USAGE,
                        "%s: unknown key '%s' in a precision-map rule; a rule has pattern, format, note, optional "
                        "and the options of its format (%s takes: %s)",
                        where, name, rule->format->name, known);
-    if (!format_takes(rule->format, name))
+    if (option == NULL)
         return sq_fail(SQ_ERR_USAGE, "%s: format '%s' has no option '%s' (it takes: %s)", where,
                        rule->format->name, name, known);
-    char *field = (char *)&rule->options + option_table[index].offset;
-    double numeric = 0;
-    switch (option_table[index].type) {
-    case OPT_INT: {
+    switch (option->type) {
+    case SQ_OPTION_INT: {
         int64_t v;
         SQ_TRY(sq_yaml_as_int(value, name, &v));
         numeric = (double)v;
-        *(int *)field = (int)v;
         break;
     }
-    case OPT_BOOL: {
+    case SQ_OPTION_BOOL: {
         bool v;
         SQ_TRY(sq_yaml_as_bool(value, name, &v));
         numeric = v;
-        *(bool *)field = v;
         break;
     }
-    case OPT_DOUBLE:
+    case SQ_OPTION_NUMBER:
         SQ_TRY(sq_yaml_as_double(value, name, &numeric));
-        *(double *)field = numeric;
         break;
     }
-    if (numeric < option_table[index].min || numeric > option_table[index].max) {
+    if (numeric < option->min || numeric > option->max) {
         sq_yaml_where(value, where, sizeof where);
         return sq_fail(SQ_ERR_USAGE, "%s: option %s = %s is out of range [%g, %g]", where, name, value->value,
-                       option_table[index].min, option_table[index].max);
+                       option->min, option->max);
     }
+    sq_format_option_set(option, &rule->options, numeric);
     size_t used = strlen(rule->options_text);
     snprintf(rule->options_text + used, sizeof rule->options_text - used, "%s%s=%s", used ? " " : "", name,
              value->value);
@@ -407,7 +374,7 @@ static sq_status parse_format(const sq_yaml_node *node, sq_map_rule *rule)
         return sq_fail(SQ_ERR_USAGE, "%s: unknown format '%s' (squeeze knows: %s)",
                        sq_yaml_where(node, where, sizeof where), name, known);
     }
-    sq_quant_options_default(&rule->options);
+    sq_quant_options_for(rule->format, &rule->options);
 cleanup:
     return st;
 }
@@ -568,16 +535,9 @@ static long first_rule(const sq_precision_map *map, const char *name, const sq_m
     return -1;
 }
 
-static bool options_equal(const sq_quant_options *a, const sq_quant_options *b)
-{
-    return a->block_size == b->block_size && a->double_quant == b->double_quant && a->asymmetric == b->asymmetric &&
-           a->weight_percentile == b->weight_percentile && a->bits == b->bits && a->group_size == b->group_size &&
-           a->act_order == b->act_order && a->damp == b->damp && a->symmetric == b->symmetric;
-}
-
 static bool rules_agree(const sq_map_rule *a, const sq_map_rule *b)
 {
-    return a == b || (a && b && a->format == b->format && options_equal(&a->options, &b->options));
+    return a == b || (a && b && a->format == b->format && sq_quant_options_equal(a->format, &a->options, &b->options));
 }
 
 static long find_tensor(const sq_map_tensor *tensors, size_t count, const char *name)

@@ -78,17 +78,21 @@ static sq_status fp32_dequantize(const sq_qtensor *qt, float *out) { return floa
 static sq_status fp16_dequantize(const sq_qtensor *qt, float *out) { return float_load(qt, SQ_DTYPE_F16, out); }
 static sq_status bf16_dequantize(const sq_qtensor *qt, float *out) { return float_load(qt, SQ_DTYPE_BF16, out); }
 
-static const char *const no_options[] = {NULL};
-
 const sq_quant_format sq_format_fp32 = {
-    .name = "fp32", .description = "IEEE float32, unchanged (32 bits per weight)", .options = no_options,
-    .needs_hessian = false, .quantize = fp32_quantize, .dequantize = fp32_dequantize,
+    .name = "fp32", .description = "IEEE float32, unchanged (32 bits per weight)",
+    .format_class = SQ_FORMAT_CLASS_FULL, .bits_per_weight = 32.0, .block_size = 1, .calibration = SQ_CALIB_NONE,
+    .plain = true, .storage_dtype = SQ_DTYPE_F32, .options = sq_format_no_options,
+    .quantize = fp32_quantize, .dequantize = fp32_dequantize,
 };
 const sq_quant_format sq_format_fp16 = {
-    .name = "fp16", .description = "IEEE float16, round to nearest even (16 bits per weight)", .options = no_options,
-    .needs_hessian = false, .quantize = fp16_quantize, .dequantize = fp16_dequantize,
+    .name = "fp16", .description = "IEEE float16, round to nearest even (16 bits per weight)",
+    .format_class = SQ_FORMAT_CLASS_HALF, .bits_per_weight = 16.0, .block_size = 1, .calibration = SQ_CALIB_NONE,
+    .plain = true, .storage_dtype = SQ_DTYPE_F16, .options = sq_format_no_options,
+    .quantize = fp16_quantize, .dequantize = fp16_dequantize,
 };
 const sq_quant_format sq_format_bf16 = {
-    .name = "bf16", .description = "bfloat16, round to nearest even (16 bits per weight)", .options = no_options,
-    .needs_hessian = false, .quantize = bf16_quantize, .dequantize = bf16_dequantize,
+    .name = "bf16", .description = "bfloat16, round to nearest even (16 bits per weight)",
+    .format_class = SQ_FORMAT_CLASS_HALF, .bits_per_weight = 16.0, .block_size = 1, .calibration = SQ_CALIB_NONE,
+    .plain = true, .storage_dtype = SQ_DTYPE_BF16, .options = sq_format_no_options,
+    .quantize = bf16_quantize, .dequantize = bf16_dequantize,
 };

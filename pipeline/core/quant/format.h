@@ -1,4 +1,10 @@
-/* format.h - the registry of storage formats (one file per format in quant/).
+/* format.h - the registry of storage formats (one file per format in quant/) and
+ * their traits, as ggml's type-traits table: one sq_quant_format row per format
+ * declares its class, bits per weight, block size, whether it needs
+ * calibration, its option descriptors (name, type, default, range) and, for a
+ * plain format, its storage dtype.  The precision-map parser, option equality,
+ * defaults, the model file's plain datasets, the report's technique class and
+ * squeeze-compress --help all read the rows; nothing else lists formats.
  *
  * Each format turns an fp32 matrix (rows = output channels, cols = input
  * features; a 1-D tensor is one row) into an sq_qtensor and back.  Options
@@ -27,12 +33,15 @@
 #define SQ_QUANT_FORMAT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "quant/qtensor.h"
 
-/* Options a precision-map rule can give; a format reads the ones it knows and
- * the map parser refuses options the format does not list. */
+/* Options a precision-map rule can give: one field per option name, shared by the
+ * formats that take an option of that name.  A format's option descriptors say
+ * which fields it reads, their defaults and ranges. */
 typedef struct {
     int block_size;          /* nf4: 64 (32..4096, power of two); int4: group size 32; 0 = the format's default */
     bool double_quant;       /* nf4: quantize the absmax values too (bitsandbytes compress_statistics) */
@@ -45,7 +54,38 @@ typedef struct {
     bool symmetric;          /* gptq: false = GPTQ's default asymmetric min-max quantizer */
 } sq_quant_options;
 
-void sq_quant_options_default(sq_quant_options *options);
+typedef enum { SQ_OPTION_INT, SQ_OPTION_BOOL, SQ_OPTION_NUMBER } sq_option_type;
+
+/* One option of a format: the precision-map key, its field in sq_quant_options,
+ * its default and the accepted range (bools: 0..1). */
+typedef struct {
+    const char *name;
+    sq_option_type type;
+    size_t offset;
+    double default_value;
+    double min, max;
+    const char *help;
+} sq_format_option;
+
+#define SQ_FORMAT_OPTION(key, kind, field, def, lo, hi, text) \
+    {.name = (key), .type = (kind), .offset = offsetof(sq_quant_options, field), .default_value = (def), \
+     .min = (lo), .max = (hi), .help = (text)}
+
+/* What a format does to a weight's size, for the report's technique. */
+typedef enum {
+    SQ_FORMAT_CLASS_FULL = 0, /* fp32: nothing converted */
+    SQ_FORMAT_CLASS_HALF,     /* 16-bit floats */
+    SQ_FORMAT_CLASS_INT8,     /* 8-bit integer codes */
+    SQ_FORMAT_CLASS_LOWBIT,   /* codes of fewer than 8 bits (4-bit, k-quants) */
+    SQ_FORMAT_CLASS_COUNT
+} sq_format_class;
+
+/* What a format needs from calibration. */
+typedef enum {
+    SQ_CALIB_NONE = 0,    /* weights alone */
+    SQ_CALIB_OPTIONAL,    /* uses activation statistics when a calibration artifact is given */
+    SQ_CALIB_HESSIAN,     /* needs the calibrated X^T X of every tensor it stores (calibrate.hessian) */
+} sq_format_calibration;
 
 /* What calibration knows about this linear's input (NULL members when absent). */
 typedef struct {
@@ -59,15 +99,51 @@ typedef struct {
 typedef struct {
     const char *name;            /* "nf4" */
     const char *description;
-    const char *const *options;  /* option names this format accepts (NULL-terminated) */
-    bool needs_hessian;
+    /* traits */
+    sq_format_class format_class;
+    double bits_per_weight;      /* at the default options, scales and mins included */
+    int block_size;              /* values per scale at the default options; 0 = one per row, 1 = none */
+    sq_format_calibration calibration;
+    bool plain;                  /* stored as one dataset "data" of storage_dtype, no codes */
+    sq_dtype storage_dtype;      /* plain formats: the dtype of "data" */
+    const sq_format_option *options; /* the options it takes; ends with a NULL name */
+    /* the format's work */
     sq_status (*quantize)(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                           const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out);
     /* out holds numel floats */
     sq_status (*dequantize)(const sq_qtensor *qt, float *out);
 } sq_quant_format;
 
+/* A format without options points .options here. */
+extern const sq_format_option sq_format_no_options[];
+
 const sq_quant_format *sq_quant_format_find(const char *name);
 const sq_quant_format *const *sq_quant_format_all(void);
+
+/* The options of format at their declared defaults (fields it does not take: 0). */
+void sq_quant_options_for(const sq_quant_format *format, sq_quant_options *options);
+/* Defaults for any format: each option's declared default where the formats that
+ * take it agree, 0 ("the format's own default") where they do not (block_size). */
+void sq_quant_options_default(sq_quant_options *options);
+/* True when the options format reads are equal (the fields it does not take are ignored). */
+bool sq_quant_options_equal(const sq_quant_format *format, const sq_quant_options *a, const sq_quant_options *b);
+/* The option descriptor of format named name, or NULL. */
+const sq_format_option *sq_format_option_find(const sq_quant_format *format, const char *name);
+/* The value of an option in options, as a double (bools 0/1). */
+double sq_format_option_get(const sq_format_option *option, const sq_quant_options *options);
+/* Sets an option in options from a double (ints truncated, bools != 0). */
+void sq_format_option_set(const sq_format_option *option, sq_quant_options *options, double value);
+
+bool sq_format_needs_hessian(const sq_quant_format *format);
+/* The plain format that keeps a tensor of this float dtype unconverted (fp16 for
+ * f16, bf16 for bf16, else fp32). */
+const sq_quant_format *sq_quant_format_plain_for(sq_dtype dtype);
+/* "half", "int8", "low-bit", "full": the class's name; the technique the report
+ * names a variant after when the class holds its bytes ("fp16", "int8", "int4"). */
+const char *sq_format_class_name(sq_format_class format_class);
+const char *sq_format_class_technique(sq_format_class format_class);
+
+/* The table for --help: one line per format with its traits and options. */
+void sq_quant_format_print_table(FILE *out);
 
 #endif

@@ -363,14 +363,15 @@ static sq_status q6_k_dequantize(const sq_qtensor *qt, float *out)
     return sq_ggml_dequantize(&sq_ggml_kind_q6_k, qt, out);
 }
 
-static const char *const no_options[] = {NULL};
-
 const sq_quant_format sq_format_q4_k = {
     .name = "q4_k",
     .description = "ggml Q4_K: super-blocks of 256, 6-bit scales and mins per 32, 4-bit codes (4.5 bits/weight), "
                    "byte-identical to ggml; rows not a multiple of 256 fall back to q4_1",
-    .options = no_options,
-    .needs_hessian = false,
+    .format_class = SQ_FORMAT_CLASS_LOWBIT,
+    .bits_per_weight = 4.5,
+    .block_size = SQ_QK_K,
+    .calibration = SQ_CALIB_NONE,
+    .options = sq_format_no_options,
     .quantize = q4_k_quantize,
     .dequantize = q4_k_dequantize,
 };
@@ -379,8 +380,11 @@ const sq_quant_format sq_format_q6_k = {
     .name = "q6_k",
     .description = "ggml Q6_K: super-blocks of 256, int8 scales per 16, 6-bit codes (6.56 bits/weight), "
                    "byte-identical to ggml; rows not a multiple of 256 fall back to q8_0",
-    .options = no_options,
-    .needs_hessian = false,
+    .format_class = SQ_FORMAT_CLASS_LOWBIT,
+    .bits_per_weight = 6.5625,
+    .block_size = SQ_QK_K,
+    .calibration = SQ_CALIB_NONE,
+    .options = sq_format_no_options,
     .quantize = q6_k_quantize,
     .dequantize = q6_k_dequantize,
 };

@@ -121,13 +121,14 @@ static sq_status q4_1_dequantize(const sq_qtensor *qt, float *out)
     return sq_ggml_dequantize(&sq_ggml_kind_q4_1, qt, out);
 }
 
-static const char *const no_options[] = {NULL};
-
 const sq_quant_format sq_format_q4_0 = {
     .name = "q4_0",
     .description = "ggml Q4_0: blocks of 32, fp16 scale + 4-bit codes (4.5 bits/weight), byte-identical to ggml",
-    .options = no_options,
-    .needs_hessian = false,
+    .format_class = SQ_FORMAT_CLASS_LOWBIT,
+    .bits_per_weight = 4.5,
+    .block_size = SQ_QK4_0,
+    .calibration = SQ_CALIB_NONE,
+    .options = sq_format_no_options,
     .quantize = q4_0_quantize,
     .dequantize = q4_0_dequantize,
 };
@@ -136,8 +137,11 @@ const sq_quant_format sq_format_q4_1 = {
     .name = "q4_1",
     .description = "ggml Q4_1: blocks of 32, fp16 scale and min + 4-bit codes (5 bits/weight), byte-identical "
                    "to ggml",
-    .options = no_options,
-    .needs_hessian = false,
+    .format_class = SQ_FORMAT_CLASS_LOWBIT,
+    .bits_per_weight = 5.0,
+    .block_size = SQ_QK4_1,
+    .calibration = SQ_CALIB_NONE,
+    .options = sq_format_no_options,
     .quantize = q4_1_quantize,
     .dequantize = q4_1_dequantize,
 };

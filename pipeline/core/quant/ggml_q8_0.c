@@ -54,13 +54,14 @@ static sq_status q8_0_dequantize(const sq_qtensor *qt, float *out)
     return sq_ggml_dequantize(&sq_ggml_kind_q8_0, qt, out);
 }
 
-static const char *const no_options[] = {NULL};
-
 const sq_quant_format sq_format_q8_0 = {
     .name = "q8_0",
     .description = "ggml Q8_0: blocks of 32, fp16 scale + int8 (8.5 bits/weight), byte-identical to ggml",
-    .options = no_options,
-    .needs_hessian = false,
+    .format_class = SQ_FORMAT_CLASS_INT8,
+    .bits_per_weight = 8.5,
+    .block_size = SQ_QK8_0,
+    .calibration = SQ_CALIB_NONE,
+    .options = sq_format_no_options,
     .quantize = q8_0_quantize,
     .dequantize = q8_0_dequantize,
 };

@@ -83,6 +83,11 @@ static int quantize_code(double w, gptq_param p, int maxq)
 }
 
 /* Row-major U with U^T U = (H + damp)^-1, upper triangle, zeros below. */
+/* The attributes gptq stores, named once for the writer and the reader. */
+static const char attr_bits[] = "bits";
+static const char attr_group_size[] = "group_size";
+static const char attr_act_order[] = "act_order";
+
 static sq_status inverse_cholesky_upper(const char *tensor_name, double *h, int n, double damp)
 {
     int info = 0;
@@ -294,9 +299,9 @@ static sq_status gptq_quantize(const char *tensor_name, const float *values, int
                         "use int8 for this tensor", tensor_name, (long long)r);
         }
     }
-    sq_qtensor_set_attr(out, "bits", o.bits);
-    sq_qtensor_set_attr(out, "group_size", o.group_size > 0 ? o.group_size : -1);
-    sq_qtensor_set_attr(out, "act_order", o.act_order ? 1.0 : 0.0);
+    sq_qtensor_set_attr(out, attr_bits, o.bits);
+    sq_qtensor_set_attr(out, attr_group_size, o.group_size > 0 ? o.group_size : -1);
+    sq_qtensor_set_attr(out, attr_act_order, o.act_order ? 1.0 : 0.0);
     sq_qtensor_set_attr(out, "symmetric", o.symmetric ? 1.0 : 0.0);
     sq_qtensor_set_attr(out, "damp", o.damp);
     sq_qtensor_set_attr(out, "gptq_loss", loss);
@@ -318,10 +323,13 @@ static sq_status gptq_dequantize(const sq_qtensor *qt, float *out)
 {
     sq_status st;
     int64_t rows, cols;
-    int bits = (int)sq_qtensor_attr(qt, "bits", 4);
-    int group_size = (int)sq_qtensor_attr(qt, "group_size", -1);
+    int bits = 0, group_size = 0;
+    bool act_order = false;
     const sq_qbuffer *qweight, *scales, *zeros, *g_idx = NULL;
-    if ((st = sq_quant_matrix_dims(qt, "scales", &rows, &cols)) != SQ_OK)
+    if ((st = sq_qtensor_attr_int(qt, attr_bits, &bits)) != SQ_OK ||
+        (st = sq_qtensor_attr_int(qt, attr_group_size, &group_size)) != SQ_OK ||
+        (st = sq_qtensor_attr_flag(qt, attr_act_order, &act_order)) != SQ_OK ||
+        (st = sq_quant_matrix_dims(qt, "scales", &rows, &cols)) != SQ_OK)
         return st;
     if (bits != 3 && bits != 4 && bits != 8)
         return sq_fail(SQ_ERR_INPUT, "tensor '%s': stored gptq bits %d is invalid", qt->name, bits);
@@ -332,7 +340,7 @@ static sq_status gptq_dequantize(const sq_qtensor *qt, float *out)
         (st = sq_quant_require_buffer(qt, "scales", SQ_DTYPE_F16, rows * groups, &scales)) != SQ_OK ||
         (st = sq_quant_require_buffer(qt, "zeros", SQ_DTYPE_U8, rows * groups, &zeros)) != SQ_OK)
         return st;
-    if (sq_qtensor_attr(qt, "act_order", 0.0) != 0.0 &&
+    if (act_order &&
         (st = sq_quant_require_buffer(qt, "g_idx", SQ_DTYPE_I32, cols, &g_idx)) != SQ_OK)
         return st;
     const uint8_t *q = qweight->data, *z = zeros->data;
@@ -353,14 +361,24 @@ static sq_status gptq_dequantize(const sq_qtensor *qt, float *out)
     return SQ_OK;
 }
 
-static const char *const gptq_options[] = {"bits", "group_size", "act_order", "damp", "symmetric", NULL};
+static const sq_format_option gptq_options[] = {
+    SQ_FORMAT_OPTION("bits", SQ_OPTION_INT, bits, 4, 2, 8, "code width: 3, 4 or 8"),
+    SQ_FORMAT_OPTION("group_size", SQ_OPTION_INT, group_size, -1, -1, 1 << 20, "columns per scale, -1 = per row"),
+    SQ_FORMAT_OPTION("act_order", SQ_OPTION_BOOL, act_order, 0, 0, 1, "quantize columns by decreasing diag(X^T X)"),
+    SQ_FORMAT_OPTION("damp", SQ_OPTION_NUMBER, damp, 0.01, 0, 1, "dampening, a fraction of mean diag(X^T X)"),
+    SQ_FORMAT_OPTION("symmetric", SQ_OPTION_BOOL, symmetric, 0, 0, 1, "symmetric quantizer (gptq.py --sym)"),
+    {.name = NULL},
+};
 
 const sq_quant_format sq_format_gptq = {
     .name = "gptq",
     .description = "GPTQ: 4-bit (3, 8) codes chosen with calibrated X^T X and error feedback, "
                    "fp16 scale and zero per row or group",
+    .format_class = SQ_FORMAT_CLASS_LOWBIT,
+    .bits_per_weight = 4.0,
+    .block_size = 0,
+    .calibration = SQ_CALIB_HESSIAN,
     .options = gptq_options,
-    .needs_hessian = true,
     .quantize = gptq_quantize,
     .dequantize = gptq_dequantize,
 };

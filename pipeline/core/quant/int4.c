@@ -24,6 +24,10 @@
 
 #define INT4_DEFAULT_GROUP 32
 
+/* The attributes int4 stores, named once for the writer and the reader. */
+static const char attr_group_size[] = "group_size";
+static const char attr_asymmetric[] = "asymmetric";
+
 static sq_status group_size_option(const char *tensor_name, int64_t cols, const sq_quant_options *options,
                                    int *group_size)
 {
@@ -115,8 +119,8 @@ static sq_status int4_quantize(const char *tensor_name, const float *values, int
             }
         }
     }
-    sq_qtensor_set_attr(out, "group_size", g);
-    sq_qtensor_set_attr(out, "asymmetric", asymmetric ? 1.0 : 0.0);
+    sq_qtensor_set_attr(out, attr_group_size, g);
+    sq_qtensor_set_attr(out, attr_asymmetric, asymmetric ? 1.0 : 0.0);
 cleanup:
     if (st != SQ_OK)
         sq_qtensor_free(out);
@@ -127,10 +131,12 @@ static sq_status int4_dequantize(const sq_qtensor *qt, float *out)
 {
     sq_status st;
     int64_t rows, cols;
-    int g = (int)sq_qtensor_attr(qt, "group_size", INT4_DEFAULT_GROUP);
-    bool asymmetric = sq_qtensor_attr(qt, "asymmetric", 0.0) != 0.0;
+    int g = 0;
+    bool asymmetric = false;
     const sq_qbuffer *packed, *scales, *mins = NULL;
-    if ((st = sq_quant_matrix_dims(qt, "packed", &rows, &cols)) != SQ_OK)
+    if ((st = sq_qtensor_attr_int(qt, attr_group_size, &g)) != SQ_OK ||
+        (st = sq_qtensor_attr_flag(qt, attr_asymmetric, &asymmetric)) != SQ_OK ||
+        (st = sq_quant_matrix_dims(qt, "packed", &rows, &cols)) != SQ_OK)
         return st;
     if (g < 2 || g % 2 != 0 || cols % g != 0)
         return sq_fail(SQ_ERR_INPUT, "tensor '%s': stored int4 group size %d does not divide its rows of %lld",
@@ -164,13 +170,21 @@ static sq_status int4_dequantize(const sq_qtensor *qt, float *out)
     return SQ_OK;
 }
 
-static const char *const int4_options[] = {"block_size", "asymmetric", NULL};
+static const sq_format_option int4_options[] = {
+    SQ_FORMAT_OPTION("block_size", SQ_OPTION_INT, block_size, INT4_DEFAULT_GROUP, 1, 1 << 20,
+                     "values per fp16 scale (group size), even"),
+    SQ_FORMAT_OPTION("asymmetric", SQ_OPTION_BOOL, asymmetric, 0, 0, 1, "a min per group too (Q4_1-like)"),
+    {.name = NULL},
+};
 
 const sq_quant_format sq_format_int4 = {
     .name = "int4",
     .description = "ggml Q4_0-like group-wise 4-bit (fp16 scale per 32), or Q4_1-like with asymmetric",
+    .format_class = SQ_FORMAT_CLASS_LOWBIT,
+    .bits_per_weight = 4.5,
+    .block_size = INT4_DEFAULT_GROUP,
+    .calibration = SQ_CALIB_NONE,
     .options = int4_options,
-    .needs_hessian = false,
     .quantize = int4_quantize,
     .dequantize = int4_dequantize,
 };

@@ -109,13 +109,20 @@ static sq_status int8_dequantize(const sq_qtensor *qt, float *out)
     return SQ_OK;
 }
 
-static const char *const int8_options[] = {"weight_percentile", NULL};
+static const sq_format_option int8_options[] = {
+    SQ_FORMAT_OPTION("weight_percentile", SQ_OPTION_NUMBER, weight_percentile, 100.0, 1e-9, 100.0,
+                     "percentile of |w| per row that maps to 127 (100 = absmax)"),
+    {.name = NULL},
+};
 
 const sq_quant_format sq_format_int8 = {
     .name = "int8",
     .description = "per-output-channel symmetric int8, scale = absmax/127 (8 bits + 32 per row)",
+    .format_class = SQ_FORMAT_CLASS_INT8,
+    .bits_per_weight = 8.0,
+    .block_size = 0,
+    .calibration = SQ_CALIB_OPTIONAL,
     .options = int8_options,
-    .needs_hessian = false,
     .quantize = int8_quantize,
     .dequantize = int8_dequantize,
 };

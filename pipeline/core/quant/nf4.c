@@ -149,6 +149,12 @@ static uint8_t dynamic_encode(const float map[256], float x)
     return (uint8_t)best;
 }
 
+/* The attributes nf4 stores, named once for the writer and the reader. */
+static const char attr_block_size[] = "block_size";
+static const char attr_double_quant[] = "double_quant";
+static const char attr_nested_offset[] = "nested_offset";
+static const char attr_nested_block_size[] = "nested_block_size";
+
 static sq_status block_size_option(const char *tensor_name, const sq_quant_options *options, int *block_size)
 {
     int size = options && options->block_size ? options->block_size : NF4_DEFAULT_BLOCK;
@@ -223,11 +229,11 @@ static sq_status nf4_quantize(const char *tensor_name, const float *values, int6
             for (int64_t b = begin; b < end; b++)
                 absmax_q[b] = amax > 0.0f ? dynamic_encode(map, fminf(1.0f, fmaxf(-1.0f, absmax[b] * inverse))) : 0;
         }
-        sq_qtensor_set_attr(out, "nested_offset", offset);
-        sq_qtensor_set_attr(out, "nested_block_size", NESTED_BLOCK);
+        sq_qtensor_set_attr(out, attr_nested_offset, offset);
+        sq_qtensor_set_attr(out, attr_nested_block_size, NESTED_BLOCK);
     }
-    sq_qtensor_set_attr(out, "block_size", block_size);
-    sq_qtensor_set_attr(out, "double_quant", double_quant ? 1.0 : 0.0);
+    sq_qtensor_set_attr(out, attr_block_size, block_size);
+    sq_qtensor_set_attr(out, attr_double_quant, double_quant ? 1.0 : 0.0);
 cleanup:
     if (double_quant)
         free(absmax);
@@ -240,19 +246,25 @@ static sq_status nf4_dequantize(const sq_qtensor *qt, float *out)
 {
     sq_status st = SQ_OK;
     int64_t n = sq_qtensor_numel(qt);
-    int block_size = (int)sq_qtensor_attr(qt, "block_size", NF4_DEFAULT_BLOCK);
-    int64_t blocks = (n + block_size - 1) / block_size;
+    int block_size = 0;
+    int64_t blocks;
+    bool double_quant = false;
     const sq_qbuffer *packed, *absmax_buffer;
     float *absmax = NULL;
 
+    SQ_TRY(sq_qtensor_attr_int(qt, attr_block_size, &block_size));
+    SQ_TRY(sq_qtensor_attr_flag(qt, attr_double_quant, &double_quant));
     if (block_size < 32 || block_size > 4096 || (block_size & (block_size - 1)) != 0)
         return sq_fail(SQ_ERR_INPUT, "tensor '%s': stored nf4 block_size %d is invalid", qt->name, block_size);
+    blocks = (n + block_size - 1) / block_size;
     SQ_TRY(sq_quant_require_buffer(qt, "packed", SQ_DTYPE_U8, (n + 1) / 2, &packed));
     SQ_TRY(sq_alloc(&absmax, (size_t)blocks, sizeof *absmax, qt->name));
-    if (sq_qtensor_attr(qt, "double_quant", 0.0) != 0.0) {
+    if (double_quant) {
         const sq_qbuffer *absmax_q, *nested;
         float map[256];
-        float offset = (float)sq_qtensor_attr(qt, "nested_offset", 0.0);
+        double stored_offset;
+        SQ_TRY(sq_qtensor_attr_real(qt, attr_nested_offset, &stored_offset));
+        float offset = (float)stored_offset;
         SQ_TRY(sq_quant_require_buffer(qt, "absmax_q", SQ_DTYPE_U8, blocks, &absmax_q));
         SQ_TRY(sq_quant_require_buffer(qt, "nested_absmax", SQ_DTYPE_F32, (blocks + NESTED_BLOCK - 1) / NESTED_BLOCK,
                                        &nested));
@@ -278,14 +290,23 @@ cleanup:
     return st;
 }
 
-static const char *const nf4_options[] = {"block_size", "double_quant", NULL};
+static const sq_format_option nf4_options[] = {
+    SQ_FORMAT_OPTION("block_size", SQ_OPTION_INT, block_size, NF4_DEFAULT_BLOCK, 1, 1 << 20,
+                     "values per absmax: 32..4096, a power of two"),
+    SQ_FORMAT_OPTION("double_quant", SQ_OPTION_BOOL, double_quant, 0, 0, 1,
+                     "quantize the absmax values to 8 bits too (bitsandbytes compress_statistics)"),
+    {.name = NULL},
+};
 
 const sq_quant_format sq_format_nf4 = {
     .name = "nf4",
     .description = "bitsandbytes NF4: 4-bit normal-float codes, fp32 absmax per block of 64 "
                    "(optionally double-quantized to 8 bits)",
+    .format_class = SQ_FORMAT_CLASS_LOWBIT,
+    .bits_per_weight = 4.5,
+    .block_size = NF4_DEFAULT_BLOCK,
+    .calibration = SQ_CALIB_NONE,
     .options = nf4_options,
-    .needs_hessian = false,
     .quantize = nf4_quantize,
     .dequantize = nf4_dequantize,
 };

@@ -1,6 +1,7 @@
 /* qtensor.c - stored tensors: named buffers and scalar attributes. */
 #include "quant/qtensor.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,49 @@ double sq_qtensor_attr(const sq_qtensor *qt, const char *name, double fallback)
         if (strcmp(qt->attrs[i].name, name) == 0)
             return qt->attrs[i].value;
     return fallback;
+}
+
+static const sq_qattr *attr_find(const sq_qtensor *qt, const char *name)
+{
+    for (int i = 0; i < qt->attr_count; i++)
+        if (strcmp(qt->attrs[i].name, name) == 0)
+            return &qt->attrs[i];
+    return NULL;
+}
+
+sq_status sq_qtensor_attr_real(const sq_qtensor *qt, const char *name, double *out)
+{
+    const sq_qattr *attr = attr_find(qt, name);
+    if (attr == NULL)
+        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s) has no attribute '%s'", qt->name, qt->format, name);
+    *out = attr->value;
+    return SQ_OK;
+}
+
+sq_status sq_qtensor_attr_int(const sq_qtensor *qt, const char *name, int *out)
+{
+    double value;
+    sq_status st = sq_qtensor_attr_real(qt, name, &value);
+    if (st != SQ_OK)
+        return st;
+    if (!(value >= INT_MIN && value <= INT_MAX) || value != (double)(int)value)
+        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s): attribute %s = %g is not an integer", qt->name,
+                       qt->format, name, value);
+    *out = (int)value;
+    return SQ_OK;
+}
+
+sq_status sq_qtensor_attr_flag(const sq_qtensor *qt, const char *name, bool *out)
+{
+    double value;
+    sq_status st = sq_qtensor_attr_real(qt, name, &value);
+    if (st != SQ_OK)
+        return st;
+    if (value != 0.0 && value != 1.0)
+        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s): attribute %s = %g is not 0 or 1", qt->name, qt->format,
+                       name, value);
+    *out = value != 0.0;
+    return SQ_OK;
 }
 
 int64_t sq_qtensor_numel(const sq_qtensor *qt)

@@ -10,6 +10,7 @@
 #ifndef SQ_QUANT_QTENSOR_H
 #define SQ_QUANT_QTENSOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tensor/tensor.h"
@@ -51,8 +52,17 @@ sq_status sq_qtensor_add_buffer(sq_qtensor *qt, const char *name, sq_dtype dtype
                                 void **data);
 const sq_qbuffer *sq_qtensor_buffer(const sq_qtensor *qt, const char *name);
 void sq_qtensor_set_attr(sq_qtensor *qt, const char *name, double value);
-/* Returns fallback when the attribute is absent. */
+/* Returns fallback when the attribute is absent (for inspection and tests; a
+ * format reads its own attributes with the typed accessors below). */
 double sq_qtensor_attr(const sq_qtensor *qt, const char *name, double fallback);
+/* Typed reads of a format's scalar attributes.  The attribute must be there and
+ * of the type: absent, or not an integer / not 0 or 1, is SQ_ERR_INPUT naming
+ * the tensor, its format and the attribute, so a misspelt name fails loudly
+ * instead of falling back to a default.  Formats name their attributes once, as
+ * constants shared by the writer and the reader. */
+sq_status sq_qtensor_attr_int(const sq_qtensor *qt, const char *name, int *out);
+sq_status sq_qtensor_attr_flag(const sq_qtensor *qt, const char *name, bool *out);
+sq_status sq_qtensor_attr_real(const sq_qtensor *qt, const char *name, double *out);
 int64_t sq_qtensor_numel(const sq_qtensor *qt);
 /* Sum of the buffers' bytes: the tensor bytes of the compressed form. */
 uint64_t sq_qtensor_bytes(const sq_qtensor *qt);

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "quant/format.h"
 #include "report/run_results.h"
 
 const char *sq_verdict_name(sq_verdict verdict)
@@ -65,34 +66,31 @@ static void quality_change_error(const sq_variant_result *base, sq_variant_resul
     }
 }
 
-/* The technique by where the converted bytes went: one class of formats
- * (half, 8-bit, 4-bit) holding at least 90% of the bytes that were converted
- * names the technique (int4-g32 stores the SSM's narrow C rows in int8 and is
- * still int4); two substantial classes make it mixed precision. */
+/* The technique by where the converted bytes went: one class of formats (their
+ * traits, quant/format.h: half, int8, low-bit) holding at least 90% of the bytes
+ * that were converted names the technique (int4-g32 stores the SSM's narrow C
+ * rows in int8 and is still int4); two substantial classes make it mixed
+ * precision.  fp32 and raw tensors were not converted; a format this build does
+ * not know counts as converted bytes of no class. */
 const char *sq_report_technique(const sq_variant_result *v)
 {
-    double classes[3] = {0, 0, 0}, total = 0; /* half, int8, 4-bit: bytes before */
-    static const char *const names[3] = {"fp16", "int8", "int4"};
+    double classes[SQ_FORMAT_CLASS_COUNT] = {0}, total = 0; /* bytes before */
     if (v->format_count == 0)
         return NULL;
     for (int f = 0; f < v->format_count; f++) {
-        const char *name = v->formats[f].name;
+        const sq_quant_format *format = sq_quant_format_find(v->formats[f].name);
         double before = (double)v->formats[f].bytes_before;
-        if (strcmp(name, "fp32") == 0 || strcmp(name, "raw") == 0)
+        if (strcmp(v->formats[f].name, "raw") == 0 || (format && format->format_class == SQ_FORMAT_CLASS_FULL))
             continue;
-        if (strcmp(name, "fp16") == 0 || strcmp(name, "bf16") == 0)
-            classes[0] += before;
-        else if (strcmp(name, "int8") == 0)
-            classes[1] += before;
-        else
-            classes[2] += before; /* nf4, int4, gptq: the 4-bit formats of quant/format.h */
+        if (format)
+            classes[format->format_class] += before;
         total += before;
     }
     if (total <= 0)
         return "none";
-    for (int c = 0; c < 3; c++)
-        if (classes[c] >= 0.9 * total)
-            return names[c];
+    for (int c = 0; c < SQ_FORMAT_CLASS_COUNT; c++)
+        if (c != SQ_FORMAT_CLASS_FULL && classes[c] >= 0.9 * total)
+            return sq_format_class_technique((sq_format_class)c);
     return "mixed-precision";
 }
 
