@@ -322,6 +322,8 @@ int sq_cmd_check(const sq_command_options *opts)
         problem(&r, "%s", sq_error_message());
         printf("check %s: 1 problem (the config must be fixed before the other checks) in %.2f s\n", opts->config,
                sq_now() - start);
+        for (int i = 0; i < r.seen_count; i++)
+            free(r.seen[i]);
         sq_plan_free(&plan);
         return 2;
     }
