@@ -233,6 +233,7 @@ static void check_data(const sq_run_config *cfg, const sq_yaml_node *root, const
 static void check_variant(const sq_plan *plan, const sq_variant *var, const sq_loaded_model *model,
                           data_cache **cache, size_t *cache_count, check_result *r)
 {
+    (void)plan; /* in the shared signature, unused here */
     const sq_run_config *cfg = &var->cfg;
     const sq_yaml_node *root = var->config;
     char pos[600];

@@ -1,6 +1,7 @@
 /* test_stage_options.c - the stage command line table (pipeline/core/cli/stage_options.h): values,
  * flags, one positional argument, --help, and the usage errors every stage words the same way. */
 #include <check.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ static sq_status parse(parsed *p, bool take_positional, const char *first, ...)
     memset(p, 0, sizeof *p);
     va_start(args, first);
     for (const char *a = first; a && argc < 15; a = va_arg(args, const char *))
-        argv[argc++] = (char *)a;
+        argv[argc++] = (char *)(uintptr_t)a; /* getopt takes char *const argv[] */
     va_end(args);
     argv[argc] = NULL;
     return sq_stage_parse(&line, argc, argv, &p->help);

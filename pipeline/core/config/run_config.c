@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,8 +337,9 @@ void sq_run_config_free(sq_run_config *cfg)
     free(cfg->model.checkpoint);
     free(cfg->model.family);
     free(cfg->data.tokenizer);
-    free((char *)cfg->data.calibration.path);
-    free((char *)cfg->data.evaluation.path);
+    /* the specs' paths are the config's own copies (const for their readers) */
+    free((void *)(uintptr_t)cfg->data.calibration.path);
+    free((void *)(uintptr_t)cfg->data.evaluation.path);
     for (int i = 0; i < cfg->calibrate.hessian_count; i++)
         free(cfg->calibrate.hessian[i]);
     free(cfg->compress.recipe);
@@ -347,7 +349,7 @@ void sq_run_config_free(sq_run_config *cfg)
 
 static sq_status absolutize(sq_yaml_node *map, const char *key, const char *dir)
 {
-    sq_yaml_node *node = (sq_yaml_node *)sq_yaml_get(map, key);
+    sq_yaml_node *node = sq_yaml_get_mutable(map, key);
     char *joined;
     size_t size;
     if (node == NULL || node->kind != SQ_YAML_SCALAR || node->value[0] == '/' || strcmp(node->value, "bytes") == 0)
@@ -374,15 +376,15 @@ sq_status sq_run_config_absolute_paths(sq_yaml_node *root, const char *dir)
     if (root == NULL || root->kind != SQ_YAML_MAP)
         return SQ_OK;
     SQ_TRY(absolutize(root, "output_root", dir));
-    SQ_TRY(absolutize((sq_yaml_node *)sq_yaml_get(root, "model"), "checkpoint", dir));
-    SQ_TRY(absolutize((sq_yaml_node *)sq_yaml_get(root, "compress"), "recipe", dir));
-    data = (sq_yaml_node *)sq_yaml_get(root, "data");
+    SQ_TRY(absolutize(sq_yaml_get_mutable(root, "model"), "checkpoint", dir));
+    SQ_TRY(absolutize(sq_yaml_get_mutable(root, "compress"), "recipe", dir));
+    data = sq_yaml_get_mutable(root, "data");
     SQ_TRY(absolutize(data, "tokenizer", dir));
     SQ_TRY(absolutize(data, "calibration", dir)); /* the scalar shorthand */
     SQ_TRY(absolutize(data, "evaluation", dir));
-    if ((spec = (sq_yaml_node *)sq_yaml_get(data, "calibration")) != NULL)
+    if ((spec = sq_yaml_get_mutable(data, "calibration")) != NULL)
         SQ_TRY(absolutize(spec, "path", dir));
-    if ((spec = (sq_yaml_node *)sq_yaml_get(data, "evaluation")) != NULL)
+    if ((spec = sq_yaml_get_mutable(data, "evaluation")) != NULL)
         SQ_TRY(absolutize(spec, "path", dir));
 cleanup:
     return st;

@@ -193,20 +193,26 @@ static sq_status export_safetensors(const sq_model_config *cfg, const sq_qtensor
         row.bytes = nbytes;
         SQ_TRY(sq_export_log_add(log, &row));
     }
-    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
+    if (snprintf(path, sizeof path, "%s/model.safetensors", tmp) >= (int)sizeof path)
+        SQ_FAIL(SQ_ERR_USAGE, "export folder path too long: %s", tmp);
     SQ_TRY(sq_safetensors_write(path, &set));
-    snprintf(path, sizeof path, "%s/config.json", tmp);
+    if (snprintf(path, sizeof path, "%s/config.json", tmp) >= (int)sizeof path)
+        SQ_FAIL(SQ_ERR_USAGE, "export folder path too long: %s", tmp);
     SQ_TRY(write_config_json(cfg, tied, path));
     if (tokenizer && tokenizer[0] && strcmp(tokenizer, "bytes") != 0) {
         /* the tokenizer file and, beside a tokenizer.json, tokenizer_config.json */
         const char *base = strrchr(tokenizer, '/');
         base = base ? base + 1 : tokenizer;
-        snprintf(path, sizeof path, "%s/%s", tmp, base);
+        if (snprintf(path, sizeof path, "%s/%s", tmp, base) >= (int)sizeof path)
+            SQ_FAIL(SQ_ERR_USAGE, "export folder path too long: %s", tmp);
         SQ_TRY(copy_file(tokenizer, path));
         char side[4096];
-        snprintf(side, sizeof side, "%.*stokenizer_config.json", (int)(base - tokenizer), tokenizer);
+        if (snprintf(side, sizeof side, "%.*stokenizer_config.json", (int)(base - tokenizer), tokenizer) >=
+            (int)sizeof side)
+            SQ_FAIL(SQ_ERR_USAGE, "tokenizer path too long: %s", tokenizer);
         if (strcmp(base, "tokenizer.json") == 0 && access(side, R_OK) == 0) {
-            snprintf(path, sizeof path, "%s/tokenizer_config.json", tmp);
+            if (snprintf(path, sizeof path, "%s/tokenizer_config.json", tmp) >= (int)sizeof path)
+                SQ_FAIL(SQ_ERR_USAGE, "export folder path too long: %s", tmp);
             SQ_TRY(copy_file(side, path));
         }
     }

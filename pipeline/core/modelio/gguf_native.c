@@ -12,6 +12,7 @@
 static sq_status native_write_metadata(const sq_model_config *cfg, const sq_qtensor *tensors, size_t count,
                                        const char *tokenizer_path, sq_gguf_file *out)
 {
+    (void)tokenizer_path; /* in the shared signature, unused here */
     sq_status st = SQ_OK;
     char *json = NULL, *aliases = NULL;
     size_t used = 0, size = 1;
@@ -35,6 +36,7 @@ cleanup:
 static sq_status native_target_name(const sq_model_config *cfg, const sq_qtensor *qt, char *name, size_t size,
                                     int *permute_heads)
 {
+    (void)cfg; /* in the shared signature, unused here */
     *permute_heads = 0;
     /* shared storage is written once; squeeze.aliases names the other names */
     snprintf(name, size, "%s", qt->alias_of ? "" : qt->name);
@@ -52,6 +54,7 @@ static sq_status native_read_config(const sq_gguf_file *f, sq_model_config *cfg)
 
 static sq_status native_squeeze_name(const sq_gguf_file *f, const char *gguf_name, char *name, size_t size)
 {
+    (void)f; /* in the shared signature, unused here */
     snprintf(name, size, "%s", gguf_name);
     return SQ_OK;
 }

@@ -62,16 +62,19 @@ static sq_status float_load(const sq_qtensor *qt, sq_dtype dtype, float *out)
 static sq_status fp32_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                                const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)options; (void)calib; /* in the shared signature, unused here */
     return float_store(tensor_name, values, rows, cols, "fp32", SQ_DTYPE_F32, out);
 }
 static sq_status fp16_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                                const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)options; (void)calib; /* in the shared signature, unused here */
     return float_store(tensor_name, values, rows, cols, "fp16", SQ_DTYPE_F16, out);
 }
 static sq_status bf16_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                                const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)options; (void)calib; /* in the shared signature, unused here */
     return float_store(tensor_name, values, rows, cols, "bf16", SQ_DTYPE_BF16, out);
 }
 static sq_status fp32_dequantize(const sq_qtensor *qt, float *out) { return float_load(qt, SQ_DTYPE_F32, out); }

@@ -344,6 +344,7 @@ const sq_ggml_block_kind sq_ggml_kind_q6_k = {
 static sq_status q4_k_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                                const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)calib; /* in the shared signature, unused here */
     return sq_ggml_quantize(&sq_ggml_kind_q4_k, tensor_name, values, rows, cols, options, out);
 }
 
@@ -355,6 +356,7 @@ static sq_status q4_k_dequantize(const sq_qtensor *qt, float *out)
 static sq_status q6_k_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                                const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)calib; /* in the shared signature, unused here */
     return sq_ggml_quantize(&sq_ggml_kind_q6_k, tensor_name, values, rows, cols, options, out);
 }
 

@@ -102,6 +102,7 @@ const sq_ggml_block_kind sq_ggml_kind_q4_1 = {
 static sq_status q4_0_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                                const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)calib; /* in the shared signature, unused here */
     return sq_ggml_quantize(&sq_ggml_kind_q4_0, tensor_name, values, rows, cols, options, out);
 }
 
@@ -113,6 +114,7 @@ static sq_status q4_0_dequantize(const sq_qtensor *qt, float *out)
 static sq_status q4_1_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                                const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)calib; /* in the shared signature, unused here */
     return sq_ggml_quantize(&sq_ggml_kind_q4_1, tensor_name, values, rows, cols, options, out);
 }
 

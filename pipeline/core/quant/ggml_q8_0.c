@@ -46,6 +46,7 @@ const sq_ggml_block_kind sq_ggml_kind_q8_0 = {
 static sq_status q8_0_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                                const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)calib; /* in the shared signature, unused here */
     return sq_ggml_quantize(&sq_ggml_kind_q8_0, tensor_name, values, rows, cols, options, out);
 }
 

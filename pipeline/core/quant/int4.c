@@ -66,6 +66,7 @@ static sq_status store_half(const char *tensor_name, int64_t row, const char *wh
 static sq_status int4_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                                const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)calib; /* in the shared signature, unused here */
     sq_status st = SQ_OK;
     int g = INT4_DEFAULT_GROUP;
     bool asymmetric = options && options->asymmetric;

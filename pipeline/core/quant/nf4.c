@@ -168,6 +168,7 @@ static sq_status block_size_option(const char *tensor_name, const sq_quant_optio
 static sq_status nf4_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
+    (void)calib; /* in the shared signature, unused here */
     sq_status st = SQ_OK;
     int block_size = NF4_DEFAULT_BLOCK;
     int64_t n = rows * cols;

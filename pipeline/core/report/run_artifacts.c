@@ -28,7 +28,9 @@ sq_status sq_report_load_inspect(sq_run_results *results)
     hid_t file = -1, group = -1;
     sq_advice_input input;
 
-    snprintf(results->inspect_path, sizeof results->inspect_path, "%s/inspect/inspect.h5", results->run_dir);
+    if (snprintf(results->inspect_path, sizeof results->inspect_path, "%s/inspect/inspect.h5", results->run_dir) >=
+        (int)sizeof results->inspect_path)
+        return sq_fail(SQ_ERR_INPUT, "run folder path too long: %s", results->run_dir);
     if (!sq_report_file_exists(results->inspect_path)) {
         results->inspect_path[0] = '\0';
         return SQ_OK; /* the page says the model facts are missing */
@@ -84,9 +86,11 @@ sq_status sq_report_load_calibration(sq_run_results *results)
     snprintf(folder, sizeof folder, "%s/calibrate", results->run_dir);
     count = scandir(folder, &entries, NULL, alphasort);
     for (int i = 0; i < count && results->calibration_path[0] == '\0'; i++) {
-        snprintf(path, sizeof path, "%s/%s/calibration.h5", folder, entries[i]->d_name);
-        if (entries[i]->d_name[0] != '.' && sq_report_file_exists(path))
-            snprintf(results->calibration_path, sizeof results->calibration_path, "%s", path);
+        bool whole = snprintf(path, sizeof path, "%s/%s/calibration.h5", folder, entries[i]->d_name) < (int)sizeof path;
+        if (whole && entries[i]->d_name[0] != '.' && sq_report_file_exists(path) &&
+            snprintf(results->calibration_path, sizeof results->calibration_path, "%s", path) >=
+                (int)sizeof results->calibration_path)
+            results->calibration_path[0] = '\0'; /* too long to keep: no routing figures */
     }
     if (results->calibration_path[0] == '\0')
         goto cleanup;

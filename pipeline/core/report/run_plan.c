@@ -52,7 +52,9 @@ sq_status sq_report_load_plan(sq_run_results *results)
     sq_plan_record plan;
     sq_status st;
 
-    snprintf(results->plan_path, sizeof results->plan_path, "%s/%s", results->run_dir, SQ_PLAN_RECORD_FILE);
+    if (snprintf(results->plan_path, sizeof results->plan_path, "%s/%s", results->run_dir, SQ_PLAN_RECORD_FILE) >=
+        (int)sizeof results->plan_path)
+        return sq_fail(SQ_ERR_INPUT, "run folder path too long: %s", results->run_dir);
     if (!sq_report_file_exists(results->plan_path)) {
         results->plan_path[0] = '\0';
         return SQ_OK; /* stages run by hand: the evaluate/ folder is all there is */

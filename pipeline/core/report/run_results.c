@@ -143,7 +143,9 @@ sq_variant_result *sq_report_variant(sq_run_results *results, const char *name)
     memset(v, 0, sizeof *v);
     v->exit_code = -1;
     memcpy(v->name, own_name, sizeof v->name);
-    snprintf(v->model_path, sizeof v->model_path, "%s/compress/%s/model.h5", run_dir, own_name);
+    if (snprintf(v->model_path, sizeof v->model_path, "%s/compress/%s/model.h5", run_dir, own_name) >=
+        (int)sizeof v->model_path)
+        v->model_path[0] = '\0'; /* too long to name: reported as missing */
     return v;
 }
 
@@ -364,8 +366,8 @@ sq_status sq_run_results_load(const char *run_dir, const sq_report_settings *set
             snprintf(v->failed_stage, sizeof v->failed_stage, "evaluate");
             snprintf(log, sizeof log, "%s/evaluate/%s/stage.log", results->run_dir, v->name);
         }
-        snprintf(v->log_path, sizeof v->log_path, "%s", log); /* via a local: -Wrestrict */
-        if (!sq_report_file_exists(v->log_path))
+        bool whole = snprintf(v->log_path, sizeof v->log_path, "%s", log) < (int)sizeof v->log_path; /* via a local: -Wrestrict */
+        if (!whole || !sq_report_file_exists(v->log_path))
             v->log_path[0] = '\0';
     }
     if (results->variant_count == 0)

@@ -12,23 +12,27 @@ static int bytes_recognise(const sq_tokenizer_source *src)
 
 static sq_status bytes_load(const sq_tokenizer_source *src, void **state)
 {
-    static const int no_state;
-    *state = (void *)&no_state;
+    (void)src; /* in the shared signature, unused here */
+    static int no_state; /* a non-NULL state the other functions ignore */
+    *state = &no_state;
     return SQ_OK;
 }
 
 static void bytes_free(void *state)
 {
+    (void)state; /* in the shared signature, unused here */
 }
 
 static void bytes_info(const void *state, sq_tokenizer_info *info)
 {
+    (void)state; /* in the shared signature, unused here */
     info->kind = "bytes";
     info->vocab_size = info->entries = 256;
 }
 
 static sq_status bytes_encode(const void *state, const char *text, size_t length, sq_token_buffer *out)
 {
+    (void)state; /* in the shared signature, unused here */
     sq_status st = SQ_OK;
     SQ_TRY(sq_alloc(&out->ids, length ? length : 1, sizeof(int32_t), "byte tokens"));
     out->capacity = length ? length : 1;
@@ -41,6 +45,7 @@ cleanup:
 
 static sq_status bytes_decode(const void *state, const int32_t *ids, size_t count, sq_byte_buffer *out)
 {
+    (void)state; /* in the shared signature, unused here */
     sq_status st = SQ_OK;
     for (size_t i = 0; i < count; i++) {
         if (ids[i] < 0 || ids[i] > 255)

@@ -370,6 +370,7 @@ cleanup:
 
 static sq_status decode_step(const sq_hf_tokenizer *tok, const sq_hf_dec_step *d, piece_list *list)
 {
+    (void)tok; /* in the shared signature, unused here */
     sq_status st = SQ_OK;
     for (size_t i = 0; i < list->count; i++) {
         sq_byte_buffer *p = &list->pieces[i];
