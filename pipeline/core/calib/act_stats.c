@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "calib/histogram.h"
+#include "models/vec_math.h"
 #include "precision/precision_map.h"
 
 sq_status sq_act_stats_init(sq_act_stats *stats, const sq_tensor_set *set, const sq_model_config *cfg,
@@ -71,6 +72,7 @@ void sq_act_stats_free(sq_act_stats *stats)
     free(stats->linears);
     free(stats->expert_tokens);
     free(stats->scratch);
+    free(stats->bins);
     memset(stats, 0, sizeof *stats);
 }
 
@@ -113,6 +115,52 @@ static sq_linear_stats *find_linear(sq_act_stats *stats, const char *name)
     return NULL;
 }
 
+typedef double vd4 __attribute__((vector_size(4 * sizeof(double))));
+typedef float vf4 __attribute__((vector_size(4 * sizeof(float))));
+
+/* absmax[c] = max(absmax[c], |v_c|), abs_sum[c] += |v_c|, sq_sum[c] += v_c^2 (in double,
+ * the square exact) for the cols values of one token row, eight channels at a time:
+ * each channel's sums still add the rows in row order, so the bits are those of the
+ * plain loop.  False (and the row only partly counted) when a value is NaN or Inf. */
+SQ_VEC_KERNEL static bool row_stats(const float *row, int cols, float *absmax, double *abs_sum, double *sq_sum)
+{
+    sq_vi bad = {0};
+    int c = 0;
+    for (; c + SQ_VF_LANES <= cols; c += SQ_VF_LANES) {
+        sq_vf v = sq_vf_load(row + c), a, m = sq_vf_load(absmax + c);
+        sq_vi bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits &= 0x7fffffff;
+        bad |= bits >= 0x7f800000;
+        memcpy(&a, &bits, sizeof a);
+        sq_vf_store(absmax + c, sq_vf_select(a > m, a, m));
+        for (int half = 0; half < 2; half++) {
+            vf4 a4, v4;
+            memcpy(&a4, (const float *)&a + 4 * half, sizeof a4);
+            memcpy(&v4, (const float *)&v + 4 * half, sizeof v4);
+            vd4 ad = __builtin_convertvector(a4, vd4), vd = __builtin_convertvector(v4, vd4), s, q;
+            memcpy(&s, abs_sum + c + 4 * half, sizeof s);
+            memcpy(&q, sq_sum + c + 4 * half, sizeof q);
+            s += ad;
+            q += vd * vd;
+            memcpy(abs_sum + c + 4 * half, &s, sizeof s);
+            memcpy(sq_sum + c + 4 * half, &q, sizeof q);
+        }
+    }
+    int any_bad = 0;
+    for (int lane = 0; lane < SQ_VF_LANES; lane++)
+        any_bad |= bad[lane];
+    for (; c < cols; c++) {
+        float v = row[c], a = fabsf(v);
+        any_bad |= !isfinite(v);
+        if (a > absmax[c])
+            absmax[c] = a;
+        abs_sum[c] += (double)a;
+        sq_sum[c] += (double)v * (double)v;
+    }
+    return !any_bad;
+}
+
 static void on_linear_input(void *context, const char *weight_name, const float *x, int rows, int cols)
 {
     sq_act_stats *stats = context;
@@ -138,21 +186,29 @@ static void on_linear_input(void *context, const char *weight_name, const float 
     linear->seen = true;
     window_abs = linear->window_abs + (size_t)stats->current_window * (size_t)cols;
     window_sq = linear->window_sq + (size_t)stats->current_window * (size_t)cols;
+    if ((size_t)cols > stats->bins_size) {
+        uint16_t *grown = realloc(stats->bins, (size_t)cols * sizeof *grown);
+        if (!grown) {
+            hook_fail(stats, "out of memory for the histogram of '%s'", weight_name);
+            return;
+        }
+        stats->bins = grown;
+        stats->bins_size = (size_t)cols;
+    }
     for (int r = 0; r < rows; r++) {
         const float *row = x + (size_t)r * (size_t)cols;
-        for (int c = 0; c < cols; c++) {
-            float v = row[c], a = fabsf(v);
-            if (!isfinite(v)) {
-                hook_fail(stats, "the input of linear '%s' holds a non-finite value (token row %d, channel %d): "
-                          "the model or its weights are broken", weight_name, r, c);
-                return;
-            }
-            if (a > linear->absmax[c])
-                linear->absmax[c] = a;
-            window_abs[c] += (double)a;
-            window_sq[c] += (double)v * (double)v;
-            linear->histogram[(size_t)c * SQ_HIST_BINS + (size_t)sq_hist_bin(v)]++;
+        if (!row_stats(row, cols, linear->absmax, window_abs, window_sq)) {
+            int c = 0;
+            while (c < cols && isfinite(row[c]))
+                c++;
+            hook_fail(stats, "the input of linear '%s' holds a non-finite value (token row %d, channel %d): "
+                      "the model or its weights are broken", weight_name, r, c);
+            return;
         }
+        sq_hist_bin_row(row, (size_t)cols, stats->bins);
+        uint32_t *histogram = linear->histogram;
+        for (int c = 0; c < cols; c++, histogram += SQ_HIST_BINS)
+            histogram[stats->bins[c]]++;
     }
     linear->tokens += rows;
     if (linear->want_hessian) {

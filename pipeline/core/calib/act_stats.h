@@ -58,6 +58,8 @@ typedef struct {
     int64_t *expert_tokens; /* [moe_layer_count][num_experts] */
     double *scratch;        /* rows x cols doubles for X^T X */
     size_t scratch_size;
+    uint16_t *bins;         /* [cols] histogram buckets of one token row */
+    size_t bins_size;
     /* the first problem a hook met (hooks cannot return a status) */
     sq_status hook_status;
     char hook_error[512];

@@ -2,6 +2,9 @@
 #include "calib/histogram.h"
 
 #include <math.h>
+#include <string.h>
+
+#include "models/vec_math.h"
 
 /* 2^(k/16) for k = 1..15, as exact binary constants (so bucket boundaries do
  * not depend on the C library's exp2 or log2). */
@@ -12,20 +15,62 @@ static const double octave_steps[SQ_HIST_BINS_PER_OCTAVE - 1] = {
     0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0,
 };
 
+/* The same edges on the float's own bits: |x| = (1 + m / 2^23) 2^(e - 127) for a
+ * normal float, so 2m' = 1 + m / 2^23 >= octave_steps[k] exactly when the 23-bit
+ * mantissa m >= ceil((octave_steps[k] - 1) 2^23), these integers.  The bucket
+ * is then integer arithmetic on the bits: no frexp, no double, and eight lanes
+ * at a time in sq_hist_bin_row (tests/unit/test_calib_stats.c checks both
+ * against the frexp form at every edge). */
+static const int32_t mantissa_steps[SQ_HIST_BINS_PER_OCTAVE - 1] = {
+    0x05aac4, 0x0b95c2, 0x11c3d4, 0x1837f1, 0x1ef533, 0x25fed7, 0x2d583f, 0x3504f4,
+    0x3d08a4, 0x45672b, 0x4e248d, 0x5744fd, 0x60ccdf, 0x6ac0c7, 0x75257e,
+};
+
+#define BITS_MIN ((int32_t)(127 + SQ_HIST_MIN_EXPONENT) << 23) /* bits of 2^-20 */
+#define BITS_MAX ((int32_t)(127 + SQ_HIST_MAX_EXPONENT) << 23) /* bits of 2^12 */
+
 int sq_hist_bin(float value)
 {
-    double a = fabs((double)value);
-    int exponent, step = 0;
-    double mantissa;
-    if (!(a >= ldexp(1.0, SQ_HIST_MIN_EXPONENT)))
+    int32_t bits, step = 0;
+    memcpy(&bits, &value, sizeof bits);
+    bits &= 0x7fffffff; /* |value|; NaN (not expected) lands in the top bucket */
+    if (bits < BITS_MIN)
         return 0;
-    if (a >= ldexp(1.0, SQ_HIST_MAX_EXPONENT))
+    if (bits >= BITS_MAX)
         return SQ_HIST_BINS - 1;
-    /* a = m * 2^e with m in [0.5, 1): log2(a) = (e - 1) + log2(2m), 2m in [1, 2). */
-    mantissa = 2.0 * frexp(a, &exponent);
-    while (step < SQ_HIST_BINS_PER_OCTAVE - 1 && mantissa >= octave_steps[step])
-        step++;
-    return 1 + (exponent - 1 - SQ_HIST_MIN_EXPONENT) * SQ_HIST_BINS_PER_OCTAVE + step;
+    for (int k = 0; k < SQ_HIST_BINS_PER_OCTAVE - 1; k++)
+        step += (bits & 0x7fffff) >= mantissa_steps[k];
+    return 1 + ((bits - BITS_MIN) >> 23) * SQ_HIST_BINS_PER_OCTAVE + step;
+}
+
+SQ_VF_INLINE sq_vi vi_splat(int32_t v)
+{
+    sq_vi out;
+    for (int i = 0; i < SQ_VF_LANES; i++)
+        out[i] = v;
+    return out;
+}
+
+SQ_VEC_KERNEL void sq_hist_bin_row(const float *values, size_t n, uint16_t *bins)
+{
+    const sq_vi sign_off = vi_splat(0x7fffffff), low = vi_splat(BITS_MIN), high = vi_splat(BITS_MAX);
+    const sq_vi mantissa_mask = vi_splat(0x7fffff), top = vi_splat(SQ_HIST_BINS - 1);
+    size_t i = 0;
+    for (; i + SQ_VF_LANES <= n; i += SQ_VF_LANES) {
+        sq_vi bits;
+        memcpy(&bits, values + i, sizeof bits);
+        bits &= sign_off;
+        const sq_vi mantissa = bits & mantissa_mask;
+        sq_vi bin = vi_splat(1) + ((bits - low) >> 23) * SQ_HIST_BINS_PER_OCTAVE;
+        for (int k = 0; k < SQ_HIST_BINS_PER_OCTAVE - 1; k++)
+            bin -= mantissa >= mantissa_steps[k]; /* a true comparison is -1 */
+        bin &= ~(bits < low);                                /* bucket 0 */
+        bin = (bin & ~(bits >= high)) | (top & (bits >= high)); /* the last bucket */
+        for (int lane = 0; lane < SQ_VF_LANES; lane++)
+            bins[i + (size_t)lane] = (uint16_t)bin[lane];
+    }
+    for (; i < n; i++)
+        bins[i] = (uint16_t)sq_hist_bin(values[i]);
 }
 
 static double octave_edge(int index)

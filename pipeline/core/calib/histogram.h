@@ -13,13 +13,14 @@
  * Sixteen buckets per octave make a bucket 4.4% wide, so a percentile read
  * from it (geometric interpolation inside the bucket, capped at the channel's
  * absmax) is within 4.4% of the exact order statistic.  The bucket of a value
- * is found from its binary exponent (frexp) and a comparison of the mantissa
- * with fixed constants 2^(k/16), never with log(), so it is the same on every
- * machine.
+ * is found from the float's exponent bits and a comparison of its mantissa
+ * bits with fixed integers (the mantissas of 2^(k/16) rounded up), never with
+ * log() or frexp(), so it is the same on every machine.
  */
 #ifndef SQ_CALIB_HISTOGRAM_H
 #define SQ_CALIB_HISTOGRAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SQ_HIST_BINS_PER_OCTAVE 16
@@ -29,6 +30,8 @@
 
 /* Bucket of |value| (value must be finite). */
 int sq_hist_bin(float value);
+/* bins[i] = sq_hist_bin(values[i]) for i < n, eight at a time. */
+void sq_hist_bin_row(const float *values, size_t n, uint16_t *bins);
 /* Bucket edges: [lower, upper); the last bucket's upper edge is +inf. */
 double sq_hist_bin_lower(int bin);
 double sq_hist_bin_upper(int bin);

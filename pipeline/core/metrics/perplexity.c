@@ -5,18 +5,61 @@
 #include <string.h>
 
 #include "metrics/kl.h"
+#include "models/vec_math.h"
 #include "tensor/tensor.h"
 
-double sq_logsumexp(const float *logits, int vocab)
+typedef double sq_vd4 __attribute__((vector_size(4 * sizeof(double))));
+typedef float sq_vf4 __attribute__((vector_size(4 * sizeof(float))));
+
+/* The lanes of an 8-float vector as two 4-double vectors (exact). */
+SQ_VF_INLINE void widen(sq_vf v, sq_vd4 *lo, sq_vd4 *hi)
 {
-    /* F.log_softmax(x.double()): subtract the max, sum exp in double. */
-    double max = -INFINITY, sum = 0.0;
-    for (int v = 0; v < vocab; v++)
-        if ((double)logits[v] > max)
-            max = (double)logits[v];
-    for (int v = 0; v < vocab; v++)
-        sum += exp((double)logits[v] - max);
-    return max + log(sum);
+    sq_vf4 a, b;
+    memcpy(&a, &v, sizeof a);
+    memcpy(&b, (const char *)&v + sizeof a, sizeof b);
+    *lo = __builtin_convertvector(a, sq_vd4);
+    *hi = __builtin_convertvector(b, sq_vd4);
+}
+
+SQ_VEC_KERNEL double sq_logsumexp(const float *logits, int vocab)
+{
+    /* log sum_v exp(x_v) = m + log sum_v exp(x_v - m), m the largest logit (so no
+     * term exceeds 1 and the largest is exactly 1).  F.log_softmax(x.double())
+     * computes every term in double; here the differences x_v - m and their exp
+     * are float (vec_math.h's exp, about 1 ulp), eight at a time, and only the
+     * sum is double: each term carries a relative error of a few 1e-8, the sum
+     * the same (the terms are positive, so nothing cancels), and the result is
+     * within ~1e-7 of the double computation.  The order of the additions is
+     * fixed by vocab alone (eight lane sums, then the lanes in a fixed order),
+     * so a window scores the same on every rank. */
+    const int full = vocab - vocab % SQ_VF_LANES;
+    const size_t tail = (size_t)(vocab - full);
+    sq_vf top = sq_vf_splat(-INFINITY);
+    for (int v = 0; v < full; v += SQ_VF_LANES) {
+        sq_vf x = sq_vf_load(logits + v);
+        top = sq_vf_select(x > top, x, top);
+    }
+    float max = -INFINITY;
+    for (int lane = 0; lane < SQ_VF_LANES; lane++)
+        max = top[lane] > max ? top[lane] : max;
+    for (int v = full; v < vocab; v++)
+        max = logits[v] > max ? logits[v] : max;
+    if (!isfinite(max)) /* no finite logit: as the double form (inf, or NaN) */
+        return max;
+    const sq_vf m = sq_vf_splat(max);
+    sq_vd4 sum_lo = {0, 0, 0, 0}, sum_hi = {0, 0, 0, 0}, lo, hi;
+    for (int v = 0; v < full; v += SQ_VF_LANES) {
+        widen(sq_vf_exp(sq_vf_load(logits + v) - m), &lo, &hi);
+        sum_lo += lo;
+        sum_hi += hi;
+    }
+    if (tail) { /* the padded lanes would add exp(0 - m): keep only the first tail lanes */
+        widen(sq_vf_first(sq_vf_exp(sq_vf_load_n(logits + full, tail) - m), tail), &lo, &hi);
+        sum_lo += lo;
+        sum_hi += hi;
+    }
+    const sq_vd4 s = sum_lo + sum_hi;
+    return (double)max + log((s[0] + s[2]) + (s[1] + s[3]));
 }
 
 void sq_score_window(const float *logits, int vocab, const int32_t *window_tokens, const sq_window_plan *plan,

@@ -1,9 +1,10 @@
 /* perplexity.h - negative log-likelihood of a window's predictions.
  *
- * Log-softmax in double over the fp32 logits (PyTorch's
- * F.log_softmax(logits.double()), as tests/reference/itera_ref.py computes it),
- * and sums in position order, so a window's sums depend on nothing but the
- * window: the same on every rank, with any number of ranks.
+ * Log-softmax of the fp32 logits as PyTorch's F.log_softmax(logits.double())
+ * (tests/reference/itera_ref.py) to within ~1e-7: the exponentials are float and
+ * vectorised, their sum is double (sq_logsumexp).  Sums run in position order,
+ * so a window's sums depend on nothing but the window: the same on every rank,
+ * with any number of ranks.
  */
 #ifndef SQ_METRICS_PERPLEXITY_H
 #define SQ_METRICS_PERPLEXITY_H
@@ -22,7 +23,7 @@ typedef struct {
     double kl_sum;        /* sum of KL(P_baseline || P_this) over scored positions */
 } sq_window_score;
 
-/* logsumexp of one position's logits, in double. */
+/* logsumexp of one position's logits: float exp, double sum, double result. */
 double sq_logsumexp(const float *logits, int vocab);
 
 /* Scores one window.
