@@ -17,6 +17,7 @@ LAYERS=(
     "util"
     "tensor config artifact cli"
     "checkpoint quant tokenize"
+    "kernels"
     "models precision gguf"
     "modelio"
     "calib advice"
@@ -72,7 +73,7 @@ if [ "${1:-}" = "--self-test" ]; then
     check_tree "$tmp/core" >/dev/null || { echo "self-test: a clean tree was refused"; exit 1; }
     printf '#include "modelio/loader.h"\n' > "$tmp/core/quant/up.c"
     out=$(check_tree "$tmp/core") && { echo "self-test: an include of a higher layer passed"; exit 1; }
-    grep -q "quant/up.c:1: 'quant/' (layer 2) includes 'modelio/' (layer 4)" <<<"$out" ||
+    grep -q "quant/up.c:1: 'quant/' (layer $(layer_of quant)) includes 'modelio/' (layer $(layer_of modelio))" <<<"$out" ||
         { echo "self-test: unexpected message: $out"; exit 1; }
     rm "$tmp/core/quant/up.c"
     mkdir -p "$tmp/core/artifact"

@@ -1,0 +1,223 @@
+/* panel_gemm.c - y = x W^T with W packed once into panels of 16 outputs, for fp32,
+ * fp16 and bf16 weights (fp16 and bf16 stay 16-bit in memory and are widened per
+ * panel row inside the kernel).
+ *
+ * Layout: panel p holds outputs 16p .. 16p+15, input-major: panel[k][j] =
+ * W[16p + j][k] (zero past the last output), so the kernel reads 16 consecutive
+ * weights per input k.  This is the packed B operand of a GEMM (Goto and van de
+ * Geijn, "Anatomy of high-performance matrix multiplication", 2008), made once
+ * when the model is built instead of by the BLAS on every call; the kernel writes
+ * y directly (no separate beta = 0 pass).
+ *
+ * The AVX2 kernel keeps a 6 x 16 block of y in twelve registers: per input k it
+ * loads the panel row (two 8-float vectors, converted from 16-bit when needed),
+ * broadcasts x[t][k] for six tokens and issues twelve FMAs (the register block
+ * of BLIS's Haswell sgemm kernel).  Panels are the outer loop, so a weight panel
+ * is read from memory once per window and the window's activations come from
+ * cache.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels_internal.h"
+#include "tensor/tensor.h"
+
+#define PANEL 16
+#define MR 6
+
+static size_t panel_count(int rows) { return ((size_t)rows + PANEL - 1) / PANEL; }
+
+/* Packs element (r, k) of a row-major [rows, cols] source of `size`-byte elements. */
+static sq_status pack_panels(const void *src, size_t size, int rows, int cols, sq_matrix *m, const char *what)
+{
+    sq_status st = SQ_OK;
+    size_t panels = panel_count(rows), bytes = panels * PANEL * (size_t)cols * size;
+    char *out = NULL;
+    SQ_TRY(sq_alloc(&out, bytes, 1, what));
+    for (size_t p = 0; p < panels; p++)
+        for (int k = 0; k < cols; k++)
+            for (int j = 0; j < PANEL; j++) {
+                size_t r = p * PANEL + (size_t)j;
+                char *dst = out + ((p * (size_t)cols + (size_t)k) * PANEL + (size_t)j) * size;
+                if (r < (size_t)rows)
+                    memcpy(dst, (const char *)src + (r * (size_t)cols + (size_t)k) * size, size);
+            }
+    m->codes = out;
+    m->bytes = bytes;
+    m->rows = rows;
+    m->cols = cols;
+cleanup:
+    return st;
+}
+
+sq_status sq_panel_pack_f32(const float *w, int rows, int cols, sq_matrix *m)
+{
+    m->kernel = &sq_kernel_f32_panel;
+    return pack_panels(w, sizeof(float), rows, cols, m, "fp32 weight panels");
+}
+
+static sq_status prepare_16bit(const sq_qtensor *qt, sq_dtype dtype, const sq_kernel *kernel, sq_matrix *m)
+{
+    sq_status st;
+    int rows, cols;
+    const sq_qbuffer *data;
+    if ((st = sq_kernel_dims(qt, &rows, &cols)) != SQ_OK ||
+        (st = sq_kernel_buffer(qt, "data", dtype, (int64_t)rows * cols, &data)) != SQ_OK)
+        return st;
+    m->kernel = kernel;
+    return pack_panels(data->data, 2, rows, cols, m, qt->name);
+}
+
+static sq_status prepare_f32(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)
+{
+    sq_status st;
+    int rows, cols;
+    const sq_qbuffer *data;
+    if ((st = sq_kernel_dims(qt, &rows, &cols)) != SQ_OK ||
+        (st = sq_kernel_buffer(qt, "data", SQ_DTYPE_F32, (int64_t)rows * cols, &data)) != SQ_OK)
+        return st;
+    return sq_panel_pack_f32(data->data, rows, cols, m);
+}
+
+static sq_status prepare_f16(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)
+{
+    return prepare_16bit(qt, SQ_DTYPE_F16, &sq_kernel_f16_panel, m);
+}
+
+static sq_status prepare_bf16(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)
+{
+    return prepare_16bit(qt, SQ_DTYPE_BF16, &sq_kernel_bf16_panel, m);
+}
+
+/* ---- scalar reference --------------------------------------------------- */
+
+#define REF_BODY(type, widen)                                                                   \
+    const int K = m->cols;                                                                      \
+    for (int t = 0; t < T; t++) {                                                               \
+        const float *xt = x + (size_t)t * K;                                                    \
+        for (int r = 0; r < m->rows; r++) {                                                     \
+            const type *b = (const type *)m->codes + (size_t)(r / PANEL) * K * PANEL + r % PANEL; \
+            float sum = 0.0f;                                                                   \
+            for (int k = 0; k < K; k++)                                                         \
+                sum += xt[k] * widen(b[(size_t)k * PANEL]);                                     \
+            float *out = y + (size_t)t * ldy + r;                                               \
+            *out = accumulate ? *out + sum : sum;                                               \
+        }                                                                                       \
+    }
+
+static inline float same(float v) { return v; }
+
+static void f32_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                    sq_kernel_work *work)
+{
+    REF_BODY(float, same)
+}
+
+static void f16_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                    sq_kernel_work *work)
+{
+    REF_BODY(uint16_t, sq_f16_to_f32)
+}
+
+static void bf16_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                     sq_kernel_work *work)
+{
+    REF_BODY(uint16_t, sq_bf16_to_f32)
+}
+
+/* ---- AVX2 + FMA + F16C ---------------------------------------------------- */
+
+#if SQ_KERNELS_X86
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+#define LOAD_F32(b, k, half) _mm256_loadu_ps((const float *)(b) + (size_t)(k) * PANEL + 8 * (half))
+#define LOAD_F16(b, k, half) \
+    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)(b) + (size_t)(k) * PANEL + 8 * (half))))
+#define LOAD_BF16(b, k, half)                                                                                \
+    _mm256_castsi256_ps(_mm256_slli_epi32(                                                                   \
+        _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)(b) + (size_t)(k) * PANEL + \
+                                                                8 * (half)))), 16))
+
+/* Stores rows 0..mr-1 of the 6 x 16 block c into y (nr valid columns). */
+AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, int ldy, bool accumulate)
+{
+    for (int i = 0; i < mr; i++) {
+        float *out = y + (size_t)i * ldy;
+        if (nr == PANEL) {
+            if (accumulate) {
+                c[i][0] = _mm256_add_ps(c[i][0], _mm256_loadu_ps(out));
+                c[i][1] = _mm256_add_ps(c[i][1], _mm256_loadu_ps(out + 8));
+            }
+            _mm256_storeu_ps(out, c[i][0]);
+            _mm256_storeu_ps(out + 8, c[i][1]);
+        } else {
+            float lanes[PANEL];
+            _mm256_storeu_ps(lanes, c[i][0]);
+            _mm256_storeu_ps(lanes + 8, c[i][1]);
+            for (int j = 0; j < nr; j++)
+                out[j] = accumulate ? out[j] + lanes[j] : lanes[j];
+        }
+    }
+}
+
+#define AVX2_BODY(type, LOAD)                                                                      \
+    const int K = m->cols, N = m->rows;                                                            \
+    for (size_t p = 0; p < panel_count(N); p++) {                                                  \
+        const type *b = (const type *)m->codes + p * (size_t)K * PANEL;                            \
+        const int nr = N - (int)p * PANEL < PANEL ? N - (int)p * PANEL : PANEL;                    \
+        for (int t = 0; t < T; t += MR) {                                                          \
+            const int mr = T - t < MR ? T - t : MR;                                                \
+            const float *xr[MR];                                                                   \
+            for (int i = 0; i < MR; i++) /* rows past the window repeat the last one, unstored */ \
+                xr[i] = x + (size_t)(t + (i < mr ? i : mr - 1)) * K;                               \
+            __m256 c[MR][2];                                                                       \
+            for (int i = 0; i < MR; i++)                                                           \
+                c[i][0] = c[i][1] = _mm256_setzero_ps();                                           \
+            for (int k = 0; k < K; k++) {                                                          \
+                const __m256 b0 = LOAD(b, k, 0), b1 = LOAD(b, k, 1);                               \
+                _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)                              \
+                {                                                                                  \
+                    const __m256 a = _mm256_broadcast_ss(xr[i] + k);                               \
+                    c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);                                     \
+                    c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);                                     \
+                }                                                                                  \
+            }                                                                                      \
+            store_block(c, mr, nr, y + (size_t)t * ldy + p * PANEL, ldy, accumulate);              \
+        }                                                                                          \
+    }
+
+AVX2 static void f32_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                          sq_kernel_work *work)
+{
+    AVX2_BODY(float, LOAD_F32)
+}
+
+AVX2 static void f16_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                          sq_kernel_work *work)
+{
+    AVX2_BODY(uint16_t, LOAD_F16)
+}
+
+AVX2 static void bf16_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                           sq_kernel_work *work)
+{
+    AVX2_BODY(uint16_t, LOAD_BF16)
+}
+#else
+#define f32_avx2 NULL
+#define f16_avx2 NULL
+#define bf16_avx2 NULL
+#endif
+
+const sq_kernel sq_kernel_f32_panel = {
+    .name = "f32-panel", .format = "fp32", .prepare = prepare_f32, .matmul_ref = f32_ref, .matmul_avx2 = f32_avx2,
+};
+const sq_kernel sq_kernel_f16_panel = {
+    .name = "f16-panel", .format = "fp16", .prepare = prepare_f16, .matmul_ref = f16_ref, .matmul_avx2 = f16_avx2,
+};
+const sq_kernel sq_kernel_bf16_panel = {
+    .name = "bf16-panel", .format = "bf16", .prepare = prepare_bf16, .matmul_ref = bf16_ref,
+    .matmul_avx2 = bf16_avx2,
+};

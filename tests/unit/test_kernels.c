@@ -1,0 +1,214 @@
+/* test_kernels.c - the packed-weight kernels (kernels/matrix.h): for every storage format,
+ * the scalar reference and the AVX2 kernel agree, and both agree with dequantize-then-multiply
+ * within the error the int8 activations (and NF4's int8 table) can explain. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu.h"
+#include "kernels/matrix.h"
+#include "quant/format.h"
+#include "test_support.h"
+
+enum { ROWS = 37, COLS = 256, TOKENS = 11 };
+
+static uint32_t rng = 2463534242u;
+static float unit_random(void) /* [-1, 1) */
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return (float)((double)rng / 2147483648.0 - 1.0);
+}
+
+typedef struct {
+    const char *format;
+    const char *kernel;     /* expected kernel name, or NULL: the dequantized fallback */
+    sq_quant_options options;
+    double table_error;     /* largest |w_kernel - w_stored| / block scale (nf4's int8 table) */
+} format_case;
+
+static format_case case_of(int i)
+{
+    format_case c = {0};
+    sq_quant_options_default(&c.options);
+    switch (i) {
+    case 0: c.format = "fp32"; c.kernel = "f32-panel"; break;
+    case 1: c.format = "fp16"; c.kernel = "f16-panel"; break;
+    case 2: c.format = "bf16"; c.kernel = "bf16-panel"; break;
+    case 3: c.format = "int8"; c.kernel = "int8xq8"; break;
+    case 4: c.format = "int4"; c.kernel = "q4xq8"; break;
+    case 5: c.format = "int4"; c.kernel = "q4xq8"; c.options.asymmetric = true; break;
+    case 6: c.format = "int4"; c.kernel = "q4xq8"; c.options.block_size = 64; break;
+    case 7: c.format = "nf4"; c.kernel = "nf4xq8"; c.table_error = 1.0 / 254.0; break;
+    case 8: c.format = "nf4"; c.kernel = "nf4xq8"; c.options.double_quant = true; c.table_error = 1.0 / 254.0; break;
+    case 9: c.format = "gptq"; c.kernel = "gptq4xq8"; c.options.group_size = 128; break;
+    case 10: c.format = "gptq"; c.kernel = "gptq4xq8"; c.options.bits = 3; c.options.group_size = -1; break;
+    case 11: c.format = "int4"; c.kernel = NULL; c.options.block_size = 16; break; /* no loop for 16 */
+    case 12: c.format = "gptq"; c.kernel = NULL; c.options.act_order = true; c.options.group_size = 128; break;
+    default: c.format = "gptq"; c.kernel = NULL; c.options.bits = 8; break;
+    }
+    return c;
+}
+#define CASES 14
+
+/* x [TOKENS, COLS] with an outlier channel, W [ROWS, COLS], and X^T X / N for gptq */
+static float x[TOKENS * COLS], w[ROWS * COLS];
+static double hessian[COLS * COLS];
+
+static void make_inputs(void)
+{
+    for (int i = 0; i < TOKENS * COLS; i++)
+        x[i] = unit_random() * (i % COLS == 5 ? 20.0f : 1.0f);
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = unit_random() * 0.1f;
+    for (int a = 0; a < COLS; a++)
+        for (int b = 0; b < COLS; b++) {
+            double s = 0.0;
+            for (int t = 0; t < TOKENS; t++)
+                s += (double)x[t * COLS + a] * x[t * COLS + b];
+            hessian[a * COLS + b] = s / TOKENS + (a == b ? 0.1 : 0.0);
+        }
+}
+
+static void run(const sq_matrix *m, sq_isa isa, float *y, bool accumulate, sq_kernel_work *work)
+{
+    sq_isa_limit(isa);
+    if (!accumulate)
+        for (int i = 0; i < TOKENS * ROWS; i++)
+            y[i] = NAN; /* every output must be written */
+    sq_matrix_matmul(m, x, TOKENS, y, ROWS, accumulate, work);
+    sq_isa_limit(SQ_ISA_AVX512);
+}
+
+START_TEST(test_format_kernel)
+{
+    format_case c = case_of(_i);
+    const sq_quant_format *format = sq_quant_format_find(c.format);
+    sq_qtensor qt;
+    sq_matrix m, m32;
+    sq_kernel_work work = {0};
+    sq_calib_stats calib = {.hessian = hessian, .tokens = TOKENS};
+    sq_kernel_options fp32_acts = {.fp32_activations = true};
+    static float deq[ROWS * COLS], y_ref[TOKENS * ROWS], y_simd[TOKENS * ROWS], y_wide[TOKENS * ROWS],
+        y32[TOKENS * ROWS];
+    char what[96];
+
+    make_inputs();
+    ck_assert_ptr_nonnull(format);
+    ck_assert_int_eq(format->quantize("t", w, ROWS, COLS, &c.options, &calib, &qt), SQ_OK);
+    ck_assert_int_eq(format->dequantize(&qt, deq), SQ_OK);
+    ck_assert_int_eq(sq_kernel_work_reserve(&work, (size_t)TOKENS * COLS), SQ_OK);
+    ck_assert_int_eq(sq_matrix_from_qtensor(&qt, NULL, &m), SQ_OK);
+    ck_assert_int_eq(sq_matrix_from_qtensor(&qt, &fp32_acts, &m32), SQ_OK);
+    sq_matrix_describe(&m, what, sizeof what);
+    if (c.kernel) {
+        ck_assert_str_eq(m.kernel->name, c.kernel);
+        ck_assert_msg(!m.fallback, "%s: %s", c.format, what);
+    } else {
+        ck_assert_msg(m.fallback && strstr(what, "(dequantized)"), "%s: %s", c.format, what);
+    }
+
+    run(&m, SQ_ISA_SCALAR, y_ref, false, &work);
+    run(&m, SQ_ISA_AVX2, y_simd, false, &work);
+    run(&m, SQ_ISA_AVX512, y_wide, false, &work); /* the AVX2 one again where the CPU has no AVX-512 */
+    run(&m32, SQ_ISA_AVX512, y32, false, &work);
+    /* the activations' block: the int8 kernel's own, 32 for the others */
+    const int ab = m.kernel == sq_kernel_for_format("int8") && !m.fallback ? m.group : 32;
+    for (int t = 0; t < TOKENS; t++) {
+        /* the bound of the int8 activations: half a step d_b / 2 per input, times |w|, and
+         * for nf4 the table's error times |x| (scale: the block's absmax) */
+        for (int r = 0; r < ROWS; r++) {
+            double exact = 0.0, mag = 0.0, act_bound = 0.0, table_bound = 0.0;
+            for (int b = 0; b < COLS / ab; b++) {
+                double amax = 0.0, wmax = 0.0;
+                for (int j = 0; j < ab; j++) {
+                    amax = fmax(amax, fabs(x[t * COLS + b * ab + j]));
+                    wmax = fmax(wmax, fabs(deq[r * COLS + b * ab + j]));
+                }
+                for (int j = 0; j < ab; j++) {
+                    int k = b * ab + j;
+                    exact += (double)x[t * COLS + k] * deq[r * COLS + k];
+                    mag += fabs((double)x[t * COLS + k] * deq[r * COLS + k]);
+                    act_bound += amax / 127.0 / 2.0 * fabs(deq[r * COLS + k]);
+                    /* absmax of an nf4 block of 64 is at most the absmax of its two 32-halves */
+                    table_bound += c.table_error * fabs(x[t * COLS + k]) * 2.0 * wmax;
+                }
+            }
+            const double slop = 1e-5 * mag + 1e-6, got = y_simd[t * ROWS + r], ref = y_ref[t * ROWS + r];
+            ck_assert_msg(isfinite(got) && isfinite(ref), "%s: output (%d, %d) not written", c.format, t, r);
+            ck_assert_msg(fabs(got - ref) <= slop, "%s %s: scalar %.9g vs avx2 %.9g at (%d, %d)", c.format, what,
+                          ref, got, t, r);
+            ck_assert_msg(fabs(y_wide[t * ROWS + r] - ref) <= slop, "%s %s: scalar %.9g vs avx512 %.9g at (%d, %d)",
+                          c.format, what, ref, y_wide[t * ROWS + r], t, r);
+            const double bound = (m.fallback || m.kernel->name[0] == 'f' || m.kernel->name[0] == 'b' ? 0.0
+                                                                                                    : act_bound) +
+                                 table_bound + slop;
+            ck_assert_msg(fabs(ref - exact) <= bound, "%s %s: kernel %.9g vs dequantized %.9g at (%d, %d), bound %.3g",
+                          c.format, what, ref, exact, t, r, bound);
+            ck_assert_msg(fabs(y32[t * ROWS + r] - exact) <= table_bound + slop,
+                          "%s fp32 activations: %.9g vs dequantized %.9g", c.format, y32[t * ROWS + r], exact);
+        }
+    }
+    /* accumulate adds to what y holds */
+    for (int i = 0; i < TOKENS * ROWS; i++)
+        y_simd[i] = 1.0f;
+    run(&m, SQ_ISA_AVX512, y_simd, true, &work);
+    for (int i = 0; i < TOKENS * ROWS; i++)
+        ck_assert_float_eq_tol(y_simd[i], y_ref[i] + 1.0f, 1e-4f * (1.0f + fabsf(y_ref[i])));
+    sq_matrix_free(&m);
+    sq_matrix_free(&m32);
+    sq_qtensor_free(&qt);
+    sq_kernel_work_free(&work);
+}
+END_TEST
+
+/* A window shorter than the register block, a single token and a single output. */
+START_TEST(test_panel_edges)
+{
+    static float wv[3 * 64], xv[7 * 64], y1[7 * 3], y2[7 * 3];
+    sq_matrix m;
+    for (int i = 0; i < 3 * 64; i++)
+        wv[i] = unit_random();
+    for (int i = 0; i < 7 * 64; i++)
+        xv[i] = unit_random();
+    ck_assert_int_eq(sq_matrix_from_f32(wv, 3, 64, &m), SQ_OK);
+    for (int T = 1; T <= 7; T++) {
+        sq_isa_limit(SQ_ISA_SCALAR);
+        sq_matrix_matmul(&m, xv, T, y1, 3, false, NULL);
+        sq_isa_limit(SQ_ISA_AVX512);
+        sq_matrix_matmul(&m, xv, T, y2, 3, false, NULL);
+        for (int i = 0; i < T * 3; i++) {
+            double exact = 0.0;
+            for (int k = 0; k < 64; k++)
+                exact += (double)xv[(i / 3) * 64 + k] * wv[(i % 3) * 64 + k];
+            ck_assert_double_eq_tol(y1[i], exact, 1e-4);
+            ck_assert_double_eq_tol(y2[i], exact, 1e-4);
+        }
+    }
+    sq_matrix_free(&m);
+}
+END_TEST
+
+START_TEST(test_every_kernel_has_a_reference)
+{
+    for (const sq_kernel *const *k = sq_kernel_all(); *k; k++) {
+        ck_assert_ptr_nonnull((*k)->matmul_ref);
+        ck_assert_ptr_eq(sq_kernel_for_format((*k)->format), *k);
+    }
+    ck_assert_ptr_null(sq_kernel_for_format("q8_0_unknown"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("kernels");
+    TCase *tc = tcase_create("kernels");
+    tcase_add_loop_test(tc, test_format_kernel, 0, CASES);
+    tcase_add_test(tc, test_panel_edges);
+    tcase_add_test(tc, test_every_kernel_has_a_reference);
+    suite_add_tcase(suite, tc);
+    return sq_test_run(suite);
+}
