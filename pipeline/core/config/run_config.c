@@ -21,7 +21,7 @@ static const char *const inspect_keys[] = {"target_hardware", NULL};
 static const char *const calibrate_keys[] = {"windows", "window_length", "percentiles", "hessian", "ranks", NULL};
 static const char *const compress_keys[] = {"recipe", "precision_map", NULL};
 static const char *const evaluate_keys[] = {"window_length", "stride", "scoring", "offset", "max_windows",
-                                            "store_logprobs", "ranks", NULL};
+                                            "store_logprobs", "ranks", "kernels", "activations", NULL};
 static const char *const targets_keys[] = {"compression", "quality", NULL};
 
 void sq_run_config_defaults(sq_run_config *cfg)
@@ -266,6 +266,16 @@ static sq_status parse_sections(sq_run_config *cfg, spec_paths *paths)
                                                            : SQ_SCORE_SECOND_HALF;
     if (cfg->evaluate.stride == 0)
         cfg->evaluate.stride = cfg->evaluate.window_length;
+    {
+        static const char *const kernel_paths[] = {"packed", "dequantized", NULL};
+        static const char *const activation_kinds[] = {"int8", "fp32", NULL};
+        text = NULL;
+        SQ_TRY(choice(section, "kernels", kernel_paths, &text));
+        cfg->evaluate.dequantized = text && strcmp(text, "dequantized") == 0;
+        text = NULL;
+        SQ_TRY(choice(section, "activations", activation_kinds, &text));
+        cfg->evaluate.fp32_activations = text && strcmp(text, "fp32") == 0;
+    }
 
     section = sq_yaml_get(root, "targets");
     SQ_TRY(sq_yaml_check_keys(section, "targets", targets_keys));

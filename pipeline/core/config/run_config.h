@@ -60,6 +60,10 @@ typedef struct {
     int max_windows;        /* evaluate.max_windows: 0 = all */
     bool store_logprobs;    /* evaluate.store_logprobs: keep log-probs for KL (baseline) */
     int ranks;              /* evaluate.ranks (default 1) */
+    bool dequantized;       /* evaluate.kernels: packed (default: quantized weights run packed) |
+                               dequantized (the reference path: dequantized to fp32 once) */
+    bool fp32_activations;  /* evaluate.activations: int8 (default: quantized kernels quantize
+                               activations per block) | fp32 */
 } sq_evaluate_section;
 
 typedef struct {

@@ -55,6 +55,7 @@ typedef struct {
     size_t bytes;            /* bytes of codes + scales + extra: what the weight occupies in memory */
     bool fp32_activations;
     bool fallback;           /* no kernel took the stored layout: fp32 panels of the dequantized values */
+    sq_kernel_work *work;    /* borrowed: the scratch of the model that runs it (may be NULL for panels) */
 } sq_matrix;
 
 struct sq_kernel {

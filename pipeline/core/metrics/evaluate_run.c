@@ -40,6 +40,40 @@ static void default_variant(const sq_evaluate_request *request, char *out, size_
     free(file_copy);
 }
 
+/* Which kernel runs each linear weight: "tensor kernel/isa bytes" lines for the artifact
+ * (malloc'd into *text), their bytes, and a count per kernel in the log. */
+static sq_status describe_kernels(const sq_model *model, int rank, char **text, uint64_t *linear_bytes)
+{
+    char kinds[8][64], kernel[64];
+    int counts[8] = {0}, kind_count = 0, n = sq_model_linear_count(model);
+    size_t size = (size_t)n * 200 + 1, used = 0;
+    *linear_bytes = 0;
+    if ((*text = malloc(size)) == NULL)
+        return sq_fail(SQ_ERR_RUN, "out of memory for the kernel list");
+    (*text)[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        const char *name;
+        size_t bytes;
+        int k = 0;
+        sq_model_linear_at(model, i, &name, kernel, sizeof kernel, &bytes);
+        used += (size_t)snprintf(*text + used, size - used, "%.100s %s %zu\n", name, kernel, bytes);
+        *linear_bytes += bytes;
+        while (k < kind_count && strcmp(kinds[k], kernel) != 0)
+            k++;
+        if (k == kind_count && kind_count < 8)
+            snprintf(kinds[kind_count++], sizeof kinds[0], "%s", kernel);
+        if (k < kind_count)
+            counts[k]++;
+    }
+    char line[512] = "";
+    for (int k = 0; k < kind_count; k++)
+        snprintf(line + strlen(line), sizeof line - strlen(line), "%s%d x %s", k ? ", " : "", counts[k], kinds[k]);
+    if (rank == 0)
+        sq_info("kernels: %s; linear weights %.2f MiB in memory, model %.2f MiB", line,
+                (double)*linear_bytes / 1048576.0, (double)sq_model_weight_bytes(model) / 1048576.0);
+    return SQ_OK;
+}
+
 /* The root's summary of the measured numbers on stderr. */
 static void log_results(const sq_evaluate_request *request, const sq_loaded_model *loaded,
                         const sq_eval_options *eval_options, const sq_baseline_info *baseline,
@@ -124,7 +158,8 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
     sq_eval_record record;
     sq_model_identity identity = {0};
     char tokens_sha[SQ_SHA256_HEX], variant[256];
-    char *json = NULL;
+    char *json = NULL, *kernels = NULL;
+    uint64_t linear_bytes = 0;
     bool model_loaded = false;
     sq_family_hints hints = {0};
     int rank = 0, ranks = 1;
@@ -144,14 +179,20 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
     SQ_TRY(sq_mpi_agree(comm, st));
 
     hints.num_heads = cfg->model.num_heads;
-    st = sq_model_load(request->model_path, cfg->model.family, &hints, &loaded);
+    st = sq_model_load_packed(request->model_path, cfg->model.family, &hints, &loaded);
     model_loaded = st == SQ_OK;
     if (st == SQ_OK)
         st = sq_model_identity_of_loaded(request->model_path, &loaded, &identity);
     if (st == SQ_OK) {
-        st = sq_model_build(&loaded.config, &loaded.tensors, &model);
+        /* One copy of the weights: each tensor's data goes once the model holds its own form */
+        sq_model_build_options build = {.packed = loaded.packed, .packed_count = loaded.packed_count,
+                                        .fp32_activations = cfg->evaluate.fp32_activations,
+                                        .dequantized = cfg->evaluate.dequantized, .release = true};
+        st = sq_model_build_ex(&loaded.config, &loaded.tensors, &build, &model);
         if (st != SQ_OK)
             sq_error_context("building the model of %s", request->model_path);
+        else
+            st = describe_kernels(model, rank, &kernels, &linear_bytes);
     }
     SQ_TRY(sq_mpi_agree(comm, st));
 
@@ -202,6 +243,7 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
             .data = &cfg->data.evaluation, .token_count = (int64_t)token_count, .tokens_sha256 = tokens_sha,
             .ranks = ranks, .max_windows = cfg->evaluate.max_windows,
             .baseline_path = request->baseline_path, .baseline = request->baseline_path ? &baseline : NULL,
+            .kernels = kernels, .weight_bytes = sq_model_weight_bytes(model),
         };
         st = sq_unigram_perplexity(tokens, token_count, loaded.config.vocab_size, &record.unigram_perplexity);
         if (st == SQ_OK)
@@ -216,6 +258,7 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
     }
 cleanup:
     free(json);
+    free(kernels);
     sq_eval_result_free(&result);
     sq_window_plan_free(&plan);
     free(tokens);

@@ -24,6 +24,15 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU time of this thread: what the forward pass costs when the machine is shared
+ * (wall time then also counts the time other processes hold the core). */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int64_t window_scored(const sq_window *window) { return window->score_end - window->score_begin; }
 
 /* Sums the gathered per-window numbers in window order and derives the results. */
@@ -92,6 +101,7 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     uint16_t *baseline = NULL, *lp_local = NULL;
     int *counts = NULL, *displs = NULL;
     double loop_start, forward_local = 0.0, loop_local = 0.0;
+    double loop_cpu_start, forward_cpu_local = 0.0, loop_cpu_local = 0.0;
     uint64_t rss_local, rss_max = 0;
     MPI_Datatype row_type = MPI_DATATYPE_NULL;
     sq_progress progress;
@@ -131,6 +141,7 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
 
     MPI_Barrier(comm);
     loop_start = now_seconds();
+    loop_cpu_start = cpu_seconds();
     /* Rank 0 shows its own block; the others' progress is alike (same work). */
     snprintf(progress_what, sizeof progress_what, ranks > 1 ? "rank 0 of %d: windows" : "windows", ranks);
     sq_progress_start(&progress, rank == 0, progress_what, end - first, "tok");
@@ -138,9 +149,10 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
         const sq_window *window = &plan->windows[w];
         const int32_t *window_tokens = tokens + window->start;
         sq_window_score score;
-        double forward_start = now_seconds();
+        double forward_start = now_seconds(), forward_cpu_start = cpu_seconds();
         local = sq_model_forward(model, window_tokens, plan->inputs, logits, NULL);
         forward_local += now_seconds() - forward_start;
+        forward_cpu_local += cpu_seconds() - forward_cpu_start;
         if (local != SQ_OK) {
             sq_error_context("window %lld (tokens %lld..%lld)", (long long)w, (long long)window->start,
                              (long long)(window->start + plan->window_length - 1));
@@ -162,6 +174,7 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     }
     sq_progress_finish(&progress);
     loop_local = now_seconds() - loop_start;
+    loop_cpu_local = cpu_seconds() - loop_cpu_start;
     SQ_TRY(sq_mpi_agree(comm, local));
 
     /* Gather the per-window sums in rank order = window order. */
@@ -187,6 +200,8 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     rss_local = sq_peak_rss_bytes();
     MPI_Reduce(&forward_local, &result->forward_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&loop_local, &result->seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
+    MPI_Reduce(&forward_cpu_local, &result->forward_cpu_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
+    MPI_Reduce(&loop_cpu_local, &result->cpu_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&rss_local, &rss_max, 1, MPI_UINT64_T, MPI_MAX, 0, comm);
     MPI_Reduce(&processed, &result->processed, 1, MPI_INT64_T, MPI_SUM, 0, comm);
     result->peak_rss_bytes = rss_max;

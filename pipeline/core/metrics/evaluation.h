@@ -44,6 +44,9 @@ typedef struct {
     /* measured */
     double forward_seconds;    /* max over ranks of the time inside the forward pass */
     double seconds;            /* max over ranks of the whole window loop (forward + scoring) */
+    double forward_cpu_seconds; /* max over ranks of the CPU time of the forward pass (not counting
+                                   time other processes held the core: shared machines) */
+    double cpu_seconds;        /* the same for the whole window loop */
     double tokens_per_second;  /* processed / forward_seconds */
     double scored_tokens_per_second; /* scored / seconds */
     uint64_t peak_rss_bytes;   /* max over ranks */

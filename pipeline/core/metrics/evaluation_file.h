@@ -58,6 +58,8 @@ typedef struct {
     int max_windows;
     const char *baseline_path;  /* NULL without a baseline */
     const sq_baseline_info *baseline;
+    const char *kernels;        /* "tensor kernel/isa bytes\n" per linear weight (which kernel ran), or NULL */
+    uint64_t weight_bytes;      /* the model's weights in memory as it ran (prepared linears + fp32 arrays) */
 } sq_eval_record;
 
 /* sha256 of token ids as little-endian int32: the "text sha" of a setup. */

@@ -10,6 +10,8 @@
  */
 #include "modelio/loader.h"
 
+#include <stdbool.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +168,7 @@ sq_status sq_model_detect_family(sq_tensor_set *set, const char *family_name, co
  * the file must be an inspect or model artifact and its kind is copied there;
  * without, any HDF5 file holding /model is read. */
 static sq_status read_model_hdf5(const char *path, char *kind, size_t kind_size, sq_model_config *cfg,
-                                 sq_tensor_set *set, uint64_t *stored)
+                                 sq_tensor_set *set, uint64_t *stored, sq_loaded_model *packed)
 {
     sq_status st = SQ_OK;
     hid_t file = -1;
@@ -180,7 +182,10 @@ static sq_status read_model_hdf5(const char *path, char *kind, size_t kind_size,
                     "'model' artifact (or a checkpoint)", path, found);
         snprintf(kind, kind_size, "%s", found);
     }
-    SQ_TRY(sq_model_file_read(file, cfg, set, stored));
+    if (packed)
+        SQ_TRY(sq_model_file_read_packed(file, cfg, set, stored, &packed->packed, &packed->packed_count));
+    else
+        SQ_TRY(sq_model_file_read(file, cfg, set, stored));
 cleanup:
     free(found);
     if (file >= 0)
@@ -221,7 +226,7 @@ sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out)
         return sq_checkpoint_read_foreign(path, out); /* names the file when it cannot be opened */
     memset(&cfg, 0, sizeof cfg);
     sq_tensor_set_init(out);
-    st = read_model_hdf5(path, NULL, 0, &cfg, out, NULL);
+    st = read_model_hdf5(path, NULL, 0, &cfg, out, NULL, NULL);
     if (st != SQ_OK) {
         sq_error_context("reading squeeze model '%s'", path);
         sq_tensor_set_free(out);
@@ -230,12 +235,13 @@ sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out)
     return set_source(out, path, "squeeze-hdf5");
 }
 
-static sq_status load_artifact(const char *path, const char *family_name, sq_loaded_model *out)
+static sq_status load_artifact(const char *path, const char *family_name, bool packed, sq_loaded_model *out)
 {
     sq_status st = SQ_OK;
     uint64_t stored = 0;
 
-    SQ_TRY(read_model_hdf5(path, out->kind, sizeof out->kind, &out->config, &out->tensors, &stored));
+    SQ_TRY(read_model_hdf5(path, out->kind, sizeof out->kind, &out->config, &out->tensors, &stored,
+                           packed ? out : NULL));
     SQ_TRY(family_named(out->config.family, path, &out->family));
     if (family_name && family_name[0] && strcmp(family_name, "auto") != 0 &&
         strcmp(family_name, out->config.family) != 0)
@@ -282,8 +288,23 @@ cleanup:
     return st;
 }
 
+static sq_status load(const char *path, const char *family_name, const sq_family_hints *hints, bool packed,
+                      sq_loaded_model *out);
+
 sq_status sq_model_load(const char *path, const char *family_name, const sq_family_hints *hints,
                         sq_loaded_model *out)
+{
+    return load(path, family_name, hints, false, out);
+}
+
+sq_status sq_model_load_packed(const char *path, const char *family_name, const sq_family_hints *hints,
+                               sq_loaded_model *out)
+{
+    return load(path, family_name, hints, true, out);
+}
+
+static sq_status load(const char *path, const char *family_name, const sq_family_hints *hints, bool packed,
+                      sq_loaded_model *out)
 {
     sq_status st = SQ_OK;
     struct stat info;
@@ -298,21 +319,24 @@ sq_status sq_model_load(const char *path, const char *family_name, const sq_fami
     if (sq_gguf_is_gguf(path))
         st = load_gguf(path, family_name, out);
     else if (H5Fis_hdf5(path) > 0)
-        st = load_artifact(path, family_name, out);
+        st = load_artifact(path, family_name, packed, out);
     else
         st = load_checkpoint(path, family_name, hints, out);
     if (st != SQ_OK) {
         sq_loaded_model_free(out);
         return st;
     }
-    sq_info("loaded %s (%s, family %s): %zu tensors, %llu tensor bytes, %llu file bytes", path, out->kind,
-            out->family->name, out->tensors.count, (unsigned long long)out->tensor_bytes,
-            (unsigned long long)out->file_bytes);
+    sq_info("loaded %s (%s, family %s): %zu tensors (%zu kept packed), %llu tensor bytes, %llu file bytes", path,
+            out->kind, out->family->name, out->tensors.count, out->packed_count,
+            (unsigned long long)out->tensor_bytes, (unsigned long long)out->file_bytes);
     return SQ_OK;
 }
 
 void sq_loaded_model_free(sq_loaded_model *model)
 {
     sq_tensor_set_free(&model->tensors);
+    for (size_t i = 0; i < model->packed_count; i++)
+        sq_qtensor_free(&model->packed[i]);
+    free(model->packed);
     memset(model, 0, sizeof *model);
 }

@@ -14,12 +14,15 @@
 
 #include "models/family.h"
 #include "models/model_config.h"
+#include "quant/qtensor.h"
 #include "tensor/tensor.h"
 
 typedef struct {
     sq_model_config config;
     const sq_family *family;
-    sq_tensor_set tensors;     /* fp32, aliases kept */
+    sq_tensor_set tensors;     /* fp32, aliases kept (a packed tensor: name and shape, no data) */
+    sq_qtensor *packed;        /* sq_model_load_packed: the quantized tensors as stored */
+    size_t packed_count;
     char kind[32];             /* "inspect", "model", "gguf" or "checkpoint" */
     uint64_t file_bytes;       /* stat() of the path */
     uint64_t tensor_bytes;     /* bytes of the stored tensors (shared storage once):
@@ -37,6 +40,10 @@ sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out);
 /* family_name NULL or "auto" to detect. */
 sq_status sq_model_load(const char *path, const char *family_name, const sq_family_hints *hints,
                         sq_loaded_model *out);
+/* As sq_model_load, but a model artifact's quantized tensors stay packed (out->packed) for
+ * sq_model_build_ex, instead of being dequantized to fp32 here. */
+sq_status sq_model_load_packed(const char *path, const char *family_name, const sq_family_hints *hints,
+                               sq_loaded_model *out);
 void sq_loaded_model_free(sq_loaded_model *model);
 
 /* The family of a tensor set: family_name when given (not NULL, "" or "auto"),

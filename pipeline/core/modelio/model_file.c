@@ -565,7 +565,14 @@ cleanup:
 }
 
 /* A quantized tensor: rebuilt as an sq_qtensor and dequantized by its format. */
-static sq_status read_quantized(hid_t tensors, const char *name, sq_tensor_set *set, uint64_t *bytes)
+/* Quantized tensors kept packed by sq_model_file_read_packed. */
+typedef struct {
+    sq_qtensor *tensors;
+    size_t count, capacity;
+} packed_list;
+
+static sq_status read_quantized(hid_t tensors, const char *name, sq_tensor_set *set, uint64_t *bytes,
+                                packed_list *keep)
 {
     sq_status st = SQ_OK;
     sq_qtensor qt;
@@ -599,6 +606,20 @@ static sq_status read_quantized(hid_t tensors, const char *name, sq_tensor_set *
         SQ_TRY(read_buffer(group, buffers.names[i], name, &qt.buffers[qt.buffer_count], bytes));
         qt.buffer_count++;
     }
+    if (keep) { /* packed as stored; the set gets the name and shape with no data */
+        if (keep->count == keep->capacity) {
+            size_t capacity = keep->capacity ? 2 * keep->capacity : 32;
+            sq_qtensor *grown = realloc(keep->tensors, capacity * sizeof *grown);
+            if (grown == NULL)
+                SQ_FAIL(SQ_ERR_RUN, "out of memory for the packed tensors");
+            keep->tensors = grown;
+            keep->capacity = capacity;
+        }
+        SQ_TRY(sq_tensor_set_add(set, name, SQ_DTYPE_F32, qt.ndim, qt.shape, NULL, NULL));
+        keep->tensors[keep->count++] = qt;
+        memset(&qt, 0, sizeof qt);
+        goto cleanup;
+    }
     SQ_TRY(sq_alloc(&values, (size_t)sq_qtensor_numel(&qt), sizeof *values, name));
     st = format->dequantize(&qt, values);
     if (st != SQ_OK) {
@@ -631,7 +652,33 @@ static const char *declared_alias(const char *aliases, const char *name, char *t
     return NULL;
 }
 
+static sq_status read_model(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes,
+                            packed_list *keep);
+
 sq_status sq_model_file_read(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes)
+{
+    return read_model(file, cfg, set, stored_bytes, NULL);
+}
+
+sq_status sq_model_file_read_packed(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes,
+                                    sq_qtensor **packed, size_t *packed_count)
+{
+    packed_list keep = {0};
+    sq_status st = read_model(file, cfg, set, stored_bytes, &keep);
+    if (st != SQ_OK) {
+        for (size_t i = 0; i < keep.count; i++)
+            sq_qtensor_free(&keep.tensors[i]);
+        free(keep.tensors);
+        keep.tensors = NULL;
+        keep.count = 0;
+    }
+    *packed = keep.tensors;
+    *packed_count = keep.count;
+    return st;
+}
+
+static sq_status read_model(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes,
+                            packed_list *keep)
 {
     sq_status st = SQ_OK;
     hid_t model = -1, tensors = -1;
@@ -702,7 +749,7 @@ sq_status sq_model_file_read(hid_t file, sq_model_config *cfg, sq_tensor_set *se
         if (type == H5O_TYPE_DATASET)
             st = read_plain(tensors, name, set, &bytes);
         else if (type == H5O_TYPE_GROUP)
-            st = read_quantized(tensors, name, set, &bytes);
+            st = read_quantized(tensors, name, set, &bytes, keep);
         else
             st = sq_fail(SQ_ERR_INPUT, "tensor '%s' is neither a dataset nor a group", name);
         if (st != SQ_OK) {

@@ -29,6 +29,11 @@ sq_status sq_model_file_write(hid_t file, const sq_model_config *cfg, const sq_q
  * aliases; "raw" tensors come back in their own integer/bool dtype).  stored_bytes, when not NULL, receives the sum of the stored buffers'
  * bytes (shared storage once). */
 sq_status sq_model_file_read(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes);
+/* As sq_model_file_read, but quantized tensors stay as stored: *packed (malloc'd, count
+ * *packed_count, each freed with sq_qtensor_free) holds them, and the set has their names and
+ * original shapes with no data (the forward's kernels multiply with them packed). */
+sq_status sq_model_file_read_packed(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes,
+                                    sq_qtensor **packed, size_t *packed_count);
 
 /* Reads /model as stored, without dequantizing: each tensor as an sq_qtensor
  * (a plain tensor has one buffer "data"; an alias has alias_of set, no

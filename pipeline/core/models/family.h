@@ -23,6 +23,8 @@
 #include "tensor/tensor.h"
 
 /* What the user (config or flags) can tell a family that shapes cannot. */
+struct sq_fw_source; /* models/forward_internal.h: where a build takes its weights from */
+
 typedef struct {
     int num_heads; /* 0 when not given */
 } sq_family_hints;
@@ -72,7 +74,8 @@ typedef struct sq_family {
 
     /* -- running it (models/forward.h calls these) ------------------------------ */
     /* allocates every buffer for windows up to max_seq_length once */
-    sq_status (*build)(const sq_model_config *cfg, const sq_tensor_set *weights, void **state);
+    /* src: the tensor set and the packed tensors, models/forward_internal.h */
+    sq_status (*build)(const sq_model_config *cfg, const struct sq_fw_source *src, void **state);
     /* logits [count, V]; calls hooks->linear_input before every linear (weight name,
      * input rows) and hooks->router after every routing decision (hooks may be NULL) */
     sq_status (*forward)(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,

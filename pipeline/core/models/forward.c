@@ -1,6 +1,7 @@
 /* forward.c - building and running a model: dispatch on the family, weight
- * loading, the embedding and head steps, and the kernels the families share
- * (LayerNorm, GELU, hooked sgemm).
+ * loading (plain tensors to fp32, linear weights to their kernels' form), the
+ * embedding and head steps, and what the families share (LayerNorm, GELU, the
+ * hooked linear).
  *
  * The families' forward passes are their rows' build / forward / free_state
  * (models/family.h), in models/<family>_forward.c.
@@ -13,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "models/family.h"
+#include "quant/format.h"
 #include "models/forward_internal.h"
 #include "models/vec_math.h"
 
@@ -25,6 +29,14 @@ struct sq_model {
 
 sq_status sq_model_build(const sq_model_config *cfg, const sq_tensor_set *weights, sq_model **out)
 {
+    /* nothing packed and nothing released: the set is only read */
+    return sq_model_build_ex(cfg, (sq_tensor_set *)weights, NULL, out);
+}
+
+sq_status sq_model_build_ex(const sq_model_config *cfg, sq_tensor_set *weights,
+                            const sq_model_build_options *options, sq_model **out)
+{
+    static const sq_model_build_options plain = {0};
     sq_model *model = NULL;
     sq_status st = SQ_OK;
     *out = NULL;
@@ -43,7 +55,13 @@ sq_status sq_model_build(const sq_model_config *cfg, const sq_tensor_set *weight
     /* Every shape the forward pass indexes with is checked first, whoever built the
      * config (inferred from a checkpoint, or read from an artifact's config_json). */
     SQ_TRY(model->family->validate(weights, cfg));
-    SQ_TRY(model->family->build(&model->cfg, weights, &model->state));
+    sq_fw_source src = {.set = weights, .options = options ? options : &plain, .max_tokens = cfg->max_seq_length};
+    SQ_TRY(model->family->build(&model->cfg, &src, &model->state));
+    if (src.options->release) /* what the forward did not take (tensors it does not use) goes too */
+        for (size_t i = 0; i < weights->count; i++) {
+            free(weights->tensors[i].data);
+            weights->tensors[i].data = NULL;
+        }
     *out = model;
     model = NULL;
 cleanup:
@@ -94,15 +112,190 @@ static sq_status arena_keep(sq_fw_arena *arena, void *block)
     return SQ_OK;
 }
 
-sq_status sq_fw_load(sq_fw_arena *arena, const sq_tensor_set *set, const char *name, float **out)
+/* The packed tensor of that name, or NULL. */
+static sq_qtensor *packed_tensor(const sq_fw_source *src, const char *name)
 {
-    const sq_tensor *t = sq_tensor_set_find(set, name);
-    sq_status st;
+    for (size_t i = 0; i < src->options->packed_count; i++)
+        if (src->options->packed[i].name && strcmp(src->options->packed[i].name, name) == 0)
+            return &src->options->packed[i];
+    return NULL;
+}
+
+/* With options->release, a tensor's data goes once the model holds its own form of it,
+ * unless another name shares its storage (a tied head reads it again). */
+static void release(const sq_fw_source *src, const char *name)
+{
+    sq_tensor_set *set = src->set;
+    sq_qtensor *qt;
+    if (!src->options->release)
+        return;
+    if ((qt = packed_tensor(src, name)) != NULL) {
+        sq_qtensor_free(qt);
+        return;
+    }
+    for (size_t i = 0; i < set->count; i++)
+        if (set->tensors[i].alias_of && strcmp(set->tensors[i].alias_of, name) == 0)
+            return;
+    for (size_t i = 0; i < set->count; i++)
+        if (strcmp(set->tensors[i].name, name) == 0 && set->tensors[i].alias_of == NULL) {
+            free(set->tensors[i].data);
+            set->tensors[i].data = NULL;
+        }
+}
+
+static sq_status missing(const sq_fw_source *src, const char *name)
+{
+    return sq_fail(SQ_ERR_INPUT, "missing tensor '%s' in %s: the forward pass needs it", name,
+                   src->set->source_path ? src->set->source_path : "the model");
+}
+
+/* A fresh fp32 copy of a tensor, from the set or dequantized from its packed form. */
+static sq_status load_f32(const sq_fw_source *src, const char *name, float **out)
+{
+    const sq_qtensor *qt = packed_tensor(src, name);
+    const sq_tensor *t = sq_tensor_set_find(src->set, name);
+    sq_status st = SQ_OK;
+    *out = NULL;
+    if (qt) {
+        const sq_quant_format *format = sq_quant_format_find(qt->format);
+        if (format == NULL)
+            return sq_fail(SQ_ERR_INPUT, "tensor '%s': unknown storage format '%s'", name, qt->format);
+        SQ_TRY(sq_alloc(out, (size_t)sq_qtensor_numel(qt), sizeof **out, name));
+        SQ_TRY(format->dequantize(qt, *out));
+        return SQ_OK;
+    }
     if (t == NULL)
-        return sq_fail(SQ_ERR_INPUT, "missing tensor '%s' in %s: the forward pass needs it", name,
-                       set->source_path ? set->source_path : "the model");
-    st = sq_tensor_to_f32(set, t, out);
-    return st == SQ_OK ? arena_keep(arena, *out) : st;
+        return missing(src, name);
+    if (sq_tensor_set_resolve(src->set, t)->data == NULL)
+        return sq_fail(SQ_ERR_RUN, "tensor '%s' was released before the forward pass read it", name);
+    return sq_tensor_to_f32(src->set, t, out);
+cleanup:
+    free(*out);
+    *out = NULL;
+    return st;
+}
+
+sq_status sq_fw_load(sq_fw_arena *arena, const sq_fw_source *src, const char *name, float **out)
+{
+    sq_status st = load_f32(src, name, out);
+    const sq_qtensor *qt = packed_tensor(src, name);
+    const sq_tensor *t = sq_tensor_set_find(src->set, name);
+    if (st != SQ_OK)
+        return st;
+    arena->array_bytes += (uint64_t)(qt ? sq_qtensor_numel(qt) : sq_tensor_numel(t)) * sizeof(float);
+    release(src, name);
+    return arena_keep(arena, *out);
+}
+
+static sq_status keep_linear(sq_fw_arena *arena, const char *name, sq_fw_linear_weight **out)
+{
+    sq_status st = SQ_OK;
+    sq_fw_linear_weight *w = NULL;
+    if (arena->linear_count == arena->linear_capacity) {
+        int capacity = arena->linear_capacity ? 2 * arena->linear_capacity : 32;
+        sq_fw_linear_weight **grown = realloc(arena->linears, (size_t)capacity * sizeof *grown);
+        if (grown == NULL)
+            return sq_fail(SQ_ERR_RUN, "out of memory for the model's weight table");
+        arena->linears = grown;
+        arena->linear_capacity = capacity;
+    }
+    SQ_TRY(sq_alloc(&w, 1, sizeof *w, name));
+    snprintf(w->name, sizeof w->name, "%s", name);
+    arena->linears[arena->linear_count++] = w;
+    *out = w;
+cleanup:
+    return st;
+}
+
+/* The kernels' scratch holds the largest window times the widest input. */
+static sq_status reserve_work(sq_fw_arena *arena, const sq_fw_source *src, const sq_matrix *m)
+{
+    if (src->max_tokens > arena->max_tokens)
+        arena->max_tokens = src->max_tokens;
+    return sq_kernel_work_reserve(&arena->work, (size_t)(arena->max_tokens > 0 ? arena->max_tokens : 1) *
+                                                    (size_t)m->cols);
+}
+
+sq_status sq_fw_linear_from_f32(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const float *values,
+                                int rows, int cols, const sq_matrix **out)
+{
+    sq_status st = SQ_OK;
+    sq_fw_linear_weight *w;
+    SQ_TRY(keep_linear(arena, name, &w));
+    SQ_TRY(sq_matrix_from_f32(values, rows, cols, &w->matrix));
+    w->matrix.work = &arena->work;
+    SQ_TRY(reserve_work(arena, src, &w->matrix));
+    *out = &w->matrix;
+cleanup:
+    return st;
+}
+
+sq_status sq_fw_load_linear(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const sq_matrix **out)
+{
+    sq_status st = SQ_OK;
+    sq_fw_linear_weight *w;
+    float *values = NULL;
+    const sq_qtensor *qt = packed_tensor(src, name);
+    SQ_TRY(keep_linear(arena, name, &w));
+    if (qt && !src->options->dequantized) {
+        sq_kernel_options options = {.fp32_activations = src->options->fp32_activations};
+        SQ_TRY(sq_matrix_from_qtensor(qt, &options, &w->matrix));
+    } else {
+        const sq_tensor *t = qt ? NULL : sq_tensor_set_find(src->set, name);
+        int64_t rows = qt ? qt->shape[0] : t ? t->shape[0] : 0;
+        if (!qt && (t == NULL || t->ndim != 2))
+            SQ_FAIL(SQ_ERR_INPUT, "tensor '%s' is no [out, in] weight matrix", name);
+        SQ_TRY(load_f32(src, name, &values));
+        SQ_TRY(sq_matrix_from_f32(values, (int)rows, (int)((qt ? sq_qtensor_numel(qt) : sq_tensor_numel(t)) / rows),
+                                  &w->matrix));
+        if (qt)
+            w->matrix.fallback = true; /* the dequantized reference path */
+    }
+    w->matrix.work = &arena->work;
+    SQ_TRY(reserve_work(arena, src, &w->matrix));
+    release(src, name);
+    *out = &w->matrix;
+cleanup:
+    free(values);
+    return st;
+}
+
+sq_status sq_fw_load_stacked(sq_fw_arena *arena, const sq_fw_source *src, const char *name1, const char *name2,
+                             const sq_matrix **out1, const sq_matrix **out2)
+{
+    sq_status st = SQ_OK;
+    float *a = NULL, *b = NULL, *both = NULL;
+    const sq_tensor *t1 = sq_tensor_set_find(src->set, name1), *t2 = sq_tensor_set_find(src->set, name2);
+    sq_fw_linear_weight *w;
+    *out2 = NULL;
+    if (packed_tensor(src, name1) || packed_tensor(src, name2)) { /* each with its own kernel */
+        SQ_TRY(sq_fw_load_linear(arena, src, name1, out1));
+        SQ_TRY(sq_fw_load_linear(arena, src, name2, out2));
+        goto cleanup;
+    }
+    if (t1 == NULL || t2 == NULL)
+        return missing(src, t1 ? name2 : name1);
+    if (t1->ndim != 2 || t2->ndim != 2 || t1->shape[1] != t2->shape[1])
+        return sq_fail(SQ_ERR_INPUT, "tensors '%s' and '%s' cannot be stacked: their rows differ in length", name1,
+                       name2);
+    const int64_t r1 = t1->shape[0], r2 = t2->shape[0], cols = t1->shape[1];
+    SQ_TRY(load_f32(src, name1, &a));
+    SQ_TRY(load_f32(src, name2, &b));
+    SQ_TRY(sq_alloc(&both, (size_t)(r1 + r2) * (size_t)cols, sizeof *both, name1));
+    memcpy(both, a, (size_t)(r1 * cols) * sizeof *both);
+    memcpy(both + r1 * cols, b, (size_t)(r2 * cols) * sizeof *both);
+    SQ_TRY(keep_linear(arena, name1, &w));
+    SQ_TRY(sq_matrix_from_f32(both, (int)(r1 + r2), (int)cols, &w->matrix));
+    w->matrix.work = &arena->work;
+    SQ_TRY(reserve_work(arena, src, &w->matrix));
+    release(src, name1);
+    release(src, name2);
+    *out1 = &w->matrix;
+cleanup:
+    free(a);
+    free(b);
+    free(both);
+    return st;
 }
 
 sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out)
@@ -117,37 +310,42 @@ void sq_fw_arena_free(sq_fw_arena *arena)
     for (int i = 0; i < arena->count; i++)
         free(arena->blocks[i]);
     free(arena->blocks);
+    for (int i = 0; i < arena->linear_count; i++) {
+        sq_matrix_free(&arena->linears[i]->matrix);
+        free(arena->linears[i]);
+    }
+    free(arena->linears);
+    sq_kernel_work_free(&arena->work);
     memset(arena, 0, sizeof *arena);
 }
 
-/* The head: the family's head tensor when it is one of its own, else the tied
- * embedding (one storage, itera-lite.md 1.3). */
-static sq_status load_head(sq_fw_arena *arena, const sq_tensor_set *set, const sq_family_ends *names,
-                           float *embedding, float **out)
+/* The head: the family's head tensor when it is one of its own (run by its kernel), else
+ * the tied embedding (one storage, itera-lite.md 1.3), packed from the fp32 embedding. */
+static sq_status load_head(sq_fw_arena *arena, const sq_fw_source *src, const sq_family_ends *names,
+                           const float *embedding, const sq_matrix **out)
 {
-    const sq_tensor *head = names->head ? sq_tensor_set_find(set, names->head) : NULL;
-    const sq_tensor *emb = sq_tensor_set_find(set, names->embedding);
-    if (head == NULL || sq_tensor_set_resolve(set, head) == sq_tensor_set_resolve(set, emb)) {
-        *out = embedding;
-        return SQ_OK;
-    }
-    return sq_fw_load(arena, set, names->head, out);
+    const sq_tensor *head = names->head ? sq_tensor_set_find(src->set, names->head) : NULL;
+    const sq_tensor *emb = sq_tensor_set_find(src->set, names->embedding);
+    if (head == NULL || sq_tensor_set_resolve(src->set, head) == sq_tensor_set_resolve(src->set, emb))
+        return sq_fw_linear_from_f32(arena, src, names->embedding, embedding, (int)emb->shape[0], (int)emb->shape[1],
+                                     out);
+    return sq_fw_load_linear(arena, src, names->head, out);
 }
 
-sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_tensor_set *set, const sq_family_ends *names,
+sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_fw_source *src, const sq_family_ends *names,
                           sq_fw_ends *ends)
 {
     sq_status st = SQ_OK;
     memset(ends, 0, sizeof *ends);
     ends->norm = names->norm;
     ends->head_name = names->head ? names->head : names->embedding;
-    SQ_TRY(sq_fw_load(arena, set, names->embedding, &ends->embedding));
+    SQ_TRY(sq_fw_load(arena, src, names->embedding, &ends->embedding));
     if (names->position)
-        SQ_TRY(sq_fw_load(arena, set, names->position, &ends->position));
-    SQ_TRY(sq_fw_load(arena, set, names->norm_weight, &ends->norm_w));
+        SQ_TRY(sq_fw_load(arena, src, names->position, &ends->position));
+    SQ_TRY(sq_fw_load(arena, src, names->norm_weight, &ends->norm_w));
     if (names->norm_bias)
-        SQ_TRY(sq_fw_load(arena, set, names->norm_bias, &ends->norm_b));
-    SQ_TRY(load_head(arena, set, names, ends->embedding, &ends->head));
+        SQ_TRY(sq_fw_load(arena, src, names->norm_bias, &ends->norm_b));
+    SQ_TRY(load_head(arena, src, names, ends->embedding, &ends->head));
 cleanup:
     return st;
 }
@@ -196,13 +394,44 @@ sq_status sq_fw_logits(const sq_fw_ends *ends, const sq_model_config *cfg, const
 /* ---- kernels ------------------------------------------------------------ */
 
 void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
-                  const float *w, int out, float *y, int ldy, float beta)
+                  const sq_matrix *w, int out, float *y, int ldy, float beta)
 {
     if (hooks && hooks->linear_input)
         hooks->linear_input(hooks->context, name, x, rows, in);
     if (rows == 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, beta, y, ldy);
+    sq_matrix_matmul(w, x, rows, y, ldy, beta != 0.0f, w->work);
+}
+
+uint64_t sq_model_weight_bytes(const sq_model *model)
+{
+    const sq_fw_arena *arena = model->state;
+    uint64_t bytes = arena->array_bytes;
+    for (int i = 0; i < arena->linear_count; i++)
+        bytes += arena->linears[i]->matrix.bytes;
+    return bytes;
+}
+
+const sq_matrix *sq_model_linear_matrix(const sq_model *model, int i)
+{
+    const sq_fw_arena *arena = model->state;
+    return &arena->linears[i]->matrix;
+}
+
+int sq_model_linear_count(const sq_model *model)
+{
+    const sq_fw_arena *arena = model->state; /* every family's state begins with its arena */
+    return arena ? arena->linear_count : 0;
+}
+
+void sq_model_linear_at(const sq_model *model, int i, const char **name, char *kernel, size_t kernel_size,
+                        size_t *bytes)
+{
+    const sq_fw_arena *arena = model->state;
+    const sq_fw_linear_weight *w = arena->linears[i];
+    *name = w->name;
+    sq_matrix_describe(&w->matrix, kernel, kernel_size);
+    *bytes = w->matrix.bytes;
 }
 
 SQ_VEC_KERNEL void sq_fw_layernorm(const float *x, int rows, int d, const float *w, const float *b, double eps,

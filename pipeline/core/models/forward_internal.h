@@ -12,18 +12,52 @@
 
 #include <stdint.h>
 
+#include "kernels/matrix.h"
 #include "models/family.h"
 #include "models/forward.h"
 
-/* Every fp32 array a model owns, freed together by sq_fw_arena_free(). */
+/* Where a family's build takes its weights from: the tensor set, the quantized tensors kept
+ * packed (their names are in the set with no data), and how to run them (forward.h). */
+typedef struct sq_fw_source {
+    sq_tensor_set *set;
+    const sq_model_build_options *options;
+    int max_tokens;          /* cfg->max_seq_length: the longest window a kernel's scratch must hold */
+} sq_fw_source;
+
+/* A linear layer's weight as its kernel runs it, and the tensor it came from. */
+typedef struct {
+    char name[96];
+    sq_matrix matrix;
+} sq_fw_linear_weight;
+
+/* Every array a model owns (fp32 arrays, prepared weights, the kernels' scratch), freed
+ * together by sq_fw_arena_free(). */
 typedef struct {
     void **blocks;
     int count;
     int capacity;
+    sq_fw_linear_weight **linears;
+    int linear_count;
+    int linear_capacity;
+    int max_tokens;          /* the longest window (max_seq_length): sizes the kernels' scratch */
+    uint64_t array_bytes;    /* fp32 arrays loaded from tensors (sq_fw_load) */
+    sq_kernel_work work;
 } sq_fw_arena;
 
-/* Converts tensor `name` of the set to a fresh fp32 array owned by the arena. */
-sq_status sq_fw_load(sq_fw_arena *arena, const sq_tensor_set *set, const char *name, float **out);
+/* Tensor `name` as a fresh fp32 array owned by the arena (a packed tensor is dequantized). */
+sq_status sq_fw_load(sq_fw_arena *arena, const sq_fw_source *src, const char *name, float **out);
+/* The weight [out, in] of a linear layer, prepared for its kernel: a packed tensor stays
+ * packed (unless the options ask for the dequantized reference), a plain one becomes fp32
+ * panels.  Owned by the arena; listed for sq_model_linear_at. */
+sq_status sq_fw_load_linear(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const sq_matrix **out);
+/* A linear weight [rows, cols] from fp32 values the model already holds (a tied head: the
+ * embedding), packed into panels; listed under `name`. */
+sq_status sq_fw_linear_from_f32(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const float *values,
+                                int rows, int cols, const sq_matrix **out);
+/* Two weights stacked along the outputs into one matrix when both are plain (one kernel call
+ * for both, as itera's delta_proj and B); *out2 is NULL then, else each keeps its own kernel. */
+sq_status sq_fw_load_stacked(sq_fw_arena *arena, const sq_fw_source *src, const char *name1, const char *name2,
+                             const sq_matrix **out1, const sq_matrix **out2);
 /* A zeroed buffer of count floats (or ints: size is the element size), owned by the arena. */
 sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out);
 void sq_fw_arena_free(sq_fw_arena *arena);
@@ -35,14 +69,14 @@ typedef struct {
     float *position;        /* [S, d], or NULL */
     float *norm_w, *norm_b; /* [d] final norm; norm_b NULL when it has no bias */
     sq_norm_kind norm;      /* LayerNorm or RMSNorm */
-    float *head;            /* [V, d]: the head when it is a tensor of its own (an untied
-                               copy, as dynamic INT8 makes it, itera-lite.md 3.1), else the
-                               tied embedding */
+    const sq_matrix *head;  /* [V, d]: the head when it is a tensor of its own (an untied copy,
+                               as dynamic INT8 makes it, itera-lite.md 3.1), else the tied
+                               embedding packed as a linear weight of its own */
     const char *head_name;  /* the head's name for the linear_input hook */
 } sq_fw_ends;
 
 /* Loads the tensors the family's ends name (a NULL name: none). */
-sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_tensor_set *set, const sq_family_ends *names,
+sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_fw_source *src, const sq_family_ends *names,
                           sq_fw_ends *ends);
 /* x[t] = Emb[id_t] (+ Pos[t] when the family has one) for positions t = 0..T-1; x is [T, d]. */
 void sq_fw_embed(const sq_fw_ends *ends, const int32_t *tokens, int T, int d, float *x);
@@ -51,10 +85,11 @@ void sq_fw_embed(const sq_fw_ends *ends, const int32_t *tokens, int T, int d, fl
 sq_status sq_fw_logits(const sq_fw_ends *ends, const sq_model_config *cfg, const sq_forward_hooks *hooks,
                        const float *x, int T, float *h, float *logits);
 
-/* y[rows, out] = x[rows, in] . W[out, in]^T + beta * y (PyTorch Linear, y = x W^T),
- * one cblas_sgemm; ldy is y's row stride.  Calls hooks->linear_input(name, x) first. */
+/* y[rows, out] = x[rows, in] . W[out, in]^T + beta * y (PyTorch Linear, y = x W^T; beta 0
+ * or 1), with W's kernel (kernels/matrix.h); ldy is y's row stride.  Calls
+ * hooks->linear_input(name, x) first. */
 void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
-                  const float *w, int out, float *y, int ldy, float beta);
+                  const sq_matrix *w, int out, float *y, int ldy, float beta);
 
 /* out = (x - mean) / sqrt(var_biased + eps) * w + b for each of rows rows of width d
  * (torch.nn.LayerNorm; out may equal x). */
@@ -68,4 +103,17 @@ void sq_fw_rmsnorm(const float *x, int rows, int d, const float *w, double eps, 
  * approximation of a few ulp, vec_math.h). */
 void sq_fw_gelu(float *v, size_t n);
 
+    float *position;        /* [S, d], or NULL */
+    float *norm_w, *norm_b; /* [d] final norm; norm_b NULL when it has no bias */
+    sq_norm_kind norm;      /* LayerNorm or RMSNorm */
+    const sq_matrix *head;  /* [V, d]: the head when it is a tensor of its own (an untied copy,
+                               as dynamic INT8 makes it, itera-lite.md 3.1), else the tied
+                               embedding packed as a linear weight of its own */
+    const char *head_name;  /* the head's name for the linear_input hook */
+} sq_fw_ends;
+
+/* Loads the tensors the family's ends name (a NULL name: none). */
+sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_fw_source *src, const sq_family_ends *names,
+                          sq_fw_ends *ends);
+/* x[t] = Emb[id_t] (+ Pos[t] when the family has one) for positions t = 0..T-1; x is [T, d]. */
 #endif

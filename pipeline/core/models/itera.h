@@ -28,7 +28,8 @@ static inline const sq_itera_config *sq_itera_config_c(const sq_model_config *cf
 extern const sq_family sq_family_itera;
 
 /* The forward pass (models/itera_forward.c), the row's build / forward / free_state. */
-sq_status sq_itera_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out);
+struct sq_fw_source;
+sq_status sq_itera_build(const sq_model_config *cfg, const struct sq_fw_source *src, void **out);
 sq_status sq_itera_forward(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,
                            float *logits, const sq_forward_hooks *hooks);
 void sq_itera_free(void *state);

@@ -25,24 +25,26 @@
 
 typedef struct {
     /* SSM block (1.2: SSMBlock, S4Kernel) */
-    float *in_proj;          /* [2di, d] */
+    const sq_matrix *in_proj; /* [2di, d] */
     float *conv_w;           /* [K, di]: conv1d.weight [di, 1, K] transposed once, so the
                                 tap loop runs over contiguous channels */
     float *conv_b;           /* [di] */
     float *A;                /* [N]  -exp(A_log), computed once */
     float *C_t;              /* [N, di]: ssm.C [di, N] transposed once (a plain [T,N] x [N,di] sgemm) */
     float *D;                /* [di] */
-    float *delta_bw;         /* [di + N, di]: delta_proj.weight rows, then B's rows (one sgemm) */
+    const sq_matrix *delta_bw; /* [di + N, di]: delta_proj.weight rows, then B's rows (one kernel call),
+                                  or delta_proj.weight alone when either is stored quantized */
+    const sq_matrix *b_proj;   /* [N, di]: B on its own in that case, else NULL */
     float *delta_b;          /* [di] */
-    float *out_proj;         /* [d, di] */
+    const sq_matrix *out_proj; /* [d, di] */
     float *ssm_norm_w, *ssm_norm_b; /* [d] */
     /* FFN or MoE sub-block */
     int is_moe;
     float *ffn_norm_w, *ffn_norm_b; /* moe.norm (dense) or moe.layer.norm (MoE), [d] */
-    float *ffn_w1, *ffn_w2;  /* dense: [f, d], [d, f] */
-    float *gate;             /* MoE: [E, d] */
-    float **expert_w1;       /* MoE: E x [f, d] */
-    float **expert_w2;       /* MoE: E x [d, f] */
+    const sq_matrix *ffn_w1, *ffn_w2; /* dense: [f, d], [d, f] */
+    const sq_matrix *gate;   /* MoE: [E, d] */
+    const sq_matrix **expert_w1; /* MoE: E x [f, d] */
+    const sq_matrix **expert_w2; /* MoE: E x [d, f] */
     /* hook names: the weight tensors' names */
     char in_proj_name[NAME_MAX_LEN], delta_name[NAME_MAX_LEN], out_proj_name[NAME_MAX_LEN];
     char w1_name[NAME_MAX_LEN], w2_name[NAME_MAX_LEN], gate_name[NAME_MAX_LEN];
@@ -81,20 +83,26 @@ void sq_itera_free(void *opaque)
     free(m);
 }
 
-static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq_tensor_set *set, int i)
+static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq_fw_source *set, int i)
 {
     const sq_itera_config *own = sq_itera_config_c(cfg);
     itera_layer *L = &m->layers[i];
     const int E = cfg->num_experts, N = own->ssm_state_size, K = own->ssm_conv_kernel, di = own->d_inner;
     char name[NAME_MAX_LEN];
-    float *a_log, *conv_raw, *B, *C, *delta_w;
+    float *a_log, *conv_raw, *C;
+    char b_name[NAME_MAX_LEN];
     sq_status st = SQ_OK;
 #define LOAD(field, ...)                                  \
     do {                                                  \
         snprintf(name, sizeof name, __VA_ARGS__);         \
         SQ_TRY(sq_fw_load(&m->arena, set, name, &field)); \
     } while (0)
-    LOAD(L->in_proj, "layers.%d.ssm.in_proj.weight", i);
+#define LOAD_LINEAR(field, ...)                                  \
+    do {                                                         \
+        snprintf(name, sizeof name, __VA_ARGS__);                \
+        SQ_TRY(sq_fw_load_linear(&m->arena, set, name, &field)); \
+    } while (0)
+    LOAD_LINEAR(L->in_proj, "layers.%d.ssm.in_proj.weight", i);
     LOAD(conv_raw, "layers.%d.ssm.conv1d.weight", i);
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)K * di, sizeof(float), "conv weights", &L->conv_w));
     for (int c = 0; c < di; c++)
@@ -102,19 +110,17 @@ static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq
             L->conv_w[(size_t)k * di + c] = conv_raw[(size_t)c * K + k];
     LOAD(L->conv_b, "layers.%d.ssm.conv1d.bias", i);
     LOAD(a_log, "layers.%d.ssm.ssm.A_log", i);
-    LOAD(B, "layers.%d.ssm.ssm.B", i);
     LOAD(C, "layers.%d.ssm.ssm.C", i);
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)N * di, sizeof(float), "C transposed", &L->C_t));
     for (int c = 0; c < di; c++)
         for (int n = 0; n < N; n++)
             L->C_t[(size_t)n * di + c] = C[(size_t)c * N + n];
     LOAD(L->D, "layers.%d.ssm.ssm.D", i);
-    LOAD(delta_w, "layers.%d.ssm.ssm.delta_proj.weight", i);
-    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)(di + N) * di, sizeof(float), "delta_proj and B", &L->delta_bw));
-    memcpy(L->delta_bw, delta_w, (size_t)di * di * sizeof(float));
-    memcpy(L->delta_bw + (size_t)di * di, B, (size_t)N * di * sizeof(float));
+    snprintf(name, sizeof name, "layers.%d.ssm.ssm.delta_proj.weight", i);
+    snprintf(b_name, sizeof b_name, "layers.%d.ssm.ssm.B", i);
+    SQ_TRY(sq_fw_load_stacked(&m->arena, set, name, b_name, &L->delta_bw, &L->b_proj));
     LOAD(L->delta_b, "layers.%d.ssm.ssm.delta_proj.bias", i);
-    LOAD(L->out_proj, "layers.%d.ssm.out_proj.weight", i);
+    LOAD_LINEAR(L->out_proj, "layers.%d.ssm.out_proj.weight", i);
     LOAD(L->ssm_norm_w, "layers.%d.ssm.norm.weight", i);
     LOAD(L->ssm_norm_b, "layers.%d.ssm.norm.bias", i);
     for (int n = 0; n < N; n++) /* A = -torch.exp(self.A_log) */
@@ -128,8 +134,8 @@ static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq
     if (!L->is_moe) {
         LOAD(L->ffn_norm_w, "layers.%d.moe.norm.weight", i);
         LOAD(L->ffn_norm_b, "layers.%d.moe.norm.bias", i);
-        LOAD(L->ffn_w1, "layers.%d.moe.ffn.w1.weight", i);
-        LOAD(L->ffn_w2, "layers.%d.moe.ffn.w2.weight", i);
+        LOAD_LINEAR(L->ffn_w1, "layers.%d.moe.ffn.w1.weight", i);
+        LOAD_LINEAR(L->ffn_w2, "layers.%d.moe.ffn.w2.weight", i);
         snprintf(L->w1_name, NAME_MAX_LEN, "layers.%d.moe.ffn.w1.weight", i);
         snprintf(L->w2_name, NAME_MAX_LEN, "layers.%d.moe.ffn.w2.weight", i);
         goto cleanup;
@@ -139,24 +145,25 @@ static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq
                 i, E, cfg->top_k);
     LOAD(L->ffn_norm_w, "layers.%d.moe.layer.norm.weight", i);
     LOAD(L->ffn_norm_b, "layers.%d.moe.layer.norm.bias", i);
-    LOAD(L->gate, "layers.%d.moe.layer.router.gate.weight", i);
+    LOAD_LINEAR(L->gate, "layers.%d.moe.layer.router.gate.weight", i);
     snprintf(L->gate_name, NAME_MAX_LEN, "layers.%d.moe.layer.router.gate.weight", i);
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w1, "expert table", &L->expert_w1));
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w2, "expert table", &L->expert_w2));
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w1_name, "expert names", &L->expert_w1_name));
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w2_name, "expert names", &L->expert_w2_name));
     for (int e = 0; e < E; e++) {
-        LOAD(L->expert_w1[e], "layers.%d.moe.layer.experts.%d.w1.weight", i, e);
-        LOAD(L->expert_w2[e], "layers.%d.moe.layer.experts.%d.w2.weight", i, e);
+        LOAD_LINEAR(L->expert_w1[e], "layers.%d.moe.layer.experts.%d.w1.weight", i, e);
+        LOAD_LINEAR(L->expert_w2[e], "layers.%d.moe.layer.experts.%d.w2.weight", i, e);
         snprintf(L->expert_w1_name[e], NAME_MAX_LEN, "layers.%d.moe.layer.experts.%d.w1.weight", i, e);
         snprintf(L->expert_w2_name[e], NAME_MAX_LEN, "layers.%d.moe.layer.experts.%d.w2.weight", i, e);
     }
 #undef LOAD
+#undef LOAD_LINEAR
 cleanup:
     return st;
 }
 
-sq_status sq_itera_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+sq_status sq_itera_build(const sq_model_config *cfg, const sq_fw_source *set, void **out)
 {
     const sq_itera_config *own = sq_itera_config_c(cfg);
     const size_t S = (size_t)cfg->max_seq_length, d = (size_t)cfg->hidden_size, di = (size_t)own->d_inner;
@@ -292,7 +299,9 @@ static void ssm_block(itera_state *m, const itera_layer *L, const sq_model_confi
     conv_silu(L, m->z, T, di, K, m->a);
     /* one sgemm for both products of a: [delta_proj.weight; B] is [di + N, di], so
      * dpre[t] = (W_delta a[t] | B a[t]); the bias is added in delta_mean */
-    sq_fw_linear(hooks, L->delta_name, m->a, T, di, L->delta_bw, ldp, m->dpre, ldp, 0.0f);
+    sq_fw_linear(hooks, L->delta_name, m->a, T, di, L->delta_bw, L->b_proj ? di : ldp, m->dpre, ldp, 0.0f);
+    if (L->b_proj) /* B stored quantized: its own kernel, into the columns after delta's */
+        sq_matrix_matmul(L->b_proj, m->a, T, m->dpre + di, ldp, false, L->b_proj->work);
     delta_mean(m->dpre, ldp, L->delta_b, T, di, m->delta);
     selective_scan(L->A, m->delta, T, N, m->dpre + di, ldp, m->decay);
     /* y[t] = C s_t (the updated state): [T, N] x C^T */

@@ -22,7 +22,8 @@ static inline const sq_itera_transformer_config *sq_itera_transformer_config_c(c
 extern const sq_family sq_family_itera_transformer;
 
 /* The forward pass (models/transformer_forward.c). */
-sq_status sq_transformer_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out);
+struct sq_fw_source;
+sq_status sq_transformer_build(const sq_model_config *cfg, const struct sq_fw_source *src, void **out);
 sq_status sq_transformer_forward(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,
                                  float *logits, const sq_forward_hooks *hooks);
 void sq_transformer_free(void *state);

@@ -33,7 +33,8 @@ static inline const sq_llama_config *sq_llama_config_c(const sq_model_config *cf
 extern const sq_family sq_family_llama;
 
 /* The forward pass (models/llama_forward.c). */
-sq_status sq_llama_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out);
+struct sq_fw_source;
+sq_status sq_llama_build(const sq_model_config *cfg, const struct sq_fw_source *src, void **out);
 sq_status sq_llama_forward(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,
                            float *logits, const sq_forward_hooks *hooks);
 void sq_llama_free(void *state);

@@ -20,11 +20,11 @@
 
 typedef struct {
     float *ln1_w, *ln1_b;    /* [d] */
-    float *qkv;              /* [3d, d]: q | k | v along the output dim */
-    float *out_proj;         /* [d, d] */
+    const sq_matrix *qkv;    /* [3d, d]: q | k | v along the output dim */
+    const sq_matrix *out_proj; /* [d, d] */
     float *ln2_w, *ln2_b;    /* [d] */
-    float *w1;               /* [I, d] */
-    float *w2;               /* [d, I] */
+    const sq_matrix *w1;     /* [I, d] */
+    const sq_matrix *w2;     /* [d, I] */
     char qkv_name[NAME_MAX_LEN], out_name[NAME_MAX_LEN], w1_name[NAME_MAX_LEN], w2_name[NAME_MAX_LEN];
 } transformer_block;
 
@@ -50,7 +50,7 @@ void sq_transformer_free(void *opaque)
     free(m);
 }
 
-static sq_status load_block(transformer_state *m, const sq_tensor_set *set, int i)
+static sq_status load_block(transformer_state *m, const sq_fw_source *set, int i)
 {
     transformer_block *B = &m->blocks[i];
     char name[NAME_MAX_LEN];
@@ -60,15 +60,21 @@ static sq_status load_block(transformer_state *m, const sq_tensor_set *set, int 
         snprintf(name, sizeof name, __VA_ARGS__);         \
         SQ_TRY(sq_fw_load(&m->arena, set, name, &field)); \
     } while (0)
+#define LOAD_LINEAR(field, ...)                                  \
+    do {                                                         \
+        snprintf(name, sizeof name, __VA_ARGS__);                \
+        SQ_TRY(sq_fw_load_linear(&m->arena, set, name, &field)); \
+    } while (0)
     LOAD(B->ln1_w, "blocks.%d.ln1.weight", i);
     LOAD(B->ln1_b, "blocks.%d.ln1.bias", i);
-    LOAD(B->qkv, "blocks.%d.attention.qkv.weight", i);
-    LOAD(B->out_proj, "blocks.%d.attention.out_proj.weight", i);
+    LOAD_LINEAR(B->qkv, "blocks.%d.attention.qkv.weight", i);
+    LOAD_LINEAR(B->out_proj, "blocks.%d.attention.out_proj.weight", i);
     LOAD(B->ln2_w, "blocks.%d.ln2.weight", i);
     LOAD(B->ln2_b, "blocks.%d.ln2.bias", i);
-    LOAD(B->w1, "blocks.%d.ffn.w1.weight", i);
-    LOAD(B->w2, "blocks.%d.ffn.w2.weight", i);
+    LOAD_LINEAR(B->w1, "blocks.%d.ffn.w1.weight", i);
+    LOAD_LINEAR(B->w2, "blocks.%d.ffn.w2.weight", i);
 #undef LOAD
+#undef LOAD_LINEAR
     snprintf(B->qkv_name, NAME_MAX_LEN, "blocks.%d.attention.qkv.weight", i);
     snprintf(B->out_name, NAME_MAX_LEN, "blocks.%d.attention.out_proj.weight", i);
     snprintf(B->w1_name, NAME_MAX_LEN, "blocks.%d.ffn.w1.weight", i);
@@ -77,7 +83,7 @@ cleanup:
     return st;
 }
 
-sq_status sq_transformer_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+sq_status sq_transformer_build(const sq_model_config *cfg, const sq_fw_source *set, void **out)
 {
     const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
     const size_t S = (size_t)cfg->max_seq_length, d = (size_t)cfg->hidden_size, ffn_dim = (size_t)own->ffn_size;
