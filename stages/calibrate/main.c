@@ -6,6 +6,7 @@
  * N contiguous blocks and the statistics have the same bits (calib/calibrate.h).
  * The artifact: docs/artifact-calibration.md.
  */
+#include <cblas.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
 
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    openblas_set_num_threads(1); /* ranks are the parallelism, as in squeeze-evaluate */
     sq_log_init("squeeze-calibrate");
     sq_log_set_rank(rank);
     st = sq_stage_parse(&line, argc, argv, &args.help);
