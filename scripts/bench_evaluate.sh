@@ -80,7 +80,7 @@ evaluate() { # $1 model, $2 config, $3 ranks
   $PY - "$WORK/e.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))
-kernels = sorted({line.split()[1] for line in e["kernels"].splitlines() if line})
+kernels = sorted({line.split()[1] for line in e["kernels_per_tensor"].splitlines() if line})
 print(e["tokens_per_second"], e["processed_tokens"] / e["forward_cpu_seconds"],
       e["loop_cpu_seconds"] / e["forward_cpu_seconds"], e["peak_rss_bytes"], e["weight_bytes_in_memory"],
       e["perplexity"], ",".join(kernels))

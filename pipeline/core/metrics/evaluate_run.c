@@ -40,23 +40,27 @@ static void default_variant(const sq_evaluate_request *request, char *out, size_
     free(file_copy);
 }
 
-/* Which kernel runs each linear weight: "tensor kernel/isa bytes" lines for the artifact
- * (malloc'd into *text), their bytes, and a count per kernel in the log. */
-static sq_status describe_kernels(const sq_model *model, int rank, char **text, uint64_t *linear_bytes)
+/* Which kernel runs each linear weight: *summary counts them per kernel ("20 x int8xq8/avx512,
+ * 15 x f32-panel/avx2", prefixed "dequantized: " on the reference path, as docs/report.md reads
+ * it), *per_tensor has a "tensor kernel/isa bytes" line each; both malloc'd. */
+static sq_status describe_kernels(const sq_model *model, bool dequantized, int rank, char **summary,
+                                  char **per_tensor, uint64_t *linear_bytes)
 {
     char kinds[8][64], kernel[64];
     int counts[8] = {0}, kind_count = 0, n = sq_model_linear_count(model);
     size_t size = (size_t)n * 200 + 1, used = 0;
     *linear_bytes = 0;
-    if ((*text = malloc(size)) == NULL)
+    *summary = malloc(640);
+    *per_tensor = malloc(size);
+    if (*summary == NULL || *per_tensor == NULL)
         return sq_fail(SQ_ERR_RUN, "out of memory for the kernel list");
-    (*text)[0] = '\0';
+    (*per_tensor)[0] = '\0';
     for (int i = 0; i < n; i++) {
         const char *name;
         size_t bytes;
         int k = 0;
         sq_model_linear_at(model, i, &name, kernel, sizeof kernel, &bytes);
-        used += (size_t)snprintf(*text + used, size - used, "%.100s %s %zu\n", name, kernel, bytes);
+        used += (size_t)snprintf(*per_tensor + used, size - used, "%.100s %s %zu\n", name, kernel, bytes);
         *linear_bytes += bytes;
         while (k < kind_count && strcmp(kinds[k], kernel) != 0)
             k++;
@@ -65,11 +69,12 @@ static sq_status describe_kernels(const sq_model *model, int rank, char **text, 
         if (k < kind_count)
             counts[k]++;
     }
-    char line[512] = "";
+    snprintf(*summary, 640, "%s", dequantized ? "dequantized: " : "");
     for (int k = 0; k < kind_count; k++)
-        snprintf(line + strlen(line), sizeof line - strlen(line), "%s%d x %s", k ? ", " : "", counts[k], kinds[k]);
+        snprintf(*summary + strlen(*summary), 640 - strlen(*summary), "%s%d x %s", k ? ", " : "", counts[k],
+                 kinds[k]);
     if (rank == 0)
-        sq_info("kernels: %s; linear weights %.2f MiB in memory, model %.2f MiB", line,
+        sq_info("kernels: %s; linear weights %.2f MiB in memory, model %.2f MiB", *summary,
                 (double)*linear_bytes / 1048576.0, (double)sq_model_weight_bytes(model) / 1048576.0);
     return SQ_OK;
 }
@@ -158,7 +163,7 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
     sq_eval_record record;
     sq_model_identity identity = {0};
     char tokens_sha[SQ_SHA256_HEX], variant[256];
-    char *json = NULL, *kernels = NULL;
+    char *json = NULL, *kernels = NULL, *kernels_per_tensor = NULL;
     uint64_t linear_bytes = 0;
     bool model_loaded = false;
     sq_family_hints hints = {0};
@@ -192,7 +197,8 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
         if (st != SQ_OK)
             sq_error_context("building the model of %s", request->model_path);
         else
-            st = describe_kernels(model, rank, &kernels, &linear_bytes);
+            st = describe_kernels(model, cfg->evaluate.dequantized && loaded.packed_count > 0, rank, &kernels,
+                                  &kernels_per_tensor, &linear_bytes);
     }
     SQ_TRY(sq_mpi_agree(comm, st));
 
@@ -243,7 +249,8 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
             .data = &cfg->data.evaluation, .token_count = (int64_t)token_count, .tokens_sha256 = tokens_sha,
             .ranks = ranks, .max_windows = cfg->evaluate.max_windows,
             .baseline_path = request->baseline_path, .baseline = request->baseline_path ? &baseline : NULL,
-            .kernels = kernels, .weight_bytes = sq_model_weight_bytes(model),
+            .kernels = kernels, .kernels_per_tensor = kernels_per_tensor,
+            .weight_bytes = sq_model_weight_bytes(model),
         };
         st = sq_unigram_perplexity(tokens, token_count, loaded.config.vocab_size, &record.unigram_perplexity);
         if (st == SQ_OK)
@@ -259,6 +266,7 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
 cleanup:
     free(json);
     free(kernels);
+    free(kernels_per_tensor);
     sq_eval_result_free(&result);
     sq_window_plan_free(&plan);
     free(tokens);

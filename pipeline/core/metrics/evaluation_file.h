@@ -58,7 +58,9 @@ typedef struct {
     int max_windows;
     const char *baseline_path;  /* NULL without a baseline */
     const sq_baseline_info *baseline;
-    const char *kernels;        /* "tensor kernel/isa bytes\n" per linear weight (which kernel ran), or NULL */
+    const char *kernels;        /* which kernels ran, counted ("20 x int8xq8/avx512, ..."; "dequantized: ..."
+                                   on the reference path), or NULL */
+    const char *kernels_per_tensor; /* "tensor kernel/isa bytes\n" per linear weight, or NULL */
     uint64_t weight_bytes;      /* the model's weights in memory as it ran (prepared linears + fp32 arrays) */
 } sq_eval_record;
 
