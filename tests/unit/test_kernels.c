@@ -12,7 +12,7 @@
 #include "quant/format.h"
 #include "test_support.h"
 
-enum { ROWS = 37, COLS = 256, TOKENS = 11 };
+enum { ROWS = 37, COLS = 256, TOKENS = 29 }; /* whole and partial register blocks of 4, 6 and 12 tokens */
 
 static uint32_t rng = 2463534242u;
 static float unit_random(void) /* [-1, 1) */
@@ -168,14 +168,14 @@ END_TEST
 /* A window shorter than the register block, a single token and a single output. */
 START_TEST(test_panel_edges)
 {
-    static float wv[3 * 64], xv[7 * 64], y1[7 * 3], y2[7 * 3];
+    static float wv[3 * 64], xv[13 * 64], y1[13 * 3], y2[13 * 3];
     sq_matrix m;
     for (int i = 0; i < 3 * 64; i++)
         wv[i] = unit_random();
-    for (int i = 0; i < 7 * 64; i++)
+    for (int i = 0; i < 13 * 64; i++)
         xv[i] = unit_random();
     ck_assert_int_eq(sq_matrix_from_f32(wv, 3, 64, &m), SQ_OK);
-    for (int T = 1; T <= 7; T++) {
+    for (int T = 1; T <= 13; T++) {
         sq_isa_limit(SQ_ISA_SCALAR);
         sq_matrix_matmul(&m, xv, T, y1, 3, false, NULL);
         sq_isa_limit(SQ_ISA_AVX512);

@@ -12,7 +12,8 @@
  * The AVX2 kernel keeps a 6 x 16 block of y in twelve registers: per input k it
  * loads the panel row (two 8-float vectors, converted from 16-bit when needed),
  * broadcasts x[t][k] for six tokens and issues twelve FMAs (the register block
- * of BLIS's Haswell sgemm kernel).  Panels are the outer loop, so a weight panel
+ * of BLIS's Haswell sgemm kernel); with AVX-512 a panel row is one register and
+ * twelve tokens share it.  Panels are the outer loop, so a weight panel
  * is read from memory once per window and the window's activations come from
  * cache.
  */
@@ -205,19 +206,82 @@ AVX2 static void bf16_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 {
     AVX2_BODY(uint16_t, LOAD_BF16)
 }
+/* AVX-512: a panel row is one 16-float register; 12 tokens x 16 outputs in twelve
+ * accumulators, each FMA taking x[t][k] as an embedded broadcast. */
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define MR512 12
+
+#define LOAD512_F32(b, k) _mm512_loadu_ps((const float *)(b) + (size_t)(k) * PANEL)
+#define LOAD512_F16(b, k) \
+    _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)(b) + (size_t)(k) * PANEL)))
+#define LOAD512_BF16(b, k)                                                                              \
+    _mm512_castsi512_ps(_mm512_slli_epi32(                                                              \
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)(b) + (size_t)(k) * PANEL))), 16))
+
+#define AVX512_BODY(type, LOAD)                                                                    \
+    const int K = m->cols, N = m->rows;                                                            \
+    for (size_t p = 0; p < panel_count(N); p++) {                                                  \
+        const type *b = (const type *)m->codes + p * (size_t)K * PANEL;                            \
+        const int nr = N - (int)p * PANEL < PANEL ? N - (int)p * PANEL : PANEL;                    \
+        const __mmask16 mask = (__mmask16)((1u << nr) - 1u);                                       \
+        for (int t = 0; t < T; t += MR512) {                                                       \
+            const int mr = T - t < MR512 ? T - t : MR512;                                          \
+            const float *xr[MR512];                                                                \
+            for (int i = 0; i < MR512; i++)                                                        \
+                xr[i] = x + (size_t)(t + (i < mr ? i : mr - 1)) * K;                               \
+            __m512 c[MR512];                                                                       \
+            for (int i = 0; i < MR512; i++)                                                        \
+                c[i] = _mm512_setzero_ps();                                                        \
+            for (int k = 0; k < K; k++) {                                                          \
+                const __m512 w = LOAD(b, k);                                                       \
+                _Pragma("GCC unroll 12") for (int i = 0; i < MR512; i++)                          \
+                    c[i] = _mm512_fmadd_ps(_mm512_set1_ps(xr[i][k]), w, c[i]);                     \
+            }                                                                                      \
+            for (int i = 0; i < mr; i++) {                                                         \
+                float *out = y + (size_t)(t + i) * ldy + p * PANEL;                                \
+                __m512 v = c[i];                                                                   \
+                if (accumulate)                                                                    \
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));                        \
+                _mm512_mask_storeu_ps(out, mask, v);                                               \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+AVX512 static void f32_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                              sq_kernel_work *work)
+{
+    AVX512_BODY(float, LOAD512_F32)
+}
+
+AVX512 static void f16_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                              sq_kernel_work *work)
+{
+    AVX512_BODY(uint16_t, LOAD512_F16)
+}
+
+AVX512 static void bf16_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                               sq_kernel_work *work)
+{
+    AVX512_BODY(uint16_t, LOAD512_BF16)
+}
 #else
 #define f32_avx2 NULL
 #define f16_avx2 NULL
 #define bf16_avx2 NULL
+#define f32_avx512 NULL
+#define f16_avx512 NULL
+#define bf16_avx512 NULL
 #endif
 
 const sq_kernel sq_kernel_f32_panel = {
     .name = "f32-panel", .format = "fp32", .prepare = prepare_f32, .matmul_ref = f32_ref, .matmul_avx2 = f32_avx2,
+    .matmul_avx512 = f32_avx512,
 };
 const sq_kernel sq_kernel_f16_panel = {
     .name = "f16-panel", .format = "fp16", .prepare = prepare_f16, .matmul_ref = f16_ref, .matmul_avx2 = f16_avx2,
+    .matmul_avx512 = f16_avx512,
 };
 const sq_kernel sq_kernel_bf16_panel = {
     .name = "bf16-panel", .format = "bf16", .prepare = prepare_bf16, .matmul_ref = bf16_ref,
-    .matmul_avx2 = bf16_avx2,
+    .matmul_avx2 = bf16_avx2, .matmul_avx512 = bf16_avx512,
 };

@@ -273,21 +273,6 @@ void sq_svg_tradeoff(FILE *out, const sq_run_results *r)
             fprintf(out, "\"/>\n");
         }
     }
-    /* the checkpoint: on the plot when it is inside the domain, else a marker at the right edge */
-    {
-        double bx = base_inside ? PX(size_base) : width - right - 8, by = PY(fmax(fmin(0.0, y_hi), y_lo));
-        char label[96];
-        snprintf(label, sizeof label, "%s your checkpoint, %s", base_inside ? "" : "&#8594;",
-                 sq_human_bytes(size_base, a, sizeof a));
-        fprintf(out, "<path class=\"baseline-point%s\" d=\"M %.1f %.1f l 7 7 l -7 7 l -7 -7 z\" fill=\"#57606a\"/>",
-                base_inside ? "" : " edge", bx, by - 7);
-        double w = 7.4 * (double)(strlen(label) - (base_inside ? 1 : 7));
-        box b = label_box(bx - 12, by - 12, w, false);
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"label baseline-label\" text-anchor=\"end\">%s</text>\n",
-                bx - 12, by - 12, label);
-        layout_add(&l, (box){bx - 8, by - 8, bx + 8, by + 8});
-        layout_add(&l, b);
-    }
     /* every point and its error bar first, so labels avoid all of them */
     for (int i = 0; i < r->variant_count; i++) {
         const sq_variant_result *v = &r->variants[i];
@@ -297,6 +282,30 @@ void sq_svg_tradeoff(FILE *out, const sq_run_results *r)
         double e0 = PY(fmin(v->ppl_change_pct + v->ppl_change_stderr_pct, y_hi));
         double e1 = PY(fmax(v->ppl_change_pct - v->ppl_change_stderr_pct, y_lo));
         layout_add(&l, (box){x - 9, fmin(y - 9, e0 - 1), x + 9, fmax(y + 9, e1 + 1)});
+    }
+    /* the checkpoint: on the plot when it is inside the domain, else a marker at the right edge */
+    {
+        double bx = base_inside ? PX(size_base) : width - right - 8, by = PY(fmax(fmin(0.0, y_hi), y_lo));
+        char label[96];
+        snprintf(label, sizeof label, "%s your checkpoint, %s", base_inside ? "" : "&#8594;",
+                 sq_human_bytes(size_base, a, sizeof a));
+        fprintf(out, "<path class=\"baseline-point%s\" d=\"M %.1f %.1f l 7 7 l -7 7 l -7 -7 z\" fill=\"#57606a\"/>",
+                base_inside ? "" : " edge", bx, by - 7);
+        double w = 7.4 * (double)(strlen(label) - (base_inside ? 1 : 7)), ly = by - 12;
+        /* above the marker unless a variant's point is there: then below, or further out */
+        static const double offsets[] = {-12, 24, -30, 42, -48, 60};
+        for (size_t k = 0; k < sizeof offsets / sizeof *offsets; k++) {
+            box trial = label_box(bx - 12, by + offsets[k], w, false);
+            if (layout_free(&l, &trial)) {
+                ly = by + offsets[k];
+                break;
+            }
+        }
+        box b = label_box(bx - 12, ly, w, false);
+        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"label baseline-label\" text-anchor=\"end\">%s</text>\n",
+                bx - 12, ly, label);
+        layout_add(&l, (box){bx - 8, by - 8, bx + 8, by + 8});
+        layout_add(&l, b);
     }
     for (int i = 0; i < r->variant_count; i++) {
         const sq_variant_result *v = &r->variants[i];
