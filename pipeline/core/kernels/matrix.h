@@ -81,6 +81,8 @@ const sq_kernel *const *sq_kernel_all(void);
 
 /* W from fp32 values [rows, cols] (copied into panels). */
 sq_status sq_matrix_from_f32(const float *w, int rows, int cols, sq_matrix *m);
+/* W from fp16 or bf16 values (IEEE half or bfloat16 bits), kept 16-bit in panels. */
+sq_status sq_matrix_from_16bit(const uint16_t *w, bool bf16, int rows, int cols, sq_matrix *m);
 /* W from a stored tensor: its format's kernel when it takes the tensor, else fp32 panels of
  * the dequantized values (name of the tensor in messages: qt->name). */
 sq_status sq_matrix_from_qtensor(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m);

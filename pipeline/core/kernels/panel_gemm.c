@@ -57,6 +57,13 @@ sq_status sq_panel_pack_f32(const float *w, int rows, int cols, sq_matrix *m)
     return pack_panels(w, sizeof(float), rows, cols, m, "fp32 weight panels");
 }
 
+sq_status sq_matrix_from_16bit(const uint16_t *w, bool bf16, int rows, int cols, sq_matrix *m)
+{
+    memset(m, 0, sizeof *m);
+    m->kernel = bf16 ? &sq_kernel_bf16_panel : &sq_kernel_f16_panel;
+    return pack_panels(w, 2, rows, cols, m, bf16 ? "bf16 weight panels" : "fp16 weight panels");
+}
+
 static sq_status prepare_16bit(const sq_qtensor *qt, sq_dtype dtype, const sq_kernel *kernel, sq_matrix *m)
 {
     sq_status st;

@@ -28,6 +28,11 @@
  * With fp32 activations (sq_kernel_options) the same kernels decode each block
  * of weights to floats and multiply with the unrounded inputs instead.
  *
+ * With AVX-512 VNNI both kinds are rearranged once into panels of 16 rows (4 inputs x 16
+ * rows per 64 bytes for int8, 8 nibbles x 16 rows for 4-bit) so that one vpdpbusd
+ * multiplies 16 outputs at once by a broadcast group of activation bytes: the output lanes
+ * are rows, no horizontal sums are needed, and the codes keep their size.
+ *
  * Layouts a loop here does not take (rows not a multiple of 32 inputs, groups
  * that are not whole 32-blocks, GPTQ act-order or 8-bit) are refused with
  * SQ_ERR_USAGE and run as dequantized fp32 panels (matrix.c).
@@ -36,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu.h"
 #include "kernels/kernels_internal.h"
 #include "quant/nf4_codes.h"
 #include "tensor/tensor.h"
@@ -47,10 +53,14 @@
 #define INT8_ACT_BLOCK 128
 
 enum {
+    INT8_PANELS = 8,  /* int8 codes in 16-row panels of 4-byte groups (vpdpbusd's layout) */
     Q4_SCALE_F32 = 1, /* scales are floats (nf4) instead of fp16 */
     Q4_MINS = 2,      /* extra: fp16 mins per group (int4 asymmetric) */
     Q4_ZEROS = 4,     /* extra: u8 zero points per group (gptq) */
+    Q4_PANELS = 16,   /* 4-bit codes and side arrays in 16-row panels (the AVX-512 VNNI layout) */
 };
+
+static sq_status q4_finish(sq_matrix *m, const char *name);
 
 /* ---- activations ---------------------------------------------------------- */
 
@@ -100,42 +110,74 @@ static sq_status int8_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
     while (cols % m->group != 0)
         m->group /= 2;
     const int nb = cols / m->group;
-    int32_t *wsum = NULL;
+    const int8_t *src = q->data;
+    if (sq_isa_detected() >= SQ_ISA_AVX512 && !options->fp32_activations && m->group % 64 == 0) {
+        /* Panels of 16 rows: per group of 4 inputs, 16 rows x 4 bytes, so one vpdpbusd
+         * multiplies 16 rows by 4 broadcast activation bytes (the output lanes are rows: no
+         * horizontal sums).  wsum: 128 x the rows' sums per activation block, [panel][block][16],
+         * which takes back the +128 of the unsigned activations. */
+        const size_t panels = ((size_t)rows + 15) / 16, padded = panels * 16;
+        int8_t *codes = NULL;
+        int32_t *wsum = NULL;
+        float *s = NULL;
+        if ((st = sq_alloc(&codes, padded * cols, 1, qt->name)) != SQ_OK ||
+            (st = sq_alloc(&s, padded, sizeof *s, qt->name)) != SQ_OK ||
+            (st = sq_alloc(&wsum, panels * nb * 16, sizeof *wsum, qt->name)) != SQ_OK) {
+            free(codes);
+            free(s);
+            return st;
+        }
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < cols; k++) {
+                const int8_t v = src[(size_t)r * cols + k];
+                codes[(((size_t)(r / 16) * (cols / 4) + (size_t)(k / 4)) * 16 + (size_t)(r % 16)) * 4 + (size_t)(k % 4)] = v;
+                wsum[((size_t)(r / 16) * nb + (size_t)(k / m->group)) * 16 + (size_t)(r % 16)] += 128 * v;
+            }
+        memcpy(s, scales->data, (size_t)rows * sizeof *s);
+        m->codes = codes;
+        m->scales = s;
+        m->extra = wsum;
+        m->flags |= INT8_PANELS;
+        m->bytes = padded * cols + padded * sizeof *s + panels * nb * 16 * sizeof *wsum;
+        return SQ_OK;
+    }
     if ((st = sq_alloc(&m->codes, (size_t)rows * cols, 1, qt->name)) != SQ_OK ||
-        (st = sq_alloc(&m->scales, (size_t)rows, sizeof(float), qt->name)) != SQ_OK ||
-        (st = sq_alloc(&wsum, (size_t)rows * nb, sizeof *wsum, qt->name)) != SQ_OK)
+        (st = sq_alloc(&m->scales, (size_t)rows, sizeof(float), qt->name)) != SQ_OK)
         return st;
-    m->extra = wsum;
-    memcpy(m->codes, q->data, (size_t)rows * cols);
+    memcpy(m->codes, src, (size_t)rows * cols);
     memcpy(m->scales, scales->data, (size_t)rows * sizeof(float));
-    const int8_t *codes = m->codes;
-    for (size_t i = 0; i < (size_t)rows * cols; i++) /* the row sums per activation block (vpdpbusd's offset) */
-        wsum[i / m->group] += codes[i];
-    m->bytes = (size_t)rows * cols + (size_t)rows * sizeof(float) + (size_t)rows * nb * sizeof *wsum;
+    m->bytes = (size_t)rows * cols + (size_t)rows * sizeof(float);
     return SQ_OK;
+}
+
+/* Weight (r, k) in either layout. */
+static inline int8_t int8_at(const sq_matrix *m, int r, int k)
+{
+    const int8_t *codes = m->codes;
+    if (m->flags & INT8_PANELS)
+        return codes[(((size_t)(r / 16) * (m->cols / 4) + (size_t)(k / 4)) * 16 + (size_t)(r % 16)) * 4 + (size_t)(k % 4)];
+    return codes[(size_t)r * m->cols + k];
 }
 
 static void int8_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                      sq_kernel_work *work)
 {
     const int K = m->cols, ab = m->group, nb = K / ab;
-    const int8_t *codes = m->codes;
     const float *s = m->scales;
     if (!m->fp32_activations)
         quantize_acts_ref(x, T, K, m->group, false, work);
     for (int t = 0; t < T; t++)
         for (int r = 0; r < m->rows; r++) {
-            const int8_t *w = codes + (size_t)r * K;
             float sum = 0.0f;
             if (m->fp32_activations) {
                 for (int k = 0; k < K; k++)
-                    sum += (float)w[k] * x[(size_t)t * K + k];
+                    sum += (float)int8_at(m, r, k) * x[(size_t)t * K + k];
             } else {
                 const int8_t *q = work->q + (size_t)t * K;
                 for (int b = 0; b < nb; b++) {
                     int32_t dot = 0;
                     for (int j = 0; j < ab; j++)
-                        dot += (int32_t)w[b * ab + j] * q[b * ab + j];
+                        dot += (int32_t)int8_at(m, r, b * ab + j) * q[b * ab + j];
                     sum += (float)dot * work->scale[(size_t)t * nb + b];
                 }
             }
@@ -243,7 +285,9 @@ static sq_status int4_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
         for (int q = 0; q < 16; q++)
             m->table[q] = (int8_t)(q - 8);
     }
-    return q4_repack(qt, packed->data, int4_nibble, group, m);
+    if ((st = q4_repack(qt, packed->data, int4_nibble, group, m)) != SQ_OK)
+        return st;
+    return q4_finish(m, qt->name);
 }
 
 static sq_status nf4_prepare(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)
@@ -290,7 +334,9 @@ static sq_status nf4_prepare(const sq_qtensor *qt, const sq_kernel_options *opti
     m->table_scale = 1.0f / 127.0f;
     for (int q = 0; q < 16; q++)
         m->table[q] = (int8_t)lrintf(127.0f * sq_nf4_code[q]);
-    return q4_repack(qt, packed->data, nf4_nibble, block, m);
+    if ((st = q4_repack(qt, packed->data, nf4_nibble, block, m)) != SQ_OK)
+        return st;
+    return q4_finish(m, qt->name);
 }
 
 static sq_status gptq_prepare(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)
@@ -317,7 +363,83 @@ static sq_status gptq_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
         (st = copy_buffer(zeros, (size_t)groups, &m->extra, &m->bytes, qt->name)) != SQ_OK)
         return st;
     m->flags |= Q4_ZEROS;
-    return q4_repack(qt, qweight->data, gptq_nibble, group, m);
+    if ((st = q4_repack(qt, qweight->data, gptq_nibble, group, m)) != SQ_OK)
+        return st;
+    return q4_finish(m, qt->name);
+}
+
+/* Where group g of row r keeps its scale (and min or zero): [rows][groups], or in panels
+ * [rows/16][groups][16]. */
+static inline size_t q4_side(const sq_matrix *m, int r, int g)
+{
+    const int groups = m->cols / m->group;
+    if (m->flags & Q4_PANELS)
+        return ((size_t)(r / 16) * groups + (size_t)g) * 16 + (size_t)(r % 16);
+    return (size_t)r * groups + (size_t)g;
+}
+
+/* The nibble of weight (r, k): ggml's block layout per row, or in panels, per group of 8
+ * inputs 16 rows x 4 bytes, byte i of row j holding input 8g + i (low) and 8g + 4 + i (high). */
+static inline int q4_code(const sq_matrix *m, int r, int k)
+{
+    const uint8_t *codes = m->codes;
+    if (m->flags & Q4_PANELS) {
+        uint8_t byte = codes[(((size_t)(r / 16) * (m->cols / 8) + (size_t)(k / 8)) * 16 + (size_t)(r % 16)) * 4 +
+                             (size_t)(k % 4)];
+        return k % 8 < 4 ? byte & 0x0f : byte >> 4;
+    }
+    const uint8_t *qs = codes + ((size_t)r * (m->cols / QK) + (size_t)(k / QK)) * 16;
+    const int j = k % QK;
+    return j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4;
+}
+
+/* Rearranges a prepared 4-bit matrix into panels of 16 rows for the AVX-512 kernel: the same
+ * bytes for the codes, the side arrays moved (rows padded to 16 with zeros). */
+static sq_status q4_to_panels(sq_matrix *m, const char *name)
+{
+    sq_status st = SQ_OK;
+    const size_t panels = ((size_t)m->rows + 15) / 16, groups = (size_t)(m->cols / m->group);
+    const size_t scale_size = (m->flags & Q4_SCALE_F32) ? 4 : 2, extra_size = (m->flags & Q4_MINS) ? 2 : 1;
+    uint8_t *codes = NULL;
+    char *scales = NULL, *extra = NULL;
+    SQ_TRY(sq_alloc(&codes, panels * 16 * (size_t)m->cols / 2, 1, name));
+    SQ_TRY(sq_alloc(&scales, panels * 16 * groups, scale_size, name));
+    if (m->extra)
+        SQ_TRY(sq_alloc(&extra, panels * 16 * groups, extra_size, name));
+    for (int r = 0; r < m->rows; r++) {
+        for (int k = 0; k < m->cols; k++) {
+            size_t at = (((size_t)(r / 16) * (m->cols / 8) + (size_t)(k / 8)) * 16 + (size_t)(r % 16)) * 4 + (size_t)(k % 4);
+            codes[at] |= (uint8_t)(q4_code(m, r, k) << (k % 8 < 4 ? 0 : 4));
+        }
+        for (size_t g = 0; g < groups; g++) {
+            size_t from = (size_t)r * groups + g, to = ((size_t)(r / 16) * groups + g) * 16 + (size_t)(r % 16);
+            memcpy(scales + to * scale_size, (const char *)m->scales + from * scale_size, scale_size);
+            if (extra)
+                memcpy(extra + to * extra_size, (const char *)m->extra + from * extra_size, extra_size);
+        }
+    }
+    free(m->codes);
+    free(m->scales);
+    free(m->extra);
+    m->codes = codes;
+    m->scales = scales;
+    m->extra = extra;
+    m->flags |= Q4_PANELS;
+    m->bytes = panels * 16 * ((size_t)m->cols / 2 + groups * (scale_size + (extra ? extra_size : 0)));
+    return SQ_OK;
+cleanup:
+    free(codes);
+    free(scales);
+    free(extra);
+    return st;
+}
+
+/* After a 4-bit prepare: panels where the AVX-512 kernel will run it. */
+static sq_status q4_finish(sq_matrix *m, const char *name)
+{
+    if (sq_isa_detected() >= SQ_ISA_AVX512 && !m->fp32_activations)
+        return q4_to_panels(m, name);
+    return SQ_OK;
 }
 
 /* Scale and offset of group g of row r: w = scale table[q] + offset. */
@@ -340,23 +462,20 @@ static inline float q4_offset(const sq_matrix *m, size_t index)
 static void q4_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                    sq_kernel_work *work)
 {
-    const int K = m->cols, nb = K / QK, per_group = m->group / QK, groups = K / m->group;
-    const uint8_t *codes = m->codes;
+    const int K = m->cols, nb = K / QK, per_group = m->group / QK;
     if (!m->fp32_activations)
         quantize_acts_ref(x, T, K, QK, false, work);
     for (int t = 0; t < T; t++)
         for (int r = 0; r < m->rows; r++) {
             float sum = 0.0f;
             for (int b = 0; b < nb; b++) {
-                const uint8_t *qs = codes + ((size_t)r * nb + b) * 16;
-                const size_t gi = (size_t)r * groups + (size_t)(b / per_group);
+                const size_t gi = q4_side(m, r, b / per_group);
                 const float scale = q4_scale(m, gi), offset = q4_offset(m, gi);
                 if (m->fp32_activations) {
                     const float *xb = x + (size_t)t * K + (size_t)b * QK;
                     float part = 0.0f, xs = 0.0f;
                     for (int j = 0; j < QK; j++) {
-                        int q = j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4;
-                        part += (float)m->table[q] * xb[j];
+                        part += (float)m->table[q4_code(m, r, b * QK + j)] * xb[j];
                         xs += xb[j];
                     }
                     sum += scale * part + offset * xs;
@@ -365,7 +484,7 @@ static void q4_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy,
                     const float d = work->scale[(size_t)t * nb + b];
                     int32_t dot = 0;
                     for (int j = 0; j < QK; j++)
-                        dot += (int32_t)m->table[j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4] * q8[j];
+                        dot += (int32_t)m->table[q4_code(m, r, b * QK + j)] * q8[j];
                     sum += scale * d * (float)dot + offset * d * (float)work->sum[(size_t)t * nb + b];
                 }
             }
@@ -462,6 +581,10 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
     const int K = m->cols, ab = m->group, nb = K / ab;
     const int8_t *codes = m->codes;
     const float *s = m->scales;
+    if (m->flags & INT8_PANELS) { /* the AVX-512 layout, run where AVX-512 is turned off (tests) */
+        int8_ref(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
     if (!m->fp32_activations)
         quantize_acts_avx2(x, T, K, ab, false, work);
     for (int r = 0; r < m->rows; r++) {
@@ -502,60 +625,63 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
     }
 }
 
-/* AVX-512 VNNI: vpdpbusd multiplies 64 unsigned activation bytes (q + 128) with 64
- * signed weights and adds groups of four products into 16 int32 lanes, with no
- * intermediate saturation; the +128 is taken back with the row's block sums:
- * <q_w, q_x> = <q_w, q_x + 128> - 128 sum(q_w).  Two rows and four tokens per pass. */
+/* AVX-512 VNNI on 16-row panels: per group of 4 inputs one vpdpbusd multiplies the 4
+ * activation bytes of a token (q + 128, unsigned, broadcast) with 16 rows x 4 signed weights
+ * and adds each row's 4 products into its int32 lane, with no intermediate saturation
+ * (Intel's VNNI; oneDNN's packed-B layout).  Per activation block the lanes lose the +128
+ * (128 x the rows' block sums), become floats and take the block's scale; the output lanes
+ * are 16 consecutive outputs of y, so nothing is summed across lanes.  8 tokens per pass. */
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define MRV 8
 
 AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                                sq_kernel_work *work)
 {
-    const int K = m->cols, ab = m->group, nb = K / ab;
-    if (m->fp32_activations || ab % 64 != 0) {
+    const int K = m->cols, ab = m->group, nb = K / ab, groups = K / 4;
+    if (!(m->flags & INT8_PANELS)) {
         int8_avx2(m, x, T, y, ldy, accumulate, work);
         return;
     }
     const int8_t *codes = m->codes;
-    const float *s = m->scales;
+    const float *scales = m->scales;
     const int32_t *wsum = m->extra;
     quantize_acts_avx2(x, T, K, ab, true, work);
-    for (int r = 0; r < m->rows; r += 2) {
-        const int nr = m->rows - r < 2 ? 1 : 2;
-        const int8_t *w0 = codes + (size_t)r * K, *w1 = codes + (size_t)(r + nr - 1) * K;
-        for (int t = 0; t < T; t += TILE) {
-            const int mr = T - t < TILE ? T - t : TILE;
-            __m512 acc[2][TILE];
-            for (int i = 0; i < TILE; i++)
-                acc[0][i] = acc[1][i] = _mm512_setzero_ps();
+    for (int p = 0; p * 16 < m->rows; p++) {
+        const int nr = m->rows - p * 16 < 16 ? m->rows - p * 16 : 16;
+        const __mmask16 mask = (__mmask16)((1u << nr) - 1u);
+        const __m512 s = _mm512_loadu_ps(scales + (size_t)p * 16);
+        const int8_t *panel = codes + (size_t)p * groups * 64;
+        for (int t = 0; t < T; t += MRV) {
+            const int mr = T - t < MRV ? T - t : MRV;
+            const int32_t *xr[MRV];
+            for (int i = 0; i < MRV; i++) /* tokens past the window repeat the last one, unstored */
+                xr[i] = (const int32_t *)(work->qu + (size_t)(t + (i < mr ? i : mr - 1)) * K);
+            __m512 acc[MRV];
+            for (int i = 0; i < MRV; i++)
+                acc[i] = _mm512_setzero_ps();
             for (int b = 0; b < nb; b++) {
-                __m512i dot[2][TILE];
-                for (int i = 0; i < TILE; i++)
-                    dot[0][i] = dot[1][i] = _mm512_setzero_si512();
-                for (int k = b * ab; k < (b + 1) * ab; k += 64) {
-                    const __m512i a = _mm512_loadu_si512(w0 + k), c = _mm512_loadu_si512(w1 + k);
-                    _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
-                        const __m512i q = _mm512_loadu_si512(work->qu + (size_t)(t + i) * K + k);
-                        dot[0][i] = _mm512_dpbusd_epi32(dot[0][i], q, a);
-                        dot[1][i] = _mm512_dpbusd_epi32(dot[1][i], q, c);
-                    }
+                __m512i dot[MRV];
+                for (int i = 0; i < MRV; i++)
+                    dot[i] = _mm512_setzero_si512();
+                for (int g = b * (ab / 4); g < (b + 1) * (ab / 4); g++) {
+                    const __m512i w = _mm512_loadu_si512(panel + (size_t)g * 64);
+                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
+                        dot[i] = _mm512_dpbusd_epi32(dot[i], _mm512_set1_epi32(xr[i][g]), w);
                 }
-                _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
-                    const __m512 d = _mm512_set1_ps(work->scale[(size_t)(t + i) * nb + b]);
-                    acc[0][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[0][i]), d, acc[0][i]);
-                    acc[1][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[1][i]), d, acc[1][i]);
+                const __m512i offset = _mm512_loadu_si512(wsum + ((size_t)p * nb + b) * 16);
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                    const float d = work->scale[(size_t)(t + (i < mr ? i : mr - 1)) * nb + b];
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dot[i], offset)), _mm512_set1_ps(d),
+                                             acc[i]);
                 }
             }
-            for (int i = 0; i < mr; i++)
-                for (int j = 0; j < nr; j++) {
-                    const int row = r + j;
-                    float correction = 0.0f;
-                    for (int b = 0; b < nb; b++)
-                        correction += work->scale[(size_t)(t + i) * nb + b] * (float)wsum[(size_t)row * nb + b];
-                    float *out = y + (size_t)(t + i) * ldy + row;
-                    const float v = (_mm512_reduce_add_ps(acc[j][i]) - 128.0f * correction) * s[row];
-                    *out = accumulate ? *out + v : v;
-                }
+            for (int i = 0; i < mr; i++) {
+                float *out = y + (size_t)(t + i) * ldy + (size_t)p * 16;
+                __m512 v = _mm512_mul_ps(acc[i], s);
+                if (accumulate)
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));
+                _mm512_mask_storeu_ps(out, mask, v);
+            }
         }
     }
 }
@@ -568,6 +694,10 @@ AVX2 static void q4_avx2(const sq_matrix *m, const float *x, int T, float *y, in
     const bool has_offset = (m->flags & (Q4_MINS | Q4_ZEROS)) != 0;
     const __m128i table128 = _mm_loadu_si128((const __m128i *)m->table);
     const __m256i table = _mm256_set_m128i(table128, table128), low = _mm256_set1_epi8(0x0f);
+    if (m->flags & Q4_PANELS) { /* the AVX-512 layout, run where AVX-512 is turned off (tests) */
+        q4_ref(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
     if (!m->fp32_activations)
         quantize_acts_avx2(x, T, K, QK, false, work);
     float *row_scale = work->row, *row_offset = work->row + nb;
@@ -622,9 +752,102 @@ AVX2 static void q4_avx2(const sq_matrix *m, const float *x, int T, float *y, in
         }
     }
 }
+/* 4-bit on AVX-512 VNNI, panels of 16 rows: per group of 8 inputs one 64-byte load holds
+ * 16 rows x 8 nibbles; masked and shifted they are the unsigned operands of two vpdpbusd
+ * (the table, shifted to be non-negative, maps them first where the format needs one),
+ * each against 4 broadcast int8 activations of a token.  Per block of 32 the lanes lose
+ * the table's shift (bias x the block's activation sum), become floats and take the
+ * group's 16 scales times the block's activation scale; mins and zero points add their
+ * term from the same sum.  Output lanes are 16 consecutive outputs; 8 tokens per pass. */
+AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                             sq_kernel_work *work)
+{
+    if (!(m->flags & Q4_PANELS)) {
+        q4_avx2(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
+    const int K = m->cols, nb = K / QK, per_group = m->group / QK, groups = K / m->group;
+    int bias = 0;
+    for (int q = 0; q < 16; q++)
+        bias = -m->table[q] > bias ? -m->table[q] : bias;
+    uint8_t shifted[16];
+    bool identity = true;
+    for (int q = 0; q < 16; q++) {
+        shifted[q] = (uint8_t)(m->table[q] + bias);
+        identity = identity && shifted[q] == q;
+    }
+    const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)shifted));
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    const bool has_offset = (m->flags & (Q4_MINS | Q4_ZEROS)) != 0;
+    quantize_acts_avx2(x, T, K, QK, false, work);
+    for (int p = 0; p * 16 < m->rows; p++) {
+        const int nr = m->rows - p * 16 < 16 ? m->rows - p * 16 : 16;
+        const __mmask16 mask = (__mmask16)((1u << nr) - 1u);
+        const uint8_t *panel = (const uint8_t *)m->codes + (size_t)p * (K / 8) * 64;
+        for (int t = 0; t < T; t += MRV) {
+            const int mr = T - t < MRV ? T - t : MRV;
+            const int32_t *xr[MRV];
+            int row[MRV];
+            for (int i = 0; i < MRV; i++) {
+                row[i] = t + (i < mr ? i : mr - 1);
+                xr[i] = (const int32_t *)(work->q + (size_t)row[i] * K);
+            }
+            __m512 acc[MRV];
+            for (int i = 0; i < MRV; i++)
+                acc[i] = _mm512_setzero_ps();
+            __m512 scale = _mm512_setzero_ps(), offset = _mm512_setzero_ps();
+            for (int b = 0; b < nb; b++) {
+                if (b % per_group == 0) { /* the group's 16 scales (and offsets), once per group */
+                    const size_t at = ((size_t)p * groups + (size_t)(b / per_group)) * 16;
+                    __m512 sc = (m->flags & Q4_SCALE_F32)
+                                    ? _mm512_loadu_ps((const float *)m->scales + at)
+                                    : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->scales + at)));
+                    scale = _mm512_mul_ps(sc, _mm512_set1_ps(m->table_scale));
+                    if (m->flags & Q4_MINS)
+                        offset = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->extra + at)));
+                    else if (m->flags & Q4_ZEROS)
+                        offset = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), sc),
+                                               _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                                   _mm_loadu_si128((const __m128i *)((const uint8_t *)m->extra + at)))));
+                }
+                __m512i dot[MRV];
+                for (int i = 0; i < MRV; i++)
+                    dot[i] = _mm512_setzero_si512();
+                for (int g = b * 4; g < b * 4 + 4; g++) { /* 4 groups of 8 inputs */
+                    const __m512i bytes = _mm512_loadu_si512(panel + (size_t)g * 64);
+                    __m512i lo = _mm512_and_si512(bytes, low), hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
+                    if (!identity) {
+                        lo = _mm512_shuffle_epi8(table, lo);
+                        hi = _mm512_shuffle_epi8(table, hi);
+                    }
+                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                        dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xr[i][2 * g]));
+                        dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xr[i][2 * g + 1]));
+                    }
+                }
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                    const float d = work->scale[(size_t)row[i] * nb + b];
+                    const int32_t sum = work->sum[(size_t)row[i] * nb + b];
+                    const __m512i exact = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(bias * sum));
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, _mm512_set1_ps(d)), acc[i]);
+                    if (has_offset)
+                        acc[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(d * (float)sum), acc[i]);
+                }
+            }
+            for (int i = 0; i < mr; i++) {
+                float *out = y + (size_t)(t + i) * ldy + (size_t)p * 16;
+                __m512 v = acc[i];
+                if (accumulate)
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));
+                _mm512_mask_storeu_ps(out, mask, v);
+            }
+        }
+    }
+}
 #else
 #define int8_avx2 NULL
 #define int8_avx512 NULL
+#define q4_avx512 NULL
 #define q4_avx2 NULL
 #endif
 
@@ -634,10 +857,13 @@ const sq_kernel sq_kernel_int8_q8 = {
 };
 const sq_kernel sq_kernel_int4_q8 = {
     .name = "q4xq8", .format = "int4", .prepare = int4_prepare, .matmul_ref = q4_ref, .matmul_avx2 = q4_avx2,
+    .matmul_avx512 = q4_avx512,
 };
 const sq_kernel sq_kernel_nf4_q8 = {
     .name = "nf4xq8", .format = "nf4", .prepare = nf4_prepare, .matmul_ref = q4_ref, .matmul_avx2 = q4_avx2,
+    .matmul_avx512 = q4_avx512,
 };
 const sq_kernel sq_kernel_gptq_q8 = {
     .name = "gptq4xq8", .format = "gptq", .prepare = gptq_prepare, .matmul_ref = q4_ref, .matmul_avx2 = q4_avx2,
+    .matmul_avx512 = q4_avx512,
 };

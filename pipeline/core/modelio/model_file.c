@@ -509,7 +509,7 @@ static sq_status read_scalar_attrs(hid_t object, const char *name, sq_qtensor *q
 }
 
 /* A plain tensor to fp32 (or, for raw, its own dtype); appends it to set. */
-static sq_status read_plain(hid_t tensors, const char *name, sq_tensor_set *set, uint64_t *bytes)
+static sq_status read_plain(hid_t tensors, const char *name, sq_tensor_set *set, uint64_t *bytes, bool keep_16bit)
 {
     sq_status st = SQ_OK;
     sq_qtensor qt;
@@ -543,6 +543,10 @@ static sq_status read_plain(hid_t tensors, const char *name, sq_tensor_set *set,
             SQ_FAIL(SQ_ERR_INPUT, "tensor '%s' is a dataset of %s with format '%s'; expected fp32, fp16, bf16 or raw",
                     name, sq_dtype_name(buffer.dtype), qt.format);
         if (buffer.dtype == SQ_DTYPE_F32) {
+            out = buffer.data;
+            buffer.data = NULL;
+        } else if (keep_16bit) { /* as stored: the forward widens them where it reads them */
+            dtype = buffer.dtype;
             out = buffer.data;
             buffer.data = NULL;
         } else {
@@ -747,7 +751,7 @@ static sq_status read_model(hid_t file, sq_model_config *cfg, sq_tensor_set *set
             type = info.type;
         }
         if (type == H5O_TYPE_DATASET)
-            st = read_plain(tensors, name, set, &bytes);
+            st = read_plain(tensors, name, set, &bytes, keep != NULL);
         else if (type == H5O_TYPE_GROUP)
             st = read_quantized(tensors, name, set, &bytes, keep);
         else

@@ -31,7 +31,8 @@ sq_status sq_model_file_write(hid_t file, const sq_model_config *cfg, const sq_q
 sq_status sq_model_file_read(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes);
 /* As sq_model_file_read, but quantized tensors stay as stored: *packed (malloc'd, count
  * *packed_count, each freed with sq_qtensor_free) holds them, and the set has their names and
- * original shapes with no data (the forward's kernels multiply with them packed). */
+ * original shapes with no data (the forward's kernels multiply with them packed); fp16 and
+ * bf16 tensors stay 16-bit in the set. */
 sq_status sq_model_file_read_packed(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes,
                                     sq_qtensor **packed, size_t *packed_count);
 

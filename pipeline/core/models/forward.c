@@ -242,15 +242,23 @@ sq_status sq_fw_load_linear(sq_fw_arena *arena, const sq_fw_source *src, const c
         SQ_TRY(sq_matrix_from_qtensor(qt, &options, &w->matrix));
     } else {
         const sq_tensor *t = qt ? NULL : sq_tensor_set_find(src->set, name);
+        const sq_tensor *data = t ? sq_tensor_set_resolve(src->set, t) : NULL;
         int64_t rows = qt ? qt->shape[0] : t ? t->shape[0] : 0;
         if (!qt && (t == NULL || t->ndim != 2))
             SQ_FAIL(SQ_ERR_INPUT, "tensor '%s' is no [out, in] weight matrix", name);
+        if (data && data->data && (data->dtype == SQ_DTYPE_F16 || data->dtype == SQ_DTYPE_BF16) &&
+            !src->options->dequantized) { /* 16-bit weights stay 16-bit, widened in the kernel */
+            SQ_TRY(sq_matrix_from_16bit(data->data, data->dtype == SQ_DTYPE_BF16, (int)rows, (int)t->shape[1],
+                                        &w->matrix));
+            goto prepared;
+        }
         SQ_TRY(load_f32(src, name, &values));
         SQ_TRY(sq_matrix_from_f32(values, (int)rows, (int)((qt ? sq_qtensor_numel(qt) : sq_tensor_numel(t)) / rows),
                                   &w->matrix));
         if (qt)
             w->matrix.fallback = true; /* the dequantized reference path */
     }
+prepared:
     w->matrix.work = &arena->work;
     SQ_TRY(reserve_work(arena, src, &w->matrix));
     release(src, name);
