@@ -39,6 +39,10 @@ static const packed_case cases[] = {
     {"bundled/transformer_tiny_bytes.safetensors", "int8", "int8xq8(fp32 activations)", 0.0001, true},
     {"bundled/transformer_tiny_bytes.safetensors", "nf4", "nf4xq8(fp32 activations)", 0.005, true},
     {"bundled/transformer_tiny_bytes.safetensors", "nf4", "nf4xq8", 0.005, false},
+    /* BPE models fed bytes: the NLL is high, the comparison the same */
+    {"bundled/llama_tiny/model.safetensors", "int8", "int8xq8", 0.005, false},
+    {"bundled/llama_tiny/model.safetensors", "nf4", "nf4xq8", 0.005, false},
+    {"bundled/mamba_tiny/model.safetensors", "int8", "int8xq8", 0.005, false},
 };
 
 /* The window's tokens: bytes of real English text. */
@@ -85,7 +89,7 @@ static void load_quantized(const packed_case *c, sq_loaded_model *out, sq_qtenso
     *count = 0;
     for (size_t i = 0; i < out->tensors.count; i++) {
         sq_tensor *t = &out->tensors.tensors[i];
-        if (t->ndim != 2 || t->alias_of || (strncmp(t->name, "layers.", 7) != 0 && strncmp(t->name, "blocks.", 7) != 0))
+        if (t->ndim != 2 || t->alias_of || (strstr(t->name, "layers.") == NULL && strncmp(t->name, "blocks.", 7) != 0))
             continue;
         if (t->shape[1] % 32 != 0) /* int4 needs whole groups (a precision map gives these another format) */
             continue;
@@ -147,8 +151,8 @@ START_TEST(test_packed_matches_dequantized)
     ck_assert_int_eq(sq_model_forward(packed_model, tokens, T, la, NULL), SQ_OK);
     ck_assert_int_eq(sq_model_forward(reference, tokens, T, lb, NULL), SQ_OK);
     double nll_packed = mean_nll(la, tokens, vocab), nll_reference = mean_nll(lb, tokens, vocab);
-    ck_assert_msg(isfinite(nll_packed) && nll_reference > 0.1 && nll_reference < 3.0, "NLL %g / %g", nll_packed,
-                  nll_reference);
+    ck_assert_msg(isfinite(nll_packed) && nll_reference > 0.1 && nll_reference < (vocab == 256 ? 3.0 : 12.0),
+                  "NLL %g / %g", nll_packed, nll_reference);
     /* perplexity exp(mean NLL): its relative change is exp(difference) - 1 */
     const double ppl_change = exp(nll_packed - nll_reference) - 1.0;
     ck_assert_msg(fabs(ppl_change) <= c->tolerance, "%s %s: mean NLL packed %.6f vs dequantized %.6f: perplexity %+.3f%%",

@@ -332,9 +332,9 @@ void sq_fw_arena_free(sq_fw_arena *arena)
 static sq_status load_head(sq_fw_arena *arena, const sq_fw_source *src, const sq_family_ends *names,
                            const float *embedding, const sq_matrix **out)
 {
-    const sq_tensor *head = names->head ? sq_tensor_set_find(src->set, names->head) : NULL;
+    const sq_tensor *own = names->head ? sq_tensor_set_find(src->set, names->head) : NULL;
     const sq_tensor *emb = sq_tensor_set_find(src->set, names->embedding);
-    if (head == NULL || sq_tensor_set_resolve(src->set, head) == sq_tensor_set_resolve(src->set, emb))
+    if (own == NULL || sq_tensor_set_resolve(src->set, own) == sq_tensor_set_resolve(src->set, emb))
         return sq_fw_linear_from_f32(arena, src, names->embedding, embedding, (int)emb->shape[0], (int)emb->shape[1],
                                      out);
     return sq_fw_load_linear(arena, src, names->head, out);

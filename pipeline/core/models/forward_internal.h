@@ -103,17 +103,4 @@ void sq_fw_rmsnorm(const float *x, int rows, int d, const float *w, double eps, 
  * approximation of a few ulp, vec_math.h). */
 void sq_fw_gelu(float *v, size_t n);
 
-    float *position;        /* [S, d], or NULL */
-    float *norm_w, *norm_b; /* [d] final norm; norm_b NULL when it has no bias */
-    sq_norm_kind norm;      /* LayerNorm or RMSNorm */
-    const sq_matrix *head;  /* [V, d]: the head when it is a tensor of its own (an untied copy,
-                               as dynamic INT8 makes it, itera-lite.md 3.1), else the tied
-                               embedding packed as a linear weight of its own */
-    const char *head_name;  /* the head's name for the linear_input hook */
-} sq_fw_ends;
-
-/* Loads the tensors the family's ends name (a NULL name: none). */
-sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_fw_source *src, const sq_family_ends *names,
-                          sq_fw_ends *ends);
-/* x[t] = Emb[id_t] (+ Pos[t] when the family has one) for positions t = 0..T-1; x is [T, d]. */
 #endif

@@ -25,7 +25,8 @@
 #define NAME_LEN 96
 
 typedef struct {
-    float *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *gate, *up, *down;
+    float *attn_norm, *ffn_norm;
+    const sq_matrix *wq, *wk, *wv, *wo, *gate, *up, *down; /* linear weights, as their kernels run them */
     char wq_name[NAME_LEN], wk_name[NAME_LEN], wv_name[NAME_LEN], wo_name[NAME_LEN], gate_name[NAME_LEN],
         up_name[NAME_LEN], down_name[NAME_LEN];
 } llama_layer;
@@ -33,7 +34,8 @@ typedef struct {
 typedef struct {
     sq_fw_arena arena;
     llama_layer *layers;
-    float *embedding, *norm, *head;
+    float *embedding, *norm;
+    const sq_matrix *head;
     char head_name[NAME_LEN];
     /* activations for up to `capacity` tokens (grown on demand, not in the arena) */
     int capacity;
@@ -95,7 +97,7 @@ cleanup:
     return st;
 }
 
-static sq_status load_layer(llama_state *m, const sq_tensor_set *set, const sq_llama_names *nm, int i)
+static sq_status load_layer(llama_state *m, const sq_fw_source *set, const sq_llama_names *nm, int i)
 {
     llama_layer *L = &m->layers[i];
     char name[NAME_LEN];
@@ -107,22 +109,30 @@ static sq_status load_layer(llama_state *m, const sq_tensor_set *set, const sq_l
         if (keep)                                         \
             snprintf(keep, NAME_LEN, "%s", name);         \
     } while (0)
+#define LOAD_LINEAR(field, pattern, keep)                        \
+    do {                                                         \
+        sq_llama_layer_name(name, sizeof name, pattern, i);      \
+        SQ_TRY(sq_fw_load_linear(&m->arena, set, name, &field)); \
+        snprintf(keep, NAME_LEN, "%s", name);                    \
+    } while (0)
     LOAD(L->attn_norm, nm->attn_norm, (char *)NULL);
-    LOAD(L->wq, nm->wq, L->wq_name);
-    LOAD(L->wk, nm->wk, L->wk_name);
-    LOAD(L->wv, nm->wv, L->wv_name);
-    LOAD(L->wo, nm->wo, L->wo_name);
+    LOAD_LINEAR(L->wq, nm->wq, L->wq_name);
+    LOAD_LINEAR(L->wk, nm->wk, L->wk_name);
+    LOAD_LINEAR(L->wv, nm->wv, L->wv_name);
+    LOAD_LINEAR(L->wo, nm->wo, L->wo_name);
     LOAD(L->ffn_norm, nm->ffn_norm, (char *)NULL);
-    LOAD(L->gate, nm->gate, L->gate_name);
-    LOAD(L->up, nm->up, L->up_name);
-    LOAD(L->down, nm->down, L->down_name);
+    LOAD_LINEAR(L->gate, nm->gate, L->gate_name);
+    LOAD_LINEAR(L->up, nm->up, L->up_name);
+    LOAD_LINEAR(L->down, nm->down, L->down_name);
 #undef LOAD
+#undef LOAD_LINEAR
 cleanup:
     return st;
 }
 
-sq_status sq_llama_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+sq_status sq_llama_build(const sq_model_config *cfg, const sq_fw_source *src, void **out)
 {
+    const sq_tensor_set *set = src->set;
     const sq_llama_config *own = sq_llama_config_c(cfg);
     const sq_llama_names *nm = sq_llama_names_of(set);
     llama_state *m = NULL;
@@ -134,19 +144,20 @@ sq_status sq_llama_build(const sq_model_config *cfg, const sq_tensor_set *set, v
                        "rope_theta %g)", own->num_heads, own->num_kv_heads, own->head_dim, own->ffn_size,
                        own->rope_theta);
     SQ_TRY(sq_alloc(&m, 1, sizeof *m, "llama model"));
-    SQ_TRY(sq_fw_load(&m->arena, set, nm->embed, &m->embedding));
+    SQ_TRY(sq_fw_load(&m->arena, src, nm->embed, &m->embedding));
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)cfg->num_layers, sizeof *m->layers, "llama layers", &m->layers));
     for (int i = 0; i < cfg->num_layers; i++)
-        SQ_TRY(load_layer(m, set, nm, i));
-    SQ_TRY(sq_fw_load(&m->arena, set, nm->norm, &m->norm));
+        SQ_TRY(load_layer(m, src, nm, i));
+    SQ_TRY(sq_fw_load(&m->arena, src, nm->norm, &m->norm));
     /* The head: its own tensor, else the embedding (tied: one storage, and the hook
      * names the embedding, the tensor that this linear multiplies by). */
     const sq_tensor *head = sq_tensor_set_find(set, nm->head), *emb = sq_tensor_set_find(set, nm->embed);
     if (head && sq_tensor_set_resolve(set, head) != sq_tensor_set_resolve(set, emb)) {
-        SQ_TRY(sq_fw_load(&m->arena, set, nm->head, &m->head));
+        SQ_TRY(sq_fw_load_linear(&m->arena, src, nm->head, &m->head));
         snprintf(m->head_name, sizeof m->head_name, "%s", nm->head);
     } else {
-        m->head = m->embedding;
+        SQ_TRY(sq_fw_linear_from_f32(&m->arena, src, nm->embed, m->embedding, (int)emb->shape[0], (int)emb->shape[1],
+                                     &m->head));
         snprintf(m->head_name, sizeof m->head_name, "%s", nm->embed);
     }
     *out = m;

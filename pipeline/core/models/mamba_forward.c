@@ -28,14 +28,16 @@
 #define NAME_LEN 128
 
 typedef struct {
-    float *norm, *in_proj, *conv_w, *conv_b, *x_proj, *dt_proj, *dt_bias, *A, *D, *gate_norm, *out_proj;
+    float *norm, *conv_w, *conv_b, *dt_proj, *dt_bias, *A, *D, *gate_norm;
+    const sq_matrix *in_proj, *x_proj, *out_proj; /* linear weights, as their kernels run them */
     char in_name[NAME_LEN], x_name[NAME_LEN], dt_name[NAME_LEN], out_name[NAME_LEN];
 } mamba_layer;
 
 typedef struct {
     sq_fw_arena arena;
     mamba_layer *layers;
-    float *embedding, *norm_f, *head;
+    float *embedding, *norm_f;
+    const sq_matrix *head;
     char head_name[NAME_LEN];
     int conv_dim, proj_dim, dbc_dim;
     int capacity;
@@ -84,7 +86,7 @@ cleanup:
     return st;
 }
 
-static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq_tensor_set *set, const char *prefix,
+static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq_fw_source *set, const char *prefix,
                             int i)
 {
     const sq_mamba_config *own = sq_mamba_config_c(cfg);
@@ -96,15 +98,20 @@ static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq
         sq_mamba_name(name, sizeof name, prefix, i, suffix); \
         SQ_TRY(sq_fw_load(&m->arena, set, name, &field)); \
     } while (0)
+#define LOAD_LINEAR(field, suffix)                               \
+    do {                                                         \
+        sq_mamba_name(name, sizeof name, prefix, i, suffix);     \
+        SQ_TRY(sq_fw_load_linear(&m->arena, set, name, &field)); \
+    } while (0)
     LOAD(L->norm, "norm.weight");
-    LOAD(L->in_proj, "mixer.in_proj.weight");
+    LOAD_LINEAR(L->in_proj, "mixer.in_proj.weight");
     LOAD(L->conv_w, "mixer.conv1d.weight");
     LOAD(L->conv_b, "mixer.conv1d.bias");
     LOAD(L->A, "mixer.A_log");
     LOAD(L->D, "mixer.D");
-    LOAD(L->out_proj, "mixer.out_proj.weight");
+    LOAD_LINEAR(L->out_proj, "mixer.out_proj.weight");
     if (own->ssm_version == 1) {
-        LOAD(L->x_proj, "mixer.x_proj.weight");
+        LOAD_LINEAR(L->x_proj, "mixer.x_proj.weight");
         LOAD(L->dt_proj, "mixer.dt_proj.weight");
         LOAD(L->dt_bias, "mixer.dt_proj.bias");
         sq_mamba_name(L->x_name, NAME_LEN, prefix, i, "mixer.x_proj.weight");
@@ -114,6 +121,7 @@ static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq
         LOAD(L->gate_norm, "mixer.norm.weight");
     }
 #undef LOAD
+#undef LOAD_LINEAR
     sq_mamba_name(L->in_name, NAME_LEN, prefix, i, "mixer.in_proj.weight");
     sq_mamba_name(L->out_name, NAME_LEN, prefix, i, "mixer.out_proj.weight");
     /* A = -exp(A_log), once */
@@ -124,8 +132,9 @@ cleanup:
     return st;
 }
 
-sq_status sq_mamba_build(const sq_model_config *cfg, const sq_tensor_set *set, void **out)
+sq_status sq_mamba_build(const sq_model_config *cfg, const sq_fw_source *src, void **out)
 {
+    const sq_tensor_set *set = src->set;
     const sq_mamba_config *own = sq_mamba_config_c(cfg);
     const char *prefix = sq_mamba_prefix(set);
     mamba_state *m = NULL;
@@ -145,20 +154,21 @@ sq_status sq_mamba_build(const sq_model_config *cfg, const sq_tensor_set *set, v
     m->proj_dim = own->ssm_version == 1 ? 2 * di : di + m->conv_dim + own->ssm_heads;
     m->dbc_dim = own->ssm_version == 1 ? own->dt_rank + 2 * N : 0;
     sq_mamba_name(name, sizeof name, prefix, -1, "embeddings.weight");
-    SQ_TRY(sq_fw_load(&m->arena, set, name, &m->embedding));
+    SQ_TRY(sq_fw_load(&m->arena, src, name, &m->embedding));
     const sq_tensor *head = sq_tensor_set_find(set, "lm_head.weight"), *emb = sq_tensor_set_find(set, name);
     if (head && sq_tensor_set_resolve(set, head) != sq_tensor_set_resolve(set, emb)) {
-        SQ_TRY(sq_fw_load(&m->arena, set, "lm_head.weight", &m->head));
+        SQ_TRY(sq_fw_load_linear(&m->arena, src, "lm_head.weight", &m->head));
         snprintf(m->head_name, sizeof m->head_name, "lm_head.weight");
-    } else {
-        m->head = m->embedding; /* tied: the hook names the tensor this linear multiplies by */
+    } else { /* tied: the hook names the tensor this linear multiplies by */
+        SQ_TRY(sq_fw_linear_from_f32(&m->arena, src, name, m->embedding, (int)emb->shape[0], (int)emb->shape[1],
+                                     &m->head));
         snprintf(m->head_name, sizeof m->head_name, "%s", name);
     }
     sq_mamba_name(name, sizeof name, prefix, -1, "norm_f.weight");
-    SQ_TRY(sq_fw_load(&m->arena, set, name, &m->norm_f));
+    SQ_TRY(sq_fw_load(&m->arena, src, name, &m->norm_f));
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)cfg->num_layers, sizeof *m->layers, "mamba layers", &m->layers));
     for (int i = 0; i < cfg->num_layers; i++)
-        SQ_TRY(load_layer(m, cfg, set, prefix, i));
+        SQ_TRY(load_layer(m, cfg, src, prefix, i));
     const size_t state = own->ssm_version == 1 ? (size_t)di * N : (size_t)di * N; /* [di, N] or [H, P, N] */
     SQ_TRY(sq_fw_alloc(&m->arena, state, sizeof(float), "ssm state", &m->state));
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)N, sizeof(float), "ssm decay", &m->decay));
