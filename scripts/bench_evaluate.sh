@@ -100,7 +100,8 @@ done
 
 cc -O2 -o "$WORK/sgemm_bound" "$ROOT/scripts/bench_sgemm_bound.c" -I"$ROOT/pipeline/core" "$BUILD/libsqueeze_core.a" \
   $(pkg-config --cflags --libs hdf5-serial yaml-0.1 jansson openblas libzip libcrypto) $(mpicc --showme:link) -lm
-"$WORK/sgemm_bound" "$MODEL" $((WINDOW - 1)) 200 2> /dev/null > "$WORK/bound"
+"$WORK/sgemm_bound" "$MODEL" $((WINDOW - 1)) 200 2> "$WORK/bound.log" > "$WORK/bound" ||
+  { echo "sgemm-bound tool failed: $(tail -1 "$WORK/bound.log")" >&2; : > "$WORK/bound"; }
 
 two="skipped: 1-minute load $(load | cut -d' ' -f1) on $(getconf _NPROCESSORS_ONLN) cores (needs < 0.5: two idle cores)"
 if awk -v l="$(load | cut -d' ' -f1)" 'BEGIN { exit !(l < 0.5) }'; then
@@ -132,7 +133,7 @@ for name, v in by.items():
 print(f"load (1 min) during the rounds: median {st.median(float(r[9]) for r in rows):.2f}, "
       f"max {max(float(r[9]) for r in rows):.2f}")
 fpcpu = med(by["fp32"], 3)
-for who in ("openblas", "kernels"):
+for who in ("openblas", "kernels") if bound else ():
     t = float(bound[f"{who}_tokens_per_second"])
     print(f"sgemm-bound limit ({who}, linear layers only, CPU time): {t:.0f} tok/s, "
           f"{bound[f'{who}_gflops']} GFLOP/s; fp32 forward reaches {100 * fpcpu / t:.0f}% of it")
