@@ -36,6 +36,20 @@ if [ "${SQ_SKIP_INSTALL:-0}" != 1 ]; then
   fi
 fi
 
+# npm packages of the reference checks (tests/js: llama.cpp through node-llama-cpp's prebuilt CPU
+# libraries, @huggingface/gguf), project-local and pinned by tests/js/package-lock.json. They need
+# Node.js >= 20 (Debian 12's nodejs is 18). NODE_LLAMA_CPP_SKIP_DOWNLOAD stops node-llama-cpp from
+# fetching or compiling llama.cpp: the prebuilt @node-llama-cpp/linux-x64 is what runs.
+if [ "${SQ_SKIP_INSTALL:-0}" != 1 ] || [ "${SQ_NPM_INSTALL:-0}" = 1 ]; then
+  if command -v npm >/dev/null 2>&1 &&
+     node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null; then
+    (cd tests/js && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --omit=optional --no-audit --no-fund --loglevel=error)
+  else
+    echo "[setup] no Node.js >= 20 with npm: the live llama.cpp checks (tests/js) are not installed;" \
+         "their committed outputs (tests/data/gguf) are still checked" >&2
+  fi
+fi
+
 BUILD=${SQ_BUILD_DIR:-build}
 SANITIZE=OFF
 [ "${SQ_SANITIZE:-0}" = 1 ] && SANITIZE=ON

@@ -22,6 +22,9 @@ static const char usage[] =
     "                              rerun what failed, is stale or missing (or exactly one instance);\n"
     "                              resubmits to Slurm when the run was submitted (or with --slurm)\n"
     "  cancel CONFIG               scancel the run's queued and running jobs\n"
+    "  export CONFIG [--variant V] [--format gguf|safetensors]\n"
+    "                              write a variant (default: the report's recommendation) for\n"
+    "                              llama.cpp (GGUF) or PyTorch (safetensors): <run>/export/<variant>/\n"
     "\n"
     "Exit codes: 0 ok, 2 usage or config error, 3 bad input, 4 a stage failed.\n"
     "Fault injection for tests: SQUEEZE_FAULT=<stage>:<variant> fails that instance with exit 4\n"
@@ -95,6 +98,8 @@ int sq_driver_main(int argc, char **argv)
                 opts.stage = argv[++i];
             else
                 opts.variant = argv[++i];
+        } else if (strcmp(arg, "--format") == 0 && i + 1 < argc) {
+            opts.format = argv[++i];
         } else if (strncmp(arg, "--stage=", 8) == 0) {
             opts.stage = arg + 8;
         } else if (strncmp(arg, "--variant=", 10) == 0) {
@@ -113,6 +118,8 @@ int sq_driver_main(int argc, char **argv)
         fprintf(stderr, "squeeze %s: name the run config (squeeze %s CONFIG)\n", command, command);
         return 2;
     }
+    if (strcmp(command, "export") == 0)
+        return sq_cmd_export(&opts);
     if (opts.variant && !opts.stage) {
         fprintf(stderr, "squeeze %s: --variant needs --stage\n", command);
         return 2;

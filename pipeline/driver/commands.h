@@ -1,5 +1,5 @@
 /* commands.h - the `squeeze` commands: plan, check, run, submit, status,
- * resume, cancel (docs/driver.md), and the command line that picks one. */
+ * resume, cancel, export (docs/driver.md, docs/export.md), and the command line that picks one. */
 #ifndef SQ_DRIVER_COMMANDS_H
 #define SQ_DRIVER_COMMANDS_H
 
@@ -11,7 +11,8 @@
 typedef struct {
     const char *config;
     const char *stage;     /* resume --stage */
-    const char *variant;   /* resume --variant */
+    const char *variant;   /* resume --variant, export --variant */
+    const char *format;    /* export --format (default gguf) */
     bool dry_run;          /* submit --dry-run */
     bool keep_going;       /* run --keep-going */
     bool local_only;       /* check --local: skip the Slurm tools */
@@ -25,6 +26,7 @@ int sq_cmd_run(const sq_command_options *opts, bool resume);
 int sq_cmd_submit(const sq_command_options *opts, bool resume);
 int sq_cmd_status(const sq_command_options *opts);
 int sq_cmd_cancel(const sq_command_options *opts);
+int sq_cmd_export(const sq_command_options *opts);
 
 /* `squeeze COMMAND CONFIG [options]`: parses argv and runs the command;
  * returns the exit status (0 ok, 2 usage or config error, 4 a stage failed). */

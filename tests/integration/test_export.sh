@@ -175,6 +175,47 @@ head -c 1000 "$WORK/model.gguf" > "$WORK/cut.gguf"
 rc=$?; [ $rc -eq 3 ] || fail "truncated GGUF: exit $rc"
 grep -q "cut.gguf" "$WORK/e3.log" || { cat "$WORK/e3.log"; fail "truncated GGUF message names the file"; }
 set -e
+# The driver step: `squeeze export CONFIG` exports the report's recommendation into the run folder.
+cat > "$WORK/q8.yaml" <<'EOF2'
+default: q8_0
+EOF2
+cat > "$WORK/q4k.yaml" <<'EOF2'
+default: q4_k
+EOF2
+cat > "$WORK/drive.yaml" <<EOF2
+run: drive
+output_root: $WORK/results
+model:
+  checkpoint: $DATA/bundled/itera_tiny_bytes.pt
+data:
+  tokenizer: bytes
+  calibration: {path: $DATA/bundled/austen_train.txt, end: 0.01}
+  evaluation: {path: $DATA/bundled/austen_val.txt, end: 0.1}
+calibrate:
+  windows: 2
+  window_length: 32
+evaluate:
+  window_length: 64
+  max_windows: 4
+targets:
+  compression: 1.5
+  quality: 50
+sweep:
+  grid:
+    compress.recipe: [$WORK/q8.yaml, $WORK/q4k.yaml]
+  names: [q8, q4k]
+EOF2
+"$BUILD/squeeze" run "$WORK/drive.yaml" > "$WORK/drive.log" 2>&1 || { cat "$WORK/drive.log"; fail "squeeze run"; }
+rec=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["recommended"])' "$WORK/results/drive/report/report.json")
+"$BUILD/squeeze" export "$WORK/drive.yaml" > "$WORK/drive_export.out" 2> "$WORK/drive_export.log" \
+  || { cat "$WORK/drive_export.log"; fail "squeeze export"; }
+[ -s "$WORK/results/drive/export/$rec/drive-$rec.gguf" ] || fail "squeeze export did not write the recommended $rec"
+grep -q "\"variant\": \"$rec\"" "$WORK/results/drive/export/$rec/export-gguf.json" || fail "record names the variant"
+set +e
+"$BUILD/squeeze" export "$WORK/drive.yaml" --variant nosuch 2> "$WORK/e4.log"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "q8, q4k" "$WORK/e4.log" || { cat "$WORK/e4.log"; fail "unknown variant: exit $rc, names the variants"; }
+
 ls "$WORK" | grep -q "tmp" && fail "a temporary file was left: $(ls "$WORK")"
 [ ! -e "$WORK/x.gguf" ] && [ ! -e "$WORK/x.onnx" ] || fail "a partial export was left"
 echo "PASS"
