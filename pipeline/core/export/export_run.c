@@ -32,7 +32,9 @@ static sq_status load_stored(const char *path, const sq_run_config *config, sq_m
     sq_loaded_model model;
     bool loaded = false;
 
-    if (!sq_gguf_is_gguf(path) && sq_artifact_kind(path, kind, sizeof kind) == SQ_OK) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* squeeze reports HDF5 errors itself */
+    if (!sq_gguf_is_gguf(path) && H5Fis_hdf5(path) > 0) {
+        SQ_TRY(sq_artifact_kind(path, kind, sizeof kind));
         if (strcmp(kind, "model") != 0 && strcmp(kind, "inspect") != 0)
             return sq_fail(SQ_ERR_INPUT, "%s is a squeeze '%s' artifact; export needs a 'model' artifact (from "
                            "compress), an 'inspect' artifact, a checkpoint or a .gguf", path, kind);
