@@ -16,6 +16,7 @@
 #include "checkpoint/checkpoint.h"
 #include "gguf/gguf_file.h"
 #include "modelio/gguf_model.h"
+#include "models/llama.h"
 #include "modelio/loader.h"
 #include "quant/format.h"
 #include "util/hash.h"
@@ -91,16 +92,40 @@ cleanup:
 
 /* config.json: transformers' LlamaConfig for llama; squeeze's config (with
  * model_type = the family) for the others, which transformers has no class for. */
-static sq_status write_config_json(const sq_model_config *cfg, bool tied, const char *path)
+static sq_status write_config_json(const sq_model_config *cfg, bool tied, const char *dtype, const char *path)
 {
     sq_status st = SQ_OK;
     json_t *root = NULL;
     char *own = NULL;
-    SQ_TRY(sq_model_config_to_json(cfg, &own));
-    root = json_loads(own, 0, NULL);
-    if (root == NULL)
-        SQ_FAIL(SQ_ERR_RUN, "cannot build config.json");
-    json_object_set_new(root, "model_type", json_string(cfg->family));
+    if (strcmp(cfg->family, "llama") == 0) {
+        /* transformers' LlamaConfig (configuration_llama.py), what LlamaForCausalLM loads */
+        const sq_llama_config *lc = sq_llama_config_c(cfg);
+        root = json_object();
+        json_object_set_new(root, "architectures", json_pack("[s]", "LlamaForCausalLM"));
+        json_object_set_new(root, "model_type", json_string("llama"));
+        json_object_set_new(root, "hidden_size", json_integer(cfg->hidden_size));
+        json_object_set_new(root, "intermediate_size", json_integer(lc->ffn_size));
+        json_object_set_new(root, "num_hidden_layers", json_integer(cfg->num_layers));
+        json_object_set_new(root, "num_attention_heads", json_integer(lc->num_heads));
+        json_object_set_new(root, "num_key_value_heads",
+                            json_integer(lc->num_kv_heads > 0 ? lc->num_kv_heads : lc->num_heads));
+        json_object_set_new(root, "head_dim", json_integer(lc->head_dim > 0 ? lc->head_dim
+                                                                               : cfg->hidden_size / lc->num_heads));
+        json_object_set_new(root, "rms_norm_eps", json_real(cfg->layer_norm_eps));
+        json_object_set_new(root, "rope_theta", json_real(lc->rope_theta > 0 ? lc->rope_theta : 10000.0));
+        json_object_set_new(root, "max_position_embeddings", json_integer(cfg->max_seq_length));
+        json_object_set_new(root, "vocab_size", json_integer(cfg->vocab_size));
+        json_object_set_new(root, "hidden_act", json_string("silu"));
+        json_object_set_new(root, "attention_bias", json_false());
+        json_object_set_new(root, "mlp_bias", json_false());
+        json_object_set_new(root, "torch_dtype", json_string(dtype));
+    } else {
+        SQ_TRY(sq_model_config_to_json(cfg, &own));
+        root = json_loads(own, 0, NULL);
+        if (root == NULL)
+            SQ_FAIL(SQ_ERR_RUN, "cannot build config.json");
+        json_object_set_new(root, "model_type", json_string(cfg->family));
+    }
     json_object_set_new(root, "tie_word_embeddings", json_boolean(tied));
     json_object_set_new(root, "squeeze_version", json_string(SQUEEZE_VERSION));
     if (json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
@@ -138,6 +163,7 @@ static sq_status export_safetensors(const sq_model_config *cfg, const sq_qtensor
     char tmp[4096], path[4096];
     bool tied = false;
     float *values = NULL;
+    const char *widest = "float16"; /* torch_dtype: float32 when any weight is f32 */
 
     sq_tensor_set_init(&set);
     memset(log, 0, sizeof *log);
@@ -187,6 +213,10 @@ static sq_status export_safetensors(const sq_model_config *cfg, const sq_qtensor
             snprintf(row.conversion, sizeof row.conversion, "%s -> f32 (safetensors has no %s form: dequantized, "
                      "exact)", qt->format, qt->format);
         }
+        if (dtype == SQ_DTYPE_F32 && qt->ndim > 1)
+            widest = "float32";
+        else if (dtype == SQ_DTYPE_BF16 && strcmp(widest, "float16") == 0)
+            widest = "bfloat16";
         st = sq_tensor_set_add(&set, qt->name, dtype, qt->ndim, qt->shape, bytes, NULL);
         if (st != SQ_OK) {
             free(bytes);
@@ -198,9 +228,13 @@ static sq_status export_safetensors(const sq_model_config *cfg, const sq_qtensor
     if (snprintf(path, sizeof path, "%s/model.safetensors", tmp) >= (int)sizeof path)
         SQ_FAIL(SQ_ERR_USAGE, "export folder path too long: %s", tmp);
     SQ_TRY(sq_safetensors_write(path, &set));
+    /* A llama without its own head (lm_head / output) uses the embedding: tied. */
+    if (strcmp(cfg->family, "llama") == 0 && !sq_tensor_set_find(&set, "lm_head.weight") &&
+        !sq_tensor_set_find(&set, "output.weight"))
+        tied = true;
     if (snprintf(path, sizeof path, "%s/config.json", tmp) >= (int)sizeof path)
         SQ_FAIL(SQ_ERR_USAGE, "export folder path too long: %s", tmp);
-    SQ_TRY(write_config_json(cfg, tied, path));
+    SQ_TRY(write_config_json(cfg, tied, widest, path));
     if (tokenizer && tokenizer[0] && strcmp(tokenizer, "bytes") != 0) {
         /* the tokenizer file and, beside a tokenizer.json, tokenizer_config.json */
         const char *base = strrchr(tokenizer, '/');
@@ -274,7 +308,7 @@ static sq_status write_record(const sq_export_request *req, const sq_model_confi
         json_array_append_new(rows, row);
         if (!t->target[0])
             skipped++;
-        else if (t->conversion[0] && strstr(t->conversion, "->"))
+        else if (t->conversion[0])
             converted++;
         else
             copied++;
@@ -290,7 +324,7 @@ static sq_status write_record(const sq_export_request *req, const sq_model_confi
     if (strcmp(req->format, "gguf") == 0) {
         const char *arch = sq_gguf_arch_of_family(cfg->family);
         json_object_set_new(root, "architecture", json_string(arch ? arch : ""));
-        json_object_set_new(root, "readers", json_string(strcmp(cfg->family, "llama") == 0
+        json_object_set_new(root, "readers", json_string(sq_gguf_arch_llama_cpp(cfg->family)
                                                              ? "llama.cpp and squeeze"
                                                              : "squeeze only: no other runtime knows this architecture"));
     }

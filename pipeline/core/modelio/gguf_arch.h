@@ -10,6 +10,16 @@
 
 #include "modelio/gguf_model.h"
 
+/* How a stored tensor goes into the file, besides its name. */
+typedef struct {
+    int permute_heads;   /* > 0: rows reordered from HF's half-split RoPE layout to adjacent pairs,
+                            per head of this count */
+    bool f32;            /* llama.cpp's kernel for it takes F32 only: written as F32 */
+    bool neg_exp;        /* written as -exp(x) (Mamba's A_log is llama.cpp's ssm_a = -exp(A_log)) */
+    int ndim;            /* > 0: written with this shape (dimensions of 1 squeezed out) */
+    int64_t shape[SQ_GGUF_MAX_DIMS];
+} sq_gguf_placement;
+
 typedef struct sq_gguf_arch {
     const char *family;         /* squeeze family name */
     const char *arch;           /* general.architecture */
@@ -18,17 +28,23 @@ typedef struct sq_gguf_arch {
     sq_status (*write_metadata)(const sq_model_config *cfg, const sq_qtensor *tensors, size_t count,
                                 const char *tokenizer_path, sq_gguf_file *out);
     /* the GGUF name of a stored tensor ("" when it is not written, e.g. a tied
-     * head); *permute_heads > 0 when its rows must be reordered from HF's
-     * half-split RoPE layout to the adjacent-pair layout, per head of that count */
+     * head) and how it is placed (*place starts zeroed) */
     sq_status (*target_name)(const sq_model_config *cfg, const sq_qtensor *qt, char *name, size_t size,
-                             int *permute_heads);
+                             sq_gguf_placement *place);
     /* reading: the config from the metadata and tensors */
     sq_status (*read_config)(const sq_gguf_file *f, sq_model_config *cfg);
     /* reading: the squeeze name of a GGUF tensor */
     sq_status (*squeeze_name)(const sq_gguf_file *f, const char *gguf_name, char *name, size_t size);
+    /* reading, optional: undoes a placement's value transform and shape on the
+     * fp32 values of the tensor now named name */
+    sq_status (*restore)(const char *name, float *values, int64_t numel, int *ndim, int64_t *shape);
+    /* reading, optional: names the architecture leaves implicit (a tied head) */
+    sq_status (*complete)(sq_tensor_set *set);
 } sq_gguf_arch;
 
 extern const sq_gguf_arch sq_gguf_arch_itera;
 extern const sq_gguf_arch sq_gguf_arch_itera_transformer;
+extern const sq_gguf_arch sq_gguf_arch_llama;
+extern const sq_gguf_arch sq_gguf_arch_mamba;
 
 #endif

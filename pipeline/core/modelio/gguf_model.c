@@ -5,6 +5,7 @@
  */
 #include "modelio/gguf_model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include "util/log.h"
 
 static const sq_gguf_arch *const arch_table[] = {
+    &sq_gguf_arch_llama,
+    &sq_gguf_arch_mamba,
     &sq_gguf_arch_itera,
     &sq_gguf_arch_itera_transformer,
     NULL,
@@ -42,6 +45,12 @@ const char *sq_gguf_arch_of_family(const char *family)
     return a ? a->arch : NULL;
 }
 
+bool sq_gguf_arch_llama_cpp(const char *family)
+{
+    const sq_gguf_arch *a = arch_of_family(family);
+    return a && a->llama_cpp;
+}
+
 void sq_export_log_free(sq_export_log *log)
 {
     free(log->tensors);
@@ -60,8 +69,8 @@ sq_status sq_export_log_add(sq_export_log *log, const sq_export_tensor *row)
 
 /* The GGUF type and bytes of a stored tensor: copied when GGUF has its
  * format, else dequantized to F32.  *data is malloc'ed. */
-static sq_status tensor_payload(const sq_gguf_arch *arch, const sq_qtensor *qt, int *type, void **data,
-                                uint64_t *nbytes, sq_export_tensor *row)
+static sq_status tensor_payload(const sq_gguf_arch *arch, const sq_qtensor *qt, bool force_f32, int *type,
+                                void **data, uint64_t *nbytes, sq_export_tensor *row)
 {
     const sq_ggml_block_kind *kind = sq_ggml_block_kind_of_format(qt->format);
     int64_t numel = sq_qtensor_numel(qt);
@@ -69,7 +78,9 @@ static sq_status tensor_payload(const sq_gguf_arch *arch, const sq_qtensor *qt, 
     bool one_d = qt->ndim == 1;
     int plain_type = -1;
 
-    if (strcmp(qt->format, "fp32") == 0)
+    if (force_f32 && strcmp(qt->format, "fp32") != 0)
+        kind = NULL; /* dequantized below */
+    else if (strcmp(qt->format, "fp32") == 0)
         plain_type = SQ_GGML_TYPE_F32;
     else if (strcmp(qt->format, "fp16") == 0 && !(arch->llama_cpp && one_d))
         plain_type = SQ_GGML_TYPE_F16;
@@ -84,7 +95,7 @@ static sq_status tensor_payload(const sq_gguf_arch *arch, const sq_qtensor *qt, 
         snprintf(row->stored_as, sizeof row->stored_as, "%s", sq_ggml_type_name(plain_type));
         return SQ_OK;
     }
-    if (strcmp(qt->format, "raw") == 0 && (buffer = sq_qtensor_buffer(qt, "data")) != NULL) {
+    if (!force_f32 && strcmp(qt->format, "raw") == 0 && (buffer = sq_qtensor_buffer(qt, "data")) != NULL) {
         static const struct { sq_dtype dtype; int type; } raw[] = {
             {SQ_DTYPE_I8, SQ_GGML_TYPE_I8}, {SQ_DTYPE_I16, SQ_GGML_TYPE_I16}, {SQ_DTYPE_I32, SQ_GGML_TYPE_I32},
             {SQ_DTYPE_I64, SQ_GGML_TYPE_I64}, {SQ_DTYPE_F64, SQ_GGML_TYPE_F64},
@@ -104,7 +115,7 @@ static sq_status tensor_payload(const sq_gguf_arch *arch, const sq_qtensor *qt, 
     }
     /* ggml's own blocks: rows of the stored matrix are GGUF rows when the
      * tensor is 1-D or 2-D (a 3-D tensor's GGUF rows are its last dimension). */
-    if (kind && qt->ndim <= 2 && (buffer = sq_qtensor_buffer(qt, "blocks")) != NULL) {
+    if (!force_f32 && kind && qt->ndim <= 2 && (buffer = sq_qtensor_buffer(qt, "blocks")) != NULL) {
         *type = kind->ggml_type;
         *nbytes = (uint64_t)buffer->shape[0] * (uint64_t)buffer->shape[1];
         if ((*data = malloc(*nbytes ? *nbytes : 1)) == NULL)
@@ -131,6 +142,7 @@ static sq_status tensor_payload(const sq_gguf_arch *arch, const sq_qtensor *qt, 
     *nbytes = (uint64_t)numel * 4;
     snprintf(row->stored_as, sizeof row->stored_as, "F32");
     snprintf(row->conversion, sizeof row->conversion, "%s -> F32 (%s)", qt->format,
+             force_f32 ? "llama.cpp's kernel for this tensor takes F32" :
              kind ? "a ggml block tensor of more than 2 dimensions" :
              arch->llama_cpp && one_d ? "llama.cpp reads 1-D tensors in F32" :
              "GGUF has no such type: dequantized, exact");
@@ -188,13 +200,15 @@ sq_status sq_gguf_model_build(const sq_model_config *cfg, const sq_qtensor *tens
     for (size_t i = 0; i < count; i++) {
         const sq_qtensor *qt = &tensors[i];
         sq_export_tensor row;
-        int permute_heads = 0, type = 0, n_dims = qt->ndim;
+        sq_gguf_placement place;
+        int type = 0, n_dims = qt->ndim;
         int64_t ne[SQ_GGUF_MAX_DIMS];
         uint64_t nbytes = 0;
         memset(&row, 0, sizeof row);
         snprintf(row.name, sizeof row.name, "%s", qt->name);
         snprintf(row.format, sizeof row.format, "%s", qt->format);
-        SQ_TRY(arch->target_name(cfg, qt, row.target, sizeof row.target, &permute_heads));
+        memset(&place, 0, sizeof place);
+        SQ_TRY(arch->target_name(cfg, qt, row.target, sizeof row.target, &place));
         if (row.target[0] == '\0') {
             snprintf(row.conversion, sizeof row.conversion, "not written: shares storage with '%s'",
                      qt->alias_of ? qt->alias_of : "?");
@@ -209,14 +223,35 @@ sq_status sq_gguf_model_build(const sq_model_config *cfg, const sq_qtensor *tens
         if (strlen(row.target) >= 64)
             SQ_FAIL(SQ_ERR_INPUT, "tensor name '%s' is %zu characters; GGUF (ggml) names hold 63", row.target,
                     strlen(row.target));
-        SQ_TRY(tensor_payload(arch, qt, &type, &data, &nbytes, &row));
-        if (permute_heads > 0) {
-            SQ_TRY(permute_rows(qt->name, data, nbytes, qt->shape[0], permute_heads));
+        SQ_TRY(tensor_payload(arch, qt, place.f32 || place.neg_exp, &type, &data, &nbytes, &row));
+        if (place.neg_exp) {
+            float *v = data;
+            for (uint64_t e = 0; e < nbytes / 4; e++)
+                v[e] = -expf(v[e]);
+            snprintf(row.conversion + strlen(row.conversion), sizeof row.conversion - strlen(row.conversion),
+                     "%swritten as -exp(x)", row.conversion[0] ? "; " : "");
+        }
+        if (place.permute_heads > 0) {
+            SQ_TRY(permute_rows(qt->name, data, nbytes, qt->shape[0], place.permute_heads));
             snprintf(row.conversion + strlen(row.conversion), sizeof row.conversion - strlen(row.conversion),
                      "%srows permuted to llama.cpp's RoPE pair layout", row.conversion[0] ? "; " : "");
         }
-        for (int d = 0; d < n_dims; d++)
-            ne[d] = qt->shape[n_dims - 1 - d];
+        if (place.ndim > 0) {
+            int64_t a = 1, b = 1;
+            for (int d = 0; d < n_dims; d++)
+                a *= qt->shape[d];
+            for (int d = 0; d < place.ndim; d++)
+                b *= place.shape[d];
+            if (a != b)
+                SQ_FAIL(SQ_ERR_RUN, "tensor '%s': placement shape does not hold its %lld values", qt->name,
+                        (long long)a);
+            n_dims = place.ndim;
+            for (int d = 0; d < n_dims; d++)
+                ne[d] = place.shape[n_dims - 1 - d];
+        } else {
+            for (int d = 0; d < n_dims; d++)
+                ne[d] = qt->shape[n_dims - 1 - d];
+        }
         SQ_TRY(sq_gguf_add_tensor(out, row.target, n_dims, ne, type, data, nbytes));
         free(data);
         data = NULL;
@@ -326,7 +361,10 @@ sq_status sq_gguf_model_read(const char *path, sq_model_config *cfg, sq_tensor_s
         }
         SQ_TRY(sq_alloc(&values, (size_t)(numel ? numel : 1), sizeof *values, name));
         SQ_TRY(tensor_to_f32(path, t, values));
-        SQ_TRY(sq_tensor_set_add(set, name, SQ_DTYPE_F32, t->n_dims, shape, values, NULL));
+        int ndim = t->n_dims;
+        if (arch->restore)
+            SQ_TRY(arch->restore(name, values, numel, &ndim, shape));
+        SQ_TRY(sq_tensor_set_add(set, name, SQ_DTYPE_F32, ndim, shape, values, NULL));
         values = NULL;
     }
     {
@@ -349,6 +387,8 @@ sq_status sq_gguf_model_read(const char *path, sq_model_config *cfg, sq_tensor_s
             line += len + (end ? 1 : 0);
         }
     }
+    if (arch->complete)
+        SQ_TRY(arch->complete(set));
     if (stored_bytes)
         *stored_bytes = bytes;
     sq_info("read %s: GGUF architecture %s, %zu tensors, %llu tensor bytes", path, arch->arch, f.tensor_count,

@@ -1,12 +1,13 @@
 /* gguf_model.h - squeeze models as GGUF files, and GGUF files as squeeze models.
  *
  * One table row per model family says which GGUF architecture holds it
- * (gguf_model.c):
+ * (gguf_model.c; docs/export.md):
  *   llama              llama.cpp's "llama": its metadata keys with the types
  *                      llama.cpp checks, its tensor names (token_embd,
  *                      blk.N.attn_q, ...), q/k rows in the adjacent-pair RoPE
  *                      layout that convert_hf_to_gguf.py writes, and the
  *                      tokenizer (tokenizer.ggml.*) from a HF tokenizer.json;
+ *   mamba (Mamba-1)    llama.cpp's "mamba" (gguf_mamba.c);
  *   itera, itera-transformer
  *                      architecture "itera" / "itera-transformer", squeeze's
  *                      own tensor names and config (squeeze.config_json):
@@ -21,6 +22,7 @@
 #ifndef SQ_MODELIO_GGUF_MODEL_H
 #define SQ_MODELIO_GGUF_MODEL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gguf/gguf_file.h"
@@ -49,6 +51,8 @@ sq_status sq_export_log_add(sq_export_log *log, const sq_export_tensor *row);
 
 /* The GGUF architecture a family exports to, or NULL when none. */
 const char *sq_gguf_arch_of_family(const char *family);
+/* True when llama.cpp reads that architecture (false: squeeze only). */
+bool sq_gguf_arch_llama_cpp(const char *family);
 
 /* Builds the GGUF of a model given as stored tensors (modelio/model_file.h's
  * stored form).  tokenizer_path: a HF tokenizer.json, needed by llama.cpp's

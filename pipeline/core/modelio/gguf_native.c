@@ -34,10 +34,10 @@ cleanup:
 }
 
 static sq_status native_target_name(const sq_model_config *cfg, const sq_qtensor *qt, char *name, size_t size,
-                                    int *permute_heads)
+                                    sq_gguf_placement *place)
 {
     (void)cfg; /* in the shared signature, unused here */
-    *permute_heads = 0;
+    (void)place;
     /* shared storage is written once; squeeze.aliases names the other names */
     snprintf(name, size, "%s", qt->alias_of ? "" : qt->name);
     return SQ_OK;
