@@ -28,6 +28,8 @@
  *   int4   packed u8 [rows, cols/2], scales f16 [rows, cols/g], mins f16 (asymmetric); attrs group_size, asymmetric
  *   gptq   qweight u8 [rows, ceil(cols/2)] (4/3 bits) or [rows, cols] (8 bits), scales f16 [rows, groups],
  *          zeros u8 [rows, groups], g_idx i32 [cols] (act-order); attrs bits, group_size, act_order, symmetric
+ *   q8_0|q4_0|q4_1|q4_k|q6_k  blocks u8 [rows, cols / block values * block bytes]: ggml's blocks
+ *          themselves (quant/ggml_blocks.h); rows that are not whole blocks fall back to a stated format
  */
 #ifndef SQ_QUANT_FORMAT_H
 #define SQ_QUANT_FORMAT_H
