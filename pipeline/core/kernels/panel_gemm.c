@@ -78,6 +78,7 @@ static sq_status prepare_16bit(const sq_qtensor *qt, sq_dtype dtype, const sq_ke
 
 static sq_status prepare_f32(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)
 {
+    (void)options;
     sq_status st;
     int rows, cols;
     const sq_qbuffer *data;
@@ -89,11 +90,13 @@ static sq_status prepare_f32(const sq_qtensor *qt, const sq_kernel_options *opti
 
 static sq_status prepare_f16(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)
 {
+    (void)options;
     return prepare_16bit(qt, SQ_DTYPE_F16, &sq_kernel_f16_panel, m);
 }
 
 static sq_status prepare_bf16(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)
 {
+    (void)options;
     return prepare_16bit(qt, SQ_DTYPE_BF16, &sq_kernel_bf16_panel, m);
 }
 
@@ -118,18 +121,21 @@ static inline float same(float v) { return v; }
 static void f32_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                     sq_kernel_work *work)
 {
+    (void)work;
     REF_BODY(float, same)
 }
 
 static void f16_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                     sq_kernel_work *work)
 {
+    (void)work;
     REF_BODY(uint16_t, sq_f16_to_f32)
 }
 
 static void bf16_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                      sq_kernel_work *work)
 {
+    (void)work;
     REF_BODY(uint16_t, sq_bf16_to_f32)
 }
 
@@ -199,18 +205,21 @@ AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, i
 AVX2 static void f32_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                           sq_kernel_work *work)
 {
+    (void)work;
     AVX2_BODY(float, LOAD_F32)
 }
 
 AVX2 static void f16_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                           sq_kernel_work *work)
 {
+    (void)work;
     AVX2_BODY(uint16_t, LOAD_F16)
 }
 
 AVX2 static void bf16_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                            sq_kernel_work *work)
 {
+    (void)work;
     AVX2_BODY(uint16_t, LOAD_BF16)
 }
 /* AVX-512: a panel row is one 16-float register; 12 tokens x 16 outputs in twelve
@@ -257,18 +266,21 @@ AVX2 static void bf16_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 AVX512 static void f32_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                               sq_kernel_work *work)
 {
+    (void)work;
     AVX512_BODY(float, LOAD512_F32)
 }
 
 AVX512 static void f16_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                               sq_kernel_work *work)
 {
+    (void)work;
     AVX512_BODY(uint16_t, LOAD512_F16)
 }
 
 AVX512 static void bf16_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                                sq_kernel_work *work)
 {
+    (void)work;
     AVX512_BODY(uint16_t, LOAD512_BF16)
 }
 #else

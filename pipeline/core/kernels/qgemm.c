@@ -201,6 +201,7 @@ static int int4_nibble(const uint8_t *bytes, int64_t r, int64_t c, int64_t cols,
 
 static int nf4_nibble(const uint8_t *bytes, int64_t r, int64_t c, int64_t cols, int group)
 {
+    (void)group;
     /* nf4.c: flat index i = r cols + c, the first element of a pair in the high nibble */
     int64_t i = r * cols + c;
     return i % 2 == 0 ? bytes[i / 2] >> 4 : bytes[i / 2] & 0x0f;
@@ -208,6 +209,7 @@ static int nf4_nibble(const uint8_t *bytes, int64_t r, int64_t c, int64_t cols, 
 
 static int gptq_nibble(const uint8_t *bytes, int64_t r, int64_t c, int64_t cols, int group)
 {
+    (void)group;
     /* gptq.c: [rows, ceil(cols/2)], the even column in the low nibble */
     uint8_t byte = bytes[r * ((cols + 1) / 2) + c / 2];
     return c % 2 ? byte >> 4 : byte & 0x0f;

@@ -29,8 +29,10 @@ struct sq_model {
 
 sq_status sq_model_build(const sq_model_config *cfg, const sq_tensor_set *weights, sq_model **out)
 {
-    /* nothing packed and nothing released: the set is only read */
-    return sq_model_build_ex(cfg, (sq_tensor_set *)weights, NULL, out);
+    /* nothing packed and nothing released: the set is only read (release is off) */
+    sq_tensor_set *readonly;
+    memcpy(&readonly, &weights, sizeof readonly);
+    return sq_model_build_ex(cfg, readonly, NULL, out);
 }
 
 sq_status sq_model_build_ex(const sq_model_config *cfg, sq_tensor_set *weights,
@@ -404,6 +406,7 @@ sq_status sq_fw_logits(const sq_fw_ends *ends, const sq_model_config *cfg, const
 void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
                   const sq_matrix *w, int out, float *y, int ldy, float beta)
 {
+    (void)out; /* w knows its outputs */
     if (hooks && hooks->linear_input)
         hooks->linear_input(hooks->context, name, x, rows, in);
     if (rows == 0)
