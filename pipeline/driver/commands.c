@@ -2,6 +2,7 @@
  * which options (docs/driver.md).  The executable's main only sets up the
  * process and calls sq_driver_main. */
 #include "commands.h"
+#include "artifact/artifact.h"
 #include "fault.h"
 #include "proc.h"
 
@@ -25,6 +26,8 @@ static const char usage[] =
     "  export CONFIG [--variant V] [--format gguf|safetensors]\n"
     "                              write a variant (default: the report's recommendation) for\n"
     "                              llama.cpp (GGUF) or PyTorch (safetensors): <run>/export/<variant>/\n"
+    "\n"
+    "  --version                   squeeze's version (every stage program takes --version too)\n"
     "\n"
     "Exit codes: 0 ok, 2 usage or config error, 3 bad input, 4 a stage failed.\n"
     "Fault injection for tests: SQUEEZE_FAULT=<stage>:<variant> fails that instance with exit 4\n"
@@ -73,6 +76,11 @@ int sq_driver_main(int argc, char **argv)
 {
     sq_command_options opts = {0};
     const char *command;
+    for (int i = 1; i < argc; i++) /* anywhere on the line, with or without a command or config */
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("squeeze %s\n", sq_version());
+            return 0;
+        }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -9,21 +9,23 @@
 #include <cblas.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "calib/calibrate.h"
+#include "artifact/artifact_json.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "util/log.h"
 
 typedef struct {
     const char *config, *model, *out, *key;
-    bool help;
+    bool json, help;
 } calibrate_args;
 
 static const char usage_text[] =
     "usage: squeeze-calibrate --config FILE --model INSPECT.h5|MODEL.h5|CHECKPOINT --out calibration.h5\n"
-    "                         [--key KEY]\n"
+    "                         [--key KEY] [--json]\n"
     "\n"
     "Runs the model over calibrate.windows windows of calibrate.window_length tokens of\n"
     "data.calibration (tokenized with data.tokenizer, default bytes) and records, for the input of\n"
@@ -36,6 +38,8 @@ static const char usage_text[] =
     "  --model PATH    inspect or model artifact, or a checkpoint (.pt, .safetensors)\n"
     "  --out FILE      the calibration artifact to write (docs/artifact-calibration.md)\n"
     "  --key KEY       the driver's plan key (root attribute plan_key)\n"
+    "  --json          print the artifact's attributes (root and /calibration) as one JSON line\n"
+    "  --version       the program's version\n"
     "\n"
     "exit status: 0 done, 2 usage or config error, 3 bad input, 4 failure while running\n";
 
@@ -45,6 +49,7 @@ int main(int argc, char **argv)
     const sq_stage_option options[] = {
         SQ_OPTION_REQUIRED("config", &args.config), SQ_OPTION_REQUIRED("model", &args.model),
         SQ_OPTION_REQUIRED("out", &args.out),       SQ_OPTION("key", &args.key),
+        SQ_FLAG("json", &args.json),
     };
     const sq_stage_command_line line = {"squeeze-calibrate", options, SQ_OPTION_COUNT(options), NULL};
     sq_run_config cfg;
@@ -60,7 +65,7 @@ int main(int argc, char **argv)
     st = sq_stage_parse(&line, argc, argv, &args.help);
     if (st == SQ_OK && args.help) {
         if (rank == 0)
-            fputs(usage_text, stdout);
+            sq_stage_print_help(&line, usage_text);
         MPI_Finalize();
         return 0;
     }
@@ -72,6 +77,13 @@ int main(int argc, char **argv)
         sq_calibrate_request request = {.config = &cfg, .model_path = args.model, .out_path = args.out,
                                         .plan_key = args.key ? args.key : ""};
         st = sq_calibrate_run(&request);
+    }
+    if (st == SQ_OK && args.json && rank == 0) {
+        char *json = NULL;
+        st = sq_artifact_attributes_json(args.out, "calibration", &json);
+        if (st == SQ_OK)
+            printf("%s\n", json);
+        free(json);
     }
     /* the same end as every stage: a failure the ranks agreed on was logged
      * once then, any other is logged here */

@@ -64,8 +64,9 @@ int main(int argc, char **argv)
     sq_log_init("squeeze-compress");
     st = sq_stage_parse(&line, argc, argv, &args.help);
     if (st == SQ_OK && args.help) {
-        fputs(usage_text, stdout);
-        sq_quant_format_print_table(stdout);
+        sq_stage_print_help(&line, usage_text);
+        if (!sq_stage_version_asked())
+            sq_quant_format_print_table(stdout);
         return 0;
     }
     /* The map may come from --map alone; everything else needs the config. */

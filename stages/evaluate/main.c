@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     st = sq_mpi_agree(MPI_COMM_WORLD, sq_stage_parse(&line, argc, argv, &args.help));
     if (st == SQ_OK && args.help) {
         if (rank == 0)
-            fputs(usage_text, stdout);
+            sq_stage_print_help(&line, usage_text);
     } else if (st == SQ_OK) {
         sq_status local = sq_run_config_load(args.config, &cfg);
         loaded = local == SQ_OK;

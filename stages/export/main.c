@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     sq_log_init("squeeze-export");
     st = sq_stage_parse(&line, argc, argv, &args.help);
     if (st == SQ_OK && args.help) {
-        fputs(usage_text, stdout);
+        sq_stage_print_help(&line, usage_text);
         return 0;
     }
     if (st == SQ_OK && strcmp(args.format, "gguf") != 0 && strcmp(args.format, "safetensors") != 0)

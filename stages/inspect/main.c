@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/stage_options.h"
 #include "config/run_config.h"
@@ -13,15 +14,16 @@
 #include "util/log.h"
 
 static const char usage_text[] =
-    "usage: squeeze-inspect CHECKPOINT [--config F] [--out inspect.h5] [--json] [--num-heads N]\n"
+    "usage: squeeze-inspect CHECKPOINT|--model CHECKPOINT [--config F] [--out inspect.h5] [--json] [--num-heads N]\n"
     "                       [--target-hardware gpu|cpu|edge] [--quality-constraint PCT] [--family NAME]\n"
     "                       [--key K]\n"
     "\n"
     "Reads a checkpoint (.pt, .safetensors or a squeeze .h5), detects its model family, infers its\n"
     "config, accounts for every tensor (parameter groups, buffers, shared storage) and recommends a\n"
-    "compression from the decision matrix.\n"
+    "compression from rules of thumb.\n"
     "\n"
-    "  CHECKPOINT                the model file (default: model.checkpoint of --config)\n"
+    "  CHECKPOINT, --model F     the model file, positional or as --model like the other stages\n"
+    "                            (default: model.checkpoint of --config)\n"
     "  --config F                the run's YAML (model.family, model.num_heads, inspect.target_hardware,\n"
     "                            targets.quality are read from it)\n"
     "  --out F                   write the inspect artifact (facts + fp32 baseline model) to F\n"
@@ -31,13 +33,14 @@ static const char usage_text[] =
     "  --quality-constraint PCT  accepted perplexity increase in percent (default: targets.quality, else 3)\n"
     "  --family NAME             skip detection (default: model.family, else auto)\n"
     "  --key K                   the driver's plan key, stored as the root attribute plan_key\n"
-    "  --help                    this text\n"
+    "  --help, --version         this text; the program's version\n"
     "\n"
     "Exit status: 0 done, 2 usage or config error, 3 bad input (missing, corrupt, unknown family),\n"
     "4 failure while running.\n";
 
 typedef struct {
     const char *checkpoint;
+    const char *model;       /* --model: the same as CHECKPOINT */
     const char *config_path;
     const char *out_path;
     const char *hardware;
@@ -80,6 +83,7 @@ int main(int argc, char **argv)
         SQ_FLAG("json", &args.json),                  SQ_OPTION("num-heads", &args.num_heads_text),
         SQ_OPTION("target-hardware", &args.hardware), SQ_OPTION("quality-constraint", &args.quality_text),
         SQ_OPTION("family", &args.family),            SQ_OPTION("key", &args.key),
+        SQ_OPTION("model", &args.model),
     };
     const sq_stage_command_line line = {"squeeze-inspect", cli_options, SQ_OPTION_COUNT(cli_options),
                                         &args.checkpoint};
@@ -90,9 +94,14 @@ int main(int argc, char **argv)
     sq_log_init("squeeze-inspect");
     SQ_TRY(sq_stage_parse(&line, argc, argv, &args.help));
     if (args.help) {
-        fputs(usage_text, stdout);
+        sq_stage_print_help(&line, usage_text);
         return 0;
     }
+    if (args.model && args.checkpoint && strcmp(args.model, args.checkpoint) != 0)
+        SQ_FAIL(SQ_ERR_USAGE, "two checkpoints given: %s and --model %s (see squeeze-inspect --help)",
+                args.checkpoint, args.model);
+    if (args.model)
+        args.checkpoint = args.model;
     SQ_TRY(parse_numbers(&args));
     if (args.config_path) {
         SQ_TRY(sq_run_config_load(args.config_path, &config));

@@ -25,13 +25,17 @@ static const char usage_text[] =
     "  --config FILE   the run config, for targets.compression, targets.quality and\n"
     "                  inspect.target_hardware (defaults 2.0x, 3%, gpu)\n"
     "  --key KEY       the driver's plan key (recorded in report.json)\n"
+    "  --json          print report.json on stdout (instead of the three paths)\n"
+    "  --version       the program's version\n"
     "Exit: 0 written, 2 usage/config error, 3 bad or missing artifacts, 4 failure.\n";
 
 int main(int argc, char **argv)
 {
     const char *run_dir = NULL, *config_path = NULL, *key = NULL;
+    bool json = false;
     const sq_stage_option options[] = {
         SQ_OPTION_REQUIRED("run-dir", &run_dir), SQ_OPTION("config", &config_path), SQ_OPTION("key", &key),
+        SQ_FLAG("json", &json),
     };
     const sq_stage_command_line line = {"squeeze-report", options, SQ_OPTION_COUNT(options), NULL};
     sq_status st = SQ_OK;
@@ -47,7 +51,7 @@ int main(int argc, char **argv)
     sq_run_config_defaults(&cfg);
     SQ_TRY(sq_stage_parse(&line, argc, argv, &help));
     if (help) {
-        fputs(usage_text, stdout);
+        sq_stage_print_help(&line, usage_text);
         return 0;
     }
     if (config_path) {
@@ -90,7 +94,20 @@ int main(int argc, char **argv)
         sq_info("recommended: %s", results->variants[results->recommended].name);
     else
         sq_info("no variant meets both targets");
-    printf("%s/report.md\n%s/report.json\n%s\n", folder, folder, path);
+    if (json) {
+        char json_path[2200];
+        snprintf(json_path, sizeof json_path, "%s/report.json", folder);
+        FILE *in = fopen(json_path, "r");
+        if (in == NULL)
+            SQ_FAIL(SQ_ERR_RUN, "cannot read back %s", json_path);
+        char chunk[8192];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, in)) > 0)
+            fwrite(chunk, 1, n, stdout);
+        fclose(in);
+    } else {
+        printf("%s/report.md\n%s/report.json\n%s\n", folder, folder, path);
+    }
 cleanup:
     if (results)
         sq_run_results_free(results);

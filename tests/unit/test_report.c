@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/render_svg.h"
 #include "report/report_h5.h"
 #include "report/run_results.h"
 #include "report/text_file.h"
@@ -208,6 +209,69 @@ START_TEST(test_speed_only_with_own_kernels)
 }
 END_TEST
 
+/* Eight variants in two tight clusters (as a sweep of block sizes gives): the
+ * trade-off plot keeps every label box (estimated as the renderer does, 7.4 px
+ * per character of 13 px text) clear of every other label and every point, and
+ * inside the plot. */
+START_TEST(test_plot_labels_do_not_overlap)
+{
+    static const struct {
+        const char *name;
+        int64_t bytes;
+        double change;
+    } sweep[] = {{"int4-g32", 1000, 0.90}, {"int4-g64", 1010, 0.95}, {"int4-g128", 1020, 1.00},
+                 {"nf4-b64", 1005, 0.92},  {"nf4-b128", 1015, 0.97}, {"int8", 2000, 0.01},
+                 {"int8-p99", 2010, 0.02}, {"ssm-mixed", 1990, 0.03}};
+    sq_run_results *r = results_new(2.0, 3.0);
+    char *svg = NULL;
+    size_t size = 0;
+    for (size_t i = 0; i < sizeof sweep / sizeof *sweep; i++)
+        add(r, sweep[i].name, sweep[i].bytes, sweep[i].change);
+    r->size_base_bytes = 4000;
+    sq_run_results_judge(r);
+    FILE *out = open_memstream(&svg, &size);
+    sq_svg_tradeoff(out, r);
+    fclose(out);
+    double boxes[16][4], points[16][2];
+    int labels = 0, dots = 0;
+    for (const char *p = svg; (p = strstr(p, "<circle class=\"point")) != NULL; p++) {
+        const char *cx = strstr(p, "cx=\""), *cy = strstr(p, "cy=\"");
+        points[dots][0] = atof(cx + 4);
+        points[dots][1] = atof(cy + 4);
+        dots++;
+    }
+    for (const char *p = svg; (p = strstr(p, "class=\"label halo")) != NULL; p++) {
+        const char *start = p;
+        while (start > svg && strncmp(start, "<text", 5) != 0)
+            start--;
+        double x = atof(strstr(start, "x=\"") + 3), y = atof(strstr(start, "y=\"") + 3);
+        const char *text = strchr(p, '>') + 1;
+        double w = 7.4 * (double)(strchr(text, '<') - text);
+        bool end = strstr(p, "text-anchor=\"end\"") != NULL && strstr(p, "text-anchor=\"end\"") < text;
+        boxes[labels][0] = end ? x - w : x;
+        boxes[labels][2] = end ? x : x + w;
+        boxes[labels][1] = y - 12;
+        boxes[labels][3] = y + 4;
+        ck_assert_msg(boxes[labels][0] >= 74 && boxes[labels][2] <= 876, "label %d leaves the plot", labels);
+        labels++;
+    }
+    ck_assert_int_eq(dots, 8);
+    ck_assert_int_eq(labels, 8);
+    for (int a = 0; a < labels; a++) {
+        for (int b = a + 1; b < labels; b++)
+            ck_assert_msg(!(boxes[a][0] < boxes[b][2] && boxes[b][0] < boxes[a][2] && boxes[a][1] < boxes[b][3] &&
+                            boxes[b][1] < boxes[a][3]),
+                          "labels %d and %d overlap", a, b);
+        for (int d = 0; d < dots; d++)
+            ck_assert_msg(!(boxes[a][0] < points[d][0] + 5 && points[d][0] - 5 < boxes[a][2] &&
+                            boxes[a][1] < points[d][1] + 5 && points[d][1] - 5 < boxes[a][3]),
+                          "label %d covers point %d", a, d);
+    }
+    free(svg);
+    free(r);
+}
+END_TEST
+
 static void set_format(sq_variant_result *v, const char *name, int64_t before)
 {
     sq_format_share *f = &v->formats[v->format_count++];
@@ -265,6 +329,7 @@ int main(void)
     tcase_add_test(tc, test_sizes_against_the_checkpoint);
     tcase_add_test(tc, test_ties_within_noise);
     tcase_add_test(tc, test_speed_only_with_own_kernels);
+    tcase_add_test(tc, test_plot_labels_do_not_overlap);
     suite_add_tcase(suite, tc);
     return sq_test_run(suite);
 }

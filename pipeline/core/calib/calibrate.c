@@ -246,6 +246,10 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
     memset(&loaded, 0, sizeof loaded);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank == 0 && cfg->calibrate.ranks > 1 && size == 1)
+        sq_warn("%s sets calibrate.ranks: %d, but this calibrate runs as 1 MPI process: start it with mpirun -np %d "
+                "(squeeze run does). The statistics are the same on any number of ranks; only the time differs",
+                cfg->path, cfg->calibrate.ranks, cfg->calibrate.ranks);
 
     if (!cfg->data.calibration.path)
         st = sq_fail(SQ_ERR_USAGE, "%s: data.calibration is not set: give the calibration text or tokens",

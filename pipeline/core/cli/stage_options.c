@@ -11,7 +11,10 @@
 
 /* Table indices are the getopt values, below every character getopt returns
  * (':', '?'); --help returns 'h' like -h. */
-enum { MAX_OPTIONS = 32 };
+enum { MAX_OPTIONS = 32, VERSION_OPTION = 'V' };
+
+/* Whether the last parse met --version (one command line per process). */
+static bool version_asked;
 
 /* "--config, --model and --out" for the required options not given. */
 static void missing_list(const sq_stage_command_line *line, char *out, size_t size)
@@ -32,7 +35,7 @@ static void missing_list(const sq_stage_command_line *line, char *out, size_t si
 
 sq_status sq_stage_parse(const sq_stage_command_line *line, int argc, char **argv, bool *help)
 {
-    struct option long_options[MAX_OPTIONS + 2];
+    struct option long_options[MAX_OPTIONS + 3];
     size_t count = line->option_count;
     int c, index;
     char missing[512];
@@ -49,7 +52,9 @@ sq_status sq_stage_parse(const sq_stage_command_line *line, int argc, char **arg
             *o->flag = false;
     }
     long_options[count] = (struct option){"help", no_argument, NULL, 'h'};
-    long_options[count + 1] = (struct option){NULL, 0, NULL, 0};
+    long_options[count + 1] = (struct option){"version", no_argument, NULL, VERSION_OPTION};
+    long_options[count + 2] = (struct option){NULL, 0, NULL, 0};
+    version_asked = false;
     if (line->positional)
         *line->positional = NULL;
 
@@ -57,8 +62,9 @@ sq_status sq_stage_parse(const sq_stage_command_line *line, int argc, char **arg
     optind = 1;
     /* A leading ':' makes a missing value ':' instead of '?'. */
     while ((c = getopt_long(argc, argv, ":h", long_options, &index)) != -1) {
-        if (c == 'h') {
+        if (c == 'h' || c == VERSION_OPTION) {
             *help = true;
+            version_asked = c == VERSION_OPTION;
             return SQ_OK;
         }
         if (c == ':')
@@ -87,4 +93,17 @@ int sq_stage_exit_status(sq_status st)
     if (st != SQ_OK && !sq_mpi_failure_logged())
         sq_error("%s (%s)", sq_error_message(), sq_status_name(st));
     return (int)st;
+}
+
+void sq_stage_print_help(const sq_stage_command_line *line, const char *usage)
+{
+    if (version_asked)
+        printf("%s %s\n", line->program, SQUEEZE_VERSION); /* the build's version, as sq_version() */
+    else
+        fputs(usage, stdout);
+}
+
+bool sq_stage_version_asked(void)
+{
+    return version_asked;
 }

@@ -39,11 +39,17 @@ typedef struct {
     const char **positional;        /* receives the one positional argument, or NULL: none is taken */
 } sq_stage_command_line;
 
-/* Parses argv.  --help sets *help and stops (nothing is required then).
+/* Parses argv.  --help or --version sets *help and stops (nothing is required
+ * then): the main prints sq_stage_print_help() and exits 0.
  * Usage errors (SQ_ERR_USAGE): an unknown option, an option without its
  * value, more positional arguments than taken, required options missing (all
  * of them named in one message). */
 sq_status sq_stage_parse(const sq_stage_command_line *line, int argc, char **argv, bool *help);
+
+/* What --help or --version asked for: the usage text, or "PROGRAM VERSION". */
+void sq_stage_print_help(const sq_stage_command_line *line, const char *usage);
+/* Whether the last parse met --version (a main adds to --help's text only without it). */
+bool sq_stage_version_asked(void);
 
 /* The end of every stage main: logs a failure's message with its kind
  * (unless the MPI ranks agreed on it and it was logged then, util/mpi_agree.h),
