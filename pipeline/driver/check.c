@@ -297,6 +297,12 @@ static void check_variant(const sq_plan *plan, const sq_variant *var, const sq_l
             note("variant %s: precision map %s decides all %zu tensors (%zu by rule, %zu by default, %zu kept)",
                  var->name, map.source, cplan.count, cplan.summary.by_rule, cplan.summary.by_default,
                  cplan.summary.kept);
+            /* every tensor's shape against its format's constraints: the ones that do not fit are stored in
+             * the format's declared fallback, said here before compress does it */
+            for (size_t i = 0; i < cplan.count; i++)
+                if (cplan.entries[i].fallback_from)
+                    note("variant %s: tensor %s: %s", var->name, cplan.entries[i].name,
+                         cplan.entries[i].options_text);
             sq_compress_plan_free(&cplan);
         }
         free(input);

@@ -22,6 +22,9 @@ for good in "$CATALOGUE"/good*.yaml; do
     cat "$W/good.out"; bad "$(basename "$good") should pass check"
   fi
   grep -q "0 problems" "$W/good.out" || bad "$(basename "$good"): no '0 problems' line"
+  while IFS= read -r want; do
+    grep -qF -- "$want" "$W/good.out" || { bad "$(basename "$good"): output lacks '$want'"; cat "$W/good.out"; }
+  done < <(sed -n 's/^# expect-note: //p' "$good")
   echo "$(basename "$good"): exit 0 in $(( $(ms_now) - start )) ms"
 done
 

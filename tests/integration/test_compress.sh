@@ -226,4 +226,26 @@ grep -v -e "recipe:" -e "^compress:" "$WORK/run.yaml" > "$WORK/nomap.yaml"
 expect_fail 2 "$WORK/o7.h5" "no precision map" --config "$WORK/nomap.yaml" --model "$MODEL"
 # a calibration artifact that is not one
 expect_fail 3 "$WORK/o8.h5" "calibration" --map "$RECIPES/nf4.yaml" --model "$MODEL" --calibration "$WORK/nf4.h5"
+# A tensor whose rows do not fit its format: int4 groups of 64 on rows of 32 go to int4's declared
+# fallback (int8), said in the log and recorded in the accounting; the rest stays int4.
+cat > "$WORK/int4-64.yaml" <<'YAML'
+description: "int4 in groups of 64 for every linear"
+rules:
+  - pattern: "layers.*.{ssm.in_proj,ssm.out_proj,moe.ffn.w1,moe.ffn.w2}.weight"
+    format: int4
+    block_size: 64
+default: fp16
+YAML
+"$COMPRESS" --map "$WORK/int4-64.yaml" --model "$MODEL" --out "$WORK/int4-64.h5" 2> "$WORK/int4-64.log" \
+  || { cat "$WORK/int4-64.log"; echo "FAIL: int4 block 64 with rows of 32 did not fall back"; exit 1; }
+grep -q "tensor 'layers.0.moe.ffn.w2.weight': rows of 32 values are not a multiple of int4's block_size 64; stored as int8, int4's declared fallback" \
+  "$WORK/int4-64.log" || { cat "$WORK/int4-64.log"; echo "FAIL: the fallback is not logged"; exit 1; }
+$PY - "$WORK/int4-64.h5" <<'PY' || { echo "FAIL: the fallback is not in the accounting"; exit 1; }
+import sys, h5py
+a = h5py.File(sys.argv[1], "r")["accounting"]
+rows = {n.decode(): (f.decode(), o.decode()) for n, f, o in zip(a["name"][()], a["format"][()], a["options"][()])}
+assert rows["layers.0.moe.ffn.w2.weight"] == ("int8", "fallback from int4: rows of 32 values are not a multiple of int4's block_size 64"), rows["layers.0.moe.ffn.w2.weight"]
+assert rows["layers.0.moe.ffn.w1.weight"][0] == "int4", rows["layers.0.moe.ffn.w1.weight"]
+print("int4 block 64: rows of 32 stored as int8 (the declared fallback), recorded in /accounting")
+PY
 echo "test_compress: ok"

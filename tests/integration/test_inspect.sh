@@ -268,7 +268,8 @@ ODD=$DATA/checkpoints
 "$INSPECT" "$ODD/itera_micro_dynamic_int8.pt" --out dyn.h5 > dyn.txt 2> dyn.log \
   || fail "the dynamic-int8 model: exit $?: $(cat dyn.log)"
 [ "$(grep -c 'dynamic-quantized model' dyn.log)" = 1 ] || fail "no single message for the dynamic-int8 model: $(cat dyn.log)"
-grep -q "22 Linear layers hold packed int8 weights" dyn.log || fail "the message does not count the packed layers"
+grep -q "22 Linear layers hold packed int8 weights (per_tensor_affine and per_channel_affine)" dyn.log \
+  || fail "the message does not count the packed layers and name their schemes: $(cat dyn.log)"
 ! grep -q "not a tensor" dyn.log || fail "the packed parameters are reported one by one: $(grep -c 'not a tensor' dyn.log) lines"
 $PY - dyn.h5 "$ODD/itera_micro_dynamic_int8.ref.json" <<'PY' || fail "the dequantized int8 weights differ from PyTorch's"
 import json, sys, h5py, numpy as np
@@ -284,8 +285,11 @@ for name, want in ref["weights"].items():
     w = tensor(name)
     assert list(w.shape) == want["shape"], (name, w.shape)
     assert np.allclose(w.flatten()[:8], want["first"], rtol=0, atol=1e-7), (name, w.flatten()[:8], want["first"])
+    assert np.allclose(w.flatten()[-8:], want["last"], rtol=0, atol=1e-7), (name, w.flatten()[-8:], want["last"])
     assert abs(float(w.astype(np.float64).sum()) - want["sum"]) < 1e-4, (name, w.sum(), want["sum"])
-print("dynamic int8: weights equal PyTorch's dequantize() for", len(ref["weights"]), "tensors")
+schemes = sorted({w["qscheme"] for w in ref["weights"].values()})
+assert schemes == ["torch.per_channel_affine", "torch.per_tensor_affine"], schemes
+print("dynamic int8: weights equal PyTorch's dequantize() for", len(ref["weights"]), "tensors (per tensor and per channel)")
 PY
 # A wrapper's "model." on every key: stripped, with a log line.
 "$INSPECT" "$ODD/itera_micro_prefixed.pt" --json > prefixed.json 2> prefixed.log \

@@ -5,10 +5,10 @@ Run with Debian's python (python3-torch 1.13):  /usr/bin/python3 tests/reference
 The files go to tests/data/checkpoints/ and are committed (CI has no torch).  All three hold the
 Itera-Lite micro model of tests/data/itera-lite/ (github.com/CisnerosCodes/Itera-Lite, MIT):
 
-  itera_micro_dynamic_int8.pt  torch.ao.quantization.quantize_dynamic(model, {Linear}, qint8) as
-                               users make it for CPU, saved with torch.save(q.state_dict()): every
-                               Linear but the tied head becomes packed int8 (_packed_params), with a
-                               per-tensor scale and zero point
+  itera_micro_dynamic_int8.pt  torch.ao.quantization.quantize_dynamic(model, ..., qint8) as users
+                               make it for CPU, saved with torch.save(q.state_dict()): every Linear
+                               but the tied head becomes packed int8 (_packed_params), every other one
+                               with a per-tensor scale and zero point, the rest per output channel
   itera_micro_prefixed.pt      a wrapper module that holds the model as `model` (as Lightning and
                                many training scripts save it): every key starts with "model."
   itera_micro_quant_info.pt    the state dict plus a 'quantization_info' entry, as scripts that
@@ -33,7 +33,9 @@ def main():
     torch.manual_seed(0)
     model = R.load_checkpoint(os.path.join(DATA, "itera-lite", "itera_lite_micro_distilled.pt"))
     names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n != "lm_head"]
-    spec = {n: torch.ao.quantization.default_dynamic_qconfig for n in names}
+    # every other Linear per output channel (per_channel_dynamic_qconfig), the rest per tensor
+    spec = {n: torch.ao.quantization.per_channel_dynamic_qconfig if i % 2 else
+            torch.ao.quantization.default_dynamic_qconfig for i, n in enumerate(names)}
     q = torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8)
     sd = q.state_dict()
     torch.save(sd, os.path.join(OUT, "itera_micro_dynamic_int8.pt"))
@@ -42,9 +44,9 @@ def main():
     for n in names[:3]:
         w, _ = getattr(q.get_submodule(n), "_packed_params")._weight_bias()
         ref[n + ".weight"] = {"first": [float(x) for x in w.dequantize().flatten()[:8]],
+                              "last": [float(x) for x in w.dequantize().flatten()[-8:]],
                               "sum": float(w.dequantize().double().sum()),
-                              "scale": float(w.q_scale()), "zero_point": int(w.q_zero_point()),
-                              "shape": list(w.shape)}
+                              "qscheme": str(w.qscheme()), "shape": list(w.shape)}
     with open(os.path.join(OUT, "itera_micro_dynamic_int8.ref.json"), "w") as f:
         json.dump({"packed_linears": len(names), "weights": ref}, f, indent=1)
 

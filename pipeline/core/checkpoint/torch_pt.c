@@ -80,7 +80,7 @@ typedef struct {
     int reading_qtensor;  /* parse_tensor accepts torch.QInt8Storage (a packed int8 weight) */
     size_t packed_linears;  /* torch dynamic-quantized Linear layers read (their weights dequantized) */
     size_t packed_qparams;  /* their unused output scale / zero_point entries, skipped */
-    char packed_scheme[48]; /* the quantization scheme of the first one */
+    char packed_scheme[64]; /* the quantization schemes met ("per_tensor_affine and per_channel_affine") */
     uint64_t file_bytes;   /* the archive's size on disk */
     uint64_t materialised; /* bytes of tensor data copied out so far */
 } torch_reader;
@@ -581,8 +581,11 @@ static sq_status add_packed_linear(torch_reader *r, const char *key, const sq_pi
                        "(a float copy of each Linear's weight().dequantize()) and save its state_dict",
                        r->path, name, params->items[0]->name);
     }
-    if (!r->packed_scheme[0])
-        snprintf(r->packed_scheme, sizeof r->packed_scheme, "%s", params->items[0]->name);
+    if (strstr(r->packed_scheme, params->items[0]->name) == NULL) { /* the schemes met, for the one message */
+        size_t used = strlen(r->packed_scheme);
+        snprintf(r->packed_scheme + used, sizeof r->packed_scheme - used, "%s%s", used ? " and " : "",
+                 params->items[0]->name);
+    }
     {
         /* the int8 codes, through the ordinary tensor path (offset, size, stride, views) */
         sq_pickle_value view = *qweight;
@@ -594,12 +597,14 @@ static sq_status add_packed_linear(torch_reader *r, const char *key, const sq_pi
     }
     {
         sq_tensor *t = &r->set->tensors[r->set->count - 1];
-        int64_t count = sq_tensor_numel(t), inner = 1, channels = t->ndim > 0 ? t->shape[axis] : 1;
+        int64_t count = sq_tensor_numel(t), inner = 1, channels = 1;
         const int8_t *codes = t->data;
         float *values;
         if (t->alias_of != NULL || t->dtype != SQ_DTYPE_I8)
             SQ_FAIL(SQ_ERR_INPUT, "checkpoint '%s': '%s' shares storage with another tensor or is not int8", r->path,
                     name);
+        if (scales && axis >= 0 && axis < t->ndim)
+            channels = t->shape[axis];
         if (scales && (axis < 0 || axis >= t->ndim || scale_count != channels || zero_count != channels))
             SQ_FAIL(SQ_ERR_INPUT, "checkpoint '%s': '%s': %lld scales and %lld zero points for %lld channels on axis "
                     "%lld", r->path, name, (long long)scale_count, (long long)zero_count, (long long)channels,

@@ -179,9 +179,7 @@ static sq_status store_tensor(const sq_plan_entry *e, const sq_plan_entry *targe
     sq_status st = SQ_OK;
     const sq_tensor *t = sq_tensor_set_find(&loaded->tensors, e->name);
     float *values = NULL;
-    int64_t numel = 1, rows, cols;
-    for (int d = 0; d < e->ndim; d++)
-        numel *= e->shape[d];
+    int64_t rows, cols;
     if (e->decision.kind == SQ_DECIDED_ALIAS) {
         sq_qtensor_init(out, e->name, target->format ? target->format->name : "raw", e->original_dtype, e->ndim,
                         e->shape);
@@ -201,8 +199,7 @@ static sq_status store_tensor(const sq_plan_entry *e, const sq_plan_entry *targe
         return SQ_OK;
     }
     /* Formats see a matrix: rows = output channels (shape[0]), cols = the rest. */
-    rows = e->ndim >= 2 ? e->shape[0] : 1;
-    cols = rows > 0 ? numel / rows : 0;
+    sq_plan_matrix_shape(e->ndim, e->shape, &rows, &cols);
     SQ_TRY(sq_tensor_to_f32(&loaded->tensors, t, &values));
     if (sq_format_needs_hessian(e->format) && !(calib && calib->hessian))
         SQ_FAIL(SQ_ERR_USAGE,

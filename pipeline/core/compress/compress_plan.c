@@ -19,6 +19,39 @@ void sq_compress_plan_free(sq_compress_plan *plan)
     memset(plan, 0, sizeof *plan);
 }
 
+void sq_plan_matrix_shape(int ndim, const int64_t *shape, int64_t *rows, int64_t *cols)
+{
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++)
+        numel *= shape[d];
+    *rows = ndim >= 2 ? shape[0] : 1;
+    *cols = *rows > 0 ? numel / *rows : 0;
+}
+
+/* A tensor the format cannot hold goes to the format's declared fallback. */
+static sq_status apply_fallback(sq_compress_plan *plan, sq_plan_entry *e)
+{
+    char why[128];
+    int64_t rows, cols;
+    const sq_quant_format *fallback;
+    if (e->format == NULL || e->format->fits == NULL)
+        return SQ_OK;
+    sq_plan_matrix_shape(e->ndim, e->shape, &rows, &cols);
+    if (e->format->fits(rows, cols, &e->options, why, sizeof why))
+        return SQ_OK;
+    fallback = e->format->fallback ? sq_quant_format_find(e->format->fallback) : NULL;
+    if (fallback == NULL)
+        return sq_fail(SQ_ERR_USAGE, "tensor '%s' cannot be stored as %s: %s, and %s declares no fallback; give it "
+                       "another format in the precision map", e->name, e->format->name, why, e->format->name);
+    sq_info("tensor '%s': %s; stored as %s, %s's declared fallback", e->name, why, fallback->name, e->format->name);
+    snprintf(e->options_text, sizeof e->options_text, "fallback from %s: %s", e->format->name, why);
+    e->fallback_from = e->format->name;
+    e->format = fallback;
+    sq_quant_options_default(&e->options);
+    plan->fallbacks++;
+    return SQ_OK;
+}
+
 sq_status sq_compress_plan_build(const sq_precision_map *map, const sq_family *family, const sq_tensor_set *set,
                                  const sq_input_tensor *input, sq_compress_plan *plan)
 {
@@ -82,6 +115,7 @@ sq_status sq_compress_plan_build(const sq_precision_map *map, const sq_family *f
         if (!e->format && e->decision.kind != SQ_DECIDED_ALIAS && e->decision.kind != SQ_DECIDED_RAW)
             SQ_FAIL(SQ_ERR_RUN, "no plain format registered for tensor '%s' (dtype %s)", e->name,
                     sq_dtype_name(e->original_dtype));
+        SQ_TRY(apply_fallback(plan, e));
     }
     for (size_t i = 0; i < plan->count; i++) {
         sq_plan_entry *e = &plan->entries[i];

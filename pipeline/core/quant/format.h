@@ -114,6 +114,12 @@ typedef struct {
                           const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out);
     /* out holds numel floats */
     sq_status (*dequantize)(const sq_qtensor *qt, float *out);
+    /* Whether a [rows, cols] tensor fits the format with these options (NULL:
+     * every shape does); when it does not, why says so and the tensor is
+     * stored in `fallback` instead (as llama.cpp's quantizer falls back for
+     * rows its blocks cannot hold), which the accounting records. */
+    bool (*fits)(int64_t rows, int64_t cols, const sq_quant_options *options, char *why, size_t why_size);
+    const char *fallback;
 } sq_quant_format;
 
 /* A format without options points .options here. */

@@ -18,6 +18,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 
 #include "quant/format.h"
 #include "quant/quant_common.h"
@@ -178,6 +179,18 @@ static const sq_format_option int4_options[] = {
     {.name = NULL},
 };
 
+/* A row must hold whole groups.  A tensor whose rows do not is stored as int8
+ * (per-row scales: any row length) instead, the declared fallback. */
+static bool int4_fits(int64_t rows, int64_t cols, const sq_quant_options *options, char *why, size_t why_size)
+{
+    int g = options && options->block_size ? options->block_size : INT4_DEFAULT_GROUP;
+    (void)rows;
+    if (g >= 2 && g % 2 == 0 && cols % g == 0)
+        return true;
+    snprintf(why, why_size, "rows of %lld values are not a multiple of int4's block_size %d", (long long)cols, g);
+    return false;
+}
+
 const sq_quant_format sq_format_int4 = {
     .name = "int4",
     .description = "ggml Q4_0-like group-wise 4-bit (fp16 scale per 32), or Q4_1-like with asymmetric",
@@ -188,4 +201,6 @@ const sq_quant_format sq_format_int4 = {
     .options = int4_options,
     .quantize = int4_quantize,
     .dequantize = int4_dequantize,
+    .fits = int4_fits,
+    .fallback = "int8",
 };
