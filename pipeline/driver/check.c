@@ -33,6 +33,10 @@
 
 #define CHECK_MAX_SEEN 512
 
+/* As the gate of run, submit and resume (sq_check_gate): problems go to
+ * stderr, the verified facts are not printed. */
+static bool gate_mode;
+
 typedef struct {
     int problems;
     int warnings;
@@ -59,7 +63,7 @@ static void problem(check_result *r, const char *fmt, ...)
             return;
         }
     }
-    printf("error: %s\n", buffer);
+    fprintf(gate_mode ? stderr : stdout, "%serror: %s\n", gate_mode ? "squeeze: check: " : "", buffer);
     if (text && r->seen_count < CHECK_MAX_SEEN)
         r->seen[r->seen_count++] = text;
     else
@@ -71,6 +75,8 @@ static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...)
 {
     va_list ap;
+    if (gate_mode)
+        return;
     va_start(ap, fmt);
     fputs("ok: ", stdout);
     vprintf(fmt, ap);
@@ -323,15 +329,18 @@ int sq_cmd_check(const sq_command_options *opts)
     size_t cache_count = 0;
     char pos[600];
 
+    sq_log_level level = sq_log_get_level();
+    FILE *summary = gate_mode ? stderr : stdout;
     if (getenv("SQUEEZE_LOG") == NULL)
         sq_log_set_level(SQ_LOG_ERROR); /* the library's info lines would drown the verdicts */
     if (sq_plan_build(opts->config, &plan) != SQ_OK) {
         problem(&r, "%s", sq_error_message());
-        printf("check %s: 1 problem (the config must be fixed before the other checks) in %.2f s\n", opts->config,
-               sq_now() - start);
+        fprintf(summary, "check %s: 1 problem (the config must be fixed before the other checks) in %.2f s\n",
+                opts->config, sq_now() - start);
         for (int i = 0; i < r.seen_count; i++)
             free(r.seen[i]);
         sq_plan_free(&plan);
+        sq_log_set_level(level);
         return 2;
     }
     note("config %s: run %s, %zu variant%s, %zu stage instances", plan.config_path, plan.run_name,
@@ -366,11 +375,29 @@ int sq_cmd_check(const sq_command_options *opts)
     free(cache);
     if (have_model)
         sq_loaded_model_free(&model);
-    printf("check %s: %d problem%s%s in %.2f s%s\n", opts->config, r.problems, r.problems == 1 ? "" : "s",
-           r.repeats ? " (met again in other variants, shown once)" : "", sq_now() - start,
-           r.problems ? "" : ": the run can go");
+    if (!gate_mode || r.problems)
+        fprintf(summary, "check %s: %d problem%s%s in %.2f s%s\n", opts->config, r.problems,
+                r.problems == 1 ? "" : "s", r.repeats ? " (met again in other variants, shown once)" : "",
+                sq_now() - start, r.problems ? "" : ": the run can go");
     for (int i = 0; i < r.seen_count; i++)
         free(r.seen[i]);
     sq_plan_free(&plan);
+    sq_log_set_level(level);
     return r.problems ? 2 : 0;
+}
+
+int sq_check_gate(const sq_command_options *opts, const char *command)
+{
+    sq_command_options check = *opts;
+    int rc;
+    /* run and resume (locally) need no Slurm tools; submit does */
+    check.local_only = strcmp(command, "submit") != 0 && !opts->slurm;
+    gate_mode = true;
+    rc = sq_cmd_check(&check);
+    gate_mode = false;
+    if (rc != 0)
+        fprintf(stderr, "squeeze %s: stopped before anything ran or was queued: fix the problems above (squeeze "
+                "check %s lists them with what was verified), or skip the check with --no-check\n", command,
+                opts->config);
+    return rc;
 }

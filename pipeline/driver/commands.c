@@ -17,6 +17,8 @@ static const char usage[] =
     "  plan CONFIG                 the stage instances, their keys and states (done/stale/missing)\n"
     "  check CONFIG [--local]      preflight in seconds: config, programs, files, model, data, maps\n"
     "  run CONFIG [--keep-going]   run the plan here (mpirun for MPI stages with ranks > 1)\n"
+    "                              run, submit and resume run check first and stop on a problem\n"
+    "                              (--no-check skips it)\n"
     "  submit CONFIG [--dry-run]   write one batch script per stage and submit them to Slurm\n"
     "  status CONFIG               table of every stage: done/running/pending/failed/stale/missing\n"
     "  resume CONFIG [--stage S [--variant V]] [--slurm]\n"
@@ -101,6 +103,8 @@ int sq_driver_main(int argc, char **argv)
             opts.local_only = true;
         } else if (strcmp(arg, "--slurm") == 0) {
             opts.slurm = true;
+        } else if (strcmp(arg, "--no-check") == 0) {
+            opts.no_check = true;
         } else if ((strcmp(arg, "--stage") == 0 || strcmp(arg, "--variant") == 0) && i + 1 < argc) {
             if (arg[2] == 's')
                 opts.stage = argv[++i];
@@ -136,6 +140,13 @@ int sq_driver_main(int argc, char **argv)
         return sq_cmd_plan(&opts);
     if (strcmp(command, "check") == 0)
         return sq_cmd_check(&opts);
+    /* check is the gate of everything that runs or queues stages */
+    bool runs = strcmp(command, "run") == 0 || strcmp(command, "submit") == 0 || strcmp(command, "resume") == 0;
+    if (runs && !opts.no_check && !opts.dry_run) {
+        int rc = sq_check_gate(&opts, command);
+        if (rc != 0)
+            return rc;
+    }
     if (strcmp(command, "run") == 0)
         return sq_cmd_run(&opts, false);
     if (strcmp(command, "submit") == 0)

@@ -18,6 +18,7 @@ typedef struct {
     bool local_only;       /* check --local: skip the Slurm tools */
     bool slurm;            /* check --slurm, resume --slurm */
     bool json;
+    bool no_check;         /* run, submit, resume --no-check: skip the preflight gate */
 } sq_command_options;
 
 int sq_cmd_plan(const sq_command_options *opts);
@@ -27,6 +28,10 @@ int sq_cmd_submit(const sq_command_options *opts, bool resume);
 int sq_cmd_status(const sq_command_options *opts);
 int sq_cmd_cancel(const sq_command_options *opts);
 int sq_cmd_export(const sq_command_options *opts);
+/* The check as the gate of run, submit and resume (command names which): its
+ * problems on stderr, nothing else; 0 when the run can go, else 2 with a line
+ * saying nothing ran and how to skip the check (--no-check). */
+int sq_check_gate(const sq_command_options *opts, const char *command);
 
 /* `squeeze COMMAND CONFIG [options]`: parses argv and runs the command;
  * returns the exit status (0 ok, 2 usage or config error, 4 a stage failed). */

@@ -70,5 +70,27 @@ printf '%-34s %5d %8d  %s\n' "(no squeeze-compress)" "$code" "$(( $(ms_now) - st
 [ "$code" -ne 0 ] || bad "missing squeeze-compress: check exited 0"
 grep -q "missing executable squeeze-compress" "$W/out" || { bad "missing squeeze-compress not named"; cat "$W/out"; }
 
+# check is the gate of run, submit and resume: a config with a misspelled checkpoint stops each of them
+# before anything runs or is queued (no run folder, no sbatch call), and --no-check skips the gate.
+sed "s|output_root: .*|output_root: $W/gate|" "$CATALOGUE/03-missing-checkpoint.yaml" > "$W/gate.yaml"
+for command in run submit resume; do
+  set +e
+  "$SQUEEZE" $command "$W/gate.yaml" > "$W/gate.out" 2> "$W/gate.err"
+  code=$?
+  set -e
+  [ "$code" = 2 ] || bad "squeeze $command with a missing checkpoint: exit $code, expected 2"
+  grep -q "squeeze: check: error: .*model.checkpoint" "$W/gate.err" || { bad "squeeze $command: no check error"; cat "$W/gate.err"; }
+  grep -q "squeeze $command: stopped before anything ran or was queued" "$W/gate.err" \
+    || { bad "squeeze $command does not say it stopped before anything ran"; cat "$W/gate.err"; }
+  [ ! -e "$W/gate" ] || bad "squeeze $command wrote $W/gate although check failed"
+done
+set +e
+"$SQUEEZE" run "$W/gate.yaml" --no-check > "$W/gate.out" 2> "$W/gate.err"
+code=$?
+set -e
+grep -q "squeeze: check:" "$W/gate.err" && bad "run --no-check still ran the check"
+[ -e "$W/gate" ] || bad "run --no-check did not start the run (exit $code)"
+echo "check gates run, submit and resume (--no-check skips it)"
+
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all $count broken configs caught"
