@@ -14,13 +14,14 @@ static const char usage[] =
     "usage: squeeze COMMAND CONFIG [options]\n"
     "\n"
     "commands:\n"
-    "  plan CONFIG                 the stage instances, their keys and states (done/stale/missing)\n"
+    "  plan CONFIG [--json]        the stage instances, their keys and states (done/stale/missing)\n"
     "  check CONFIG [--local]      preflight in seconds: config, programs, files, model, data, maps\n"
     "  run CONFIG [--keep-going]   run the plan here (mpirun for MPI stages with ranks > 1)\n"
     "                              run, submit and resume run check first and stop on a problem\n"
     "                              (--no-check skips it)\n"
     "  submit CONFIG [--dry-run]   write one batch script per stage and submit them to Slurm\n"
-    "  status CONFIG               table of every stage: done/running/pending/failed/stale/missing\n"
+    "  status CONFIG [--json]      every stage: done/running/pending/failed/cancelled/stale/missing;\n"
+    "                              exit 0 all done, 4 failed or cancelled, 5 still running, 6 not done\n"
     "  resume CONFIG [--stage S [--variant V]] [--slurm]\n"
     "                              rerun what failed, is stale or missing (or exactly one instance);\n"
     "                              resubmits to Slurm when the run was submitted (or with --slurm)\n"
@@ -105,6 +106,8 @@ int sq_driver_main(int argc, char **argv)
             opts.slurm = true;
         } else if (strcmp(arg, "--no-check") == 0) {
             opts.no_check = true;
+        } else if (strcmp(arg, "--json") == 0) {
+            opts.json = true;
         } else if ((strcmp(arg, "--stage") == 0 || strcmp(arg, "--variant") == 0) && i + 1 < argc) {
             if (arg[2] == 's')
                 opts.stage = argv[++i];

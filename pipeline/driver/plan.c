@@ -29,7 +29,7 @@
 
 const char *sq_state_name(sq_state state)
 {
-    static const char *const names[] = {"missing", "stale", "done", "pending", "running", "failed"};
+    static const char *const names[] = {"missing", "stale", "done", "pending", "running", "failed", "cancelled"};
     return names[state];
 }
 

@@ -26,6 +26,7 @@ typedef enum {
     SQ_STATE_PENDING,     /* queued in Slurm */
     SQ_STATE_RUNNING,
     SQ_STATE_FAILED,      /* the last attempt failed (exit code, log) */
+    SQ_STATE_CANCELLED,   /* its Slurm job was cancelled (squeeze cancel, scancel) before it finished */
 } sq_state;
 
 const char *sq_state_name(sq_state state);

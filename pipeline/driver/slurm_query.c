@@ -230,6 +230,11 @@ sq_status sq_slurm_query_states(sq_plan *plan, sq_ledger *ledger, bool *any_acti
                 inst->state = SQ_STATE_FAILED;
                 inst->exit_code = 0;
                 inst->detail = sq_strdupf("job %s completed but left no artifact with the planned key", inst->job_id);
+            } else if (strncmp(state, "CANCELLED", 9) == 0) {
+                /* "CANCELLED by <uid>": squeeze cancel or scancel, not a failure of the stage */
+                inst->state = SQ_STATE_CANCELLED;
+                inst->detail = sq_strdupf("job %s %s before it finished; squeeze resume runs it again", inst->job_id,
+                                          state);
             } else {
                 inst->state = SQ_STATE_FAILED;
                 inst->exit_code = parse_exit(exit_text);

@@ -33,7 +33,7 @@ sed -e "s#\.\./tests/#$SRC/tests/#g" -e "s#^output_root:.*#output_root: $W/resul
   "$SRC/configs/demo.yaml" > "$W/demo.yaml"
 CFG="$W/demo.yaml"
 RUN="$W/results/demo"
-state_of() { "$SQUEEZE" status "$CFG" | awk -v s="$1" -v v="$2" '$1 == s && $2 == v {print $3}'; }
+state_of() { { "$SQUEEZE" status "$CFG" || true; } | awk -v s="$1" -v v="$2" '$1 == s && $2 == v {print $3}'; }
 
 "$SQUEEZE" check "$CFG" > "$W/check.out" || { cat "$W/check.out"; bad "check of the demo config failed"; }
 "$SQUEEZE" plan "$CFG" > "$W/plan.out"
@@ -79,8 +79,22 @@ SQUEEZE_FAULT=compress:nf4 "$SQUEEZE" run "$CFG" --keep-going > "$W/run1.out" 2>
 code=$?
 set -e
 [ "$code" = 4 ] && ok "faulty run exits 4" || { cat "$W/run1.out"; bad "faulty run exit $code"; }
-"$SQUEEZE" status "$CFG" > "$W/status1.out"
+code=0
+"$SQUEEZE" status "$CFG" > "$W/status1.out" || code=$?
 cat "$W/status1.out"
+[ "$code" = 4 ] && ok "status exits 4 when a stage failed" || bad "status with a failed stage exited $code, expected 4"
+code=0
+"$SQUEEZE" status "$CFG" --json > "$W/status1.json" || code=$?
+/usr/bin/python3 - "$W/status1.json" "$RUN" <<'PY' && ok "status --json: the same states, with exit code, log and counts" || bad "status --json"
+import json, sys
+s, run = json.load(open(sys.argv[1])), sys.argv[2]
+by_id = {i["id"]: i for i in s["instances"]}
+assert by_id["compress/nf4"]["state"] == "failed" and by_id["compress/nf4"]["exit_code"] == 4, by_id["compress/nf4"]
+assert by_id["compress/nf4"]["log"] == f"{run}/compress/nf4/stage.log"
+assert by_id["compress/int8"]["state"] == "done" and by_id["compress/int8"]["exit_code"] is None
+assert s["counts"]["failed"] == 1 and s["exit_code"] == 4, (s["counts"], s["exit_code"])
+PY
+[ "$code" = 4 ] || bad "status --json exited $code, expected 4"
 grep -E "^compress +nf4 +failed +exit 4, log $RUN/compress/nf4/stage.log" "$W/status1.out" >/dev/null \
   && ok "status: compress/nf4 failed with exit 4 and its log" || bad "status does not show the failure"
 grep -q "SQUEEZE_FAULT" "$RUN/compress/nf4/stage.log" || bad "the log does not say why it failed"
@@ -98,6 +112,12 @@ grep -q "evaluate/nf4 *skipped: needs compress/nf4" "$W/run1.out" || bad "evalua
 ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/resume1.out" | awk '{print $2}' | tr '\n' ' ')
 [ "$ran" = "compress/nf4 evaluate/nf4 report " ] && ok "resume ran: $ran" || bad "resume ran '$ran'"
 [ "$(grep -c ' done ' <("$SQUEEZE" status "$CFG"))" = 10 ] && ok "all 10 done" || bad "not all done after resume"
+"$SQUEEZE" status "$CFG" > /dev/null && ok "status exits 0 when every stage is done" || bad "status exited $? with all done"
+"$SQUEEZE" plan "$CFG" --json | /usr/bin/python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+assert len(p["instances"]) == 10 and all(i["state"] == "done" and len(i["key"]) == 64 for i in p["instances"]), p
+' && ok "plan --json: 10 instances with their keys and states" || bad "plan --json"
 [ -s "$RUN/report/report.md" ] || bad "no report.md"
 [ "$(report_variant nf4 verdict)" != "FAILED TO RUN" ] && [ "$(report_variant nf4 source)" = "$RUN/evaluate/nf4/evaluation.h5" ] \
   && ok "after the fix: the report shows nf4 evaluated ($(report_variant nf4 verdict))" \

@@ -55,8 +55,15 @@ make_config() {  # make_config NAME [sed expressions...]
 wait_run() {  # wait_run CONFIG SECONDS: until nothing is pending or running
   local deadline=$(( $(date +%s) + $2 ))
   while :; do
-    "$SQUEEZE" status "$1" > "$W/last-status.out" 2>&1 || { cat "$W/last-status.out"; return 1; }
-    grep -qE '^[0-9]+ done, 0 running, 0 pending' "$W/last-status.out" && return 0
+    local code=0
+    "$SQUEEZE" status "$1" > "$W/last-status.out" 2>&1 || code=$?
+    # 0 done, 4 failed or cancelled, 5 still pending or running, 6 not done and nothing queued
+    case $code in 0|4|5|6) ;; *) cat "$W/last-status.out"; return 1 ;; esac
+    if grep -qE '^[0-9]+ done, 0 running, 0 pending' "$W/last-status.out"; then
+      [ "$code" != 5 ] || { cat "$W/last-status.out"; echo "status exited 5 with nothing running"; return 1; }
+      return 0
+    fi
+    [ "$code" = 5 ] || { cat "$W/last-status.out"; echo "status exited $code while stages run"; return 1; }
     [ "$(date +%s)" -lt "$deadline" ] || { cat "$W/last-status.out"; return 1; }
     sleep 1
   done
@@ -108,8 +115,18 @@ calls=$(wc -l < "$W/sbatch.log")
 [ "$calls" -le 6 ] && ok "16 variants submitted with $calls sbatch calls" || { cat "$W/sbatch.log"; bad "$calls sbatch calls"; }
 grep -q -- '--array=0-15%4' "$W/sbatch.log" && ok "arrays 0-15 throttled %4" || bad "no --array=0-15%4"
 wait_run "$W/sweep16.yaml" 400 || bad "sweep16 did not finish"
-grep -q '^39 done, 0 running, 0 pending, 0 failed, 0 stale, 0 missing' "$W/last-status.out" \
+grep -q '^39 done, 0 running, 0 pending, 0 failed, 0 cancelled, 0 stale, 0 missing' "$W/last-status.out" \
   && ok "sweep16: all 39 instances done (4 calibrations: calibrate.windows varies)" || { cat "$W/last-status.out"; bad "sweep16 not all done"; }
+
+# 2b. squeeze cancel: the stages it stopped are "cancelled" (not "failed exit 0"), status exits 4
+make_config cancelled
+"$SQUEEZE" submit "$W/cancelled.yaml" > "$W/submitc.out" 2>&1 || { cat "$W/submitc.out"; bad "submit to cancel"; }
+"$SQUEEZE" cancel "$W/cancelled.yaml" > "$W/cancel.out" 2>&1 || { cat "$W/cancel.out"; bad "cancel"; }
+wait_run "$W/cancelled.yaml" 120 || bad "the cancelled run did not settle"
+code=0; "$SQUEEZE" status "$W/cancelled.yaml" > "$W/cancelled-status.out" 2>&1 || code=$?
+grep -qE "^[a-z]+ +[^ ]+ +cancelled +job [0-9_]+ CANCELLED" "$W/cancelled-status.out" \
+  && ! grep -qE " failed +exit 0" "$W/cancelled-status.out" && [ "$code" = 4 ] \
+  && ok "cancel: the stopped stages show as cancelled (status exit 4)" || { cat "$W/cancelled-status.out"; bad "cancelled state (exit $code)"; }
 
 # 3. MaxArraySize splits the arrays into chunks below it
 make_config split -e 's#compress.recipe: \[int8, nf4, ssm-mixed\]#compress.recipe: [int8, nf4, ssm-mixed, fp16]\n    calibrate.windows: [4, 5, 6, 7]#'
