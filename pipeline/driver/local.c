@@ -128,6 +128,23 @@ static const sq_instance *report_blocker(const sq_instance *report)
 
 /* Runs one instance; returns its exit code (0 = done with the right key;
  * for an incomplete report, 0 = written, and its state stays missing). */
+/* Keeps the log of an earlier attempt: stage.log becomes stage.log.N, the
+ * first free N (stage.log.1 is the first attempt), as the batch scripts do. */
+static void keep_earlier_log(const char *log_path)
+{
+    char older[4096];
+    if (access(log_path, F_OK) != 0)
+        return;
+    for (int n = 1; n < 10000; n++) {
+        snprintf(older, sizeof older, "%s.%d", log_path, n);
+        if (access(older, F_OK) != 0) {
+            if (rename(log_path, older) != 0)
+                fprintf(stderr, "squeeze: cannot keep %s as %s: %s\n", log_path, older, strerror(errno));
+            return;
+        }
+    }
+}
+
 static int run_instance(sq_plan *plan, sq_instance *inst)
 {
     char **argv = NULL;
@@ -146,6 +163,7 @@ static int run_instance(sq_plan *plan, sq_instance *inst)
     argv = full_command(plan, inst);
     fprintf(stderr, "squeeze: %-28s running (log %s)\n", inst->id, inst->log_path);
 
+    keep_earlier_log(inst->log_path);
     int log = open(inst->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (log < 0) {
         fprintf(stderr, "squeeze: cannot write %s: %s\n", inst->log_path, strerror(errno));

@@ -132,10 +132,22 @@ int sq_cmd_status(const sq_command_options *opts)
         const sq_instance *inst = plan.items[i];
         char detail[2048] = "";
         switch (inst->state) {
-        case SQ_STATE_FAILED:
-            snprintf(detail, sizeof detail, "exit %d, log %s%s%s", inst->exit_code, inst->log_path,
+        case SQ_STATE_FAILED: {
+            /* the file that holds the error: stage.log, or the job's slurm output file when the job died
+             * before its output went to stage.log (a module that does not load) */
+            char *slurm_out = NULL;
+            const char *log = inst->log_path;
+            if (access(log, F_OK) != 0 && inst->job_id) {
+                slurm_out = sq_strdupf("%s/slurm/%s-%s.out", plan.run_dir, sq_stage_name(inst->stage), inst->job_id);
+                if (access(slurm_out, F_OK) == 0)
+                    log = slurm_out;
+            }
+            snprintf(detail, sizeof detail, "exit %d, log %s%s%s%s", inst->exit_code, log,
+                     access(log, F_OK) == 0 ? "" : " (not written: the job died before it started the stage)",
                      inst->detail ? ", " : "", inst->detail ? inst->detail : "");
+            free(slurm_out);
             break;
+        }
         case SQ_STATE_CANCELLED:
             snprintf(detail, sizeof detail, "%s", inst->detail ? inst->detail : "cancelled");
             break;

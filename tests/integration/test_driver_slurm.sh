@@ -157,6 +157,13 @@ cat "$W/resumef.out"
   && ok "resume: 3 sbatch calls, arrays hold only task 1 (nf4)" || { cat "$W/sbatch.log"; bad "resume submissions"; }
 wait_run "$W/faulty.yaml" 300 || bad "resumed run did not finish"
 [ "$(grep -c ' done ' "$W/last-status.out")" = 10 ] && ok "faulty run complete after resume" || { cat "$W/last-status.out"; bad "after resume"; }
+# every attempt's log is kept (stage.log.1 holds the failed one), and the job's slurm/*.out holds the
+# same output as stage.log instead of nothing
+grep -q "SQUEEZE_FAULT" "$W/results/faulty/compress/nf4/stage.log.1" && ! grep -q "SQUEEZE_FAULT" "$W/results/faulty/compress/nf4/stage.log" \
+  && ok "resume kept the failed attempt's log as stage.log.1" || bad "the failed attempt's log was not kept"
+out=$(ls "$W"/results/faulty/slurm/compress-*_1.out | tail -1)
+[ -s "$out" ] && grep -q "squeeze: compress/nf4 exit 0" "$out" && grep -q "squeeze: compress/nf4 exit 0" "$W/results/faulty/compress/nf4/stage.log" \
+  && ok "slurm/*.out and stage.log hold the stage's output alike" || { ls -l "$W"/results/faulty/slurm/; bad "slurm output empty or different"; }
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "test_driver_slurm: all checks passed"
