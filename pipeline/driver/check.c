@@ -71,6 +71,23 @@ static void problem(check_result *r, const char *fmt, ...)
     r->problems++;
 }
 
+static void warning(check_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warning(check_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    char buffer[4096];
+    va_start(ap, fmt);
+    vsnprintf(buffer, sizeof buffer, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < r->seen_count; i++)
+        if (strcmp(r->seen[i], buffer) == 0)
+            return; /* said once for all variants */
+    fprintf(gate_mode ? stderr : stdout, "%swarning: %s\n", gate_mode ? "squeeze: check: " : "", buffer);
+    if (r->seen_count < CHECK_MAX_SEEN)
+        r->seen[r->seen_count++] = strdup(buffer);
+    r->warnings++;
+}
+
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...)
 {
@@ -258,6 +275,20 @@ static void check_variant(const sq_plan *plan, const sq_variant *var, const sq_l
                 "or above %d would index past it; use the tokenizer the model was trained with",
                 where(root, "data.tokenizer", pos, sizeof pos), cfg->data.tokenizer, sq_tokenizer_vocab_size(tok),
                 vocab, vocab);
+    } else if (model && sq_tokenizer_check_model(tok, vocab, cfg->model.checkpoint) != SQ_OK) {
+        /* the tokenizer's own rules against the model (a llama2.c tokenizer.bin lists exactly its rows) */
+        problem(r, "%s%s", where(root, "data.tokenizer", pos, sizeof pos), sq_error_message());
+        sq_error_clear();
+    } else {
+        /* a file that declares another size than it holds was written for another model or cut short:
+         * the ids still fit, so only the evaluation would show it (evaluate's unigram check) */
+        sq_tokenizer_info info;
+        sq_tokenizer_get_info(tok, &info);
+        if (info.declared_size > 0 && info.entries > 0 && info.declared_size != info.entries)
+            warning(r, "%sdata.tokenizer %s declares %d tokens but holds %d; make sure it is the tokenizer the model "
+                    "was trained with (evaluate warns when the model reads the text worse than its own token "
+                    "counts do)", where(root, "data.tokenizer", pos, sizeof pos), cfg->data.tokenizer,
+                    info.declared_size, info.entries);
     }
 
     /* windows against the model: evaluate's own rule (metrics/windows.h), offset included */
@@ -376,9 +407,10 @@ int sq_cmd_check(const sq_command_options *opts)
     if (have_model)
         sq_loaded_model_free(&model);
     if (!gate_mode || r.problems)
-        fprintf(summary, "check %s: %d problem%s%s in %.2f s%s\n", opts->config, r.problems,
+        fprintf(summary, "check %s: %d problem%s%s%s in %.2f s%s\n", opts->config, r.problems,
                 r.problems == 1 ? "" : "s", r.repeats ? " (met again in other variants, shown once)" : "",
-                sq_now() - start, r.problems ? "" : ": the run can go");
+                r.warnings ? (r.warnings == 1 ? ", 1 warning" : ", warnings above") : "", sq_now() - start,
+                r.problems ? "" : ": the run can go");
     for (int i = 0; i < r.seen_count; i++)
         free(r.seen[i]);
     sq_plan_free(&plan);
