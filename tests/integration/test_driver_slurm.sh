@@ -63,7 +63,8 @@ wait_run() {  # wait_run CONFIG SECONDS: until nothing is pending or running
       [ "$code" != 5 ] || { cat "$W/last-status.out"; echo "status exited 5 with nothing running"; return 1; }
       return 0
     fi
-    [ "$code" = 5 ] || { cat "$W/last-status.out"; echo "status exited $code while stages run"; return 1; }
+    # while stages run: 5, or 4 when one has already failed (a failure needs action whatever else runs)
+    [ "$code" = 5 ] || [ "$code" = 4 ] || { cat "$W/last-status.out"; echo "status exited $code while stages run"; return 1; }
     [ "$(date +%s)" -lt "$deadline" ] || { cat "$W/last-status.out"; return 1; }
     sleep 1
   done
