@@ -15,6 +15,7 @@
 #include "compress/accounting.h"
 #include "compress/compress_plan.h"
 #include "compress/compress_summary.h"
+#include "compress/prune.h"
 #include "modelio/loader.h"
 #include "modelio/model_file.h"
 #include "util/hash.h"
@@ -221,6 +222,30 @@ cleanup:
     return st;
 }
 
+/* ---- the pruning record ------------------------------------------------------ */
+
+/* /pruning: one line per removed row, column or expert ("tensor, row|column|expert,
+ * index in the input model, score, score kind"), and the totals. */
+static sq_status write_pruning(hid_t file, const sq_prune_record *pruned, const sq_precision_map *map,
+                               const sq_model_identity *before)
+{
+    sq_status st = SQ_OK;
+    hid_t group = -1;
+    SQ_TRY(sq_h5_group(file, "pruning", &group));
+    SQ_TRY(sq_h5_write_attr_string(group, "source", map->source));
+    SQ_TRY(sq_model_identity_write_attrs(group, "source_", before));
+    SQ_TRY(sq_h5_write_attr_string(group, "columns", "tensor\tremoved\tindex\tscore\tscore_kind"));
+    SQ_TRY(sq_h5_write_attr_int(group, "channels_removed", (int64_t)pruned->channels_removed));
+    SQ_TRY(sq_h5_write_attr_int(group, "experts_removed", (int64_t)pruned->experts_removed));
+    SQ_TRY(sq_h5_write_attr_int(group, "removed_tensor_bytes", (int64_t)pruned->removed_bytes));
+    if (pruned->count)
+        SQ_TRY(sq_h5_write_strings(group, "removed", (const char *const *)pruned->lines, pruned->count));
+cleanup:
+    if (group >= 0)
+        H5Gclose(group);
+    return st;
+}
+
 /* ---- the stage -------------------------------------------------------------- */
 
 static sq_status file_size(const char *path, uint64_t *bytes)
@@ -253,6 +278,9 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
     size_t calibrated = 0;
     uint64_t out_bytes = 0;
     sq_progress progress = {0};
+    sq_prune_record pruned = {0};
+    sq_model_identity pruned_from = {0};
+    bool have_pruned_from = false;
 
     memset(&loaded, 0, sizeof loaded);
     sq_tensor_set_init(&original);
@@ -273,6 +301,21 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
         SQ_TRY(check_calibration(&calib, &loaded, &identity, request->model_path));
     }
 
+    /* Pruning first: the formats then store the smaller tensors. */
+    if (map.prune.count) {
+        SQ_TRY(sq_prune_apply(&map.prune, loaded.family, &loaded.config, &loaded.tensors,
+                              original.count ? &original : NULL, input, have_calib ? &calib : NULL, &pruned));
+        sq_info("pruned: %zu FFN channels and %zu experts removed (%zu rows/columns/experts recorded, %zu tensors "
+                "changed shape or index)", pruned.channels_removed, pruned.experts_removed, pruned.count,
+                pruned.touched_count);
+        /* The formats store the pruned model: it is the accounting's source (what
+         * evaluate checks the artifact against); the model before pruning is
+         * recorded under /pruning. */
+        pruned_from = identity;
+        memset(&identity, 0, sizeof identity);
+        have_pruned_from = true;
+        SQ_TRY(sq_model_identity_compute(&loaded.config, &loaded.tensors, &identity));
+    }
     SQ_TRY(sq_compress_plan_build(&map, loaded.family, &loaded.tensors, input, &plan));
     sq_info("%zu tensors: %zu by a rule, %zu by the default, %zu kept in full precision, %zu raw buffers, %zu "
             "aliases%s",
@@ -295,7 +338,10 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
         if (e->format && e->decision.kind != SQ_DECIDED_ALIAS && (e->decision.kind == SQ_DECIDED_RULE ||
                                                                  e->decision.kind == SQ_DECIDED_DEFAULT)) {
             int64_t rows = e->ndim >= 2 ? e->shape[0] : 1;
-            SQ_TRY(stats_for(have_calib ? &calib : NULL, &plan, i, rows > 0 ? numel / rows : 0, &found, &linear));
+            /* a pruned tensor's statistics were taken on its old rows / columns or index */
+            if (!sq_prune_touched(&pruned, e->name))
+                SQ_TRY(stats_for(have_calib ? &calib : NULL, &plan, i, rows > 0 ? numel / rows : 0, &found,
+                                 &linear));
             calibrated += found;
         }
         st = store_tensor(e, target, &loaded, original.count ? &original : NULL, found ? &linear : NULL, &stored[i]);
@@ -310,7 +356,8 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
 
     SQ_TRY(sq_accounting_build(&plan, stored, &accounting));
     sq_accounting_print(&accounting, stderr);
-    SQ_TRY(sq_accounting_check(&accounting, loaded.tensor_bytes, request->model_path));
+    /* the experts pruned away are accounted in the pruning record, not in the plan */
+    SQ_TRY(sq_accounting_check(&accounting, loaded.tensor_bytes - pruned.removed_bytes, request->model_path));
 
     if (cfg)
         SQ_TRY(sq_run_config_section_sha256(cfg, "", config_sha));
@@ -328,6 +375,8 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
     SQ_TRY(sq_model_file_write(writer.file, &loaded.config, stored, plan.count));
     SQ_TRY(sq_accounting_write(writer.file, &accounting, loaded.tensor_bytes, map.source, map.description,
                                &identity));
+    if (map.prune.count)
+        SQ_TRY(write_pruning(writer.file, &pruned, &map, &pruned_from));
     SQ_TRY(sq_artifact_commit(&writer));
     created = false;
 
@@ -367,5 +416,8 @@ cleanup:
     if (have_model)
         sq_loaded_model_free(&loaded);
     sq_precision_map_free(&map);
+    sq_prune_record_free(&pruned);
+    if (have_pruned_from)
+        sq_model_identity_free(&pruned_from);
     return st;
 }

@@ -47,6 +47,19 @@ typedef struct {
     sq_norm_kind norm;
 } sq_family_ends;
 
+/* Structured pruning (compress/prune.h): one group of FFN channels removed
+ * together, channel j being row j of every `rows` tensor and column j of `cols`. */
+#define SQ_PRUNE_NAME_LEN 128
+#define SQ_SSM_GUARD_REASON                                                                                        \
+    "the recurrent state couples them: h_t = exp(delta A) h_(t-1) + delta B x_t carries every state dimension "    \
+    "and inner channel from step to step, and the conv mixes each channel over the last K steps, so a removed "    \
+    "dimension changes every later step, not one output (pruning SSM state was measured 0% prunable)"
+typedef struct {
+    char rows[2][SQ_PRUNE_NAME_LEN]; /* gate + up (SwiGLU), or w1 */
+    int row_count;
+    char cols[SQ_PRUNE_NAME_LEN];    /* down, or w2: its input is the channel */
+} sq_ffn_group;
+
 typedef struct sq_family {
     const char *name;         /* model.family, config_json's "family" */
     const char *description;  /* one line with the source it follows */
@@ -81,6 +94,22 @@ typedef struct sq_family {
     sq_status (*forward)(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,
                          float *logits, const sq_forward_hooks *hooks);
     void (*free_state)(void *state);
+
+    /* -- structured pruning (compress/prune.h); NULL where the family has none -- */
+    /* the FFN channel groups of `layer` (dense FFN: one; MoE layer: one per expert),
+     * at most max; returns how many */
+    int (*ffn_groups)(const sq_tensor_set *set, const sq_model_config *cfg, int layer, sq_ffn_group *groups,
+                      int max);
+    /* the config field holding the FFN inner size, which pruning shrinks */
+    int *(*ffn_size)(sq_model_config *cfg);
+    /* MoE: tensors of one expert ("layers.%d.moe.layer.experts.%d.w1.weight": layer, expert)
+     * and tensors whose dim 0 runs over the experts ("layers.%d.moe.layer.router.gate.weight"),
+     * NULL-terminated */
+    const char *const *expert_tensors;
+    const char *const *router_tensors;
+    /* non-NULL for a family with a selective-scan (SSM) block: why its state,
+     * conv and inner channels are not pruned */
+    const char *ssm_guard;
 } sq_family;
 
 const sq_family *sq_family_detect(const sq_tensor_set *set);

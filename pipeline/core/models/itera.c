@@ -245,6 +245,40 @@ static void itera_config_from_json(const json_t *root, sq_model_config *cfg)
     own->expert_size = sq_model_config_json_int(root, "expert_size");
 }
 
+/* Channel j of an FFN (dense, or one expert): row j of w1, column j of w2;
+ * every FFN of the model shares expert_size. */
+static int itera_ffn_groups(const sq_tensor_set *set, const sq_model_config *cfg, int layer, sq_ffn_group *groups,
+                            int max)
+{
+    int n = 0;
+    if (layer < 0 || layer >= cfg->num_layers)
+        return 0;
+    if (!layer_is_moe(set, layer)) {
+        if (max < 1)
+            return 0;
+        snprintf(groups[0].rows[0], SQ_PRUNE_NAME_LEN, "layers.%d.moe.ffn.w1.weight", layer);
+        snprintf(groups[0].cols, SQ_PRUNE_NAME_LEN, "layers.%d.moe.ffn.w2.weight", layer);
+        groups[0].row_count = 1;
+        return 1;
+    }
+    for (int e = 0; e < cfg->num_experts && n < max; e++, n++) {
+        snprintf(groups[n].rows[0], SQ_PRUNE_NAME_LEN, "layers.%d.moe.layer.experts.%d.w1.weight", layer, e);
+        snprintf(groups[n].cols, SQ_PRUNE_NAME_LEN, "layers.%d.moe.layer.experts.%d.w2.weight", layer, e);
+        groups[n].row_count = 1;
+    }
+    return n;
+}
+
+static int *itera_ffn_size(sq_model_config *cfg)
+{
+    return &sq_itera_config_of(cfg)->expert_size;
+}
+
+static const char *const itera_expert_tensors[] = {"layers.%d.moe.layer.experts.%d.w1.weight",
+                                                   "layers.%d.moe.layer.experts.%d.w2.weight", NULL};
+static const char *const itera_router_tensors[] = {"layers.%d.moe.layer.router.gate.weight",
+                                                   "layers.%d.moe.layer.router.expert_counts", NULL};
+
 const sq_family sq_family_itera = {
     .name = "itera",
     .description = "Itera-Lite SSM + MoE (github.com/CisnerosCodes/Itera-Lite, docs/sources.md)",
@@ -261,4 +295,9 @@ const sq_family sq_family_itera = {
     .build = sq_itera_build,
     .forward = sq_itera_forward,
     .free_state = sq_itera_free,
+    .ffn_groups = itera_ffn_groups,
+    .ffn_size = itera_ffn_size,
+    .expert_tensors = itera_expert_tensors,
+    .router_tensors = itera_router_tensors,
+    .ssm_guard = SQ_SSM_GUARD_REASON,
 };

@@ -243,6 +243,25 @@ static void llama_config_from_json(const json_t *root, sq_model_config *cfg)
     own->rope_style = sq_model_config_json_int(root, "rope_style");
 }
 
+/* Channel j of the SwiGLU MLP: row j of gate and up, column j of down. */
+static int llama_ffn_groups(const sq_tensor_set *set, const sq_model_config *cfg, int layer, sq_ffn_group *groups,
+                            int max)
+{
+    const sq_llama_names *nm = sq_llama_names_of(set);
+    if (nm == NULL || layer < 0 || layer >= cfg->num_layers || max < 1)
+        return 0;
+    layer_name(groups[0].rows[0], SQ_PRUNE_NAME_LEN, nm->gate, layer);
+    layer_name(groups[0].rows[1], SQ_PRUNE_NAME_LEN, nm->up, layer);
+    groups[0].row_count = 2;
+    layer_name(groups[0].cols, SQ_PRUNE_NAME_LEN, nm->down, layer);
+    return 1;
+}
+
+static int *llama_ffn_size(sq_model_config *cfg)
+{
+    return &sq_llama_config_of(cfg)->ffn_size;
+}
+
 const sq_family sq_family_llama = {
     .name = "llama",
     .description = "Llama-style decoder: RMSNorm, RoPE, grouped-query attention, SwiGLU (HF, Meta and llama2.c "
@@ -260,4 +279,6 @@ const sq_family sq_family_llama = {
     .build = sq_llama_build,
     .forward = sq_llama_forward,
     .free_state = sq_llama_free,
+    .ffn_groups = llama_ffn_groups,
+    .ffn_size = llama_ffn_size,
 };

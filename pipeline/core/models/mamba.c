@@ -312,4 +312,5 @@ const sq_family sq_family_mamba = {
     .build = sq_mamba_build,
     .forward = sq_mamba_forward,
     .free_state = sq_mamba_free,
+    .ssm_guard = SQ_SSM_GUARD_REASON,
 };

@@ -444,10 +444,11 @@ void sq_precision_map_free(sq_precision_map *map)
     rule_free(&map->default_rule);
     free(map->source);
     free(map->description);
+    sq_prune_spec_free(&map->prune);
     memset(map, 0, sizeof *map);
 }
 
-static const char *const map_keys[] = {"description", "rules", "default", NULL};
+static const char *const map_keys[] = {"description", "rules", "default", "prune", NULL};
 
 sq_status sq_precision_map_parse(const sq_yaml_node *node, sq_precision_map *map)
 {
@@ -469,6 +470,7 @@ sq_status sq_precision_map_parse(const sq_yaml_node *node, sq_precision_map *map
             map->description = strdup(description);
         rules = sq_yaml_get(node, "rules");
         fallback = sq_yaml_get(node, "default");
+        SQ_TRY(sq_prune_spec_parse(sq_yaml_get(node, "prune"), &map->prune));
     }
     if (rules) {
         SQ_TRY(sq_yaml_expect(rules, SQ_YAML_SEQ, "rules"));

@@ -42,6 +42,7 @@
 #include <stddef.h>
 
 #include "config/yaml_tree.h"
+#include "precision/prune_spec.h"
 #include "quant/format.h"
 
 typedef struct {
@@ -70,6 +71,7 @@ typedef struct {
     size_t rule_count;
     bool has_default;
     sq_map_rule default_rule; /* no patterns */
+    sq_prune_spec prune;      /* the `prune` section, applied before the formats (compress/prune.h) */
 } sq_precision_map;
 
 /* node: a map {description, rules, default} or a bare sequence of rules. */

@@ -1,0 +1,443 @@
+/* prune.c - structured pruning of FFN channels and MoE experts (prune.h). */
+#include "compress/prune.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "artifact/artifact.h"
+#include "util/log.h"
+
+#define MAX_GROUPS 256
+
+/* ---- the record ------------------------------------------------------------ */
+
+static sq_status grow(char ***items, size_t *count, size_t *capacity, char *line)
+{
+    if (!line)
+        return sq_fail(SQ_ERR_RUN, "out of memory");
+    if (*count == *capacity) {
+        size_t cap = *capacity ? *capacity * 2 : 64;
+        char **bigger = realloc(*items, cap * sizeof *bigger);
+        if (!bigger) {
+            free(line);
+            return sq_fail(SQ_ERR_RUN, "out of memory");
+        }
+        *items = bigger;
+        *capacity = cap;
+    }
+    (*items)[(*count)++] = line;
+    return SQ_OK;
+}
+
+static sq_status record_line(sq_prune_record *record, const char *tensor, const char *what, long index, double score,
+                             const char *kind)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s\t%s\t%ld\t%.9g\t%s", tensor, what, index, score, kind);
+    return grow(&record->lines, &record->count, &record->capacity, strdup(buf));
+}
+
+static sq_status record_touched(sq_prune_record *record, const char *name)
+{
+    if (sq_prune_touched(record, name))
+        return SQ_OK;
+    return grow(&record->touched, &record->touched_count, &record->touched_capacity, strdup(name));
+}
+
+bool sq_prune_touched(const sq_prune_record *record, const char *name)
+{
+    for (size_t i = 0; record && i < record->touched_count; i++)
+        if (strcmp(record->touched[i], name) == 0)
+            return true;
+    return false;
+}
+
+void sq_prune_record_free(sq_prune_record *record)
+{
+    for (size_t i = 0; i < record->count; i++)
+        free(record->lines[i]);
+    for (size_t i = 0; i < record->touched_count; i++)
+        free(record->touched[i]);
+    free(record->lines);
+    free(record->touched);
+    memset(record, 0, sizeof *record);
+}
+
+/* ---- shrinking tensors ------------------------------------------------------- */
+
+static sq_tensor *find_mut(sq_tensor_set *set, const char *name)
+{
+    return (sq_tensor *)sq_tensor_set_find(set, name);
+}
+
+/* Keeps the `keep` indices (ascending) along axis 0 or the last axis of a
+ * tensor with its own storage, any dtype. */
+static sq_status take(sq_tensor *t, int axis, const int *keep, int nkeep)
+{
+    const size_t es = sq_dtype_size(t->dtype);
+    int64_t outer = 1, n, inner = 1;
+    unsigned char *data = NULL;
+    if (!t->data || t->alias_of)
+        return sq_fail(SQ_ERR_INPUT, "tensor '%s' shares storage with '%s': squeeze does not prune shared storage",
+                       t->name, t->alias_of ? t->alias_of : "?");
+    if (axis != 0)
+        axis = t->ndim - 1;
+    for (int d = 0; d < axis; d++)
+        outer *= t->shape[d];
+    n = t->shape[axis];
+    for (int d = axis + 1; d < t->ndim; d++)
+        inner *= t->shape[d];
+    data = malloc((size_t)(outer * nkeep * inner) * es + 1);
+    if (!data)
+        return sq_fail(SQ_ERR_RUN, "out of memory pruning '%s'", t->name);
+    for (int64_t o = 0; o < outer; o++)
+        for (int k = 0; k < nkeep; k++)
+            memcpy(data + ((size_t)(o * nkeep + k) * (size_t)inner) * es,
+                   (unsigned char *)t->data + ((size_t)(o * n + keep[k]) * (size_t)inner) * es, (size_t)inner * es);
+    free(t->data);
+    t->data = data;
+    t->shape[axis] = nkeep;
+    t->nbytes = (size_t)(outer * nkeep * inner) * es;
+    return SQ_OK;
+}
+
+/* Takes along the same axis in the checkpoint's own set too (buffers stored raw). */
+static sq_status take_both(sq_tensor_set *set, sq_tensor_set *original, const char *name, int axis, const int *keep,
+                           int nkeep, sq_prune_record *record)
+{
+    sq_status st = SQ_OK;
+    sq_tensor *t = find_mut(set, name);
+    if (!t)
+        return sq_fail(SQ_ERR_INPUT, "pruning: tensor '%s' is not in the model", name);
+    SQ_TRY(take(t, axis, keep, nkeep));
+    if (original && original->count) {
+        sq_tensor *o = find_mut(original, name);
+        if (o && o->data)
+            SQ_TRY(take(o, axis, keep, nkeep));
+    }
+    SQ_TRY(record_touched(record, name));
+cleanup:
+    return st;
+}
+
+/* ---- choosing -------------------------------------------------------------- */
+
+typedef struct {
+    double score;
+    int index;
+} scored;
+
+/* Lowest score first; ties: the higher index goes first (deterministic). */
+static int by_score(const void *a, const void *b)
+{
+    const scored *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return y->index - x->index;
+}
+
+static int by_index(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+static long amount(const sq_prune_rule *rule, long total)
+{
+    return rule->count >= 0 ? rule->count : (long)floor(rule->fraction * (double)total);
+}
+
+/* The rule's layers must exist; since a config holds one FFN size and one
+ * expert count per model, they must also name every layer the target has. */
+static sq_status check_layers(const sq_prune_rule *rule, const sq_model_config *cfg, const bool *has_target,
+                              const char *what)
+{
+    int covered = 0, having = 0;
+    bool named[SQ_PRUNE_MAX_LAYERS] = {false};
+    for (int i = 0; i < rule->layer_count; i++) {
+        if (rule->layers[i] >= cfg->num_layers)
+            return sq_fail(SQ_ERR_USAGE, "%s: layer %d is out of range: the model has %d layers (0..%d)", rule->where,
+                           rule->layers[i], cfg->num_layers, cfg->num_layers - 1);
+        if (!has_target[rule->layers[i]])
+            return sq_fail(SQ_ERR_USAGE, "%s: layer %d has no %s", rule->where, rule->layers[i], what);
+        named[rule->layers[i]] = true;
+    }
+    if (rule->layer_count == 0)
+        return SQ_OK;
+    for (int l = 0; l < cfg->num_layers; l++) {
+        having += has_target[l];
+        covered += has_target[l] && named[l];
+    }
+    if (covered != having)
+        return sq_fail(SQ_ERR_USAGE, "%s: 'layers' names %d of the %d layers with %s; the model's config holds one "
+                       "size for all of them, so prune every such layer (leave 'layers' out)", rule->where, covered,
+                       having, what);
+    return SQ_OK;
+}
+
+/* ---- FFN channels ---------------------------------------------------------- */
+
+static sq_status prune_ffn(const sq_prune_rule *rule, const sq_family *family, sq_model_config *cfg,
+                           sq_tensor_set *set, sq_tensor_set *original, const sq_calib_file *calib,
+                           sq_prune_record *record)
+{
+    sq_status st = SQ_OK;
+    sq_ffn_group *groups = NULL;
+    scored *scores = NULL;
+    int *keep = NULL, *size;
+    bool has[SQ_MAX_LAYERS] = {false};
+    long remove = 0;
+    int f, warned = 0;
+    if (!family->ffn_groups || !family->ffn_size)
+        return sq_fail(SQ_ERR_USAGE, "%s: the %s family has no FFN channels squeeze can prune", rule->where,
+                       family->name);
+    size = family->ffn_size(cfg);
+    f = *size;
+    SQ_TRY(sq_alloc(&groups, MAX_GROUPS, sizeof *groups, "FFN groups"));
+    for (int l = 0; l < cfg->num_layers && l < SQ_MAX_LAYERS; l++)
+        has[l] = family->ffn_groups(set, cfg, l, groups, MAX_GROUPS) > 0;
+    SQ_TRY(check_layers(rule, cfg, has, "FFN"));
+    remove = amount(rule, f);
+    if (remove >= f)
+        SQ_FAIL(SQ_ERR_USAGE, "%s: pruning %ld of the %d FFN channels per layer leaves none", rule->where, remove, f);
+    if (remove == 0) {
+        sq_info("prune %s: 0 of %d FFN channels per layer (nothing to remove)", rule->where, f);
+        goto cleanup;
+    }
+    SQ_TRY(sq_alloc(&scores, (size_t)f, sizeof *scores, "channel scores"));
+    SQ_TRY(sq_alloc(&keep, (size_t)f, sizeof *keep, "kept channels"));
+    for (int l = 0; l < cfg->num_layers; l++) {
+        int n = family->ffn_groups(set, cfg, l, groups, MAX_GROUPS);
+        for (int g = 0; g < n; g++) {
+            const sq_ffn_group *G = &groups[g];
+            const sq_tensor *out = sq_tensor_set_find(set, G->cols);
+            sq_calib_linear linear = {0};
+            bool found = false;
+            const char *kind = "wanda: |W_out col|_2 * rms(activation)";
+            if (!out || out->ndim != 2 || out->shape[1] != f)
+                SQ_FAIL(SQ_ERR_INPUT, "pruning: '%s' is not a [d, %d] matrix", G->cols, f);
+            if (calib)
+                SQ_TRY(sq_calib_file_linear(calib, G->cols, &found, &linear));
+            if (found && linear.cols != f) {
+                sq_calib_linear_free(&linear);
+                found = false;
+            }
+            if (!found) {
+                kind = "weight: |W_out col|_2 (no calibration statistics)";
+                if (!warned++)
+                    sq_warn("prune %s: no calibration statistics for %s%s: its channels are scored by weight norm "
+                            "alone", rule->where, G->cols, calib ? "" : " (no --calibration)");
+            }
+            const float *w = out->data;
+            for (int j = 0; j < f; j++) {
+                double norm = 0.0;
+                for (int64_t r = 0; r < out->shape[0]; r++)
+                    norm += (double)w[r * f + j] * w[r * f + j];
+                scores[j].index = j;
+                scores[j].score = sqrt(norm) * (found ? sqrt((double)linear.mean_sq[j]) : 1.0);
+            }
+            sq_calib_linear_free(&linear);
+            qsort(scores, (size_t)f, sizeof *scores, by_score);
+            for (long r = 0; r < remove; r++) {
+                for (int t = 0; t < G->row_count; t++)
+                    SQ_TRY(record_line(record, G->rows[t], "row", scores[r].index, scores[r].score, kind));
+                SQ_TRY(record_line(record, G->cols, "column", scores[r].index, scores[r].score, kind));
+            }
+            record->channels_removed += (size_t)remove;
+            for (int k = 0; k < f - remove; k++)
+                keep[k] = scores[remove + k].index;
+            qsort(keep, (size_t)(f - remove), sizeof *keep, by_index);
+            for (int t = 0; t < G->row_count; t++)
+                SQ_TRY(take_both(set, original, G->rows[t], 0, keep, (int)(f - remove), record));
+            SQ_TRY(take_both(set, original, G->cols, 1, keep, (int)(f - remove), record));
+        }
+    }
+    *size = (int)(f - remove);
+    sq_info("prune %s: %ld of %d FFN channels removed per FFN (ffn size now %d)", rule->where, remove, f, *size);
+cleanup:
+    free(groups);
+    free(scores);
+    free(keep);
+    return st;
+}
+
+/* ---- MoE experts ----------------------------------------------------------- */
+
+static void pattern_name(char *buf, size_t size, const char *pattern, int layer, int expert)
+{
+    /* the patterns are the family's data: the first %d is the layer, the second the expert */
+    const char *a = strstr(pattern, "%d"), *b = a ? strstr(a + 2, "%d") : NULL;
+    if (!a)
+        snprintf(buf, size, "%s", pattern);
+    else if (!b)
+        snprintf(buf, size, "%.*s%d%s", (int)(a - pattern), pattern, layer, a + 2);
+    else
+        snprintf(buf, size, "%.*s%d%.*s%d%s", (int)(a - pattern), pattern, layer, (int)(b - a - 2), a + 2, expert,
+                 b + 2);
+}
+
+/* Removes tensor i from set and input (keeping them aligned). */
+static void remove_tensor(sq_tensor_set *set, sq_input_tensor *input, size_t i)
+{
+    free(set->tensors[i].name);
+    free(set->tensors[i].data);
+    free(set->tensors[i].alias_of);
+    memmove(&set->tensors[i], &set->tensors[i + 1], (set->count - i - 1) * sizeof *set->tensors);
+    if (input)
+        memmove(&input[i], &input[i + 1], (set->count - i - 1) * sizeof *input);
+    set->count--;
+}
+
+static sq_status rename_tensor(sq_tensor_set *set, const char *from, const char *to)
+{
+    sq_tensor *t = find_mut(set, from);
+    char *name;
+    if (!t)
+        return SQ_OK;
+    name = strdup(to);
+    if (!name)
+        return sq_fail(SQ_ERR_RUN, "out of memory");
+    free(t->name);
+    t->name = name;
+    return SQ_OK;
+}
+
+static sq_status prune_experts(const sq_prune_rule *rule, const sq_family *family, sq_model_config *cfg,
+                               sq_tensor_set *set, sq_tensor_set *original, sq_input_tensor *input,
+                               const sq_calib_file *calib, sq_prune_record *record)
+{
+    sq_status st = SQ_OK;
+    int64_t *layers = NULL, *tokens = NULL;
+    int ndim = 0;
+    uint64_t dims[8] = {0}, ldims[8] = {0};
+    hid_t routing = -1;
+    bool has[SQ_MAX_LAYERS] = {false};
+    const int E = cfg->num_experts;
+    long remove;
+    char name[SQ_PRUNE_NAME_LEN], to[SQ_PRUNE_NAME_LEN];
+    if (!family->expert_tensors || cfg->moe_layer_count == 0 || E <= 0)
+        return sq_fail(SQ_ERR_USAGE, "%s: the model (%s) has no mixture-of-experts layers to prune", rule->where,
+                       family->name);
+    if (!calib)
+        return sq_fail(SQ_ERR_USAGE, "%s: pruning experts scores them by the routing counts of a calibration "
+                       "artifact: pass --calibration (squeeze-calibrate records routing/expert_tokens)", rule->where);
+    for (int i = 0; i < cfg->moe_layer_count; i++)
+        if (cfg->moe_layers[i] >= 0 && cfg->moe_layers[i] < SQ_MAX_LAYERS)
+            has[cfg->moe_layers[i]] = true;
+    SQ_TRY(check_layers(rule, cfg, has, "mixture-of-experts block"));
+    remove = amount(rule, E);
+    if (remove >= E)
+        SQ_FAIL(SQ_ERR_USAGE, "%s: pruning %ld of the %d experts per layer leaves none", rule->where, remove, E);
+    if (E - remove < cfg->top_k)
+        SQ_FAIL(SQ_ERR_USAGE, "%s: pruning %ld of the %d experts leaves %ld, fewer than top-k = %d: every token is "
+                "routed to %d experts", rule->where, remove, E, E - remove, cfg->top_k, cfg->top_k);
+    if (remove == 0)
+        goto cleanup;
+    routing = H5Gopen2(calib->file, "calibration/routing", H5P_DEFAULT);
+    if (routing < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "%s has no calibration/routing group: calibrate this model again", calib->path);
+    SQ_TRY(sq_h5_read_dataset(routing, "layers", H5T_NATIVE_INT64, (void **)&layers, &ndim, ldims));
+    SQ_TRY(sq_h5_read_dataset(routing, "expert_tokens", H5T_NATIVE_INT64, (void **)&tokens, &ndim, dims));
+    if (ndim != 2 || dims[1] != (uint64_t)E || dims[0] != ldims[0])
+        SQ_FAIL(SQ_ERR_INPUT, "%s: routing/expert_tokens is not [%llu, %d]", calib->path,
+                (unsigned long long)ldims[0], E);
+    for (int m = 0; m < cfg->moe_layer_count; m++) {
+        const int l = cfg->moe_layers[m];
+        scored s[SQ_MAX_LAYERS];
+        int keep[SQ_MAX_LAYERS], removed[SQ_MAX_LAYERS], row = -1;
+        if (E > SQ_MAX_LAYERS)
+            SQ_FAIL(SQ_ERR_INPUT, "pruning: %d experts is more than squeeze prunes (%d)", E, SQ_MAX_LAYERS);
+        for (uint64_t r = 0; r < ldims[0]; r++)
+            if (layers[r] == l)
+                row = (int)r;
+        if (row < 0)
+            SQ_FAIL(SQ_ERR_INPUT, "%s: no routing counts for layer %d", calib->path, l);
+        for (int e = 0; e < E; e++) {
+            s[e].index = e;
+            s[e].score = (double)tokens[(size_t)row * E + e];
+        }
+        qsort(s, (size_t)E, sizeof *s, by_score);
+        for (long r = 0; r < remove; r++)
+            removed[r] = s[r].index;
+        for (int k = 0; k < E - remove; k++)
+            keep[k] = s[remove + k].index;
+        qsort(removed, (size_t)remove, sizeof *removed, by_index);
+        qsort(keep, (size_t)(E - remove), sizeof *keep, by_index);
+        /* the removed experts go (their bytes leave the model), then the kept ones are renumbered upwards */
+        for (long r = 0; r < remove; r++) {
+            double count = (double)tokens[(size_t)row * E + removed[r]];
+            for (const char *const *p = family->expert_tensors; *p; p++) {
+                pattern_name(name, sizeof name, *p, l, removed[r]);
+                for (size_t i = 0; i < set->count; i++)
+                    if (strcmp(set->tensors[i].name, name) == 0) {
+                        SQ_TRY(record_line(record, name, "expert", removed[r], count, "routed calibration tokens"));
+                        record->removed_bytes += input ? input[i].bytes : set->tensors[i].nbytes;
+                        remove_tensor(set, input, i);
+                        break;
+                    }
+            }
+            for (const char *const *p = family->router_tensors; p && *p; p++) {
+                pattern_name(name, sizeof name, *p, l, 0);
+                if (sq_tensor_set_find(set, name))
+                    SQ_TRY(record_line(record, name, "row", removed[r], count, "routed calibration tokens"));
+            }
+            record->experts_removed++;
+        }
+        for (int k = 0; k < E - remove; k++)
+            for (const char *const *p = family->expert_tensors; *p && keep[k] != k; p++) {
+                pattern_name(name, sizeof name, *p, l, keep[k]);
+                pattern_name(to, sizeof to, *p, l, k);
+                SQ_TRY(rename_tensor(set, name, to));
+                SQ_TRY(record_touched(record, to));
+            }
+        for (const char *const *p = family->router_tensors; p && *p; p++) {
+            pattern_name(name, sizeof name, *p, l, 0);
+            if (sq_tensor_set_find(set, name))
+                SQ_TRY(take_both(set, original, name, 0, keep, (int)(E - remove), record));
+        }
+    }
+    cfg->num_experts = (int)(E - remove);
+    sq_info("prune %s: %ld of %d experts removed per MoE layer by routing counts (%d experts, top-k %d)", rule->where,
+            remove, E, cfg->num_experts, cfg->top_k);
+cleanup:
+    if (routing >= 0)
+        H5Gclose(routing);
+    free(layers);
+    free(tokens);
+    return st;
+}
+
+/* ---- the rules in order ------------------------------------------------------ */
+
+sq_status sq_prune_apply(const sq_prune_spec *spec, const sq_family *family, sq_model_config *cfg,
+                         sq_tensor_set *set, sq_tensor_set *original, sq_input_tensor *input,
+                         const sq_calib_file *calib, sq_prune_record *record)
+{
+    sq_status st = SQ_OK;
+    memset(record, 0, sizeof *record);
+    for (size_t i = 0; i < spec->count; i++) {
+        const sq_prune_rule *rule = &spec->rules[i];
+        if (sq_prune_target_is_ssm(rule->target)) {
+            if (!family->ssm_guard)
+                SQ_FAIL(SQ_ERR_USAGE, "%s: prune target %s: the %s family has no SSM block", rule->where,
+                        sq_prune_target_name(rule->target), family->name);
+            if (!rule->force)
+                SQ_FAIL(SQ_ERR_USAGE, "%s: refusing to prune %s of the %s family's SSM: %s. Say force: true to "
+                        "override", rule->where, sq_prune_target_name(rule->target), family->name, family->ssm_guard);
+            sq_warn("%s: force: true overrides the SSM guard for %s (%s)", rule->where,
+                    sq_prune_target_name(rule->target), family->ssm_guard);
+            SQ_FAIL(SQ_ERR_USAGE, "%s: squeeze implements no pruning of %s (force: true lifts the guard only)",
+                    rule->where, sq_prune_target_name(rule->target));
+        }
+        if (rule->target == SQ_PRUNE_FFN_CHANNELS)
+            SQ_TRY(prune_ffn(rule, family, cfg, set, original, calib, record));
+        else
+            SQ_TRY(prune_experts(rule, family, cfg, set, original, input, calib, record));
+    }
+    if (spec->count && family->validate)
+        SQ_TRY(family->validate(set, cfg));
+cleanup:
+    return st;
+}

@@ -1,0 +1,53 @@
+/* prune.h - structured pruning, applied by compress before the formats.
+ *
+ * The recipe's `prune` section (precision/prune_spec.h) names what to remove:
+ *   ffn-channels  FFN / SwiGLU intermediate channels (Llama gate/up/down, Itera
+ *                 FFN and experts), lowest Wanda-style score per FFN:
+ *                 score_j = ||W_out[:, j]||_2 * sqrt(mean(x_j^2)), x_j the channel's
+ *                 activation entering the output projection, from the calibration
+ *                 artifact (Sun et al., "A Simple and Effective Pruning Approach for
+ *                 Large Language Models", arXiv:2306.11695, aggregated per channel);
+ *   experts       MoE experts with the fewest tokens routed to them in calibration
+ *                 (routing/expert_tokens); the router's rows follow, the kept
+ *                 experts are renumbered 0..E'-1, and top-k must stay <= E'.
+ * The tensors really shrink (or go), the config's sizes follow (ffn size,
+ * num_experts), so the model written is the smaller model.  Every removed row,
+ * column and expert is recorded with its score.  The ssm-* targets are refused
+ * (exit 2) with the family's reason unless the rule says force: true; squeeze
+ * implements no SSM pruning, so a forced rule still fails, naming that.
+ */
+#ifndef SQ_COMPRESS_PRUNE_H
+#define SQ_COMPRESS_PRUNE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "calib/calib_file.h"
+#include "compress/compress_plan.h"
+#include "models/family.h"
+#include "precision/prune_spec.h"
+#include "tensor/tensor.h"
+
+typedef struct {
+    char **lines;        /* "tensor<TAB>row|column|expert<TAB>index<TAB>score<TAB>score kind" */
+    size_t count, capacity;
+    char **touched;      /* tensors (names after pruning) whose shape or index changed */
+    size_t touched_count, touched_capacity;
+    uint64_t removed_bytes; /* input bytes of the tensors removed whole (experts) */
+    size_t channels_removed, experts_removed;
+} sq_prune_record;
+
+/* Applies every rule of spec to set (fp32 tensors) and cfg.  original (the
+ * checkpoint's own tensors, may be NULL) follows for buffers stored raw;
+ * input (one per tensor of set, may be NULL) follows removals.  calib may be
+ * NULL: ffn-channels then score by weight norm alone (warned); experts need it.
+ * Errors: SQ_ERR_USAGE (exit 2) for a rule the model cannot take (more than
+ * exists, a layer out of range, top-k above the remaining experts, an SSM
+ * target), naming the rule's file:line:column. */
+sq_status sq_prune_apply(const sq_prune_spec *spec, const sq_family *family, sq_model_config *cfg,
+                         sq_tensor_set *set, sq_tensor_set *original, sq_input_tensor *input,
+                         const sq_calib_file *calib, sq_prune_record *record);
+bool sq_prune_touched(const sq_prune_record *record, const char *name);
+void sq_prune_record_free(sq_prune_record *record);
+
+#endif

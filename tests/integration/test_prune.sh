@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# test_prune.sh - the recipe's prune section (compress/prune.h) on the bundled Llama and the
+# Itera-Lite micro checkpoint:
+#   - FFN channels: the pruned Llama's log-probs equal, within 1e-4, those of the FULL model with
+#     the removed channels zeroed (gate/up rows and down columns set to 0, written by numpy from
+#     the original safetensors): silu(0) * 0 = 0, so the zeroed channels contribute nothing and
+#     the two are the same function; the tensors really shrink and the config says the new size;
+#   - experts: the fewest-routed experts (calibration's routing counts) go, the router's rows
+#     follow, the config's num_experts and the records say so, and the pruned model evaluates;
+#   - every removed row / column / expert is a line of /pruning/removed with its score;
+#   - bad input (too many, a layer out of range, top-k above the remaining experts, an SSM
+#     target with or without force) exits 2 with the reason and leaves no artifact.
+set -euo pipefail
+BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
+DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
+PY=/usr/bin/python3
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export OPENBLAS_NUM_THREADS=1
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+LLAMA=$DATA/bundled/llama_tiny/model.safetensors
+MICRO=$DATA/itera-lite/itera_lite_micro_distilled.pt
+cat > "$WORK/llama.yaml" <<YAML
+model:
+  checkpoint: $LLAMA
+data:
+  tokenizer: bytes
+  calibration: {path: $DATA/bundled/austen_train.txt, end: 0.01}
+  evaluation: {path: $DATA/bundled/austen_val.txt, end: 0.2}
+calibrate:
+  windows: 4
+  window_length: 64
+evaluate:
+  window_length: 65
+  max_windows: 4
+  store_logprobs: true
+YAML
+cat > "$WORK/micro.yaml" <<YAML
+model:
+  checkpoint: $MICRO
+data:
+  tokenizer: $DATA/itera-lite/tokenizer_2000.json
+  calibration: $DATA/itera-lite/tinystories_train.txt
+  evaluation: {path: $DATA/itera-lite/tinystories_train.txt, start: 0.9}
+calibrate:
+  windows: 8
+  window_length: 64
+evaluate:
+  window_length: 65
+  max_windows: 8
+YAML
+
+# ---- FFN channels of the Llama: pruned == full with the channels zeroed -------------------
+"$BUILD/squeeze-calibrate" --config "$WORK/llama.yaml" --model "$LLAMA" --out "$WORK/llama-cal.h5" \
+  2> "$WORK/llama-cal.log" || { cat "$WORK/llama-cal.log"; fail "calibrate llama"; }
+cat > "$WORK/ffn.yaml" <<'YAML'
+description: "a quarter of the SwiGLU channels, fp32"
+prune:
+  - target: ffn-channels
+    fraction: 0.25
+default: fp32
+YAML
+"$BUILD/squeeze-compress" --config "$WORK/llama.yaml" --model "$LLAMA" --calibration "$WORK/llama-cal.h5" \
+  --map "$WORK/ffn.yaml" --out "$WORK/llama-ffn.h5" 2> "$WORK/ffn.log" || { cat "$WORK/ffn.log"; fail "compress ffn"; }
+grep -q "FFN channels removed per FFN" "$WORK/ffn.log" || fail "no pruning line in the compress log"
+mkdir -p "$WORK/zeroed"
+cp "$DATA/bundled/llama_tiny/config.json" "$WORK/zeroed/"
+$PY - "$LLAMA" "$WORK/llama-ffn.h5" "$WORK/zeroed/model.safetensors" <<'PY'
+import json, struct, sys
+import h5py, numpy as np
+src, pruned, out = sys.argv[1:]
+raw = open(src, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+body = raw[8 + n:]
+tensors = {}
+for name, info in header.items():
+    if name == "__metadata__":
+        continue
+    assert info["dtype"] == "F32", (name, info["dtype"])
+    a, b = info["data_offsets"]
+    tensors[name] = np.frombuffer(body[a:b], dtype="<f4").reshape(info["shape"]).copy()
+with h5py.File(pruned, "r") as f:
+    lines = [x.decode() for x in f["pruning/removed"][()]]
+    cfg = json.loads(f["model"].attrs["config_json"])
+removed = {}
+for line in lines:
+    tensor, what, index, score, kind = line.split("\t")
+    assert what in ("row", "column") and float(score) >= 0 and kind.startswith("wanda"), line
+    removed.setdefault(tensor, []).append((what, int(index)))
+full = tensors["model.layers.0.mlp.gate_proj.weight"].shape[0]
+kept = full - len(removed["model.layers.0.mlp.gate_proj.weight"])
+assert kept == int(full * 0.75 + 0.5) and cfg["ffn_size"] == kept, (full, kept, cfg.get("ffn_size"))
+for tensor, items in removed.items():
+    for what, index in items:
+        if what == "row":
+            tensors[tensor][index, :] = 0
+        else:
+            tensors[tensor][:, index] = 0
+hdr, off, blobs = {}, 0, []
+for name, t in tensors.items():
+    b = t.astype("<f4").tobytes()
+    hdr[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+    off += len(b)
+    blobs.append(b)
+h = json.dumps(hdr).encode()
+h += b" " * (-len(h) % 8)
+with open(out, "wb") as f:
+    f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+print(f"ffn: {len(lines)} removed rows/columns recorded, ffn size {full} -> {kept}")
+PY
+"$BUILD/squeeze-evaluate" --config "$WORK/llama.yaml" --model "$WORK/llama-ffn.h5" --out "$WORK/ev-pruned.h5" \
+  2> "$WORK/ev1.log" || { cat "$WORK/ev1.log"; fail "evaluate pruned"; }
+"$BUILD/squeeze-evaluate" --config "$WORK/llama.yaml" --model "$WORK/zeroed/model.safetensors" \
+  --out "$WORK/ev-zeroed.h5" 2> "$WORK/ev2.log" || { cat "$WORK/ev2.log"; fail "evaluate zeroed"; }
+$PY - "$WORK/ev-pruned.h5" "$WORK/ev-zeroed.h5" "$WORK/llama-ffn.h5" "$LLAMA" <<'PY'
+import sys, h5py, numpy as np, os
+a, b, art, src = sys.argv[1:]
+with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+    ea, eb = fa["evaluation"], fb["evaluation"]
+    # per-token NLL of every window, computed in float64 from the float32 logits
+    na = ea["window_nll"][()] / ea["window_tokens"][()]
+    nb = eb["window_nll"][()] / eb["window_tokens"][()]
+    assert np.all(np.isfinite(na)), na
+    diff = float(np.max(np.abs(na - nb)))
+    assert diff <= 1e-4, ("window NLL per token", diff)
+    # the stored log-probs are fp16: equal within one fp16 step of the value
+    x = ea["logprobs"][()].astype(np.float64)
+    y = eb["logprobs"][()].astype(np.float64)
+    step = np.spacing(np.abs(x).astype(np.float16)).astype(np.float64)
+    worst = float(np.max(np.abs(x - y) - step))
+    assert x.shape == y.shape and worst <= 0, ("fp16 log-probs differ by more than one step", worst)
+    print(f"pruned vs zeroed full model: window NLL/token max |diff| {diff:.3g}; "
+          f"{x.shape[0]}x{x.shape[1]} fp16 log-probs within one fp16 step")
+assert os.path.getsize(art) < os.path.getsize(src), (os.path.getsize(art), os.path.getsize(src))
+PY
+
+# ---- experts of the Itera-Lite micro model, by routing counts -------------------------------
+"$BUILD/squeeze-calibrate" --config "$WORK/micro.yaml" --model "$MICRO" --out "$WORK/micro-cal.h5" \
+  2> "$WORK/micro-cal.log" || { cat "$WORK/micro-cal.log"; fail "calibrate micro"; }
+cat > "$WORK/experts.yaml" <<'YAML'
+prune:
+  - target: experts
+    count: 2
+  - target: ffn-channels
+    fraction: 0.5
+default: {format: nf4, block_size: 64}
+YAML
+"$BUILD/squeeze-compress" --config "$WORK/micro.yaml" --model "$MICRO" --calibration "$WORK/micro-cal.h5" \
+  --map "$WORK/experts.yaml" --out "$WORK/micro-exp.h5" 2> "$WORK/exp.log" || { cat "$WORK/exp.log"; fail "compress experts"; }
+"$BUILD/squeeze-evaluate" --config "$WORK/micro.yaml" --model "$WORK/micro-exp.h5" --out "$WORK/ev-exp.h5" --json \
+  > "$WORK/ev-exp.json" 2> "$WORK/ev3.log" || { cat "$WORK/ev3.log"; fail "evaluate pruned experts"; }
+$PY - "$WORK/micro-cal.h5" "$WORK/micro-exp.h5" "$WORK/ev-exp.json" <<'PY'
+import json, math, sys, h5py, numpy as np
+cal, art, ev = sys.argv[1:]
+with h5py.File(cal, "r") as f:
+    counts = f["calibration/routing/expert_tokens"][()][0]
+with h5py.File(art, "r") as f:
+    cfg = json.loads(f["model"].attrs["config_json"])
+    lines = [x.decode().split("\t") for x in f["pruning/removed"][()]]
+    names = set()
+    f["model"].visit(names.add)
+gone = sorted({int(l[2]) for l in lines if l[1] == "expert"})
+assert gone == sorted(np.argsort(counts, kind="stable")[:2].tolist()), (gone, counts)
+for l in lines:
+    if l[1] == "expert":
+        assert float(l[3]) == counts[int(l[2])], l
+assert cfg["num_experts"] == 2 and cfg["expert_size"] == 16, cfg
+assert not any("experts.2." in n or "experts.3." in n for n in names), sorted(names)
+ppl = json.load(open(ev))["perplexity"]
+assert math.isfinite(ppl) and ppl > 1, ppl
+print(f"experts: removed {gone} (routing counts {counts.tolist()}), perplexity after pruning + nf4 {ppl:.3f}")
+PY
+
+# ---- bad input: exit 2, the reason, no artifact -------------------------------------------
+bad() { # name expected-message yaml
+  local name=$1 msg=$2
+  printf '%s\n' "$3" > "$WORK/$name.yaml"
+  set +e
+  "$BUILD/squeeze-compress" --config "$WORK/micro.yaml" --model "$MICRO" --calibration "$WORK/micro-cal.h5" \
+    --map "$WORK/$name.yaml" --out "$WORK/$name.h5" 2> "$WORK/$name.log"
+  local rc=$?
+  set -e
+  [ $rc -eq 2 ] || { cat "$WORK/$name.log"; fail "$name: exit $rc, expected 2"; }
+  grep -q -- "$msg" "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$name: no '$msg' in the message"; }
+  [ ! -e "$WORK/$name.h5" ] || fail "$name: left an artifact"
+  echo "ok: $name -> $(grep error "$WORK/$name.log" | head -1 | cut -c1-160)"
+}
+bad too-many "leaves none" $'prune:\n  - target: ffn-channels\n    count: 32\ndefault: fp32'
+bad all "outside \[0, 1)" $'prune:\n  - target: ffn-channels\n    fraction: 1.0\ndefault: fp32'
+bad layer "layer 7 is out of range" $'prune:\n  - target: experts\n    count: 1\n    layers: [7]\ndefault: fp32'
+bad topk "fewer than top-k = 2" $'prune:\n  - target: experts\n    count: 3\ndefault: fp32'
+bad ssm "recurrent state couples" $'prune:\n  - target: ssm-state\n    fraction: 0.25\ndefault: fp32'
+bad ssm-force "lifts the guard only" $'prune:\n  - target: ssm-inner\n    count: 4\n    force: true\ndefault: fp32'
+grep -q "force: true overrides the SSM guard" "$WORK/ssm-force.log" || fail "force: true is not warned about"
+echo "prune: ok"
