@@ -81,14 +81,19 @@ for name, info in header.items():
     assert info["dtype"] == "F32", (name, info["dtype"])
     a, b = info["data_offsets"]
     tensors[name] = np.frombuffer(body[a:b], dtype="<f4").reshape(info["shape"]).copy()
+def record(f):
+    g = f["pruning"]
+    names = [x.decode() for x in g["tensors"][()]]
+    kinds = ("row", "column", "expert")
+    return [(names[t], kinds[k], int(i), float(s), int(sk)) for t, k, i, s, sk in
+            zip(g["tensor"][()], g["removed"][()], g["index"][()], g["score"][()], g["score_kind"][()])]
 with h5py.File(pruned, "r") as f:
-    lines = [x.decode() for x in f["pruning/removed"][()]]
+    lines = record(f)
     cfg = json.loads(f["model"].attrs["config_json"])
 removed = {}
-for line in lines:
-    tensor, what, index, score, kind = line.split("\t")
-    assert what in ("row", "column") and float(score) >= 0 and kind.startswith("wanda"), line
-    removed.setdefault(tensor, []).append((what, int(index)))
+for tensor, what, index, score, kind in lines:
+    assert what in ("row", "column") and score >= 0 and kind == 0, (tensor, what, index, score, kind)
+    removed.setdefault(tensor, []).append((what, index))
 full = tensors["model.layers.0.mlp.gate_proj.weight"].shape[0]
 kept = full - len(removed["model.layers.0.mlp.gate_proj.weight"])
 assert kept == int(full * 0.75 + 0.5) and cfg["ffn_size"] == kept, (full, kept, cfg.get("ffn_size"))
@@ -158,14 +163,17 @@ with h5py.File(cal, "r") as f:
     counts = f["calibration/routing/expert_tokens"][()][0]
 with h5py.File(art, "r") as f:
     cfg = json.loads(f["model"].attrs["config_json"])
-    lines = [x.decode().split("\t") for x in f["pruning/removed"][()]]
+    g = f["pruning"]
+    tn = [x.decode() for x in g["tensors"][()]]
+    lines = [(tn[t], ("row", "column", "expert")[k], int(i), float(s)) for t, k, i, s in
+             zip(g["tensor"][()], g["removed"][()], g["index"][()], g["score"][()])]
     names = set()
     f["model"].visit(names.add)
 gone = sorted({int(l[2]) for l in lines if l[1] == "expert"})
 assert gone == sorted(np.argsort(counts, kind="stable")[:2].tolist()), (gone, counts)
 for l in lines:
     if l[1] == "expert":
-        assert float(l[3]) == counts[int(l[2])], l
+        assert l[3] == counts[l[2]], l
 assert cfg["num_experts"] == 2 and cfg["expert_size"] == 16, cfg
 assert not any("experts.2." in n or "experts.3." in n for n in names), sorted(names)
 ppl = json.load(open(ev))["perplexity"]

@@ -224,23 +224,58 @@ cleanup:
 
 /* ---- the pruning record ------------------------------------------------------ */
 
-/* /pruning: one line per removed row, column or expert ("tensor, row|column|expert,
- * index in the input model, score, score kind"), and the totals. */
+/* /pruning: one entry per removed row, column or expert, as columns (a few
+ * bytes each, so the record does not outweigh what pruning saves): tensor
+ * (into /pruning/tensors), removed (row, column, expert: /pruning@removed_kinds),
+ * index in the input model, score, score_kind (/pruning@score_kinds); and the totals. */
 static sq_status write_pruning(hid_t file, const sq_prune_record *pruned, const sq_precision_map *map,
                                const sq_model_identity *before)
 {
     sq_status st = SQ_OK;
     hid_t group = -1;
+    int32_t *tensor = NULL, *index = NULL;
+    int8_t *kind = NULL, *score_kind = NULL;
+    double *score = NULL;
+    uint64_t dims[1] = {pruned->count};
     SQ_TRY(sq_h5_group(file, "pruning", &group));
     SQ_TRY(sq_h5_write_attr_string(group, "source", map->source));
     SQ_TRY(sq_model_identity_write_attrs(group, "source_", before));
-    SQ_TRY(sq_h5_write_attr_string(group, "columns", "tensor\tremoved\tindex\tscore\tscore_kind"));
+    SQ_TRY(sq_h5_write_attr_string(group, "removed_kinds", "0 row, 1 column, 2 expert"));
+    {
+        char kinds[512];
+        snprintf(kinds, sizeof kinds, "0 %s; 1 %s; 2 %s", sq_score_kind_names[0], sq_score_kind_names[1],
+                 sq_score_kind_names[2]);
+        SQ_TRY(sq_h5_write_attr_string(group, "score_kinds", kinds));
+    }
     SQ_TRY(sq_h5_write_attr_int(group, "channels_removed", (int64_t)pruned->channels_removed));
     SQ_TRY(sq_h5_write_attr_int(group, "experts_removed", (int64_t)pruned->experts_removed));
     SQ_TRY(sq_h5_write_attr_int(group, "removed_tensor_bytes", (int64_t)pruned->removed_bytes));
-    if (pruned->count)
-        SQ_TRY(sq_h5_write_strings(group, "removed", (const char *const *)pruned->lines, pruned->count));
+    if (!pruned->count)
+        goto cleanup;
+    SQ_TRY(sq_alloc(&tensor, pruned->count, sizeof *tensor, "pruning record"));
+    SQ_TRY(sq_alloc(&index, pruned->count, sizeof *index, "pruning record"));
+    SQ_TRY(sq_alloc(&kind, pruned->count, sizeof *kind, "pruning record"));
+    SQ_TRY(sq_alloc(&score_kind, pruned->count, sizeof *score_kind, "pruning record"));
+    SQ_TRY(sq_alloc(&score, pruned->count, sizeof *score, "pruning record"));
+    for (size_t i = 0; i < pruned->count; i++) {
+        tensor[i] = pruned->items[i].tensor;
+        index[i] = pruned->items[i].index;
+        kind[i] = pruned->items[i].kind;
+        score_kind[i] = pruned->items[i].score_kind;
+        score[i] = pruned->items[i].score;
+    }
+    SQ_TRY(sq_h5_write_strings(group, "tensors", (const char *const *)pruned->tensors, pruned->tensor_count));
+    SQ_TRY(sq_h5_write_dataset(group, "tensor", H5T_NATIVE_INT32, 1, dims, tensor));
+    SQ_TRY(sq_h5_write_dataset(group, "removed", H5T_NATIVE_INT8, 1, dims, kind));
+    SQ_TRY(sq_h5_write_dataset(group, "index", H5T_NATIVE_INT32, 1, dims, index));
+    SQ_TRY(sq_h5_write_dataset(group, "score", H5T_NATIVE_DOUBLE, 1, dims, score));
+    SQ_TRY(sq_h5_write_dataset(group, "score_kind", H5T_NATIVE_INT8, 1, dims, score_kind));
 cleanup:
+    free(tensor);
+    free(index);
+    free(kind);
+    free(score_kind);
+    free(score);
     if (group >= 0)
         H5Gclose(group);
     return st;

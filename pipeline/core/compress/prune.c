@@ -32,12 +32,33 @@ static sq_status grow(char ***items, size_t *count, size_t *capacity, char *line
     return SQ_OK;
 }
 
-static sq_status record_line(sq_prune_record *record, const char *tensor, const char *what, long index, double score,
-                             const char *kind)
+const char *const sq_pruned_kind_names[3] = {"row", "column", "expert"};
+const char *const sq_score_kind_names[SQ_SCORE_KIND_COUNT] = {
+    "wanda: |W_out column|_2 * rms(activation)", "weight: |W_out column|_2 (no calibration statistics)",
+    "routed calibration tokens"};
+
+static sq_status record_line(sq_prune_record *record, const char *tensor, sq_pruned_kind what, long index,
+                             double score, sq_score_kind kind)
 {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s\t%s\t%ld\t%.9g\t%s", tensor, what, index, score, kind);
-    return grow(&record->lines, &record->count, &record->capacity, strdup(buf));
+    sq_status st = SQ_OK;
+    size_t t = 0;
+    while (t < record->tensor_count && strcmp(record->tensors[t], tensor) != 0)
+        t++;
+    if (t == record->tensor_count)
+        SQ_TRY(grow(&record->tensors, &record->tensor_count, &record->tensor_capacity, strdup(tensor)));
+    if (record->count == record->capacity) {
+        size_t cap = record->capacity ? record->capacity * 2 : 256;
+        sq_pruned_item *bigger = realloc(record->items, cap * sizeof *bigger);
+        if (!bigger)
+            SQ_FAIL(SQ_ERR_RUN, "out of memory");
+        record->items = bigger;
+        record->capacity = cap;
+    }
+    record->items[record->count++] = (sq_pruned_item){.tensor = (int32_t)t, .kind = (int8_t)what,
+                                                       .score_kind = (int8_t)kind, .index = (int32_t)index,
+                                                       .score = score};
+cleanup:
+    return st;
 }
 
 static sq_status record_touched(sq_prune_record *record, const char *name)
@@ -57,11 +78,12 @@ bool sq_prune_touched(const sq_prune_record *record, const char *name)
 
 void sq_prune_record_free(sq_prune_record *record)
 {
-    for (size_t i = 0; i < record->count; i++)
-        free(record->lines[i]);
+    for (size_t i = 0; i < record->tensor_count; i++)
+        free(record->tensors[i]);
     for (size_t i = 0; i < record->touched_count; i++)
         free(record->touched[i]);
-    free(record->lines);
+    free(record->tensors);
+    free(record->items);
     free(record->touched);
     memset(record, 0, sizeof *record);
 }
@@ -70,7 +92,10 @@ void sq_prune_record_free(sq_prune_record *record)
 
 static sq_tensor *find_mut(sq_tensor_set *set, const char *name)
 {
-    return (sq_tensor *)sq_tensor_set_find(set, name);
+    for (size_t i = 0; i < set->count; i++)
+        if (strcmp(set->tensors[i].name, name) == 0)
+            return &set->tensors[i];
+    return NULL;
 }
 
 /* Keeps the `keep` indices (ascending) along axis 0 or the last axis of a
@@ -215,7 +240,7 @@ static sq_status prune_ffn(const sq_prune_rule *rule, const sq_family *family, s
             const sq_tensor *out = sq_tensor_set_find(set, G->cols);
             sq_calib_linear linear = {0};
             bool found = false;
-            const char *kind = "wanda: |W_out col|_2 * rms(activation)";
+            sq_score_kind kind = SQ_SCORE_WANDA;
             if (!out || out->ndim != 2 || out->shape[1] != f)
                 SQ_FAIL(SQ_ERR_INPUT, "pruning: '%s' is not a [d, %d] matrix", G->cols, f);
             if (calib)
@@ -225,7 +250,7 @@ static sq_status prune_ffn(const sq_prune_rule *rule, const sq_family *family, s
                 found = false;
             }
             if (!found) {
-                kind = "weight: |W_out col|_2 (no calibration statistics)";
+                kind = SQ_SCORE_WEIGHT_NORM;
                 if (!warned++)
                     sq_warn("prune %s: no calibration statistics for %s%s: its channels are scored by weight norm "
                             "alone", rule->where, G->cols, calib ? "" : " (no --calibration)");
@@ -242,8 +267,8 @@ static sq_status prune_ffn(const sq_prune_rule *rule, const sq_family *family, s
             qsort(scores, (size_t)f, sizeof *scores, by_score);
             for (long r = 0; r < remove; r++) {
                 for (int t = 0; t < G->row_count; t++)
-                    SQ_TRY(record_line(record, G->rows[t], "row", scores[r].index, scores[r].score, kind));
-                SQ_TRY(record_line(record, G->cols, "column", scores[r].index, scores[r].score, kind));
+                    SQ_TRY(record_line(record, G->rows[t], SQ_PRUNED_ROW, scores[r].index, scores[r].score, kind));
+                SQ_TRY(record_line(record, G->cols, SQ_PRUNED_COLUMN, scores[r].index, scores[r].score, kind));
             }
             record->channels_removed += (size_t)remove;
             for (int k = 0; k < f - remove; k++)
@@ -372,7 +397,7 @@ static sq_status prune_experts(const sq_prune_rule *rule, const sq_family *famil
                 pattern_name(name, sizeof name, *p, l, removed[r]);
                 for (size_t i = 0; i < set->count; i++)
                     if (strcmp(set->tensors[i].name, name) == 0) {
-                        SQ_TRY(record_line(record, name, "expert", removed[r], count, "routed calibration tokens"));
+                        SQ_TRY(record_line(record, name, SQ_PRUNED_EXPERT, removed[r], count, SQ_SCORE_ROUTED_TOKENS));
                         record->removed_bytes += input ? input[i].bytes : set->tensors[i].nbytes;
                         remove_tensor(set, input, i);
                         break;
@@ -381,7 +406,7 @@ static sq_status prune_experts(const sq_prune_rule *rule, const sq_family *famil
             for (const char *const *p = family->router_tensors; p && *p; p++) {
                 pattern_name(name, sizeof name, *p, l, 0);
                 if (sq_tensor_set_find(set, name))
-                    SQ_TRY(record_line(record, name, "row", removed[r], count, "routed calibration tokens"));
+                    SQ_TRY(record_line(record, name, SQ_PRUNED_ROW, removed[r], count, SQ_SCORE_ROUTED_TOKENS));
             }
             record->experts_removed++;
         }

@@ -28,8 +28,24 @@
 #include "precision/prune_spec.h"
 #include "tensor/tensor.h"
 
+/* What a removed item is, and what scored it. */
+typedef enum { SQ_PRUNED_ROW = 0, SQ_PRUNED_COLUMN, SQ_PRUNED_EXPERT } sq_pruned_kind;
+typedef enum { SQ_SCORE_WANDA = 0, SQ_SCORE_WEIGHT_NORM, SQ_SCORE_ROUTED_TOKENS, SQ_SCORE_KIND_COUNT } sq_score_kind;
+extern const char *const sq_pruned_kind_names[3];
+extern const char *const sq_score_kind_names[SQ_SCORE_KIND_COUNT];
+
 typedef struct {
-    char **lines;        /* "tensor<TAB>row|column|expert<TAB>index<TAB>score<TAB>score kind" */
+    int32_t tensor;  /* into sq_prune_record.tensors (names in the input model) */
+    int8_t kind;     /* sq_pruned_kind */
+    int8_t score_kind;
+    int32_t index;   /* row, column or expert index in the input model */
+    double score;
+} sq_pruned_item;
+
+typedef struct {
+    char **tensors;      /* the tensors items refer to, once each */
+    size_t tensor_count, tensor_capacity;
+    sq_pruned_item *items;
     size_t count, capacity;
     char **touched;      /* tensors (names after pruning) whose shape or index changed */
     size_t touched_count, touched_capacity;
