@@ -511,6 +511,9 @@ AVX2 static inline float hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
+/* an immediate operand: clang requires a constant expression, not a const variable */
+enum { ROUND_NEAREST_EVEN = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC };
+
 /* The same values as quantize_acts_ref, bit for bit: the same absmax, the same
  * float division and reciprocal, the same product rounded half to even. */
 AVX2 static void quantize_acts_avx2(const float *x, int T, int cols, int block, bool unsigned_copy,
@@ -518,7 +521,6 @@ AVX2 static void quantize_acts_avx2(const float *x, int T, int cols, int block, 
 {
     const int nb = cols / block;
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    const int rounding = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     for (int t = 0; t < T; t++)
         for (int b = 0; b < nb; b++) {
             const size_t at = (size_t)t * cols + (size_t)b * block;
@@ -533,10 +535,10 @@ AVX2 static void quantize_acts_avx2(const float *x, int T, int cols, int block, 
             const __m256 mul = _mm256_set1_ps(id);
             __m256i s = _mm256_setzero_si256();
             for (int j = 0; j < block; j += 32) {
-                __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j), mul), rounding));
-                __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j + 8), mul), rounding));
-                __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j + 16), mul), rounding));
-                __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j + 24), mul), rounding));
+                __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j), mul), ROUND_NEAREST_EVEN));
+                __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j + 8), mul), ROUND_NEAREST_EVEN));
+                __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j + 16), mul), ROUND_NEAREST_EVEN));
+                __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j + 24), mul), ROUND_NEAREST_EVEN));
                 s = _mm256_add_epi32(s, _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
                 /* pack to int8 in input order: packs interleave the 128-bit lanes, the permute undoes it */
                 __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
