@@ -534,6 +534,36 @@ static sq_status read_whole(const char *path, uint8_t **bytes, uint64_t *size)
     return SQ_OK;
 }
 
+/* Tensors whose data regions overlap are refused: a writer never produces them,
+ * and a hostile file could otherwise make many tensors of one region and
+ * squeeze materialise far more bytes than the file holds. */
+static int compare_by_offset(const void *a, const void *b)
+{
+    const sq_gguf_tensor *x = *(const sq_gguf_tensor *const *)a, *y = *(const sq_gguf_tensor *const *)b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static sq_status check_no_overlap(const char *path, const sq_gguf_file *f)
+{
+    sq_status st = SQ_OK;
+    const sq_gguf_tensor **order = NULL;
+    if (f->tensor_count < 2)
+        return SQ_OK;
+    if ((order = malloc(f->tensor_count * sizeof *order)) == NULL)
+        SQ_FAIL(SQ_ERR_RUN, "out of memory reading %s", path);
+    for (size_t i = 0; i < f->tensor_count; i++)
+        order[i] = &f->tensors[i];
+    qsort(order, f->tensor_count, sizeof *order, compare_by_offset);
+    for (size_t i = 1; i < f->tensor_count; i++)
+        if (order[i - 1]->nbytes > 0 && order[i]->offset < order[i - 1]->offset + order[i - 1]->nbytes)
+            SQ_FAIL(SQ_ERR_INPUT, "%s: tensors '%s' and '%s' share data bytes (offsets %llu and %llu)", path,
+                    order[i - 1]->name, order[i]->name, (unsigned long long)order[i - 1]->offset,
+                    (unsigned long long)order[i]->offset);
+cleanup:
+    free(order);
+    return st;
+}
+
 sq_status sq_gguf_read(const char *path, sq_gguf_file *f)
 {
     sq_status st = SQ_OK;
@@ -596,6 +626,10 @@ sq_status sq_gguf_read(const char *path, sq_gguf_file *f)
             SQ_FAIL(SQ_ERR_INPUT, "%s: tensor '%s' (%llu bytes at data offset %llu) runs past the end of the file "
                     "(%llu bytes): the file is truncated", path, t->name, (unsigned long long)t->nbytes,
                     (unsigned long long)t->offset, (unsigned long long)c.size);
+    }
+    SQ_TRY(check_no_overlap(path, f));
+    for (size_t i = 0; i < f->tensor_count; i++) {
+        sq_gguf_tensor *t = &f->tensors[i];
         if ((t->data = malloc(t->nbytes ? (size_t)t->nbytes : 1)) == NULL)
             SQ_FAIL(SQ_ERR_RUN, "out of memory reading tensor '%s' of %s", t->name, path);
         memcpy(t->data, bytes + f->data_offset + t->offset, (size_t)t->nbytes);
