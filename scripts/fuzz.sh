@@ -57,6 +57,9 @@ for h in "${harnesses[@]}"; do
   args=(-max_total_time="$seconds" -rss_limit_mb="$rss" -malloc_limit_mb="$rss" -timeout="${SQ_FUZZ_TIMEOUT:-25}" -max_len=65536
         -print_final_stats=1 -artifact_prefix="$crashes/")
   [ -f "tests/fuzz/dict/$h.dict" ] && args+=(-dict="tests/fuzz/dict/$h.dict")
+  # a fixed seed (CI sets one) replays the same exploration from the committed seeds, so a red smoke
+  # run is a finding that reproduces; long runs by hand leave it unset for a random one
+  if [ -n "${SQ_FUZZ_SEED:-}" ]; then args+=(-seed="$SQ_FUZZ_SEED"); fi
   if [ "${SQ_FUZZ_KEEP_GOING:-0}" = 1 ]; then
     args+=(-fork="$jobs" -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
   elif [ "$jobs" -gt 1 ]; then

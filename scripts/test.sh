@@ -9,7 +9,7 @@
 #    Chromium, fuzz regression replays) plus the CI checks of tests/ci/ci.cmake:
 #    unit and stage integration tests under ASan+UBSan, a valgrind memcheck of the
 #    stages, and a fuzz smoke run of every harness (SQ_FUZZ_SMOKE_SECONDS each,
-#    default 20); the kill-anywhere test with SQ_KILL_MOMENTS (default 10) kills of the
+#    default 30); the kill-anywhere test with SQ_KILL_MOMENTS (default 10) kills of the
 #    driver and as many of stages.  ctest's summary is the last thing printed.
 # A developer's plain `ctest --test-dir build` still runs the usual suite alone.
 #   SQ_BUILD_DIR=dir      the build to test (default build)
@@ -36,6 +36,6 @@ cmake --build "$BUILD-fuzz" -j"$jobs" --target fuzz_all >/dev/null
 # the kill test with more moments, and a seed from the clock (printed; SQ_KILL_SEED reproduces)
 export SQ_KILL_MOMENTS=${SQ_KILL_MOMENTS:-10}
 export SQ_KILL_SEED=${SQ_KILL_SEED:-$(( $(date +%s) % 100000 ))}
-export SQ_FUZZ_SMOKE_SECONDS=${SQ_FUZZ_SMOKE_SECONDS:-20}
+export SQ_FUZZ_SMOKE_SECONDS=${SQ_FUZZ_SMOKE_SECONDS:-30}
 stamp "running the suite with the CI checks (kill moments $SQ_KILL_MOMENTS, seed $SQ_KILL_SEED; fuzz ${SQ_FUZZ_SMOKE_SECONDS}s per harness)"
 ctest --test-dir "$BUILD" -C CI --output-on-failure

@@ -442,9 +442,23 @@ static void emit_scalar(FILE *out, const sq_yaml_node *node)
             fprintf(out, "\\%c", c);
         else if (c == '\n')
             fputs("\\n", out);
-        else if (c < 0x20)
+        else if (c < 0x20 || c == 0x7f)
             fprintf(out, "\\x%02x", c);
-        else
+        else if (c == 0xc2 && (unsigned char)p[1] >= 0x80 && (unsigned char)p[1] <= 0x9f) {
+            /* C1 controls: NEL (U+0085) would read back as a line break, the rest not at all */
+            fprintf(out, "\\u%04x", (unsigned char)p[1]);
+            p++;
+        } else if (c == 0xe2 && (unsigned char)p[1] == 0x80 &&
+                   ((unsigned char)p[2] == 0xa8 || (unsigned char)p[2] == 0xa9)) {
+            /* U+2028 and U+2029 are line breaks to a YAML reader */
+            fputs((unsigned char)p[2] == 0xa8 ? "\\L" : "\\P", out);
+            p += 2;
+        } else if (c == 0xef && (((unsigned char)p[1] == 0xbb && (unsigned char)p[2] == 0xbf) ||
+                                 ((unsigned char)p[1] == 0xbf && (unsigned char)p[2] >= 0xbe))) {
+            /* U+FEFF, U+FFFE, U+FFFF are not printable in YAML */
+            fprintf(out, "\\u%s", (unsigned char)p[1] == 0xbb ? "feff" : (unsigned char)p[2] == 0xbe ? "fffe" : "ffff");
+            p += 2;
+        } else
             fputc(c, out);
     }
     fputc('"', out);
