@@ -493,6 +493,8 @@ sq_status sq_yaml_emit(FILE *out, const sq_yaml_node *node)
 {
     if (node == NULL || node->kind != SQ_YAML_MAP)
         return sq_fail(SQ_ERR_USAGE, "only a mapping can be written as a config");
+    if (node->count == 0) /* an empty document would read back as no mapping at all */
+        fputs("{}\n", out);
     for (size_t i = 0; i < node->count; i++) {
         emit_scalar(out, node->keys[i]);
         fputc(':', out);
