@@ -315,6 +315,14 @@ sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char 
     return st == SQ_OK ? arena_keep(arena, *ptr) : st;
 }
 
+void sq_fw_free_buffers(float **const buffers[], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(*buffers[i]);
+        *buffers[i] = NULL;
+    }
+}
+
 void sq_fw_arena_free(sq_fw_arena *arena)
 {
     for (int i = 0; i < arena->count; i++)

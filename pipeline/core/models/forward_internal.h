@@ -61,6 +61,8 @@ sq_status sq_fw_load_stacked(sq_fw_arena *arena, const sq_fw_source *src, const 
 /* A zeroed buffer of count floats (or ints: size is the element size), owned by the arena. */
 sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out);
 void sq_fw_arena_free(sq_fw_arena *arena);
+/* Frees each of n per-call activation buffers and sets it to NULL. */
+void sq_fw_free_buffers(float **const buffers[], size_t n);
 
 /* What a family has around its blocks (sq_family_ends names them): the token
  * embedding, a learned position embedding or none, the final norm and the head. */

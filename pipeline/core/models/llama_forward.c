@@ -44,11 +44,8 @@ typedef struct {
 
 static void free_activations(llama_state *m)
 {
-    float **bufs[] = {&m->x, &m->h, &m->q, &m->k, &m->v, &m->att, &m->scores, &m->gate, &m->up, &m->cos, &m->sin};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        free(*bufs[i]);
-        *bufs[i] = NULL;
-    }
+    float **const bufs[] = {&m->x, &m->h, &m->q, &m->k, &m->v, &m->att, &m->scores, &m->gate, &m->up, &m->cos, &m->sin};
+    sq_fw_free_buffers(bufs, sizeof bufs / sizeof bufs[0]);
     m->capacity = 0;
 }
 

@@ -46,11 +46,8 @@ typedef struct {
 
 static void free_activations(mamba_state *m)
 {
-    float **bufs[] = {&m->x, &m->h, &m->proj, &m->conv, &m->dbc, &m->dt, &m->y};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        free(*bufs[i]);
-        *bufs[i] = NULL;
-    }
+    float **const bufs[] = {&m->x, &m->h, &m->proj, &m->conv, &m->dbc, &m->dt, &m->y};
+    sq_fw_free_buffers(bufs, sizeof bufs / sizeof bufs[0]);
     m->capacity = 0;
 }
 
