@@ -37,7 +37,6 @@ RANKS=2
 MAX_WINDOWS=0
 CALIB_WINDOWS=128
 ABLATE=0
-PY=${SQ_PYTHON:-/usr/bin/python3}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while getopts "b:w:n:m:c:ah" opt; do
@@ -56,15 +55,11 @@ for stage in inspect calibrate compress evaluate; do
   [[ -x $BUILD/squeeze-$stage ]] || { echo "recipe_table: $BUILD/squeeze-$stage not built (-b BUILD_DIR)" >&2; exit 2; }
 done
 command -v jq > /dev/null || { echo "recipe_table: needs jq" >&2; exit 2; }
-if [[ -z $WORK ]]; then
-  WORK=$(mktemp -d)
-  trap 'rm -rf "$WORK"' EXIT
-fi
+# the integration tests' start: DATA, MICRO, a WORK folder removed on exit unless -w named one
+. "$SRC/tests/integration/lib.sh"
+PY=${SQ_PYTHON:-/usr/bin/python3}
 mkdir -p "$WORK"
-
-export OPENBLAS_NUM_THREADS=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
-DATA=$SRC/tests/data
+sq_mpi_env
 CHECKPOINT=$DATA/bundled/itera_tiny_bytes.pt
 RECIPES=$SRC/configs/recipes
 
@@ -169,13 +164,8 @@ done
 # seed-mixed on the real Itera-Lite micro checkpoint (sizes only: its accounting and stat()), with a
 # calibration as above (int8 then also stores the head's input absmax: 256 bytes) and as
 # tests/integration/test_compress.sh runs it.
-MICRO=$DATA/itera-lite/itera_lite_micro_distilled.pt
-cat > "$WORK/micro.yaml" <<EOF
-model:
-  checkpoint: $MICRO
-data:
-  tokenizer: $DATA/itera-lite/tokenizer_2000.json
-  calibration: $DATA/itera-lite/tinystories_train.txt
+micro_config "$WORK/micro.yaml"
+cat >> "$WORK/micro.yaml" <<EOF
 calibrate:
   windows: 8
   window_length: 64

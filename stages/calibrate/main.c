@@ -6,7 +6,6 @@
  * N contiguous blocks and the statistics have the same bits (calib/calibrate.h).
  * The artifact: docs/artifact-calibration.md.
  */
-#include <cblas.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "calib/calibrate.h"
 #include "artifact/artifact_json.h"
+#include "cli/stage_main.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "util/log.h"
@@ -55,13 +55,10 @@ int main(int argc, char **argv)
     sq_run_config cfg;
     sq_status st;
     bool loaded = false;
-    int rank = 0;
+    char *json = NULL;
+    int rank;
 
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    openblas_set_num_threads(1); /* ranks are the parallelism, as in squeeze-evaluate */
-    sq_log_init("squeeze-calibrate");
-    sq_log_set_rank(rank);
+    rank = sq_stage_mpi_start(&argc, &argv, "squeeze-calibrate");
     st = sq_stage_parse(&line, argc, argv, &args.help);
     if (st == SQ_OK && args.help) {
         if (rank == 0)
@@ -78,18 +75,9 @@ int main(int argc, char **argv)
                                         .plan_key = args.key ? args.key : ""};
         st = sq_calibrate_run(&request);
     }
-    if (st == SQ_OK && args.json && rank == 0) {
-        char *json = NULL;
+    if (st == SQ_OK && args.json && rank == 0)
         st = sq_artifact_attributes_json(args.out, "calibration", &json);
-        if (st == SQ_OK)
-            printf("%s\n", json);
-        free(json);
-    }
-    /* the same end as every stage: a failure the ranks agreed on was logged
-     * once then, any other is logged here */
-    int code = sq_stage_exit_status(st);
     if (loaded)
         sq_run_config_free(&cfg);
-    MPI_Finalize();
-    return code;
+    return sq_stage_mpi_finish(st, json);
 }

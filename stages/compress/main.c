@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/stage_main.h"
 #include "cli/stage_options.h"
 #include "compress/compress.h"
 #include "config/run_config.h"
@@ -82,10 +83,7 @@ int main(int argc, char **argv)
                                        .out_path = args.out, .plan_key = args.key ? args.key : ""};
         st = sq_compress_run(&request, args.json ? &json : NULL);
     }
-    if (st == SQ_OK && json)
-        printf("%s\n", json);
-    free(json);
     if (loaded)
         sq_run_config_free(&cfg);
-    return sq_stage_exit_status(st);
+    return sq_stage_finish(st, json);
 }

@@ -10,11 +10,11 @@
  * Logic: metrics/evaluate_run.h.  Windows, offsets and scoring:
  * docs/evaluate.md; the artifact: docs/artifact-evaluation.md.
  */
-#include <cblas.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/stage_main.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "metrics/evaluate_run.h"
@@ -51,7 +51,7 @@ static const char usage_text[] =
 
 int main(int argc, char **argv)
 {
-    int rank = 0;
+    int rank;
     sq_status st;
     evaluate_args args;
     const sq_stage_option options[] = {
@@ -65,13 +65,7 @@ int main(int argc, char **argv)
     bool loaded = false;
     char *json = NULL;
 
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    sq_log_init("squeeze-evaluate");
-    sq_log_set_rank(rank);
-    /* The ranks are the parallelism; one BLAS thread each keeps 2 ranks on 2
-     * cores from oversubscribing, and keeps each window's sums reproducible. */
-    openblas_set_num_threads(1);
+    rank = sq_stage_mpi_start(&argc, &argv, "squeeze-evaluate");
 
     /* Every step is agreed on by all ranks (sq_mpi_agree logs a failure once),
      * so a bad input stops every rank with the same exit status. */
@@ -90,12 +84,7 @@ int main(int argc, char **argv)
                                        .dump_logits_path = args.dump_logits, .plan_key = args.key ? args.key : ""};
         st = sq_evaluate_run(&request, MPI_COMM_WORLD, args.json ? &json : NULL);
     }
-    if (st == SQ_OK && json != NULL)
-        printf("%s\n", json);
-    free(json);
-    int code = sq_stage_exit_status(st);
     if (loaded)
         sq_run_config_free(&cfg);
-    MPI_Finalize();
-    return code;
+    return sq_stage_mpi_finish(st, json);
 }

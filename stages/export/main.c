@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/stage_main.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "export/export_run.h"
@@ -81,10 +82,7 @@ int main(int argc, char **argv)
                                      .plan_key = args.key ? args.key : ""};
         st = sq_export_run(&request, args.json ? &json : NULL);
     }
-    if (st == SQ_OK && json != NULL)
-        printf("%s\n", json);
-    free(json);
     if (loaded)
         sq_run_config_free(&cfg);
-    return sq_stage_exit_status(st);
+    return sq_stage_finish(st, json);
 }

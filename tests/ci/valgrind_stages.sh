@@ -7,12 +7,7 @@
 # openmpi-valgrind.supp.  The run is small (4 evaluation windows of 64 tokens) so
 # that it takes about a minute under valgrind.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
-DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
-SRC=${SQ_SOURCE_DIR:?set SQ_SOURCE_DIR}
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OPENBLAS_NUM_THREADS=1
+. "$(dirname "$0")/../integration/lib.sh"
 command -v valgrind >/dev/null || { echo "FAIL: valgrind is missing (scripts/setup.sh installs it)"; exit 1; }
 
 cat > "$WORK/run.yaml" <<YAML

@@ -5,22 +5,13 @@
 # channels, top-2 routing counts = 2 x tokens, diag(X^T X)/N = mean x^2, percentile <= absmax);
 # config errors leave no artifact.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
-DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
-PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
-MODEL=$DATA/itera-lite/itera_lite_micro_distilled.pt
+. "$(dirname "$0")/lib.sh"
+sq_mpi_env
+MODEL=$MICRO
 
 # 7 windows: uneven over 2 and 4 ranks (4 ranks: 1, 2, 2, 2 windows).
-cat > "$WORK/run.yaml" <<EOF
-model:
-  checkpoint: $MODEL
-data:
-  tokenizer: $DATA/itera-lite/tokenizer_2000.json
-  calibration: $DATA/itera-lite/tinystories_train.txt
+micro_config "$WORK/run.yaml"
+cat >> "$WORK/run.yaml" <<EOF
 calibrate:
   windows: 7
   window_length: 96
@@ -137,11 +128,7 @@ fi
 
 # Config errors: exit 2, message names the problem, no artifact left behind.
 expect_fail() { # code config out pattern
-  local code=$1 config=$2 out=$3 pattern=$4 rc=0
-  "$BUILD/squeeze-calibrate" --config "$config" --model "$MODEL" --out "$out" 2> "$WORK/err" || rc=$?
-  [ "$rc" = "$code" ] || { cat "$WORK/err"; echo "FAIL: exit $rc, expected $code"; exit 1; }
-  grep -q -- "$pattern" "$WORK/err" || { cat "$WORK/err"; echo "FAIL: message lacks '$pattern'"; exit 1; }
-  [ ! -e "$out" ] && ! ls "$out".tmp.* > /dev/null 2>&1 || { echo "FAIL: artifact left behind: $out"; exit 1; }
+  expect "$1" "$4" "$3" "$BUILD/squeeze-calibrate" --config "$2" --model "$MODEL" --out "$3"
 }
 sed 's/window_length: 96/window_length: 4096/' "$WORK/run.yaml" > "$WORK/long.yaml"
 expect_fail 2 "$WORK/long.yaml" "$WORK/long.h5" "window_length 4096 is outside 1..128"

@@ -5,16 +5,11 @@
 # --json (one JSON document on stdout); an MPI stage whose config asks for ranks > 1 but runs as
 # one process says so.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?SQ_BUILD_DIR is not set}
-DATA=${SQ_TEST_DATA:?SQ_TEST_DATA is not set}
-PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/lib.sh"
 cd "$WORK"
-export OPENBLAS_NUM_THREADS=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
-fail() { echo "FAIL: $*" >&2; exit 1; }
+sq_mpi_env
 
-version=$(sed -n 's/^project(squeeze VERSION \([0-9.]*\).*/\1/p' "${SQ_SOURCE_DIR:-$(dirname "$0")/../..}/CMakeLists.txt")
+version=$(sed -n 's/^project(squeeze VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
 [ -n "$version" ] || fail "no version in CMakeLists.txt"
 for program in squeeze squeeze-inspect squeeze-calibrate squeeze-compress squeeze-evaluate squeeze-report \
                squeeze-export; do
@@ -55,7 +50,7 @@ cp inspect.h5 run/inspect/inspect.h5
   --json > evaluate.json 2> evaluate.log || fail "evaluate --json: $(cat evaluate.log)"
 grep -q "evaluate.ranks: 2, but this evaluate runs as 1 MPI process" evaluate.log \
   || fail "evaluate does not say it runs on 1 of the 2 ranks asked for: $(cat evaluate.log)"
-"$BUILD/squeeze-compress" --config run.yaml --model run/inspect/inspect.h5 --map "$SQ_SOURCE_DIR/configs/recipes/int8.yaml" \
+"$BUILD/squeeze-compress" --config run.yaml --model run/inspect/inspect.h5 --map "$SRC/configs/recipes/int8.yaml" \
   --out run/compress/int8/model.h5 --json > compress.json 2> compress.log || fail "compress --json: $(cat compress.log)"
 "$BUILD/squeeze-evaluate" --config run.yaml --model run/compress/int8/model.h5 --baseline run/evaluate/baseline/evaluation.h5 \
   --out run/evaluate/int8/evaluation.h5 > /dev/null 2> evaluate2.log || fail "evaluate int8: $(cat evaluate2.log)"

@@ -6,23 +6,13 @@
 # (calibrate reads it back); bad inputs exit 2 or 3 with a message naming the place, and leave no
 # artifact.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
-DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
-SRC=${SQ_SOURCE_DIR:?set SQ_SOURCE_DIR}
-PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OPENBLAS_NUM_THREADS=1
-MODEL=$DATA/itera-lite/itera_lite_micro_distilled.pt
+. "$(dirname "$0")/lib.sh"
+MODEL=$MICRO
 COMPRESS=$BUILD/squeeze-compress
 RECIPES=$SRC/configs/recipes
 
-cat > "$WORK/run.yaml" <<EOF
-model:
-  checkpoint: $MODEL
-data:
-  tokenizer: $DATA/itera-lite/tokenizer_2000.json
-  calibration: $DATA/itera-lite/tinystories_train.txt
+micro_config "$WORK/run.yaml"
+cat >> "$WORK/run.yaml" <<EOF
 calibrate:
   windows: 8
   window_length: 64
@@ -179,13 +169,9 @@ grep -q "^  layers.0.ssm.in_proj.weight" "$WORK/inline.log" || { echo "FAIL: war
 
 # Bad inputs: exit code, message, no artifact (nor temporary file) left behind.
 expect_fail() { # code out pattern args...
-  local code=$1 out=$2 pattern=$3 rc=0
+  local code=$1 out=$2 pattern=$3
   shift 3
-  "$COMPRESS" "$@" --out "$out" 2> "$WORK/err" || rc=$?
-  [ "$rc" = "$code" ] || { cat "$WORK/err"; echo "FAIL: exit $rc, expected $code ($pattern)"; exit 1; }
-  grep -q -- "$pattern" "$WORK/err" || { cat "$WORK/err"; echo "FAIL: message lacks '$pattern'"; exit 1; }
-  [ ! -e "$out" ] || { echo "FAIL: artifact left behind: $out"; exit 1; }
-  ! ls "$(dirname "$out")" | grep -q "$(basename "$out").tmp" || { echo "FAIL: temporary file left: $out"; exit 1; }
+  expect "$code" "$pattern" "$out" "$COMPRESS" "$@" --out "$out"
 }
 cat > "$WORK/bad-format.yaml" <<'EOF'
 rules:
@@ -211,12 +197,12 @@ rules:
 default: fp16
 EOF
 expect_fail 2 "$WORK/o3.h5" "no-match.yaml:4:14: pattern 'layers.\*.ssm.A_log'" --map "$WORK/no-match.yaml" --model "$MODEL"
-grep -q "with '\*\*' it would match 'layers.0.ssm.ssm.A_log'" "$WORK/err" || { cat "$WORK/err"; echo "FAIL: hint"; exit 1; }
+grep -q "with '\*\*' it would match 'layers.0.ssm.ssm.A_log'" "$WORK/expect.log" || { cat "$WORK/expect.log"; echo "FAIL: hint"; exit 1; }
 # A calibration of another model (the models' random Itera fixture): exit 3, both named.
 expect_fail 3 "$WORK/o4.h5" "belongs to another model" --map "$RECIPES/nf4.yaml" \
   --model "$DATA/golden/random_itera.pt" --calibration "$WORK/cal.h5"
-grep -q "itera_lite_micro_distilled.pt = itera (vocab 2000" "$WORK/err" && grep -q "random_itera.pt = itera (vocab" "$WORK/err" \
-  || { cat "$WORK/err"; echo "FAIL: both models named"; exit 1; }
+grep -q "itera_lite_micro_distilled.pt = itera (vocab 2000" "$WORK/expect.log" && grep -q "random_itera.pt = itera (vocab" "$WORK/expect.log" \
+  || { cat "$WORK/expect.log"; echo "FAIL: both models named"; exit 1; }
 # gptq without X^T X
 expect_fail 2 "$WORK/o5.h5" "needs the X^T X" --map "$RECIPES/gptq-int4.yaml" --model "$MODEL"
 # a recipe that does not exist, and no map at all

@@ -14,30 +14,24 @@
 #  6. a stage killed with SIGKILL mid-run, and a half-written temporary artifact,
 #     never count as done; resume completes the run
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?}
-SRC=${SQ_SOURCE_DIR:?}
+. "$(dirname "$0")/lib.sh"
 SQUEEZE="$BUILD/squeeze"
-W=$(mktemp -d /tmp/squeeze-test-driver-local.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fails=0
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
 
 # the recipes as they are now: a colleague editing configs/recipes/ while the
 # test runs must not change the plan keys under it (bare recipe names resolve
 # through $SQUEEZE_RECIPES first, in the driver and in the stages)
-cp -r "$SRC/configs/recipes" "$W/recipes"
-export SQUEEZE_RECIPES="$W/recipes"
-# the demo config with absolute data paths and the run folder in $W
-sed -e "s#\.\./tests/#$SRC/tests/#g" -e "s#^output_root:.*#output_root: $W/results#" \
-  "$SRC/configs/demo.yaml" > "$W/demo.yaml"
-CFG="$W/demo.yaml"
-RUN="$W/results/demo"
+cp -r "$SRC/configs/recipes" "$WORK/recipes"
+export SQUEEZE_RECIPES="$WORK/recipes"
+# the demo config with absolute data paths and the run folder in $WORK
+sed -e "s#\.\./tests/#$SRC/tests/#g" -e "s#^output_root:.*#output_root: $WORK/results#" \
+  "$SRC/configs/demo.yaml" > "$WORK/demo.yaml"
+CFG="$WORK/demo.yaml"
+RUN="$WORK/results/demo"
 state_of() { { "$SQUEEZE" status "$CFG" || true; } | awk -v s="$1" -v v="$2" '$1 == s && $2 == v {print $3}'; }
 
-"$SQUEEZE" check "$CFG" > "$W/check.out" || { cat "$W/check.out"; bad "check of the demo config failed"; }
-"$SQUEEZE" plan "$CFG" > "$W/plan.out"
-[ "$(grep -c ' missing ' "$W/plan.out")" = 10 ] && ok "plan: 10 instances, all missing" || { cat "$W/plan.out"; bad "plan"; }
+"$SQUEEZE" check "$CFG" > "$WORK/check.out" || { cat "$WORK/check.out"; bad "check of the demo config failed"; }
+"$SQUEEZE" plan "$CFG" > "$WORK/plan.out"
+[ "$(grep -c ' missing ' "$WORK/plan.out")" = 10 ] && ok "plan: 10 instances, all missing" || { cat "$WORK/plan.out"; bad "plan"; }
 
 # report_variant VARIANT FIELD: a field of one variant in report.json
 report_variant() {
@@ -49,19 +43,19 @@ print(v[0].get(sys.argv[3]) if v else "no-such-variant")' "$RUN/report/report.js
 
 # 2. fault on one variant: the run stops there, the report still shows it
 set +e
-SQUEEZE_FAULT=compress:nf4 "$SQUEEZE" run "$CFG" > "$W/run0.out" 2>&1
+SQUEEZE_FAULT=compress:nf4 "$SQUEEZE" run "$CFG" > "$WORK/run0.out" 2>&1
 code=$?
 set -e
-[ "$code" = 4 ] && ok "faulty run stops with exit 4" || { cat "$W/run0.out"; bad "faulty run exit $code"; }
-ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/run0.out" | awk '{print $2}' | tr '\n' ' ')
+[ "$code" = 4 ] && ok "faulty run stops with exit 4" || { cat "$WORK/run0.out"; bad "faulty run exit $code"; }
+ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$WORK/run0.out" | awk '{print $2}' | tr '\n' ' ')
 [ "${ran#* evaluate/baseline compress/int8 evaluate/int8 }" = "compress/nf4 report " ] \
-  && ok "stopped at compress/nf4, then wrote the report: $ran" || { cat "$W/run0.out"; bad "fail-fast run ran '$ran'"; }
+  && ok "stopped at compress/nf4, then wrote the report: $ran" || { cat "$WORK/run0.out"; bad "fail-fast run ran '$ran'"; }
 # after the report's lines: the failed stage's log and the exact command to rerun it
-sed -n '/report  *written/,$p' "$W/run0.out" > "$W/run0.end"
-grep -q "compress/nf4 FAILED (exit 4); log: $RUN/compress/nf4/stage.log" "$W/run0.end" \
-  && grep -q "squeeze-compress .*--out $RUN/compress/nf4/model.h5" "$W/run0.end" \
-  && grep -q "squeeze resume $CFG --stage compress --variant nf4" "$W/run0.end" \
-  && ok "ends with the log path and the commands to rerun compress/nf4" || { cat "$W/run0.out"; bad "no log/rerun at the end"; }
+sed -n '/report  *written/,$p' "$WORK/run0.out" > "$WORK/run0.end"
+grep -q "compress/nf4 FAILED (exit 4); log: $RUN/compress/nf4/stage.log" "$WORK/run0.end" \
+  && grep -q "squeeze-compress .*--out $RUN/compress/nf4/model.h5" "$WORK/run0.end" \
+  && grep -q "squeeze resume $CFG --stage compress --variant nf4" "$WORK/run0.end" \
+  && ok "ends with the log path and the commands to rerun compress/nf4" || { cat "$WORK/run0.out"; bad "no log/rerun at the end"; }
 [ -s "$RUN/report/report.json" ] && ok "the report was written despite the failure" || bad "no report after the failure"
 [ "$(report_variant nf4 verdict)" = "FAILED TO RUN" ] && [ "$(report_variant nf4 log)" = "$RUN/compress/nf4/stage.log" ] \
   && [ "$(report_variant nf4 failed_stage)" = compress ] && [ "$(report_variant nf4 exit_code)" = 4 ] \
@@ -75,17 +69,17 @@ grep -q "compress/nf4 FAILED (exit 4); log: $RUN/compress/nf4/stage.log" "$W/run
 
 # --keep-going: the variants that do not need compress/nf4 go on
 set +e
-SQUEEZE_FAULT=compress:nf4 "$SQUEEZE" run "$CFG" --keep-going > "$W/run1.out" 2>&1
+SQUEEZE_FAULT=compress:nf4 "$SQUEEZE" run "$CFG" --keep-going > "$WORK/run1.out" 2>&1
 code=$?
 set -e
-[ "$code" = 4 ] && ok "faulty run exits 4" || { cat "$W/run1.out"; bad "faulty run exit $code"; }
+[ "$code" = 4 ] && ok "faulty run exits 4" || { cat "$WORK/run1.out"; bad "faulty run exit $code"; }
 code=0
-"$SQUEEZE" status "$CFG" > "$W/status1.out" || code=$?
-cat "$W/status1.out"
+"$SQUEEZE" status "$CFG" > "$WORK/status1.out" || code=$?
+cat "$WORK/status1.out"
 [ "$code" = 4 ] && ok "status exits 4 when a stage failed" || bad "status with a failed stage exited $code, expected 4"
 code=0
-"$SQUEEZE" status "$CFG" --json > "$W/status1.json" || code=$?
-/usr/bin/python3 - "$W/status1.json" "$RUN" <<'PY' && ok "status --json: the same states, with exit code, log and counts" || bad "status --json"
+"$SQUEEZE" status "$CFG" --json > "$WORK/status1.json" || code=$?
+/usr/bin/python3 - "$WORK/status1.json" "$RUN" <<'PY' && ok "status --json: the same states, with exit code, log and counts" || bad "status --json"
 import json, sys
 s, run = json.load(open(sys.argv[1])), sys.argv[2]
 by_id = {i["id"]: i for i in s["instances"]}
@@ -95,21 +89,21 @@ assert by_id["compress/int8"]["state"] == "done" and by_id["compress/int8"]["exi
 assert s["counts"]["failed"] == 1 and s["exit_code"] == 4, (s["counts"], s["exit_code"])
 PY
 [ "$code" = 4 ] || bad "status --json exited $code, expected 4"
-grep -E "^compress +nf4 +failed +exit 4, log $RUN/compress/nf4/stage.log" "$W/status1.out" >/dev/null \
+grep -E "^compress +nf4 +failed +exit 4, log $RUN/compress/nf4/stage.log" "$WORK/status1.out" >/dev/null \
   && ok "status: compress/nf4 failed with exit 4 and its log" || bad "status does not show the failure"
 grep -q "SQUEEZE_FAULT" "$RUN/compress/nf4/stage.log" || bad "the log does not say why it failed"
 [ "$(state_of compress int8)/$(state_of evaluate ssm-mixed)" = done/done ] && ok "the other variants are done" \
   || bad "other variants not done"
 [ "$(state_of evaluate nf4)/$(state_of report -)" = missing/missing ] || bad "evaluate/nf4 and report should be missing"
-grep -q "rerun it by hand" "$W/run1.out" || bad "no rerun command printed"
-grep -q "evaluate/nf4 *skipped: needs compress/nf4" "$W/run1.out" || bad "evaluate/nf4 not skipped"
+grep -q "rerun it by hand" "$WORK/run1.out" || bad "no rerun command printed"
+grep -q "evaluate/nf4 *skipped: needs compress/nf4" "$WORK/run1.out" || bad "evaluate/nf4 not skipped"
 [ "$(report_variant nf4 verdict)/$(report_variant ssm-mixed verdict)" != "FAILED TO RUN/FAILED TO RUN" ] \
   && [ "$(report_variant nf4 verdict)" = "FAILED TO RUN" ] && ok "--keep-going report: nf4 failed, ssm-mixed evaluated" \
   || bad "--keep-going report verdicts"
 
 # 3. fix (no fault) and resume: exactly that variant's compress + evaluate and the report
-"$SQUEEZE" resume "$CFG" > "$W/resume1.out" 2>&1 || { cat "$W/resume1.out"; bad "resume failed"; }
-ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/resume1.out" | awk '{print $2}' | tr '\n' ' ')
+"$SQUEEZE" resume "$CFG" > "$WORK/resume1.out" 2>&1 || { cat "$WORK/resume1.out"; bad "resume failed"; }
+ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$WORK/resume1.out" | awk '{print $2}' | tr '\n' ' ')
 [ "$ran" = "compress/nf4 evaluate/nf4 report " ] && ok "resume ran: $ran" || bad "resume ran '$ran'"
 [ "$(grep -c ' done ' <("$SQUEEZE" status "$CFG"))" = 10 ] && ok "all 10 done" || bad "not all done after resume"
 "$SQUEEZE" status "$CFG" > /dev/null && ok "status exits 0 when every stage is done" || bad "status exited $? with all done"
@@ -127,18 +121,18 @@ assert len(p["instances"]) == 10 and all(i["state"] == "done" and len(i["key"]) 
 
 # a later failure leaves no old report marked done: evaluate/int8's artifact
 # goes, its rerun fails; the report is rewritten without it and not done
-mv "$RUN/evaluate/int8/evaluation.h5" "$W/int8-evaluation.h5"
+mv "$RUN/evaluate/int8/evaluation.h5" "$WORK/int8-evaluation.h5"
 set +e
-SQUEEZE_FAULT=evaluate:int8 "$SQUEEZE" resume "$CFG" > "$W/resume-int8.out" 2>&1
+SQUEEZE_FAULT=evaluate:int8 "$SQUEEZE" resume "$CFG" > "$WORK/resume-int8.out" 2>&1
 code=$?
 set -e
 [ "$code" = 4 ] && [ "$(state_of report -)" = missing ] && [ ! -e "$RUN/report/plan_key" ] \
   && [ "$(report_variant int8 verdict)" = "FAILED TO RUN" ] && [ "$(report_variant int8 log)" = "$RUN/evaluate/int8/stage.log" ] \
   && ok "evaluate/int8 failed later: report rewritten with int8 FAILED TO RUN, not done" \
-  || { cat "$W/resume-int8.out"; bad "after a later failure: exit $code, report $(state_of report -), int8 $(report_variant int8 verdict)"; }
-mv "$W/int8-evaluation.h5" "$RUN/evaluate/int8/evaluation.h5"
-"$SQUEEZE" resume "$CFG" > "$W/resume-report.out" 2>&1 || { cat "$W/resume-report.out"; bad "resume of the report failed"; }
-ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/resume-report.out" | awk '{print $2}' | tr '\n' ' ')
+  || { cat "$WORK/resume-int8.out"; bad "after a later failure: exit $code, report $(state_of report -), int8 $(report_variant int8 verdict)"; }
+mv "$WORK/int8-evaluation.h5" "$RUN/evaluate/int8/evaluation.h5"
+"$SQUEEZE" resume "$CFG" > "$WORK/resume-report.out" 2>&1 || { cat "$WORK/resume-report.out"; bad "resume of the report failed"; }
+ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$WORK/resume-report.out" | awk '{print $2}' | tr '\n' ' ')
 [ "$ran" = "report " ] && [ "$(grep -c ' done ' <("$SQUEEZE" status "$CFG"))" = 10 ] \
   && ok "with the artifact back, resume reran only the report: all 10 done" || bad "resume ran '$ran'"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['instances']) == 10" "$RUN/plan.json" \
@@ -146,31 +140,31 @@ python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['insta
 
 # 5. change one variant's option: only that variant (and the report) go stale
 sed -e 's#compress.recipe: \[int8, nf4, ssm-mixed\]#compress.recipe: [int8, nf4-double, ssm-mixed]\n  names: [int8, nf4, ssm-mixed]#' \
-  "$CFG" > "$W/demo2.yaml.tmp" && mv "$W/demo2.yaml.tmp" "$CFG"
-"$SQUEEZE" plan "$CFG" > "$W/plan2.out"
-stale=$(awk '$3 == "stale" {print $1 "/" $2}' "$W/plan2.out" | tr '\n' ' ')
+  "$CFG" > "$WORK/demo2.yaml.tmp" && mv "$WORK/demo2.yaml.tmp" "$CFG"
+"$SQUEEZE" plan "$CFG" > "$WORK/plan2.out"
+stale=$(awk '$3 == "stale" {print $1 "/" $2}' "$WORK/plan2.out" | tr '\n' ' ')
 [ "$stale" = "compress/nf4 evaluate/nf4 report/- " ] && ok "stale after changing nf4's recipe: $stale" \
-  || { cat "$W/plan2.out"; bad "stale set '$stale'"; }
-[ "$(grep -c ' done ' "$W/plan2.out")" = 7 ] || bad "the other 7 instances should stay done"
+  || { cat "$WORK/plan2.out"; bad "stale set '$stale'"; }
+[ "$(grep -c ' done ' "$WORK/plan2.out")" = 7 ] || bad "the other 7 instances should stay done"
 
 # 4 + 6. kill the evaluate stage of nf4 with SIGKILL while it runs; meanwhile a
 # second run on the folder is refused
-"$SQUEEZE" resume "$CFG" > "$W/resume2.out" 2>&1 &
+"$SQUEEZE" resume "$CFG" > "$WORK/resume2.out" 2>&1 &
 driver=$!
 stage_pid=""
 for _ in $(seq 600); do
-  if grep -q 'evaluate/nf4 *running' "$W/resume2.out" 2>/dev/null; then
+  if grep -q 'evaluate/nf4 *running' "$WORK/resume2.out" 2>/dev/null; then
     stage_pid=$(pgrep -P "$driver" || true)
     [ -n "$stage_pid" ] && break
   fi
   sleep 0.02
 done
 set +e
-"$SQUEEZE" run "$CFG" > "$W/second.out" 2>&1
+"$SQUEEZE" run "$CFG" > "$WORK/second.out" 2>&1
 second=$?
 set -e
-[ "$second" = 2 ] && grep -q "in use by another squeeze command" "$W/second.out" && ok "a second run is refused" \
-  || { cat "$W/second.out"; bad "second concurrent run not refused (exit $second)"; }
+[ "$second" = 2 ] && grep -q "in use by another squeeze command" "$WORK/second.out" && ok "a second run is refused" \
+  || { cat "$WORK/second.out"; bad "second concurrent run not refused (exit $second)"; }
 if [ -n "$stage_pid" ]; then
   kill -KILL "$stage_pid" 2>/dev/null || true
 fi
@@ -179,18 +173,18 @@ wait "$driver"
 code=$?
 set -e
 [ -n "$stage_pid" ] || bad "never saw the evaluate/nf4 stage running"
-[ "$code" = 4 ] && ok "driver reports the killed stage (exit 4)" || { cat "$W/resume2.out"; bad "driver exit $code"; }
-grep -q "evaluate/nf4 FAILED (exit 137)" "$W/resume2.out" && ok "killed stage: exit 137" || bad "no exit 137 reported"
+[ "$code" = 4 ] && ok "driver reports the killed stage (exit 4)" || { cat "$WORK/resume2.out"; bad "driver exit $code"; }
+grep -q "evaluate/nf4 FAILED (exit 137)" "$WORK/resume2.out" && ok "killed stage: exit 137" || bad "no exit 137 reported"
 [ "$(state_of evaluate nf4)" != done ] && ok "killed evaluate/nf4 is not done ($(state_of evaluate nf4))" \
   || bad "a killed stage counts as done"
 # what a kill during the write leaves: a half temporary file next to the artifact
 head -c 3000 "$RUN/evaluate/int8/evaluation.h5" > "$RUN/evaluate/nf4/evaluation.h5.tmp.99999"
 [ "$(state_of evaluate nf4)" != done ] || bad "a half-written temporary counts as done"
-"$SQUEEZE" resume "$CFG" > "$W/resume3.out" 2>&1 || { cat "$W/resume3.out"; bad "resume after the kill failed"; }
-ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$W/resume3.out" | awk '{print $2}' | tr '\n' ' ')
+"$SQUEEZE" resume "$CFG" > "$WORK/resume3.out" 2>&1 || { cat "$WORK/resume3.out"; bad "resume after the kill failed"; }
+ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$WORK/resume3.out" | awk '{print $2}' | tr '\n' ' ')
 [ "$ran" = "evaluate/nf4 report " ] && ok "resume after the kill ran: $ran" || bad "resume after kill ran '$ran'"
 [ ! -e "$RUN/evaluate/nf4/evaluation.h5.tmp.99999" ] || bad "the temporary was not removed"
 [ "$(grep -c ' done ' <("$SQUEEZE" status "$CFG"))" = 10 ] && ok "all done after resume" || bad "not all done"
 
-if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+sq_finish
 echo "test_driver_local: all checks passed"

@@ -5,21 +5,14 @@
 # MPI ranks, KL and ratios against a baseline, --json, --dump-logits, and every
 # bad input refused with its exit code and no artifact.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-BUILD=${SQ_BUILD_DIR:?SQ_BUILD_DIR is not set}
-DATA=${SQ_TEST_DATA:?SQ_TEST_DATA is not set}
 EVALUATE=$BUILD/squeeze-evaluate
-PY=/usr/bin/python3  # Debian's python: h5py and numpy
-MICRO=$DATA/itera-lite/itera_lite_micro_distilled.pt
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
+sq_mpi_env
 MPIRUN=(mpirun --oversubscribe --allow-run-as-root)
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
 # json FILE KEY: a field of a --json summary
-json() { $PY -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))[sys.argv[2]]))' "$1" "$2"; }
 
 # Itera-Lite Phase 4 protocol (docs/itera-lite.md 2.3): 129-token spans, stride
 # 64, every prediction of each span scored.  The val split is the last 10% of the
@@ -188,43 +181,36 @@ assert q["family"] == b"itera" and q["model_tensor_count"] == 61 and len(q["mode
 PY
 
 echo "== bad inputs: exit code, message, no artifact"
-expect() { # code pattern command...
-  local code=$1 pattern=$2; shift 2
-  set +e; "$@" > bad.out 2> bad.log; local rc=$?; set -e
-  [ $rc = "$code" ] || { cat bad.log >&2; fail "$* exited $rc, expected $code"; }
-  grep -q -- "$pattern" bad.log || { cat bad.log >&2; fail "$*: message lacks '$pattern'"; }
-  [ -z "$(ls bad.h5* 2>/dev/null)" ] || fail "$*: left an artifact: $(ls bad.h5*)"
-}
 head -c 300 "$DATA/itera-lite/tinystories_train.txt" > short.txt
 sed "s|path: [^,]*,|path: $WORK/short.txt,|; s|start: 0.9|start: 0.0|" off1.yaml > short.yaml
-expect 3 "59 tokens, fewer than one window of 129" "$EVALUATE" --config short.yaml --model "$MICRO" --out bad.h5
-expect 3 "59 tokens" "${MPIRUN[@]}" -np 2 "$EVALUATE" --config short.yaml --model "$MICRO" --out bad.h5
+expect 3 "59 tokens, fewer than one window of 129" bad.h5 "$EVALUATE" --config short.yaml --model "$MICRO" --out bad.h5
+expect 3 "59 tokens" bad.h5 "${MPIRUN[@]}" -np 2 "$EVALUATE" --config short.yaml --model "$MICRO" --out bad.h5
 $PY -c "import struct; ids = [5, 6, 7, 2500] + [9] * 300; open('oov.u16', 'wb').write(struct.pack('<%dH' % len(ids), *ids))"
 sed "s|{path: [^}]*}|{path: $WORK/oov.u16, format: u16}|" off1.yaml > oov.yaml
-expect 3 "position 3" "$EVALUATE" --config oov.yaml --model "$MICRO" --out bad.h5
+expect 3 "position 3" bad.h5 "$EVALUATE" --config oov.yaml --model "$MICRO" --out bad.h5
 printf '{"token_to_id": {"a": 4,\n' > broken.json
 sed "s|tokenizer: .*|tokenizer: $WORK/broken.json|" off1.yaml > broken.yaml
-expect 3 "JSON" "$EVALUATE" --config broken.yaml --model "$MICRO" --out bad.h5
+expect 3 "JSON" bad.h5 "$EVALUATE" --config broken.yaml --model "$MICRO" --out bad.h5
 $PY - <<'PY'
 import json, struct
 header = json.dumps({"foo.weight": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}).encode()
 open("unknown.safetensors", "wb").write(struct.pack("<Q", len(header)) + header + bytes(16))
 PY
-expect 3 "family" "$EVALUATE" --config off1.yaml --model unknown.safetensors --out bad.h5
+expect 3 "family" bad.h5 "$EVALUATE" --config off1.yaml --model unknown.safetensors --out bad.h5
 sed 's/window_length: 129/window_length: 200/' off1.yaml > long.yaml
-expect 2 "evaluate.window_length 200.*max_seq_length 128" "$EVALUATE" --config long.yaml --model "$MICRO" --out bad.h5
-expect 3 "different evaluation setup.*offset 1.*offset 2" \
+expect 2 "evaluate.window_length 200.*max_seq_length 128" bad.h5 "$EVALUATE" --config long.yaml --model "$MICRO" --out bad.h5
+expect 3 "different evaluation setup.*offset 1.*offset 2" bad.h5 \
   "$EVALUATE" --config off2.yaml --model "$MICRO" --baseline base.h5 --out bad.h5
-expect 3 "store_logprobs" "$EVALUATE" --config off1.yaml --model "$MICRO" --baseline e1_1.h5 --out bad.h5
-expect 2 "required" "$EVALUATE" --config off1.yaml --out bad.h5
+expect 3 "store_logprobs" bad.h5 "$EVALUATE" --config off1.yaml --model "$MICRO" --baseline e1_1.h5 --out bad.h5
+expect 2 "required" bad.h5 "$EVALUATE" --config off1.yaml --out bad.h5
 # a model artifact whose recorded source model is not what its tensors are
 cp int8.h5 forged.h5
 $PY -c "import h5py, numpy as np; h5py.File('forged.h5', 'r+')['accounting'].attrs['source_model_tensors_sha256'] = np.bytes_('0' * 64)"
-expect 3 "forged.h5 says it was compressed from itera.*sha256 000000000000" \
+expect 3 "forged.h5 says it was compressed from itera.*sha256 000000000000" bad.h5 \
   "$EVALUATE" --config off1.yaml --model forged.h5 --out bad.h5
 sed '/^evaluate:/,$d' off1.yaml > tiny.yaml
 printf 'evaluate: {window_length: 4, scoring: second-half, offset: 2}\n' >> tiny.yaml
-expect 2 "second half has no prediction" "$EVALUATE" --config tiny.yaml --model "$MICRO" --out bad.h5
+expect 2 "second half has no prediction" bad.h5 "$EVALUATE" --config tiny.yaml --model "$MICRO" --out bad.h5
 
 echo "== second-half (llama-perplexity) and new scoring"
 sed 's/  window_length: 129//; s/  stride: 64//; s/scoring: all/scoring: second-half/' off2.yaml > half.yaml

@@ -6,14 +6,8 @@
 # format's definition) with the values squeeze computes with; the record's sha256 and bytes are
 # the file's; bad inputs exit 2/3 naming what is wrong and leave no file.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
-DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
-PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OPENBLAS_NUM_THREADS=1
+. "$(dirname "$0")/lib.sh"
 MODEL=$DATA/bundled/itera_tiny_bytes.safetensors
-fail() { echo "FAIL: $*"; exit 1; }
 
 cat > "$WORK/run.yaml" <<EOF
 model:

@@ -7,17 +7,9 @@
 # the same perplexity as the HF .safetensors of the same weights, and a compressed model
 # a finite perplexity and KL against its baseline.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
-DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
-SRC=${SQ_SOURCE_DIR:?set SQ_SOURCE_DIR}
-PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
+. "$(dirname "$0")/lib.sh"
+sq_mpi_env
 MPIRUN=(mpirun --oversubscribe --allow-run-as-root)
-fail() { echo "FAIL: $*" >&2; exit 1; }
-field() { $PY -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))[sys.argv[2]]))' "$1" "$2"; }
 
 config() { # file checkpoint
   cat > "$1" <<YAML
@@ -61,7 +53,7 @@ run_family() { # name checkpoint recipe expected-groups...
       --out "$dir/eval$n.h5" --json > "$dir/eval$n.json" 2> "$dir/eval$n.log" || { cat "$dir/eval$n.log"; fail "$name: evaluate $n"; }
   done
   local p1 p2 p4
-  p1=$(field "$dir/eval1.json" perplexity); p2=$(field "$dir/eval2.json" perplexity); p4=$(field "$dir/eval4.json" perplexity)
+  p1=$(json "$dir/eval1.json" perplexity); p2=$(json "$dir/eval2.json" perplexity); p4=$(json "$dir/eval4.json" perplexity)
   [ "$p1" = "$p2" ] && [ "$p1" = "$p4" ] || fail "$name: perplexity differs over ranks: $p1 / $p2 / $p4"
   "${MPIRUN[@]}" -np 2 "$BUILD/squeeze-evaluate" --config "$dir/run.yaml" --model "$dir/$recipe.h5" \
     --baseline "$dir/eval1.h5" --out "$dir/evalq.h5" --json > "$dir/evalq.json" 2> "$dir/evalq.log" \

@@ -13,15 +13,9 @@
 #    a numpy Llama forward pass written here from the HF definition (RMSNorm, rotate_half RoPE, GQA,
 #    SwiGLU), gives squeeze's logits of the same variant within 1e-4.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
-DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
-PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OPENBLAS_NUM_THREADS=1
+. "$(dirname "$0")/lib.sh"
 MODEL=$DATA/bundled/llama_tiny/model.safetensors
 REF=$DATA/gguf/llama_cpp_reference.json
-fail() { echo "FAIL: $*"; exit 1; }
 
 # The export config is the one make_llama_cpp_golden.sh uses (same run name and variant: same bytes).
 cat > "$WORK/export.yaml" <<EOF

@@ -6,17 +6,11 @@
 # recommendation, and bad inputs refused with exit 3 (2 for usage) and no
 # artifact left behind.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-BUILD=${SQ_BUILD_DIR:?SQ_BUILD_DIR is not set}
-DATA=${SQ_TEST_DATA:?SQ_TEST_DATA is not set}
 INSPECT=$BUILD/squeeze-inspect
-PY=/usr/bin/python3 # Debian's python: h5py and numpy
-MICRO=$DATA/itera-lite/itera_lite_micro_distilled.pt
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
 [ -x "$INSPECT" ] || fail "$INSPECT is not built"
 [ -f "$MICRO" ] || fail "$MICRO is missing (tests/data/README.md)"
 

@@ -19,34 +19,27 @@
 # scripts/test.sh (CI) runs it with SQ_KILL_MOMENTS=10 and a seed from the clock; the default
 # suite with 1 moment each (2 kills), seed 1.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?}
-SRC=${SQ_SOURCE_DIR:?}
+. "$(dirname "$0")/lib.sh"
 SQUEEZE="$BUILD/squeeze"
 MOMENTS=${SQ_KILL_MOMENTS:-1}
 SEED=${SQ_KILL_SEED:-1}
-W=$(mktemp -d /tmp/squeeze-test-kill.XXXXXX)
-MNT="$W/disk"
-cleanup() {
+MNT="$WORK/disk"
+sq_cleanup_more() { # before lib.sh removes $WORK
   mountpoint -q "$MNT" 2>/dev/null && umount "$MNT" 2>/dev/null || true
-  rm -rf "$W"
 }
-trap cleanup EXIT
-fails=0
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
 echo "kill moments: $MOMENTS driver kills and $MOMENTS stage kills, seed $SEED (SQ_KILL_SEED=$SEED reproduces)"
 RANDOM=$SEED
 
-cp -r "$SRC/configs/recipes" "$W/recipes"
-export SQUEEZE_RECIPES="$W/recipes"
+cp -r "$SRC/configs/recipes" "$WORK/recipes"
+export SQUEEZE_RECIPES="$WORK/recipes"
 make_config() { # output_root, file
   sed -e "s#\.\./tests/#$SRC/tests/#g" -e "s#^output_root:.*#output_root: $1#" "$SRC/configs/demo.yaml" > "$2"
 }
 
 # verify CONFIG: every instance `squeeze plan` calls done opens and verifies
 verify_done() {
-  "$SQUEEZE" plan "$1" > "$W/plan.now" 2>&1 || { cat "$W/plan.now"; echo "plan failed"; return 1; }
-  /usr/bin/python3 - "$W/plan.now" "$2" <<'EOF'
+  "$SQUEEZE" plan "$1" > "$WORK/plan.now" 2>&1 || { cat "$WORK/plan.now"; echo "plan failed"; return 1; }
+  /usr/bin/python3 - "$WORK/plan.now" "$2" <<'EOF'
 import hashlib, json, os, sys, h5py
 plan_out, run_dir = sys.argv[1:3]
 kinds = {"inspect": "inspect", "calibrate": "calibration", "compress": "model", "evaluate": "evaluation"}
@@ -106,19 +99,19 @@ moment() { printf '0.%02d' $((RANDOM % 100)) | awk -v whole=$((RANDOM % 3)) '{pr
 
 # 1. the clean reference (folder names of one length: artifacts record their input paths,
 # so the file sizes compare only between folders with paths of the same length)
-make_config "$W/clean" "$W/clean.yaml"
-"$SQUEEZE" run "$W/clean.yaml" > "$W/clean.out" 2>&1 || { cat "$W/clean.out"; bad "clean run failed"; exit 1; }
+make_config "$WORK/clean" "$WORK/clean.yaml"
+"$SQUEEZE" run "$WORK/clean.yaml" > "$WORK/clean.out" 2>&1 || { cat "$WORK/clean.out"; bad "clean run failed"; exit 1; }
 ok "clean run complete"
 
 # 2 + 3. kills
-make_config "$W/kills" "$W/kills.yaml"
-CFG="$W/kills.yaml"
-RUN="$W/kills/demo"
+make_config "$WORK/kills" "$WORK/kills.yaml"
+CFG="$WORK/kills.yaml"
+RUN="$WORK/kills/demo"
 kills=0
 for round in driver stage; do
   for i in $(seq 1 "$MOMENTS"); do
     t=$(moment)
-    "$SQUEEZE" run "$CFG" > "$W/kill-$round-$i.out" 2>&1 &
+    "$SQUEEZE" run "$CFG" > "$WORK/kill-$round-$i.out" 2>&1 &
     driver=$!
     sleep "$t"
     what="nothing (the run had ended)"
@@ -146,20 +139,20 @@ for round in driver stage; do
     # a killed driver's stages die with it; give them a moment to go
     for _ in $(seq 1 50); do pgrep -f -- "$RUN/" > /dev/null || break; sleep 0.1; done
     kills=$((kills + 1))
-    if verify_done "$CFG" "$RUN" > "$W/verify.out" 2>&1; then
-      ok "kill $kills ($round, at ${t}s): $what; $(tail -1 "$W/verify.out")"
+    if verify_done "$CFG" "$RUN" > "$WORK/verify.out" 2>&1; then
+      ok "kill $kills ($round, at ${t}s): $what; $(tail -1 "$WORK/verify.out")"
     else
-      cat "$W/verify.out"
+      cat "$WORK/verify.out"
       bad "kill $kills ($round, at ${t}s): $what left a done instance that does not verify"
     fi
   done
 done
 
 # 4. complete and compare
-"$SQUEEZE" resume "$CFG" > "$W/final.out" 2>&1 || { cat "$W/final.out"; bad "resume after the kills failed"; }
-verify_done "$CFG" "$RUN" > "$W/verify.out" 2>&1 && ok "after the kills: $(tail -1 "$W/verify.out")" \
-  || { cat "$W/verify.out"; bad "final run folder does not verify"; }
-/usr/bin/python3 - "$W/clean/demo/report/report.json" "$RUN/report/report.json" <<'EOF' && ok "report.json numbers equal the clean run's" || bad "report.json differs from the clean run's"
+"$SQUEEZE" resume "$CFG" > "$WORK/final.out" 2>&1 || { cat "$WORK/final.out"; bad "resume after the kills failed"; }
+verify_done "$CFG" "$RUN" > "$WORK/verify.out" 2>&1 && ok "after the kills: $(tail -1 "$WORK/verify.out")" \
+  || { cat "$WORK/verify.out"; bad "final run folder does not verify"; }
+/usr/bin/python3 - "$WORK/clean/demo/report/report.json" "$RUN/report/report.json" <<'EOF' && ok "report.json numbers equal the clean run's" || bad "report.json differs from the clean run's"
 import json, sys
 clean, killed = (json.load(open(p)) for p in sys.argv[1:3])
 fields = ["perplexity", "mean_nll", "nll_std", "scored_tokens", "windows", "model_file_bytes", "model_tensor_bytes",
@@ -186,20 +179,20 @@ else
   mkdir -p "$MNT"
   mount -t tmpfs -o size=24m tmpfs "$MNT"
 fi
-make_config "$MNT" "$W/disk.yaml"
-"$SQUEEZE" run "$W/disk.yaml" > "$W/first.out" 2>&1 &
+make_config "$MNT" "$WORK/disk.yaml"
+"$SQUEEZE" run "$WORK/disk.yaml" > "$WORK/first.out" 2>&1 &
 first=$!
 for _ in $(seq 1 100); do [ -e "$MNT/demo/.squeeze.lock" ] && break; sleep 0.05; done
 set +e
-"$SQUEEZE" run "$W/disk.yaml" > "$W/second.out" 2>&1
+"$SQUEEZE" run "$WORK/disk.yaml" > "$WORK/second.out" 2>&1
 second=$?
 wait "$first"
 first_code=$?
 set -e
-[ "$second" != 0 ] && grep -qiE "lock|another|in use" "$W/second.out" \
-  && ok "second driver refused (exit $second): $(head -1 "$W/second.out")" \
-  || { cat "$W/second.out"; bad "second driver on the same folder was not refused (exit $second)"; }
-[ "$first_code" = 0 ] && ok "first driver completed" || { cat "$W/first.out"; bad "first driver exit $first_code"; }
+[ "$second" != 0 ] && grep -qiE "lock|another|in use" "$WORK/second.out" \
+  && ok "second driver refused (exit $second): $(head -1 "$WORK/second.out")" \
+  || { cat "$WORK/second.out"; bad "second driver on the same folder was not refused (exit $second)"; }
+[ "$first_code" = 0 ] && ok "first driver completed" || { cat "$WORK/first.out"; bad "first driver exit $first_code"; }
 
 # 6. a full disk during compress and during evaluate
 if mountpoint -q "$MNT"; then
@@ -219,31 +212,31 @@ if mountpoint -q "$MNT"; then
     target=${target%:*}
     stage=${target%/*}
     if [ "$stage" = compress ]; then
-      echo "# changed" >> "$W/recipes/nf4.yaml"
+      echo "# changed" >> "$WORK/recipes/nf4.yaml"
     else
-      sed -i 's/max_windows: 48/max_windows: 40/' "$W/disk.yaml"
+      sed -i 's/max_windows: 48/max_windows: 40/' "$WORK/disk.yaml"
     fi
-    [ "$("$SQUEEZE" plan "$W/disk.yaml" | awk -v s="$stage" -v v="${target#*/}" '$1 == s && $2 == v {print $3}')" = stale ] \
+    [ "$("$SQUEEZE" plan "$WORK/disk.yaml" | awk -v s="$stage" -v v="${target#*/}" '$1 == s && $2 == v {print $3}')" = stale ] \
       || bad "$target is not stale after its input changed"
     fill "$room"
     set +e
-    "$SQUEEZE" resume "$W/disk.yaml" > "$W/full-$stage.out" 2>&1
+    "$SQUEEZE" resume "$WORK/disk.yaml" > "$WORK/full-$stage.out" 2>&1
     code=$?
     set -e
-    state=$("$SQUEEZE" plan "$W/disk.yaml" 2>/dev/null | awk -v s="$stage" -v v="${target#*/}" '$1 == s && $2 == v {print $3}')
+    state=$("$SQUEEZE" plan "$WORK/disk.yaml" 2>/dev/null | awk -v s="$stage" -v v="${target#*/}" '$1 == s && $2 == v {print $3}')
     left=$(find "$MNT/demo" -name '*.tmp.*' | wc -l)
-    if [ "$code" = 4 ] && [ "$state" != done ] && [ "$left" = 0 ] && grep -q "$target" "$W/full-$stage.out"; then
+    if [ "$code" = 4 ] && [ "$state" != done ] && [ "$left" = 0 ] && grep -q "$target" "$WORK/full-$stage.out"; then
       ok "full disk during $target: exit 4, $target $state, no temporary file left"
     else
-      sed -n 1,40p "$W/full-$stage.out"
+      sed -n 1,40p "$WORK/full-$stage.out"
       bad "full disk during $target: exit $code, state '$state', $left temporary files"
     fi
-    verify_done "$W/disk.yaml" "$MNT/demo" > "$W/verify.out" 2>&1 \
-      || { cat "$W/verify.out"; bad "after the full disk during $target, a done instance does not verify"; }
+    verify_done "$WORK/disk.yaml" "$MNT/demo" > "$WORK/verify.out" 2>&1 \
+      || { cat "$WORK/verify.out"; bad "after the full disk during $target, a done instance does not verify"; }
     rm -f "$MNT/filler" "$MNT/filler2"
-    "$SQUEEZE" resume "$W/disk.yaml" > "$W/free-$stage.out" 2>&1 && ok "with space again, resume completes" \
-      || { tail -20 "$W/free-$stage.out"; bad "resume after freeing space failed"; }
+    "$SQUEEZE" resume "$WORK/disk.yaml" > "$WORK/free-$stage.out" 2>&1 && ok "with space again, resume completes" \
+      || { tail -20 "$WORK/free-$stage.out"; bad "resume after freeing space failed"; }
   done
 fi
 
-[ "$fails" = 0 ] && echo "PASS: kill anywhere ($kills kills, seed $SEED)" || { echo "$fails failures"; exit 1; }
+sq_finish "PASS: kill anywhere ($kills kills, seed $SEED)"

@@ -11,16 +11,9 @@
 #   - bad input (too many, a layer out of range, top-k above the remaining experts, an SSM
 #     target with or without force) exits 2 with the reason and leaves no artifact.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
-DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
-PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OPENBLAS_NUM_THREADS=1
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 LLAMA=$DATA/bundled/llama_tiny/model.safetensors
-MICRO=$DATA/itera-lite/itera_lite_micro_distilled.pt
 cat > "$WORK/llama.yaml" <<YAML
 model:
   checkpoint: $LLAMA

@@ -8,16 +8,10 @@
 # its log; bad inputs (no evaluations, a missing baseline, artifacts of another model mixed in)
 # refused with exit 3 and a message.  SQ_REPORT_KEEP=DIR keeps the run folder and a screenshot.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-BUILD=${SQ_BUILD_DIR:?SQ_BUILD_DIR is not set}
-DATA=${SQ_TEST_DATA:?SQ_TEST_DATA is not set}
-SOURCE=${SQ_SOURCE_DIR:?SQ_SOURCE_DIR is not set}
-PY=/usr/bin/python3 # Debian's python: h5py and numpy
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-export OPENBLAS_NUM_THREADS=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
-fail() { echo "FAIL: $*" >&2; exit 1; }
+sq_mpi_env
 
 # The bundled byte-level Itera model (SSM + MoE, trained on Austen); the micro Itera-Lite
 # checkpoint (predicts t+2) when the bundled one is absent.
@@ -73,7 +67,7 @@ stage "$RUN/evaluate/baseline" "$BUILD/squeeze-evaluate" --config run.yaml --mod
 VARIANTS="int8 nf4 ssm-mixed"
 for v in $VARIANTS; do
   stage "$RUN/compress/$v" "$BUILD/squeeze-compress" --config run.yaml --model "$RUN/inspect/inspect.h5" \
-    --calibration "$RUN/calibrate/c0/calibration.h5" --map "$SOURCE/configs/recipes/$v.yaml" \
+    --calibration "$RUN/calibrate/c0/calibration.h5" --map "$SRC/configs/recipes/$v.yaml" \
     --out "$RUN/compress/$v/model.h5"
   stage "$RUN/evaluate/$v" "$BUILD/squeeze-evaluate" --config run.yaml --model "$RUN/compress/$v/model.h5" \
     --baseline "$RUN/evaluate/baseline/evaluation.h5" --out "$RUN/evaluate/$v/evaluation.h5" --variant "$v" \
@@ -380,7 +374,7 @@ stage "$OTHER/inspect" "$BUILD/squeeze-inspect" "$FOREIGN" --config foreign.yaml
 stage "$OTHER/evaluate/baseline" "$BUILD/squeeze-evaluate" --config foreign.yaml \
   --model "$OTHER/inspect/inspect.h5" --out "$OTHER/evaluate/baseline/evaluation.h5"
 stage "$OTHER/compress/int8" "$BUILD/squeeze-compress" --config foreign.yaml --model "$OTHER/inspect/inspect.h5" \
-  --map "$SOURCE/configs/recipes/int8.yaml" --out "$OTHER/compress/int8/model.h5"
+  --map "$SRC/configs/recipes/int8.yaml" --out "$OTHER/compress/int8/model.h5"
 stage "$OTHER/evaluate/int8" "$BUILD/squeeze-evaluate" --config foreign.yaml --model "$OTHER/compress/int8/model.h5" \
   --baseline "$OTHER/evaluate/baseline/evaluation.h5" --out "$OTHER/evaluate/int8/evaluation.h5"
 

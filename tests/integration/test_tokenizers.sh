@@ -5,17 +5,13 @@
 # the model refused by evaluate and calibrate with exit 3, a message naming the
 # file (and both numbers), and no artifact.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-BUILD=${SQ_BUILD_DIR:?SQ_BUILD_DIR is not set}
-DATA=${SQ_TEST_DATA:?SQ_TEST_DATA is not set}
 MODEL=$DATA/bundled/transformer_tiny_bytes.safetensors
 BROKEN=$DATA/tokenizers/broken
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
+sq_mpi_env
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
 head -c 20000 "$DATA/bundled/austen_val.txt" > val.txt
 
 config() { # file tokenizer
@@ -60,26 +56,19 @@ a=$(ppl bytes.json) b=$(ppl json.json)
 [ "$a" = "$b" ] || fail "perplexity $a with bytes but $b with the equivalent tokenizer.json"
 
 echo "== bad tokenizers: exit 3, the file named, no artifact"
-expect() { # code pattern command...
-  local code=$1 pattern=$2; shift 2
-  set +e; "$@" > bad.out 2> bad.log; local rc=$?; set -e
-  [ $rc = "$code" ] || { cat bad.log >&2; fail "$* exited $rc, expected $code"; }
-  grep -q -- "$pattern" bad.log || { cat bad.log >&2; fail "$*: message lacks '$pattern'"; }
-  [ -z "$(ls bad.h5* 2>/dev/null)" ] || fail "$*: left an artifact: $(ls bad.h5*)"
-}
 for stage in evaluate calibrate; do
   config big.yaml "$DATA/bundled/bpe512/tokenizer.json"
-  expect 3 "bpe512/tokenizer.json' has 512 ids (0..511) but model .*embedding has 256 rows" \
+  expect 3 "bpe512/tokenizer.json' has 512 ids (0..511) but model .*embedding has 256 rows" bad.h5 \
     "$BUILD/squeeze-$stage" --config big.yaml --model "$MODEL" --out bad.h5
   config bin.yaml "$DATA/tokenizers/llama2c/tokenizer.bin"
-  expect 3 "tokenizer.bin' lists 618 tokens but model .* declares a vocabulary of 256" \
+  expect 3 "tokenizer.bin' lists 618 tokens but model .* declares a vocabulary of 256" bad.h5 \
     "$BUILD/squeeze-$stage" --config bin.yaml --model "$MODEL" --out bad.h5
   for case in "not_json.json:not valid JSON at line 3" "unknown_model.json:model type \"Unigram\"" \
               "merge_unknown_token.json:names \"c\", which is not in the vocabulary" \
               "truncated_tokenizer.bin:run past the end of the file"; do
     file=${case%%:*} pattern=${case#*:}
     config broken.yaml "$BROKEN/$file"
-    expect 3 "$BROKEN/$file.*$pattern" "$BUILD/squeeze-$stage" --config broken.yaml --model "$MODEL" --out bad.h5
+    expect 3 "$BROKEN/$file.*$pattern" bad.h5 "$BUILD/squeeze-$stage" --config broken.yaml --model "$MODEL" --out bad.h5
   done
 done
 echo "PASS"

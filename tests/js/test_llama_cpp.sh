@@ -11,15 +11,9 @@
 #  - @huggingface/gguf parses every GGUF squeeze exports (these four, Q4_K/Q6_K/Q4_1 llama files and
 #    an itera file) with the tensor names, shapes and types squeeze wrote.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
-DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
+. "$(dirname "$0")/../integration/lib.sh"
 JS=$(cd "$(dirname "$0")" && pwd)
-PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export OPENBLAS_NUM_THREADS=1
 MODEL=$DATA/bundled/llama_tiny/model.safetensors
-fail() { echo "FAIL: $*"; exit 1; }
 [ -d "$JS/node_modules/node-llama-cpp" ] || fail "tests/js/node_modules is missing: run scripts/setup.sh"
 
 $PY "$JS/../reference/ggml_libggml_check.py" \

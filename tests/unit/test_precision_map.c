@@ -180,188 +180,164 @@ START_TEST(unknown_option_names_line_and_column)
 }
 END_TEST
 
-static sq_status resolve_text(const char *text, sq_map_decision *decisions, sq_map_summary *summary,
-                              sq_precision_map *map, sq_yaml_doc *doc)
+/* A map resolved against the Itera names: the decisions, the summary, and what
+ * holds them (freed by resolved_free, or by the next resolve_map into it). */
+typedef struct {
+    sq_yaml_doc doc;
+    sq_precision_map map;
+    sq_map_decision d[ITERA_COUNT];
+    sq_map_summary summary;
+} resolved;
+
+static void resolved_free(resolved *r)
+{
+    sq_precision_map_free(&r->map);
+    sq_yaml_free(&r->doc);
+    memset(r, 0, sizeof *r);
+}
+
+static sq_status resolve_map(resolved *r, const char *text)
 {
     sq_map_tensor tensors[ITERA_COUNT];
-    sq_status st = parse_text(text, map, doc);
+    resolved_free(r);
+    sq_status st = parse_text(text, &r->map, &r->doc);
     if (st != SQ_OK)
         return st;
     itera_tensors(tensors);
-    return sq_precision_map_resolve(map, tensors, ITERA_COUNT, decisions, summary);
+    return sq_precision_map_resolve(&r->map, tensors, ITERA_COUNT, r->d, &r->summary);
 }
 
 START_TEST(first_match_wins)
 {
-    sq_yaml_doc doc = {0};
-    sq_precision_map map;
-    sq_map_decision d[ITERA_COUNT];
-    sq_map_summary summary;
-    sq_status st = resolve_text("rules:\n"
-                                "  - pattern: \"layers.0.**\"\n"
-                                "    format: int8\n"
-                                "  - pattern: \"layers.*.ssm.in_proj.weight\"\n"
-                                "    format: nf4\n"
-                                "  - pattern: \"**.weight\"\n"
-                                "    format: fp16\n",
-                                d, &summary, &map, &doc);
+    resolved r = {0};
+    sq_status st = resolve_map(&r, "rules:\n"
+                                   "  - pattern: \"layers.0.**\"\n"
+                                   "    format: int8\n"
+                                   "  - pattern: \"layers.*.ssm.in_proj.weight\"\n"
+                                   "    format: nf4\n"
+                                   "  - pattern: \"**.weight\"\n"
+                                   "    format: fp16\n");
     ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
-    ck_assert_int_eq(d[1].kind, SQ_DECIDED_RULE);
-    ck_assert_str_eq(d[1].rule->format->name, "int8"); /* layers.0 in_proj: rule 0 before rule 1 */
-    ck_assert_int_eq(d[1].rule_index, 0);
-    ck_assert_str_eq(d[3].rule->format->name, "nf4");  /* layers.1 in_proj: rule 1 */
-    ck_assert_str_eq(d[4].rule->format->name, "fp16"); /* expert: rule 2 */
-    ck_assert_str_eq(d[0].rule->format->name, "fp16"); /* embedding: rule 2 */
-    ck_assert_str_eq(sq_map_decision_label(&d[4]), "**.weight");
+    ck_assert_int_eq(r.d[1].kind, SQ_DECIDED_RULE);
+    ck_assert_str_eq(r.d[1].rule->format->name, "int8"); /* layers.0 in_proj: rule 0 before rule 1 */
+    ck_assert_int_eq(r.d[1].rule_index, 0);
+    ck_assert_str_eq(r.d[3].rule->format->name, "nf4");  /* layers.1 in_proj: rule 1 */
+    ck_assert_str_eq(r.d[4].rule->format->name, "fp16"); /* expert: rule 2 */
+    ck_assert_str_eq(r.d[0].rule->format->name, "fp16"); /* embedding: rule 2 */
+    ck_assert_str_eq(sq_map_decision_label(&r.d[4]), "**.weight");
     /* A_log: matched by layers.0.** with int8: applied, and flagged */
-    ck_assert_int_eq(d[2].kind, SQ_DECIDED_RULE);
-    ck_assert(d[2].forced_lower);
-    ck_assert_uint_eq(summary.forced_lower, 2);
+    ck_assert_int_eq(r.d[2].kind, SQ_DECIDED_RULE);
+    ck_assert(r.d[2].forced_lower);
+    ck_assert_uint_eq(r.summary.forced_lower, 2);
     /* norm.weight is matched by **.weight -> fp16, forced lower too */
-    ck_assert(d[6].forced_lower);
-    ck_assert_int_eq(d[5].kind, SQ_DECIDED_RAW);   /* rules never apply to buffers */
-    ck_assert_int_eq(d[7].kind, SQ_DECIDED_ALIAS); /* lm_head follows embedding: same rule, no conflict */
-    ck_assert_int_eq(d[7].alias_target, 0);
-    sq_precision_map_free(&map);
-    sq_yaml_free(&doc);
+    ck_assert(r.d[6].forced_lower);
+    ck_assert_int_eq(r.d[5].kind, SQ_DECIDED_RAW);   /* rules never apply to buffers */
+    ck_assert_int_eq(r.d[7].kind, SQ_DECIDED_ALIAS); /* lm_head follows embedding: same rule, no conflict */
+    ck_assert_int_eq(r.d[7].alias_target, 0);
+    resolved_free(&r);
 }
 END_TEST
 
 START_TEST(unmatched_pattern_is_an_error)
 {
-    sq_yaml_doc doc = {0};
-    sq_precision_map map;
-    sq_map_decision d[ITERA_COUNT];
-    sq_map_summary summary;
+    resolved r = {0};
     /* The seed's pattern: with '*' inside one segment it names no Itera-Lite tensor. */
-    sq_status st = resolve_text("rules:\n"
-                                "  - pattern: \"**.in_proj.weight\"\n"
-                                "    format: nf4\n"
-                                "  - pattern: \"layers.*.ssm.A_log\"\n"
-                                "    format: fp16\n"
-                                "default: fp16\n",
-                                d, &summary, &map, &doc);
+    sq_status st = resolve_map(&r, "rules:\n"
+                                   "  - pattern: \"**.in_proj.weight\"\n"
+                                   "    format: nf4\n"
+                                   "  - pattern: \"layers.*.ssm.A_log\"\n"
+                                   "    format: fp16\n"
+                                   "default: fp16\n");
     ck_assert_int_eq(st, SQ_ERR_USAGE);
     assert_message_has("map.yaml:4:14: pattern 'layers.*.ssm.A_log'");
     /* and says what the pattern would have matched with '**' */
     assert_message_has("with '**' it would match 'layers.0.ssm.ssm.A_log'");
-    sq_precision_map_free(&map);
-    sq_yaml_free(&doc);
 
     /* optional: true lets it pass */
-    memset(&doc, 0, sizeof doc);
-    st = resolve_text("rules:\n"
-                      "  - pattern: \"layers.*.ssm.A_log\"\n"
-                      "    format: fp16\n"
-                      "    optional: true\n"
-                      "default: fp16\n",
-                      d, &summary, &map, &doc);
+    st = resolve_map(&r, "rules:\n"
+                         "  - pattern: \"layers.*.ssm.A_log\"\n"
+                         "    format: fp16\n"
+                         "    optional: true\n"
+                         "default: fp16\n");
     ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
-    ck_assert_int_eq(d[2].kind, SQ_DECIDED_KEPT);
-    sq_precision_map_free(&map);
-    sq_yaml_free(&doc);
+    ck_assert_int_eq(r.d[2].kind, SQ_DECIDED_KEPT);
+    resolved_free(&r);
 }
 END_TEST
 
 START_TEST(default_coverage)
 {
-    sq_yaml_doc doc = {0};
-    sq_precision_map map;
-    sq_map_decision d[ITERA_COUNT];
-    sq_map_summary summary;
+    resolved r = {0};
     /* No default: embedding and the expert are covered by nothing. */
-    sq_status st = resolve_text("rules:\n  - pattern: \"layers.*.ssm.in_proj.weight\"\n    format: nf4\n", d,
-                                &summary, &map, &doc);
+    sq_status st = resolve_map(&r, "rules:\n  - pattern: \"layers.*.ssm.in_proj.weight\"\n    format: nf4\n");
     ck_assert_int_eq(st, SQ_ERR_USAGE);
     assert_message_has("embedding.weight, layers.1.moe.layer.experts.0.w1.weight");
     assert_message_has("no default");
-    sq_precision_map_free(&map);
-    sq_yaml_free(&doc);
 
     /* With a default: they take it; full-precision tensors stay kept. */
-    memset(&doc, 0, sizeof doc);
-    st = resolve_text("rules:\n  - pattern: \"layers.*.ssm.in_proj.weight\"\n    format: nf4\ndefault: int8\n", d,
-                      &summary, &map, &doc);
+    st = resolve_map(&r, "rules:\n  - pattern: \"layers.*.ssm.in_proj.weight\"\n    format: nf4\ndefault: int8\n");
     ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
-    ck_assert_int_eq(d[0].kind, SQ_DECIDED_DEFAULT);
-    ck_assert_str_eq(d[0].rule->format->name, "int8");
-    ck_assert_str_eq(sq_map_decision_label(&d[0]), "default");
-    ck_assert_int_eq(d[2].kind, SQ_DECIDED_KEPT);
-    ck_assert_str_eq(sq_map_decision_label(&d[2]), "kept: full precision");
-    ck_assert_int_eq(d[6].kind, SQ_DECIDED_KEPT);
-    ck_assert_uint_eq(summary.considered, 6); /* 8 less the raw buffer and the alias */
-    ck_assert_uint_eq(summary.by_rule, 2);
-    ck_assert_uint_eq(summary.by_default, 2);
-    ck_assert_uint_eq(summary.kept, 2);
+    ck_assert_int_eq(r.d[0].kind, SQ_DECIDED_DEFAULT);
+    ck_assert_str_eq(r.d[0].rule->format->name, "int8");
+    ck_assert_str_eq(sq_map_decision_label(&r.d[0]), "default");
+    ck_assert_int_eq(r.d[2].kind, SQ_DECIDED_KEPT);
+    ck_assert_str_eq(sq_map_decision_label(&r.d[2]), "kept: full precision");
+    ck_assert_int_eq(r.d[6].kind, SQ_DECIDED_KEPT);
+    ck_assert_uint_eq(r.summary.considered, 6); /* 8 less the raw buffer and the alias */
+    ck_assert_uint_eq(r.summary.by_rule, 2);
+    ck_assert_uint_eq(r.summary.by_default, 2);
+    ck_assert_uint_eq(r.summary.kept, 2);
     /* 2 of 6 = 33% > 30% */
-    ck_assert(summary.default_warning);
-    sq_precision_map_free(&map);
-    sq_yaml_free(&doc);
+    ck_assert(r.summary.default_warning);
+    resolved_free(&r);
 }
 END_TEST
 
 START_TEST(default_warning_threshold)
 {
-    sq_yaml_doc doc = {0};
-    sq_precision_map map;
-    sq_map_decision d[ITERA_COUNT];
-    sq_map_summary summary;
+    resolved r = {0};
     /* 1 of 6 to the default (17%): no warning */
-    sq_status st = resolve_text("rules:\n"
-                                "  - pattern: [\"layers.*.ssm.in_proj.weight\", \"layers.*.moe.**\"]\n"
-                                "    format: nf4\n"
-                                "default: int8\n",
-                                d, &summary, &map, &doc);
+    sq_status st = resolve_map(&r, "rules:\n"
+                                   "  - pattern: [\"layers.*.ssm.in_proj.weight\", \"layers.*.moe.**\"]\n"
+                                   "    format: nf4\n"
+                                   "default: int8\n");
     ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
-    ck_assert_uint_eq(summary.by_default, 1);
-    ck_assert(!summary.default_warning);
-    sq_precision_map_free(&map);
-    sq_yaml_free(&doc);
+    ck_assert_uint_eq(r.summary.by_default, 1);
+    ck_assert(!r.summary.default_warning);
 
     /* a default-only map chose the default on purpose: no warning */
-    memset(&doc, 0, sizeof doc);
-    st = resolve_text("default: fp16\n", d, &summary, &map, &doc);
+    st = resolve_map(&r, "default: fp16\n");
     ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
-    ck_assert_uint_eq(summary.by_default, 4);
-    ck_assert(!summary.default_warning);
-    sq_precision_map_free(&map);
-    sq_yaml_free(&doc);
+    ck_assert_uint_eq(r.summary.by_default, 4);
+    ck_assert(!r.summary.default_warning);
+    resolved_free(&r);
 }
 END_TEST
 
 START_TEST(tied_tensors_must_agree)
 {
-    sq_yaml_doc doc = {0};
-    sq_precision_map map;
-    sq_map_decision d[ITERA_COUNT];
-    sq_map_summary summary;
-    sq_status st = resolve_text("rules:\n"
-                                "  - pattern: embedding.weight\n"
-                                "    format: int8\n"
-                                "  - pattern: lm_head.weight\n"
-                                "    format: nf4\n"
-                                "default: fp16\n",
-                                d, &summary, &map, &doc);
+    resolved r = {0};
+    sq_status st = resolve_map(&r, "rules:\n"
+                                   "  - pattern: embedding.weight\n"
+                                   "    format: int8\n"
+                                   "  - pattern: lm_head.weight\n"
+                                   "    format: nf4\n"
+                                   "default: fp16\n");
     ck_assert_int_eq(st, SQ_ERR_USAGE);
     assert_message_has("tied tensor lm_head.weight");
     assert_message_has("map.yaml:4:5");
-    sq_precision_map_free(&map);
-    sq_yaml_free(&doc);
 
     /* the same format and options under two rules is fine */
-    memset(&doc, 0, sizeof doc);
-    st = resolve_text("rules:\n"
-                      "  - pattern: embedding.weight\n"
-                      "    format: int8\n"
-                      "  - pattern: lm_head.weight\n"
-                      "    format: int8\n"
-                      "default: fp16\n",
-                      d, &summary, &map, &doc);
+    st = resolve_map(&r, "rules:\n"
+                         "  - pattern: embedding.weight\n"
+                         "    format: int8\n"
+                         "  - pattern: lm_head.weight\n"
+                         "    format: int8\n"
+                         "default: fp16\n");
     ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
-    ck_assert_int_eq(d[7].kind, SQ_DECIDED_ALIAS);
-    ck_assert_uint_eq(summary.aliases, 1);
-    sq_precision_map_free(&map);
-    sq_yaml_free(&doc);
+    ck_assert_int_eq(r.d[7].kind, SQ_DECIDED_ALIAS);
+    ck_assert_uint_eq(r.summary.aliases, 1);
+    resolved_free(&r);
 }
 END_TEST
 

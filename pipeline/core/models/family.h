@@ -75,9 +75,9 @@ typedef struct sq_family {
     /* checks shapes and presence of every tensor the forward pass needs;
      * SQ_ERR_INPUT with what is wrong ("layer 1 is MoE but has no expert weights") */
     sq_status (*validate)(const sq_tensor_set *set, const sq_model_config *cfg);
-    /* its own config fields into / out of config_json (the common keys are done) */
-    void (*config_to_json)(const sq_model_config *cfg, json_t *root);
-    void (*config_from_json)(const json_t *root, sq_model_config *cfg);
+    /* its own config fields as keys of config_json (the common keys are done;
+     * models/model_config.h), ending with a NULL key */
+    const sq_config_field *config_fields;
 
     /* -- its tensors ------------------------------------------------------------ */
     /* every tensor name: parameter group, and why it stays in full precision

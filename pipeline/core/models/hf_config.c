@@ -160,3 +160,15 @@ bool sq_hf_config_has(const sq_hf_config *cfg, const char *key)
     json_t *v = cfg->root ? json_object_get(cfg->root, key) : NULL;
     return v && !json_is_null(v);
 }
+
+sq_status sq_hf_config_agree(const sq_hf_config *cfg, const char *const *keys, long long shape_value,
+                             const char *checkpoint)
+{
+    long long value = 0;
+    bool found = false;
+    sq_status st = sq_hf_config_int(cfg, keys, &value, &found);
+    if (st == SQ_OK && found && value != shape_value)
+        st = sq_fail(SQ_ERR_INPUT, "%s says %s = %lld, but the tensors of %s give %lld", cfg->source, keys[0], value,
+                     checkpoint, shape_value);
+    return st;
+}

@@ -29,6 +29,10 @@ void sq_hf_config_free(sq_hf_config *cfg);
 sq_status sq_hf_config_int(const sq_hf_config *cfg, const char *const *keys, long long *value, bool *found);
 sq_status sq_hf_config_real(const sq_hf_config *cfg, const char *const *keys, double *value, bool *found);
 sq_status sq_hf_config_bool(const sq_hf_config *cfg, const char *const *keys, bool *value, bool *found);
+/* A value the tensors' shapes give and the config's for the same thing (the first present
+ * of keys) must agree: SQ_ERR_INPUT naming the file, the key and both values if not. */
+sq_status sq_hf_config_agree(const sq_hf_config *cfg, const char *const *keys, long long shape_value,
+                             const char *checkpoint);
 /* A present, non-null key (for refusing features squeeze does not implement). */
 bool sq_hf_config_has(const sq_hf_config *cfg, const char *key);
 

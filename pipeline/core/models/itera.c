@@ -224,26 +224,12 @@ cleanup:
     return st;
 }
 
-static void itera_config_to_json(const sq_model_config *cfg, json_t *root)
-{
-    const sq_itera_config *own = sq_itera_config_c(cfg);
-    const sq_model_config_v1_keys keys = {
-        .ssm_state_size = own->ssm_state_size, .ssm_conv_kernel = own->ssm_conv_kernel,
-        .ssm_expand = own->ssm_expand,         .d_inner = own->d_inner,
-        .expert_size = own->expert_size,
-    };
-    sq_model_config_json_v1(cfg, &keys, root);
-}
-
-static void itera_config_from_json(const json_t *root, sq_model_config *cfg)
-{
-    sq_itera_config *own = sq_itera_config_of(cfg);
-    own->ssm_state_size = sq_model_config_json_int(root, "ssm_state_size");
-    own->ssm_conv_kernel = sq_model_config_json_int(root, "ssm_conv_kernel");
-    own->ssm_expand = sq_model_config_json_int(root, "ssm_expand");
-    own->d_inner = sq_model_config_json_int(root, "d_inner");
-    own->expert_size = sq_model_config_json_int(root, "expert_size");
-}
+/* Its own config fields, as keys of config_json (models/model_config.h). */
+static const sq_config_field itera_config_fields[] = {
+    SQ_CONFIG_INT(sq_itera_config, ssm_state_size), SQ_CONFIG_INT(sq_itera_config, ssm_conv_kernel),
+    SQ_CONFIG_INT(sq_itera_config, ssm_expand), SQ_CONFIG_INT(sq_itera_config, d_inner),
+    SQ_CONFIG_INT(sq_itera_config, expert_size), {NULL, 0, false},
+};
 
 /* Channel j of an FFN (dense, or one expert): row j of w1, column j of w2;
  * every FFN of the model shares expert_size. */
@@ -286,8 +272,7 @@ const sq_family sq_family_itera = {
     .recognise = itera_recognise,
     .infer_config = itera_infer_config,
     .validate = itera_validate,
-    .config_to_json = itera_config_to_json,
-    .config_from_json = itera_config_from_json,
+    .config_fields = itera_config_fields,
     .tensors = itera_rules,
     .ends = {.embedding = "embedding.weight", .position = "position_embedding.weight",
              .norm_weight = "norm.weight", .norm_bias = "norm.bias", .head = "lm_head.weight",

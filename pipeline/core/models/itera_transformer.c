@@ -147,19 +147,11 @@ cleanup:
     return st;
 }
 
-static void transformer_config_to_json(const sq_model_config *cfg, json_t *root)
-{
-    const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
-    const sq_model_config_v1_keys keys = {.num_heads = own->num_heads, .ffn_size = own->ffn_size};
-    sq_model_config_json_v1(cfg, &keys, root);
-}
-
-static void transformer_config_from_json(const json_t *root, sq_model_config *cfg)
-{
-    sq_itera_transformer_config *own = sq_itera_transformer_config_of(cfg);
-    own->num_heads = sq_model_config_json_int(root, "num_heads");
-    own->ffn_size = sq_model_config_json_int(root, "ffn_size");
-}
+/* Its own config fields, as keys of config_json (models/model_config.h). */
+static const sq_config_field transformer_config_fields[] = {
+    SQ_CONFIG_INT(sq_itera_transformer_config, num_heads), SQ_CONFIG_INT(sq_itera_transformer_config, ffn_size),
+    {NULL, 0, false},
+};
 
 const sq_family sq_family_itera_transformer = {
     .name = "itera-transformer",
@@ -168,8 +160,7 @@ const sq_family sq_family_itera_transformer = {
     .recognise = transformer_recognise,
     .infer_config = transformer_infer_config,
     .validate = transformer_validate,
-    .config_to_json = transformer_config_to_json,
-    .config_from_json = transformer_config_from_json,
+    .config_fields = transformer_config_fields,
     .tensors = transformer_rules,
     .ends = {.embedding = "embedding.weight", .position = "position_embedding.weight",
              .norm_weight = "norm.weight", .norm_bias = "norm.bias", .head = "lm_head.weight",

@@ -68,18 +68,6 @@ static bool llama_recognise(const sq_tensor_set *set)
 
 #define layer_name sq_llama_layer_name
 
-/* A shape and the config's value for it must agree. */
-static sq_status agree(const sq_hf_config *json, const char *const *keys, long long shape_value, const char *source)
-{
-    long long value = 0;
-    bool found = false;
-    sq_status st = sq_hf_config_int(json, keys, &value, &found);
-    if (st == SQ_OK && found && value != shape_value)
-        st = sq_fail(SQ_ERR_INPUT, "%s says %s = %lld, but the tensors of %s give %lld", json->source, keys[0], value,
-                     source, shape_value);
-    return st;
-}
-
 static sq_status llama_infer_config(const sq_tensor_set *set, const sq_family_hints *hints, sq_model_config *cfg)
 {
     sq_llama_config *own = sq_llama_config_of(cfg);
@@ -128,10 +116,10 @@ static sq_status llama_infer_config(const sq_tensor_set *set, const sq_family_hi
                           : sq_param_count_indexed(set, "layers.", ".attention.wq.weight");
     if (cfg->num_layers > SQ_MAX_LAYERS)
         SQ_FAIL(SQ_ERR_INPUT, "%s has %d layers; squeeze supports at most %d", source, cfg->num_layers, SQ_MAX_LAYERS);
-    SQ_TRY(agree(&json, k_hidden, cfg->hidden_size, source));
-    SQ_TRY(agree(&json, k_inter, own->ffn_size, source));
-    SQ_TRY(agree(&json, k_layers, cfg->num_layers, source));
-    SQ_TRY(agree(&json, k_vocab, cfg->vocab_size, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_hidden, cfg->hidden_size, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_inter, own->ffn_size, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_layers, cfg->num_layers, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_vocab, cfg->vocab_size, source));
 
     /* The head count: config or user, never guessed; both given must agree. */
     SQ_TRY(sq_hf_config_int(&json, k_heads, &value, &found));
@@ -147,12 +135,12 @@ static sq_status llama_infer_config(const sq_tensor_set *set, const sq_family_hi
         SQ_FAIL(SQ_ERR_USAGE, "%d heads do not split the %lld query rows of %s into even head sizes", own->num_heads,
                 (long long)wq->shape[0], source);
     own->head_dim = (int)(wq->shape[0] / own->num_heads);
-    SQ_TRY(agree(&json, k_head_dim, own->head_dim, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_head_dim, own->head_dim, source));
     if (wk->shape[0] % own->head_dim != 0 || own->num_heads % (int)(wk->shape[0] / own->head_dim) != 0)
         SQ_FAIL(SQ_ERR_INPUT, "%s: %lld key rows are not a whole number of %d-wide heads dividing the %d query heads",
                 source, (long long)wk->shape[0], own->head_dim, own->num_heads);
     own->num_kv_heads = (int)(wk->shape[0] / own->head_dim);
-    SQ_TRY(agree(&json, k_kv, own->num_kv_heads, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_kv, own->num_kv_heads, source));
 
     double real = 0.0;
     SQ_TRY(sq_hf_config_real(&json, k_eps, &real, &found));
@@ -220,28 +208,12 @@ cleanup:
     return st;
 }
 
-/* The key set of every squeeze config (models/model_config.h), then llama's own. */
-static void llama_config_to_json(const sq_model_config *cfg, json_t *root)
-{
-    const sq_llama_config *own = sq_llama_config_c(cfg);
-    const sq_model_config_v1_keys keys = {.num_heads = own->num_heads, .ffn_size = own->ffn_size};
-    sq_model_config_json_v1(cfg, &keys, root);
-    json_object_set_new(root, "num_kv_heads", json_integer(own->num_kv_heads));
-    json_object_set_new(root, "head_dim", json_integer(own->head_dim));
-    json_object_set_new(root, "rope_theta", json_real(own->rope_theta));
-    json_object_set_new(root, "rope_style", json_integer(own->rope_style));
-}
-
-static void llama_config_from_json(const json_t *root, sq_model_config *cfg)
-{
-    sq_llama_config *own = sq_llama_config_of(cfg);
-    own->num_heads = sq_model_config_json_int(root, "num_heads");
-    own->ffn_size = sq_model_config_json_int(root, "ffn_size");
-    own->num_kv_heads = sq_model_config_json_int(root, "num_kv_heads");
-    own->head_dim = sq_model_config_json_int(root, "head_dim");
-    own->rope_theta = json_number_value(json_object_get(root, "rope_theta"));
-    own->rope_style = sq_model_config_json_int(root, "rope_style");
-}
+/* Its own config fields, as keys of config_json (models/model_config.h). */
+static const sq_config_field llama_config_fields[] = {
+    SQ_CONFIG_INT(sq_llama_config, num_heads), SQ_CONFIG_INT(sq_llama_config, ffn_size),
+    SQ_CONFIG_INT(sq_llama_config, num_kv_heads), SQ_CONFIG_INT(sq_llama_config, head_dim),
+    SQ_CONFIG_REAL(sq_llama_config, rope_theta), SQ_CONFIG_INT(sq_llama_config, rope_style), {NULL, 0, false},
+};
 
 /* Channel j of the SwiGLU MLP: row j of gate and up, column j of down. */
 static int llama_ffn_groups(const sq_tensor_set *set, const sq_model_config *cfg, int layer, sq_ffn_group *groups,
@@ -271,8 +243,7 @@ const sq_family sq_family_llama = {
     .recognise = llama_recognise,
     .infer_config = llama_infer_config,
     .validate = llama_validate,
-    .config_to_json = llama_config_to_json,
-    .config_from_json = llama_config_from_json,
+    .config_fields = llama_config_fields,
     .tensors = llama_rules,
     /* no .ends: the names depend on the checkpoint's naming (llama_names.h), so
      * llama_forward.c loads its embedding, final RMSNorm and head itself */

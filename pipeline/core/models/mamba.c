@@ -63,17 +63,6 @@ static bool mamba_recognise(const sq_tensor_set *set)
     return sq_tensor_set_find(set, name) != NULL;
 }
 
-static sq_status agree(const sq_hf_config *json, const char *const *keys, long long shape_value, const char *source)
-{
-    long long value = 0;
-    bool found = false;
-    sq_status st = sq_hf_config_int(json, keys, &value, &found);
-    if (st == SQ_OK && found && value != shape_value)
-        st = sq_fail(SQ_ERR_INPUT, "%s says %s = %lld, but the tensors of %s give %lld", json->source, keys[0], value,
-                     source, shape_value);
-    return st;
-}
-
 /* Config switches whose non-default values squeeze's forward pass does not implement:
  * refused by name rather than run as something else. */
 static sq_status refuse_unimplemented(const sq_hf_config *json)
@@ -157,13 +146,13 @@ static sq_status mamba_infer_config(const sq_tensor_set *set, const sq_family_hi
         sq_mamba_name(name, sizeof name, prefix, 0, "mixer.dt_proj.weight");
         SQ_TRY(sq_param_require_ndim(set, name, 2, &dt_proj));
         own->dt_rank = (int)dt_proj->shape[1];
-        SQ_TRY(agree(&json, k_inner, own->d_inner, source));
-        SQ_TRY(agree(&json, k_rank, own->dt_rank, source));
+        SQ_TRY(sq_hf_config_agree(&json, k_inner, own->d_inner, source));
+        SQ_TRY(sq_hf_config_agree(&json, k_rank, own->dt_rank, source));
     } else {
         if (a_log->ndim != 1)
             SQ_FAIL(SQ_ERR_INPUT, "%s: Mamba-2 A_log is [heads], found %d dimensions", source, a_log->ndim);
         own->ssm_heads = (int)a_log->shape[0];
-        SQ_TRY(agree(&json, k_heads, own->ssm_heads, source));
+        SQ_TRY(sq_hf_config_agree(&json, k_heads, own->ssm_heads, source));
         long long gn2 = in_proj->shape[0] - 2LL * own->d_inner - own->ssm_heads; /* 2 G N */
         long long groups = 0, state = 0;
         bool has_groups = false, has_state = false;
@@ -185,11 +174,11 @@ static sq_status mamba_infer_config(const sq_tensor_set *set, const sq_family_hi
         own->ssm_groups = (int)groups;
         own->ssm_state_size = (int)state;
     }
-    SQ_TRY(agree(&json, k_hidden, cfg->hidden_size, source));
-    SQ_TRY(agree(&json, k_layers, cfg->num_layers, source));
-    SQ_TRY(agree(&json, k_vocab, cfg->vocab_size, source));
-    SQ_TRY(agree(&json, k_state, own->ssm_state_size, source));
-    SQ_TRY(agree(&json, k_conv, own->ssm_conv_kernel, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_hidden, cfg->hidden_size, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_layers, cfg->num_layers, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_vocab, cfg->vocab_size, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_state, own->ssm_state_size, source));
+    SQ_TRY(sq_hf_config_agree(&json, k_conv, own->ssm_conv_kernel, source));
     double eps = 0.0;
     SQ_TRY(sq_hf_config_real(&json, k_eps, &eps, &found));
     cfg->layer_norm_eps = found ? eps : 1e-5; /* MambaConfig's default */
@@ -267,33 +256,13 @@ cleanup:
     return st;
 }
 
-/* The key set of every squeeze config (models/model_config.h), then mamba's own. */
-static void mamba_config_to_json(const sq_model_config *cfg, json_t *root)
-{
-    const sq_mamba_config *own = sq_mamba_config_c(cfg);
-    const sq_model_config_v1_keys keys = {
-        .ssm_state_size = own->ssm_state_size, .ssm_conv_kernel = own->ssm_conv_kernel,
-        .ssm_expand = own->ssm_expand,         .d_inner = own->d_inner,
-    };
-    sq_model_config_json_v1(cfg, &keys, root);
-    json_object_set_new(root, "ssm_version", json_integer(own->ssm_version));
-    json_object_set_new(root, "dt_rank", json_integer(own->dt_rank));
-    json_object_set_new(root, "ssm_groups", json_integer(own->ssm_groups));
-    json_object_set_new(root, "ssm_heads", json_integer(own->ssm_heads));
-}
-
-static void mamba_config_from_json(const json_t *root, sq_model_config *cfg)
-{
-    sq_mamba_config *own = sq_mamba_config_of(cfg);
-    own->ssm_state_size = sq_model_config_json_int(root, "ssm_state_size");
-    own->ssm_conv_kernel = sq_model_config_json_int(root, "ssm_conv_kernel");
-    own->d_inner = sq_model_config_json_int(root, "d_inner");
-    own->ssm_expand = sq_model_config_json_int(root, "ssm_expand");
-    own->ssm_version = sq_model_config_json_int(root, "ssm_version");
-    own->dt_rank = sq_model_config_json_int(root, "dt_rank");
-    own->ssm_groups = sq_model_config_json_int(root, "ssm_groups");
-    own->ssm_heads = sq_model_config_json_int(root, "ssm_heads");
-}
+/* Its own config fields, as keys of config_json (models/model_config.h). */
+static const sq_config_field mamba_config_fields[] = {
+    SQ_CONFIG_INT(sq_mamba_config, ssm_state_size), SQ_CONFIG_INT(sq_mamba_config, ssm_conv_kernel),
+    SQ_CONFIG_INT(sq_mamba_config, d_inner), SQ_CONFIG_INT(sq_mamba_config, ssm_expand),
+    SQ_CONFIG_INT(sq_mamba_config, ssm_version), SQ_CONFIG_INT(sq_mamba_config, dt_rank),
+    SQ_CONFIG_INT(sq_mamba_config, ssm_groups), SQ_CONFIG_INT(sq_mamba_config, ssm_heads), {NULL, 0, false},
+};
 
 const sq_family sq_family_mamba = {
     .name = "mamba",
@@ -304,8 +273,7 @@ const sq_family sq_family_mamba = {
     .recognise = mamba_recognise,
     .infer_config = mamba_infer_config,
     .validate = mamba_validate,
-    .config_to_json = mamba_config_to_json,
-    .config_from_json = mamba_config_from_json,
+    .config_fields = mamba_config_fields,
     .tensors = mamba_rules,
     /* no .ends: "backbone." is optional in the names (mamba_names.h), so
      * mamba_forward.c loads its embedding, final RMSNorm and head itself */

@@ -6,13 +6,14 @@
  * header (models/itera.h: sq_itera_config) and keeps it in `own`, a fixed-size
  * area inside this struct, so a config is still copied, compared and stored by
  * value.  A family reads its part with SQ_FAMILY_CONFIG / SQ_FAMILY_CONFIG_CONST
- * and writes and reads its JSON keys itself (sq_family.config_to_json and
- * config_from_json, models/family.h).
+ * and lists its fields' JSON keys in a table (sq_family.config_fields,
+ * models/family.h) that this file writes and reads.
  */
 #ifndef SQ_MODELS_MODEL_CONFIG_H
 #define SQ_MODELS_MODEL_CONFIG_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/status.h"
@@ -54,16 +55,24 @@ typedef struct {
 sq_status sq_model_config_to_json(const sq_model_config *cfg, char **json_out);
 sq_status sq_model_config_from_json(const char *json, sq_model_config *cfg);
 
-/* For the families' JSON functions: the integer at key (0 when absent or not an integer). */
+/* The integer at key (0 when absent or not an integer). */
 int sq_model_config_json_int(const json_t *root, const char *key);
 
-/* The key set every squeeze model config carried before families kept their own
- * parts, in its order after layer_norm_eps.  itera and itera-transformer write it
- * whole (zeros where a key is not theirs), so the artifacts they write stay
- * byte-identical; a new family writes only its own keys. */
+/* One field of a family's own config struct and its key in config_json (the
+ * field's name): a family's table of them ends with a NULL key.
+ *
+ * The keys every squeeze model config carried before families kept their own
+ * parts (ssm_state_size, ssm_conv_kernel, ssm_expand, d_inner, num_experts,
+ * expert_size, top_k, moe_layers, num_heads, ffn_size) are written first, in
+ * that order after layer_norm_eps, with 0 where the family has no such field,
+ * so the artifacts stay byte-identical; the family's other fields follow in
+ * its table's order. */
 typedef struct {
-    int ssm_state_size, ssm_conv_kernel, ssm_expand, d_inner, expert_size, num_heads, ffn_size;
-} sq_model_config_v1_keys;
-void sq_model_config_json_v1(const sq_model_config *cfg, const sq_model_config_v1_keys *keys, json_t *root);
+    const char *key;
+    size_t offset; /* of the field in the family's config struct */
+    bool real;     /* a double; otherwise an int */
+} sq_config_field;
+#define SQ_CONFIG_INT(type, field) {#field, offsetof(type, field), false}
+#define SQ_CONFIG_REAL(type, field) {#field, offsetof(type, field), true}
 
 #endif
