@@ -192,6 +192,27 @@ START_TEST(test_panel_edges)
 }
 END_TEST
 
+/* Stacked weights packed from two sources are the joined weight's panels, and a row read
+ * back from fp32 panels (the embedding of a tied head) is the row that went in. */
+START_TEST(test_stacked_panels_and_rows)
+{
+    sq_matrix joined, stacked;
+    float row[COLS];
+    make_inputs();
+    ck_assert_int_eq(sq_matrix_from_f32(w, ROWS, COLS, &joined), SQ_OK);
+    ck_assert_int_eq(sq_matrix_from_f32_stacked(w, 20, w + 20 * COLS, ROWS - 20, COLS, &stacked), SQ_OK);
+    ck_assert_int_eq(stacked.rows, ROWS);
+    ck_assert_uint_eq(stacked.bytes, joined.bytes);
+    ck_assert_int_eq(memcmp(stacked.codes, joined.codes, joined.bytes), 0);
+    for (int r = 0; r < ROWS; r++) {
+        sq_matrix_row_f32(&stacked, r, row);
+        ck_assert_int_eq(memcmp(row, w + (size_t)r * COLS, sizeof row), 0);
+    }
+    sq_matrix_free(&joined);
+    sq_matrix_free(&stacked);
+}
+END_TEST
+
 START_TEST(test_every_kernel_has_a_reference)
 {
     for (const sq_kernel *const *k = sq_kernel_all(); *k; k++) {
@@ -209,6 +230,7 @@ int main(void)
     tcase_add_loop_test(tc, test_format_kernel, 0, CASES);
     tcase_add_test(tc, test_panel_edges);
     tcase_add_test(tc, test_every_kernel_has_a_reference);
+    tcase_add_test(tc, test_stacked_panels_and_rows);
     suite_add_tcase(suite, tc);
     return sq_test_run(suite);
 }

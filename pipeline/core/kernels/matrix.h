@@ -81,11 +81,17 @@ const sq_kernel *const *sq_kernel_all(void);
 
 /* W from fp32 values [rows, cols] (copied into panels). */
 sq_status sq_matrix_from_f32(const float *w, int rows, int cols, sq_matrix *m);
+/* W = [W1; W2] from two fp32 sources [rows1, cols] and [rows2, cols], packed where they lie. */
+sq_status sq_matrix_from_f32_stacked(const float *w1, int rows1, const float *w2, int rows2, int cols,
+                                     sq_matrix *m);
 /* W from fp16 or bf16 values (IEEE half or bfloat16 bits), kept 16-bit in panels. */
 sq_status sq_matrix_from_16bit(const uint16_t *w, bool bf16, int rows, int cols, sq_matrix *m);
 /* W from a stored tensor: its format's kernel when it takes the tensor, else fp32 panels of
  * the dequantized values (name of the tensor in messages: qt->name). */
 sq_status sq_matrix_from_qtensor(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m);
+/* Row r of W (r < rows) into out[cols], from fp32 panels (a tied embedding table kept
+ * once, as its head's weight); only for m from sq_matrix_from_f32. */
+void sq_matrix_row_f32(const sq_matrix *m, int r, float *out);
 void sq_matrix_free(sq_matrix *m);
 
 /* y = x W^T (+ y); work must hold T * cols values (sq_kernel_work_reserve). */

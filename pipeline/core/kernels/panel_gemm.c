@@ -28,21 +28,28 @@
 
 static size_t panel_count(int rows) { return ((size_t)rows + PANEL - 1) / PANEL; }
 
-/* Packs element (r, k) of a row-major [rows, cols] source of `size`-byte elements. */
-static sq_status pack_panels(const void *src, size_t size, int rows, int cols, sq_matrix *m, const char *what)
+/* Packs the rows of two row-major sources of `size`-byte elements, rows1 rows of src1 then
+ * rows2 rows of src2 (NULL when rows2 is 0), as one [rows1 + rows2, cols] weight: stacked
+ * weights are packed from where they lie, with no joined copy. */
+static sq_status pack_panels(const void *src1, int rows1, const void *src2, int rows2, size_t size, int cols,
+                             sq_matrix *m, const char *what)
 {
     sq_status st = SQ_OK;
+    const int rows = rows1 + rows2;
     size_t panels = panel_count(rows), bytes = panels * PANEL * (size_t)cols * size;
     char *out = NULL;
     SQ_TRY(sq_alloc(&out, bytes, 1, what));
-    for (size_t p = 0; p < panels; p++)
-        for (int k = 0; k < cols; k++)
-            for (int j = 0; j < PANEL; j++) {
-                size_t r = p * PANEL + (size_t)j;
-                char *dst = out + ((p * (size_t)cols + (size_t)k) * PANEL + (size_t)j) * size;
-                if (r < (size_t)rows)
-                    memcpy(dst, (const char *)src + (r * (size_t)cols + (size_t)k) * size, size);
-            }
+    for (int r = 0; r < rows; r++) {
+        const char *row = r < rows1 ? (const char *)src1 + (size_t)r * cols * size
+                                    : (const char *)src2 + (size_t)(r - rows1) * cols * size;
+        char *dst = out + ((size_t)(r / PANEL) * cols * PANEL + (size_t)(r % PANEL)) * size;
+        if (size == sizeof(float))
+            for (int k = 0; k < cols; k++)
+                memcpy(dst + (size_t)k * PANEL * sizeof(float), row + (size_t)k * sizeof(float), sizeof(float));
+        else
+            for (int k = 0; k < cols; k++)
+                memcpy(dst + (size_t)k * PANEL * size, row + (size_t)k * size, size);
+    }
     m->codes = out;
     m->bytes = bytes;
     m->rows = rows;
@@ -54,14 +61,29 @@ cleanup:
 sq_status sq_panel_pack_f32(const float *w, int rows, int cols, sq_matrix *m)
 {
     m->kernel = &sq_kernel_f32_panel;
-    return pack_panels(w, sizeof(float), rows, cols, m, "fp32 weight panels");
+    return pack_panels(w, rows, NULL, 0, sizeof(float), cols, m, "fp32 weight panels");
+}
+
+sq_status sq_matrix_from_f32_stacked(const float *w1, int rows1, const float *w2, int rows2, int cols,
+                                     sq_matrix *m)
+{
+    memset(m, 0, sizeof *m);
+    m->kernel = &sq_kernel_f32_panel;
+    return pack_panels(w1, rows1, w2, rows2, sizeof(float), cols, m, "fp32 weight panels");
+}
+
+void sq_matrix_row_f32(const sq_matrix *m, int r, float *out)
+{
+    const float *b = (const float *)m->codes + (size_t)(r / PANEL) * (size_t)m->cols * PANEL + r % PANEL;
+    for (int k = 0; k < m->cols; k++)
+        out[k] = b[(size_t)k * PANEL];
 }
 
 sq_status sq_matrix_from_16bit(const uint16_t *w, bool bf16, int rows, int cols, sq_matrix *m)
 {
     memset(m, 0, sizeof *m);
     m->kernel = bf16 ? &sq_kernel_bf16_panel : &sq_kernel_f16_panel;
-    return pack_panels(w, 2, rows, cols, m, bf16 ? "bf16 weight panels" : "fp16 weight panels");
+    return pack_panels(w, rows, NULL, 0, 2, cols, m, bf16 ? "bf16 weight panels" : "fp16 weight panels");
 }
 
 static sq_status prepare_16bit(const sq_qtensor *qt, sq_dtype dtype, const sq_kernel *kernel, sq_matrix *m)
@@ -73,7 +95,7 @@ static sq_status prepare_16bit(const sq_qtensor *qt, sq_dtype dtype, const sq_ke
         (st = sq_kernel_buffer(qt, "data", dtype, (int64_t)rows * cols, &data)) != SQ_OK)
         return st;
     m->kernel = kernel;
-    return pack_panels(data->data, 2, rows, cols, m, qt->name);
+    return pack_panels(data->data, rows, NULL, 0, 2, cols, m, qt->name);
 }
 
 static sq_status prepare_f32(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)

@@ -177,13 +177,37 @@ cleanup:
     return st;
 }
 
+/* The set's own fp32 data of a tensor, when the model may take it over as it is (release
+ * is on, nothing else reads it and it is no alias): used in place, no second copy. */
+static float *take_f32(const sq_fw_source *src, const char *name)
+{
+    sq_tensor_set *set = src->set;
+    if (!src->options->release || packed_tensor(src, name) != NULL)
+        return NULL;
+    for (size_t i = 0; i < set->count; i++)
+        if (set->tensors[i].alias_of && strcmp(set->tensors[i].alias_of, name) == 0)
+            return NULL;
+    for (size_t i = 0; i < set->count; i++) {
+        sq_tensor *t = &set->tensors[i];
+        if (strcmp(t->name, name) == 0 && t->alias_of == NULL && t->dtype == SQ_DTYPE_F32 && t->data != NULL) {
+            float *data = t->data;
+            t->data = NULL;
+            return data;
+        }
+    }
+    return NULL;
+}
+
 sq_status sq_fw_load(sq_fw_arena *arena, const sq_fw_source *src, const char *name, float **out)
 {
-    sq_status st = load_f32(src, name, out);
     const sq_qtensor *qt = packed_tensor(src, name);
     const sq_tensor *t = sq_tensor_set_find(src->set, name);
-    if (st != SQ_OK)
-        return st;
+    sq_status st = SQ_OK;
+    if ((*out = take_f32(src, name)) == NULL) {
+        st = load_f32(src, name, out);
+        if (st != SQ_OK)
+            return st;
+    }
     arena->array_bytes += (uint64_t)(qt ? sq_qtensor_numel(qt) : sq_tensor_numel(t)) * sizeof(float);
     release(src, name);
     return arena_keep(arena, *out);
@@ -254,9 +278,13 @@ sq_status sq_fw_load_linear(sq_fw_arena *arena, const sq_fw_source *src, const c
                                         &w->matrix));
             goto prepared;
         }
+        const int cols = (int)((qt ? sq_qtensor_numel(qt) : sq_tensor_numel(t)) / rows);
+        if (data && data->data && data->dtype == SQ_DTYPE_F32) { /* packed straight from the set's data */
+            SQ_TRY(sq_matrix_from_f32(data->data, (int)rows, cols, &w->matrix));
+            goto prepared;
+        }
         SQ_TRY(load_f32(src, name, &values));
-        SQ_TRY(sq_matrix_from_f32(values, (int)rows, (int)((qt ? sq_qtensor_numel(qt) : sq_tensor_numel(t)) / rows),
-                                  &w->matrix));
+        SQ_TRY(sq_matrix_from_f32(values, (int)rows, cols, &w->matrix));
         if (qt)
             w->matrix.fallback = true; /* the dequantized reference path */
     }
@@ -274,7 +302,7 @@ sq_status sq_fw_load_stacked(sq_fw_arena *arena, const sq_fw_source *src, const 
                              const sq_matrix **out1, const sq_matrix **out2)
 {
     sq_status st = SQ_OK;
-    float *a = NULL, *b = NULL, *both = NULL;
+    float *a = NULL, *b = NULL;
     const sq_tensor *t1 = sq_tensor_set_find(src->set, name1), *t2 = sq_tensor_set_find(src->set, name2);
     sq_fw_linear_weight *w;
     *out2 = NULL;
@@ -289,13 +317,20 @@ sq_status sq_fw_load_stacked(sq_fw_arena *arena, const sq_fw_source *src, const 
         return sq_fail(SQ_ERR_INPUT, "tensors '%s' and '%s' cannot be stacked: their rows differ in length", name1,
                        name2);
     const int64_t r1 = t1->shape[0], r2 = t2->shape[0], cols = t1->shape[1];
-    SQ_TRY(load_f32(src, name1, &a));
-    SQ_TRY(load_f32(src, name2, &b));
-    SQ_TRY(sq_alloc(&both, (size_t)(r1 + r2) * (size_t)cols, sizeof *both, name1));
-    memcpy(both, a, (size_t)(r1 * cols) * sizeof *both);
-    memcpy(both + r1 * cols, b, (size_t)(r2 * cols) * sizeof *both);
+    /* fp32 data is packed from the set where it lies; other dtypes are widened first */
+    const sq_tensor *d1 = sq_tensor_set_resolve(src->set, t1), *d2 = sq_tensor_set_resolve(src->set, t2);
+    const float *p1 = d1 && d1->data && d1->dtype == SQ_DTYPE_F32 ? d1->data : NULL;
+    const float *p2 = d2 && d2->data && d2->dtype == SQ_DTYPE_F32 ? d2->data : NULL;
+    if (p1 == NULL) {
+        SQ_TRY(load_f32(src, name1, &a));
+        p1 = a;
+    }
+    if (p2 == NULL) {
+        SQ_TRY(load_f32(src, name2, &b));
+        p2 = b;
+    }
     SQ_TRY(keep_linear(arena, name1, &w));
-    SQ_TRY(sq_matrix_from_f32(both, (int)(r1 + r2), (int)cols, &w->matrix));
+    SQ_TRY(sq_matrix_from_f32_stacked(p1, (int)r1, p2, (int)r2, (int)cols, &w->matrix));
     w->matrix.work = &arena->work;
     SQ_TRY(reserve_work(arena, src, &w->matrix));
     release(src, name1);
@@ -304,7 +339,6 @@ sq_status sq_fw_load_stacked(sq_fw_arena *arena, const sq_fw_source *src, const 
 cleanup:
     free(a);
     free(b);
-    free(both);
     return st;
 }
 
@@ -338,32 +372,35 @@ void sq_fw_arena_free(sq_fw_arena *arena)
 }
 
 /* The head: the family's head tensor when it is one of its own (run by its kernel), else
- * the tied embedding (one storage, itera-lite.md 1.3), packed from the fp32 embedding. */
-static sq_status load_head(sq_fw_arena *arena, const sq_fw_source *src, const sq_family_ends *names,
-                           const float *embedding, const sq_matrix **out)
-{
-    const sq_tensor *own = names->head ? sq_tensor_set_find(src->set, names->head) : NULL;
-    const sq_tensor *emb = sq_tensor_set_find(src->set, names->embedding);
-    if (own == NULL || sq_tensor_set_resolve(src->set, own) == sq_tensor_set_resolve(src->set, emb))
-        return sq_fw_linear_from_f32(arena, src, names->embedding, embedding, (int)emb->shape[0], (int)emb->shape[1],
-                                     out);
-    return sq_fw_load_linear(arena, src, names->head, out);
-}
-
+ * the tied embedding (one storage, itera-lite.md 1.3).  A tied fp32 embedding is kept once,
+ * as the head's panels, and the embedding step reads its rows from them. */
 sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_fw_source *src, const sq_family_ends *names,
                           sq_fw_ends *ends)
 {
     sq_status st = SQ_OK;
+    const sq_tensor *own = names->head ? sq_tensor_set_find(src->set, names->head) : NULL;
+    const sq_tensor *emb = sq_tensor_set_find(src->set, names->embedding);
+    const sq_tensor *emb_data = emb ? sq_tensor_set_resolve(src->set, emb) : NULL;
+    const bool tied = own == NULL || sq_tensor_set_resolve(src->set, own) == emb_data;
     memset(ends, 0, sizeof *ends);
     ends->norm = names->norm;
     ends->head_name = names->head ? names->head : names->embedding;
-    SQ_TRY(sq_fw_load(arena, src, names->embedding, &ends->embedding));
+    if (tied && emb_data && emb_data->data && emb_data->dtype == SQ_DTYPE_F32 && emb->ndim == 2 &&
+        packed_tensor(src, names->embedding) == NULL) {
+        SQ_TRY(sq_fw_load_linear(arena, src, names->embedding, &ends->head));
+    } else {
+        SQ_TRY(sq_fw_load(arena, src, names->embedding, &ends->embedding));
+        if (tied)
+            SQ_TRY(sq_fw_linear_from_f32(arena, src, names->embedding, ends->embedding, (int)emb->shape[0],
+                                         (int)emb->shape[1], &ends->head));
+        else
+            SQ_TRY(sq_fw_load_linear(arena, src, names->head, &ends->head));
+    }
     if (names->position)
         SQ_TRY(sq_fw_load(arena, src, names->position, &ends->position));
     SQ_TRY(sq_fw_load(arena, src, names->norm_weight, &ends->norm_w));
     if (names->norm_bias)
         SQ_TRY(sq_fw_load(arena, src, names->norm_bias, &ends->norm_b));
-    SQ_TRY(load_head(arena, src, names, ends->embedding, &ends->head));
 cleanup:
     return st;
 }
@@ -382,15 +419,16 @@ static int all_finite(const float *v, size_t n)
 void sq_fw_embed(const sq_fw_ends *ends, const int32_t *tokens, int T, int d, float *x)
 {
     for (int t = 0; t < T; t++) {
-        const float *e = ends->embedding + (size_t)tokens[t] * d;
         float *row = x + (size_t)t * d;
-        if (ends->position == NULL) {
-            memcpy(row, e, (size_t)d * sizeof *row);
+        if (ends->embedding != NULL)
+            memcpy(row, ends->embedding + (size_t)tokens[t] * d, (size_t)d * sizeof *row);
+        else
+            sq_matrix_row_f32(ends->head, tokens[t], row);
+        if (ends->position == NULL)
             continue;
-        }
         const float *p = ends->position + (size_t)t * d;
         for (int c = 0; c < d; c++)
-            row[c] = e[c] + p[c];
+            row[c] += p[c];
     }
 }
 

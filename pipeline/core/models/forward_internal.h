@@ -67,7 +67,8 @@ void sq_fw_free_buffers(float **const buffers[], size_t n);
 /* What a family has around its blocks (sq_family_ends names them): the token
  * embedding, a learned position embedding or none, the final norm and the head. */
 typedef struct {
-    float *embedding;       /* [V, d] */
+    float *embedding;       /* [V, d], or NULL when its rows are read from the tied head's fp32
+                               panels (one copy of the table: sq_matrix_row_f32) */
     float *position;        /* [S, d], or NULL */
     float *norm_w, *norm_b; /* [d] final norm; norm_b NULL when it has no bias */
     sq_norm_kind norm;      /* LayerNorm or RMSNorm */
