@@ -11,14 +11,11 @@
 typedef double sq_vd4 __attribute__((vector_size(4 * sizeof(double))));
 typedef float sq_vf4 __attribute__((vector_size(4 * sizeof(float))));
 
-/* The lanes of an 8-float vector as two 4-double vectors (exact). */
+/* The lanes of an 8-float vector as two 4-double vectors (exact): one vcvtps2pd each. */
 SQ_VF_INLINE void widen(sq_vf v, sq_vd4 *lo, sq_vd4 *hi)
 {
-    sq_vf4 a, b;
-    memcpy(&a, &v, sizeof a);
-    memcpy(&b, (const char *)&v + sizeof a, sizeof b);
-    *lo = __builtin_convertvector(a, sq_vd4);
-    *hi = __builtin_convertvector(b, sq_vd4);
+    *lo = __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), sq_vd4);
+    *hi = __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), sq_vd4);
 }
 
 SQ_VEC_KERNEL double sq_logsumexp(const float *logits, int vocab)
@@ -26,29 +23,52 @@ SQ_VEC_KERNEL double sq_logsumexp(const float *logits, int vocab)
     /* log sum_v exp(x_v) = m + log sum_v exp(x_v - m), m the largest logit (so no
      * term exceeds 1 and the largest is exactly 1).  F.log_softmax(x.double())
      * computes every term in double; here the differences x_v - m and their exp
-     * are float (vec_math.h's exp, about 1 ulp), eight at a time, and only the
-     * sum is double: each term carries a relative error of a few 1e-8, the sum
-     * the same (the terms are positive, so nothing cancels), and the result is
-     * within ~1e-7 of the double computation.  The order of the additions is
-     * fixed by vocab alone (eight lane sums, then the lanes in a fixed order),
-     * so a window scores the same on every rank. */
+     * are float (vec_math.h's exp, about 1 ulp), eight at a time, two terms are
+     * added in float and only the running sum is double: each term carries a
+     * relative error of about 1e-7, the sum the same (the terms are positive, so
+     * nothing cancels), and the result is within ~1e-7 of the double
+     * computation.  The order of the additions is fixed by vocab alone (eight
+     * lane sums, then the lanes in a fixed order), so a window scores the same
+     * on every rank. */
     const int full = vocab - vocab % SQ_VF_LANES;
     const size_t tail = (size_t)(vocab - full);
-    sq_vf top = sq_vf_splat(-INFINITY);
-    for (int v = 0; v < full; v += SQ_VF_LANES) {
-        sq_vf x = sq_vf_load(logits + v);
-        top = sq_vf_select(x > top, x, top);
+    /* four running maxima, so the compare-and-select chains overlap (the maximum does not
+     * depend on the order: the same value on every layout) */
+    sq_vf t0 = sq_vf_splat(-INFINITY), t1 = t0, t2 = t0, t3 = t0;
+    int v = 0;
+    for (; v + 4 * SQ_VF_LANES <= full; v += 4 * SQ_VF_LANES) {
+        sq_vf x0 = sq_vf_load(logits + v), x1 = sq_vf_load(logits + v + SQ_VF_LANES),
+              x2 = sq_vf_load(logits + v + 2 * SQ_VF_LANES), x3 = sq_vf_load(logits + v + 3 * SQ_VF_LANES);
+        t0 = sq_vf_select(x0 > t0, x0, t0);
+        t1 = sq_vf_select(x1 > t1, x1, t1);
+        t2 = sq_vf_select(x2 > t2, x2, t2);
+        t3 = sq_vf_select(x3 > t3, x3, t3);
     }
+    for (; v < full; v += SQ_VF_LANES) {
+        sq_vf x = sq_vf_load(logits + v);
+        t0 = sq_vf_select(x > t0, x, t0);
+    }
+    t0 = sq_vf_select(t1 > t0, t1, t0);
+    t2 = sq_vf_select(t3 > t2, t3, t2);
+    const sq_vf top = sq_vf_select(t2 > t0, t2, t0);
     float max = -INFINITY;
     for (int lane = 0; lane < SQ_VF_LANES; lane++)
         max = top[lane] > max ? top[lane] : max;
-    for (int v = full; v < vocab; v++)
+    for (v = full; v < vocab; v++)
         max = logits[v] > max ? logits[v] : max;
     if (!isfinite(max)) /* no finite logit: as the double form (inf, or NaN) */
         return max;
     const sq_vf m = sq_vf_splat(max);
     sq_vd4 sum_lo = {0, 0, 0, 0}, sum_hi = {0, 0, 0, 0}, lo, hi;
-    for (int v = 0; v < full; v += SQ_VF_LANES) {
+    /* two vectors of terms are added in float (one rounding, 6e-8 relative, of positive
+     * terms) before they are widened: half the conversions */
+    for (v = 0; v + 2 * SQ_VF_LANES <= full; v += 2 * SQ_VF_LANES) {
+        widen(sq_vf_exp(sq_vf_load(logits + v) - m) + sq_vf_exp(sq_vf_load(logits + v + SQ_VF_LANES) - m), &lo,
+              &hi);
+        sum_lo += lo;
+        sum_hi += hi;
+    }
+    for (; v < full; v += SQ_VF_LANES) {
         widen(sq_vf_exp(sq_vf_load(logits + v) - m), &lo, &hi);
         sum_lo += lo;
         sum_hi += hi;
