@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,16 @@ sq_status sq_fw_load(sq_fw_arena *arena, const sq_fw_source *src, const char *na
     return arena_keep(arena, *out);
 }
 
+sq_status sq_fw_loadf(sq_fw_arena *arena, const sq_fw_source *src, float **out, const char *pattern, ...)
+{
+    char name[SQ_FW_NAME_LEN];
+    va_list args;
+    va_start(args, pattern);
+    vsnprintf(name, sizeof name, pattern, args);
+    va_end(args);
+    return sq_fw_load(arena, src, name, out);
+}
+
 static sq_status keep_linear(sq_fw_arena *arena, const char *name, sq_fw_linear_weight **out)
 {
     sq_status st = SQ_OK;
@@ -298,6 +309,36 @@ cleanup:
     return st;
 }
 
+sq_status sq_fw_load_linearf(sq_fw_arena *arena, const sq_fw_source *src, const sq_matrix **out,
+                             char keep[SQ_FW_NAME_LEN], const char *pattern, ...)
+{
+    char name[SQ_FW_NAME_LEN];
+    va_list args;
+    va_start(args, pattern);
+    vsnprintf(name, sizeof name, pattern, args);
+    va_end(args);
+    if (keep != NULL)
+        memcpy(keep, name, sizeof name);
+    return sq_fw_load_linear(arena, src, name, out);
+}
+
+sq_status sq_fw_load_wanted(sq_fw_arena *arena, const sq_fw_source *src, sq_fw_namer *namer, const void *context,
+                            const sq_fw_want *wants, size_t count)
+{
+    char name[SQ_FW_NAME_LEN];
+    for (size_t i = 0; i < count; i++) {
+        sq_status st;
+        namer(context, wants[i].part, name, sizeof name);
+        if (wants[i].keep != NULL)
+            memcpy(wants[i].keep, name, sizeof name);
+        st = wants[i].linear ? sq_fw_load_linear(arena, src, name, wants[i].linear)
+                             : sq_fw_load(arena, src, name, wants[i].array);
+        if (st != SQ_OK)
+            return st;
+    }
+    return SQ_OK;
+}
+
 sq_status sq_fw_load_stacked(sq_fw_arena *arena, const sq_fw_source *src, const char *name1, const char *name2,
                              const sq_matrix **out1, const sq_matrix **out2)
 {
@@ -349,12 +390,31 @@ sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char 
     return st == SQ_OK ? arena_keep(arena, *ptr) : st;
 }
 
-void sq_fw_free_buffers(float **const buffers[], size_t n)
+void sq_fw_state_free(sq_fw_arena *arena, float **const activations[], size_t n, void *state)
 {
     for (size_t i = 0; i < n; i++) {
-        free(*buffers[i]);
-        *buffers[i] = NULL;
+        free(*activations[i]);
+        *activations[i] = NULL;
     }
+    sq_fw_arena_free(arena);
+    free(state);
+}
+
+sq_status sq_fw_alloc_buffers(const sq_fw_sized *buffers, size_t n, const char *what)
+{
+    sq_status st = SQ_OK;
+    for (size_t i = 0; i < n; i++) {
+        free(*buffers[i].buffer);
+        *buffers[i].buffer = NULL;
+    }
+    for (size_t i = 0; i < n && st == SQ_OK; i++)
+        st = sq_alloc(buffers[i].buffer, buffers[i].count > 0 ? buffers[i].count : 1, sizeof(float), what);
+    if (st != SQ_OK)
+        for (size_t i = 0; i < n; i++) {
+            free(*buffers[i].buffer);
+            *buffers[i].buffer = NULL;
+        }
+    return st;
 }
 
 void sq_fw_arena_free(sq_fw_arena *arena)
@@ -384,7 +444,7 @@ sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_fw_source *src, const sq_
     const bool tied = own == NULL || sq_tensor_set_resolve(src->set, own) == emb_data;
     memset(ends, 0, sizeof *ends);
     ends->norm = names->norm;
-    ends->head_name = names->head ? names->head : names->embedding;
+    snprintf(ends->head_name, sizeof ends->head_name, "%s", names->head ? names->head : names->embedding);
     if (tied && emb_data && emb_data->data && emb_data->dtype == SQ_DTYPE_F32 && emb->ndim == 2 &&
         packed_tensor(src, names->embedding) == NULL) {
         SQ_TRY(sq_fw_load_linear(arena, src, names->embedding, &ends->head));
@@ -530,12 +590,12 @@ void sq_fw_rmsnorm(const float *x, int rows, int d, const float *w, double eps, 
     for (int r = 0; r < rows; r++) {
         const float *v = x + (size_t)r * d;
         float *o = out + (size_t)r * d;
-        float sq = 0.0f;
+        double ss = 0.0;
         for (int j = 0; j < d; j++)
-            sq += v[j] * v[j];
-        const float inv = (float)(1.0 / sqrt((double)(sq / (float)d) + eps));
+            ss += (double)v[j] * v[j];
+        const float inv = (float)(1.0 / sqrt(ss / d + eps));
         for (int j = 0; j < d; j++)
-            o[j] = w[j] * (v[j] * inv);
+            o[j] = v[j] * inv * w[j];
     }
 }
 

@@ -50,6 +50,14 @@ sq_status sq_fw_load(sq_fw_arena *arena, const sq_fw_source *src, const char *na
  * packed (unless the options ask for the dequantized reference), a plain one becomes fp32
  * panels.  Owned by the arena; listed for sq_model_linear_at. */
 sq_status sq_fw_load_linear(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const sq_matrix **out);
+/* The longest tensor name the families build ("layers.%d.moe.layer.experts.%d.w1.weight"). */
+#define SQ_FW_NAME_LEN 128
+/* sq_fw_load and sq_fw_load_linear of the tensor a printf pattern names; keep (may be NULL)
+ * receives the name, for the linear_input hook. */
+sq_status sq_fw_loadf(sq_fw_arena *arena, const sq_fw_source *src, float **out, const char *pattern, ...)
+    __attribute__((format(printf, 4, 5)));
+sq_status sq_fw_load_linearf(sq_fw_arena *arena, const sq_fw_source *src, const sq_matrix **out,
+                             char keep[SQ_FW_NAME_LEN], const char *pattern, ...) __attribute__((format(printf, 5, 6)));
 /* A linear weight [rows, cols] from fp32 values the model already holds (a tied head: the
  * embedding), packed into panels; listed under `name`. */
 sq_status sq_fw_linear_from_f32(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const float *values,
@@ -58,11 +66,30 @@ sq_status sq_fw_linear_from_f32(sq_fw_arena *arena, const sq_fw_source *src, con
  * for both, as itera's delta_proj and B); *out2 is NULL then, else each keeps its own kernel. */
 sq_status sq_fw_load_stacked(sq_fw_arena *arena, const sq_fw_source *src, const char *name1, const char *name2,
                              const sq_matrix **out1, const sq_matrix **out2);
+/* One tensor a family's layer loads: a plain fp32 array (array) or a linear weight (linear),
+ * named by the family's namer from part; keep (SQ_FW_NAME_LEN, may be NULL) receives the name. */
+typedef struct {
+    const char *part;
+    float **array;
+    const sq_matrix **linear;
+    char *keep;
+} sq_fw_want;
+typedef void sq_fw_namer(const void *context, const char *part, char *name, size_t size);
+sq_status sq_fw_load_wanted(sq_fw_arena *arena, const sq_fw_source *src, sq_fw_namer *namer, const void *context,
+                            const sq_fw_want *wants, size_t count);
 /* A zeroed buffer of count floats (or ints: size is the element size), owned by the arena. */
 sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out);
 void sq_fw_arena_free(sq_fw_arena *arena);
-/* Frees each of n per-call activation buffers and sets it to NULL. */
-void sq_fw_free_buffers(float **const buffers[], size_t n);
+/* A per-call activation buffer and the floats it holds. */
+typedef struct {
+    float **buffer;
+    size_t count;
+} sq_fw_sized;
+/* Allocates each buffer afresh (zeroed) at its size, freeing what it held; on failure none
+ * is left allocated. */
+sq_status sq_fw_alloc_buffers(const sq_fw_sized *buffers, size_t n, const char *what);
+/* Frees a family's state: its n per-call activation buffers, its arena, then the state itself. */
+void sq_fw_state_free(sq_fw_arena *arena, float **const activations[], size_t n, void *state);
 
 /* What a family has around its blocks (sq_family_ends names them): the token
  * embedding, a learned position embedding or none, the final norm and the head. */
@@ -75,7 +102,7 @@ typedef struct {
     const sq_matrix *head;  /* [V, d]: the head when it is a tensor of its own (an untied copy,
                                as dynamic INT8 makes it, itera-lite.md 3.1), else the tied
                                embedding packed as a linear weight of its own */
-    const char *head_name;  /* the head's name for the linear_input hook */
+    char head_name[SQ_FW_NAME_LEN]; /* the head's name for the linear_input hook */
 } sq_fw_ends;
 
 /* Loads the tensors the family's ends name (a NULL name: none). */
@@ -99,7 +126,8 @@ void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *
 void sq_fw_layernorm(const float *x, int rows, int d, const float *w, const float *b, double eps, float *out);
 
 /* out = x / sqrt(mean(x^2) + eps) * w for each of rows rows of width d (RMSNorm as
- * Llama's and Mamba's reference code computes it, in fp32; out may equal x). */
+ * Llama's and Mamba's reference code computes it; the sum of squares in double, the rest
+ * in fp32; out may equal x). */
 void sq_fw_rmsnorm(const float *x, int rows, int d, const float *w, double eps, float *out);
 
 /* F.gelu default: exact erf form 0.5 v (1 + erf(v / sqrt 2)), in place (erf by a rational

@@ -21,7 +21,7 @@
 #include "models/itera.h"
 #include "models/vec_math.h"
 
-#define NAME_MAX_LEN 96
+#define NAME_MAX_LEN SQ_FW_NAME_LEN
 
 typedef struct {
     /* SSM block (1.2: SSMBlock, S4Kernel) */
@@ -87,78 +87,61 @@ static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq
 {
     const sq_itera_config *own = sq_itera_config_c(cfg);
     itera_layer *L = &m->layers[i];
+    sq_fw_arena *ar = &m->arena;
     const int E = cfg->num_experts, N = own->ssm_state_size, K = own->ssm_conv_kernel, di = own->d_inner;
-    char name[NAME_MAX_LEN];
+    char name[NAME_MAX_LEN], b_name[NAME_MAX_LEN];
     float *a_log, *conv_raw, *C;
-    char b_name[NAME_MAX_LEN];
     sq_status st = SQ_OK;
-#define LOAD(field, ...)                                  \
-    do {                                                  \
-        snprintf(name, sizeof name, __VA_ARGS__);         \
-        SQ_TRY(sq_fw_load(&m->arena, set, name, &field)); \
-    } while (0)
-#define LOAD_LINEAR(field, ...)                                  \
-    do {                                                         \
-        snprintf(name, sizeof name, __VA_ARGS__);                \
-        SQ_TRY(sq_fw_load_linear(&m->arena, set, name, &field)); \
-    } while (0)
-    LOAD_LINEAR(L->in_proj, "layers.%d.ssm.in_proj.weight", i);
-    LOAD(conv_raw, "layers.%d.ssm.conv1d.weight", i);
-    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)K * di, sizeof(float), "conv weights", &L->conv_w));
+    SQ_TRY(sq_fw_load_linearf(ar, set, &L->in_proj, L->in_proj_name, "layers.%d.ssm.in_proj.weight", i));
+    SQ_TRY(sq_fw_loadf(ar, set, &conv_raw, "layers.%d.ssm.conv1d.weight", i));
+    SQ_TRY(sq_fw_alloc(ar, (size_t)K * di, sizeof(float), "conv weights", &L->conv_w));
     for (int c = 0; c < di; c++)
         for (int k = 0; k < K; k++)
             L->conv_w[(size_t)k * di + c] = conv_raw[(size_t)c * K + k];
-    LOAD(L->conv_b, "layers.%d.ssm.conv1d.bias", i);
-    LOAD(a_log, "layers.%d.ssm.ssm.A_log", i);
-    LOAD(C, "layers.%d.ssm.ssm.C", i);
-    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)N * di, sizeof(float), "C transposed", &L->C_t));
+    SQ_TRY(sq_fw_loadf(ar, set, &L->conv_b, "layers.%d.ssm.conv1d.bias", i));
+    SQ_TRY(sq_fw_loadf(ar, set, &a_log, "layers.%d.ssm.ssm.A_log", i));
+    SQ_TRY(sq_fw_loadf(ar, set, &C, "layers.%d.ssm.ssm.C", i));
+    SQ_TRY(sq_fw_alloc(ar, (size_t)N * di, sizeof(float), "C transposed", &L->C_t));
     for (int c = 0; c < di; c++)
         for (int n = 0; n < N; n++)
             L->C_t[(size_t)n * di + c] = C[(size_t)c * N + n];
-    LOAD(L->D, "layers.%d.ssm.ssm.D", i);
+    SQ_TRY(sq_fw_loadf(ar, set, &L->D, "layers.%d.ssm.ssm.D", i));
     snprintf(name, sizeof name, "layers.%d.ssm.ssm.delta_proj.weight", i);
     snprintf(b_name, sizeof b_name, "layers.%d.ssm.ssm.B", i);
-    SQ_TRY(sq_fw_load_stacked(&m->arena, set, name, b_name, &L->delta_bw, &L->b_proj));
-    LOAD(L->delta_b, "layers.%d.ssm.ssm.delta_proj.bias", i);
-    LOAD_LINEAR(L->out_proj, "layers.%d.ssm.out_proj.weight", i);
-    LOAD(L->ssm_norm_w, "layers.%d.ssm.norm.weight", i);
-    LOAD(L->ssm_norm_b, "layers.%d.ssm.norm.bias", i);
+    SQ_TRY(sq_fw_load_stacked(ar, set, name, b_name, &L->delta_bw, &L->b_proj));
+    memcpy(L->delta_name, name, sizeof name);
+    SQ_TRY(sq_fw_loadf(ar, set, &L->delta_b, "layers.%d.ssm.ssm.delta_proj.bias", i));
+    SQ_TRY(sq_fw_load_linearf(ar, set, &L->out_proj, L->out_proj_name, "layers.%d.ssm.out_proj.weight", i));
+    SQ_TRY(sq_fw_loadf(ar, set, &L->ssm_norm_w, "layers.%d.ssm.norm.weight", i));
+    SQ_TRY(sq_fw_loadf(ar, set, &L->ssm_norm_b, "layers.%d.ssm.norm.bias", i));
     for (int n = 0; n < N; n++) /* A = -torch.exp(self.A_log) */
         a_log[n] = -expf(a_log[n]);
     L->A = a_log;
-    snprintf(L->in_proj_name, NAME_MAX_LEN, "layers.%d.ssm.in_proj.weight", i);
-    snprintf(L->delta_name, NAME_MAX_LEN, "layers.%d.ssm.ssm.delta_proj.weight", i);
-    snprintf(L->out_proj_name, NAME_MAX_LEN, "layers.%d.ssm.out_proj.weight", i);
     for (int j = 0; j < cfg->moe_layer_count; j++)
         L->is_moe = L->is_moe || cfg->moe_layers[j] == i;
     if (!L->is_moe) {
-        LOAD(L->ffn_norm_w, "layers.%d.moe.norm.weight", i);
-        LOAD(L->ffn_norm_b, "layers.%d.moe.norm.bias", i);
-        LOAD_LINEAR(L->ffn_w1, "layers.%d.moe.ffn.w1.weight", i);
-        LOAD_LINEAR(L->ffn_w2, "layers.%d.moe.ffn.w2.weight", i);
-        snprintf(L->w1_name, NAME_MAX_LEN, "layers.%d.moe.ffn.w1.weight", i);
-        snprintf(L->w2_name, NAME_MAX_LEN, "layers.%d.moe.ffn.w2.weight", i);
+        SQ_TRY(sq_fw_loadf(ar, set, &L->ffn_norm_w, "layers.%d.moe.norm.weight", i));
+        SQ_TRY(sq_fw_loadf(ar, set, &L->ffn_norm_b, "layers.%d.moe.norm.bias", i));
+        SQ_TRY(sq_fw_load_linearf(ar, set, &L->ffn_w1, L->w1_name, "layers.%d.moe.ffn.w1.weight", i));
+        SQ_TRY(sq_fw_load_linearf(ar, set, &L->ffn_w2, L->w2_name, "layers.%d.moe.ffn.w2.weight", i));
         goto cleanup;
     }
     if (E < cfg->top_k || E < 1)
         SQ_FAIL(SQ_ERR_INPUT, "broken checkpoint: layer %d is a MoE layer with %d experts, fewer than top-k = %d",
                 i, E, cfg->top_k);
-    LOAD(L->ffn_norm_w, "layers.%d.moe.layer.norm.weight", i);
-    LOAD(L->ffn_norm_b, "layers.%d.moe.layer.norm.bias", i);
-    LOAD_LINEAR(L->gate, "layers.%d.moe.layer.router.gate.weight", i);
-    snprintf(L->gate_name, NAME_MAX_LEN, "layers.%d.moe.layer.router.gate.weight", i);
-    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w1, "expert table", &L->expert_w1));
-    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w2, "expert table", &L->expert_w2));
-    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w1_name, "expert names", &L->expert_w1_name));
-    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)E, sizeof *L->expert_w2_name, "expert names", &L->expert_w2_name));
+    SQ_TRY(sq_fw_loadf(ar, set, &L->ffn_norm_w, "layers.%d.moe.layer.norm.weight", i));
+    SQ_TRY(sq_fw_loadf(ar, set, &L->ffn_norm_b, "layers.%d.moe.layer.norm.bias", i));
+    SQ_TRY(sq_fw_load_linearf(ar, set, &L->gate, L->gate_name, "layers.%d.moe.layer.router.gate.weight", i));
+    SQ_TRY(sq_fw_alloc(ar, (size_t)E, sizeof *L->expert_w1, "expert table", &L->expert_w1));
+    SQ_TRY(sq_fw_alloc(ar, (size_t)E, sizeof *L->expert_w2, "expert table", &L->expert_w2));
+    SQ_TRY(sq_fw_alloc(ar, (size_t)E, sizeof *L->expert_w1_name, "expert names", &L->expert_w1_name));
+    SQ_TRY(sq_fw_alloc(ar, (size_t)E, sizeof *L->expert_w2_name, "expert names", &L->expert_w2_name));
     for (int e = 0; e < E; e++) {
-        LOAD_LINEAR(L->expert_w1[e], "layers.%d.moe.layer.experts.%d.w1.weight", i, e);
-        LOAD_LINEAR(L->expert_w2[e], "layers.%d.moe.layer.experts.%d.w2.weight", i, e);
-        snprintf(L->expert_w1_name[e], NAME_MAX_LEN, "layers.%d.moe.layer.experts.%d.w1.weight", i, e);
-        snprintf(L->expert_w2_name[e], NAME_MAX_LEN, "layers.%d.moe.layer.experts.%d.w2.weight", i, e);
+        SQ_TRY(sq_fw_load_linearf(ar, set, &L->expert_w1[e], L->expert_w1_name[e],
+                                  "layers.%d.moe.layer.experts.%d.w1.weight", i, e));
+        SQ_TRY(sq_fw_load_linearf(ar, set, &L->expert_w2[e], L->expert_w2_name[e],
+                                  "layers.%d.moe.layer.experts.%d.w2.weight", i, e));
     }
-#undef LOAD
-#undef LOAD_LINEAR
 cleanup:
     return st;
 }

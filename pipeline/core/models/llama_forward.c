@@ -22,7 +22,7 @@
 #include "models/llama.h"
 #include "models/llama_names.h"
 
-#define NAME_LEN 96
+#define NAME_LEN SQ_FW_NAME_LEN
 
 typedef struct {
     float *attn_norm, *ffn_norm;
@@ -34,29 +34,19 @@ typedef struct {
 typedef struct {
     sq_fw_arena arena;
     llama_layer *layers;
-    float *embedding, *norm;
-    const sq_matrix *head;
-    char head_name[NAME_LEN];
+    sq_fw_ends ends;         /* embedding, final RMSNorm, head */
     /* activations for up to `capacity` tokens (grown on demand, not in the arena) */
     int capacity;
     float *x, *h, *q, *k, *v, *att, *scores, *gate, *up, *cos, *sin;
 } llama_state;
 
-static void free_activations(llama_state *m)
-{
-    float **const bufs[] = {&m->x, &m->h, &m->q, &m->k, &m->v, &m->att, &m->scores, &m->gate, &m->up, &m->cos, &m->sin};
-    sq_fw_free_buffers(bufs, sizeof bufs / sizeof bufs[0]);
-    m->capacity = 0;
-}
-
 void sq_llama_free(void *opaque)
 {
     llama_state *m = opaque;
-    if (m == NULL)
-        return;
-    free_activations(m);
-    sq_fw_arena_free(&m->arena);
-    free(m);
+    if (m != NULL) {
+        float **const activations[] = {&m->x, &m->h, &m->q, &m->k, &m->v, &m->att, &m->scores, &m->gate, &m->up, &m->cos, &m->sin};
+        sq_fw_state_free(&m->arena, activations, sizeof activations / sizeof activations[0], m);
+    }
 }
 
 /* Buffers and RoPE tables for T tokens. */
@@ -69,18 +59,11 @@ static sq_status reserve(llama_state *m, const sq_model_config *cfg, int T)
     sq_status st = SQ_OK;
     if (T <= m->capacity)
         return SQ_OK;
-    free_activations(m);
-    SQ_TRY(sq_alloc(&m->x, n * d, sizeof(float), "llama activations"));
-    SQ_TRY(sq_alloc(&m->h, n * d, sizeof(float), "llama activations"));
-    SQ_TRY(sq_alloc(&m->q, n * qd, sizeof(float), "llama activations"));
-    SQ_TRY(sq_alloc(&m->k, n * kvd, sizeof(float), "llama activations"));
-    SQ_TRY(sq_alloc(&m->v, n * kvd, sizeof(float), "llama activations"));
-    SQ_TRY(sq_alloc(&m->att, n * qd, sizeof(float), "llama activations"));
-    SQ_TRY(sq_alloc(&m->scores, n * n, sizeof(float), "llama attention scores"));
-    SQ_TRY(sq_alloc(&m->gate, n * f, sizeof(float), "llama activations"));
-    SQ_TRY(sq_alloc(&m->up, n * f, sizeof(float), "llama activations"));
-    SQ_TRY(sq_alloc(&m->cos, n * half, sizeof(float), "RoPE table"));
-    SQ_TRY(sq_alloc(&m->sin, n * half, sizeof(float), "RoPE table"));
+    const sq_fw_sized buffers[] = {{&m->x, n * d},   {&m->h, n * d},      {&m->q, n * qd},     {&m->k, n * kvd},
+                                   {&m->v, n * kvd}, {&m->att, n * qd},   {&m->scores, n * n}, {&m->gate, n * f},
+                                   {&m->up, n * f},  {&m->cos, n * half}, {&m->sin, n * half}};
+    m->capacity = 0;
+    SQ_TRY(sq_fw_alloc_buffers(buffers, sizeof buffers / sizeof buffers[0], "llama activations"));
     for (size_t t = 0; t < n; t++)
         for (size_t i = 0; i < half; i++) {
             double freq = pow(own->rope_theta, -(double)(2 * i) / (double)own->head_dim);
@@ -89,42 +72,25 @@ static sq_status reserve(llama_state *m, const sq_model_config *cfg, int T)
         }
     m->capacity = T;
 cleanup:
-    if (st != SQ_OK)
-        free_activations(m);
     return st;
+}
+
+static void layer_name(const void *layer, const char *pattern, char *name, size_t size)
+{
+    sq_llama_layer_name(name, size, pattern, *(const int *)layer);
 }
 
 static sq_status load_layer(llama_state *m, const sq_fw_source *set, const sq_llama_names *nm, int i)
 {
     llama_layer *L = &m->layers[i];
-    char name[NAME_LEN];
-    sq_status st = SQ_OK;
-#define LOAD(field, pattern, keep)                        \
-    do {                                                  \
-        sq_llama_layer_name(name, sizeof name, pattern, i);        \
-        SQ_TRY(sq_fw_load(&m->arena, set, name, &field)); \
-        if (keep)                                         \
-            snprintf(keep, NAME_LEN, "%s", name);         \
-    } while (0)
-#define LOAD_LINEAR(field, pattern, keep)                        \
-    do {                                                         \
-        sq_llama_layer_name(name, sizeof name, pattern, i);      \
-        SQ_TRY(sq_fw_load_linear(&m->arena, set, name, &field)); \
-        snprintf(keep, NAME_LEN, "%s", name);                    \
-    } while (0)
-    LOAD(L->attn_norm, nm->attn_norm, (char *)NULL);
-    LOAD_LINEAR(L->wq, nm->wq, L->wq_name);
-    LOAD_LINEAR(L->wk, nm->wk, L->wk_name);
-    LOAD_LINEAR(L->wv, nm->wv, L->wv_name);
-    LOAD_LINEAR(L->wo, nm->wo, L->wo_name);
-    LOAD(L->ffn_norm, nm->ffn_norm, (char *)NULL);
-    LOAD_LINEAR(L->gate, nm->gate, L->gate_name);
-    LOAD_LINEAR(L->up, nm->up, L->up_name);
-    LOAD_LINEAR(L->down, nm->down, L->down_name);
-#undef LOAD
-#undef LOAD_LINEAR
-cleanup:
-    return st;
+    const sq_fw_want wants[] = {
+        {nm->attn_norm, &L->attn_norm, NULL, NULL}, {nm->wq, NULL, &L->wq, L->wq_name},
+        {nm->wk, NULL, &L->wk, L->wk_name},         {nm->wv, NULL, &L->wv, L->wv_name},
+        {nm->wo, NULL, &L->wo, L->wo_name},         {nm->ffn_norm, &L->ffn_norm, NULL, NULL},
+        {nm->gate, NULL, &L->gate, L->gate_name},   {nm->up, NULL, &L->up, L->up_name},
+        {nm->down, NULL, &L->down, L->down_name},
+    };
+    return sq_fw_load_wanted(&m->arena, set, layer_name, &i, wants, sizeof wants / sizeof wants[0]);
 }
 
 sq_status sq_llama_build(const sq_model_config *cfg, const sq_fw_source *src, void **out)
@@ -141,42 +107,21 @@ sq_status sq_llama_build(const sq_model_config *cfg, const sq_fw_source *src, vo
                        "rope_theta %g)", own->num_heads, own->num_kv_heads, own->head_dim, own->ffn_size,
                        own->rope_theta);
     SQ_TRY(sq_alloc(&m, 1, sizeof *m, "llama model"));
-    SQ_TRY(sq_fw_load(&m->arena, src, nm->embed, &m->embedding));
-    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)cfg->num_layers, sizeof *m->layers, "llama layers", &m->layers));
-    for (int i = 0; i < cfg->num_layers; i++)
-        SQ_TRY(load_layer(m, src, nm, i));
-    SQ_TRY(sq_fw_load(&m->arena, src, nm->norm, &m->norm));
     /* The head: its own tensor, else the embedding (tied: one storage, and the hook
      * names the embedding, the tensor that this linear multiplies by). */
     const sq_tensor *head = sq_tensor_set_find(set, nm->head), *emb = sq_tensor_set_find(set, nm->embed);
-    if (head && sq_tensor_set_resolve(set, head) != sq_tensor_set_resolve(set, emb)) {
-        SQ_TRY(sq_fw_load_linear(&m->arena, src, nm->head, &m->head));
-        snprintf(m->head_name, sizeof m->head_name, "%s", nm->head);
-    } else {
-        SQ_TRY(sq_fw_linear_from_f32(&m->arena, src, nm->embed, m->embedding, (int)emb->shape[0], (int)emb->shape[1],
-                                     &m->head));
-        snprintf(m->head_name, sizeof m->head_name, "%s", nm->embed);
-    }
+    const sq_family_ends ends = {
+        .embedding = nm->embed, .norm_weight = nm->norm, .norm = SQ_NORM_RMS,
+        .head = head && sq_tensor_set_resolve(set, head) != sq_tensor_set_resolve(set, emb) ? nm->head : NULL};
+    SQ_TRY(sq_fw_load_ends(&m->arena, src, &ends, &m->ends));
+    SQ_TRY(sq_fw_alloc(&m->arena, (size_t)cfg->num_layers, sizeof *m->layers, "llama layers", &m->layers));
+    for (int i = 0; i < cfg->num_layers; i++)
+        SQ_TRY(load_layer(m, src, nm, i));
     *out = m;
     m = NULL;
 cleanup:
     sq_llama_free(m);
     return st;
-}
-
-/* out = x / sqrt(mean(x^2) + eps) * w per row (the sum in double). */
-static void rmsnorm(const float *x, int rows, int d, const float *w, double eps, float *out)
-{
-    for (int r = 0; r < rows; r++) {
-        const float *v = x + (size_t)r * d;
-        float *o = out + (size_t)r * d;
-        double ss = 0.0;
-        for (int j = 0; j < d; j++)
-            ss += (double)v[j] * v[j];
-        const float inv = (float)(1.0 / sqrt(ss / d + eps));
-        for (int j = 0; j < d; j++)
-            o[j] = v[j] * inv * w[j];
-    }
 }
 
 /* Rotates every head of x [T, heads * hd] in place. */
@@ -207,7 +152,7 @@ static void attention(llama_state *m, const llama_layer *L, const sq_model_confi
     const int d = cfg->hidden_size, H = own->num_heads, KV = own->num_kv_heads, hd = own->head_dim;
     const int qd = H * hd, kvd = KV * hd, group = H / KV;
     const float scale = (float)(1.0 / sqrt((double)hd));
-    rmsnorm(m->x, T, d, L->attn_norm, cfg->layer_norm_eps, m->h);
+    sq_fw_rmsnorm(m->x, T, d, L->attn_norm, cfg->layer_norm_eps, m->h);
     sq_fw_linear(hooks, L->wq_name, m->h, T, d, L->wq, qd, m->q, qd, 0.0f);
     sq_fw_linear(hooks, L->wk_name, m->h, T, d, L->wk, kvd, m->k, kvd, 0.0f);
     sq_fw_linear(hooks, L->wv_name, m->h, T, d, L->wv, kvd, m->v, kvd, 0.0f);
@@ -242,7 +187,7 @@ static void mlp(llama_state *m, const llama_layer *L, const sq_model_config *cfg
     const sq_llama_config *own = sq_llama_config_c(cfg);
     const int d = cfg->hidden_size, f = own->ffn_size;
     const size_t n = (size_t)T * f;
-    rmsnorm(m->x, T, d, L->ffn_norm, cfg->layer_norm_eps, m->h);
+    sq_fw_rmsnorm(m->x, T, d, L->ffn_norm, cfg->layer_norm_eps, m->h);
     sq_fw_linear(hooks, L->gate_name, m->h, T, d, L->gate, f, m->gate, f, 0.0f);
     sq_fw_linear(hooks, L->up_name, m->h, T, d, L->up, f, m->up, f, 0.0f);
     for (size_t i = 0; i < n; i++) {
@@ -256,21 +201,14 @@ sq_status sq_llama_forward(void *opaque, const sq_model_config *cfg, const int32
                                const sq_forward_hooks *hooks)
 {
     llama_state *m = opaque;
-    const int d = cfg->hidden_size, V = cfg->vocab_size;
+    const int d = cfg->hidden_size;
     sq_status st = reserve(m, cfg, T);
     if (st != SQ_OK)
         return st;
-    for (int t = 0; t < T; t++)
-        memcpy(m->x + (size_t)t * d, m->embedding + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
+    sq_fw_embed(&m->ends, tokens, T, d, m->x);
     for (int i = 0; i < cfg->num_layers; i++) {
         attention(m, &m->layers[i], cfg, T, hooks);
         mlp(m, &m->layers[i], cfg, T, hooks);
     }
-    rmsnorm(m->x, T, d, m->norm, cfg->layer_norm_eps, m->h);
-    sq_fw_linear(hooks, m->head_name, m->h, T, d, m->head, V, logits, V, 0.0f);
-    for (size_t i = 0; i < (size_t)T * V; i++)
-        if (!(fabsf(logits[i]) <= 3.4028235e38f))
-            return sq_fail(SQ_ERR_RUN, "llama forward produced a non-finite logit (window of %d tokens): the weights "
-                           "may be corrupt", T);
-    return SQ_OK;
+    return sq_fw_logits(&m->ends, cfg, hooks, m->x, T, m->h, logits);
 }

@@ -25,7 +25,7 @@
 #include "models/mamba_names.h"
 #include "models/vec_math.h"
 
-#define NAME_LEN 128
+#define NAME_LEN SQ_FW_NAME_LEN
 
 typedef struct {
     float *norm, *conv_w, *conv_b, *dt_proj, *dt_bias, *A, *D, *gate_norm;
@@ -36,51 +36,44 @@ typedef struct {
 typedef struct {
     sq_fw_arena arena;
     mamba_layer *layers;
-    float *embedding, *norm_f;
-    const sq_matrix *head;
-    char head_name[NAME_LEN];
+    sq_fw_ends ends;         /* embedding, final RMSNorm, head */
     int conv_dim, proj_dim, dbc_dim;
     int capacity;
     float *x, *h, *proj, *conv, *dbc, *dt, *y, *state, *decay;
 } mamba_state;
 
-static void free_activations(mamba_state *m)
-{
-    float **const bufs[] = {&m->x, &m->h, &m->proj, &m->conv, &m->dbc, &m->dt, &m->y};
-    sq_fw_free_buffers(bufs, sizeof bufs / sizeof bufs[0]);
-    m->capacity = 0;
-}
-
 void sq_mamba_free(void *opaque)
 {
     mamba_state *m = opaque;
-    if (m == NULL)
-        return;
-    free_activations(m);
-    sq_fw_arena_free(&m->arena);
-    free(m);
+    if (m != NULL) {
+        float **const activations[] = {&m->x, &m->h, &m->proj, &m->conv, &m->dbc, &m->dt, &m->y};
+        sq_fw_state_free(&m->arena, activations, sizeof activations / sizeof activations[0], m);
+    }
 }
 
 static sq_status reserve(mamba_state *m, const sq_model_config *cfg, int T)
 {
     const sq_mamba_config *own = sq_mamba_config_c(cfg);
     const size_t n = (size_t)T, d = (size_t)cfg->hidden_size, di = (size_t)own->d_inner;
-    sq_status st = SQ_OK;
     if (T <= m->capacity)
         return SQ_OK;
-    free_activations(m);
-    SQ_TRY(sq_alloc(&m->x, n * d, sizeof(float), "mamba activations"));
-    SQ_TRY(sq_alloc(&m->h, n * d, sizeof(float), "mamba activations"));
-    SQ_TRY(sq_alloc(&m->proj, n * (size_t)m->proj_dim, sizeof(float), "mamba activations"));
-    SQ_TRY(sq_alloc(&m->conv, n * (size_t)m->conv_dim, sizeof(float), "mamba activations"));
-    SQ_TRY(sq_alloc(&m->dbc, n * (size_t)(m->dbc_dim > 0 ? m->dbc_dim : 1), sizeof(float), "mamba activations"));
-    SQ_TRY(sq_alloc(&m->dt, n * di, sizeof(float), "mamba activations"));
-    SQ_TRY(sq_alloc(&m->y, n * di, sizeof(float), "mamba activations"));
-    m->capacity = T;
-cleanup:
-    if (st != SQ_OK)
-        free_activations(m);
+    const sq_fw_sized buffers[] = {
+        {&m->x, n * d}, {&m->h, n * d}, {&m->proj, n * (size_t)m->proj_dim}, {&m->conv, n * (size_t)m->conv_dim},
+        {&m->dbc, n * (size_t)m->dbc_dim}, {&m->dt, n * di}, {&m->y, n * di}};
+    sq_status st = sq_fw_alloc_buffers(buffers, sizeof buffers / sizeof buffers[0], "mamba activations");
+    m->capacity = st == SQ_OK ? T : 0;
     return st;
+}
+
+typedef struct {
+    const char *prefix;
+    int layer;
+} layer_at;
+
+static void layer_name(const void *at, const char *suffix, char *name, size_t size)
+{
+    const layer_at *a = at;
+    sq_mamba_name(name, size, a->prefix, a->layer, suffix);
 }
 
 static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq_fw_source *set, const char *prefix,
@@ -88,39 +81,24 @@ static sq_status load_layer(mamba_state *m, const sq_model_config *cfg, const sq
 {
     const sq_mamba_config *own = sq_mamba_config_c(cfg);
     mamba_layer *L = &m->layers[i];
-    char name[NAME_LEN];
+    const layer_at at = {prefix, i};
+    const sq_fw_want common[] = {
+        {"norm.weight", &L->norm, NULL, NULL}, {"mixer.in_proj.weight", NULL, &L->in_proj, L->in_name},
+        {"mixer.conv1d.weight", &L->conv_w, NULL, NULL}, {"mixer.conv1d.bias", &L->conv_b, NULL, NULL},
+        {"mixer.A_log", &L->A, NULL, NULL}, {"mixer.D", &L->D, NULL, NULL},
+        {"mixer.out_proj.weight", NULL, &L->out_proj, L->out_name},
+    };
+    const sq_fw_want v1[] = {
+        {"mixer.x_proj.weight", NULL, &L->x_proj, L->x_name}, {"mixer.dt_proj.weight", &L->dt_proj, NULL, L->dt_name},
+        {"mixer.dt_proj.bias", &L->dt_bias, NULL, NULL},
+    };
+    const sq_fw_want v2[] = {{"mixer.dt_bias", &L->dt_bias, NULL, NULL}, {"mixer.norm.weight", &L->gate_norm, NULL, NULL}};
     sq_status st = SQ_OK;
-#define LOAD(field, suffix)                               \
-    do {                                                  \
-        sq_mamba_name(name, sizeof name, prefix, i, suffix); \
-        SQ_TRY(sq_fw_load(&m->arena, set, name, &field)); \
-    } while (0)
-#define LOAD_LINEAR(field, suffix)                               \
-    do {                                                         \
-        sq_mamba_name(name, sizeof name, prefix, i, suffix);     \
-        SQ_TRY(sq_fw_load_linear(&m->arena, set, name, &field)); \
-    } while (0)
-    LOAD(L->norm, "norm.weight");
-    LOAD_LINEAR(L->in_proj, "mixer.in_proj.weight");
-    LOAD(L->conv_w, "mixer.conv1d.weight");
-    LOAD(L->conv_b, "mixer.conv1d.bias");
-    LOAD(L->A, "mixer.A_log");
-    LOAD(L->D, "mixer.D");
-    LOAD_LINEAR(L->out_proj, "mixer.out_proj.weight");
-    if (own->ssm_version == 1) {
-        LOAD_LINEAR(L->x_proj, "mixer.x_proj.weight");
-        LOAD(L->dt_proj, "mixer.dt_proj.weight");
-        LOAD(L->dt_bias, "mixer.dt_proj.bias");
-        sq_mamba_name(L->x_name, NAME_LEN, prefix, i, "mixer.x_proj.weight");
-        sq_mamba_name(L->dt_name, NAME_LEN, prefix, i, "mixer.dt_proj.weight");
-    } else {
-        LOAD(L->dt_bias, "mixer.dt_bias");
-        LOAD(L->gate_norm, "mixer.norm.weight");
-    }
-#undef LOAD
-#undef LOAD_LINEAR
-    sq_mamba_name(L->in_name, NAME_LEN, prefix, i, "mixer.in_proj.weight");
-    sq_mamba_name(L->out_name, NAME_LEN, prefix, i, "mixer.out_proj.weight");
+    SQ_TRY(sq_fw_load_wanted(&m->arena, set, layer_name, &at, common, sizeof common / sizeof common[0]));
+    if (own->ssm_version == 1)
+        SQ_TRY(sq_fw_load_wanted(&m->arena, set, layer_name, &at, v1, sizeof v1 / sizeof v1[0]));
+    else
+        SQ_TRY(sq_fw_load_wanted(&m->arena, set, layer_name, &at, v2, sizeof v2 / sizeof v2[0]));
     /* A = -exp(A_log), once */
     const size_t count = own->ssm_version == 1 ? (size_t)own->d_inner * own->ssm_state_size : (size_t)own->ssm_heads;
     for (size_t j = 0; j < count; j++)
@@ -135,7 +113,6 @@ sq_status sq_mamba_build(const sq_model_config *cfg, const sq_fw_source *src, vo
     const sq_mamba_config *own = sq_mamba_config_c(cfg);
     const char *prefix = sq_mamba_prefix(set);
     mamba_state *m = NULL;
-    char name[NAME_LEN];
     sq_status st = SQ_OK;
     *out = NULL;
     if (prefix == NULL || own->d_inner <= 0 || own->ssm_state_size <= 0 || own->ssm_conv_kernel <= 0 ||
@@ -150,19 +127,16 @@ sq_status sq_mamba_build(const sq_model_config *cfg, const sq_fw_source *src, vo
     m->conv_dim = own->ssm_version == 1 ? di : di + 2 * GN;
     m->proj_dim = own->ssm_version == 1 ? 2 * di : di + m->conv_dim + own->ssm_heads;
     m->dbc_dim = own->ssm_version == 1 ? own->dt_rank + 2 * N : 0;
-    sq_mamba_name(name, sizeof name, prefix, -1, "embeddings.weight");
-    SQ_TRY(sq_fw_load(&m->arena, src, name, &m->embedding));
-    const sq_tensor *head = sq_tensor_set_find(set, "lm_head.weight"), *emb = sq_tensor_set_find(set, name);
-    if (head && sq_tensor_set_resolve(set, head) != sq_tensor_set_resolve(set, emb)) {
-        SQ_TRY(sq_fw_load_linear(&m->arena, src, "lm_head.weight", &m->head));
-        snprintf(m->head_name, sizeof m->head_name, "lm_head.weight");
-    } else { /* tied: the hook names the tensor this linear multiplies by */
-        SQ_TRY(sq_fw_linear_from_f32(&m->arena, src, name, m->embedding, (int)emb->shape[0], (int)emb->shape[1],
-                                     &m->head));
-        snprintf(m->head_name, sizeof m->head_name, "%s", name);
-    }
-    sq_mamba_name(name, sizeof name, prefix, -1, "norm_f.weight");
-    SQ_TRY(sq_fw_load(&m->arena, src, name, &m->norm_f));
+    /* the head: lm_head.weight when it is a tensor of its own, else the tied embedding
+     * (the hook then names the tensor this linear multiplies by) */
+    char embed_name[NAME_LEN], norm_name[NAME_LEN];
+    sq_mamba_name(embed_name, sizeof embed_name, prefix, -1, "embeddings.weight");
+    sq_mamba_name(norm_name, sizeof norm_name, prefix, -1, "norm_f.weight");
+    const sq_tensor *head = sq_tensor_set_find(set, "lm_head.weight"), *emb = sq_tensor_set_find(set, embed_name);
+    const sq_family_ends ends = {
+        .embedding = embed_name, .norm_weight = norm_name, .norm = SQ_NORM_RMS,
+        .head = head && sq_tensor_set_resolve(set, head) != sq_tensor_set_resolve(set, emb) ? "lm_head.weight" : NULL};
+    SQ_TRY(sq_fw_load_ends(&m->arena, src, &ends, &m->ends));
     SQ_TRY(sq_fw_alloc(&m->arena, (size_t)cfg->num_layers, sizeof *m->layers, "mamba layers", &m->layers));
     for (int i = 0; i < cfg->num_layers; i++)
         SQ_TRY(load_layer(m, cfg, src, prefix, i));
@@ -174,20 +148,6 @@ sq_status sq_mamba_build(const sq_model_config *cfg, const sq_fw_source *src, vo
 cleanup:
     sq_mamba_free(m);
     return st;
-}
-
-static void rmsnorm(const float *x, int rows, int d, int stride, const float *w, double eps, float *out, int ldo)
-{
-    for (int r = 0; r < rows; r++) {
-        const float *v = x + (size_t)r * stride;
-        float *o = out + (size_t)r * ldo;
-        double ss = 0.0;
-        for (int j = 0; j < d; j++)
-            ss += (double)v[j] * v[j];
-        const float inv = (float)(1.0 / sqrt(ss / d + eps));
-        for (int j = 0; j < d; j++)
-            o[j] = v[j] * inv * w[j];
-    }
 }
 
 static inline float silu(float v) { return v / (1.0f + expf(-v)); }
@@ -296,7 +256,7 @@ static void mixer2(mamba_state *m, const mamba_layer *L, const sq_model_config *
         /* gated RMSNorm, per group of di / G features */
         const int gs = di / G;
         for (int g = 0; g < G; g++)
-            rmsnorm(y + g * gs, 1, gs, gs, L->gate_norm + g * gs, cfg->layer_norm_eps, y + g * gs, gs);
+            sq_fw_rmsnorm(y + g * gs, 1, gs, L->gate_norm + g * gs, cfg->layer_norm_eps, y + g * gs);
     }
     sq_fw_linear(hooks, L->out_name, m->y, T, di, L->out_proj, d, m->x, d, 1.0f);
 }
@@ -306,25 +266,18 @@ sq_status sq_mamba_forward(void *opaque, const sq_model_config *cfg, const int32
 {
     const sq_mamba_config *own = sq_mamba_config_c(cfg);
     mamba_state *m = opaque;
-    const int d = cfg->hidden_size, V = cfg->vocab_size;
+    const int d = cfg->hidden_size;
     sq_status st = reserve(m, cfg, T);
     if (st != SQ_OK)
         return st;
-    for (int t = 0; t < T; t++)
-        memcpy(m->x + (size_t)t * d, m->embedding + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
+    sq_fw_embed(&m->ends, tokens, T, d, m->x);
     for (int i = 0; i < cfg->num_layers; i++) {
         const mamba_layer *L = &m->layers[i];
-        rmsnorm(m->x, T, d, d, L->norm, cfg->layer_norm_eps, m->h, d);
+        sq_fw_rmsnorm(m->x, T, d, L->norm, cfg->layer_norm_eps, m->h);
         if (own->ssm_version == 1)
             mixer1(m, L, cfg, T, hooks);
         else
             mixer2(m, L, cfg, T, hooks);
     }
-    rmsnorm(m->x, T, d, d, m->norm_f, cfg->layer_norm_eps, m->h, d);
-    sq_fw_linear(hooks, m->head_name, m->h, T, d, m->head, V, logits, V, 0.0f);
-    for (size_t i = 0; i < (size_t)T * V; i++)
-        if (!(fabsf(logits[i]) <= 3.4028235e38f))
-            return sq_fail(SQ_ERR_RUN, "mamba forward produced a non-finite logit (window of %d tokens): the weights "
-                           "may be corrupt", T);
-    return SQ_OK;
+    return sq_fw_logits(&m->ends, cfg, hooks, m->x, T, m->h, logits);
 }

@@ -16,7 +16,7 @@
 #include "models/forward_internal.h"
 #include "models/itera_transformer.h"
 
-#define NAME_MAX_LEN 96
+#define NAME_MAX_LEN SQ_FW_NAME_LEN
 
 typedef struct {
     float *ln1_w, *ln1_b;    /* [d] */
@@ -53,32 +53,16 @@ void sq_transformer_free(void *opaque)
 static sq_status load_block(transformer_state *m, const sq_fw_source *set, int i)
 {
     transformer_block *B = &m->blocks[i];
-    char name[NAME_MAX_LEN];
+    sq_fw_arena *ar = &m->arena;
     sq_status st = SQ_OK;
-#define LOAD(field, ...)                                  \
-    do {                                                  \
-        snprintf(name, sizeof name, __VA_ARGS__);         \
-        SQ_TRY(sq_fw_load(&m->arena, set, name, &field)); \
-    } while (0)
-#define LOAD_LINEAR(field, ...)                                  \
-    do {                                                         \
-        snprintf(name, sizeof name, __VA_ARGS__);                \
-        SQ_TRY(sq_fw_load_linear(&m->arena, set, name, &field)); \
-    } while (0)
-    LOAD(B->ln1_w, "blocks.%d.ln1.weight", i);
-    LOAD(B->ln1_b, "blocks.%d.ln1.bias", i);
-    LOAD_LINEAR(B->qkv, "blocks.%d.attention.qkv.weight", i);
-    LOAD_LINEAR(B->out_proj, "blocks.%d.attention.out_proj.weight", i);
-    LOAD(B->ln2_w, "blocks.%d.ln2.weight", i);
-    LOAD(B->ln2_b, "blocks.%d.ln2.bias", i);
-    LOAD_LINEAR(B->w1, "blocks.%d.ffn.w1.weight", i);
-    LOAD_LINEAR(B->w2, "blocks.%d.ffn.w2.weight", i);
-#undef LOAD
-#undef LOAD_LINEAR
-    snprintf(B->qkv_name, NAME_MAX_LEN, "blocks.%d.attention.qkv.weight", i);
-    snprintf(B->out_name, NAME_MAX_LEN, "blocks.%d.attention.out_proj.weight", i);
-    snprintf(B->w1_name, NAME_MAX_LEN, "blocks.%d.ffn.w1.weight", i);
-    snprintf(B->w2_name, NAME_MAX_LEN, "blocks.%d.ffn.w2.weight", i);
+    SQ_TRY(sq_fw_loadf(ar, set, &B->ln1_w, "blocks.%d.ln1.weight", i));
+    SQ_TRY(sq_fw_loadf(ar, set, &B->ln1_b, "blocks.%d.ln1.bias", i));
+    SQ_TRY(sq_fw_load_linearf(ar, set, &B->qkv, B->qkv_name, "blocks.%d.attention.qkv.weight", i));
+    SQ_TRY(sq_fw_load_linearf(ar, set, &B->out_proj, B->out_name, "blocks.%d.attention.out_proj.weight", i));
+    SQ_TRY(sq_fw_loadf(ar, set, &B->ln2_w, "blocks.%d.ln2.weight", i));
+    SQ_TRY(sq_fw_loadf(ar, set, &B->ln2_b, "blocks.%d.ln2.bias", i));
+    SQ_TRY(sq_fw_load_linearf(ar, set, &B->w1, B->w1_name, "blocks.%d.ffn.w1.weight", i));
+    SQ_TRY(sq_fw_load_linearf(ar, set, &B->w2, B->w2_name, "blocks.%d.ffn.w2.weight", i));
 cleanup:
     return st;
 }
