@@ -2,6 +2,9 @@
 #ifndef SQ_KERNELS_INTERNAL_H
 #define SQ_KERNELS_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "kernels/matrix.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -18,6 +21,51 @@ sq_status sq_kernel_dims(const sq_qtensor *qt, int *rows, int *cols);
 
 /* fp32 panels of w [rows, cols] (panel_gemm.c): also the fallback of every format. */
 sq_status sq_panel_pack_f32(const float *w, int rows, int cols, sq_matrix *m);
+
+/* The token rows of a register block of up to max tokens from t: row[i] for i < max, the
+ * rows past the window repeating the last one (their results are never stored); returns
+ * mr, the block's real tokens. */
+static inline int sq_block_rows(int t, int T, int max, int *row)
+{
+    const int mr = T - t < max ? T - t : max;
+    for (int i = 0; i < max; i++)
+        row[i] = t + (i < mr ? i : mr - 1);
+    return mr;
+}
+
+/* The outputs of panel p of 16 (nr of them real; the matrix has rows outputs). */
+static inline int sq_panel_outputs(int rows, int p) { return rows - p * 16 < 16 ? rows - p * 16 : 16; }
+
+/* One row of a kernel's table: its name, the storage format it takes, its prepare and its
+ * PREFIX_ref, PREFIX_avx2 and PREFIX_avx512 (none where the build has no x86 SIMD). */
+#if SQ_KERNELS_X86
+#define SQ_KERNEL_ROW(id, kernel_name, storage_format, prepare_fn, prefix)                                       \
+    const sq_kernel id = {.name = kernel_name, .format = storage_format, .prepare = prepare_fn,                  \
+                          .matmul_ref = prefix##_ref, .matmul_avx2 = prefix##_avx2, .matmul_avx512 = prefix##_avx512}
+#else
+#define SQ_KERNEL_ROW(id, kernel_name, storage_format, prepare_fn, prefix)                                       \
+    const sq_kernel id = {.name = kernel_name, .format = storage_format, .prepare = prepare_fn,                  \
+                          .matmul_ref = prefix##_ref}
+#endif
+
+#if SQ_KERNELS_X86
+#include <immintrin.h>
+/* Stores block rows t .. t + mr - 1 of y, outputs col .. col + 15: acc[i] * scale, plus y when
+ * accumulate, the outputs past the nr real ones masked off (the AVX-512 kernels' epilogue). */
+__attribute__((target("avx512f"))) static inline void sq_store_block16(float *y, int ldy, int t, size_t col,
+                                                                       const __m512 *acc, int mr, int nr,
+                                                                       __m512 scale, bool accumulate)
+{
+    const __mmask16 mask = (__mmask16)((1u << nr) - 1u);
+    for (int i = 0; i < mr; i++) {
+        float *out = y + (size_t)(t + i) * ldy + col;
+        __m512 v = _mm512_mul_ps(acc[i], scale);
+        if (accumulate)
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));
+        _mm512_mask_storeu_ps(out, mask, v);
+    }
+}
+#endif
 
 extern const sq_kernel sq_kernel_f32_panel, sq_kernel_f16_panel, sq_kernel_bf16_panel; /* panel_gemm.c */
 extern const sq_kernel sq_kernel_int8_q8;                                                /* qgemm_int8.c */

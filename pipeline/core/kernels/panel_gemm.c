@@ -140,26 +140,16 @@ static sq_status prepare_bf16(const sq_qtensor *qt, const sq_kernel_options *opt
 
 static inline float same(float v) { return v; }
 
-static void f32_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                    sq_kernel_work *work)
-{
-    (void)work;
-    REF_BODY(float, same)
-}
-
-static void f16_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                    sq_kernel_work *work)
-{
-    (void)work;
-    REF_BODY(uint16_t, sq_f16_to_f32)
-}
-
-static void bf16_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                     sq_kernel_work *work)
-{
-    (void)work;
-    REF_BODY(uint16_t, sq_bf16_to_f32)
-}
+#define REF_KERNEL(fn, type, widen)                                                                        \
+    static void fn(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,                \
+                   sq_kernel_work *work)                                                                         \
+    {                                                                                                            \
+        (void)work;                                                                                              \
+        REF_BODY(type, widen)                                                                                    \
+    }
+REF_KERNEL(f32_ref, float, same)
+REF_KERNEL(f16_ref, uint16_t, sq_f16_to_f32)
+REF_KERNEL(bf16_ref, uint16_t, sq_bf16_to_f32)
 
 /* ---- AVX2 + FMA + F16C ---------------------------------------------------- */
 
@@ -202,12 +192,13 @@ AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, i
     const int K = m->cols, N = m->rows;                                                            \
     for (size_t p = 0; p < panel_count(N); p++) {                                                  \
         const type *b = (const type *)m->codes + p * (size_t)K * PANEL;                            \
-        const int nr = N - (int)p * PANEL < PANEL ? N - (int)p * PANEL : PANEL;                    \
+        const int nr = sq_panel_outputs(N, (int)p);                                                \
         for (int t = 0; t < T; t += MR) {                                                          \
-            const int mr = T - t < MR ? T - t : MR;                                                \
+            int row[MR];                                                                           \
+            const int mr = sq_block_rows(t, T, MR, row);                                           \
             const float *xr[MR];                                                                   \
-            for (int i = 0; i < MR; i++) /* rows past the window repeat the last one, unstored */ \
-                xr[i] = x + (size_t)(t + (i < mr ? i : mr - 1)) * K;                               \
+            for (int i = 0; i < MR; i++)                                                           \
+                xr[i] = x + (size_t)row[i] * K;                                                    \
             __m256 c[MR][2];                                                                       \
             for (int i = 0; i < MR; i++)                                                           \
                 c[i][0] = c[i][1] = _mm256_setzero_ps();                                           \
@@ -224,26 +215,6 @@ AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, i
         }                                                                                          \
     }
 
-AVX2 static void f32_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                          sq_kernel_work *work)
-{
-    (void)work;
-    AVX2_BODY(float, LOAD_F32)
-}
-
-AVX2 static void f16_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                          sq_kernel_work *work)
-{
-    (void)work;
-    AVX2_BODY(uint16_t, LOAD_F16)
-}
-
-AVX2 static void bf16_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                           sq_kernel_work *work)
-{
-    (void)work;
-    AVX2_BODY(uint16_t, LOAD_BF16)
-}
 /* AVX-512: a panel row is one 16-float register; 12 tokens x 16 outputs in twelve
  * accumulators, each FMA taking x[t][k] as an embedded broadcast. */
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
@@ -260,13 +231,13 @@ AVX2 static void bf16_avx2(const sq_matrix *m, const float *x, int T, float *y, 
     const int K = m->cols, N = m->rows;                                                            \
     for (size_t p = 0; p < panel_count(N); p++) {                                                  \
         const type *b = (const type *)m->codes + p * (size_t)K * PANEL;                            \
-        const int nr = N - (int)p * PANEL < PANEL ? N - (int)p * PANEL : PANEL;                    \
-        const __mmask16 mask = (__mmask16)((1u << nr) - 1u);                                       \
+        const int nr = sq_panel_outputs(N, (int)p);                                                \
         for (int t = 0; t < T; t += MR512) {                                                       \
-            const int mr = T - t < MR512 ? T - t : MR512;                                          \
+            int row[MR512];                                                                        \
+            const int mr = sq_block_rows(t, T, MR512, row);                                        \
             const float *xr[MR512];                                                                \
             for (int i = 0; i < MR512; i++)                                                        \
-                xr[i] = x + (size_t)(t + (i < mr ? i : mr - 1)) * K;                               \
+                xr[i] = x + (size_t)row[i] * K;                                                    \
             __m512 c[MR512];                                                                       \
             for (int i = 0; i < MR512; i++)                                                        \
                 c[i] = _mm512_setzero_ps();                                                        \
@@ -275,54 +246,29 @@ AVX2 static void bf16_avx2(const sq_matrix *m, const float *x, int T, float *y, 
                 _Pragma("GCC unroll 12") for (int i = 0; i < MR512; i++)                          \
                     c[i] = _mm512_fmadd_ps(_mm512_set1_ps(xr[i][k]), w, c[i]);                     \
             }                                                                                      \
-            for (int i = 0; i < mr; i++) {                                                         \
-                float *out = y + (size_t)(t + i) * ldy + p * PANEL;                                \
-                __m512 v = c[i];                                                                   \
-                if (accumulate)                                                                    \
-                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));                        \
-                _mm512_mask_storeu_ps(out, mask, v);                                               \
-            }                                                                                      \
+            sq_store_block16(y, ldy, t, p * PANEL, c, mr, nr, _mm512_set1_ps(1.0f), accumulate);   \
         }                                                                                          \
     }
 
-AVX512 static void f32_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                              sq_kernel_work *work)
-{
-    (void)work;
-    AVX512_BODY(float, LOAD512_F32)
-}
-
-AVX512 static void f16_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                              sq_kernel_work *work)
-{
-    (void)work;
-    AVX512_BODY(uint16_t, LOAD512_F16)
-}
-
-AVX512 static void bf16_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                               sq_kernel_work *work)
-{
-    (void)work;
-    AVX512_BODY(uint16_t, LOAD512_BF16)
-}
-#else
-#define f32_avx2 NULL
-#define f16_avx2 NULL
-#define bf16_avx2 NULL
-#define f32_avx512 NULL
-#define f16_avx512 NULL
-#define bf16_avx512 NULL
+/* Each format's AVX2 and AVX-512 kernels: the bodies above with its panel loads. */
+#define SIMD_KERNELS(prefix, type, LOAD_AVX2, LOAD_AVX512)                                                      \
+    AVX2 static void prefix##_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate, \
+                                   sq_kernel_work *work)                                                         \
+    {                                                                                                            \
+        (void)work;                                                                                              \
+        AVX2_BODY(type, LOAD_AVX2)                                                                               \
+    }                                                                                                            \
+    AVX512 static void prefix##_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy,            \
+                                       bool accumulate, sq_kernel_work *work)                                    \
+    {                                                                                                            \
+        (void)work;                                                                                              \
+        AVX512_BODY(type, LOAD_AVX512)                                                                           \
+    }
+SIMD_KERNELS(f32, float, LOAD_F32, LOAD512_F32)
+SIMD_KERNELS(f16, uint16_t, LOAD_F16, LOAD512_F16)
+SIMD_KERNELS(bf16, uint16_t, LOAD_BF16, LOAD512_BF16)
 #endif
 
-const sq_kernel sq_kernel_f32_panel = {
-    .name = "f32-panel", .format = "fp32", .prepare = prepare_f32, .matmul_ref = f32_ref, .matmul_avx2 = f32_avx2,
-    .matmul_avx512 = f32_avx512,
-};
-const sq_kernel sq_kernel_f16_panel = {
-    .name = "f16-panel", .format = "fp16", .prepare = prepare_f16, .matmul_ref = f16_ref, .matmul_avx2 = f16_avx2,
-    .matmul_avx512 = f16_avx512,
-};
-const sq_kernel sq_kernel_bf16_panel = {
-    .name = "bf16-panel", .format = "bf16", .prepare = prepare_bf16, .matmul_ref = bf16_ref,
-    .matmul_avx2 = bf16_avx2, .matmul_avx512 = bf16_avx512,
-};
+SQ_KERNEL_ROW(sq_kernel_f32_panel, "f32-panel", "fp32", prepare_f32, f32);
+SQ_KERNEL_ROW(sq_kernel_f16_panel, "f16-panel", "fp16", prepare_f16, f16);
+SQ_KERNEL_ROW(sq_kernel_bf16_panel, "bf16-panel", "bf16", prepare_bf16, bf16);

@@ -651,15 +651,15 @@ AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float 
     const int32_t *wsum = m->extra;
     quantize_acts_avx2(x, T, K, ab, true, work);
     for (int p = 0; p * 16 < m->rows; p++) {
-        const int nr = m->rows - p * 16 < 16 ? m->rows - p * 16 : 16;
-        const __mmask16 mask = (__mmask16)((1u << nr) - 1u);
+        const int nr = sq_panel_outputs(m->rows, p);
         const __m512 s = _mm512_loadu_ps(scales + (size_t)p * 16);
         const int8_t *panel = codes + (size_t)p * groups * 64;
         for (int t = 0; t < T; t += MRV) {
-            const int mr = T - t < MRV ? T - t : MRV;
+            int row[MRV];
+            const int mr = sq_block_rows(t, T, MRV, row);
             const int32_t *xr[MRV];
-            for (int i = 0; i < MRV; i++) /* tokens past the window repeat the last one, unstored */
-                xr[i] = (const int32_t *)(work->qu + (size_t)(t + (i < mr ? i : mr - 1)) * K);
+            for (int i = 0; i < MRV; i++)
+                xr[i] = (const int32_t *)(work->qu + (size_t)row[i] * K);
             __m512 acc[MRV];
             for (int i = 0; i < MRV; i++)
                 acc[i] = _mm512_setzero_ps();
@@ -674,18 +674,12 @@ AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float 
                 }
                 const __m512i offset = _mm512_loadu_si512(wsum + ((size_t)p * nb + b) * 16);
                 _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                    const float d = work->scale[(size_t)(t + (i < mr ? i : mr - 1)) * nb + b];
+                    const float d = work->scale[(size_t)row[i] * nb + b];
                     acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dot[i], offset)), _mm512_set1_ps(d),
                                              acc[i]);
                 }
             }
-            for (int i = 0; i < mr; i++) {
-                float *out = y + (size_t)(t + i) * ldy + (size_t)p * 16;
-                __m512 v = _mm512_mul_ps(acc[i], s);
-                if (accumulate)
-                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));
-                _mm512_mask_storeu_ps(out, mask, v);
-            }
+            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, s, accumulate);
         }
     }
 }
@@ -785,17 +779,14 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
     const bool has_offset = (m->flags & (Q4_MINS | Q4_ZEROS)) != 0;
     quantize_acts_avx2(x, T, K, QK, false, work);
     for (int p = 0; p * 16 < m->rows; p++) {
-        const int nr = m->rows - p * 16 < 16 ? m->rows - p * 16 : 16;
-        const __mmask16 mask = (__mmask16)((1u << nr) - 1u);
+        const int nr = sq_panel_outputs(m->rows, p);
         const uint8_t *panel = (const uint8_t *)m->codes + (size_t)p * (K / 8) * 64;
         for (int t = 0; t < T; t += MRV) {
-            const int mr = T - t < MRV ? T - t : MRV;
-            const int32_t *xr[MRV];
             int row[MRV];
-            for (int i = 0; i < MRV; i++) {
-                row[i] = t + (i < mr ? i : mr - 1);
+            const int mr = sq_block_rows(t, T, MRV, row);
+            const int32_t *xr[MRV];
+            for (int i = 0; i < MRV; i++)
                 xr[i] = (const int32_t *)(work->q + (size_t)row[i] * K);
-            }
             __m512 acc[MRV];
             for (int i = 0; i < MRV; i++)
                 acc[i] = _mm512_setzero_ps();
@@ -838,36 +829,13 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
                         acc[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(d * (float)sum), acc[i]);
                 }
             }
-            for (int i = 0; i < mr; i++) {
-                float *out = y + (size_t)(t + i) * ldy + (size_t)p * 16;
-                __m512 v = acc[i];
-                if (accumulate)
-                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));
-                _mm512_mask_storeu_ps(out, mask, v);
-            }
+            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
         }
     }
 }
-#else
-#define int8_avx2 NULL
-#define int8_avx512 NULL
-#define q4_avx512 NULL
-#define q4_avx2 NULL
 #endif
 
-const sq_kernel sq_kernel_int8_q8 = {
-    .name = "int8xq8", .format = "int8", .prepare = int8_prepare, .matmul_ref = int8_ref, .matmul_avx2 = int8_avx2,
-    .matmul_avx512 = int8_avx512,
-};
-const sq_kernel sq_kernel_int4_q8 = {
-    .name = "q4xq8", .format = "int4", .prepare = int4_prepare, .matmul_ref = q4_ref, .matmul_avx2 = q4_avx2,
-    .matmul_avx512 = q4_avx512,
-};
-const sq_kernel sq_kernel_nf4_q8 = {
-    .name = "nf4xq8", .format = "nf4", .prepare = nf4_prepare, .matmul_ref = q4_ref, .matmul_avx2 = q4_avx2,
-    .matmul_avx512 = q4_avx512,
-};
-const sq_kernel sq_kernel_gptq_q8 = {
-    .name = "gptq4xq8", .format = "gptq", .prepare = gptq_prepare, .matmul_ref = q4_ref, .matmul_avx2 = q4_avx2,
-    .matmul_avx512 = q4_avx512,
-};
+SQ_KERNEL_ROW(sq_kernel_int8_q8, "int8xq8", "int8", int8_prepare, int8);
+SQ_KERNEL_ROW(sq_kernel_int4_q8, "q4xq8", "int4", int4_prepare, q4);
+SQ_KERNEL_ROW(sq_kernel_nf4_q8, "nf4xq8", "nf4", nf4_prepare, q4);
+SQ_KERNEL_ROW(sq_kernel_gptq_q8, "gptq4xq8", "gptq", gptq_prepare, q4);
