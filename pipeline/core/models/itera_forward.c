@@ -62,7 +62,6 @@ typedef struct {
     float *a;                /* [S, di] SiLU(conv(u)) */
     float *dpre;             /* [S, di + N] delta_proj(a) without bias | B a, then the scan's states */
     float *delta;            /* [S] */
-    float *decay;            /* [S, N] exp(delta[t] A) */
     float *y;                /* [S, di] */
     float *hid;              /* [S, f] FFN / expert hidden */
     float *gathered;         /* [S, d] tokens routed to one expert */
@@ -173,7 +172,6 @@ sq_status sq_itera_build(const sq_model_config *cfg, const sq_fw_source *set, vo
     SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->a));
     SQ_TRY(sq_fw_alloc(ar, S * (di + N), sizeof(float), "activations", &m->dpre));
     SQ_TRY(sq_fw_alloc(ar, S, sizeof(float), "activations", &m->delta));
-    SQ_TRY(sq_fw_alloc(ar, S * N, sizeof(float), "activations", &m->decay));
     SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->y));
     SQ_TRY(sq_fw_alloc(ar, S * f, sizeof(float), "activations", &m->hid));
     SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->gathered));
@@ -228,42 +226,36 @@ SQ_VEC_KERNEL static void delta_mean(const float *p, int ldp, const float *bias,
     }
 }
 
-/* The selective scan (S4Kernel.forward): s_t = exp(delta[t] A) * s_{t-1} + delta[t] (B a[t]),
- * s_{-1} = 0.  bx[t] (row stride ld) holds B a[t] and is overwritten with s_t.  The
- * decay factors of all steps are computed first (vectorised exp), so the sequential
- * loop is one multiply-add per state component. */
-SQ_VEC_KERNEL static void selective_scan(const float *A, const float *delta, int T, int N, float *bx, int ld, float *decay)
+/* The selective scan and the block's output in one pass over the window (S4Kernel.forward,
+ * then the SSMBlock's gate):
+ *   s_t = exp(delta[t] A) * s_{t-1} + delta[t] (B a[t]),  s_{-1} = 0
+ *   o[t] = (C s_t + D * a[t]) * SiLU(g[t]),  g = z[:, di:]
+ * bx[t] (row stride ld) holds B a[t] and is overwritten with s_t.  Step t reads the state
+ * of step t - 1 while it is in cache, and C s_t (N = ssm_state_size terms, a few) is
+ * summed in registers beside the skip and gate terms: the states, y and o are never
+ * written and read back as separate passes. */
+SQ_VEC_KERNEL static void scan_output(const itera_layer *L, const float *delta, int T, int N, int di, float *bx,
+                                      int ld, const float *a_in, const float *z, float *o_out)
 {
     for (int t = 0; t < T; t++) {
         const sq_vf dt = sq_vf_splat(delta[t]);
-        float *row = bx + (size_t)t * ld, *dA = decay + (size_t)t * N;
+        float *s = bx + (size_t)t * ld;
         for (int n = 0; n < N; n += SQ_VF_LANES) {
             const size_t lanes = (size_t)(N - n);
-            sq_vf_store_n(dA + n, sq_vf_exp(dt * sq_vf_load_n(A + n, lanes)), lanes);
-            sq_vf_store_n(row + n, dt * sq_vf_load_n(row + n, lanes), lanes);
+            sq_vf v = dt * sq_vf_load_n(s + n, lanes);
+            if (t > 0)
+                v = sq_vf_exp(dt * sq_vf_load_n(L->A + n, lanes)) * sq_vf_load_n(s - ld + n, lanes) + v;
+            sq_vf_store_n(s + n, v, lanes);
         }
-    }
-    /* row 0 is s_0 = delta[0] (B a[0]) already; each later row reads the state above it,
-     * the N components independent of each other */
-    for (int t = 1; t < T; t++) {
-        const float *prev = bx + (size_t)(t - 1) * ld, *dA = decay + (size_t)t * N;
-        float *row = bx + (size_t)t * ld;
-        for (int n = 0; n < N; n++)
-            row[n] = dA[n] * prev[n] + row[n];
-    }
-}
-
-/* o = (y + D * a) * SiLU(g) written over y, g = z[:, di:] (S4Kernel's skip term, then
- * the SSMBlock's gate). */
-SQ_VEC_KERNEL static void gate_output(const float *D, const float *a_in, const float *z, int T, int di, float *y_out)
-{
-    for (int t = 0; t < T; t++) {
-        float *y = y_out + (size_t)t * di;
         const float *g = z + (size_t)t * 2 * di + di, *a = a_in + (size_t)t * di;
+        float *o = o_out + (size_t)t * di;
         for (int c = 0; c < di; c += SQ_VF_LANES) {
-            const size_t n = (size_t)(di - c);
-            const sq_vf v = sq_vf_load_n(y + c, n) + sq_vf_load_n(D + c, n) * sq_vf_load_n(a + c, n);
-            sq_vf_store_n(y + c, v * sq_vf_silu(sq_vf_load_n(g + c, n)), n);
+            const size_t lanes = (size_t)(di - c);
+            sq_vf y = sq_vf_splat(0.0f);
+            for (int n = 0; n < N; n++)
+                y = y + sq_vf_splat(s[n]) * sq_vf_load_n(L->C_t + (size_t)n * di + c, lanes);
+            y = y + sq_vf_load_n(L->D + c, lanes) * sq_vf_load_n(a + c, lanes);
+            sq_vf_store_n(o + c, y * sq_vf_silu(sq_vf_load_n(g + c, lanes)), lanes);
         }
     }
 }
@@ -286,11 +278,7 @@ static void ssm_block(itera_state *m, const itera_layer *L, const sq_model_confi
     if (L->b_proj) /* B stored quantized: its own kernel, into the columns after delta's */
         sq_matrix_matmul(L->b_proj, m->a, T, m->dpre + di, ldp, false, L->b_proj->work);
     delta_mean(m->dpre, ldp, L->delta_b, T, di, m->delta);
-    selective_scan(L->A, m->delta, T, N, m->dpre + di, ldp, m->decay);
-    /* y[t] = C s_t (the updated state): [T, N] x C^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, di, N, 1.0f, m->dpre + di, ldp, L->C_t, di, 0.0f,
-                m->y, di);
-    gate_output(L->D, m->a, m->z, T, di, m->y);
+    scan_output(L, m->delta, T, N, di, m->dpre + di, ldp, m->a, m->z, m->y);
     /* x = r + o W_out^T (no bias) */
     sq_fw_linear(hooks, L->out_proj_name, m->y, T, di, L->out_proj, d, m->x, d, 1.0f);
 }
