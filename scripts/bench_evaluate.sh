@@ -4,6 +4,10 @@
 #
 #   scripts/bench_evaluate.sh [BUILD_DIR] [MODEL]
 #
+# MODEL "random" is a random-initialised Itera model of 43.3M parameters (d 512, 8 layers,
+# 4 of them MoE with 4 experts of 1024, vocabulary 2000: 173 MB of fp32) written by
+# itera_ref.py, evaluated on the micro model's text and tokenizer.
+#
 # MODEL defaults to the bundled Itera model (tests/data/bundled/itera_tiny_bytes.pt, byte
 # level, 257-byte windows of austen_val.txt: 256 positions per forward).  Each recipe of
 # FORMATS (default: int8 int4-g32 nf4 gptq-int4 bf16, configs/recipes/) is compressed once
@@ -15,14 +19,19 @@
 #   cpu tok/s    positions / CPU seconds of the forward pass (what the machine's load does not
 #                change: on a shared machine this is the figure to compare)
 #   x fp32       the median of the per-round ratios to the fp32 variant (wall and CPU)
-#   loop/fwd     whole window loop (forward + scoring) against the forward alone, CPU time
-#   peak RSS, the weights in memory as the model ran them, and their ratio
+#   fwd/loop     the whole window loop's rate (forward + scoring) against the forward-only
+#                rate: forward CPU seconds / loop CPU seconds
+#   peak RSS, its ratio to the fp32 variant's, the weights in memory as the model ran
+#                them, and peak RSS / weights
 #   perplexity through the packed kernels and through the dequantized reference path
 #                (evaluate.kernels: dequantized), and their relative difference
 # and the sgemm-bound limit of the model (scripts/bench_sgemm_bound.c: all its linear
 # layers as OpenBLAS sgemm calls in sequence and nothing else, and the same through
-# squeeze's kernels), the load (uptime) beside every round, and, with TORCH=1, the
-# PyTorch reference (tests/reference/itera_ref.py) on the same windows.  The 2-rank figure is
+# squeeze's kernels), the load (uptime) beside every round, and (TORCH=1, the default) the
+# PyTorch modules on the same windows in every round, 1 thread, CPU time: squeeze's own
+# reference (tests/reference/itera_ref.py) and the original Itera-Lite computation
+# (tests/reference/itera_original.py: per-step scan, gathered experts), each with the
+# median of the per-round ratios of squeeze's fp32 variant to it.  The 2-rank figure is
 # taken only when the 1-minute load is below 0.5 (two idle cores); otherwise the script says
 # it skipped it.
 set -euo pipefail
@@ -32,7 +41,7 @@ MODEL=${2:-$ROOT/tests/data/bundled/itera_tiny_bytes.pt}
 ROUNDS=${ROUNDS:-5}
 WINDOWS=${WINDOWS:-32}
 FORMATS=${FORMATS:-"int8 int4-g32 nf4 gptq-int4 bf16"}
-TORCH=${TORCH:-0}
+TORCH=${TORCH:-1}
 PY=/usr/bin/python3
 DATA=$ROOT/tests/data
 export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
@@ -40,8 +49,20 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+if [ "$MODEL" = random ]; then
+  MODEL=$WORK/random_itera.pt
+  $PY - "$ROOT" "$MODEL" <<'PY'
+import sys, torch
+sys.path.insert(0, sys.argv[1] + "/tests/reference")
+import itera_ref
+torch.manual_seed(36)
+cfg = itera_ref.IteraConfig(vocab=2000, hidden=512, layers=8, state=8, conv=4, expand=2, experts=4,
+                            expert_size=1024, top_k=2, moe_layers=[1, 3, 5, 7], max_seq=256)
+itera_ref.save_checkpoint(itera_ref.IteraLite(cfg), sys.argv[2])
+PY
+fi
 case "$MODEL" in
-  *micro*) TEXT=$DATA/itera-lite/tinystories_train.txt TOKENIZER=$DATA/itera-lite/tokenizer_2000.json
+  *micro*|*random_itera*) TEXT=$DATA/itera-lite/tinystories_train.txt TOKENIZER=$DATA/itera-lite/tokenizer_2000.json
            START=0.9 WINDOW=129 STRIDE=64 CALTEXT=$TEXT ;;
   *)       TEXT=$DATA/bundled/austen_val.txt TOKENIZER=bytes START=0.0 WINDOW=257 STRIDE=256
            CALTEXT=$DATA/bundled/austen_train.txt ;;
@@ -87,10 +108,41 @@ print(e["tokens_per_second"], e["processed_tokens"] / e["forward_cpu_seconds"],
 PY
 }
 
+# one PyTorch run: CPU tok/s of module $1 (ref: itera_ref.py, original: itera_original.py)
+torch_rate() {
+  $PY - "$ROOT" "$1" "$MODEL" "$TEXT" "$TOKENIZER" "$START" "$WINDOW" "$STRIDE" "$WINDOWS" <<'PY'
+import sys, time, torch
+root, which, model_path, text_path, tokenizer, start, window, stride, windows = sys.argv[1:]
+sys.path.insert(0, root + "/tests/reference")
+import itera_ref, itera_original
+torch.set_num_threads(1)
+window, stride, windows = int(window), int(stride), int(windows)
+model = (itera_ref if which == "ref" else itera_original).load_checkpoint(model_path).eval()
+if tokenizer == "bytes":
+    data = open(text_path, "rb").read()
+    ids = list(data[int(float(start) * len(data)):])
+else:
+    words = itera_ref.word_ids(open(text_path, encoding="utf-8").read(), tokenizer)
+    ids = words[int(float(start) * len(words)):]
+inputs = [torch.tensor(ids[s:s + window - 1]).unsqueeze(0) for s in range(0, len(ids) - window + 1, stride)][:windows]
+with torch.inference_mode():
+    model(inputs[0])
+    t0 = time.process_time()
+    for x in inputs:
+        model(x)
+    print(len(inputs) * (window - 1) / (time.process_time() - t0))
+PY
+}
+: > "$WORK/torch"
 for round in $(seq "$ROUNDS"); do
   for i in "${!variants[@]}"; do
     echo "$round ${variants[$i]} $(evaluate "${paths[$i]}" "$WORK/packed.yaml" 1) $(load | cut -d' ' -f1)" >> "$WORK/rounds"
   done
+  if [ "$TORCH" = 1 ]; then
+    for which in ref original; do
+      echo "$round $which $(torch_rate $which) $(load | cut -d' ' -f1)" >> "$WORK/torch"
+    done
+  fi
   echo "round $round done, load $(load)" >&2
 done
 for i in "${!variants[@]}"; do
@@ -110,7 +162,7 @@ if awk -v l="$(load | cut -d' ' -f1)" 'BEGIN { exit !(l < 0.5) }'; then
   two="$two_rate tok/s, $($PY -c "print(round($two_rate / $one, 2))")x one rank (load $(load))"
 fi
 
-$PY - "$WORK/rounds" "$WORK/reference" "$WORK/bound" "$two" <<'PY'
+$PY - "$WORK/rounds" "$WORK/reference" "$WORK/bound" "$two" "$WORK/torch" <<'PY'
 import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1])]
 ref = {l.split()[0]: l.split() for l in open(sys.argv[2])}
@@ -120,15 +172,16 @@ for r in rows:
     by.setdefault(r[1], []).append(r)
 def med(v, k): return st.median(float(x[k]) for x in v)
 fp = {int(r[0]): r for r in by["fp32"]}
-print(f"{'variant':10} {'tok/s':>8} {'x fp32':>7} {'cpu tok/s':>10} {'x fp32':>7} {'loop/fwd':>8} {'peak RSS':>9} "
-      f"{'weights':>8} {'RSS/w':>6} {'ppl packed':>11} {'ppl deq.':>9} {'diff':>8}  kernels")
+print(f"{'variant':10} {'tok/s':>8} {'x fp32':>7} {'cpu tok/s':>10} {'x fp32':>7} {'fwd/loop':>8} {'peak RSS':>9} "
+      f"{'x fp32':>6} {'weights':>8} {'RSS/w':>6} {'ppl packed':>11} {'ppl deq.':>9} {'diff':>8}  kernels")
 for name, v in by.items():
     wall = st.median(float(r[2]) / float(fp[int(r[0])][2]) for r in v)
     cpu = st.median(float(r[3]) / float(fp[int(r[0])][3]) for r in v)
     ppl = float(v[0][7])
     deq = float(ref[name][6]) if name in ref else ppl
-    print(f"{name:10} {med(v, 2):8.0f} {wall:7.2f} {med(v, 3):10.0f} {cpu:7.2f} {med(v, 4):8.2f} "
-          f"{med(v, 5) / 2**20:7.1f}Mi {med(v, 6) / 2**20:6.2f}Mi {med(v, 5) / med(v, 6):6.1f} {ppl:11.5f} "
+    print(f"{name:10} {med(v, 2):8.0f} {wall:7.2f} {med(v, 3):10.0f} {cpu:7.2f} {1 / med(v, 4):8.2f} "
+          f"{med(v, 5) / 2**20:7.1f}Mi {med(v, 5) / med(by['fp32'], 5):6.2f} {med(v, 6) / 2**20:6.2f}Mi "
+          f"{med(v, 5) / med(v, 6):6.2f} {ppl:11.5f} "
           f"{deq:9.5f} {100 * (ppl / deq - 1):7.3f}%  {v[0][8]}")
 print(f"load (1 min) during the rounds: median {st.median(float(r[9]) for r in rows):.2f}, "
       f"max {max(float(r[9]) for r in rows):.2f}")
@@ -137,25 +190,14 @@ for who in ("openblas", "kernels") if bound else ():
     t = float(bound[f"{who}_tokens_per_second"])
     print(f"sgemm-bound limit ({who}, linear layers only, CPU time): {t:.0f} tok/s, "
           f"{bound[f'{who}_gflops']} GFLOP/s; fp32 forward reaches {100 * fpcpu / t:.0f}% of it")
+trows = [l.split() for l in open(sys.argv[5])]
+for who, what in (("ref", "squeeze's PyTorch reference (itera_ref.py)"),
+                  ("original", "the original Itera-Lite computation (itera_original.py)")):
+    mine = [r for r in trows if r[1] == who]
+    if not mine:
+        continue
+    ratio = st.median(float(fp[int(r[0])][3]) / float(r[2]) for r in mine)
+    print(f"{what}: {st.median(float(r[2]) for r in mine):.0f} tok/s (CPU time, 1 thread); squeeze fp32 is "
+          f"{ratio:.2f}x it (median of per-round ratios; load {st.median(float(r[3]) for r in mine):.2f})")
 print(f"2 ranks: {sys.argv[4]}")
 PY
-if [ "$TORCH" = 1 ]; then
-  $PY - "$ROOT" "$MODEL" "$TEXT" "$TOKENIZER" "$START" "$WINDOW" "$STRIDE" "$WINDOWS" <<'PY'
-import sys, time, torch
-root, model_path, text_path, tokenizer, start, window, stride, windows = sys.argv[1:]
-sys.path.insert(0, root + "/tests/reference")
-import itera_ref
-torch.set_num_threads(1)
-window, stride, windows = int(window), int(stride), int(windows)
-model = itera_ref.load_checkpoint(model_path).eval()
-data = open(text_path, "rb").read()
-ids = list(data[int(float(start) * len(data)):])
-inputs = [torch.tensor(ids[s:s + window - 1]).unsqueeze(0) for s in range(0, len(ids) - window + 1, stride)][:windows]
-with torch.inference_mode():
-    model(inputs[0])
-    t0 = time.process_time()
-    for x in inputs:
-        model(x)
-    print(f"PyTorch reference (itera_ref.py, 1 thread, CPU time): {len(inputs) * (window - 1) / (time.process_time() - t0):.0f} tok/s")
-PY
-fi
