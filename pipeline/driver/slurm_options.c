@@ -1,12 +1,17 @@
 /* slurm_options.c - the `slurm` section of a run config (docs/config.md).
  *
  *   slurm:
- *     partition: debug
+ *     partition: {default: cpu, evaluate: gpu}              or one value for all
  *     account: proj42
  *     qos: normal
  *     time: {default: "01:00:00", calibrate: "00:30:00"}   or one value for all
  *     memory: {default: 4G, calibrate: 8G}                  or one value for all
+ *     gres: {evaluate: "gpu:1"}                             generic resources per stage
+ *     cpus_per_task: {default: 1, compress: 2}              or one value for all
  *     tasks: {calibrate: 4, evaluate: 4}                    MPI ranks per stage
+ *
+ * Every per-stage option takes one value for all stages or a map whose
+ * `default` entry is what the stages it does not name inherit.
  *     array_throttle: 4                                     at most 4 array tasks at once (%4)
  *     modules: [openmpi/4.1, hdf5/1.10]                     "module load" lines
  *     sbatch: ["--constraint=avx2", "--exclusive"]          extra #SBATCH lines
@@ -22,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const slurm_keys[] = {"partition", "account", "qos", "time", "memory", "tasks",
-                                         "array_throttle", "modules", "sbatch", "launcher", NULL};
+static const char *const slurm_keys[] = {"partition", "account", "qos", "time", "memory", "gres", "cpus_per_task",
+                                         "tasks", "array_throttle", "modules", "sbatch", "launcher", NULL};
 static const char *const stage_keys[] = {"default", "inspect", "calibrate", "compress", "evaluate", "report", NULL};
 
 static bool all_digits(const char *s, size_t len)
@@ -75,6 +80,7 @@ bool sq_slurm_memory_valid(const char *text)
     return all_digits(text, len);
 }
 
+/* partition, account and qos: Slurm names, which also need no quoting on an #SBATCH line */
 static bool plain_name(const char *s)
 {
     if (s[0] == '\0')
@@ -85,18 +91,53 @@ static bool plain_name(const char *s)
     return true;
 }
 
-static sq_status name_value(const sq_yaml_node *section, const char *key, char **out)
+bool sq_slurm_gres_valid(const char *text)
 {
-    const char *text = NULL;
+    const char *p = text;
+    if (text[0] == '\0')
+        return false;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        int fields = 0;
+        if (len == 0 || !isalpha((unsigned char)p[0]))
+            return false; /* each entry starts with the resource's name */
+        for (size_t i = 0, field = 0; i <= len; i++) {
+            if (i == len || p[i] == ':') {
+                if (i == field)
+                    return false; /* empty field */
+                fields++;
+                field = i + 1;
+            } else if (!(isalnum((unsigned char)p[i]) || strchr("._-", p[i]))) {
+                return false;
+            }
+        }
+        if (fields > 3)
+            return false;
+        if (p[len] == '\0')
+            return true;
+        p += len + 1;
+    }
+}
+
+static bool positive_count(const char *text)
+{
+    return all_digits(text, strlen(text)) && atoi(text) >= 1;
+}
+
+const char *sq_slurm_option_where(const sq_yaml_node *root, const char *key, int stage, char *buf, size_t size)
+{
+    const sq_yaml_node *node = sq_yaml_get(sq_yaml_get(root, "slurm"), key);
     char pos[512];
-    sq_status st = sq_yaml_opt_string(section, key, &text);
-    if (st != SQ_OK || text == NULL)
-        return st;
-    if (!plain_name(text))
-        return sq_fail(SQ_ERR_USAGE, "%s: slurm.%s '%s' is not a Slurm name (letters, digits, '.', '_', '-', ',')",
-                       sq_yaml_where(sq_yaml_get(section, key), pos, sizeof pos), key, text);
-    *out = strdup(text);
-    return SQ_OK;
+    if (node && node->kind == SQ_YAML_MAP) {
+        const sq_yaml_node *entry = stage >= 0 ? sq_yaml_get(node, sq_stage_name(stage)) : NULL;
+        node = entry ? entry : sq_yaml_get(node, "default");
+    }
+    if (node == NULL || node->line == 0) {
+        buf[0] = '\0';
+        return buf;
+    }
+    snprintf(buf, size, "%s: ", sq_yaml_where(node, pos, sizeof pos));
+    return buf;
 }
 
 typedef bool (*value_check)(const char *);
@@ -184,9 +225,25 @@ sq_status sq_slurm_options_parse(const sq_yaml_node *section, sq_slurm_options *
         return SQ_OK;
     out->present = true;
     SQ_TRY(sq_yaml_check_keys(section, "slurm", slurm_keys));
-    SQ_TRY(name_value(section, "partition", &out->partition));
-    SQ_TRY(name_value(section, "account", &out->account));
-    SQ_TRY(name_value(section, "qos", &out->qos));
+    SQ_TRY(per_stage_strings(section, "partition", plain_name,
+                             "a Slurm name (letters, digits, '.', '_', '-', ',')", out->partition));
+    SQ_TRY(per_stage_strings(section, "account", plain_name,
+                             "a Slurm name (letters, digits, '.', '_', '-', ',')", out->account));
+    SQ_TRY(per_stage_strings(section, "qos", plain_name, "a Slurm name (letters, digits, '.', '_', '-', ',')",
+                             out->qos));
+    SQ_TRY(per_stage_strings(section, "gres", sq_slurm_gres_valid,
+                             "sbatch --gres syntax: name[:type][:count] entries separated by ',' (e.g. \"gpu:1\")",
+                             out->gres));
+    {
+        char *cpus[SQ_STAGE_COUNT] = {0};
+        st = per_stage_strings(section, "cpus_per_task", positive_count, "a whole number of CPUs, at least 1", cpus);
+        for (int s = 0; s < SQ_STAGE_COUNT; s++) {
+            out->cpus_per_task[s] = cpus[s] ? atoi(cpus[s]) : 0;
+            free(cpus[s]);
+        }
+        if (st != SQ_OK)
+            goto cleanup;
+    }
     SQ_TRY(per_stage_strings(section, "time", sq_slurm_time_valid,
                              "sbatch --time syntax: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. \"00:30:00\")",
                              out->time));
@@ -257,10 +314,11 @@ cleanup:
 
 void sq_slurm_options_free(sq_slurm_options *opts)
 {
-    free(opts->partition);
-    free(opts->account);
-    free(opts->qos);
     for (int s = 0; s < SQ_STAGE_COUNT; s++) {
+        free(opts->partition[s]);
+        free(opts->account[s]);
+        free(opts->qos[s]);
+        free(opts->gres[s]);
         free(opts->time[s]);
         free(opts->memory[s]);
     }

@@ -111,12 +111,16 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
         ntasks = o->tasks[stage];
 
     f = open_memstream(&sbatch_lines, &size);
-    if (o->partition)
-        fprintf(f, "#SBATCH --partition=%s\n", o->partition);
-    if (o->account)
-        fprintf(f, "#SBATCH --account=%s\n", o->account);
-    if (o->qos)
-        fprintf(f, "#SBATCH --qos=%s\n", o->qos);
+    if (o->partition[stage])
+        fprintf(f, "#SBATCH --partition=%s\n", o->partition[stage]);
+    if (o->account[stage])
+        fprintf(f, "#SBATCH --account=%s\n", o->account[stage]);
+    if (o->qos[stage])
+        fprintf(f, "#SBATCH --qos=%s\n", o->qos[stage]);
+    if (o->cpus_per_task[stage] > 0)
+        fprintf(f, "#SBATCH --cpus-per-task=%d\n", o->cpus_per_task[stage]);
+    if (o->gres[stage])
+        fprintf(f, "#SBATCH --gres=%s\n", o->gres[stage]);
     if (o->time[stage])
         fprintf(f, "#SBATCH --time=%s\n", o->time[stage]);
     if (o->memory[stage])
