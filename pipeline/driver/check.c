@@ -50,13 +50,15 @@ static bool check_checkpoint(const sq_plan *plan, sq_loaded_model *model, sq_che
     return true;
 }
 
-static void check_variant(const sq_variant *var, const sq_loaded_model *model, sq_check_data_cache *cache,
-                          sq_check_result *r)
+/* compresses: false for an evaluate-only run (no calibration data, no precision map to check). */
+static void check_variant(const sq_variant *var, const sq_loaded_model *model, bool compresses,
+                          sq_check_data_cache *cache, sq_check_result *r)
 {
     sq_tokenizer *tok = sq_check_tokenizer(&var->cfg, var->config, model, r);
-    sq_check_windows(&var->cfg, var->config, model ? model->config.max_seq_length : 0, r);
-    sq_check_data(&var->cfg, var->config, tok, model ? model->config.vocab_size : 0, cache, r);
-    sq_check_precision_map(var, model, r);
+    sq_check_windows(&var->cfg, var->config, model ? model->config.max_seq_length : 0, compresses, r);
+    sq_check_data(&var->cfg, var->config, tok, model ? model->config.vocab_size : 0, compresses, cache, r);
+    if (compresses)
+        sq_check_precision_map(var, model, r);
     if (tok)
         sq_tokenizer_free(tok);
 }
@@ -87,11 +89,15 @@ static int run_check(const sq_command_options *opts, bool gate)
                   plan.variant_count, plan.variant_count == 1 ? "" : "s", plan.count);
     sq_check_programs(&plan, &r);
     sq_check_slurm(&plan, opts, &r);
+    sq_check_cluster(&plan, opts, &r);
     sq_check_output(&plan, &r);
+    if (plan.evaluate_only)
+        sq_check_note(&r, "evaluate-only run (no compress.recipe or compress.precision_map): inspect, evaluate and "
+                      "report; no calibration data or recipe needed");
 
     bool have_model = check_checkpoint(&plan, &model, &r);
     for (size_t v = 0; v < plan.variant_count; v++)
-        check_variant(&plan.variants[v], have_model ? &model : NULL, &cache, &r);
+        check_variant(&plan.variants[v], have_model ? &model : NULL, !plan.evaluate_only, &cache, &r);
 
     sq_check_data_cache_free(&cache);
     if (have_model)

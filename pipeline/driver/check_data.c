@@ -1,6 +1,8 @@
 /* check_data.c - a variant's evaluation and calibration data: the file is
  * there, reads through the tokenizer, and holds at least one window (a window
- * predicts offset tokens ahead).  Each file is read once for all variants. */
+ * predicts offset tokens ahead); the evaluation text is not mostly unknown to
+ * the tokenizer (evaluate's rule, metrics/unknown_tokens.h).  Each file is
+ * read once for all variants. */
 #include "checks.h"
 #include "proc.h"
 
@@ -9,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "metrics/unknown_tokens.h"
 
 static void check_one(const sq_run_config *cfg, const sq_yaml_node *root, const char *which, const sq_data_spec *spec,
                       const sq_tokenizer *tok, int vocab, int window, int needed, const char *window_option,
@@ -27,7 +31,7 @@ static void check_one(const sq_run_config *cfg, const sq_yaml_node *root, const 
         if (strcmp(cache->entries[i].key, key) == 0)
             hit = &cache->entries[i];
     if (hit == NULL) {
-        sq_check_data_entry entry = {key, 0, false};
+        sq_check_data_entry entry = {key, 0, 0, false};
         char option[64];
         snprintf(option, sizeof option, "data.%s", which);
         if (access(spec->path, R_OK) != 0) {
@@ -36,11 +40,20 @@ static void check_one(const sq_run_config *cfg, const sq_yaml_node *root, const 
         } else if (tok) {
             int32_t *tokens = NULL;
             sq_status st = sq_data_load_tokens(spec, tok, vocab, &tokens, &entry.tokens);
-            if (st != SQ_OK)
+            if (st != SQ_OK) {
                 sq_check_problem(r, "%sdata.%s cannot be read: %s", sq_check_where(root, option, pos, sizeof pos),
                                  which, sq_error_message());
-            else
+            } else {
+                sq_tokenizer_info info;
+                sq_tokenizer_get_info(tok, &info);
                 entry.ok = true;
+                entry.unknown = sq_unknown_token_count(tokens, entry.tokens, info.unk_id);
+                char warning[1024];
+                if (strcmp(which, "evaluation") == 0 &&
+                    sq_unknown_token_warning(entry.unknown, entry.tokens, info.unk_id, cfg->data.tokenizer, spec->path,
+                                             warning, sizeof warning)[0])
+                    sq_check_warning(r, "%s%s", sq_check_where(root, option, pos, sizeof pos), warning);
+            }
             sq_error_clear();
             free(tokens);
         }
@@ -59,12 +72,13 @@ static void check_one(const sq_run_config *cfg, const sq_yaml_node *root, const 
 }
 
 void sq_check_data(const sq_run_config *cfg, const sq_yaml_node *root, const sq_tokenizer *tok, int vocab,
-                   sq_check_data_cache *cache, sq_check_result *r)
+                   bool with_calibration, sq_check_data_cache *cache, sq_check_result *r)
 {
     check_one(cfg, root, "evaluation", &cfg->data.evaluation, tok, vocab, cfg->evaluate.window_length,
               cfg->evaluate.window_length + cfg->evaluate.offset, "evaluate.window_length", cache, r);
-    check_one(cfg, root, "calibration", &cfg->data.calibration, tok, vocab, cfg->calibrate.window_length,
-              cfg->calibrate.window_length, "calibrate.window_length", cache, r);
+    if (with_calibration)
+        check_one(cfg, root, "calibration", &cfg->data.calibration, tok, vocab, cfg->calibrate.window_length,
+                  cfg->calibrate.window_length, "calibrate.window_length", cache, r);
 }
 
 void sq_check_data_cache_free(sq_check_data_cache *cache)

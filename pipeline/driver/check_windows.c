@@ -5,7 +5,8 @@
 
 #include "metrics/windows.h"
 
-void sq_check_windows(const sq_run_config *cfg, const sq_yaml_node *root, int max_seq, sq_check_result *r)
+void sq_check_windows(const sq_run_config *cfg, const sq_yaml_node *root, int max_seq, bool with_calibration,
+                      sq_check_result *r)
 {
     char pos[600];
     if (max_seq <= 0)
@@ -18,7 +19,7 @@ void sq_check_windows(const sq_run_config *cfg, const sq_yaml_node *root, int ma
                          sq_error_message());
         sq_error_clear();
     }
-    if (cfg->calibrate.window_length > max_seq)
+    if (with_calibration && cfg->calibrate.window_length > max_seq)
         sq_check_problem(r, "%scalibrate.window_length %d is longer than the model's maximum sequence length %d: "
                          "use at most %d", sq_check_where(root, "calibrate.window_length", pos, sizeof pos),
                          cfg->calibrate.window_length, max_seq, max_seq);

@@ -1,6 +1,8 @@
 /* checks.h - the parts of `squeeze check` (check.c runs them in order), one
  * file per thing checked: check_programs.c (stage programs, mpirun),
- * check_slurm.c (the Slurm client tools and the MPI launcher),
+ * check_slurm.c (the Slurm client tools and the MPI launcher), check_cluster.c
+ * (partitions, CPUs, GPUs and accounts against sinfo and sacctmgr, every batch
+ * script through sbatch --test-only),
  * check_output.c (the output folder), check_tokenizer.c (the tokenizer
  * against the model), check_windows.c (the windows against the model's
  * maximum sequence length), check_data.c (the data against one window),
@@ -39,18 +41,22 @@ const char *sq_check_where(const sq_yaml_node *root, const char *dotted, char *b
 
 void sq_check_programs(const sq_plan *plan, sq_check_result *r);
 void sq_check_slurm(const sq_plan *plan, const sq_command_options *opts, sq_check_result *r);
+void sq_check_cluster(const sq_plan *plan, const sq_command_options *opts, sq_check_result *r);
 void sq_check_output(const sq_plan *plan, sq_check_result *r);
 
 /* The tokenizer of a variant, loaded and checked against the model (NULL when
  * there is none); NULL when it does not load (said as a problem). */
 sq_tokenizer *sq_check_tokenizer(const sq_run_config *cfg, const sq_yaml_node *root, const sq_loaded_model *model,
                                  sq_check_result *r);
-void sq_check_windows(const sq_run_config *cfg, const sq_yaml_node *root, int max_seq, sq_check_result *r);
+/* with_calibration: the calibration window too (a run that compresses). */
+void sq_check_windows(const sq_run_config *cfg, const sq_yaml_node *root, int max_seq, bool with_calibration,
+                      sq_check_result *r);
 
 /* The data files met so far (tokenizer|path|format|start|end), read once for all variants. */
 typedef struct {
     char *key;
     size_t tokens;
+    size_t unknown;                  /* of them, the tokenizer's unknown token */
     bool ok;
 } sq_check_data_entry;
 
@@ -59,8 +65,9 @@ typedef struct {
     size_t count;
 } sq_check_data_cache;
 
+/* The evaluation data, and the calibration data when the run compresses (with_calibration). */
 void sq_check_data(const sq_run_config *cfg, const sq_yaml_node *root, const sq_tokenizer *tok, int vocab,
-                   sq_check_data_cache *cache, sq_check_result *r);
+                   bool with_calibration, sq_check_data_cache *cache, sq_check_result *r);
 void sq_check_data_cache_free(sq_check_data_cache *cache);
 
 void sq_check_precision_map(const sq_variant *var, const sq_loaded_model *model, sq_check_result *r);

@@ -30,6 +30,8 @@ static const char usage[] =
     "                              write a variant (default: the report's recommendation) for\n"
     "                              llama.cpp (GGUF) or PyTorch (safetensors): <run>/export/<variant>/\n"
     "\n"
+    "  --run NAME                  (every command) the run folder <output_root>/NAME instead of the\n"
+    "                              config's `run:`: one config, several runs side by side\n"
     "  --version                   squeeze's version (every stage program takes --version too)\n"
     "\n"
     "Exit codes: 0 ok, 2 usage or config error, 3 bad input, 4 a stage failed.\n"
@@ -115,6 +117,10 @@ int sq_driver_main(int argc, char **argv)
                 opts.variant = argv[++i];
         } else if (strcmp(arg, "--format") == 0 && i + 1 < argc) {
             opts.format = argv[++i];
+        } else if (strcmp(arg, "--run") == 0 && i + 1 < argc) {
+            sq_plan_set_run_name(argv[++i]);
+        } else if (strncmp(arg, "--run=", 6) == 0) {
+            sq_plan_set_run_name(arg + 6);
         } else if (strncmp(arg, "--stage=", 8) == 0) {
             opts.stage = arg + 8;
         } else if (strncmp(arg, "--variant=", 10) == 0) {

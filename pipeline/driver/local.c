@@ -20,6 +20,7 @@
 #include "fault.h"
 #include "plan.h"
 #include "proc.h"
+#include "progress_view.h"
 #include "run_lock.h"
 #include "select.h"
 
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t running_child = 0;
@@ -181,6 +183,9 @@ static int run_instance(sq_plan *plan, sq_instance *inst)
         sq_argv_free(argv);
         return 4;
     }
+    char *progress_path = sq_path_join(inst->dir, "progress");
+    sq_progress_view view;
+    sq_progress_view_start(&view, inst->id, progress_path);
     pid_t parent = getpid();
     pid = fork();
     if (pid == 0) {
@@ -192,19 +197,30 @@ static int run_instance(sq_plan *plan, sq_instance *inst)
         dup2(devnull, STDIN_FILENO);
         dup2(log, STDOUT_FILENO);
         dup2(log, STDERR_FILENO);
+        setenv("SQUEEZE_PROGRESS_FILE", progress_path, 1); /* the progress channel (util/progress.h) */
         execvp(argv[0], argv);
         dprintf(STDERR_FILENO, "squeeze: cannot start %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     close(log);
+    free(progress_path);
     if (pid < 0) {
         fprintf(stderr, "squeeze: cannot fork: %s\n", strerror(errno));
+        sq_progress_view_finish(&view);
         sq_argv_free(argv);
         return 4;
     }
     running_child = pid;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    /* wait for the stage, showing its progress every 100 ms */
+    for (;;) {
+        pid_t waited = waitpid(pid, &status, WNOHANG);
+        if (waited == pid || (waited < 0 && errno != EINTR))
+            break;
+        sq_progress_view_poll(&view);
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
+    sq_progress_view_finish(&view);
     running_child = 0;
     code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (code == 0 && inst->stage == SQ_STAGE_REPORT && report_gap(inst)) {
@@ -386,7 +402,12 @@ int sq_cmd_run(const sq_command_options *opts, bool resume)
                 ran, plan.run_dir);
         if (all) /* the one line on stdout: the page to open, for a script to pick up */
             printf("%s/report/report.html\n", plan.run_dir);
-        rc = all ? 0 : 4;
+        /* `resume --stage` asked for one instance, and it is done: that succeeded, whatever else is left */
+        if (!all && opts->stage)
+            fprintf(stderr, "squeeze: the instance asked for is done; `squeeze resume %s%s%s` runs what is left\n",
+                    opts->config, sq_plan_run_name_override() ? " --run " : "",
+                    sq_plan_run_name_override() ? sq_plan_run_name_override() : "");
+        rc = all || opts->stage ? 0 : 4;
     }
 cleanup:
     free(run);

@@ -27,6 +27,12 @@
 #include "artifact/artifact.h"
 #include "compress/compress.h"
 
+static const char *run_name_override;
+
+void sq_plan_set_run_name(const char *name) { run_name_override = name; }
+
+const char *sq_plan_run_name_override(void) { return run_name_override; }
+
 const char *sq_state_name(sq_state state)
 {
     static const char *const names[] = {"missing", "stale", "done", "pending", "running", "failed", "cancelled"};
@@ -394,10 +400,14 @@ static sq_status build_instances(sq_plan *plan)
         if (sq_stage_steps[s].phase > last_phase)
             last_phase = sq_stage_steps[s].phase;
     }
+    plan->evaluate_only = true;
+    for (size_t v = 0; v < plan->variant_count; v++)
+        if (plan->variants[v].cfg.compress.recipe || plan->variants[v].cfg.compress.precision_map)
+            plan->evaluate_only = false;
     for (int phase = 0; phase <= last_phase; phase++)
         for (size_t v = 0; v < plan->variant_count; v++)
             for (size_t s = 0; s < sq_stage_step_count; s++)
-                if (sq_stage_steps[s].phase == phase)
+                if (sq_stage_steps[s].phase == phase && !(plan->evaluate_only && sq_stage_steps[s].compresses))
                     SQ_TRY(walk_step(plan, of, &sq_stage_steps[s], v, &baselines));
 cleanup:
     for (size_t s = 0; of && s < sq_stage_step_count; s++)
@@ -513,6 +523,13 @@ sq_status sq_plan_build_in(const char *config_path, const char *bin_dir, sq_plan
     SQ_TRY(sq_run_config_load(plan->config_path, &plan->base));
     if (plan->doc.root == NULL || plan->doc.root->kind != SQ_YAML_MAP)
         SQ_FAIL(SQ_ERR_USAGE, "%s: the config must be a mapping of sections", plan->config_path);
+    if (run_name_override) {
+        if (!sq_folder_name_valid(run_name_override))
+            SQ_FAIL(SQ_ERR_USAGE, "--run '%s' is not a run name: letters, digits, '.', '_' and '-', not starting with "
+                    "'.' or '-'", run_name_override);
+        free(plan->base.run_name);
+        plan->base.run_name = strdup(run_name_override);
+    }
     SQ_TRY(sq_plan_check_names(plan->config_path, plan->doc.root, plan->base.run_name));
     SQ_TRY(sq_slurm_options_parse(sq_yaml_get(plan->doc.root, "slurm"), &plan->slurm));
     SQ_TRY(sq_sweep_expand(sq_yaml_get(plan->doc.root, "sweep"), &plan->sweep));

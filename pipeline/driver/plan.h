@@ -74,6 +74,7 @@ typedef struct {
     char *bin_dir;          /* folder of the squeeze binary */
     sq_variant *variants;
     size_t variant_count;
+    bool evaluate_only;     /* no variant names a precision map: inspect, the baseline evaluations, report */
     sq_instance **items;    /* in execution order */
     size_t count;
 } sq_plan;
@@ -86,6 +87,12 @@ sq_status sq_plan_build(const char *config_path, sq_plan *plan);
  * executable passes the folder of the squeeze binary). */
 sq_status sq_plan_build_in(const char *config_path, const char *bin_dir, sq_plan *plan);
 void sq_plan_free(sq_plan *plan);
+/* `--run NAME`: every plan this process builds uses NAME as its run name (its
+ * folder <output_root>/NAME) instead of the config's `run:`; checked as a run
+ * name is.  NULL restores the config's. */
+void sq_plan_set_run_name(const char *name);
+/* The override in force, or NULL. */
+const char *sq_plan_run_name_override(void);
 sq_instance *sq_plan_find(const sq_plan *plan, sq_stage_kind stage, const char *variant);
 /* Re-reads the artifact states (after a run). */
 void sq_plan_refresh_states(sq_plan *plan);

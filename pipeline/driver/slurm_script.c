@@ -186,6 +186,8 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
         quoted(f, program);
         fputs(" plan ", f);
         quoted(f, plan->config_path);
+        fputs(" --run ", f); /* this run's folder, also when `--run` chose it */
+        quoted(f, plan->run_name);
         fputs(" | awk '$1 == \"evaluate\" && $3 != \"done\" {print \"squeeze: evaluate/\" $2 \" is \" $3 \": the report is "
               "incomplete\"; bad = 1} END {exit bad}'; then\n    complete=0\n  fi\n"
               "  if [ \"$complete\" = 1 ]; then printf '%s\\n' \"$key\" > \"$artifact.tmp.$$\" && mv \"$artifact.tmp.$$\" "

@@ -47,6 +47,45 @@ int sq_slurm_max_array_size(void)
     return value;
 }
 
+/* A submit that failed part-way: the jobs this call queued wait for a job that
+ * will never exist (or run without the rest of the pipeline), so they are
+ * cancelled, and what happened is said job by job.  Returns 0 when nothing of
+ * this call is left queued. */
+static int cancel_partial_submit(const sq_submission *s, size_t failed, const char *run_name)
+{
+    char **argv = sq_argv_new();
+    char *listed = NULL, *out = NULL;
+    size_t size = 0;
+    int n = 0, code = 0;
+    FILE *f = open_memstream(&listed, &size);
+    sq_argv_push(&argv, "scancel");
+    for (size_t gi = 0; gi < failed; gi++) {
+        const sq_job_group *g = &s->groups[gi];
+        if (g->job_id == NULL)
+            continue;
+        sq_argv_push(&argv, g->job_id);
+        fprintf(f, "%s%s job %s", n ? ", " : "", g->label, g->job_id);
+        n++;
+    }
+    fclose(f);
+    if (n == 0) {
+        fprintf(stderr, "squeeze: nothing was queued by this submit of run %s\n", run_name);
+    } else {
+        sq_capture(argv, true, 60, &out, &code);
+        sq_error_clear();
+        if (code == 0)
+            fprintf(stderr, "squeeze: cancelled the %d job(s) this submit had queued before the failure (%s): nothing "
+                    "of it is left queued; fix the problem and submit again\n", n, listed);
+        else
+            fprintf(stderr, "squeeze: scancel of the %d job(s) this submit had queued failed (exit %d): %s  these may "
+                    "still be queued: %s; see `squeeze status`, or `squeeze cancel`\n", n, code, out ? out : "", listed);
+    }
+    free(out);
+    free(listed);
+    sq_argv_free(argv);
+    return code;
+}
+
 int sq_cmd_submit(const sq_command_options *opts, bool resume)
 {
     sq_plan plan;
@@ -107,6 +146,8 @@ int sq_cmd_submit(const sq_command_options *opts, bool resume)
     fprintf(stderr, "squeeze: %s %s: %zu job group(s), MaxArraySize %d\n", opts->dry_run ? "writing" : "submitting",
             plan.run_name, s.group_count, max_array);
 
+    size_t failed_group = s.group_count;
+
     for (size_t gi = 0; gi < s.group_count; gi++) {
         sq_job_group *g = &s.groups[gi];
         bool array = g->array;
@@ -152,9 +193,11 @@ int sq_cmd_submit(const sq_command_options *opts, bool resume)
             calls++;
             if (code != 0) {
                 char *shown = sq_shell_join(argv);
-                fprintf(stderr, "squeeze: sbatch failed (exit %d): %s\n  %s\n", code, out ? out : "", shown);
+                fprintf(stderr, "squeeze: sbatch failed for %s (exit %d): %s\n  %s\n", g->label, code, out ? out : "",
+                        shown);
                 free(shown);
                 free(out);
+                failed_group = gi;
                 rc = 4;
             } else {
                 out[strcspn(out, ";\n")] = '\0';
@@ -176,6 +219,12 @@ int sq_cmd_submit(const sq_command_options *opts, bool resume)
         free(script);
         if (rc != 0)
             break;
+    }
+    if (!opts->dry_run && failed_group < s.group_count) {
+        fputs("squeeze: not submitted:", stderr);
+        for (size_t gi = failed_group; gi < s.group_count; gi++)
+            fprintf(stderr, " %s%s", s.groups[gi].label, gi + 1 < s.group_count ? "," : "\n");
+        cancel_partial_submit(&s, failed_group, plan.run_name);
     }
     if (!opts->dry_run) {
         sq_ledger_save(&ledger);

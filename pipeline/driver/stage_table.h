@@ -72,6 +72,8 @@ typedef struct {
     const char *artifact;  /* file name in the instance folder */
     const char *key_tag;   /* the key text's "stage <tag>" line */
     bool run_config;       /* reads the run YAML without any sweep override (the report) */
+    bool compresses;       /* planned only when a variant names a precision map: an evaluate-only run
+                              (no compress.recipe, no compress.precision_map) is inspect, evaluate, report */
     const char *set_section, *set_key, *set_value; /* one value the step sets in its config, or NULL */
     const char *sections[SQ_STEP_MAX_SECTIONS];    /* config sections it reads (and its key covers) */
     sq_step_file_role files[SQ_STEP_MAX_FILES];

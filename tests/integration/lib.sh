@@ -18,6 +18,8 @@
 #                             CMD must exit CODE with PATTERN in its stderr and leave neither OUT nor
 #                             OUT.* (a temporary artifact) behind; its output is in $WORK/expect.{out,log}
 #   json FILE KEY             a top-level field of a JSON file, as Python's repr
+#   sq_log_sbatch             every sbatch call of the script appended to $WORK/sbatch.log (a wrapper
+#                             first on PATH that logs, then runs the real sbatch)
 #   micro_config FILE         the model and data sections of a run config for the Itera-Lite micro
 #                             checkpoint ($MICRO) and its TinyStories text; the caller appends the rest
 
@@ -70,4 +72,13 @@ data:
   tokenizer: $DATA/itera-lite/tokenizer_2000.json
   calibration: $DATA/itera-lite/tinystories_train.txt
 EOF
+}
+
+sq_log_sbatch() {
+  local real
+  real=$(command -v sbatch)
+  mkdir -p "$WORK/bin"
+  printf '#!/bin/bash\necho "sbatch $*" >> %q\nexec %q "$@"\n' "$WORK/sbatch.log" "$real" > "$WORK/bin/sbatch"
+  chmod +x "$WORK/bin/sbatch"
+  export PATH="$WORK/bin:$PATH"
 }

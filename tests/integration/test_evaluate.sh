@@ -82,16 +82,27 @@ model: {checkpoint: $DATA/bundled/itera_tiny_bytes.pt}
 data: {tokenizer: $tok, evaluation: {path: $DATA/bundled/austen_val.txt, end: 0.05}}
 evaluate: {window_length: 128, max_windows: 4}
 YAML
-    "$EVALUATE" --config tok.yaml --model "$DATA/bundled/itera_tiny_bytes.pt" --out tok.h5 2> tok.log \
+    "$EVALUATE" --config tok.yaml --model "$DATA/bundled/itera_tiny_bytes.pt" --out tok.h5 --json > tok.json 2> tok.log \
       || { cat tok.log >&2; fail "evaluate with tokenizer $tok exited $?"; }
+    rate=$(h5dump -a /evaluation/unknown_token_rate tok.h5 | awk '/\(0\)/ {print $2}')
+    unk_id=$(h5dump -a /evaluation/unknown_token_id tok.h5 | awk '/\(0\)/ {print $2}')
+    $PY -c "import sys; sys.exit(not abs($(json tok.json unknown_token_rate) - $rate) < 1e-5)" \
+      || fail "--json unknown_token_rate $(json tok.json unknown_token_rate) vs artifact $rate"
     if [ "$tok" = bytes ]; then
       grep -q "unigram model" tok.log && fail "unigram warning with the model's own tokenizer: $(grep unigram tok.log)"
+      [ "$unk_id" = -1 ] && [ "$(json tok.json unknown_tokens)" = 0 ] || fail "bytes: unknown token id $unk_id, rate $rate (expected -1, 0)"
+      grep -q "unknown token" tok.log && fail "unknown-token warning with bytes: $(grep 'unknown token' tok.log)"
     else
       grep -q "warning: perplexity .* times that of a unigram model .*data.tokenizer" tok.log \
         || fail "no warning for a word tokenizer on a byte-level model: $(cat tok.log)"
+      # its 184 words do not cover Jane Austen's: most of the text is <UNK> (id 1)
+      $PY -c "import sys; sys.exit(not (0.6 < $rate < 0.9))" || fail "word tokenizer on Austen: unknown rate $rate"
+      [ "$unk_id" = 1 ] || fail "word tokenizer: unknown token id $unk_id, expected 1"
+      grep -q "warning: .*% of the .* tokens of data.evaluation are the unknown token (id 1)" tok.log \
+        || fail "no unknown-token warning: $(cat tok.log)"
     fi
   done
-  echo "a wrong tokenizer is warned about (perplexity far above the text's unigram perplexity)"
+  echo "a wrong tokenizer is warned about (perplexity far above the text's unigram perplexity; unknown tokens)"
 fi
 side=$(json e1_1.json side_perplexity)
 $PY -c "import sys; sys.exit(not abs($side - $ppl2) < 1e-4 * $ppl2)" \

@@ -15,27 +15,7 @@
 
 static char config_path[512];
 
-/* A run config in the scratch folder: the bundled model and data, and `extra` appended. */
-static void write_config(const char *extra)
-{
-    snprintf(config_path, sizeof config_path, "%s/run.yaml", work_dir());
-    FILE *f = fopen(config_path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "run: unit\n"
-            "output_root: results\n"
-            "model: {checkpoint: %s/bundled/itera_tiny_bytes.pt}\n"
-            "data:\n"
-            "  tokenizer: bytes\n"
-            "  calibration: {path: %s/bundled/austen_train.txt, end: 0.02}\n"
-            "  evaluation: {path: %s/bundled/austen_val.txt, end: 0.25}\n"
-            "calibrate: {windows: 4, window_length: 32, ranks: 2}\n"
-            "evaluate: {window_length: 32, max_windows: 4, ranks: 3}\n"
-            "compress: {recipe: int8}\n"
-            "%s",
-            SQ_TEST_DATA, SQ_TEST_DATA, SQ_TEST_DATA, extra);
-    fclose(f);
-}
+static void write_config(const char *extra) { write_run_config(config_path, sizeof config_path, extra); }
 
 static void setup(void)
 {

@@ -17,23 +17,9 @@ static char config_path[512];
 
 static void write_config(const char *slurm)
 {
-    snprintf(config_path, sizeof config_path, "%s/run.yaml", work_dir());
-    FILE *f = fopen(config_path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "run: unit\n"
-            "output_root: results\n"
-            "model: {checkpoint: %s/bundled/itera_tiny_bytes.pt}\n"
-            "data:\n"
-            "  tokenizer: bytes\n"
-            "  calibration: {path: %s/bundled/austen_train.txt, end: 0.02}\n"
-            "  evaluation: {path: %s/bundled/austen_val.txt, end: 0.25}\n"
-            "calibrate: {windows: 4, window_length: 32}\n"
-            "evaluate: {window_length: 32, max_windows: 4, ranks: 2}\n"
-            "compress: {recipe: int8}\n"
-            "slurm:\n%s",
-            SQ_TEST_DATA, SQ_TEST_DATA, SQ_TEST_DATA, slurm);
-    fclose(f);
+    char extra[1024];
+    snprintf(extra, sizeof extra, "slurm:\n%s", slurm);
+    write_run_config(config_path, sizeof config_path, extra);
 }
 
 static void setup(void)
@@ -93,7 +79,7 @@ START_TEST(test_stages_inherit_the_default_and_override_it)
     char *evaluate = script_of(&plan, SQ_STAGE_EVALUATE);
     ck_assert_msg(strstr(evaluate, "#SBATCH --partition=gpu\n") && strstr(evaluate, "#SBATCH --gres=gpu:1\n") &&
                   strstr(evaluate, "#SBATCH --time=01:00:00\n") && strstr(evaluate, "#SBATCH --mem=2G\n") &&
-                  strstr(evaluate, "#SBATCH --account=proj42\n") && strstr(evaluate, "#SBATCH --ntasks=2\n") &&
+                  strstr(evaluate, "#SBATCH --account=proj42\n") && strstr(evaluate, "#SBATCH --ntasks=3\n") &&
                   strstr(evaluate, "#SBATCH --cpus-per-task=1\n"), "evaluate's lines:\n%s", evaluate);
     char *compress = script_of(&plan, SQ_STAGE_COMPRESS);
     ck_assert_msg(strstr(compress, "#SBATCH --partition=cpu\n") && !strstr(compress, "--gres") &&

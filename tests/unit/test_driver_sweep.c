@@ -122,7 +122,7 @@ static sq_plan sweep_plan(int variants)
     ck_assert_ptr_nonnull(f);
     fprintf(f, "run: split\noutput_root: results\nmodel: {checkpoint: %s/bundled/itera_tiny_bytes.pt}\n"
                "data: {tokenizer: bytes, calibration: %s/bundled/austen_train.txt, "
-               "evaluation: %s/bundled/austen_val.txt}\nsweep: {grid: {targets.quality: [",
+               "evaluation: %s/bundled/austen_val.txt}\ncompress: {recipe: int8}\nsweep: {grid: {targets.quality: [",
             SQ_TEST_DATA, SQ_TEST_DATA, SQ_TEST_DATA);
     for (int i = 0; i < variants; i++)
         fprintf(f, "%s%d", i ? ", " : "", i + 1);

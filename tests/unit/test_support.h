@@ -60,6 +60,29 @@ static inline void work_dir_remove(void)
 }
 
 /* "<work dir>/<name>"; the last four results stay valid at once. */
+/* A run config in the scratch folder (path receives its name): the bundled model and data, calibrate
+ * on 2 ranks, evaluate on 3, the int8 recipe (10 lines), and `extra` appended (the driver's tests). */
+static inline void write_run_config(char *path, size_t size, const char *extra)
+{
+    snprintf(path, size, "%s/run.yaml", work_dir());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "run: unit\n"
+            "output_root: results\n"
+            "model: {checkpoint: %s/bundled/itera_tiny_bytes.pt}\n"
+            "data:\n"
+            "  tokenizer: bytes\n"
+            "  calibration: {path: %s/bundled/austen_train.txt, end: 0.02}\n"
+            "  evaluation: {path: %s/bundled/austen_val.txt, end: 0.25}\n"
+            "calibrate: {windows: 4, window_length: 32, ranks: 2}\n"
+            "evaluate: {window_length: 32, max_windows: 4, ranks: 3}\n"
+            "compress: {recipe: int8}\n"
+            "%s",
+            SQ_TEST_DATA, SQ_TEST_DATA, SQ_TEST_DATA, extra);
+    fclose(f);
+}
+
 static inline const char *work_path(const char *name)
 {
     static char buf[4][512];

@@ -16,6 +16,7 @@
 #include "metrics/evaluation.h"
 #include "metrics/evaluation_file.h"
 #include "metrics/unigram.h"
+#include "metrics/unknown_tokens.h"
 #include "metrics/windows.h"
 #include "modelio/loader.h"
 #include "models/forward.h"
@@ -105,6 +106,10 @@ static void log_results(const sq_evaluate_request *request, const sq_loaded_mode
                 "that data.tokenizer (%s) is the tokenizer the model was trained with and that evaluate.offset "
                 "(%d) is what it predicts", result->perplexity, result->perplexity / record->unigram_perplexity,
                 record->unigram_perplexity, record->tokenizer, offset);
+    char unknown[1024];
+    if (sq_unknown_token_warning((size_t)record->unknown_tokens, (size_t)record->token_count, record->unknown_token_id,
+                                 record->tokenizer, "data.evaluation", unknown, sizeof unknown)[0])
+        sq_warn("%s", unknown);
     if (request->baseline_path != NULL)
         sq_info("against baseline %s: KL %.6g per token, perplexity %.6g -> %.6g, file bytes %llu -> %llu, "
                 "tensor bytes %llu -> %llu", request->baseline_path, result->kl_divergence, baseline->perplexity,
@@ -256,6 +261,10 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
             .kernels = kernels, .kernels_per_tensor = kernels_per_tensor,
             .weight_bytes = sq_model_weight_bytes(model),
         };
+        sq_tokenizer_info tokenizer_info;
+        sq_tokenizer_get_info(tokenizer, &tokenizer_info);
+        record.unknown_token_id = tokenizer_info.unk_id;
+        record.unknown_tokens = (int64_t)sq_unknown_token_count(tokens, token_count, tokenizer_info.unk_id);
         st = sq_unigram_perplexity(tokens, token_count, loaded.config.vocab_size, &record.unigram_perplexity);
         if (st == SQ_OK)
             log_results(request, &loaded, &eval_options, &baseline, &record, &result, plan.offset);

@@ -219,6 +219,10 @@ sq_status sq_evaluation_write(hid_t file, const sq_eval_record *record, const sq
     SQ_TRY(sq_h5_write_attr_int(g, "text_tokens", record->token_count));
     SQ_TRY(sq_h5_write_attr_string(g, "tokens_sha256", record->tokens_sha256));
     SQ_TRY(sq_h5_write_attr_double(g, "unigram_perplexity", record->unigram_perplexity));
+    SQ_TRY(sq_h5_write_attr_int(g, "unknown_token_id", record->unknown_token_id));
+    SQ_TRY(sq_h5_write_attr_int(g, "unknown_tokens", record->unknown_tokens));
+    SQ_TRY(sq_h5_write_attr_double(g, "unknown_token_rate",
+                                   record->token_count ? (double)record->unknown_tokens / (double)record->token_count : 0));
     if (!isnan(result->side_perplexity)) {
         SQ_TRY(sq_h5_write_attr_int(g, "side_offset", plan->offset + 1));
         SQ_TRY(sq_h5_write_attr_double(g, "side_perplexity", result->side_perplexity));
@@ -292,6 +296,10 @@ sq_status sq_evaluation_json(const sq_eval_record *record, const sq_window_plan 
     json_object_set_new(o, "model_file_bytes", json_integer((json_int_t)record->model_file_bytes));
     json_object_set_new(o, "model_tensor_bytes", json_integer((json_int_t)record->model_tensor_bytes));
     json_object_set_new(o, "unigram_perplexity", json_real(record->unigram_perplexity));
+    json_object_set_new(o, "unknown_token_id", json_integer(record->unknown_token_id));
+    json_object_set_new(o, "unknown_tokens", json_integer((json_int_t)record->unknown_tokens));
+    json_object_set_new(o, "unknown_token_rate",
+                        json_real(record->token_count ? (double)record->unknown_tokens / (double)record->token_count : 0));
     if (!isnan(result->side_perplexity)) {
         json_object_set_new(o, "side_offset", json_integer(plan->offset + 1));
         json_object_set_new(o, "side_perplexity", json_real(result->side_perplexity));

@@ -54,6 +54,8 @@ typedef struct {
     int64_t token_count;        /* tokens of the evaluation text */
     const char *tokens_sha256;  /* sha256 of those tokens as little-endian int32 */
     double unigram_perplexity;  /* of a unigram model of those tokens fitted to them (metrics/unigram.h) */
+    int64_t unknown_tokens;     /* of those tokens, the tokenizer's unknown token (metrics/unknown_tokens.h) */
+    int32_t unknown_token_id;   /* -1: the tokenizer has none */
     int ranks;
     int max_windows;
     const char *baseline_path;  /* NULL without a baseline */

@@ -40,6 +40,12 @@ void sq_report_recommendation_words(const sq_run_results *r, char *out, size_t s
     sq_report_size_base_words(r, based, sizeof based);
     for (int i = 0; i < r->variant_count; i++)
         successes += r->variants[i].verdict == SQ_VERDICT_SUCCESS;
+    if (r->evaluate_only && r->variant_count == 0) {
+        snprintf(out, size, "Evaluation only: this run compresses nothing (no compress.recipe or "
+                 "compress.precision_map), so there is no variant to recommend. The model as it is measures "
+                 "perplexity %.4f \xc2\xb1 %.4f on the evaluation text.", base->perplexity, base->ppl_stderr);
+        return;
+    }
     if (r->recommended >= 0) {
         const sq_variant_result *v = &r->variants[r->recommended];
         sq_report_speed_words(r, v, speed, sizeof speed);

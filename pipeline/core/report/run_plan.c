@@ -65,8 +65,13 @@ sq_status sq_report_load_plan(sq_run_results *results)
         snprintf(results->run_name, sizeof results->run_name, "%s", plan.run);
 
     /* Every planned variant, in the plan's order; then any evaluate instance
-     * of a variant the list lacks. */
-    for (size_t i = 0; i < plan.variant_count; i++)
+     * of a variant the list lacks.  A plan without compress instances is an
+     * evaluate-only run: its variants are only the baseline's settings. */
+    results->evaluate_only = true;
+    for (size_t i = 0; i < plan.instance_count; i++)
+        if (strcmp(plan.instances[i].stage, "compress") == 0)
+            results->evaluate_only = false;
+    for (size_t i = 0; i < plan.variant_count && !results->evaluate_only; i++)
         if (plan.variants[i].name[0] && strcmp(plan.variants[i].name, "baseline") != 0)
             sq_report_variant(results, plan.variants[i].name);
     for (size_t i = 0; i < plan.instance_count; i++) {

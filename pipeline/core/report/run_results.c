@@ -370,7 +370,7 @@ sq_status sq_run_results_load(const char *run_dir, const sq_report_settings *set
         if (!whole || !sq_report_file_exists(v->log_path))
             v->log_path[0] = '\0';
     }
-    if (results->variant_count == 0)
+    if (results->variant_count == 0 && !results->evaluate_only)
         SQ_FAIL(SQ_ERR_INPUT, "%s: only the baseline was evaluated: no variant (evaluate/<variant>/evaluation.h5, "
                 "compress/<variant>/ or plan.json) to report on. Compress and evaluate at least one variant",
                 results->run_dir);

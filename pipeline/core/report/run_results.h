@@ -132,6 +132,7 @@ typedef struct {
     char size_base_path[SQ_REPORT_PATH];
     int64_t size_base_bytes;
     bool size_base_is_checkpoint;
+    bool evaluate_only;         /* plan.json plans no compression: the baseline is the whole report */
     int64_t group_params[SQ_GROUP_COUNT];
     /* the rules of thumb applied to the model (advice/decision_matrix.h) */
     bool has_advice;

@@ -594,6 +594,7 @@ static void hf_info(const void *state, sq_tokenizer_info *info)
     info->vocab_size = tok->vocab_size;
     info->entries = tok->entries;
     info->whole_chars = 1;
+    info->unk_id = tok->unk_id;
     if (tok->n_prefix > 0)
         info->bos_id = tok->prefix[tok->n_prefix - 1];
     if (tok->n_suffix > 0)

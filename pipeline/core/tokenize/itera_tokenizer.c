@@ -127,6 +127,7 @@ static void itera_info(const void *state, sq_tokenizer_info *info)
     info->entries = (int)tok->table.count;
     info->declared_size = tok->declared_vocab_size;
     info->python_text = 1;
+    info->unk_id = SQ_TOKEN_UNKNOWN;
 }
 
 static sq_status invalid_utf8(size_t offset)

@@ -119,7 +119,7 @@ sq_status sq_tokenizer_load(const char *spec, sq_tokenizer **out)
     if (!tok->spec)
         SQ_FAIL(SQ_ERR_RUN, "out of memory");
     SQ_TRY(ops->load(&src, &tok->state));
-    tok->info.bos_id = tok->info.eos_id = -1;
+    tok->info.bos_id = tok->info.eos_id = tok->info.unk_id = -1;
     ops->info(tok->state, &tok->info);
     tok->info.spec = tok->spec;
     *out = tok;

@@ -42,6 +42,8 @@ typedef struct {
     int exact_rows;         /* 1: a model must have exactly `entries` embedding rows (llama2.c reads
                                as many tokens from tokenizer.bin as the model's vocab_size) */
     int32_t bos_id, eos_id; /* put around every encoded text, -1 if none */
+    int32_t unk_id;         /* the id text the tokenizer does not know becomes (Itera-Lite's <UNK>, a
+                               tokenizer.json's unk_token), -1 if it has none (bytes, byte fallback) */
     int python_text;        /* 1: text is read as Python's open() does (universal newlines) and cut by
                                code points, as Itera-Lite's tokenizers see it; 0: the bytes as they are,
                                cut by bytes */

@@ -2,6 +2,7 @@
 #include "util/progress.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@ enum {
     QUIET_SECONDS = 1,   /* loops shorter than this print nothing */
 };
 static const double TERMINAL_INTERVAL = 0.1; /* at most 10 redraws a second */
+static const double CHANNEL_INTERVAL = 0.25; /* the progress file: at most 4 rewrites a second */
 
 static double now_seconds(void)
 {
@@ -48,9 +50,35 @@ static void describe(const sq_progress *progress, double elapsed, char *out, siz
     }
 }
 
+/* The progress channel's one line, replaced whole (a reader never sees half of it). */
+static void write_channel(sq_progress *progress, double now)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", progress->channel) >= (int)sizeof tmp)
+        return;
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return; /* progress is a courtesy: never a reason to fail the stage */
+    fprintf(f, "%lld %lld %.3f %s\n", (long long)progress->done, (long long)progress->total,
+            now - progress->started, progress->what);
+    if (fclose(f) == 0)
+        rename(tmp, progress->channel);
+    else
+        unlink(tmp);
+    progress->last_written = now;
+}
+
 void sq_progress_start(sq_progress *progress, bool enabled, const char *what, int64_t total, const char *rate_unit)
 {
+    const char *channel = getenv("SQUEEZE_PROGRESS_FILE");
     memset(progress, 0, sizeof *progress);
+    if (enabled && total > 0 && channel && channel[0]) {
+        progress->channel = channel;
+        snprintf(progress->what, sizeof progress->what, "%s", what);
+        progress->total = total;
+        progress->started = now_seconds();
+        write_channel(progress, progress->started);
+    }
     progress->enabled = enabled && total > 0 && sq_log_get_level() >= SQ_LOG_INFO;
     if (!progress->enabled)
         return;
@@ -65,6 +93,12 @@ void sq_progress_update(sq_progress *progress, int64_t done, int64_t units)
 {
     double now, elapsed;
     char line[160];
+    if (progress->channel) {
+        progress->done = done;
+        now = now_seconds();
+        if (done >= progress->total || now - progress->last_written >= CHANNEL_INTERVAL)
+            write_channel(progress, now);
+    }
     if (!progress->enabled)
         return;
     progress->done = done;

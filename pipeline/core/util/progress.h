@@ -13,6 +13,13 @@
  * below log level info (SQUEEZE_LOG=warn) or where `enabled` is false: MPI
  * stages enable it on rank 0 only, which reports its own share of the work
  * (no communication for it).  The rate is rank 0's units over its wall time.
+ *
+ * The progress channel: when the environment names a file in
+ * SQUEEZE_PROGRESS_FILE (the driver sets <instance>/progress), every enabled
+ * loop also keeps that file at one line, "<done> <total> <seconds> <what>",
+ * rewritten by rename at most 4 times a second and at the end, whatever the
+ * log level.  `squeeze run` reads it to show the running stage's progress and
+ * its ETA (docs/driver.md, "Progress").
  */
 #ifndef SQ_UTIL_PROGRESS_H
 #define SQ_UTIL_PROGRESS_H
@@ -29,6 +36,8 @@ typedef struct {
     int64_t total, done, units;
     int tenths_reported;   /* plain mode: tenths of the loop already reported */
     double started, last_drawn;
+    const char *channel;   /* SQUEEZE_PROGRESS_FILE, or NULL */
+    double last_written;
 } sq_progress;
 
 /* Starts a loop of `total` steps.  rate_unit: what `units` counts ("tok"),
