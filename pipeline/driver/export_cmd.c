@@ -34,6 +34,26 @@ cleanup:
     return st;
 }
 
+/* The report lists the run's exports (report/run_exports.c): when it was written, write it
+ * again with the same command, so the new record shows.  A report that fails now only warns:
+ * the export itself is complete. */
+static void refresh_report(const sq_plan *plan)
+{
+    const sq_instance *report = sq_plan_find(plan, SQ_STAGE_REPORT, "");
+    char *output = NULL;
+    int code = -1;
+    if (report == NULL || report->state != SQ_STATE_DONE)
+        return;
+    if (sq_capture(report->argv, true, 0, &output, &code) != SQ_OK || code != 0) {
+        sq_warn("the report was not rewritten with this export (exit %d): run squeeze resume %s --stage report%s%s",
+                code, plan->config_path, output ? "\n" : "", output ? output : "");
+        sq_error_clear();
+    } else {
+        sq_info("report rewritten with the export: %s/report/", plan->run_dir);
+    }
+    free(output);
+}
+
 int sq_cmd_export(const sq_command_options *opts)
 {
     sq_status st = SQ_OK;
@@ -84,6 +104,7 @@ int sq_cmd_export(const sq_command_options *opts)
         SQ_FAIL(code == 2 || code == 3 ? (sq_status)code : SQ_ERR_RUN, "squeeze-export failed (exit %d) for variant '%s'",
                 code, variant);
     printf("%s\n%s\n", out, record);
+    refresh_report(&plan);
 cleanup:
     if (st != SQ_OK)
         sq_error("%s", sq_error_message());

@@ -205,6 +205,40 @@ rec=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["recommended"]
   || { cat "$WORK/drive_export.log"; fail "squeeze export"; }
 [ -s "$WORK/results/drive/export/$rec/drive-$rec.gguf" ] || fail "squeeze export did not write the recommended $rec"
 grep -q "\"variant\": \"$rec\"" "$WORK/results/drive/export/$rec/export-gguf.json" || fail "record names the variant"
+"$BUILD/squeeze" export "$WORK/drive.yaml" --format safetensors > /dev/null 2> "$WORK/drive_export_st.log" \
+  || { cat "$WORK/drive_export_st.log"; fail "squeeze export --format safetensors"; }
+# The report, rewritten by each export, shows a section per exported file with its record's numbers.
+$PY - "$WORK/results/drive" "$rec" <<'EOF2' || fail "the report's exports section"
+import hashlib, json, os, sys
+run, rec = sys.argv[1], sys.argv[2]
+report = json.load(open(os.path.join(run, "report", "report.json")))
+md = open(os.path.join(run, "report", "report.md")).read()
+html = open(os.path.join(run, "report", "report.html")).read()
+bad = []
+exports = {(e["variant"], e["format"]): e for e in report["exports"]}
+if set(exports) != {(rec, "gguf"), (rec, "safetensors")}: bad.append(f"report.json exports {sorted(exports)}")
+for fmt in ("gguf", "safetensors"):
+    record = json.load(open(os.path.join(run, "export", rec, f"export-{fmt}.json")))
+    e = exports.get((rec, fmt), {})
+    data = open(record["file"], "rb").read()
+    for k in ("sha256", "bytes_on_disk", "tensor_bytes", "tensors", "copied", "converted", "not_written", "file"):
+        if e.get(k) != record[k]: bad.append(f"{fmt}: report.json {k} {e.get(k)} != record {record[k]}")
+    if record["sha256"] != hashlib.sha256(data).hexdigest() or record["bytes_on_disk"] != len(data):
+        bad.append(f"{fmt}: the record is not the file")
+    counted = {}
+    for row in record["tensor_log"]:
+        if row["target"] and row["conversion"]: counted[row["conversion"]] = counted.get(row["conversion"], 0) + 1
+    shown = {c["conversion"]: c["tensors"] for c in e.get("conversions", [])}
+    if any(counted.get(c) != n for c, n in shown.items()) or sum(shown.values()) + e.get("other_conversions", 0) != record["converted"]:
+        bad.append(f"{fmt}: conversions {shown} vs the record's {counted}")
+    if f"### {rec} as {fmt}" not in md or record["sha256"] not in md or f"{record['bytes_on_disk']} bytes on disk" not in md:
+        bad.append(f"{fmt}: report.md has no section with the record's sha256 and bytes")
+    if f'data-variant="{rec}" data-format="{fmt}"' not in html or record["sha256"] not in html:
+        bad.append(f"{fmt}: report.html has no card for the export")
+    if "present with the recorded size" not in e.get("file_state", ""): bad.append(f"{fmt}: file state {e.get('file_state')}")
+print("\n".join(bad) or "report shows both exports")
+sys.exit(1 if bad else 0)
+EOF2
 set +e
 "$BUILD/squeeze" export "$WORK/drive.yaml" --variant nosuch 2> "$WORK/e4.log"; rc=$?
 set -e

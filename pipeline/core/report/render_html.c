@@ -310,6 +310,44 @@ static void advice(FILE *out, const sq_run_results *r)
     fprintf(out, "</div>\n");
 }
 
+/* One card per exported file: what its export record says (docs/export.md). */
+static void exports(FILE *out, const sq_run_results *r)
+{
+    char e1[ESC_SIZE], e2[ESC_SIZE], words[SQ_REPORT_PATH + 128], a[32];
+    if (r->export_count == 0)
+        return;
+    fprintf(out, "<h2>Exports</h2>\n");
+    for (int i = 0; i < r->export_count; i++) {
+        const sq_export_result *e = &r->exports[i];
+        sq_report_export_words(e, words, sizeof words);
+        fprintf(out, "<div class=\"card export\" data-variant=\"%s\" data-format=\"%s\"><h3>%s as %s</h3><ul>",
+                esc(e->variant, e1), esc(e->format, e2), e1, e2);
+        fprintf(out, "<li>file: <code>%s</code> (%s)</li>", esc(e->file, e1), esc(words, e2));
+        fprintf(out, "<li>sha256 <code class=\"sha256\">%s</code>, <span class=\"bytes\">%lld</span> bytes on disk "
+                     "(%s), %lld of them tensor data</li>",
+                esc(e->sha256, e1), (long long)e->bytes_on_disk, sq_human_bytes((double)e->bytes_on_disk, a, sizeof a),
+                (long long)e->tensor_bytes);
+        if (e->architecture[0])
+            fprintf(out, "<li>GGUF architecture <code>%s</code>: read by %s</li>", esc(e->architecture, e1),
+                    esc(e->readers, e2));
+        fprintf(out, "<li>tensors: %lld; %lld copied unchanged, <span class=\"converted\">%lld</span> converted, %lld not "
+                     "written (stored once, shared)",
+                (long long)e->tensors, (long long)e->copied, (long long)e->converted, (long long)e->not_written);
+        if (e->conversion_count > 0 || e->other_conversions > 0) {
+            fprintf(out, "<ul>");
+            for (int c = 0; c < e->conversion_count; c++)
+                fprintf(out, "<li>%lld &times; %s</li>", (long long)e->conversions[c].tensors,
+                        esc(e->conversions[c].text, e1));
+            if (e->other_conversions > 0)
+                fprintf(out, "<li>%lld &times; other conversions (listed in the record)</li>",
+                        (long long)e->other_conversions);
+            fprintf(out, "</ul>");
+        }
+        fprintf(out, "</li><li class=\"muted\">record <code>%s</code>, %s</li></ul></div>\n", esc(e->record_path, e1),
+                esc(e->created_utc, e2));
+    }
+}
+
 static void provenance(FILE *out, const sq_run_results *r)
 {
     const sq_variant_result *base = &r->baseline;
@@ -388,6 +426,7 @@ sq_status sq_report_write_html(const sq_run_results *r, const char *path)
     scorecard(out, r);
     failures(out, r);
     plots(out, r);
+    exports(out, r);
     provenance(out, r);
     advice(out, r);
     fprintf(out, "<footer>written by squeeze %s from %s</footer>\n</main></body></html>\n", sq_version(),

@@ -120,6 +120,40 @@ static json_t *variant_json(const sq_run_results *r, const sq_variant_result *v,
     return item;
 }
 
+/* The exported files as their records give them (run_exports.c). */
+static json_t *exports_json(const sq_run_results *r)
+{
+    json_t *list = json_array();
+    char words[SQ_REPORT_PATH + 128];
+    for (int i = 0; i < r->export_count; i++) {
+        const sq_export_result *e = &r->exports[i];
+        json_t *item = json_object(), *conversions = json_array();
+        for (int c = 0; c < e->conversion_count; c++)
+            json_array_append_new(conversions, json_pack("{s:s,s:I}", "conversion", e->conversions[c].text, "tensors",
+                                                         (json_int_t)e->conversions[c].tensors));
+        sq_report_export_words(e, words, sizeof words);
+        json_object_set_new(item, "variant", json_string(e->variant));
+        json_object_set_new(item, "format", json_string(e->format));
+        json_object_set_new(item, "file", json_string(e->file));
+        json_object_set_new(item, "architecture", text_or_null(e->architecture));
+        json_object_set_new(item, "readers", text_or_null(e->readers));
+        json_object_set_new(item, "sha256", json_string(e->sha256));
+        json_object_set_new(item, "bytes_on_disk", json_integer(e->bytes_on_disk));
+        json_object_set_new(item, "tensor_bytes", json_integer(e->tensor_bytes));
+        json_object_set_new(item, "tensors", json_integer(e->tensors));
+        json_object_set_new(item, "copied", json_integer(e->copied));
+        json_object_set_new(item, "converted", json_integer(e->converted));
+        json_object_set_new(item, "not_written", json_integer(e->not_written));
+        json_object_set_new(item, "conversions", conversions);
+        json_object_set_new(item, "other_conversions", json_integer(e->other_conversions));
+        json_object_set_new(item, "file_state", json_string(words));
+        json_object_set_new(item, "record", json_string(e->record_path));
+        json_object_set_new(item, "created_utc", json_string(e->created_utc));
+        json_array_append_new(list, item);
+    }
+    return list;
+}
+
 static json_t *advice_items(const sq_run_results *r, const sq_advice_item *items, int count, bool avoided)
 {
     json_t *list = json_array();
@@ -235,6 +269,7 @@ sq_status sq_report_write_json(const sq_run_results *r, const char *path)
         json_object_set_new(root, "expert_routing_top_k", json_integer(r->top_k));
         json_object_set_new(root, "expert_routing_source", json_string(r->calibration_path));
     }
+    json_object_set_new(root, "exports", exports_json(r));
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(root);
     if (text == NULL)

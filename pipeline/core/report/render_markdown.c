@@ -92,6 +92,33 @@ static void advice(FILE *out, const sq_run_results *r)
     }
 }
 
+/* One section per exported file: what its export record says (docs/export.md). */
+static void exports(FILE *out, const sq_run_results *r)
+{
+    char words[SQ_REPORT_PATH + 128];
+    if (r->export_count == 0)
+        return;
+    fprintf(out, "\n## Exports\n");
+    for (int i = 0; i < r->export_count; i++) {
+        const sq_export_result *e = &r->exports[i];
+        sq_report_export_words(e, words, sizeof words);
+        fprintf(out, "\n### %s as %s\n\n", e->variant, e->format);
+        fprintf(out, "- file: `%s` (%s)\n", e->file, words);
+        fprintf(out, "- sha256: `%s`, %lld bytes on disk, %lld of them tensor data\n", e->sha256,
+                (long long)e->bytes_on_disk, (long long)e->tensor_bytes);
+        if (e->architecture[0])
+            fprintf(out, "- GGUF architecture `%s`: read by %s\n", e->architecture, e->readers);
+        fprintf(out, "- tensors: %lld; %lld copied unchanged, %lld converted, %lld not written (stored once, shared)\n",
+                (long long)e->tensors, (long long)e->copied, (long long)e->converted, (long long)e->not_written);
+        for (int c = 0; c < e->conversion_count; c++)
+            fprintf(out, "  - %lld x %s\n", (long long)e->conversions[c].tensors, e->conversions[c].text);
+        if (e->other_conversions > 0)
+            fprintf(out, "  - %lld x other conversions (listed in the record)\n", (long long)e->other_conversions);
+        fprintf(out, "- record: `%s` (%s, plan key %.16s)\n", e->record_path, e->created_utc,
+                e->plan_key[0] ? e->plan_key : "-");
+    }
+}
+
 static void provenance(FILE *out, const sq_run_results *r)
 {
     const sq_variant_result *base = &r->baseline;
@@ -191,6 +218,7 @@ sq_status sq_report_write_markdown(const sq_run_results *r, const char *path)
             fprintf(out, "\n");
         }
     }
+    exports(out, r);
     provenance(out, r);
     if (r->has_advice)
         advice(out, r);

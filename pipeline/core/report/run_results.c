@@ -375,6 +375,7 @@ sq_status sq_run_results_load(const char *run_dir, const sq_report_settings *set
                 "compress/<variant>/ or plan.json) to report on. Compress and evaluate at least one variant",
                 results->run_dir);
     SQ_TRY(sq_report_load_calibration(results));
+    SQ_TRY(sq_report_load_exports(results));
     choose_size_base(results);
     sort_variants(results);
 cleanup:

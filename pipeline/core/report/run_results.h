@@ -26,6 +26,8 @@
 #define SQ_REPORT_MAX_MOE 16
 #define SQ_REPORT_MAX_FORMATS 12
 #define SQ_REPORT_PATH 1024
+#define SQ_REPORT_MAX_EXPORTS 32
+#define SQ_REPORT_MAX_CONVERSIONS 6
 
 typedef enum { SQ_VERDICT_SUCCESS = 0, SQ_VERDICT_PARTIAL, SQ_VERDICT_FAILURE, SQ_VERDICT_FAILED_TO_RUN } sq_verdict;
 
@@ -109,6 +111,33 @@ typedef struct {
     const char *technique;               /* the rules' name for what it did ("int8", ...) */
 } sq_variant_result;
 
+/* One exported file, from its export record <run>/export/<variant>/export-<format>.json
+ * (written by squeeze-export, docs/export.md).  The report shows what the record says and
+ * whether the file is still there with the recorded size (it does not hash it again). */
+typedef struct {
+    char text[112];                      /* the conversion as the record words it */
+    int64_t tensors;                     /* how many tensors had it */
+} sq_export_conversion;
+
+typedef struct {
+    char variant[96];
+    char format[16];                     /* "gguf", "safetensors" */
+    char record_path[SQ_REPORT_PATH];
+    char file[SQ_REPORT_PATH];           /* the exported file (model.safetensors inside the folder) */
+    char architecture[32];               /* GGUF: general.architecture; "" for safetensors */
+    char readers[96];                    /* GGUF: who reads it */
+    char sha256[SQ_SHA256_HEX];
+    char created_utc[32];
+    char plan_key[96];                   /* the compress key of the model it was exported from */
+    int64_t bytes_on_disk, tensor_bytes;
+    int64_t tensors, copied, converted, not_written;
+    int conversion_count;                /* distinct conversions kept (most tensors first) */
+    sq_export_conversion conversions[SQ_REPORT_MAX_CONVERSIONS];
+    int64_t other_conversions;           /* tensors with a conversion not listed */
+    bool file_missing;                   /* the file is gone */
+    bool file_changed;                   /* its size is no longer bytes_on_disk */
+} sq_export_result;
+
 typedef struct {
     char run_dir[SQ_REPORT_PATH];
     char run_name[128];
@@ -150,6 +179,9 @@ typedef struct {
     int recommended;            /* index into variants, -1 when none meets the targets */
     int closest;                /* when none does: the PARTIAL with the smallest quality loss, else -1 */
     int smallest_success;       /* the smallest SUCCESS, which the recommendation replaces when a tie favours another */
+    /* exported files (export/<variant>/export-*.json), variant then format order */
+    int export_count;
+    sq_export_result exports[SQ_REPORT_MAX_EXPORTS];
 } sq_run_results;
 
 typedef struct {
@@ -169,6 +201,9 @@ void sq_run_results_free(sq_run_results *results);
 sq_status sq_report_load_plan(sq_run_results *results);
 sq_status sq_report_load_inspect(sq_run_results *results);
 sq_status sq_report_load_calibration(sq_run_results *results);
+sq_status sq_report_load_exports(sq_run_results *results);
+/* The state of an exported file in words: present, MISSING or CHANGED (run_exports.c). */
+void sq_report_export_words(const sq_export_result *e, char *out, size_t size);
 sq_status sq_report_load_model(const sq_run_results *results, sq_variant_result *v);
 sq_variant_result *sq_report_variant(sq_run_results *results, const char *name);
 
