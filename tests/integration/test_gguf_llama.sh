@@ -4,8 +4,9 @@
 #  - GGUF (F32, F16, Q8_0, Q4_0): the exported file is byte for byte the one llama.cpp loaded and
 #    measured (tests/data/gguf/llama_cpp_reference.json, made by tests/reference/make_llama_cpp_golden.sh
 #    with node-llama-cpp's prebuilt llama.cpp), and squeeze's mean NLL of the variant over the same
-#    windows equals llama.cpp's within 1e-4 relative for F32/F16 and 5e-4 for Q8_0/Q4_0 (llama.cpp
-#    rounds the activations to Q8_0 blocks inside those products; measured: ~1e-4); the same for the
+#    windows equals llama.cpp's within 1e-4 relative for F32/F16, 1e-5 for Q4_0 (squeeze's packed
+#    kernel quantizes the activations to Q8_0 as ggml_vec_dot_q4_0_q8_0 does; measured 9e-8) and
+#    5e-4 for Q8_0 (measured 6e-5 with and without activation rounding: not yet explained); the same for the
 #    bundled Mamba as llama.cpp's "mamba" (F32, Q8_0); squeeze reading
 #    the GGUF back gives the variant's NLL; the metadata has the keys and types llama.cpp checks;
 #    @huggingface/gguf's parse (recorded in the same file) has every tensor.
@@ -44,8 +45,13 @@ for c in fp32 fp16 q8_0 q4_0 mamba_fp32 mamba_q8_0; do
     --map "$WORK/$c.yaml" --out "$WORK/$c.h5" 2> "$WORK/$c.log" || { cat "$WORK/$c.log"; fail "compress $c"; }
   "$BUILD/squeeze-export" --config "$WORK/$c.export.yaml" --model "$WORK/$c.h5" --format gguf --out "$WORK/$c.gguf" \
     --variant $m --record "$WORK/$c.record.json" 2>> "$WORK/$c.log" || { cat "$WORK/$c.log"; fail "export $c"; }
-  for x in h5 gguf; do
-    "$BUILD/squeeze-evaluate" --config "$WORK/$c.eval.yaml" --model "$WORK/$c.$x" --out "$WORK/ev_$c.$x.h5" --json \
+  # packed kernels (the default) for the comparison with llama.cpp; the dequantized path for
+  # the read-back (a GGUF is read as fp32 tensors)
+  sed -e "s#max_windows: 8#max_windows: 8\n  kernels: dequantized#" "$WORK/$c.eval.yaml" > "$WORK/$c.deq.yaml"
+  for x in h5 gguf deq; do
+    case $x in deq) cfg=$WORK/$c.deq.yaml m=$WORK/$c.h5 ;; *) cfg=$WORK/$c.eval.yaml m=$WORK/$c.$x ;; esac
+    [ $x = gguf ] && cfg=$WORK/$c.deq.yaml
+    "$BUILD/squeeze-evaluate" --config "$cfg" --model "$m" --out "$WORK/ev_$c.$x.h5" --json \
       > "$WORK/ev_$c.$x.json" 2> "$WORK/ev_$c.$x.log" || { cat "$WORK/ev_$c.$x.log"; fail "evaluate $c.$x"; }
   done
 done
@@ -64,7 +70,7 @@ def check(c, what):
     print(("ok   " if c else "FAIL ") + what)
     if not c: bad.append(what)
 
-TOL = {"fp32": 1e-4, "fp16": 1e-4, "q8_0": 5e-4, "q4_0": 5e-4, "mamba_fp32": 1e-4, "mamba_q8_0": 5e-4}
+TOL = {"fp32": 1e-4, "fp16": 1e-4, "q8_0": 5e-4, "q4_0": 1e-5, "mamba_fp32": 1e-4, "mamba_q8_0": 5e-4}
 for f, tol in TOL.items():
     r = ref["types"][f]
     blob = open(os.path.join(work, f + ".gguf"), "rb").read()
@@ -72,11 +78,12 @@ for f, tol in TOL.items():
           f"{f}: the exported GGUF is the file llama.cpp measured (sha256 {r['gguf_sha256'][:12]})")
     ev = json.load(open(os.path.join(work, f"ev_{f}.h5.json")))
     back = json.load(open(os.path.join(work, f"ev_{f}.gguf.json")))
+    deq = json.load(open(os.path.join(work, f"ev_{f}.deq.json")))
     check(ev["scored_tokens"] == r["scored_tokens"], f"{f}: same {r['scored_tokens']} scored tokens")
     rel = abs(ev["mean_nll"] - r["llama_cpp_mean_nll"]) / r["llama_cpp_mean_nll"]
     check(rel <= tol, f"{f}: squeeze NLL {ev['mean_nll']:.9f} vs llama.cpp {r['llama_cpp_mean_nll']:.9f}: "
                       f"rel {rel:.2e} <= {tol:g}")
-    rel_back = abs(back["mean_nll"] - ev["mean_nll"]) / ev["mean_nll"]
+    rel_back = abs(back["mean_nll"] - deq["mean_nll"]) / deq["mean_nll"]
     check(rel_back <= 1e-5, f"{f}: squeeze reading the GGUF back: NLL rel {rel_back:.2e} <= 1e-5")
     hf = r["huggingface_gguf"]
     arch, count = ("mamba", 42) if f.startswith("mamba") else ("llama", 47)

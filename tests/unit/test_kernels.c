@@ -48,11 +48,17 @@ static format_case case_of(int i)
     case 10: c.format = "gptq"; c.kernel = "gptq4xq8"; c.options.bits = 3; c.options.group_size = -1; break;
     case 11: c.format = "int4"; c.kernel = NULL; c.options.block_size = 16; break; /* no loop for 16 */
     case 12: c.format = "gptq"; c.kernel = NULL; c.options.act_order = true; c.options.group_size = 128; break;
-    default: c.format = "gptq"; c.kernel = NULL; c.options.bits = 8; break;
+    case 13: c.format = "gptq"; c.kernel = NULL; c.options.bits = 8; break;
+    /* ggml's block formats, with ggml's activation types (kernels/ggml_dot.c) */
+    case 14: c.format = "q8_0"; c.kernel = "q8_0xq8_0"; break;
+    case 15: c.format = "q4_0"; c.kernel = "q4_0xq8_0"; break;
+    case 16: c.format = "q4_1"; c.kernel = "q4_1xq8_1"; break;
+    case 17: c.format = "q4_k"; c.kernel = "q4_Kxq8_K"; break;
+    default: c.format = "q6_k"; c.kernel = "q6_Kxq8_K"; break;
     }
     return c;
 }
-#define CASES 14
+#define CASES 19
 
 /* x [TOKENS, COLS] with an outlier channel, W [ROWS, COLS], and X^T X / N for gptq */
 static float x[TOKENS * COLS], w[ROWS * COLS];
@@ -115,8 +121,14 @@ START_TEST(test_format_kernel)
     run(&m, SQ_ISA_AVX2, y_simd, false, &work);
     run(&m, SQ_ISA_AVX512, y_wide, false, &work); /* the AVX2 one again where the CPU has no AVX-512 */
     run(&m32, SQ_ISA_AVX512, y32, false, &work);
-    /* the activations' block: the int8 kernel's own, 32 for the others */
-    const int ab = m.kernel == sq_kernel_for_format("int8") && !m.fallback ? m.group : 32;
+    /* the activations' block: the int8 kernel's own, ggml's Q8_K for the k-quants (256), 32 for
+     * the others; ggml's Q8_0 and Q8_1 keep d in fp16 while q is rounded against the float d, so
+     * an input is within d/2 + 127 d 2^-11 of q d16 (1.125 x the half step) */
+    const bool ggml_acts = strncmp(m.kernel->name, "q4_", 3) == 0 || strncmp(m.kernel->name, "q6_", 3) == 0 ||
+                           strncmp(m.kernel->name, "q8_", 3) == 0;
+    const int ab = (m.kernel == sq_kernel_for_format("int8") && !m.fallback) || (ggml_acts && m.group == 256)
+                       ? m.group : 32;
+    const double half_step = ggml_acts && ab == 32 ? 1.125 / 2.0 : 0.5;
     for (int t = 0; t < TOKENS; t++) {
         /* the bound of the int8 activations: half a step d_b / 2 per input, times |w|, and
          * for nf4 the table's error times |x| (scale: the block's absmax) */
@@ -132,7 +144,7 @@ START_TEST(test_format_kernel)
                     int k = b * ab + j;
                     exact += (double)x[t * COLS + k] * deq[r * COLS + k];
                     mag += fabs((double)x[t * COLS + k] * deq[r * COLS + k]);
-                    act_bound += amax / 127.0 / 2.0 * fabs(deq[r * COLS + k]);
+                    act_bound += amax / 127.0 * half_step * fabs(deq[r * COLS + k]);
                     /* absmax of an nf4 block of 64 is at most the absmax of its two 32-halves */
                     table_bound += c.table_error * fabs(x[t * COLS + k]) * 2.0 * wmax;
                 }

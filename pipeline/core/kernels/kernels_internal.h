@@ -70,5 +70,7 @@ __attribute__((target("avx512f"))) static inline void sq_store_block16(float *y,
 extern const sq_kernel sq_kernel_f32_panel, sq_kernel_f16_panel, sq_kernel_bf16_panel; /* panel_gemm.c */
 extern const sq_kernel sq_kernel_int8_q8;                                                /* qgemm_int8.c */
 extern const sq_kernel sq_kernel_int4_q8, sq_kernel_nf4_q8, sq_kernel_gptq_q8;          /* qgemm_q4.c */
+extern const sq_kernel sq_kernel_q8_0_q8_0, sq_kernel_q4_0_q8_0, sq_kernel_q4_1_q8_1,   /* ggml_dot.c */
+    sq_kernel_q4_k_q8_k, sq_kernel_q6_k_q8_k;
 
 #endif

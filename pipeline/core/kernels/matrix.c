@@ -14,7 +14,8 @@
  * ggml block formats) adds its kernel file and one row here. */
 static const sq_kernel *const kernels[] = {
     &sq_kernel_f32_panel, &sq_kernel_f16_panel, &sq_kernel_bf16_panel, &sq_kernel_int8_q8,
-    &sq_kernel_int4_q8,   &sq_kernel_nf4_q8,    &sq_kernel_gptq_q8,    NULL,
+    &sq_kernel_int4_q8,   &sq_kernel_nf4_q8,    &sq_kernel_gptq_q8,    &sq_kernel_q8_0_q8_0,
+    &sq_kernel_q4_0_q8_0, &sq_kernel_q4_1_q8_1, &sq_kernel_q4_k_q8_k, &sq_kernel_q6_k_q8_k, NULL,
 };
 
 const sq_kernel *const *sq_kernel_all(void) { return kernels; }
@@ -142,6 +143,7 @@ sq_status sq_kernel_work_reserve(sq_kernel_work *work, size_t values)
     SQ_TRY(sq_alloc(&work->scale, blocks + 1, sizeof *work->scale, "activation scales"));
     SQ_TRY(sq_alloc(&work->sum, blocks + 1, sizeof *work->sum, "activation sums"));
     SQ_TRY(sq_alloc(&work->row, 2 * blocks + 2, sizeof *work->row, "weight row scales"));
+    SQ_TRY(sq_alloc(&work->aux, blocks + 1, sizeof *work->aux, "activation block sums"));
     work->capacity = values;
 cleanup:
     if (st != SQ_OK)
@@ -156,5 +158,6 @@ void sq_kernel_work_free(sq_kernel_work *work)
     free(work->scale);
     free(work->sum);
     free(work->row);
+    free(work->aux);
     memset(work, 0, sizeof *work);
 }

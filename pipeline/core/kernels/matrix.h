@@ -37,6 +37,7 @@ typedef struct {
     float *scale;           /* [tokens * cols / 32] */
     int32_t *sum;           /* [tokens * cols / 32] sum of the int8 values of a block */
     float *row;             /* [2 * cols / 32] one weight row's block scales and offsets as floats */
+    float *aux;             /* [tokens * cols / 32] a second float per block (ggml's q8_1: s = d * sum) */
     size_t capacity;        /* values q holds */
 } sq_kernel_work;
 

@@ -105,4 +105,17 @@ static inline int sq_ggml_nearest_int(float fval)
     return (i & 0x007fffff) - 0x00400000;
 }
 
+/* ggml-quants.c::get_scale_min_k4: the j-th (0..7) 6-bit scale and min of a Q4_K block's
+ * 12 scale bytes. */
+static inline void sq_ggml_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+    }
+}
+
 #endif

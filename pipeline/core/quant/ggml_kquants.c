@@ -151,18 +151,6 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
     return scale;
 }
 
-/* get_scale_min_k4: the j-th 6-bit scale and min of a Q4_K block. */
-static inline void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
-{
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-    }
-}
-
 static void quantize_row_q4_k(const float *x, void *out, int64_t k)
 {
     sq_block_q4_k *y = out;
@@ -205,7 +193,7 @@ static void quantize_row_q4_k(const float *x, void *out, int64_t k)
 
         uint8_t sc, m;
         for (int j = 0; j < SQ_QK_K / 32; j++) {
-            get_scale_min_k4(j, y[i].scales, &sc, &m);
+            sq_ggml_scale_min_k4(j, y[i].scales, &sc, &m);
             const float d = sq_f16_to_f32(y[i].d) * sc;
             if (!d)
                 continue;
@@ -234,9 +222,9 @@ static void dequantize_row_q4_k(const void *in, float *y, int64_t k)
         int is = 0;
         uint8_t sc, m;
         for (int j = 0; j < SQ_QK_K; j += 64) {
-            get_scale_min_k4(is + 0, x[i].scales, &sc, &m);
+            sq_ggml_scale_min_k4(is + 0, x[i].scales, &sc, &m);
             const float d1 = d * sc, m1 = min * m;
-            get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            sq_ggml_scale_min_k4(is + 1, x[i].scales, &sc, &m);
             const float d2 = d * sc, m2 = min * m;
             for (int l = 0; l < 32; l++)
                 *y++ = d1 * (q[l] & 0xF) - m1;

@@ -1,0 +1,660 @@
+/* ggml_dot.c - y = x W^T with W in ggml's block formats (Q8_0, Q4_0, Q4_1, Q4_K,
+ * Q6_K), multiplied packed as llama.cpp's CPU backend multiplies them.
+ *
+ * The weights stay in the blocks the model file holds (quant/ggml_blocks.h: per
+ * row the sequence of ggml blocks, byte for byte), so a tensor takes its bytes
+ * on disk in memory.  As ggml does (ggml-cpu's type traits: vec_dot_type), the
+ * activations of each token are quantized once per matrix product to the 8-bit
+ * block type the weight format pairs with, and the block products are integer
+ * dot products:
+ *   Q8_0, Q4_0 x Q8_0   blocks of 32, d = absmax / 127 stored as fp16,
+ *                        q = round_half_even(x * 127 / absmax)
+ *                        (ggml-cpu quants.c::quantize_row_q8_0, its x86 form)
+ *   Q4_1 x Q8_1          the same d and q, and s = fp16(d * sum(q))
+ *                        (quantize_row_q8_1): the min's term is m * s
+ *   Q4_K, Q6_K x Q8_K    blocks of 256, d = 1 / iscale with iscale = -127 / max
+ *                        (max: the value of largest magnitude, signed),
+ *                        q = min(127, nearest_int(iscale * x)), d a float
+ *                        (quantize_row_q8_K_ref); squeeze keeps the integer
+ *                        sum of each 32 (ggml: of each 16) for Q4_K's mins.
+ * and per block (ggml_vec_dot_*):
+ *   Q8_0  y += d_w d_x sum(q_w q_x)
+ *   Q4_0  y += d_w d_x sum((n - 8) q_x)          n the nibble (low: inputs 0..15)
+ *   Q4_1  y += d_w d_x sum(n q_x) + m_w s_x
+ *   Q4_K  y += d_w d_x sum_j sc_j sum(n q_x)_j - dmin_w d_x sum_j m_j sum(q_x)_j
+ *                                                 (8 sub-blocks of 32, 6-bit sc, m)
+ *   Q6_K  y += d_w d_x sum_j sc_j sum((q6 - 32) q_x)_j   (16 sub-blocks of 16, int8 sc)
+ * The integer sums are exact, so the scalar reference and the AVX2 kernel
+ * differ only in the order of the float additions across blocks.  With
+ * `evaluate.activations: fp32` the blocks are decoded to floats (the format's
+ * dequantize_row) and multiplied with the unrounded activations instead.
+ *
+ * AVX2 follows ggml's x86 kernels: vpmaddubsw takes the unsigned codes (nibbles,
+ * Q6_K's 6-bit values, |w| for Q8_0 with w's sign moved onto x) against the
+ * signed activations, vpmaddwd sums pairs (with the sub-block scales for the
+ * k-quants), and Q4_0's -8 and Q6_K's -32 come back from the activation sums.
+ * No AVX-512 variant yet: on such CPUs the AVX2 kernel runs (recorded as such).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu.h"
+#include "kernels/kernels_internal.h"
+#include "quant/ggml_blocks.h"
+#include "tensor/tensor.h"
+
+enum { ACT_Q8_0, ACT_Q8_1, ACT_Q8_K };
+
+/* What each format's kernel needs besides its functions: the block kind and the activation type. */
+static const sq_ggml_block_kind *matrix_kind(const sq_matrix *m)
+{
+    return sq_ggml_block_kind_of_format(m->kernel->format);
+}
+
+static int act_type(const sq_matrix *m)
+{
+    if (m->kernel == &sq_kernel_q4_1_q8_1)
+        return ACT_Q8_1;
+    return m->group == SQ_QK_K ? ACT_Q8_K : ACT_Q8_0;
+}
+
+/* ---- preparing: the blocks as stored ------------------------------------- */
+
+static sq_status ggml_prepare(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m,
+                              const sq_kernel *kernel)
+{
+    sq_status st;
+    int rows, cols;
+    const sq_qbuffer *blocks;
+    const sq_ggml_block_kind *kind = sq_ggml_block_kind_of_format(qt->format);
+    if (kind == NULL)
+        return sq_fail(SQ_ERR_RUN, "tensor '%s': %s is not a ggml block format", qt->name, qt->format);
+    if ((st = sq_kernel_dims(qt, &rows, &cols)) != SQ_OK)
+        return st;
+    if (cols % kind->block_values != 0) /* the quantizer stores such rows in the fallback format */
+        return sq_fail(SQ_ERR_USAGE, "tensor '%s' (%s): rows of %d inputs are not whole blocks of %d", qt->name,
+                       qt->format, cols, kind->block_values);
+    const size_t row_bytes = (size_t)(cols / kind->block_values) * (size_t)kind->block_bytes;
+    if ((st = sq_kernel_buffer(qt, "blocks", SQ_DTYPE_U8, (int64_t)rows * (int64_t)row_bytes, &blocks)) != SQ_OK)
+        return st;
+    if ((st = sq_alloc(&m->codes, (size_t)rows * row_bytes, 1, qt->name)) != SQ_OK)
+        return st;
+    memcpy(m->codes, blocks->data, (size_t)rows * row_bytes);
+    m->kernel = kernel;
+    m->rows = rows;
+    m->cols = cols;
+    m->group = kind->block_values;
+    m->fp32_activations = options->fp32_activations;
+    m->bytes = (size_t)rows * row_bytes;
+    return SQ_OK;
+}
+
+#define PREPARE(fn, kernel)                                                                                            \
+    static sq_status fn(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m)                          \
+    {                                                                                                                  \
+        return ggml_prepare(qt, options, m, &kernel);                                                                  \
+    }
+PREPARE(prepare_q8_0, sq_kernel_q8_0_q8_0)
+PREPARE(prepare_q4_0, sq_kernel_q4_0_q8_0)
+PREPARE(prepare_q4_1, sq_kernel_q4_1_q8_1)
+PREPARE(prepare_q4_k, sq_kernel_q4_k_q8_k)
+PREPARE(prepare_q6_k, sq_kernel_q6_k_q8_k)
+
+/* ---- activations (one code for every instruction set: the same bytes) ------ */
+
+/* Q8_0 / Q8_1: per token and block of 32, q in work->q, d (fp16-rounded) in work->scale,
+ * the integer sum in work->sum and, for Q8_1, s = fp16(d * sum) in work->aux. */
+static void quantize_q8_0(const float *x, int T, int K, bool with_s, sq_kernel_work *work)
+{
+    const int nb = K / SQ_QK8_0;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < nb; b++) {
+            const size_t at = (size_t)t * K + (size_t)b * SQ_QK8_0, bi = (size_t)t * nb + (size_t)b;
+            const float *v = x + at;
+            float amax = 0.0f;
+            for (int j = 0; j < SQ_QK8_0; j++)
+                amax = fmaxf(amax, fabsf(v[j]));
+            const float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+            int32_t sum = 0;
+            for (int j = 0; j < SQ_QK8_0; j++) {
+                work->q[at + j] = (int8_t)nearbyintf(v[j] * id);
+                sum += work->q[at + j];
+            }
+            work->scale[bi] = sq_f16_to_f32(sq_f32_to_f16(d));
+            work->sum[bi] = sum;
+            if (with_s)
+                work->aux[bi] = sq_f16_to_f32(sq_f32_to_f16(d * (float)sum));
+        }
+}
+
+/* Q8_K: per token and block of 256, q in work->q, d in work->scale[t * K/256 + b], the
+ * integer sum of each 32 in work->sum[t * K/32 + j]. */
+static void quantize_q8_k(const float *x, int T, int K, sq_kernel_work *work)
+{
+    const int nb = K / SQ_QK_K;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < nb; b++) {
+            const size_t at = (size_t)t * K + (size_t)b * SQ_QK_K;
+            const float *v = x + at;
+            int8_t *q = work->q + at;
+            int32_t *sums = work->sum + at / 32;
+            float max = 0.0f, amax = 0.0f;
+            for (int j = 0; j < SQ_QK_K; j++) {
+                const float ax = fabsf(v[j]);
+                if (ax > amax) {
+                    amax = ax;
+                    max = v[j];
+                }
+            }
+            if (amax == 0.0f) {
+                memset(q, 0, SQ_QK_K);
+                memset(sums, 0, SQ_QK_K / 32 * sizeof *sums);
+                work->scale[(size_t)t * nb + b] = 0.0f;
+                continue;
+            }
+            const float iscale = -127.0f / max;
+            for (int j = 0; j < SQ_QK_K; j++) {
+                const int n = sq_ggml_nearest_int(iscale * v[j]);
+                q[j] = (int8_t)(n < 127 ? n : 127);
+            }
+            for (int j = 0; j < SQ_QK_K / 32; j++) {
+                int32_t s = 0;
+                for (int l = 0; l < 32; l++)
+                    s += q[32 * j + l];
+                sums[j] = s;
+            }
+            work->scale[(size_t)t * nb + b] = 1.0f / iscale;
+        }
+}
+
+static void quantize_acts(const sq_matrix *m, const float *x, int T, sq_kernel_work *work)
+{
+    const int act = act_type(m);
+    if (act == ACT_Q8_K)
+        quantize_q8_k(x, T, m->cols, work);
+    else
+        quantize_q8_0(x, T, m->cols, act == ACT_Q8_1, work);
+}
+
+/* ---- scalar reference: one row against one token --------------------------- */
+
+typedef float (*row_dot_fn)(const uint8_t *row, int K, const sq_kernel_work *work, size_t t);
+
+static float dot_q8_0_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
+{
+    const sq_block_q8_0 *w = (const sq_block_q8_0 *)row;
+    const int nb = K / SQ_QK8_0;
+    const int8_t *q = work->q + t * K;
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        int32_t dot = 0;
+        for (int j = 0; j < SQ_QK8_0; j++)
+            dot += (int32_t)w[b].qs[j] * q[b * SQ_QK8_0 + j];
+        sum += sq_f16_to_f32(w[b].d) * work->scale[t * nb + b] * (float)dot;
+    }
+    return sum;
+}
+
+static float dot_q4_0_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
+{
+    const sq_block_q4_0 *w = (const sq_block_q4_0 *)row;
+    const int nb = K / SQ_QK4_0;
+    const int8_t *q = work->q + t * K;
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        int32_t dot = 0;
+        for (int j = 0; j < SQ_QK4_0 / 2; j++)
+            dot += ((w[b].qs[j] & 0x0f) - 8) * q[b * SQ_QK4_0 + j] +
+                   ((w[b].qs[j] >> 4) - 8) * q[b * SQ_QK4_0 + j + SQ_QK4_0 / 2];
+        sum += sq_f16_to_f32(w[b].d) * work->scale[t * nb + b] * (float)dot;
+    }
+    return sum;
+}
+
+static float dot_q4_1_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
+{
+    const sq_block_q4_1 *w = (const sq_block_q4_1 *)row;
+    const int nb = K / SQ_QK4_1;
+    const int8_t *q = work->q + t * K;
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        int32_t dot = 0;
+        for (int j = 0; j < SQ_QK4_1 / 2; j++)
+            dot += (w[b].qs[j] & 0x0f) * q[b * SQ_QK4_1 + j] + (w[b].qs[j] >> 4) * q[b * SQ_QK4_1 + j + SQ_QK4_1 / 2];
+        sum += sq_f16_to_f32(w[b].d) * work->scale[t * nb + b] * (float)dot +
+               sq_f16_to_f32(w[b].m) * work->aux[t * nb + b];
+    }
+    return sum;
+}
+
+static float dot_q4_k_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
+{
+    const sq_block_q4_k *w = (const sq_block_q4_k *)row;
+    const int nb = K / SQ_QK_K;
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const int8_t *q = work->q + t * K + (size_t)b * SQ_QK_K;
+        const int32_t *sums = work->sum + (t * K + (size_t)b * SQ_QK_K) / 32;
+        int32_t isum = 0, msum = 0;
+        for (int j = 0; j < SQ_QK_K / 32; j++) { /* sub-block j: bytes 32 (j/2), low nibble for even j */
+            uint8_t sc, mn;
+            sq_ggml_scale_min_k4(j, w[b].scales, &sc, &mn);
+            const uint8_t *qs = w[b].qs + 32 * (j / 2);
+            int32_t dot = 0;
+            for (int l = 0; l < 32; l++)
+                dot += ((j % 2 ? qs[l] >> 4 : qs[l] & 0x0f)) * q[32 * j + l];
+            isum += sc * dot;
+            msum += mn * sums[j];
+        }
+        const float d = work->scale[t * nb + b];
+        sum += sq_f16_to_f32(w[b].d) * d * (float)isum - sq_f16_to_f32(w[b].dmin) * d * (float)msum;
+    }
+    return sum;
+}
+
+/* Q6_K value i of a block (dequantize_row_q6_K's layout: halves of 128, four runs of 32). */
+static inline int q6_value(const sq_block_q6_k *w, int i)
+{
+    const int half = i / 128, r = i % 128, run = r / 32, l = r % 32;
+    const uint8_t *ql = w->ql + 64 * half, *qh = w->qh + 32 * half;
+    const int low = run % 2 ? ql[l + 32] : ql[l];
+    return ((run < 2 ? low & 0x0f : low >> 4) | (((qh[l] >> (2 * run)) & 3) << 4)) - 32;
+}
+
+static float dot_q6_k_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
+{
+    const sq_block_q6_k *w = (const sq_block_q6_k *)row;
+    const int nb = K / SQ_QK_K;
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const int8_t *q = work->q + t * K + (size_t)b * SQ_QK_K;
+        int32_t isum = 0;
+        for (int j = 0; j < SQ_QK_K / 16; j++) {
+            int32_t dot = 0;
+            for (int l = 0; l < 16; l++)
+                dot += q6_value(&w[b], 16 * j + l) * q[16 * j + l];
+            isum += w[b].scales[j] * dot;
+        }
+        sum += sq_f16_to_f32(w[b].d) * work->scale[t * nb + b] * (float)isum;
+    }
+    return sum;
+}
+
+/* ---- the loops --------------------------------------------------------------- */
+
+/* fp32 activations: each block decoded once per row, multiplied with every token. */
+static void matmul_fp32(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate)
+{
+    const sq_ggml_block_kind *kind = matrix_kind(m);
+    const int K = m->cols, nb = K / kind->block_values, bv = kind->block_values;
+    const size_t row_bytes = (size_t)nb * (size_t)kind->block_bytes;
+    float block[SQ_QK_K];
+    for (int r = 0; r < m->rows; r++) {
+        const uint8_t *row = (const uint8_t *)m->codes + (size_t)r * row_bytes;
+        for (int t = 0; t < T; t++)
+            if (!accumulate)
+                y[(size_t)t * ldy + r] = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            kind->dequantize_row(row + (size_t)b * kind->block_bytes, block, bv);
+            for (int t = 0; t < T; t++) {
+                const float *xb = x + (size_t)t * K + (size_t)b * bv;
+                float part = 0.0f;
+                for (int j = 0; j < bv; j++)
+                    part += block[j] * xb[j];
+                y[(size_t)t * ldy + r] += part;
+            }
+        }
+    }
+}
+
+static void matmul_rows(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                        sq_kernel_work *work, row_dot_fn dot)
+{
+    const sq_ggml_block_kind *kind = matrix_kind(m);
+    const size_t row_bytes = (size_t)(m->cols / kind->block_values) * (size_t)kind->block_bytes;
+    if (m->fp32_activations) {
+        matmul_fp32(m, x, T, y, ldy, accumulate);
+        return;
+    }
+    quantize_acts(m, x, T, work);
+    for (int r = 0; r < m->rows; r++) { /* a row's blocks stay in L1 while every token passes */
+        const uint8_t *row = (const uint8_t *)m->codes + (size_t)r * row_bytes;
+        for (int t = 0; t < T; t++) {
+            float *out = y + (size_t)t * ldy + r;
+            const float v = dot(row, m->cols, work, (size_t)t);
+            *out = accumulate ? *out + v : v;
+        }
+    }
+}
+
+#define MATMUL(fn, dot)                                                                                                \
+    static void fn(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,                      \
+                   sq_kernel_work *work)                                                                               \
+    {                                                                                                                  \
+        matmul_rows(m, x, T, y, ldy, accumulate, work, dot);                                                           \
+    }
+MATMUL(q8_0_ref, dot_q8_0_ref)
+MATMUL(q4_0_ref, dot_q4_0_ref)
+MATMUL(q4_1_ref, dot_q4_1_ref)
+MATMUL(q4_k_ref, dot_q4_k_ref)
+MATMUL(q6_k_ref, dot_q6_k_ref)
+
+/* ---- AVX2 + FMA + F16C ------------------------------------------------------ */
+
+#if SQ_KERNELS_X86
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 32 unsigned codes (< 128) x 32 signed activations, pair sums as 8 int32. */
+AVX2 static inline __m256i dot_u8_i8(__m256i u, __m256i s)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* 32 nibbles of 16 bytes: low nibbles (inputs 0..15) then high nibbles (16..31). */
+AVX2 static inline __m256i nibbles_32(const uint8_t *qs)
+{
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0f));
+}
+
+/* an immediate operand: clang requires a constant expression */
+enum { ROUND_NEAREST_EVEN = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC };
+
+/* quantize_q8_0 in AVX2, the same bytes: the same absmax, 127 / absmax, product rounded half
+ * to even (nearbyintf in the default rounding mode), the scales through the same fp16 rounding. */
+AVX2 static void quantize_q8_0_avx2(const float *x, int T, int K, bool with_s, sq_kernel_work *work)
+{
+    const int nb = K / SQ_QK8_0;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < nb; b++) {
+            const size_t at = (size_t)t * K + (size_t)b * SQ_QK8_0, bi = (size_t)t * nb + (size_t)b;
+            const float *v = x + at;
+            __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8), v2 = _mm256_loadu_ps(v + 16),
+                   v3 = _mm256_loadu_ps(v + 24);
+            __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                      _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+            __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+            h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_max_ss(h, _mm_movehdup_ps(h));
+            const float amax = _mm_cvtss_f32(h), d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+            const __m256 mul = _mm256_set1_ps(id);
+            __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), ROUND_NEAREST_EVEN));
+            __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, mul), ROUND_NEAREST_EVEN));
+            __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, mul), ROUND_NEAREST_EVEN));
+            __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, mul), ROUND_NEAREST_EVEN));
+            __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+            /* packs interleave the 128-bit lanes; the permute puts the 32 values back in order */
+            __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+            packed = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(work->q + at), packed);
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+            const int32_t sum = _mm_cvtsi128_si32(s4);
+            work->scale[bi] = sq_f16_to_f32(sq_f32_to_f16(d));
+            work->sum[bi] = sum;
+            if (with_s)
+                work->aux[bi] = sq_f16_to_f32(sq_f32_to_f16(d * (float)sum));
+        }
+}
+
+#define TILE 4 /* tokens that share one decoded weight block */
+
+/* The weight block as 32 int8 for the sign trick: Q8_0 as stored, Q4_0 nibble - 8. */
+AVX2 static inline __m256i q8_0_codes(const uint8_t *block)
+{
+    return _mm256_loadu_si256((const __m256i *)((const sq_block_q8_0 *)block)->qs);
+}
+
+AVX2 static inline __m256i q4_0_codes(const uint8_t *block)
+{
+    return _mm256_sub_epi8(nibbles_32(((const sq_block_q4_0 *)block)->qs), _mm256_set1_epi8(8));
+}
+
+/* Q8_0 and Q4_0 rows (signed codes, one fp16 d per block of 32) against Q8_0 activations:
+ * per block |w| once, then per token w's sign moved onto x, so every pair sum of vpmaddubsw
+ * stays within int16 (ggml's mul_sum_i8_pairs). */
+AVX2 static inline void signed32_rows(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
+                                      sq_kernel_work *work, size_t block_bytes, __m256i (*codes)(const uint8_t *))
+{
+    const int K = m->cols, nb = K / 32;
+    float *wd = work->row;
+    for (int r = 0; r < m->rows; r++) {
+        const uint8_t *row = (const uint8_t *)m->codes + (size_t)r * nb * block_bytes;
+        for (int b = 0; b < nb; b++) /* d is each block's first field */
+            wd[b] = _cvtsh_ss(*(const uint16_t *)(row + (size_t)b * block_bytes));
+        for (int t = 0; t < T; t += TILE) {
+            const int mr = T - t < TILE ? T - t : TILE;
+            __m256 acc[TILE] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int b = 0; b < nb; b++) {
+                const __m256i w = codes(row + (size_t)b * block_bytes), aw = _mm256_sign_epi8(w, w);
+                _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
+                    const size_t tok = (size_t)(t + i);
+                    const __m256i xv = _mm256_loadu_si256((const __m256i *)(work->q + tok * K + (size_t)b * 32));
+                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(wd[b] * work->scale[tok * nb + b]),
+                                             _mm256_cvtepi32_ps(dot_u8_i8(aw, _mm256_sign_epi8(xv, w))), acc[i]);
+                }
+            }
+            _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
+                float *out = y + (size_t)(t + i) * ldy + r;
+                const float v = hsum_ps(acc[i]);
+                *out = accumulate ? *out + v : v;
+            }
+        }
+    }
+}
+
+AVX2 static void q8_0_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                           sq_kernel_work *work)
+{
+    if (m->fp32_activations) {
+        matmul_fp32(m, x, T, y, ldy, accumulate);
+        return;
+    }
+    quantize_q8_0_avx2(x, T, m->cols, false, work);
+    signed32_rows(m, T, y, ldy, accumulate, work, sizeof(sq_block_q8_0), q8_0_codes);
+}
+
+AVX2 static void q4_0_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                           sq_kernel_work *work)
+{
+    if (m->fp32_activations) {
+        matmul_fp32(m, x, T, y, ldy, accumulate);
+        return;
+    }
+    quantize_q8_0_avx2(x, T, m->cols, false, work);
+    signed32_rows(m, T, y, ldy, accumulate, work, sizeof(sq_block_q4_0), q4_0_codes);
+}
+
+/* Q4_1 x Q8_1: unsigned nibbles straight into vpmaddubsw; the min's term m_w s_x per block. */
+AVX2 static void q4_1_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                           sq_kernel_work *work)
+{
+    const int K = m->cols, nb = K / SQ_QK4_1;
+    float *wd = work->row, *wm = work->row + nb;
+    if (m->fp32_activations) {
+        matmul_fp32(m, x, T, y, ldy, accumulate);
+        return;
+    }
+    quantize_q8_0_avx2(x, T, K, true, work);
+    for (int r = 0; r < m->rows; r++) {
+        const sq_block_q4_1 *w = (const sq_block_q4_1 *)m->codes + (size_t)r * nb;
+        for (int b = 0; b < nb; b++) {
+            wd[b] = _cvtsh_ss(w[b].d);
+            wm[b] = _cvtsh_ss(w[b].m);
+        }
+        for (int t = 0; t < T; t += TILE) {
+            const int mr = T - t < TILE ? T - t : TILE;
+            __m256 acc[TILE] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            float mins[TILE] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (int b = 0; b < nb; b++) {
+                const __m256i n = nibbles_32(w[b].qs);
+                _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
+                    const size_t tok = (size_t)(t + i);
+                    const __m256i xv = _mm256_loadu_si256((const __m256i *)(work->q + tok * K + (size_t)b * 32));
+                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(wd[b] * work->scale[tok * nb + b]),
+                                             _mm256_cvtepi32_ps(dot_u8_i8(n, xv)), acc[i]);
+                    mins[i] += wm[b] * work->aux[tok * nb + b];
+                }
+            }
+            _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
+                float *out = y + (size_t)(t + i) * ldy + r;
+                const float v = hsum_ps(acc[i]) + mins[i];
+                *out = accumulate ? *out + v : v;
+            }
+        }
+    }
+}
+
+/* Q4_K x Q8_K: per super-block the 8 scales and mins decoded once for a tile of tokens; each
+ * 32 bytes of codes are two sub-blocks (low and high nibbles), multiplied by vpmaddubsw and
+ * weighted by their 6-bit scales in vpmaddwd. */
+AVX2 static void q4_k_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                           sq_kernel_work *work)
+{
+    const int K = m->cols, nb = K / SQ_QK_K;
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    if (m->fp32_activations) {
+        matmul_fp32(m, x, T, y, ldy, accumulate);
+        return;
+    }
+    quantize_q8_k(x, T, K, work);
+    for (int r = 0; r < m->rows; r++) {
+        const sq_block_q4_k *w = (const sq_block_q4_k *)m->codes + (size_t)r * nb;
+        for (int t = 0; t < T; t += TILE) {
+            const int mr = T - t < TILE ? T - t : TILE;
+            __m256 acc[TILE] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            float mins[TILE] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (int b = 0; b < nb; b++) {
+                uint8_t sc[8], mn[8];
+                for (int j = 0; j < 8; j++)
+                    sq_ggml_scale_min_k4(j, w[b].scales, &sc[j], &mn[j]);
+                const float d = _cvtsh_ss(w[b].d), dmin = _cvtsh_ss(w[b].dmin);
+                __m256i isum[TILE] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                      _mm256_setzero_si256()};
+                for (int j = 0; j < 4; j++) {
+                    const __m256i bytes = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
+                    const __m256i lo = _mm256_and_si256(bytes, low);
+                    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
+                    const __m256i s_lo = _mm256_set1_epi16(sc[2 * j]), s_hi = _mm256_set1_epi16(sc[2 * j + 1]);
+                    _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
+                        const int8_t *q = work->q + (size_t)(t + i) * K + (size_t)b * SQ_QK_K + 64 * j;
+                        const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q));
+                        const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q + 32)));
+                        isum[i] = _mm256_add_epi32(isum[i], _mm256_add_epi32(_mm256_madd_epi16(plo, s_lo),
+                                                                             _mm256_madd_epi16(phi, s_hi)));
+                    }
+                }
+                _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
+                    const size_t tok = (size_t)(t + i);
+                    const int32_t *sums = work->sum + (tok * K + (size_t)b * SQ_QK_K) / 32;
+                    const float dx = work->scale[tok * nb + b];
+                    int32_t msum = 0;
+                    for (int j = 0; j < 8; j++)
+                        msum += mn[j] * sums[j];
+                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(d * dx), _mm256_cvtepi32_ps(isum[i]), acc[i]);
+                    mins[i] += dmin * dx * (float)msum;
+                }
+            }
+            _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
+                float *out = y + (size_t)(t + i) * ldy + r;
+                const float v = hsum_ps(acc[i]) - mins[i];
+                *out = accumulate ? *out + v : v;
+            }
+        }
+    }
+}
+
+/* Q6_K x Q8_K: per half super-block the four runs of 32 six-bit codes (0..63) assembled once
+ * for a tile of tokens; vpmaddubsw of the codes minus that of 32 (ggml's q8s) gives the
+ * (q - 32) x pair sums, vpmaddwd weights each 16 with its int8 scale. */
+AVX2 static void q6_k_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                           sq_kernel_work *work)
+{
+    const int K = m->cols, nb = K / SQ_QK_K;
+    const __m256i low = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+    if (m->fp32_activations) {
+        matmul_fp32(m, x, T, y, ldy, accumulate);
+        return;
+    }
+    quantize_q8_k(x, T, K, work);
+    for (int r = 0; r < m->rows; r++) {
+        const sq_block_q6_k *w = (const sq_block_q6_k *)m->codes + (size_t)r * nb;
+        for (int t = 0; t < T; t += TILE) {
+            const int mr = T - t < TILE ? T - t : TILE;
+            __m256 acc[TILE] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int b = 0; b < nb; b++) {
+                __m256i isum[TILE] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                      _mm256_setzero_si256()};
+                for (int half = 0; half < 2; half++) {
+                    const uint8_t *ql = w[b].ql + 64 * half, *qh = w[b].qh + 32 * half;
+                    const int8_t *sc = w[b].scales + 8 * half;
+                    const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+                    const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+                    const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+                    const __m256i lows[4] = {_mm256_and_si256(l0, low), _mm256_and_si256(l1, low),
+                                             _mm256_and_si256(_mm256_srli_epi16(l0, 4), low),
+                                             _mm256_and_si256(_mm256_srli_epi16(l1, 4), low)};
+                    for (int run = 0; run < 4; run++) { /* inputs 128 half + 32 run ..: sub-blocks 2 run, 2 run + 1 */
+                        const __m256i highs =
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * run), three), 4);
+                        const __m256i v = _mm256_or_si256(lows[run], highs);
+                        const __m256i scales =
+                            _mm256_set_m128i(_mm_set1_epi16(sc[2 * run + 1]), _mm_set1_epi16(sc[2 * run]));
+                        _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
+                            const __m256i xv = _mm256_loadu_si256((const __m256i *)(
+                                work->q + (size_t)(t + i) * K + (size_t)b * SQ_QK_K + 128 * half + 32 * run));
+                            const __m256i p =
+                                _mm256_sub_epi16(_mm256_maddubs_epi16(v, xv), _mm256_maddubs_epi16(m32, xv));
+                            isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(p, scales));
+                        }
+                    }
+                }
+                const float d = _cvtsh_ss(w[b].d);
+                _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr)
+                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(d * work->scale[(size_t)(t + i) * nb + b]),
+                                             _mm256_cvtepi32_ps(isum[i]), acc[i]);
+            }
+            _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
+                float *out = y + (size_t)(t + i) * ldy + r;
+                const float v = hsum_ps(acc[i]);
+                *out = accumulate ? *out + v : v;
+            }
+        }
+    }
+}
+#else
+#define q8_0_avx2 NULL
+#define q4_0_avx2 NULL
+#define q4_1_avx2 NULL
+#define q4_k_avx2 NULL
+#define q6_k_avx2 NULL
+#endif
+
+const sq_kernel sq_kernel_q8_0_q8_0 = {
+    .name = "q8_0xq8_0", .format = "q8_0", .prepare = prepare_q8_0, .matmul_ref = q8_0_ref, .matmul_avx2 = q8_0_avx2,
+};
+const sq_kernel sq_kernel_q4_0_q8_0 = {
+    .name = "q4_0xq8_0", .format = "q4_0", .prepare = prepare_q4_0, .matmul_ref = q4_0_ref, .matmul_avx2 = q4_0_avx2,
+};
+const sq_kernel sq_kernel_q4_1_q8_1 = {
+    .name = "q4_1xq8_1", .format = "q4_1", .prepare = prepare_q4_1, .matmul_ref = q4_1_ref, .matmul_avx2 = q4_1_avx2,
+};
+const sq_kernel sq_kernel_q4_k_q8_k = {
+    .name = "q4_Kxq8_K", .format = "q4_k", .prepare = prepare_q4_k, .matmul_ref = q4_k_ref, .matmul_avx2 = q4_k_avx2,
+};
+const sq_kernel sq_kernel_q6_k_q8_k = {
+    .name = "q6_Kxq8_K", .format = "q6_k", .prepare = prepare_q6_k, .matmul_ref = q6_k_ref, .matmul_avx2 = q6_k_avx2,
+};
