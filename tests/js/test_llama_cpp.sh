@@ -3,9 +3,10 @@
 # (registered by CMake only when scripts/setup.sh installed them; their committed outputs are checked
 # without npm by tests/integration/test_gguf_llama.sh):
 #  - llama.cpp (node-llama-cpp's prebuilt CPU libraries, never downloaded or built) loads the bundled
-#    Llama exported as F32, F16, Q8_0 and Q4_0, and its mean NLL over 8 windows of 64 tokens (context
-#    65, F32 KV cache) equals squeeze's evaluation of the same variant within 1e-4 relative for
-#    F32/F16 and 5e-4 for Q8_0/Q4_0 (llama.cpp rounds activations to Q8_0 in those products);
+#    Llama exported as F32, F16, Q8_0 and Q4_0 (and the widened Llama of make_llama_wide.py as Q4_K
+#    and Q6_K), and its mean NLL over 8 windows of 64 tokens (context 65, F32 KV cache) equals
+#    squeeze's evaluation of the same variant (packed kernels) within 1e-4 relative for F32/F16,
+#    1e-5 for Q4_0, 5e-4 for Q8_0 and 3e-4 for Q4_K/Q6_K (docs/export.md says why);
 #  - ggml's own quantize_row_*_ref (libggml-base.so of the same package) writes the bytes committed
 #    in tests/data/quant/ggml, which squeeze's formats reproduce (test_quant_ggml);
 #  - @huggingface/gguf parses every GGUF squeeze exports (these four, Q4_K/Q6_K/Q4_1 llama files and
@@ -60,6 +61,20 @@ for f in fp32 fp16 q8_0 q4_0; do
   "$BUILD/squeeze-evaluate" --config "$WORK/eval.yaml" --model "$WORK/$f.h5" --out "$WORK/ev_$f.h5" --json \
     > "$WORK/$f.squeeze.json" 2> "$WORK/ev_$f.log" || { cat "$WORK/ev_$f.log"; fail "evaluate $f"; }
 done
+# the widened Llama (rows of whole 256-value super-blocks) as Q4_K and Q6_K: llama.cpp against
+# squeeze's packed k-quant kernels (Q8_K activations, as ggml)
+/usr/bin/python3 "$JS/../reference/make_llama_wide.py" "$WORK/wide"
+sed -e "s#$MODEL#$WORK/wide/model.safetensors#" "$WORK/export.yaml" > "$WORK/wide.export.yaml"
+for f in q4_k q6_k; do
+  "$BUILD/squeeze-compress" --config "$WORK/wide.export.yaml" --model "$WORK/wide/model.safetensors" \
+    --map "$WORK/$f.yaml" --out "$WORK/wide_$f.h5" 2> "$WORK/wide_$f.log" || { cat "$WORK/wide_$f.log"; fail "compress wide $f"; }
+  "$BUILD/squeeze-export" --config "$WORK/wide.export.yaml" --model "$WORK/wide_$f.h5" --format gguf \
+    --out "$WORK/wide_$f.gguf" 2>> "$WORK/wide_$f.log" || { cat "$WORK/wide_$f.log"; fail "export wide $f"; }
+  (cd "$JS" && node llama_nll.mjs "$WORK/wide_$f.gguf" "$WORK/tokens.u16" 64 8) > "$WORK/wide_$f.llama.json" \
+    || fail "llama.cpp could not run wide_$f.gguf"
+  "$BUILD/squeeze-evaluate" --config "$WORK/eval.yaml" --model "$WORK/wide_$f.h5" --out "$WORK/ev_wide_$f.h5" --json \
+    > "$WORK/wide_$f.squeeze.json" 2> "$WORK/ev_wide_$f.log" || { cat "$WORK/ev_wide_$f.log"; fail "evaluate wide $f"; }
+done
 for g in fp32 fp16 q8_0 q4_0 q4_k q6_k q4_1 itera; do
   (cd "$JS" && node parse_gguf.mjs "$WORK/$g.gguf") > "$WORK/$g.parse.json" || fail "@huggingface/gguf cannot parse $g.gguf"
 done
@@ -72,7 +87,7 @@ bad = []
 def check(c, what):
     print(("ok   " if c else "FAIL ") + what)
     if not c: bad.append(what)
-for f, tol in {"fp32": 1e-4, "fp16": 1e-4, "q8_0": 5e-4, "q4_0": 1e-5}.items():
+for f, tol in {"fp32": 1e-4, "fp16": 1e-4, "q8_0": 5e-4, "q4_0": 1e-5, "wide_q4_k": 3e-4, "wide_q6_k": 3e-4}.items():
     l = json.load(open(os.path.join(work, f + ".llama.json"))); s = json.load(open(os.path.join(work, f + ".squeeze.json")))
     rel = abs(l["mean_nll"] - s["mean_nll"]) / l["mean_nll"]
     check(l["scored_tokens"] == s["scored_tokens"] and rel <= tol,

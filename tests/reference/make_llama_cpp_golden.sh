@@ -5,8 +5,10 @@
 #   tests/reference/make_llama_cpp_golden.sh BUILD_DIR
 #
 # Needs tests/js/node_modules (scripts/setup.sh with Node.js >= 20). For the bundled Llama as F32,
-# F16, Q8_0 and Q4_0 and the bundled Mamba as F32 and Q8_0: compresses the model with
-# `default: <format>`, exports the GGUF (general.name "llama_tiny" / "mamba_tiny"), and records
+# F16, Q8_0 and Q4_0, the bundled Mamba as F32 and Q8_0, and the widened Llama whose rows are whole
+# k-quant super-blocks (tests/reference/make_llama_wide.py) as F32, Q4_K, Q6_K and a Q4_K_M-like mix
+# (tests/data/gguf/llama_wide_mix.yaml): compresses the model with `default: <format>` (or the mix),
+# exports the GGUF (general.name "llama_tiny" / "mamba_tiny" / "llama_wide"), and records
 # its sha256 (the golden applies to exactly these bytes), what
 # @huggingface/gguf parses, and llama.cpp's NLL per window (tests/js/llama_nll.mjs: window 64,
 # context 65, F32 KV cache) on the first tokens of tests/data/bundled/austen_val.txt as llama.cpp
@@ -21,18 +23,23 @@ JS=$SRC/tests/js
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$OUT"
-CASES="fp32 fp16 q8_0 q4_0 mamba_fp32 mamba_q8_0"
+CASES="fp32 fp16 q8_0 q4_0 mamba_fp32 mamba_q8_0 wide_fp32 wide_q4_k wide_q6_k wide_mix"
+/usr/bin/python3 "$SRC/tests/reference/make_llama_wide.py" "$W/llama_wide"
 for c in $CASES; do
-  case $c in mamba_*) m=mamba_tiny; f=${c#mamba_} ;; *) m=llama_tiny; f=$c ;; esac
+  case $c in
+    mamba_*) m=mamba_tiny; f=${c#mamba_}; ckpt=$DATA/bundled/mamba_tiny/model.safetensors ;;
+    wide_*) m=llama_wide; f=${c#wide_}; ckpt=$W/llama_wide/model.safetensors ;;
+    *) m=llama_tiny; f=$c; ckpt=$DATA/bundled/llama_tiny/model.safetensors ;;
+  esac
   cat > "$W/$c.export.yaml" <<EOF2
 run: $m
 model:
-  checkpoint: $DATA/bundled/$m/model.safetensors
+  checkpoint: $ckpt
 data:
   tokenizer: $DATA/bundled/bpe512/tokenizer.json
 EOF2
-  echo "default: $f" > "$W/$c.yaml"
-  "$BUILD/squeeze-compress" --config "$W/$c.export.yaml" --model "$DATA/bundled/$m/model.safetensors" \
+  if [ "$f" = mix ]; then cp "$DATA/gguf/llama_wide_mix.yaml" "$W/$c.yaml"; else echo "default: $f" > "$W/$c.yaml"; fi
+  "$BUILD/squeeze-compress" --config "$W/$c.export.yaml" --model "$ckpt" \
     --map "$W/$c.yaml" --out "$W/$c.h5" 2> "$W/$c.log"
   "$BUILD/squeeze-export" --config "$W/$c.export.yaml" --model "$W/$c.h5" --format gguf --out "$W/$c.gguf" \
     --variant $m 2>> "$W/$c.log"
@@ -42,13 +49,13 @@ for f in $CASES; do
   (cd "$JS" && node llama_nll.mjs "$W/$f.gguf" "$OUT/austen_val_4000.u16" 64 8) > "$W/$f.nll.json"
   (cd "$JS" && node parse_gguf.mjs "$W/$f.gguf") > "$W/$f.parse.json"
 done
-/usr/bin/python3 - "$W" "$OUT/llama_cpp_reference.json" <<'EOF2'
+/usr/bin/python3 - "$W" "$OUT/llama_cpp_reference.json" $CASES <<'EOF2'
 import hashlib, json, sys
-w, out = sys.argv[1], sys.argv[2]
+w, out, cases = sys.argv[1], sys.argv[2], sys.argv[3:]
 ref = {"origin": "tests/reference/make_llama_cpp_golden.sh: llama.cpp via node-llama-cpp 3.22.1 "
                  "(@node-llama-cpp/linux-x64 prebuilt CPU libraries), @huggingface/gguf 0.4.6",
        "tokens": "austen_val_4000.u16", "window_length": 64, "windows": 8, "types": {}}
-for f in ["fp32", "fp16", "q8_0", "q4_0", "mamba_fp32", "mamba_q8_0"]:
+for f in cases:
     blob = open(f"{w}/{f}.gguf", "rb").read()
     nll = json.load(open(f"{w}/{f}.nll.json"))
     parse = json.load(open(f"{w}/{f}.parse.json"))

@@ -7,8 +7,48 @@
 #define SQ_MODELIO_GGUF_ARCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "modelio/gguf_model.h"
+
+/* One metadata key of an architecture, "<arch>.<key>", and the config field it holds: an int
+ * written as u32, a double written as f32, or a constant the architecture always writes (and
+ * does not read back).  A table of these per architecture is written and read by
+ * sq_gguf_write_keys / sq_gguf_read_keys (gguf_keys.c), so that a key's name, type and field are
+ * said once. */
+typedef enum {
+    SQ_GGUF_IN_MODEL,    /* offset into sq_model_config */
+    SQ_GGUF_IN_FAMILY,   /* offset into the family's own struct (cfg->own) */
+    SQ_GGUF_CONSTANT,    /* `constant`, written only */
+} sq_gguf_key_place;
+
+typedef struct {
+    const char *key;         /* after "<arch>." */
+    sq_gguf_type type;       /* SQ_GGUF_UINT32 (int field), SQ_GGUF_FLOAT32 (double field), SQ_GGUF_BOOL (constant) */
+    sq_gguf_key_place place;
+    size_t offset;
+    double constant;
+    bool optional;           /* reading: a file without it leaves the field as it was */
+} sq_gguf_key;
+
+#define SQ_GGUF_MODEL_KEY(name, type, field, optional)                                                                 \
+    {name, type, SQ_GGUF_IN_MODEL, offsetof(sq_model_config, field), 0.0, optional}
+#define SQ_GGUF_FAMILY_KEY(name, type, family_type, field, optional)                                                   \
+    {name, type, SQ_GGUF_IN_FAMILY, offsetof(family_type, field), 0.0, optional}
+#define SQ_GGUF_CONSTANT_KEY(name, type, value) {name, type, SQ_GGUF_CONSTANT, 0, value, true}
+
+/* Writes every key of the table (count rows) for architecture arch from cfg. */
+sq_status sq_gguf_write_keys(const char *arch, const sq_gguf_key *keys, size_t count, const sq_model_config *cfg,
+                             sq_gguf_file *out);
+/* Reads every non-constant key of the table into cfg, checking its type; a missing key that is
+ * not optional is SQ_ERR_INPUT naming it. */
+sq_status sq_gguf_read_keys(const sq_gguf_file *f, const char *arch, const sq_gguf_key *keys, size_t count,
+                            sq_model_config *cfg);
+
+/* Layer-numbered names shared by the architectures' name tables: pattern with '#' standing for
+ * a decimal layer index (*layer receives it), and the pattern expanded for a layer after a prefix. */
+bool sq_gguf_name_match(const char *pattern, const char *name, int *layer);
+void sq_gguf_name_expand(const char *prefix, const char *pattern, int layer, char *out, size_t size);
 
 /* How a stored tensor goes into the file, besides its name. */
 typedef struct {

@@ -50,34 +50,20 @@ static const struct {
     {"lm_head.weight", "output.weight", "output.weight", 0},
 };
 
-/* name matches pattern with '#' standing for a decimal layer index (*layer). */
-static bool match(const char *pattern, const char *name, int *layer)
-{
-    const char *hash = strchr(pattern, '#');
-    if (hash == NULL)
-        return strcmp(pattern, name) == 0;
-    size_t head = (size_t)(hash - pattern);
-    if (strncmp(pattern, name, head) != 0)
-        return false;
-    const char *p = name + head;
-    char *end;
-    if (*p < '0' || *p > '9')
-        return false;
-    long v = strtol(p, &end, 10);
-    if (strcmp(end, hash + 1) != 0 || v < 0 || v > 100000)
-        return false;
-    *layer = (int)v;
-    return true;
-}
-
-static void expand(const char *pattern, int layer, char *out, size_t size)
-{
-    const char *hash = strchr(pattern, '#');
-    if (hash == NULL)
-        snprintf(out, size, "%s", pattern);
-    else
-        snprintf(out, size, "%.*s%d%s", (int)(hash - pattern), pattern, layer, hash + 1);
-}
+/* The metadata keys llama.cpp reads for "llama", with their types and fields (written from a
+ * config whose defaults are filled in: llama_written_config). */
+static const sq_gguf_key keys[] = {
+    SQ_GGUF_MODEL_KEY("context_length", SQ_GGUF_UINT32, max_seq_length, false),
+    SQ_GGUF_MODEL_KEY("embedding_length", SQ_GGUF_UINT32, hidden_size, false),
+    SQ_GGUF_MODEL_KEY("block_count", SQ_GGUF_UINT32, num_layers, false),
+    SQ_GGUF_FAMILY_KEY("feed_forward_length", SQ_GGUF_UINT32, sq_llama_config, ffn_size, false),
+    SQ_GGUF_FAMILY_KEY("attention.head_count", SQ_GGUF_UINT32, sq_llama_config, num_heads, false),
+    SQ_GGUF_FAMILY_KEY("attention.head_count_kv", SQ_GGUF_UINT32, sq_llama_config, num_kv_heads, true),
+    SQ_GGUF_MODEL_KEY("attention.layer_norm_rms_epsilon", SQ_GGUF_FLOAT32, layer_norm_eps, false),
+    SQ_GGUF_FAMILY_KEY("rope.freq_base", SQ_GGUF_FLOAT32, sq_llama_config, rope_theta, true),
+    SQ_GGUF_FAMILY_KEY("rope.dimension_count", SQ_GGUF_UINT32, sq_llama_config, head_dim, true),
+    SQ_GGUF_MODEL_KEY("vocab_size", SQ_GGUF_UINT32, vocab_size, true),
+};
 
 static sq_status llama_write_metadata(const sq_model_config *cfg, const sq_qtensor *tensors, size_t count,
                                       const char *tokenizer_path, sq_gguf_file *out)
@@ -85,23 +71,20 @@ static sq_status llama_write_metadata(const sq_model_config *cfg, const sq_qtens
     (void)tensors; /* in the shared signature, unused here */
     (void)count; /* in the shared signature, unused here */
     sq_status st = SQ_OK;
-    const sq_llama_config *lc = sq_llama_config_c(cfg);
-    int head_dim = lc->head_dim ? lc->head_dim : (lc->num_heads ? cfg->hidden_size / lc->num_heads : 0);
-    if (lc->num_heads <= 0 || head_dim <= 0)
+    sq_model_config written = *cfg; /* the defaults squeeze's llama family runs with, made explicit */
+    sq_llama_config *lc = sq_llama_config_of(&written);
+    if (lc->head_dim <= 0 && lc->num_heads > 0)
+        lc->head_dim = written.hidden_size / lc->num_heads;
+    if (lc->num_heads <= 0 || lc->head_dim <= 0)
         return sq_fail(SQ_ERR_INPUT, "llama model without a head count: GGUF's llama.attention.head_count needs it "
                        "(model.num_heads in the run config)");
-    SQ_TRY(sq_gguf_set_u32(out, "llama.context_length", (uint32_t)(cfg->max_seq_length > 0 ? cfg->max_seq_length
-                                                                                            : 2048)));
-    SQ_TRY(sq_gguf_set_u32(out, "llama.embedding_length", (uint32_t)cfg->hidden_size));
-    SQ_TRY(sq_gguf_set_u32(out, "llama.block_count", (uint32_t)cfg->num_layers));
-    SQ_TRY(sq_gguf_set_u32(out, "llama.feed_forward_length", (uint32_t)lc->ffn_size));
-    SQ_TRY(sq_gguf_set_u32(out, "llama.attention.head_count", (uint32_t)lc->num_heads));
-    SQ_TRY(sq_gguf_set_u32(out, "llama.attention.head_count_kv",
-                           (uint32_t)(lc->num_kv_heads > 0 ? lc->num_kv_heads : lc->num_heads)));
-    SQ_TRY(sq_gguf_set_f32(out, "llama.attention.layer_norm_rms_epsilon", (float)cfg->layer_norm_eps));
-    SQ_TRY(sq_gguf_set_f32(out, "llama.rope.freq_base", (float)(lc->rope_theta > 0 ? lc->rope_theta : 10000.0)));
-    SQ_TRY(sq_gguf_set_u32(out, "llama.rope.dimension_count", (uint32_t)head_dim));
-    SQ_TRY(sq_gguf_set_u32(out, "llama.vocab_size", (uint32_t)cfg->vocab_size));
+    if (written.max_seq_length <= 0)
+        written.max_seq_length = 2048;
+    if (lc->num_kv_heads <= 0)
+        lc->num_kv_heads = lc->num_heads;
+    if (lc->rope_theta <= 0)
+        lc->rope_theta = 10000.0;
+    SQ_TRY(sq_gguf_write_keys("llama", keys, sizeof keys / sizeof keys[0], &written, out));
     SQ_TRY(sq_gguf_write_tokenizer(tokenizer_path, cfg->vocab_size, out));
 cleanup:
     return st;
@@ -116,12 +99,12 @@ static sq_status llama_target_name(const sq_model_config *cfg, const sq_qtensor 
     if (strstr(qt->name, "rotary_emb.inv_freq"))
         return SQ_OK; /* a buffer llama.cpp recomputes from llama.rope.freq_base */
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        bool hf = match(names[i].hf, qt->name, &layer);
-        if (!hf && !match(names[i].meta, qt->name, &layer))
+        bool hf = sq_gguf_name_match(names[i].hf, qt->name, &layer);
+        if (!hf && !sq_gguf_name_match(names[i].meta, qt->name, &layer))
             continue;
         if (qt->alias_of) /* a tied head: llama.cpp uses token_embd when output is absent */
             return SQ_OK;
-        expand(names[i].gguf, layer, name, size);
+        sq_gguf_name_expand("", names[i].gguf, layer, name, size);
         if (hf && names[i].permute)
             place->permute_heads = names[i].permute == 'q'
                                  ? lc->num_heads
@@ -131,52 +114,30 @@ static sq_status llama_target_name(const sq_model_config *cfg, const sq_qtensor 
     return sq_fail(SQ_ERR_INPUT, "tensor '%s' has no place in llama.cpp's llama architecture", qt->name);
 }
 
-static sq_status read_u32(const sq_gguf_file *f, const char *key, int *value)
-{
-    uint32_t v;
-    sq_status st = sq_gguf_get_u32(f, key, &v);
-    if (st == SQ_OK)
-        *value = (int)v;
-    return st;
-}
-
 static sq_status llama_read_config(const sq_gguf_file *f, sq_model_config *cfg)
 {
     sq_status st = SQ_OK;
-    float eps, theta = 10000.0f;
     const sq_gguf_tensor *embd = sq_gguf_find_tensor(f, "token_embd.weight");
     sq_llama_config *lc;
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->family, sizeof cfg->family, "llama");
     lc = sq_llama_config_of(cfg);
-    SQ_TRY(read_u32(f, "llama.context_length", &cfg->max_seq_length));
-    SQ_TRY(read_u32(f, "llama.embedding_length", &cfg->hidden_size));
-    SQ_TRY(read_u32(f, "llama.block_count", &cfg->num_layers));
-    SQ_TRY(read_u32(f, "llama.feed_forward_length", &lc->ffn_size));
-    SQ_TRY(read_u32(f, "llama.attention.head_count", &lc->num_heads));
-    if (sq_gguf_find(f, "llama.attention.head_count_kv"))
-        SQ_TRY(read_u32(f, "llama.attention.head_count_kv", &lc->num_kv_heads));
-    else
+    lc->rope_theta = 10000.0; /* llama.cpp's defaults for the optional keys */
+    lc->num_kv_heads = -1;
+    lc->head_dim = -1;
+    SQ_TRY(sq_gguf_read_keys(f, "llama", keys, sizeof keys / sizeof keys[0], cfg));
+    if (lc->num_kv_heads < 0)
         lc->num_kv_heads = lc->num_heads;
-    SQ_TRY(sq_gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &eps));
-    if (sq_gguf_find(f, "llama.rope.freq_base"))
-        SQ_TRY(sq_gguf_get_f32(f, "llama.rope.freq_base", &theta));
-    cfg->layer_norm_eps = eps;
-    lc->rope_theta = theta;
     if (lc->num_heads <= 0 || cfg->hidden_size % lc->num_heads != 0)
         SQ_FAIL(SQ_ERR_INPUT, "llama.attention.head_count %d does not divide llama.embedding_length %d",
                 lc->num_heads, cfg->hidden_size);
+    if (lc->head_dim >= 0 && lc->head_dim != cfg->hidden_size / lc->num_heads)
+        SQ_FAIL(SQ_ERR_INPUT, "llama.rope.dimension_count %d is not the head size %d: partial RoPE is not "
+                "something squeeze's llama family runs", lc->head_dim, cfg->hidden_size / lc->num_heads);
     lc->head_dim = cfg->hidden_size / lc->num_heads;
-    if (sq_gguf_find(f, "llama.rope.dimension_count")) {
-        int rope_dims;
-        SQ_TRY(read_u32(f, "llama.rope.dimension_count", &rope_dims));
-        if (rope_dims != lc->head_dim)
-            SQ_FAIL(SQ_ERR_INPUT, "llama.rope.dimension_count %d is not the head size %d: partial RoPE is not "
-                    "something squeeze's llama family runs", rope_dims, lc->head_dim);
-    }
     if (embd == NULL || embd->n_dims != 2)
         SQ_FAIL(SQ_ERR_INPUT, "a llama GGUF needs the 2-D tensor token_embd.weight");
-    cfg->vocab_size = (int)embd->ne[1];
+    cfg->vocab_size = (int)embd->ne[1]; /* the embedding decides (llama.vocab_size is optional for llama.cpp) */
     lc->rope_style = SQ_ROPE_ADJACENT; /* GGUF holds the adjacent-pair layout */
 cleanup:
     return st;
@@ -187,8 +148,8 @@ static sq_status llama_squeeze_name(const sq_gguf_file *f, const char *gguf_name
     (void)f; /* in the shared signature, unused here */
     int layer = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (match(names[i].gguf, gguf_name, &layer)) {
-            expand(names[i].meta, layer, name, size);
+        if (sq_gguf_name_match(names[i].gguf, gguf_name, &layer)) {
+            sq_gguf_name_expand("", names[i].meta, layer, name, size);
             return SQ_OK;
         }
     return sq_fail(SQ_ERR_INPUT, "GGUF tensor '%s' is not one squeeze's llama family knows (llama architecture: "

@@ -46,30 +46,21 @@ static const struct {
     {"norm_f.weight", "output_norm.weight", false, false, false},
 };
 
-static bool match(const char *pattern, const char *name, int *layer)
-{
-    const char *hash = strchr(pattern, '#');
-    if (hash == NULL)
-        return strcmp(pattern, name) == 0;
-    size_t head = (size_t)(hash - pattern);
-    char *end;
-    if (strncmp(pattern, name, head) != 0 || name[head] < '0' || name[head] > '9')
-        return false;
-    long v = strtol(name + head, &end, 10);
-    if (strcmp(end, hash + 1) != 0 || v > 100000)
-        return false;
-    *layer = (int)v;
-    return true;
-}
-
-static void expand(const char *prefix, const char *pattern, int layer, char *out, size_t size)
-{
-    const char *hash = strchr(pattern, '#');
-    if (hash == NULL)
-        snprintf(out, size, "%s%s", prefix, pattern);
-    else
-        snprintf(out, size, "%s%.*s%d%s", prefix, (int)(hash - pattern), pattern, layer, hash + 1);
-}
+/* The metadata keys llama.cpp reads for "mamba" (context_length: the model has no position
+ * limit, convert_hf_to_gguf.py writes 2^20). */
+static const sq_gguf_key keys[] = {
+    SQ_GGUF_MODEL_KEY("context_length", SQ_GGUF_UINT32, max_seq_length, false),
+    SQ_GGUF_MODEL_KEY("embedding_length", SQ_GGUF_UINT32, hidden_size, false),
+    SQ_GGUF_CONSTANT_KEY("feed_forward_length", SQ_GGUF_UINT32, 0),
+    SQ_GGUF_CONSTANT_KEY("attention.head_count", SQ_GGUF_UINT32, 0),
+    SQ_GGUF_MODEL_KEY("block_count", SQ_GGUF_UINT32, num_layers, false),
+    SQ_GGUF_FAMILY_KEY("ssm.conv_kernel", SQ_GGUF_UINT32, sq_mamba_config, ssm_conv_kernel, false),
+    SQ_GGUF_FAMILY_KEY("ssm.inner_size", SQ_GGUF_UINT32, sq_mamba_config, d_inner, false),
+    SQ_GGUF_FAMILY_KEY("ssm.state_size", SQ_GGUF_UINT32, sq_mamba_config, ssm_state_size, false),
+    SQ_GGUF_FAMILY_KEY("ssm.time_step_rank", SQ_GGUF_UINT32, sq_mamba_config, dt_rank, false),
+    SQ_GGUF_MODEL_KEY("attention.layer_norm_rms_epsilon", SQ_GGUF_FLOAT32, layer_norm_eps, false),
+    SQ_GGUF_CONSTANT_KEY("ssm.dt_b_c_rms", SQ_GGUF_BOOL, 0), /* plain Mamba: no RMS norm of dt, B, C */
+};
 
 static sq_status mamba_write_metadata(const sq_model_config *cfg, const sq_qtensor *tensors, size_t count,
                                       const char *tokenizer_path, sq_gguf_file *out)
@@ -81,17 +72,9 @@ static sq_status mamba_write_metadata(const sq_model_config *cfg, const sq_qtens
     if (mc->ssm_version != 1)
         return sq_fail(SQ_ERR_INPUT, "a Mamba-%d model: GGUF export writes Mamba-1 (llama.cpp's 'mamba'); "
                        "llama.cpp's 'mamba2' architecture is not written by squeeze yet", mc->ssm_version);
-    SQ_TRY(sq_gguf_set_u32(out, "mamba.context_length", 1u << 20));
-    SQ_TRY(sq_gguf_set_u32(out, "mamba.embedding_length", (uint32_t)cfg->hidden_size));
-    SQ_TRY(sq_gguf_set_u32(out, "mamba.feed_forward_length", 0));
-    SQ_TRY(sq_gguf_set_u32(out, "mamba.attention.head_count", 0));
-    SQ_TRY(sq_gguf_set_u32(out, "mamba.block_count", (uint32_t)cfg->num_layers));
-    SQ_TRY(sq_gguf_set_u32(out, "mamba.ssm.conv_kernel", (uint32_t)mc->ssm_conv_kernel));
-    SQ_TRY(sq_gguf_set_u32(out, "mamba.ssm.inner_size", (uint32_t)mc->d_inner));
-    SQ_TRY(sq_gguf_set_u32(out, "mamba.ssm.state_size", (uint32_t)mc->ssm_state_size));
-    SQ_TRY(sq_gguf_set_u32(out, "mamba.ssm.time_step_rank", (uint32_t)mc->dt_rank));
-    SQ_TRY(sq_gguf_set_f32(out, "mamba.attention.layer_norm_rms_epsilon", (float)cfg->layer_norm_eps));
-    SQ_TRY(sq_gguf_set_bool(out, "mamba.ssm.dt_b_c_rms", false));
+    sq_model_config written = *cfg;
+    written.max_seq_length = 1 << 20;
+    SQ_TRY(sq_gguf_write_keys("mamba", keys, sizeof keys / sizeof keys[0], &written, out));
     SQ_TRY(sq_gguf_write_tokenizer(tokenizer_path, cfg->vocab_size, out));
 cleanup:
     return st;
@@ -112,11 +95,11 @@ static sq_status mamba_target_name(const sq_model_config *cfg, const sq_qtensor 
         return SQ_OK;
     }
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (!match(names[i].hf, n, &layer))
+        if (!sq_gguf_name_match(names[i].hf, n, &layer))
             continue;
         if (qt->alias_of)
             return SQ_OK;
-        expand("", names[i].gguf, layer, name, size);
+        sq_gguf_name_expand("", names[i].gguf, layer, name, size);
         place->f32 = names[i].f32;
         place->neg_exp = names[i].neg_exp;
         if (names[i].squeeze_conv) { /* [di, 1, K] -> [di, K] */
@@ -131,34 +114,16 @@ static sq_status mamba_target_name(const sq_model_config *cfg, const sq_qtensor 
     return sq_fail(SQ_ERR_INPUT, "tensor '%s' has no place in llama.cpp's mamba architecture", qt->name);
 }
 
-static sq_status read_u32(const sq_gguf_file *f, const char *key, int *value)
-{
-    uint32_t v;
-    sq_status st = sq_gguf_get_u32(f, key, &v);
-    if (st == SQ_OK)
-        *value = (int)v;
-    return st;
-}
-
 static sq_status mamba_read_config(const sq_gguf_file *f, sq_model_config *cfg)
 {
     sq_status st = SQ_OK;
-    float eps;
     const sq_gguf_tensor *embd = sq_gguf_find_tensor(f, "token_embd.weight");
     sq_mamba_config *mc;
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->family, sizeof cfg->family, "mamba");
     mc = sq_mamba_config_of(cfg);
     mc->ssm_version = 1;
-    SQ_TRY(read_u32(f, "mamba.context_length", &cfg->max_seq_length));
-    SQ_TRY(read_u32(f, "mamba.embedding_length", &cfg->hidden_size));
-    SQ_TRY(read_u32(f, "mamba.block_count", &cfg->num_layers));
-    SQ_TRY(read_u32(f, "mamba.ssm.conv_kernel", &mc->ssm_conv_kernel));
-    SQ_TRY(read_u32(f, "mamba.ssm.inner_size", &mc->d_inner));
-    SQ_TRY(read_u32(f, "mamba.ssm.state_size", &mc->ssm_state_size));
-    SQ_TRY(read_u32(f, "mamba.ssm.time_step_rank", &mc->dt_rank));
-    SQ_TRY(sq_gguf_get_f32(f, "mamba.attention.layer_norm_rms_epsilon", &eps));
-    cfg->layer_norm_eps = eps;
+    SQ_TRY(sq_gguf_read_keys(f, "mamba", keys, sizeof keys / sizeof keys[0], cfg));
     if (cfg->hidden_size > 0)
         mc->ssm_expand = mc->d_inner / cfg->hidden_size;
     if (embd == NULL || embd->n_dims != 2)
@@ -177,8 +142,8 @@ static sq_status mamba_squeeze_name(const sq_gguf_file *f, const char *gguf_name
         return SQ_OK;
     }
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (match(names[i].gguf, gguf_name, &layer)) {
-            expand("backbone.", names[i].hf, layer, name, size);
+        if (sq_gguf_name_match(names[i].gguf, gguf_name, &layer)) {
+            sq_gguf_name_expand("backbone.", names[i].hf, layer, name, size);
             return SQ_OK;
         }
     return sq_fail(SQ_ERR_INPUT, "GGUF tensor '%s' is not one squeeze's mamba family knows", gguf_name);
