@@ -181,51 +181,73 @@ static void quantize_acts(const sq_matrix *m, const float *x, int T, sq_kernel_w
 
 typedef float (*row_dot_fn)(const uint8_t *row, int K, const sq_kernel_work *work, size_t t);
 
-static float dot_q8_0_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
+/* A block of 32 as integer codes, its d and its min (0 without one). */
+typedef void (*decode32_fn)(const uint8_t *block, int32_t codes[32], float *d, float *min);
+
+static void decode_q8_0(const uint8_t *block, int32_t codes[32], float *d, float *min)
 {
-    const sq_block_q8_0 *w = (const sq_block_q8_0 *)row;
-    const int nb = K / SQ_QK8_0;
+    const sq_block_q8_0 *w = (const sq_block_q8_0 *)block;
+    for (int j = 0; j < 32; j++)
+        codes[j] = w->qs[j];
+    *d = sq_f16_to_f32(w->d);
+    *min = 0.0f;
+}
+
+static void decode_q4_0(const uint8_t *block, int32_t codes[32], float *d, float *min)
+{
+    const sq_block_q4_0 *w = (const sq_block_q4_0 *)block;
+    for (int j = 0; j < 16; j++) { /* low nibbles: inputs 0..15, high: 16..31 */
+        codes[j] = (w->qs[j] & 0x0f) - 8;
+        codes[j + 16] = (w->qs[j] >> 4) - 8;
+    }
+    *d = sq_f16_to_f32(w->d);
+    *min = 0.0f;
+}
+
+static void decode_q4_1(const uint8_t *block, int32_t codes[32], float *d, float *min)
+{
+    const sq_block_q4_1 *w = (const sq_block_q4_1 *)block;
+    for (int j = 0; j < 16; j++) {
+        codes[j] = w->qs[j] & 0x0f;
+        codes[j + 16] = w->qs[j] >> 4;
+    }
+    *d = sq_f16_to_f32(w->d);
+    *min = sq_f16_to_f32(w->m);
+}
+
+/* Q8_0, Q4_0, Q4_1 rows: sum_b d_w d_x <codes, q_x>_b (+ m_w s_x for Q4_1: work->aux). */
+static float dot_blocks32_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t, size_t block_bytes,
+                              decode32_fn decode)
+{
+    const int nb = K / 32;
     const int8_t *q = work->q + t * K;
     float sum = 0.0f;
     for (int b = 0; b < nb; b++) {
-        int32_t dot = 0;
-        for (int j = 0; j < SQ_QK8_0; j++)
-            dot += (int32_t)w[b].qs[j] * q[b * SQ_QK8_0 + j];
-        sum += sq_f16_to_f32(w[b].d) * work->scale[t * nb + b] * (float)dot;
+        int32_t codes[32], dot = 0;
+        float d, min;
+        decode(row + (size_t)b * block_bytes, codes, &d, &min);
+        for (int j = 0; j < 32; j++)
+            dot += codes[j] * q[b * 32 + j];
+        sum += d * work->scale[t * nb + b] * (float)dot;
+        if (min != 0.0f)
+            sum += min * work->aux[t * nb + b];
     }
     return sum;
+}
+
+static float dot_q8_0_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
+{
+    return dot_blocks32_ref(row, K, work, t, sizeof(sq_block_q8_0), decode_q8_0);
 }
 
 static float dot_q4_0_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
 {
-    const sq_block_q4_0 *w = (const sq_block_q4_0 *)row;
-    const int nb = K / SQ_QK4_0;
-    const int8_t *q = work->q + t * K;
-    float sum = 0.0f;
-    for (int b = 0; b < nb; b++) {
-        int32_t dot = 0;
-        for (int j = 0; j < SQ_QK4_0 / 2; j++)
-            dot += ((w[b].qs[j] & 0x0f) - 8) * q[b * SQ_QK4_0 + j] +
-                   ((w[b].qs[j] >> 4) - 8) * q[b * SQ_QK4_0 + j + SQ_QK4_0 / 2];
-        sum += sq_f16_to_f32(w[b].d) * work->scale[t * nb + b] * (float)dot;
-    }
-    return sum;
+    return dot_blocks32_ref(row, K, work, t, sizeof(sq_block_q4_0), decode_q4_0);
 }
 
 static float dot_q4_1_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
 {
-    const sq_block_q4_1 *w = (const sq_block_q4_1 *)row;
-    const int nb = K / SQ_QK4_1;
-    const int8_t *q = work->q + t * K;
-    float sum = 0.0f;
-    for (int b = 0; b < nb; b++) {
-        int32_t dot = 0;
-        for (int j = 0; j < SQ_QK4_1 / 2; j++)
-            dot += (w[b].qs[j] & 0x0f) * q[b * SQ_QK4_1 + j] + (w[b].qs[j] >> 4) * q[b * SQ_QK4_1 + j + SQ_QK4_1 / 2];
-        sum += sq_f16_to_f32(w[b].d) * work->scale[t * nb + b] * (float)dot +
-               sq_f16_to_f32(w[b].m) * work->aux[t * nb + b];
-    }
-    return sum;
+    return dot_blocks32_ref(row, K, work, t, sizeof(sq_block_q4_1), decode_q4_1);
 }
 
 static float dot_q4_k_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
