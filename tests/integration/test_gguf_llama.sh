@@ -8,7 +8,8 @@
 #    windows equals llama.cpp's within 1e-4 relative for F32/F16, 1e-5 for Q4_0 (squeeze's packed
 #    kernel quantizes the activations to Q8_0 as ggml_vec_dot_q4_0_q8_0 does; measured 9e-8) and
 #    5e-4 for Q8_0 (measured 6e-5 with and without activation rounding: not yet explained); the same for the
-#    bundled Mamba as llama.cpp's "mamba" (F32, Q8_0); squeeze reading
+#    bundled Mamba as llama.cpp's "mamba" (F32, Q8_0) and a random Mamba-2 as "mamba2" (F32, Q8_0:
+#    measured 1.6e-4, tolerance 5e-4); squeeze reading
 #    the GGUF back gives the variant's NLL; the metadata has the keys and types llama.cpp checks;
 #    @huggingface/gguf's parse (recorded in the same file) has every tensor.
 #  - safetensors: the folder's model.safetensors, parsed from the format's definition, run through
@@ -39,9 +40,12 @@ evaluate:
 EOF
 # the widened Llama (rows of whole k-quant super-blocks), built deterministically from llama_tiny
 /usr/bin/python3 "$(dirname "$0")/../reference/make_llama_wide.py" "$WORK/llama_wide"
-for c in fp32 fp16 q8_0 q4_0 mamba_fp32 mamba_q8_0 wide_fp32 wide_q4_k wide_q6_k wide_mix; do
+# a random Mamba-2 (tests/data/golden/mamba2_random) with its embedding grown to the bundled tokenizer
+/usr/bin/python3 "$(dirname "$0")/../reference/make_mamba2_vocab512.py" "$WORK/mamba2"
+for c in fp32 fp16 q8_0 q4_0 mamba_fp32 mamba_q8_0 mamba2_fp32 mamba2_q8_0 wide_fp32 wide_q4_k wide_q6_k wide_mix; do
   case $c in
     mamba_*) m=mamba_tiny; f=${c#mamba_}; ckpt=$DATA/bundled/mamba_tiny/model.safetensors ;;
+    mamba2_*) m=mamba2_random; f=${c#mamba2_}; ckpt=$WORK/mamba2/model.safetensors ;;
     wide_*) m=llama_wide; f=${c#wide_}; ckpt=$WORK/llama_wide/model.safetensors ;;
     *) m=llama_tiny; f=$c; ckpt=$MODEL ;;
   esac
@@ -81,6 +85,7 @@ def check(c, what):
 # 1.3e-4 (Q6_K), 5e-5 (mix); the dequantized path is 1.3e-4 .. 4.5e-4 away, so 3e-4 keeps a
 # margin of 2.4x over what is measured and still tells the two paths apart on the mix.
 TOL = {"fp32": 1e-4, "fp16": 1e-4, "q8_0": 5e-4, "q4_0": 1e-5, "mamba_fp32": 1e-4, "mamba_q8_0": 5e-4,
+       "mamba2_fp32": 1e-4, "mamba2_q8_0": 5e-4,
        "wide_fp32": 1e-4, "wide_q4_k": 3e-4, "wide_q6_k": 3e-4, "wide_mix": 3e-4}
 for f, tol in TOL.items():
     r = ref["types"][f]
@@ -97,7 +102,7 @@ for f, tol in TOL.items():
     rel_back = abs(back["mean_nll"] - deq["mean_nll"]) / deq["mean_nll"]
     check(rel_back <= 1e-5, f"{f}: squeeze reading the GGUF back: NLL rel {rel_back:.2e} <= 1e-5")
     hf = r["huggingface_gguf"]
-    arch, count = ("mamba", 42) if f.startswith("mamba") else ("llama", 47)
+    arch, count = ("mamba2", 20) if f.startswith("mamba2") else ("mamba", 42) if f.startswith("mamba") else ("llama", 47)
     check(hf["architecture"] == arch and len(hf["tensors"]) == count and "output.weight" not in hf["tensors"],
           f"{f}: @huggingface/gguf parsed {count} {arch} tensors, no output.weight (tied)")
 

@@ -7,7 +7,8 @@
 # Needs tests/js/node_modules (scripts/setup.sh with Node.js >= 20). For the bundled Llama as F32,
 # F16, Q8_0 and Q4_0, the bundled Mamba as F32 and Q8_0, and the widened Llama whose rows are whole
 # k-quant super-blocks (tests/reference/make_llama_wide.py) as F32, Q4_K, Q6_K and a Q4_K_M-like mix
-# (tests/data/gguf/llama_wide_mix.yaml): compresses the model with `default: <format>` (or the mix),
+# (tests/data/gguf/llama_wide_mix.yaml), and a random Mamba-2 with the bundled tokenizer
+# (tests/reference/make_mamba2_vocab512.py) as F32 and Q8_0: compresses the model with `default: <format>` (or the mix),
 # exports the GGUF (general.name "llama_tiny" / "mamba_tiny" / "llama_wide"), and records
 # its sha256 (the golden applies to exactly these bytes), what
 # @huggingface/gguf parses, and llama.cpp's NLL per window (tests/js/llama_nll.mjs: window 64,
@@ -23,11 +24,13 @@ JS=$SRC/tests/js
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$OUT"
-CASES="fp32 fp16 q8_0 q4_0 mamba_fp32 mamba_q8_0 wide_fp32 wide_q4_k wide_q6_k wide_mix"
+CASES="fp32 fp16 q8_0 q4_0 mamba_fp32 mamba_q8_0 mamba2_fp32 mamba2_q8_0 wide_fp32 wide_q4_k wide_q6_k wide_mix"
 /usr/bin/python3 "$SRC/tests/reference/make_llama_wide.py" "$W/llama_wide"
+/usr/bin/python3 "$SRC/tests/reference/make_mamba2_vocab512.py" "$W/mamba2"
 for c in $CASES; do
   case $c in
     mamba_*) m=mamba_tiny; f=${c#mamba_}; ckpt=$DATA/bundled/mamba_tiny/model.safetensors ;;
+    mamba2_*) m=mamba2_random; f=${c#mamba2_}; ckpt=$W/mamba2/model.safetensors ;;
     wide_*) m=llama_wide; f=${c#wide_}; ckpt=$W/llama_wide/model.safetensors ;;
     *) m=llama_tiny; f=$c; ckpt=$DATA/bundled/llama_tiny/model.safetensors ;;
   esac

@@ -322,9 +322,9 @@ static sq_status write_record(const sq_export_request *req, const sq_model_confi
     json_object_set_new(root, "variant", req->variant ? json_string(req->variant) : json_null());
     json_object_set_new(root, "family", json_string(cfg->family));
     if (strcmp(req->format, "gguf") == 0) {
-        const char *arch = sq_gguf_arch_of_family(cfg->family);
+        const char *arch = sq_gguf_arch_of_model(cfg);
         json_object_set_new(root, "architecture", json_string(arch ? arch : ""));
-        json_object_set_new(root, "readers", json_string(sq_gguf_arch_llama_cpp(cfg->family)
+        json_object_set_new(root, "readers", json_string(sq_gguf_arch_llama_cpp(cfg)
                                                              ? "llama.cpp and squeeze"
                                                              : "squeeze only: no other runtime knows this architecture"));
     }

@@ -64,6 +64,8 @@ typedef struct sq_gguf_arch {
     const char *family;         /* squeeze family name */
     const char *arch;           /* general.architecture */
     bool llama_cpp;             /* llama.cpp reads it: 1-D tensors F32, no squeeze-only keys needed */
+    /* optional: whether this row holds the model, when its family has several rows */
+    bool (*takes)(const sq_model_config *cfg);
     /* the architecture's metadata (general.architecture and general.name are written by the caller) */
     sq_status (*write_metadata)(const sq_model_config *cfg, const sq_qtensor *tensors, size_t count,
                                 const char *tokenizer_path, sq_gguf_file *out);
@@ -86,5 +88,6 @@ extern const sq_gguf_arch sq_gguf_arch_itera;
 extern const sq_gguf_arch sq_gguf_arch_itera_transformer;
 extern const sq_gguf_arch sq_gguf_arch_llama;
 extern const sq_gguf_arch sq_gguf_arch_mamba;
+extern const sq_gguf_arch sq_gguf_arch_mamba2;
 
 #endif

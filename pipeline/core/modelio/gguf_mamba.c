@@ -1,21 +1,24 @@
-/* gguf_mamba.c - the mamba family (Mamba-1) as llama.cpp's "mamba" GGUF architecture.
+/* gguf_mamba.c - the mamba family as llama.cpp's "mamba" (Mamba-1) and "mamba2"
+ * (Mamba-2) GGUF architectures.
  *
- * As convert_hf_to_gguf.py's MambaModel writes it and llama.cpp reads it
- * (src/llama-model.cpp, LLM_ARCH_MAMBA):
- *   mamba.context_length (u32; the model has no position limit, convert writes
- *   2^20), mamba.embedding_length, mamba.block_count, mamba.feed_forward_length
- *   (0) and mamba.attention.head_count (0), mamba.ssm.conv_kernel,
- *   mamba.ssm.inner_size, mamba.ssm.state_size, mamba.ssm.time_step_rank (u32),
- *   mamba.attention.layer_norm_rms_epsilon (f32), mamba.ssm.dt_b_c_rms (bool,
- *   false: plain Mamba).
+ * As convert_hf_to_gguf.py's MambaModel / Mamba2Model write them and llama.cpp
+ * reads them (src/llama-model.cpp, LLM_ARCH_MAMBA, LLM_ARCH_MAMBA2):
+ *   <arch>.context_length (u32; the model has no position limit, convert writes
+ *   2^20), embedding_length, block_count, feed_forward_length (0),
+ *   attention.head_count (0), ssm.conv_kernel, ssm.inner_size, ssm.state_size,
+ *   ssm.time_step_rank (u32: Mamba-1 the dt rank, Mamba-2 the head count),
+ *   attention.layer_norm_rms_epsilon (f32); Mamba-1 also ssm.dt_b_c_rms
+ *   (bool, false: plain Mamba), Mamba-2 ssm.group_count (u32).
  * Tensors: token_embd, blk.N.attn_norm, blk.N.ssm_in, blk.N.ssm_conv1d (weight
- * [di, 1, K] squeezed to [di, K]; and bias), blk.N.ssm_x, blk.N.ssm_dt (weight,
- * bias), blk.N.ssm_a = -exp(A_log) (convert_hf_to_gguf.py: "data_torch =
- * -torch.exp(data_torch)"), blk.N.ssm_d, blk.N.ssm_out, output_norm, output
- * (absent when tied).  ssm_conv1d and ssm_a are F32 whatever their squeeze
- * format: ggml's ssm_conv and ssm_scan take F32 only.
- * Mamba-2 (llama.cpp's "mamba2") is not written: exporting one is an error
- * naming it.  Read back, A_log = log(-ssm_a) (rounded once more) and the
+ * [channels, 1, K] squeezed to [channels, K]; and bias), blk.N.ssm_a =
+ * -exp(A_log) (convert: "data_torch = -torch.exp(data_torch)"), blk.N.ssm_d,
+ * blk.N.ssm_out, output_norm, output (absent when tied); Mamba-1 also
+ * blk.N.ssm_x and blk.N.ssm_dt (weight, bias); Mamba-2 blk.N.ssm_dt.bias (HF's
+ * dt_bias), ssm_a and ssm_d as [heads, 1] (convert: "unsqueeze A to use similar
+ * shape semantics as Mamba-1") and blk.N.ssm_norm (the gated RMSNorm's weight)
+ * as [groups, d_inner / groups].  ssm_conv1d and ssm_a are F32 whatever their
+ * squeeze format: ggml's ssm_conv and ssm_scan take F32 only.  Read back,
+ * A_log = log(-ssm_a) (rounded once more), the shapes are HF's again and the
  * names carry HF's "backbone." prefix.
  */
 #include <math.h>
@@ -27,28 +30,48 @@
 #include "modelio/gguf_arch.h"
 #include "modelio/gguf_tokenizer.h"
 
+/* How a tensor's shape changes on its way into the file. */
+enum { KEEP, SQUEEZE_CONV, HEAD_COLUMN, GROUP_ROWS };
+
 /* suffix after "[backbone.]layers.N." or after the prefix for globals -> GGUF; '#' is the layer */
-static const struct {
+typedef struct {
     const char *hf, *gguf;
-    bool f32, neg_exp, squeeze_conv;
-} names[] = {
-    {"embeddings.weight", "token_embd.weight", false, false, false},
-    {"layers.#.norm.weight", "blk.#.attn_norm.weight", false, false, false},
-    {"layers.#.mixer.in_proj.weight", "blk.#.ssm_in.weight", false, false, false},
-    {"layers.#.mixer.conv1d.weight", "blk.#.ssm_conv1d.weight", true, false, true},
-    {"layers.#.mixer.conv1d.bias", "blk.#.ssm_conv1d.bias", false, false, false},
-    {"layers.#.mixer.x_proj.weight", "blk.#.ssm_x.weight", false, false, false},
-    {"layers.#.mixer.dt_proj.weight", "blk.#.ssm_dt.weight", false, false, false},
-    {"layers.#.mixer.dt_proj.bias", "blk.#.ssm_dt.bias", false, false, false},
-    {"layers.#.mixer.A_log", "blk.#.ssm_a", true, true, false},
-    {"layers.#.mixer.D", "blk.#.ssm_d", false, false, false},
-    {"layers.#.mixer.out_proj.weight", "blk.#.ssm_out.weight", false, false, false},
-    {"norm_f.weight", "output_norm.weight", false, false, false},
+    bool f32, neg_exp;
+    int reshape;
+} mamba_name;
+
+static const mamba_name names_v1[] = {
+    {"embeddings.weight", "token_embd.weight", false, false, KEEP},
+    {"layers.#.norm.weight", "blk.#.attn_norm.weight", false, false, KEEP},
+    {"layers.#.mixer.in_proj.weight", "blk.#.ssm_in.weight", false, false, KEEP},
+    {"layers.#.mixer.conv1d.weight", "blk.#.ssm_conv1d.weight", true, false, SQUEEZE_CONV},
+    {"layers.#.mixer.conv1d.bias", "blk.#.ssm_conv1d.bias", false, false, KEEP},
+    {"layers.#.mixer.x_proj.weight", "blk.#.ssm_x.weight", false, false, KEEP},
+    {"layers.#.mixer.dt_proj.weight", "blk.#.ssm_dt.weight", false, false, KEEP},
+    {"layers.#.mixer.dt_proj.bias", "blk.#.ssm_dt.bias", false, false, KEEP},
+    {"layers.#.mixer.A_log", "blk.#.ssm_a", true, true, KEEP},
+    {"layers.#.mixer.D", "blk.#.ssm_d", false, false, KEEP},
+    {"layers.#.mixer.out_proj.weight", "blk.#.ssm_out.weight", false, false, KEEP},
+    {"norm_f.weight", "output_norm.weight", false, false, KEEP},
 };
 
-/* The metadata keys llama.cpp reads for "mamba" (context_length: the model has no position
- * limit, convert_hf_to_gguf.py writes 2^20). */
-static const sq_gguf_key keys[] = {
+static const mamba_name names_v2[] = {
+    {"embeddings.weight", "token_embd.weight", false, false, KEEP},
+    {"layers.#.norm.weight", "blk.#.attn_norm.weight", false, false, KEEP},
+    {"layers.#.mixer.in_proj.weight", "blk.#.ssm_in.weight", false, false, KEEP},
+    {"layers.#.mixer.conv1d.weight", "blk.#.ssm_conv1d.weight", true, false, SQUEEZE_CONV},
+    {"layers.#.mixer.conv1d.bias", "blk.#.ssm_conv1d.bias", false, false, KEEP},
+    {"layers.#.mixer.dt_bias", "blk.#.ssm_dt.bias", false, false, KEEP},
+    {"layers.#.mixer.A_log", "blk.#.ssm_a", true, true, HEAD_COLUMN},
+    {"layers.#.mixer.D", "blk.#.ssm_d", false, false, HEAD_COLUMN},
+    {"layers.#.mixer.norm.weight", "blk.#.ssm_norm.weight", false, false, GROUP_ROWS},
+    {"layers.#.mixer.out_proj.weight", "blk.#.ssm_out.weight", false, false, KEEP},
+    {"norm_f.weight", "output_norm.weight", false, false, KEEP},
+};
+
+/* The metadata keys llama.cpp reads for "mamba" and "mamba2" (written from a config whose
+ * max_seq_length is 2^20: the model has no position limit, convert_hf_to_gguf.py writes that). */
+static const sq_gguf_key keys_v1[] = {
     SQ_GGUF_MODEL_KEY("context_length", SQ_GGUF_UINT32, max_seq_length, false),
     SQ_GGUF_MODEL_KEY("embedding_length", SQ_GGUF_UINT32, hidden_size, false),
     SQ_GGUF_CONSTANT_KEY("feed_forward_length", SQ_GGUF_UINT32, 0),
@@ -62,28 +85,57 @@ static const sq_gguf_key keys[] = {
     SQ_GGUF_CONSTANT_KEY("ssm.dt_b_c_rms", SQ_GGUF_BOOL, 0), /* plain Mamba: no RMS norm of dt, B, C */
 };
 
-static sq_status mamba_write_metadata(const sq_model_config *cfg, const sq_qtensor *tensors, size_t count,
-                                      const char *tokenizer_path, sq_gguf_file *out)
+static const sq_gguf_key keys_v2[] = {
+    SQ_GGUF_MODEL_KEY("context_length", SQ_GGUF_UINT32, max_seq_length, false),
+    SQ_GGUF_MODEL_KEY("embedding_length", SQ_GGUF_UINT32, hidden_size, false),
+    SQ_GGUF_CONSTANT_KEY("feed_forward_length", SQ_GGUF_UINT32, 0),
+    SQ_GGUF_CONSTANT_KEY("attention.head_count", SQ_GGUF_UINT32, 0),
+    SQ_GGUF_MODEL_KEY("block_count", SQ_GGUF_UINT32, num_layers, false),
+    SQ_GGUF_FAMILY_KEY("ssm.conv_kernel", SQ_GGUF_UINT32, sq_mamba_config, ssm_conv_kernel, false),
+    SQ_GGUF_FAMILY_KEY("ssm.inner_size", SQ_GGUF_UINT32, sq_mamba_config, d_inner, false),
+    SQ_GGUF_FAMILY_KEY("ssm.state_size", SQ_GGUF_UINT32, sq_mamba_config, ssm_state_size, false),
+    SQ_GGUF_FAMILY_KEY("ssm.time_step_rank", SQ_GGUF_UINT32, sq_mamba_config, ssm_heads, false),
+    SQ_GGUF_FAMILY_KEY("ssm.group_count", SQ_GGUF_UINT32, sq_mamba_config, ssm_groups, false),
+    SQ_GGUF_MODEL_KEY("attention.layer_norm_rms_epsilon", SQ_GGUF_FLOAT32, layer_norm_eps, false),
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static bool takes_v1(const sq_model_config *cfg) { return sq_mamba_config_c(cfg)->ssm_version == 1; }
+static bool takes_v2(const sq_model_config *cfg) { return sq_mamba_config_c(cfg)->ssm_version == 2; }
+
+static sq_status write_metadata(const char *arch, const sq_gguf_key *keys, size_t count, const sq_model_config *cfg,
+                                const char *tokenizer_path, sq_gguf_file *out)
 {
-    (void)tensors; /* in the shared signature, unused here */
-    (void)count; /* in the shared signature, unused here */
     sq_status st = SQ_OK;
-    const sq_mamba_config *mc = sq_mamba_config_c(cfg);
-    if (mc->ssm_version != 1)
-        return sq_fail(SQ_ERR_INPUT, "a Mamba-%d model: GGUF export writes Mamba-1 (llama.cpp's 'mamba'); "
-                       "llama.cpp's 'mamba2' architecture is not written by squeeze yet", mc->ssm_version);
     sq_model_config written = *cfg;
     written.max_seq_length = 1 << 20;
-    SQ_TRY(sq_gguf_write_keys("mamba", keys, sizeof keys / sizeof keys[0], &written, out));
+    SQ_TRY(sq_gguf_write_keys(arch, keys, count, &written, out));
     SQ_TRY(sq_gguf_write_tokenizer(tokenizer_path, cfg->vocab_size, out));
 cleanup:
     return st;
 }
 
-static sq_status mamba_target_name(const sq_model_config *cfg, const sq_qtensor *qt, char *name, size_t size,
-                                   sq_gguf_placement *place)
+static sq_status mamba_write_metadata(const sq_model_config *cfg, const sq_qtensor *tensors, size_t count,
+                                      const char *tokenizer_path, sq_gguf_file *out)
 {
-    (void)cfg; /* in the shared signature, unused here */
+    (void)tensors; /* in the shared signature, unused here */
+    (void)count;
+    return write_metadata("mamba", keys_v1, COUNT(keys_v1), cfg, tokenizer_path, out);
+}
+
+static sq_status mamba2_write_metadata(const sq_model_config *cfg, const sq_qtensor *tensors, size_t count,
+                                       const char *tokenizer_path, sq_gguf_file *out)
+{
+    (void)tensors; /* in the shared signature, unused here */
+    (void)count;
+    return write_metadata("mamba2", keys_v2, COUNT(keys_v2), cfg, tokenizer_path, out);
+}
+
+static sq_status target_name(const mamba_name *names, size_t count, const char *arch, const sq_model_config *cfg,
+                             const sq_qtensor *qt, char *name, size_t size, sq_gguf_placement *place)
+{
+    const sq_mamba_config *mc = sq_mamba_config_c(cfg);
     const char *n = qt->name;
     int layer = 0;
     name[0] = '\0';
@@ -94,7 +146,7 @@ static sq_status mamba_target_name(const sq_model_config *cfg, const sq_qtensor 
             snprintf(name, size, "output.weight");
         return SQ_OK;
     }
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    for (size_t i = 0; i < count; i++) {
         if (!sq_gguf_name_match(names[i].hf, n, &layer))
             continue;
         if (qt->alias_of)
@@ -102,19 +154,49 @@ static sq_status mamba_target_name(const sq_model_config *cfg, const sq_qtensor 
         sq_gguf_name_expand("", names[i].gguf, layer, name, size);
         place->f32 = names[i].f32;
         place->neg_exp = names[i].neg_exp;
-        if (names[i].squeeze_conv) { /* [di, 1, K] -> [di, K] */
+        switch (names[i].reshape) {
+        case SQUEEZE_CONV: /* [channels, 1, K] -> [channels, K] */
             if (qt->ndim != 3 || qt->shape[1] != 1)
-                return sq_fail(SQ_ERR_INPUT, "tensor '%s' is not a [d_inner, 1, kernel] conv1d weight", qt->name);
+                return sq_fail(SQ_ERR_INPUT, "tensor '%s' is not a [channels, 1, kernel] conv1d weight", qt->name);
             place->ndim = 2;
             place->shape[0] = qt->shape[0];
             place->shape[1] = qt->shape[2];
+            break;
+        case HEAD_COLUMN: /* [heads] -> [heads, 1] */
+            place->ndim = 2;
+            place->shape[0] = qt->shape[0];
+            place->shape[1] = 1;
+            break;
+        case GROUP_ROWS: /* [d_inner] -> [groups, d_inner / groups] */
+            if (mc->ssm_groups <= 0 || qt->shape[0] % mc->ssm_groups != 0)
+                return sq_fail(SQ_ERR_INPUT, "tensor '%s': %lld values do not split into %d groups", qt->name,
+                               (long long)qt->shape[0], mc->ssm_groups);
+            place->ndim = 2;
+            place->shape[0] = mc->ssm_groups;
+            place->shape[1] = qt->shape[0] / mc->ssm_groups;
+            break;
+        default:
+            break;
         }
         return SQ_OK;
     }
-    return sq_fail(SQ_ERR_INPUT, "tensor '%s' has no place in llama.cpp's mamba architecture", qt->name);
+    return sq_fail(SQ_ERR_INPUT, "tensor '%s' has no place in llama.cpp's %s architecture", qt->name, arch);
 }
 
-static sq_status mamba_read_config(const sq_gguf_file *f, sq_model_config *cfg)
+static sq_status mamba_target_name(const sq_model_config *cfg, const sq_qtensor *qt, char *name, size_t size,
+                                   sq_gguf_placement *place)
+{
+    return target_name(names_v1, COUNT(names_v1), "mamba", cfg, qt, name, size, place);
+}
+
+static sq_status mamba2_target_name(const sq_model_config *cfg, const sq_qtensor *qt, char *name, size_t size,
+                                    sq_gguf_placement *place)
+{
+    return target_name(names_v2, COUNT(names_v2), "mamba2", cfg, qt, name, size, place);
+}
+
+static sq_status read_config(const sq_gguf_file *f, int version, const sq_gguf_key *keys, size_t count,
+                             sq_model_config *cfg)
 {
     sq_status st = SQ_OK;
     const sq_gguf_tensor *embd = sq_gguf_find_tensor(f, "token_embd.weight");
@@ -122,47 +204,82 @@ static sq_status mamba_read_config(const sq_gguf_file *f, sq_model_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->family, sizeof cfg->family, "mamba");
     mc = sq_mamba_config_of(cfg);
-    mc->ssm_version = 1;
-    SQ_TRY(sq_gguf_read_keys(f, "mamba", keys, sizeof keys / sizeof keys[0], cfg));
+    mc->ssm_version = version;
+    SQ_TRY(sq_gguf_read_keys(f, version == 1 ? "mamba" : "mamba2", keys, count, cfg));
     if (cfg->hidden_size > 0)
         mc->ssm_expand = mc->d_inner / cfg->hidden_size;
     if (embd == NULL || embd->n_dims != 2)
-        SQ_FAIL(SQ_ERR_INPUT, "a mamba GGUF needs the 2-D tensor token_embd.weight");
+        SQ_FAIL(SQ_ERR_INPUT, "a %s GGUF needs the 2-D tensor token_embd.weight", version == 1 ? "mamba" : "mamba2");
     cfg->vocab_size = (int)embd->ne[1];
 cleanup:
     return st;
 }
 
-static sq_status mamba_squeeze_name(const sq_gguf_file *f, const char *gguf_name, char *name, size_t size)
+static sq_status mamba_read_config(const sq_gguf_file *f, sq_model_config *cfg)
 {
-    (void)f; /* in the shared signature, unused here */
+    return read_config(f, 1, keys_v1, COUNT(keys_v1), cfg);
+}
+
+static sq_status mamba2_read_config(const sq_gguf_file *f, sq_model_config *cfg)
+{
+    return read_config(f, 2, keys_v2, COUNT(keys_v2), cfg);
+}
+
+static sq_status squeeze_name(const mamba_name *names, size_t count, const char *arch, const char *gguf_name,
+                              char *name, size_t size)
+{
     int layer = 0;
     if (strcmp(gguf_name, "output.weight") == 0) {
         snprintf(name, size, "lm_head.weight");
         return SQ_OK;
     }
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    for (size_t i = 0; i < count; i++)
         if (sq_gguf_name_match(names[i].gguf, gguf_name, &layer)) {
             sq_gguf_name_expand("backbone.", names[i].hf, layer, name, size);
             return SQ_OK;
         }
-    return sq_fail(SQ_ERR_INPUT, "GGUF tensor '%s' is not one squeeze's mamba family knows", gguf_name);
+    return sq_fail(SQ_ERR_INPUT, "GGUF tensor '%s' is not one squeeze's mamba family knows (%s architecture)",
+                   gguf_name, arch);
 }
 
+static sq_status mamba_squeeze_name(const sq_gguf_file *f, const char *gguf_name, char *name, size_t size)
+{
+    (void)f; /* in the shared signature, unused here */
+    return squeeze_name(names_v1, COUNT(names_v1), "mamba", gguf_name, name, size);
+}
+
+static sq_status mamba2_squeeze_name(const sq_gguf_file *f, const char *gguf_name, char *name, size_t size)
+{
+    (void)f; /* in the shared signature, unused here */
+    return squeeze_name(names_v2, COUNT(names_v2), "mamba2", gguf_name, name, size);
+}
+
+static bool ends_with(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), m = strlen(suffix);
+    return n > m && strcmp(name + n - m, suffix) == 0;
+}
+
+/* A_log = log(-ssm_a); conv1d back to [channels, 1, K]; Mamba-2's per-head and grouped
+ * vectors back to 1-D. */
 static sq_status mamba_restore(const char *name, float *values, int64_t numel, int *ndim, int64_t *shape)
 {
-    size_t n = strlen(name);
-    if (n > 6 && strcmp(name + n - 6, ".A_log") == 0) {
+    if (ends_with(name, ".A_log")) {
         for (int64_t i = 0; i < numel; i++) {
             if (!(values[i] < 0.0f))
                 return sq_fail(SQ_ERR_INPUT, "%s: ssm_a value %g is not negative, so it is no -exp(A_log)", name,
                                (double)values[i]);
             values[i] = logf(-values[i]);
         }
-    } else if (n > 14 && strcmp(name + n - 14, ".conv1d.weight") == 0 && *ndim == 2) {
+    }
+    if (ends_with(name, ".conv1d.weight") && *ndim == 2) {
         shape[2] = shape[1];
         shape[1] = 1;
         *ndim = 3;
+    } else if (*ndim == 2 && (ends_with(name, ".mixer.norm.weight") || ((ends_with(name, ".A_log") ||
+               ends_with(name, ".mixer.D")) && shape[1] == 1))) {
+        shape[0] = numel;
+        *ndim = 1;
     }
     return SQ_OK;
 }
@@ -177,8 +294,15 @@ static sq_status mamba_complete(sq_tensor_set *set)
 }
 
 const sq_gguf_arch sq_gguf_arch_mamba = {
-    .family = "mamba", .arch = "mamba", .llama_cpp = true,
+    .family = "mamba", .arch = "mamba", .llama_cpp = true, .takes = takes_v1,
     .write_metadata = mamba_write_metadata, .target_name = mamba_target_name,
     .read_config = mamba_read_config, .squeeze_name = mamba_squeeze_name,
+    .restore = mamba_restore, .complete = mamba_complete,
+};
+
+const sq_gguf_arch sq_gguf_arch_mamba2 = {
+    .family = "mamba", .arch = "mamba2", .llama_cpp = true, .takes = takes_v2,
+    .write_metadata = mamba2_write_metadata, .target_name = mamba2_target_name,
+    .read_config = mamba2_read_config, .squeeze_name = mamba2_squeeze_name,
     .restore = mamba_restore, .complete = mamba_complete,
 };

@@ -18,15 +18,18 @@
 static const sq_gguf_arch *const arch_table[] = {
     &sq_gguf_arch_llama,
     &sq_gguf_arch_mamba,
+    &sq_gguf_arch_mamba2,
     &sq_gguf_arch_itera,
     &sq_gguf_arch_itera_transformer,
     NULL,
 };
 
-static const sq_gguf_arch *arch_of_family(const char *family)
+/* The architecture that holds this model: its family's row, the first that takes the model
+ * when a family has several (Mamba-1 and Mamba-2). */
+static const sq_gguf_arch *arch_of_model(const sq_model_config *cfg)
 {
     for (int i = 0; arch_table[i]; i++)
-        if (strcmp(arch_table[i]->family, family) == 0)
+        if (strcmp(arch_table[i]->family, cfg->family) == 0 && (!arch_table[i]->takes || arch_table[i]->takes(cfg)))
             return arch_table[i];
     return NULL;
 }
@@ -39,15 +42,15 @@ static const sq_gguf_arch *arch_named(const char *arch)
     return NULL;
 }
 
-const char *sq_gguf_arch_of_family(const char *family)
+const char *sq_gguf_arch_of_model(const sq_model_config *cfg)
 {
-    const sq_gguf_arch *a = arch_of_family(family);
+    const sq_gguf_arch *a = arch_of_model(cfg);
     return a ? a->arch : NULL;
 }
 
-bool sq_gguf_arch_llama_cpp(const char *family)
+bool sq_gguf_arch_llama_cpp(const sq_model_config *cfg)
 {
-    const sq_gguf_arch *a = arch_of_family(family);
+    const sq_gguf_arch *a = arch_of_model(cfg);
     return a && a->llama_cpp;
 }
 
@@ -179,7 +182,7 @@ sq_status sq_gguf_model_build(const sq_model_config *cfg, const sq_qtensor *tens
                               sq_export_log *log)
 {
     sq_status st = SQ_OK;
-    const sq_gguf_arch *arch = arch_of_family(cfg->family);
+    const sq_gguf_arch *arch = arch_of_model(cfg);
     void *data = NULL;
 
     sq_gguf_init(out);

@@ -8,6 +8,7 @@
  *                      layout that convert_hf_to_gguf.py writes, and the
  *                      tokenizer (tokenizer.ggml.*) from a HF tokenizer.json;
  *   mamba (Mamba-1)    llama.cpp's "mamba" (gguf_mamba.c);
+ *   mamba (Mamba-2)    llama.cpp's "mamba2" (gguf_mamba.c);
  *   itera, itera-transformer
  *                      architecture "itera" / "itera-transformer", squeeze's
  *                      own tensor names and config (squeeze.config_json):
@@ -49,10 +50,10 @@ typedef struct {
 void sq_export_log_free(sq_export_log *log);
 sq_status sq_export_log_add(sq_export_log *log, const sq_export_tensor *row);
 
-/* The GGUF architecture a family exports to, or NULL when none. */
-const char *sq_gguf_arch_of_family(const char *family);
+/* The GGUF architecture a model exports to, or NULL when none. */
+const char *sq_gguf_arch_of_model(const sq_model_config *cfg);
 /* True when llama.cpp reads that architecture (false: squeeze only). */
-bool sq_gguf_arch_llama_cpp(const char *family);
+bool sq_gguf_arch_llama_cpp(const sq_model_config *cfg);
 
 /* Builds the GGUF of a model given as stored tensors (modelio/model_file.h's
  * stored form).  tokenizer_path: a HF tokenizer.json, needed by llama.cpp's
