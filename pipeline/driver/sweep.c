@@ -2,6 +2,7 @@
  *
  *   sweep:
  *     grid:  {compress.recipe: [recipes/int8.yaml, recipes/nf4.yaml]}   every combination
+ *            {compress.prune.experts: [0, 0.25]}    pruning amounts (names "experts0", "experts25")
  *     zip:   {evaluate.window_length: [64, 128], evaluate.stride: [32, 64]}  side by side
  *     names: [int8-w64, ...]                 optional, one per variant
  *
@@ -49,6 +50,56 @@ void sq_sweep_name_part(const char *value, char *buf, size_t size)
         snprintf(buf, size, "empty");
     if (buf[0] == '.' || buf[0] == '-')
         buf[0] = '_';
+}
+
+/* A pruning amount's name part: the target's short name and the percent
+ * ("ffn-channels" 0.25 -> "ffn25", "experts" 0.125 -> "experts12.5"), so that a
+ * variant says what it removed.  False when value is not a fraction. */
+static bool prune_part(const char *target, const char *value, char *buf, size_t size)
+{
+    char *end = NULL;
+    double fraction = strtod(value, &end);
+    const char *dash = strchr(target, '-');
+    if (end == value || *end != '\0' || !(fraction >= 0.0 && fraction < 1.0))
+        return false;
+    /* "ffn-channels" -> "ffn"; a one-word target stays whole */
+    snprintf(buf, size, "%.*s%.4g", dash ? (int)(dash - target) : (int)strlen(target), target, fraction * 100.0);
+    return true;
+}
+
+/* The name part of one override: a prune amount (compress.prune.<target>:
+ * fraction, or compress.prune: {target: fraction, ...}; an empty map is
+ * "noprune"), else sq_sweep_name_part of a scalar, else "v<variant>". */
+static void override_part(const sq_override *o, size_t v, char *buf, size_t size)
+{
+    const sq_yaml_node *value = o->value;
+    static const char prefix[] = "compress.prune.";
+    char raw[128];
+    buf[0] = '\0';
+    if (value->kind == SQ_YAML_SCALAR && strncmp(o->path, prefix, sizeof prefix - 1) == 0 &&
+        prune_part(o->path + sizeof prefix - 1, value->value, raw, sizeof raw)) {
+        sq_sweep_name_part(raw, buf, size);
+        return;
+    }
+    if (value->kind == SQ_YAML_MAP && strcmp(o->path, "compress.prune") == 0) {
+        char joined[128] = "noprune";
+        size_t i, n = 0;
+        for (i = 0; i < value->count; i++) {
+            if (value->items[i]->kind != SQ_YAML_SCALAR ||
+                !prune_part(value->keys[i]->value, value->items[i]->value, raw, sizeof raw) ||
+                n + strlen(raw) + 2 > sizeof joined)
+                break;
+            n += (size_t)snprintf(joined + n, sizeof joined - n, "%s%s", i ? "-" : "", raw);
+        }
+        if (i == value->count) {
+            sq_sweep_name_part(joined, buf, size);
+            return;
+        }
+    }
+    if (value->kind == SQ_YAML_SCALAR)
+        sq_sweep_name_part(value->value, buf, size);
+    else
+        snprintf(buf, size, "v%zu", v);
 }
 
 /* The paths that a sweep may not vary: one model per run. */
@@ -168,11 +219,7 @@ sq_status sq_sweep_expand(const sq_yaml_node *section, sq_sweep *out)
         } else {
             for (size_t i = 0; i < spec->override_count; i++) {
                 char part[128];
-                const sq_yaml_node *value = spec->overrides[i].value;
-                if (value->kind == SQ_YAML_SCALAR)
-                    sq_sweep_name_part(value->value, part, sizeof part);
-                else
-                    snprintf(part, sizeof part, "v%zu", v);
+                override_part(&spec->overrides[i], v, part, sizeof part);
                 snprintf(name + strlen(name), sizeof name - strlen(name), "%s%s", i ? "_" : "", part);
             }
             if (strncmp(name, "baseline", 8) == 0) {

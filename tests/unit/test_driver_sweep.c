@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "plan.h"
+#include "precision/prune_spec.h"
 #include "proc.h"
 #include "script_values.h"
 #include "select.h"
@@ -91,6 +92,71 @@ START_TEST(test_bad_sweeps_name_their_position)
     ck_assert_int_eq(sq_sweep_expand(parse("sweep:\n  grid: {compress.recipe: [a/int8.yaml, b/int8.yaml]}\n"), &sweep),
                      SQ_ERR_USAGE);
     sq_error_clear();
+}
+END_TEST
+
+START_TEST(test_prune_amounts_are_axes_with_readable_names)
+{
+    sq_sweep sweep;
+    sq_prune_spec spec = {0};
+    sq_yaml_doc cfg = {0};
+    /* a pruning amount times a format: every combination, named by what it removed */
+    const sq_yaml_node *section = parse("sweep:\n  grid:\n    compress.prune.experts: [0, 0.125, 0.25, 0.5]\n"
+                                        "    compress.recipe: [fp32, configs/recipes/nf4.yaml]\n");
+    ck_assert_int_eq(sq_sweep_expand(section, &sweep), SQ_OK);
+    ck_assert_uint_eq(sweep.count, 8);
+    ck_assert_str_eq(sweep.variants[0].name, "experts0_fp32");
+    ck_assert_str_eq(sweep.variants[3].name, "experts12.5_nf4");
+    ck_assert_str_eq(sweep.variants[5].name, "experts25_nf4");
+    ck_assert_str_eq(sweep.variants[6].name, "experts50_fp32");
+    /* the override lands in the variant's compress section as compress.prune = {experts: 0.25} */
+    ck_assert_int_eq(sq_yaml_load_string(&cfg, "compress:\n  recipe: nf4\n", "run.yaml"), SQ_OK);
+    ck_assert_int_eq(sq_sweep_apply(cfg.root, sweep.variants[5].overrides[0].path, sweep.variants[5].overrides[0].value,
+                                    sweep.variants[5].overrides[0].where),
+                     SQ_OK);
+    const sq_yaml_node *prune = sq_yaml_get(sq_yaml_get(cfg.root, "compress"), "prune");
+    ck_assert_ptr_nonnull(prune);
+    ck_assert_int_eq(sq_prune_spec_add_fractions(prune, &spec), SQ_OK);
+    ck_assert_uint_eq(spec.count, 1);
+    ck_assert_int_eq(spec.rules[0].target, SQ_PRUNE_EXPERTS);
+    ck_assert(spec.rules[0].fraction == 0.25 && spec.rules[0].count == -1 && spec.rules[0].layer_count == 0);
+    /* the same target in the recipe and the run config: one place only */
+    ck_assert_int_eq(sq_prune_spec_add_fractions(prune, &spec), SQ_ERR_USAGE);
+    ck_assert(strstr(sq_error_message(), "prunes experts already") != NULL);
+    sq_error_clear();
+    sq_prune_spec_free(&spec);
+    sq_yaml_free(&cfg);
+    sq_sweep_free(&sweep);
+
+    /* 0 adds no rule (the unpruned point); a whole map names every target; an empty one is noprune */
+    section = parse("sweep:\n  grid:\n    compress.prune: [{}, {ffn-channels: 0.25, experts: 0.5}, {ffn-channels: 0}]\n");
+    ck_assert_int_eq(sq_sweep_expand(section, &sweep), SQ_OK);
+    ck_assert_str_eq(sweep.variants[0].name, "noprune");
+    ck_assert_str_eq(sweep.variants[1].name, "ffn25-experts50");
+    ck_assert_str_eq(sweep.variants[2].name, "ffn0");
+    ck_assert_int_eq(sq_prune_spec_add_fractions(sweep.variants[2].overrides[0].value, &spec), SQ_OK);
+    ck_assert_uint_eq(spec.count, 0);
+    ck_assert_int_eq(sq_prune_spec_add_fractions(sweep.variants[1].overrides[0].value, &spec), SQ_OK);
+    ck_assert_uint_eq(spec.count, 2);
+    sq_prune_spec_free(&spec);
+    sq_sweep_free(&sweep);
+
+    /* bad amounts name their position */
+    ck_assert_int_eq(sq_yaml_load_string(&cfg, "prune: {ffn-channels: 1.0}\n", "run.yaml"), SQ_OK);
+    ck_assert_int_eq(sq_prune_spec_add_fractions(sq_yaml_get(cfg.root, "prune"), &spec), SQ_ERR_USAGE);
+    ck_assert(strstr(sq_error_message(), "run.yaml:1:") != NULL && strstr(sq_error_message(), "[0, 1)") != NULL);
+    sq_error_clear();
+    sq_yaml_free(&cfg);
+    ck_assert_int_eq(sq_yaml_load_string(&cfg, "prune: {attention: 0.5}\n", "run.yaml"), SQ_OK);
+    ck_assert_int_eq(sq_prune_spec_add_fractions(sq_yaml_get(cfg.root, "prune"), &spec), SQ_ERR_USAGE);
+    ck_assert(strstr(sq_error_message(), "unknown prune target 'attention'") != NULL);
+    sq_error_clear();
+    sq_yaml_free(&cfg);
+    sq_prune_spec_free(&spec);
+    /* a value that is not a fraction keeps the plain name part */
+    ck_assert_int_eq(sq_sweep_expand(parse("sweep:\n  grid: {compress.prune.experts: [x]}\n"), &sweep), SQ_OK);
+    ck_assert_str_eq(sweep.variants[0].name, "x");
+    sq_sweep_free(&sweep);
 }
 END_TEST
 
@@ -225,6 +291,7 @@ int main(void)
     tcase_add_test(tc, test_grid_is_every_combination_last_path_fastest);
     tcase_add_test(tc, test_zip_pairs_and_names_rename);
     tcase_add_test(tc, test_bad_sweeps_name_their_position);
+    tcase_add_test(tc, test_prune_amounts_are_axes_with_readable_names);
     tcase_add_test(tc, test_folder_names_and_sbatch_quoting);
     suite_add_tcase(suite, tc);
     TCase *arrays = tcase_create("arrays");

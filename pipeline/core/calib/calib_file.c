@@ -135,3 +135,45 @@ cleanup:
         sq_calib_linear_free(out);
     return st;
 }
+
+static sq_status keep_floats(float **values, const int *keep, int nkeep)
+{
+    float *kept = NULL;
+    if (!*values)
+        return SQ_OK;
+    if (sq_alloc(&kept, (size_t)nkeep, sizeof *kept, "kept statistics") != SQ_OK)
+        return SQ_ERR_RUN;
+    for (int k = 0; k < nkeep; k++)
+        kept[k] = (*values)[keep[k]];
+    free(*values);
+    *values = kept;
+    return SQ_OK;
+}
+
+sq_status sq_calib_linear_keep_cols(sq_calib_linear *linear, const int *keep, int nkeep)
+{
+    sq_status st = SQ_OK;
+    const int cols = linear->cols;
+    for (int k = 0; k < nkeep; k++)
+        if (keep[k] < 0 || keep[k] >= cols)
+            return sq_fail(SQ_ERR_INPUT, "statistics of %d columns cannot keep column %d", cols, keep[k]);
+    SQ_TRY(keep_floats(&linear->absmax, keep, nkeep));
+    SQ_TRY(keep_floats(&linear->percentile, keep, nkeep));
+    SQ_TRY(keep_floats(&linear->mean_sq, keep, nkeep));
+    if (linear->hessian) {
+        double *kept = NULL;
+        SQ_TRY(sq_alloc(&kept, (size_t)nkeep * (size_t)nkeep, sizeof *kept, "kept Hessian"));
+        for (int i = 0; i < nkeep; i++)
+            for (int j = 0; j < nkeep; j++)
+                kept[(size_t)i * (size_t)nkeep + (size_t)j] = linear->hessian[(size_t)keep[i] * (size_t)cols + (size_t)keep[j]];
+        free(linear->hessian);
+        linear->hessian = kept;
+    }
+    linear->cols = nkeep;
+    linear->stats.act_absmax = linear->absmax;
+    linear->stats.act_percentile = linear->percentile;
+    linear->stats.act_mean_sq = linear->mean_sq;
+    linear->stats.hessian = linear->hessian;
+cleanup:
+    return st;
+}

@@ -37,5 +37,10 @@ typedef struct {
 /* *found = false (and nothing allocated) when the linear was not calibrated. */
 sq_status sq_calib_file_linear(const sq_calib_file *calib, const char *name, bool *found, sq_calib_linear *out);
 void sq_calib_linear_free(sq_calib_linear *linear);
+/* Keeps the statistics of the input columns in keep (indices, each < cols):
+ * the per-column vectors and the Hessian's rows and columns alike, so that a
+ * linear whose inputs were pruned is quantized with the statistics of the
+ * inputs it still has. */
+sq_status sq_calib_linear_keep_cols(sq_calib_linear *linear, const int *keep, int nkeep);
 
 #endif

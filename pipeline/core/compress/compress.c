@@ -76,7 +76,7 @@ sq_status sq_compress_find_recipe(const char *recipe, char **found)
     }
     return sq_fail(SQ_ERR_USAGE,
                    "compress.recipe '%s' is not a file, and no recipe %s is in %s; the recipes squeeze ships are in "
-                   "configs/recipes/ (fp16, bf16, int8, nf4, nf4-double, int4-g32, gptq-int4, seed-mixed, ssm-mixed)",
+                   "configs/recipes/ (fp32, fp16, bf16, int8, nf4, nf4-double, int4-g32, gptq-int4, seed-mixed, ssm-mixed)",
                    recipe, name, tried[0] ? tried : "(no recipe folder found)");
 }
 
@@ -97,6 +97,9 @@ sq_status sq_compress_load_map(const sq_compress_request *request, sq_precision_
                               "compress.precision_map in %s, or pass --map FILE",
                 cfg && cfg->path ? cfg->path : "the config");
     }
+    /* the run config's amounts (a sweep axis) join the map's prune rules */
+    if (cfg)
+        SQ_TRY(sq_prune_spec_add_fractions(cfg->compress.prune, &map->prune));
     sq_info("precision map %s: %zu rule%s, %s%s%s%s", map->source, map->rule_count, map->rule_count == 1 ? "" : "s",
             map->has_default ? "default " : "no default", map->has_default ? map->default_rule.format->name : "",
             map->description ? ": " : "", map->description ? map->description : "");
@@ -172,6 +175,30 @@ cleanup:
     return st;
 }
 
+/* The statistics of a tensor that pruning reshaped or renamed: its source's
+ * in the input model, restricted to the input columns that survive (for a
+ * down projection whose channels went, the Hessian's rows and columns of the
+ * kept channels: their activations are unchanged, silu(g_j) * u_j depends on
+ * channel j alone).  Later layers' inputs do change with an earlier layer's
+ * pruning; like every tensor here they use the input model's statistics. */
+static sq_status pruned_stats(const sq_calib_file *calib, const sq_pruned_tensor *source, int64_t cols, bool *found,
+                              sq_calib_linear *linear)
+{
+    sq_status st = SQ_OK;
+    *found = false;
+    if (!calib)
+        return SQ_OK;
+    SQ_TRY(sq_calib_file_linear(calib, source->source, found, linear));
+    if (*found && source->cols)
+        SQ_TRY(sq_calib_linear_keep_cols(linear, source->cols, source->col_count));
+    if (*found && linear->cols != cols) {
+        sq_calib_linear_free(linear);
+        *found = false;
+    }
+cleanup:
+    return st;
+}
+
 /* ---- quantizing one tensor -------------------------------------------------- */
 
 static sq_status store_tensor(const sq_plan_entry *e, const sq_plan_entry *target, const sq_loaded_model *loaded,
@@ -240,6 +267,21 @@ static sq_status write_pruning(hid_t file, const sq_prune_record *pruned, const 
     SQ_TRY(sq_h5_group(file, "pruning", &group));
     SQ_TRY(sq_h5_write_attr_string(group, "source", map->source));
     SQ_TRY(sq_model_identity_write_attrs(group, "source_", before));
+    {
+        /* what was asked, in words the report shows beside the variant: "ffn-channels 25%, experts 2 per layer" */
+        char amounts[512] = "";
+        for (size_t r = 0; r < map->prune.count; r++) {
+            const sq_prune_rule *rule = &map->prune.rules[r];
+            size_t n = strlen(amounts);
+            if (rule->count >= 0)
+                snprintf(amounts + n, sizeof amounts - n, "%s%s %ld per layer", r ? ", " : "",
+                         sq_prune_target_name(rule->target), rule->count);
+            else
+                snprintf(amounts + n, sizeof amounts - n, "%s%s %.4g%%", r ? ", " : "",
+                         sq_prune_target_name(rule->target), rule->fraction * 100.0);
+        }
+        SQ_TRY(sq_h5_write_attr_string(group, "amounts", amounts));
+    }
     SQ_TRY(sq_h5_write_attr_string(group, "removed_kinds", "0 row, 1 column, 2 expert"));
     {
         char kinds[512];
@@ -250,6 +292,7 @@ static sq_status write_pruning(hid_t file, const sq_prune_record *pruned, const 
     SQ_TRY(sq_h5_write_attr_int(group, "channels_removed", (int64_t)pruned->channels_removed));
     SQ_TRY(sq_h5_write_attr_int(group, "experts_removed", (int64_t)pruned->experts_removed));
     SQ_TRY(sq_h5_write_attr_int(group, "removed_tensor_bytes", (int64_t)pruned->removed_bytes));
+    SQ_TRY(sq_h5_write_attr_int(group, "stats_carried", (int64_t)pruned->stats_carried));
     if (!pruned->count)
         goto cleanup;
     SQ_TRY(sq_alloc(&tensor, pruned->count, sizeof *tensor, "pruning record"));
@@ -310,7 +353,7 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
     sq_family_hints hints = {.num_heads = cfg ? cfg->model.num_heads : 0};
     char config_sha[SQ_SHA256_HEX] = "";
     bool have_model = false, have_calib = false, created = false;
-    size_t calibrated = 0;
+    size_t calibrated = 0, reshaped_quantized = 0;
     uint64_t out_bytes = 0;
     sq_progress progress = {0};
     sq_prune_record pruned = {0};
@@ -373,10 +416,16 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
         if (e->format && e->decision.kind != SQ_DECIDED_ALIAS && (e->decision.kind == SQ_DECIDED_RULE ||
                                                                  e->decision.kind == SQ_DECIDED_DEFAULT)) {
             int64_t rows = e->ndim >= 2 ? e->shape[0] : 1;
-            /* a pruned tensor's statistics were taken on its old rows / columns or index */
-            if (!sq_prune_touched(&pruned, e->name))
+            const sq_pruned_tensor *source = sq_prune_source(&pruned, e->name);
+            /* a pruned tensor's statistics were taken on its old columns or under its old name */
+            if (source) {
+                SQ_TRY(pruned_stats(have_calib ? &calib : NULL, source, rows > 0 ? numel / rows : 0, &found, &linear));
+                pruned.stats_carried += found;
+                reshaped_quantized++;
+            } else {
                 SQ_TRY(stats_for(have_calib ? &calib : NULL, &plan, i, rows > 0 ? numel / rows : 0, &found,
                                  &linear));
+            }
             calibrated += found;
         }
         st = store_tensor(e, target, &loaded, original.count ? &original : NULL, found ? &linear : NULL, &stored[i]);
@@ -388,6 +437,9 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
     sq_progress_finish(&progress);
     if (have_calib)
         sq_info("%zu tensors quantized with calibration statistics", calibrated);
+    if (have_calib && map.prune.count)
+        sq_info("%zu of the %zu tensors pruning reshaped or renamed that a format quantizes had their source's "
+                "statistics (those of the kept input columns)", pruned.stats_carried, reshaped_quantized);
 
     SQ_TRY(sq_accounting_build(&plan, stored, &accounting));
     sq_accounting_print(&accounting, stderr);

@@ -61,19 +61,102 @@ cleanup:
     return st;
 }
 
-static sq_status record_touched(sq_prune_record *record, const char *name)
+static sq_pruned_tensor *find_entry(const sq_prune_record *record, const char *name)
 {
-    if (sq_prune_touched(record, name))
-        return SQ_OK;
-    return grow(&record->touched, &record->touched_count, &record->touched_capacity, strdup(name));
+    for (size_t i = 0; record && i < record->touched_count; i++)
+        if (strcmp(record->touched[i].name, name) == 0)
+            return record->touched + i;
+    return NULL;
+}
+
+const sq_pruned_tensor *sq_prune_source(const sq_prune_record *record, const char *name)
+{
+    return find_entry(record, name);
 }
 
 bool sq_prune_touched(const sq_prune_record *record, const char *name)
 {
-    for (size_t i = 0; record && i < record->touched_count; i++)
-        if (strcmp(record->touched[i], name) == 0)
-            return true;
-    return false;
+    return sq_prune_source(record, name) != NULL;
+}
+
+/* The entry of a tensor that pruning touches, created (source = its name now)
+ * on first touch. */
+static sq_status record_touched(sq_prune_record *record, const char *name, sq_pruned_tensor **entry)
+{
+    sq_pruned_tensor *e = find_entry(record, name);
+    if (!e) {
+        if (record->touched_count == record->touched_capacity) {
+            size_t cap = record->touched_capacity ? record->touched_capacity * 2 : 64;
+            sq_pruned_tensor *bigger = realloc(record->touched, cap * sizeof *bigger);
+            if (!bigger)
+                return sq_fail(SQ_ERR_RUN, "out of memory");
+            record->touched = bigger;
+            record->touched_capacity = cap;
+        }
+        e = &record->touched[record->touched_count];
+        memset(e, 0, sizeof *e);
+        e->name = strdup(name);
+        e->source = strdup(name);
+        if (!e->name || !e->source) {
+            free(e->name);
+            free(e->source);
+            return sq_fail(SQ_ERR_RUN, "out of memory");
+        }
+        record->touched_count++;
+    }
+    if (entry)
+        *entry = e;
+    return SQ_OK;
+}
+
+static void pruned_tensor_free(sq_pruned_tensor *e)
+{
+    free(e->name);
+    free(e->source);
+    free(e->cols);
+}
+
+/* A tensor removed whole leaves no entry (its name may be reused by a
+ * renumbered expert). */
+static void record_gone(sq_prune_record *record, const char *name)
+{
+    sq_pruned_tensor *e = find_entry(record, name);
+    if (!e)
+        return;
+    pruned_tensor_free(e);
+    memmove(e, e + 1, (size_t)(record->touched + record->touched_count - (e + 1)) * sizeof *e);
+    record->touched_count--;
+}
+
+/* Only the input columns in keep (indices of the tensor's current columns)
+ * survive: composed with earlier cuts, so cols index the source's columns. */
+static sq_status record_kept_cols(sq_pruned_tensor *e, const int *keep, int nkeep)
+{
+    int *cols = malloc((size_t)nkeep * sizeof *cols + 1);
+    if (!cols)
+        return sq_fail(SQ_ERR_RUN, "out of memory");
+    for (int k = 0; k < nkeep; k++)
+        cols[k] = e->cols ? e->cols[keep[k]] : keep[k];
+    free(e->cols);
+    e->cols = cols;
+    e->col_count = nkeep;
+    return SQ_OK;
+}
+
+/* A tensor renamed from -> to keeps its source (and its kept columns). */
+static sq_status record_renamed(sq_prune_record *record, const char *from, const char *to)
+{
+    sq_pruned_tensor *e = NULL;
+    char *name;
+    sq_status st = record_touched(record, from, &e);
+    if (st != SQ_OK)
+        return st;
+    name = strdup(to);
+    if (!name)
+        return sq_fail(SQ_ERR_RUN, "out of memory");
+    free(e->name);
+    e->name = name;
+    return SQ_OK;
 }
 
 void sq_prune_record_free(sq_prune_record *record)
@@ -81,7 +164,7 @@ void sq_prune_record_free(sq_prune_record *record)
     for (size_t i = 0; i < record->tensor_count; i++)
         free(record->tensors[i]);
     for (size_t i = 0; i < record->touched_count; i++)
-        free(record->touched[i]);
+        pruned_tensor_free(&record->touched[i]);
     free(record->tensors);
     free(record->items);
     free(record->touched);
@@ -135,6 +218,7 @@ static sq_status take_both(sq_tensor_set *set, sq_tensor_set *original, const ch
 {
     sq_status st = SQ_OK;
     sq_tensor *t = find_mut(set, name);
+    sq_pruned_tensor *entry = NULL;
     if (!t)
         return sq_fail(SQ_ERR_INPUT, "pruning: tensor '%s' is not in the model", name);
     SQ_TRY(take(t, axis, keep, nkeep));
@@ -143,7 +227,10 @@ static sq_status take_both(sq_tensor_set *set, sq_tensor_set *original, const ch
         if (o && o->data)
             SQ_TRY(take(o, axis, keep, nkeep));
     }
-    SQ_TRY(record_touched(record, name));
+    SQ_TRY(record_touched(record, name, &entry));
+    /* rows are outputs: the input statistics still hold; columns are inputs */
+    if (axis != 0)
+        SQ_TRY(record_kept_cols(entry, keep, nkeep));
 cleanup:
     return st;
 }
@@ -399,6 +486,7 @@ static sq_status prune_experts(const sq_prune_rule *rule, const sq_family *famil
                     if (strcmp(set->tensors[i].name, name) == 0) {
                         SQ_TRY(record_line(record, name, SQ_PRUNED_EXPERT, removed[r], count, SQ_SCORE_ROUTED_TOKENS));
                         record->removed_bytes += input ? input[i].bytes : set->tensors[i].nbytes;
+                        record_gone(record, name);
                         remove_tensor(set, input, i);
                         break;
                     }
@@ -415,7 +503,7 @@ static sq_status prune_experts(const sq_prune_rule *rule, const sq_family *famil
                 pattern_name(name, sizeof name, *p, l, keep[k]);
                 pattern_name(to, sizeof to, *p, l, k);
                 SQ_TRY(rename_tensor(set, name, to));
-                SQ_TRY(record_touched(record, to));
+                SQ_TRY(record_renamed(record, name, to));
             }
         for (const char *const *p = family->router_tensors; p && *p; p++) {
             pattern_name(name, sizeof name, *p, l, 0);

@@ -42,15 +42,26 @@ typedef struct {
     double score;
 } sq_pruned_item;
 
+/* Where a tensor that pruning reshaped or renamed comes from, so that its
+ * calibration statistics (taken on the input model) can follow it: the
+ * statistics of `source`, restricted to the input columns in `cols`. */
+typedef struct {
+    char *name;     /* after pruning */
+    char *source;   /* in the input model (an expert renumbered keeps its old name here) */
+    int *cols;      /* the kept input columns, as indices of the source's columns; NULL: all */
+    int col_count;
+} sq_pruned_tensor;
+
 typedef struct {
     char **tensors;      /* the tensors items refer to, once each */
     size_t tensor_count, tensor_capacity;
     sq_pruned_item *items;
     size_t count, capacity;
-    char **touched;      /* tensors (names after pruning) whose shape or index changed */
+    sq_pruned_tensor *touched; /* tensors whose shape or index changed, with their source */
     size_t touched_count, touched_capacity;
     uint64_t removed_bytes; /* input bytes of the tensors removed whole (experts) */
     size_t channels_removed, experts_removed;
+    size_t stats_carried;   /* set by compress: touched tensors quantized with their source's statistics */
 } sq_prune_record;
 
 /* Applies every rule of spec to set (fp32 tensors) and cfg.  original (the
@@ -64,6 +75,8 @@ sq_status sq_prune_apply(const sq_prune_spec *spec, const sq_family *family, sq_
                          sq_tensor_set *set, sq_tensor_set *original, sq_input_tensor *input,
                          const sq_calib_file *calib, sq_prune_record *record);
 bool sq_prune_touched(const sq_prune_record *record, const char *name);
+/* The source of a tensor (name after pruning) that pruning touched, or NULL. */
+const sq_pruned_tensor *sq_prune_source(const sq_prune_record *record, const char *name);
 void sq_prune_record_free(sq_prune_record *record);
 
 #endif

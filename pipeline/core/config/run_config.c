@@ -19,7 +19,7 @@ static const char *const data_keys[] = {"tokenizer", "calibration", "evaluation"
 static const char *const spec_keys[] = {"path", "format", "dataset", "start", "end", NULL};
 static const char *const inspect_keys[] = {"target_hardware", NULL};
 static const char *const calibrate_keys[] = {"windows", "window_length", "percentiles", "hessian", "ranks", NULL};
-static const char *const compress_keys[] = {"recipe", "precision_map", NULL};
+static const char *const compress_keys[] = {"recipe", "precision_map", "prune", NULL};
 static const char *const evaluate_keys[] = {"window_length", "stride", "scoring", "offset", "max_windows",
                                             "store_logprobs", "ranks", "kernels", "activations", NULL};
 static const char *const targets_keys[] = {"compression", "quality", NULL};
@@ -246,6 +246,7 @@ static sq_status parse_sections(sq_run_config *cfg, spec_paths *paths)
     SQ_TRY(sq_yaml_check_keys(section, "compress", compress_keys));
     SQ_TRY(path_value(cfg, section, "recipe", &cfg->compress.recipe));
     cfg->compress.precision_map = sq_yaml_get(section, "precision_map");
+    cfg->compress.prune = sq_yaml_get(section, "prune");
     if (cfg->compress.recipe && cfg->compress.precision_map)
         SQ_FAIL(SQ_ERR_USAGE, "%s: compress has both 'recipe' and 'precision_map'; give one",
                 sq_yaml_where(section, pos, sizeof pos));

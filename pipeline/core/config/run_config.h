@@ -48,6 +48,7 @@ typedef struct {
 typedef struct {
     const sq_yaml_node *precision_map; /* compress.precision_map (inline) or NULL */
     char *recipe;                      /* compress.recipe: resolved path of a recipe file, or NULL */
+    const sq_yaml_node *prune;         /* compress.prune: {target: fraction} added to the map's prune, or NULL */
 } sq_compress_section;
 
 typedef enum { SQ_SCORE_ALL = 0, SQ_SCORE_NEW, SQ_SCORE_SECOND_HALF } sq_scoring;

@@ -17,6 +17,15 @@ bool sq_prune_target_is_ssm(sq_prune_target target)
     return target == SQ_PRUNE_SSM_STATE || target == SQ_PRUNE_SSM_CONV || target == SQ_PRUNE_SSM_INNER;
 }
 
+/* The index of a target's name, or -1. */
+static int target_index(const char *name)
+{
+    for (size_t i = 0; i < sizeof target_names / sizeof target_names[0]; i++)
+        if (strcmp(name, target_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 static const char *const rule_keys[] = {"target", "fraction", "count", "layers", "force", "note", NULL};
 
 static sq_status parse_rule(const sq_yaml_node *node, sq_prune_rule *rule)
@@ -36,15 +45,10 @@ static sq_status parse_rule(const sq_yaml_node *node, sq_prune_rule *rule)
     if (!target)
         SQ_FAIL(SQ_ERR_USAGE, "%s: a prune rule needs 'target' (ffn-channels, experts, ssm-state, ssm-conv, "
                 "ssm-inner)", rule->where);
-    {
-        size_t i, n = sizeof target_names / sizeof target_names[0];
-        for (i = 0; i < n && strcmp(target, target_names[i]) != 0; i++)
-            ;
-        if (i == n)
-            SQ_FAIL(SQ_ERR_USAGE, "%s: unknown prune target '%s'; the targets are ffn-channels, experts, ssm-state, "
-                    "ssm-conv, ssm-inner", sq_yaml_where(sq_yaml_get(node, "target"), where, sizeof where), target);
-        rule->target = (sq_prune_target)i;
-    }
+    if (target_index(target) < 0)
+        SQ_FAIL(SQ_ERR_USAGE, "%s: unknown prune target '%s'; the targets are ffn-channels, experts, ssm-state, "
+                "ssm-conv, ssm-inner", sq_yaml_where(sq_yaml_get(node, "target"), where, sizeof where), target);
+    rule->target = (sq_prune_target)target_index(target);
     has_fraction = sq_yaml_get(node, "fraction") != NULL;
     has_count = sq_yaml_get(node, "count") != NULL;
     if (has_fraction == has_count)
@@ -102,6 +106,47 @@ sq_status sq_prune_spec_parse(const sq_yaml_node *node, sq_prune_spec *spec)
 cleanup:
     if (st != SQ_OK)
         sq_prune_spec_free(spec);
+    return st;
+}
+
+sq_status sq_prune_spec_add_fractions(const sq_yaml_node *node, sq_prune_spec *spec)
+{
+    sq_status st = SQ_OK;
+    char where[256];
+    sq_prune_rule *grown;
+    if (!node)
+        return SQ_OK;
+    SQ_TRY(sq_yaml_expect(node, SQ_YAML_MAP, "compress.prune"));
+    for (size_t i = 0; i < node->count; i++) {
+        const sq_yaml_node *key = node->keys[i];
+        double fraction = 0.0;
+        int target = target_index(key->value);
+        if (target < 0)
+            SQ_FAIL(SQ_ERR_USAGE, "%s: compress.prune: unknown prune target '%s'; the targets are ffn-channels, "
+                    "experts, ssm-state, ssm-conv, ssm-inner", sq_yaml_where(key, where, sizeof where), key->value);
+        SQ_TRY(sq_yaml_as_double(node->items[i], "compress.prune fraction", &fraction));
+        sq_yaml_where(node->items[i], where, sizeof where);
+        if (!(fraction >= 0.0 && fraction < 1.0))
+            SQ_FAIL(SQ_ERR_USAGE, "%s: compress.prune.%s: fraction %g is outside [0, 1): pruning everything is not "
+                    "a model", where, key->value, fraction);
+        for (size_t r = 0; r < spec->count; r++)
+            if ((int)spec->rules[r].target == target)
+                SQ_FAIL(SQ_ERR_USAGE, "%s: compress.prune.%s: the precision map prunes %s already (%s); give the "
+                        "amount in one place", where, key->value, key->value, spec->rules[r].where);
+        if (fraction == 0.0)
+            continue; /* the unpruned point of a sweep: no rule, no record */
+        grown = realloc(spec->rules, (spec->count + 1) * sizeof *spec->rules);
+        if (!grown)
+            SQ_FAIL(SQ_ERR_RUN, "out of memory (prune rules)");
+        spec->rules = grown;
+        memset(&spec->rules[spec->count], 0, sizeof *spec->rules);
+        spec->rules[spec->count].target = (sq_prune_target)target;
+        spec->rules[spec->count].fraction = fraction;
+        spec->rules[spec->count].count = -1;
+        snprintf(spec->rules[spec->count].where, sizeof spec->rules[spec->count].where, "%s", where);
+        spec->count++;
+    }
+cleanup:
     return st;
 }
 

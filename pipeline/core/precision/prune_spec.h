@@ -48,6 +48,12 @@ typedef struct {
 
 /* node: the sequence under `prune:` (NULL: no pruning). */
 sq_status sq_prune_spec_parse(const sq_yaml_node *node, sq_prune_spec *spec);
+/* The run config's compress.prune: a map {target: fraction}, e.g.
+ * {ffn-channels: 0.25, experts: 0.5}, each a rule on every layer appended to
+ * spec (so a sweep can vary one amount: compress.prune.experts: [0, 0.25]).
+ * A fraction of 0 adds no rule; a target the spec prunes already is an error.
+ * node NULL: nothing. */
+sq_status sq_prune_spec_add_fractions(const sq_yaml_node *node, sq_prune_spec *spec);
 void sq_prune_spec_free(sq_prune_spec *spec);
 const char *sq_prune_target_name(sq_prune_target target);
 bool sq_prune_target_is_ssm(sq_prune_target target);
