@@ -74,6 +74,17 @@ for v in $VARIANTS; do
     --key "k-evaluate-$v" # the key plan.json below gives evaluate/$v
 done
 
+# A pruned variant (the run config's compress.prune, as a sweep sets it): a quarter of the experts
+# by routing counts, then nf4; the report places it on the same plot, as a square.
+PRUNED=experts25_nf4
+{ cat run.yaml; printf 'compress:\n  prune: {experts: 0.25}\n'; } > pruned.yaml
+stage "$RUN/compress/$PRUNED" "$BUILD/squeeze-compress" --config pruned.yaml --model "$RUN/inspect/inspect.h5" \
+  --calibration "$RUN/calibrate/c0/calibration.h5" --map "$SOURCE/configs/recipes/nf4.yaml" \
+  --out "$RUN/compress/$PRUNED/model.h5"
+stage "$RUN/evaluate/$PRUNED" "$BUILD/squeeze-evaluate" --config run.yaml --model "$RUN/compress/$PRUNED/model.h5" \
+  --baseline "$RUN/evaluate/baseline/evaluation.h5" --out "$RUN/evaluate/$PRUNED/evaluation.h5" --variant "$PRUNED" \
+  --key "k-evaluate-$PRUNED"
+
 # A variant that really fails: a precision map whose rule names no tensor stops compress.
 cat > broken.yaml <<'YAML'
 description: "names a tensor the model does not have"
@@ -92,7 +103,7 @@ set -e
 [ ! -e "$RUN/compress/broken/model.h5" ] || fail "a failed compress left a model artifact"
 
 # plan.json as pipeline/driver/plan_json.c writes it after a local run with that failure.
-$PY - "$RUN" "$VARIANTS broken" "$BROKEN_EXIT" <<'PY'
+$PY - "$RUN" "$VARIANTS $PRUNED broken" "$BROKEN_EXIT" <<'PY'
 import json, sys
 run, variants, code = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
 def inst(iid, stage, variant, inputs, state, **extra):
@@ -194,10 +205,16 @@ for entry in report["variants"]:
     # the model identity: evaluate records the model compress says it compressed, which is the one
     # calibrate ran on and the baseline evaluated
     calib = h5py.File(f"{run}/calibrate/c0/calibration.h5", "r")["calibration"].attrs
+    # (a pruned model is the model its /pruning@source_* names, with fewer experts)
+    mf = h5py.File(f"{run}/compress/{entry['name']}/model.h5", "r")
+    origin = mf["pruning"].attrs if "pruning" in mf else acc.attrs
+    assert (entry["model"]["pruning"] is not None) == ("pruning" in mf), entry["name"]
     for key in ("family", "config_json", "model_tensors_sha256", "model_tensor_count"):
-        assert text(v.attrs[key]) == text(acc.attrs["source_" + key]) == text(calib[key]) == text(b.attrs[key]), \
-            (entry["name"], key)
-assert sorted(names) == sorted(["int8", "nf4", "ssm-mixed", "broken"]), names
+        assert text(v.attrs[key]) == text(acc.attrs["source_" + key]), (entry["name"], key)
+        assert text(origin["source_" + key]) == text(calib[key]) == text(b.attrs[key]), (entry["name"], key)
+assert sorted(names) == sorted(["int8", "nf4", "ssm-mixed", "experts25_nf4", "broken"]), names
+pruned = [x for x in report["variants"] if x["name"] == "experts25_nf4"][0]["model"]["pruning"]
+assert pruned["amounts"] == "experts 25%" and pruned["experts_removed"] >= 1, pruned
 assert report["recommended"] == (smallest[0] if smallest else None), (report["recommended"], smallest)
 # the failed variant is listed last, the evaluated ones smallest first
 sizes = [x["measured"]["model_file_bytes"] for x in report["variants"] if "measured" in x]
@@ -250,8 +267,15 @@ for entry in report["variants"]:
     assert rows and rows[0]["data-verdict"] == entry["verdict"], (entry["name"], rows)
     assert f">{entry['verdict']}</span>" in dom, entry["verdict"]
     if "measured" in entry:
-        assert find(data_variant=entry["name"], **{"class": "point pareto" if entry["derived"]["pareto"] else "point"}) \
-            or find("path", data_variant=entry["name"]), f"{entry['name']} not in the trade-off plot"
+        pruned = entry["model"]["pruning"]
+        mark = ("point pareto" if entry["derived"]["pareto"] else "point") + (" pruned" if pruned else "")
+        assert find("rect" if pruned else "circle", data_variant=entry["name"], **{"class": mark}) \
+            or find("path", data_variant=entry["name"]), f"{entry['name']} not in the trade-off plot as {mark}"
+        if pruned: # a square, with what was pruned, and the amount in the scorecard row
+            assert find("rect", data_variant=entry["name"], data_pruned=pruned["amounts"]), entry["name"]
+            row = dom[dom.index(f'<tr class="variant'):]
+            row = row[row.index(f'data-variant="{entry["name"]}"'):]
+            assert f"pruned: {pruned['amounts']}</span>" in row[:row.index("</tr>")], entry["name"]
     else:
         assert entry["log"] in dom, "the failed variant's log is not shown"
 for target in ("compression", "quality"): # a dashed line inside the plot, or a note saying where it lies
@@ -350,7 +374,7 @@ report = json.load(open(f"{sys.argv[1]}/report/report.json"))
 broken = [v for v in report["variants"] if v["name"] == "broken"]
 assert broken and broken[0]["verdict"] == "FAILED TO RUN", broken
 assert broken[0]["failed_stage"] == "compress" and broken[0]["log"].endswith("no-plan/compress/broken/stage.log"), broken
-assert len([v for v in report["variants"] if "measured" in v]) == 3
+assert len([v for v in report["variants"] if "measured" in v]) == 4
 PY
 
 echo "== bad inputs"

@@ -166,14 +166,18 @@ static void scorecard(FILE *out, const sq_run_results *r)
             continue;
         }
         double share = largest > 0 ? 44.0 * (double)v->file_bytes / largest : 0;
-        fprintf(out, "<tr class=\"variant%s\" data-variant=\"%s\" data-verdict=\"%s\"><td>%s%s%s%s</td><td class=\"l\">"
+        char pruned[ESC_SIZE + 96] = "";
+        if (v->pruned)
+            snprintf(pruned, sizeof pruned, "<br><span class=\"muted pruned\">pruned: %s</span>",
+                     esc(v->prune_amounts, e2));
+        fprintf(out, "<tr class=\"variant%s\" data-variant=\"%s\" data-verdict=\"%s\"><td>%s%s%s%s%s</td><td class=\"l\">"
                      "<span class=\"badge %s\">%s</span></td><td><span class=\"sizebar\" style=\"width:%.0fpx\">"
                      "</span>%s</td><td>%.2fx</td><td>%.2fx</td><td>%.4f &#177; %.4f</td>"
                      "<td style=\"color:%s;font-weight:600\">%+.2f%% &#177; %.2f</td>",
                 i == r->recommended ? " recommended" : "", e1, sq_verdict_name(v->verdict), e1,
                 v->pareto ? " <span class=\"pareto-mark\" title=\"on the Pareto front\">&#9670;</span>" : "",
                 v->tied_with >= 0 ? " <span class=\"muted tie\">(tie)</span>" : "",
-                v->stale ? " <span class=\"muted\">(stale)</span>" : "", sq_verdict_class(v->verdict),
+                v->stale ? " <span class=\"muted\">(stale)</span>" : "", pruned, sq_verdict_class(v->verdict),
                 sq_verdict_name(v->verdict), share < 1 ? 1 : share, sq_human_bytes((double)v->file_bytes, a, sizeof a),
                 v->ratio_size, v->ratio_tensor, v->perplexity, v->ppl_stderr,
                 v->ppl_change_pct <= r->target_quality ? "#1a7f37" : "#cf222e", v->ppl_change_pct,
@@ -236,7 +240,9 @@ static void plots(FILE *out, const sq_run_results *r)
     fprintf(out, "<div class=\"legend\"><span><span class=\"dot\" style=\"background:#1a7f37\"></span>SUCCESS</span>"
                  "<span><span class=\"dot\" style=\"background:#bc4c00\"></span>PARTIAL</span><span><span class=\"dot\" "
                  "style=\"background:#cf222e\"></span>FAILURE</span><span><span class=\"dot\" style=\"background:#fff;"
-                 "border:3px solid #8250df\"></span>Pareto front (purple line)</span><span>green area: meets both "
+                 "border:3px solid #8250df\"></span>Pareto front (purple line)</span><span><span class=\"dot\" "
+                 "style=\"border-radius:0;background:#fff;border:2px solid #57606a\"></span>square: pruned first, then "
+                 "the format</span><span>green area: meets both "
                  "targets (dashed lines)</span><span>bars: &#177; 1 s.e.</span></div></div>\n");
     for (int i = 0; shown == NULL && i < r->variant_count; i++)
         if (r->variants[i].has_groups)

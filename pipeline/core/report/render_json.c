@@ -51,6 +51,16 @@ static json_t *model_json(const sq_variant_result *v)
     json_object_set_new(model, "precision_map", text_or_null(v->precision_map));
     json_object_set_new(model, "precision_map_description", text_or_null(v->map_description));
     json_object_set_new(model, "technique", text_or_null(v->technique));
+    if (v->pruned) {
+        /* /pruning of the model artifact: what was removed before the formats */
+        json_t *pruning = json_object();
+        json_object_set_new(pruning, "amounts", json_string(v->prune_amounts));
+        json_object_set_new(pruning, "channels_removed", json_integer(v->channels_removed));
+        json_object_set_new(pruning, "experts_removed", json_integer(v->experts_removed));
+        json_object_set_new(model, "pruning", pruning);
+    } else {
+        json_object_set_new(model, "pruning", json_null());
+    }
     json_object_set_new(model, "calibration", text_or_null(v->calibration_input));
     json_object_set_new(model, "mpi_ranks", json_integer(v->model_mpi_ranks));
     json_object_set_new(model, "squeeze_version", json_string(v->model_squeeze_version));

@@ -29,9 +29,10 @@ static void scorecard(FILE *out, const sq_run_results *r)
             fprintf(out, "| %s | %s | | | | | | | | |\n", v->name, sq_verdict_name(v->verdict));
             continue;
         }
-        fprintf(out, "| %s%s%s%s | %s | %s | %.2fx | %.2fx | %.4f ± %.4f | %+.2f ± %.2f | ", i == r->recommended ? "**" : "",
-                v->name, i == r->recommended ? "** (recommended)" : v->pareto ? " (Pareto)" : "",
-                v->tied_with >= 0 ? " (tie)" : "", sq_verdict_name(v->verdict),
+        fprintf(out, "| %s%s%s%s%s%s%s | %s | %s | %.2fx | %.2fx | %.4f ± %.4f | %+.2f ± %.2f | ",
+                i == r->recommended ? "**" : "", v->name, i == r->recommended ? "** (recommended)" : v->pareto ? " (Pareto)" : "",
+                v->tied_with >= 0 ? " (tie)" : "", v->pruned ? " (pruned: " : "", v->pruned ? v->prune_amounts : "",
+                v->pruned ? ")" : "", sq_verdict_name(v->verdict),
                 sq_human_bytes((double)v->file_bytes, a, sizeof a), v->ratio_size, v->ratio_tensor, v->perplexity,
                 v->ppl_stderr, v->ppl_change_pct, v->ppl_change_stderr_pct);
         if (v->has_kl)

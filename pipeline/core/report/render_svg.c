@@ -330,7 +330,18 @@ void sq_svg_tradeoff(FILE *out, const sq_run_results *r)
             fprintf(out, "<path class=\"point off-scale\" data-variant=\"%s\" d=\"M %.1f %.1f l 7 12 l -14 0 z\" "
                          "fill=\"%s\"><title>%s: %.2fx smaller, %+.2f%% (off the scale)</title></path>",
                     name, x, y, sq_verdict_color(v->verdict), name, v->ratio_size, v->ppl_change_pct);
-        else
+        else if (v->pruned) {
+            /* pruned first: a square, so that pruning and formats are told apart on one plot */
+            int half = i == r->recommended ? 7 : 5;
+            char amounts[2 * sizeof v->prune_amounts];
+            sq_html_escape(v->prune_amounts, amounts, sizeof amounts);
+            fprintf(out, "<rect class=\"point%s pruned\" data-variant=\"%s\" data-pruned=\"%s\" x=\"%.1f\" "
+                         "y=\"%.1f\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"%s\" stroke-width=\"%d\" "
+                         "fill-opacity=\"0.85\"><title>%s (pruned: %s): %.2fx smaller, %+.2f%% &#177; %.2f</title></rect>",
+                    v->pareto ? " pareto" : "", name, amounts, x - half, y - half, 2 * half, 2 * half,
+                    sq_verdict_color(v->verdict), v->pareto ? "#8250df" : "white", v->pareto ? 2 : 1, name, amounts,
+                    v->ratio_size, v->ppl_change_pct, v->ppl_change_stderr_pct);
+        } else
             fprintf(out, "<circle class=\"point%s\" data-variant=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" "
                          "stroke=\"%s\" stroke-width=\"%d\" fill-opacity=\"0.85\"><title>%s: %.2fx smaller, %+.2f%% "
                          "&#177; %.2f</title></circle>",

@@ -195,6 +195,27 @@ cleanup:
     return st;
 }
 
+/* /pruning (docs/precision-maps.md): what was removed, and the model it was
+ * removed from, which is what the run's baseline evaluated. */
+static void read_pruning(hid_t file, sq_variant_result *v)
+{
+    hid_t group = H5Gopen2(file, "pruning", H5P_DEFAULT);
+    if (group < 0)
+        return;
+    v->pruned = true;
+    sq_report_attr_text(group, "amounts", v->prune_amounts, sizeof v->prune_amounts);
+    v->channels_removed = sq_report_attr_int(group, "channels_removed", 0);
+    v->experts_removed = sq_report_attr_int(group, "experts_removed", 0);
+    sq_report_attr_text(group, "source_family", v->source_family, sizeof v->source_family);
+    sq_report_attr_text(group, "source_config_json", v->source_config_json, sizeof v->source_config_json);
+    sq_report_attr_text(group, "source_model_tensors_sha256", v->source_tensors_sha256,
+                        sizeof v->source_tensors_sha256);
+    if (!v->prune_amounts[0])
+        snprintf(v->prune_amounts, sizeof v->prune_amounts, "%lld FFN channels, %lld experts",
+                 (long long)v->channels_removed, (long long)v->experts_removed);
+    H5Gclose(group);
+}
+
 sq_status sq_report_load_model(const sq_run_results *results, sq_variant_result *v)
 {
     sq_status st = SQ_OK;
@@ -209,10 +230,20 @@ sq_status sq_report_load_model(const sq_run_results *results, sq_variant_result 
     sq_report_attr_text(file, "squeeze_version", v->model_squeeze_version, sizeof v->model_squeeze_version);
     v->model_mpi_ranks = sq_report_attr_int(file, "mpi_ranks", 1);
     sq_report_input_line(inputs, "calibration.h5", v->calibration_input, sizeof v->calibration_input, sha);
-    /* Mixed models: a compressed model must be a form of the inspected one. */
+    if (sq_h5_exists(file, "pruning"))
+        read_pruning(file, v);
+    /* Mixed models: a compressed model must be a form of the inspected one
+     * (a pruned one: the model it was pruned from). */
     if (sq_h5_exists(file, "model") && results->config_json[0]) {
         model = H5Gopen2(file, "model", H5P_DEFAULT);
         sq_report_attr_text(model, "config_json", config_json, sizeof config_json);
+        /* the evaluation measured this pruned model, and it was pruned from the inspected one */
+        if (v->pruned && v->evaluated && v->config_json[0] && strcmp(config_json, v->config_json) != 0)
+            SQ_FAIL(SQ_ERR_INPUT, "%s evaluated a model with config %s, but %s holds one with config %s: artifacts "
+                    "of different runs are mixed in %s; rerun the run", v->evaluation_path, v->config_json,
+                    v->model_path, config_json, results->run_dir);
+        if (v->pruned)
+            snprintf(config_json, sizeof config_json, "%s", v->source_config_json);
         if (config_json[0] && strcmp(config_json, results->config_json) != 0)
             SQ_FAIL(SQ_ERR_INPUT, "%s is a different model from the run's inspected model %s: its config is %s, the "
                     "inspected one %s. Artifacts of different models are mixed in %s; rerun the run",

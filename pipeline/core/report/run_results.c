@@ -173,18 +173,24 @@ static sq_status check_same_model(const sq_run_results *results, const sq_varian
 {
     const sq_variant_result *b = &results->baseline;
     const char *what = NULL, *mine = "", *theirs = "";
-    if (v->family[0] && b->family[0] && strcmp(v->family, b->family) != 0)
-        what = "family", mine = v->family, theirs = b->family;
-    else if (v->config_json[0] && b->config_json[0] && strcmp(v->config_json, b->config_json) != 0)
-        what = "config", mine = v->config_json, theirs = b->config_json;
-    else if (v->tensors_sha256[0] && b->tensors_sha256[0] && strcmp(v->tensors_sha256, b->tensors_sha256) != 0)
-        what = "tensor names and shapes (sha256)", mine = v->tensors_sha256, theirs = b->tensors_sha256;
+    /* a pruned model is another shape of the model: the one it was pruned from is the baseline's */
+    const char *family = v->pruned ? v->source_family : v->family;
+    const char *config = v->pruned ? v->source_config_json : v->config_json;
+    const char *sha = v->pruned ? v->source_tensors_sha256 : v->tensors_sha256;
+    if (family[0] && b->family[0] && strcmp(family, b->family) != 0)
+        what = "family", mine = family, theirs = b->family;
+    else if (config[0] && b->config_json[0] && strcmp(config, b->config_json) != 0)
+        what = "config", mine = config, theirs = b->config_json;
+    else if (sha[0] && b->tensors_sha256[0] && strcmp(sha, b->tensors_sha256) != 0)
+        what = "tensor names and shapes (sha256)", mine = sha, theirs = b->tensors_sha256;
     if (!what)
         return SQ_OK;
     return sq_fail(SQ_ERR_INPUT, "%s evaluates another model than the baseline %s: its %s is %s, the baseline's %s "
                    "(/evaluation@family, config_json, model_tensors_sha256). Artifacts of different models are mixed "
-                   "in %s: compress and evaluate this model's variants again", v->evaluation_path,
-                   b->evaluation_path, what, mine, theirs, results->run_dir);
+                   "in %s: compress and evaluate this model's variants again%s", v->evaluation_path,
+                   b->evaluation_path, what, mine, theirs, results->run_dir,
+                   v->pruned ? " (for a pruned model, the model before pruning: its model artifact's /pruning@source_*)"
+                             : "");
 }
 
 /* The variant was measured against this folder's baseline: the sha256 that
@@ -334,6 +340,7 @@ sq_status sq_run_results_load(const char *run_dir, const sq_report_settings *set
         if (v->plan_failed)
             continue; /* the artifact is an earlier attempt's: the last one failed */
         SQ_TRY(load_evaluation(path, results->baseline.evaluation_path, v, inputs, sizeof inputs));
+        SQ_TRY(sq_report_load_model(results, v)); /* first: whether it was pruned, and from which model */
         SQ_TRY(check_same_baseline(results, v, inputs, base_sha));
         v->failure[0] = '\0';
         v->failed_stage[0] = '\0';
@@ -341,7 +348,6 @@ sq_status sq_run_results_load(const char *run_dir, const sq_report_settings *set
         if (!sq_report_file_exists(v->log_path))
             v->log_path[0] = '\0';
         v->stale = v->planned && v->planned_key[0] && strcmp(v->planned_key, v->plan_key) != 0;
-        SQ_TRY(sq_report_load_model(results, v));
     }
     free_list(entries, count);
     entries = NULL;

@@ -109,6 +109,13 @@ typedef struct {
     int format_count;
     sq_format_share formats[SQ_REPORT_MAX_FORMATS];
     const char *technique;               /* the rules' name for what it did ("int8", ...) */
+    /* its model artifact's /pruning, when compress pruned it first */
+    bool pruned;
+    char prune_amounts[256];             /* @amounts: "ffn-channels 25%, experts 2 per layer" */
+    int64_t channels_removed, experts_removed;
+    char source_family[32];              /* @source_*: the model before pruning, which the baseline evaluated */
+    char source_config_json[2048];
+    char source_tensors_sha256[SQ_SHA256_HEX];
 } sq_variant_result;
 
 /* One exported file, from its export record <run>/export/<variant>/export-<format>.json
