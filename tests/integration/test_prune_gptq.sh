@@ -13,14 +13,8 @@
 #   - Itera-Lite micro: experts removed (the kept ones renumbered) and their FFN channels
 #     pruned, then GPTQ: every reshaped or renamed tensor finds its statistics.
 set -euo pipefail
-BUILD=${SQ_BUILD_DIR:?set SQ_BUILD_DIR}
-DATA=${SQ_TEST_DATA:?set SQ_TEST_DATA}
-RECIPES=$(cd "$(dirname "$0")/../../configs/recipes" && pwd)
-PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap "rm -rf $WORK" EXIT
-export OPENBLAS_NUM_THREADS=1
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+RECIPES=$SRC/configs/recipes
 run() { # log-name command...
   local log=$WORK/$1.log
   shift
@@ -28,7 +22,6 @@ run() { # log-name command...
 }
 
 LLAMA=$DATA/bundled/llama_tiny/model.safetensors
-MICRO=$DATA/itera-lite/itera_lite_micro_distilled.pt
 common="data:
   tokenizer: $DATA/bundled/bpe512/tokenizer.json
   calibration: {path: $DATA/bundled/austen_train.txt, end: 0.01}
@@ -95,12 +88,8 @@ print(f"llama ffn 25%: layer 0 ({len(carried)} datasets) equal to GPTQ on the pr
 PY
 
 # ---- Itera-Lite micro: experts renumbered and their channels pruned, then GPTQ ------------------
-cat > "$WORK/micro.yaml" <<YAML
-model:
-  checkpoint: $MICRO
-data:
-  tokenizer: $DATA/itera-lite/tokenizer_2000.json
-  calibration: $DATA/itera-lite/tinystories_train.txt
+micro_config "$WORK/micro.yaml"
+cat >> "$WORK/micro.yaml" <<YAML
   evaluation: {path: $DATA/itera-lite/tinystories_train.txt, start: 0.9}
 calibrate:
   windows: 8
