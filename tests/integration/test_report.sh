@@ -79,7 +79,7 @@ done
 PRUNED=experts25_nf4
 { cat run.yaml; printf 'compress:\n  prune: {experts: 0.25}\n'; } > pruned.yaml
 stage "$RUN/compress/$PRUNED" "$BUILD/squeeze-compress" --config pruned.yaml --model "$RUN/inspect/inspect.h5" \
-  --calibration "$RUN/calibrate/c0/calibration.h5" --map "$SOURCE/configs/recipes/nf4.yaml" \
+  --calibration "$RUN/calibrate/c0/calibration.h5" --map "$SRC/configs/recipes/nf4.yaml" \
   --out "$RUN/compress/$PRUNED/model.h5"
 stage "$RUN/evaluate/$PRUNED" "$BUILD/squeeze-evaluate" --config run.yaml --model "$RUN/compress/$PRUNED/model.h5" \
   --baseline "$RUN/evaluate/baseline/evaluation.h5" --out "$RUN/evaluate/$PRUNED/evaluation.h5" --variant "$PRUNED" \
