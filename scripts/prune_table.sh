@@ -99,7 +99,7 @@ for target in ffn-channels experts ssm-state ssm-conv ssm-inner; do
     --map "$WORK/mamba-$target.yaml" --out "$WORK/mamba-$target.h5" 2> "$WORK/mamba-$target.log"
   rc=$?
   set -e
-  reason=$(grep -m1 "error:" "$WORK/mamba-$target.log" | sed 's/.*error: [^:]*:[0-9]*:[0-9]*: //' | cut -c1-150)
+  reason=$(grep -m1 "error:" "$WORK/mamba-$target.log" | sed 's/.*error: [^:]*:[0-9]*:[0-9]*: //')
   MAMBA+="$target	$rc	$reason
 "
 done
@@ -123,8 +123,9 @@ for run, model in (("prune-llama", "llama_tiny"), ("prune-itera", "itera_tiny_by
             continue
         prune_part, recipe = v["name"].rsplit("_", 1)
         pruning = v["model"]["pruning"]
-        amount = pruning["amounts"] if pruning else ("none" if prune_part in ("noprune", "ffn0", "experts0") else
-                                                      f"{prune_part}: nothing removed")
+        amount = pruning["amounts"] if pruning else "none"
+        if pruning and pruning["channels_removed"] == 0 and pruning["experts_removed"] == 0:
+            amount += " (removes none: floor of the fraction)"
         size = os.stat(f"{root}/{run}/compress/{v['name']}/model.h5").st_size
         m = v["measured"]
         rows.append((0 if not pruning else 1, prune_part, order.get(recipe, 9), recipe, amount, size,
