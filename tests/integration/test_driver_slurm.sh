@@ -71,8 +71,9 @@ grep -q '^  ranks: 2' "$WORK/demo-local.yaml" && bad "the local reference still 
 [ -s "$WORK/results/demo-slurm/ledger.json" ] || bad "no ledger.json"
 grep -q 'aftercorr:' "$WORK/sbatch.log" && grep -q 'afterany:' "$WORK/sbatch.log" && grep -q 'kill-on-invalid-dep=yes' "$WORK/sbatch.log" \
   && ok "dependencies: aftercorr, afterany, --kill-on-invalid-dep=yes" || { cat "$WORK/sbatch.log"; bad "dependencies"; }
-# the same run launched with srun --mpi=pmix instead of mpirun (submitted now, checked below)
-make_config demo-srun -e 's#^  array_throttle: 2#  array_throttle: 2\n  launcher: "srun --mpi=pmix"#'
+# the same run launched with srun --mpi=pmix instead of mpirun (submitted now, checked below), with
+# per-stage resources: the partition inherited from default, cpus_per_task for compress only
+make_config demo-srun -e 's#^  array_throttle: 2#  array_throttle: 2\n  launcher: "srun --mpi=pmix"\n  partition: {default: debug, evaluate: debug}\n  cpus_per_task: {compress: 1}#'
 "$SQUEEZE" submit "$WORK/demo-srun.yaml" > "$WORK/submit-srun.out" 2>&1 || { cat "$WORK/submit-srun.out"; bad "srun submit failed"; }
 wait_run "$WORK/demo-slurm.yaml" 300 || bad "demo on Slurm did not finish"
 [ "$(grep -c ' done ' "$WORK/last-status.out")" = 10 ] && ok "demo on Slurm: 10 done" || { cat "$WORK/last-status.out"; bad "demo on Slurm"; }
@@ -82,6 +83,10 @@ for v in baseline int8 nf4 ssm-mixed; do
   if [ -n "$a" ] && [ "$a" = "$b" ]; then ok "perplexity of $v: local $a = Slurm (2 ranks) $b"; else bad "$v: local '$a' vs Slurm '$b'"; fi
 done
 wait_run "$WORK/demo-srun.yaml" 300 || bad "demo with srun did not finish"
+grep -q '^#SBATCH --cpus-per-task=1$' "$WORK/results/demo-srun/slurm/compress.sbatch" \
+  && ! grep -q 'cpus-per-task' "$WORK/results/demo-srun/slurm/evaluate.sbatch" \
+  && grep -q '^#SBATCH --partition=debug$' "$WORK/results/demo-srun/slurm/report.sbatch" \
+  && ok "per-stage resources in the scripts that ran" || bad "per-stage resources not in the scripts"
 grep -q "srun --mpi=pmix" "$WORK/results/demo-srun/evaluate/int8/stage.log" || bad "evaluate did not run under srun --mpi=pmix"
 ranks=$(h5dump -a /mpi_ranks "$WORK/results/demo-srun/evaluate/int8/evaluation.h5" | awk '/\(0\)/ {print $2}')
 [ "$ranks" = 2 ] && ok "srun --mpi=pmix started 2 ranks" || bad "srun run recorded mpi_ranks '$ranks'"
