@@ -402,7 +402,8 @@ static sq_status build_instances(sq_plan *plan)
     }
     plan->evaluate_only = true;
     for (size_t v = 0; v < plan->variant_count; v++)
-        if (plan->variants[v].cfg.compress.recipe || plan->variants[v].cfg.compress.precision_map)
+        if (plan->variants[v].cfg.compress.recipe || plan->variants[v].cfg.compress.precision_map ||
+            plan->variants[v].cfg.compress.prune) /* pruning without a map: compress says what is missing */
             plan->evaluate_only = false;
     for (int phase = 0; phase <= last_phase; phase++)
         for (size_t v = 0; v < plan->variant_count; v++)

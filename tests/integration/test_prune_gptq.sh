@@ -10,6 +10,8 @@
 #     bit for bit as GPTQ stores it from a calibration run on the pruned model itself (the
 #     independent reference of the sliced Hessian); pruned+gptq perplexity is finite and within
 #     10% of pruned+fp32; /pruning and /accounting both record their step.
+#   - a run config with compress.prune but no precision map is not an evaluate-only run:
+#     squeeze check exits 2 asking for the map (pruning is never silently skipped).
 #   - Itera-Lite micro: experts removed (the kept ones renumbered) and their FFN channels
 #     pruned, then GPTQ: every reshaped or renamed tensor finds its statistics.
 set -euo pipefail
@@ -36,6 +38,12 @@ evaluate:
 printf 'model:\n  checkpoint: %s\n%s\n' "$LLAMA" "$common" > "$WORK/plain.yaml"
 printf '%s\ncompress:\n  prune: {ffn-channels: 0.25}\n' "$(cat "$WORK/plain.yaml")" > "$WORK/pruned.yaml"
 printf 'default: fp32\n' > "$WORK/fp32.yaml"
+
+# pruning amounts without a precision map are not an evaluate-only run: check asks for the map
+rc=0
+"$BUILD/squeeze" check "$WORK/pruned.yaml" > "$WORK/check.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "no precision map: set compress.recipe" "$WORK/check.out" \
+  || { cat "$WORK/check.out"; fail "check of pruning without a map: exit $rc"; }
 
 # ---- Llama: prune a quarter of the FFN channels, then GPTQ -------------------------------------
 run cal "$BUILD/squeeze-calibrate" --config "$WORK/plain.yaml" --model "$LLAMA" --out "$WORK/cal.h5"
