@@ -10,13 +10,8 @@ set -euo pipefail
 . "$(dirname "$0")/../integration/lib.sh"
 command -v valgrind >/dev/null || { echo "FAIL: valgrind is missing (scripts/setup.sh installs it)"; exit 1; }
 
-cat > "$WORK/run.yaml" <<YAML
-model:
-  checkpoint: $DATA/bundled/itera_tiny_bytes.pt
-data:
-  tokenizer: bytes
-  calibration: {path: $DATA/bundled/austen_train.txt, end: 0.001}
-  evaluation: {path: $DATA/bundled/austen_val.txt, end: 0.05}
+austen_config "$WORK/run.yaml" "$DATA/bundled/itera_tiny_bytes.pt" 0.001 0.05
+cat >> "$WORK/run.yaml" <<YAML
 evaluate:
   window_length: 64
   max_windows: 4

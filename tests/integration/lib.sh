@@ -22,6 +22,10 @@
 #                             first on PATH that logs, then runs the real sbatch)
 #   micro_config FILE         the model and data sections of a run config for the Itera-Lite micro
 #                             checkpoint ($MICRO) and its TinyStories text; the caller appends the rest
+#   austen_config FILE CHECKPOINT CAL_END EVAL_END [TOKENIZER]
+#                             the same for a bundled model on the Austen texts (calibration: the first
+#                             CAL_END of austen_train.txt, evaluation: the first EVAL_END of
+#                             austen_val.txt; tokenizer: bytes unless given)
 
 SRC=${SQ_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${BUILD:-${SQ_BUILD_DIR:?set SQ_BUILD_DIR}}
@@ -63,6 +67,17 @@ expect() {
 }
 
 json() { $PY -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))[sys.argv[2]]))' "$1" "$2"; }
+
+austen_config() {
+  cat > "$1" <<EOF
+model:
+  checkpoint: $2
+data:
+  tokenizer: ${5:-bytes}
+  calibration: {path: $DATA/bundled/austen_train.txt, end: $3}
+  evaluation: {path: $DATA/bundled/austen_val.txt, end: $4}
+EOF
+}
 
 micro_config() {
   cat > "$1" <<EOF

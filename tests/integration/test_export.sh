@@ -176,15 +176,10 @@ EOF2
 cat > "$WORK/q4k.yaml" <<'EOF2'
 default: q4_k
 EOF2
-cat > "$WORK/drive.yaml" <<EOF2
+austen_config "$WORK/drive.yaml" "$DATA/bundled/itera_tiny_bytes.pt" 0.01 0.1
+cat >> "$WORK/drive.yaml" <<EOF2
 run: drive
 output_root: $WORK/results
-model:
-  checkpoint: $DATA/bundled/itera_tiny_bytes.pt
-data:
-  tokenizer: bytes
-  calibration: {path: $DATA/bundled/austen_train.txt, end: 0.01}
-  evaluation: {path: $DATA/bundled/austen_val.txt, end: 0.1}
 calibrate:
   windows: 2
   window_length: 32

@@ -12,13 +12,8 @@ sq_mpi_env
 MPIRUN=(mpirun --oversubscribe --allow-run-as-root)
 
 config() { # file checkpoint
-  cat > "$1" <<YAML
-model:
-  checkpoint: $2
-data:
-  tokenizer: $DATA/bundled/bpe512/tokenizer.json
-  calibration: {path: $DATA/bundled/austen_train.txt, end: 0.01}
-  evaluation: {path: $DATA/bundled/austen_val.txt, end: 0.2}
+  austen_config "$1" "$2" 0.01 0.2 "$DATA/bundled/bpe512/tokenizer.json"
+  cat >> "$1" <<YAML
 calibrate:
   windows: 5
   window_length: 64

@@ -14,13 +14,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 LLAMA=$DATA/bundled/llama_tiny/model.safetensors
-cat > "$WORK/llama.yaml" <<YAML
-model:
-  checkpoint: $LLAMA
-data:
-  tokenizer: bytes
-  calibration: {path: $DATA/bundled/austen_train.txt, end: 0.01}
-  evaluation: {path: $DATA/bundled/austen_val.txt, end: 0.2}
+austen_config "$WORK/llama.yaml" "$LLAMA" 0.01 0.2
+cat >> "$WORK/llama.yaml" <<YAML
 calibrate:
   windows: 4
   window_length: 64
@@ -29,12 +24,8 @@ evaluate:
   max_windows: 4
   store_logprobs: true
 YAML
-cat > "$WORK/micro.yaml" <<YAML
-model:
-  checkpoint: $MICRO
-data:
-  tokenizer: $DATA/itera-lite/tokenizer_2000.json
-  calibration: $DATA/itera-lite/tinystories_train.txt
+micro_config "$WORK/micro.yaml"
+cat >> "$WORK/micro.yaml" <<YAML
   evaluation: {path: $DATA/itera-lite/tinystories_train.txt, start: 0.9}
 calibrate:
   windows: 8

@@ -48,6 +48,14 @@ static void pk_raw(pk_buf *b, const void *data, size_t n)
 
 static void pk_op(pk_buf *b, unsigned char op) { pk_raw(b, &op, 1); }
 
+/* PROTO 2, EMPTY_DICT: how each pickle here starts. */
+static void pk_begin_dict(pk_buf *b)
+{
+    pk_op(b, 0x80);
+    pk_op(b, 2);
+    pk_op(b, '}');
+}
+
 static void pk_str(pk_buf *b, const char *s) /* BINUNICODE */
 {
     uint32_t n = (uint32_t)strlen(s);
@@ -149,6 +157,21 @@ static void assert_pickle_refused(const pk_buf *b, const char *needle)
     work_dir_make();
     write_checkpoint(work_path("hostile.pt"), b);
     assert_error(sq_checkpoint_read(work_path("hostile.pt"), &set), needle);
+    work_dir_remove();
+}
+
+/* An archive whose data.pkl is an empty dict, beside the entry `entry` holding data:
+ * reading it must fail with an input error whose message contains needle. */
+static void assert_archive_refused(const char *file, const char *entry, const char *data, const char *needle)
+{
+    sq_tensor_set set;
+    pk_buf b = {.n = 0};
+    pk_begin_dict(&b);
+    pk_op(&b, '.');
+    zip_item items[] = {{"archive/data.pkl", b.bytes, b.n}, {entry, data, strlen(data)}};
+    work_dir_make();
+    write_zip(work_path(file), items, 2);
+    assert_error(sq_checkpoint_read(work_path(file), &set), needle);
     work_dir_remove();
 }
 
@@ -452,29 +475,15 @@ END_TEST
 
 START_TEST(test_zip_entry_with_dotdot)
 {
-    sq_tensor_set set;
-    pk_buf b = {.n = 0};
-    zip_item items[] = {{"archive/data.pkl", NULL, 0}, {"archive/../../evil.sh", "echo", 4}};
-    pk_op(&b, 0x80);
-    pk_op(&b, 2);
-    pk_op(&b, '}');
-    pk_op(&b, '.');
-    items[0].data = b.bytes;
-    items[0].size = b.n;
-    work_dir_make();
-    write_zip(work_path("dotdot.pt"), items, 2);
-    assert_error(sq_checkpoint_read(work_path("dotdot.pt"), &set), "'archive/../../evil.sh'");
+    assert_archive_refused("dotdot.pt", "archive/../../evil.sh", "echo", "'archive/../../evil.sh'");
     assert_message_has("'..' component");
-    work_dir_remove();
 }
 END_TEST
 
 START_TEST(test_unknown_opcode)
 {
     pk_buf b = {.n = 0};
-    pk_op(&b, 0x80);
-    pk_op(&b, 2);
-    pk_op(&b, '}');
+    pk_begin_dict(&b);
     pk_op(&b, 0xff);
     pk_op(&b, '.');
     assert_pickle_refused(&b, "unknown pickle opcode 0xff at offset 3");
@@ -502,9 +511,7 @@ START_TEST(test_os_system_is_never_run)
     const char *hook;
     work_dir_make();
     snprintf(command, sizeof command, "touch %s", work_path("os_system_ran"));
-    pk_op(&b, 0x80);
-    pk_op(&b, 2);
-    pk_op(&b, '}');
+    pk_begin_dict(&b);
     pk_op(&b, '(');
     pk_str(&b, "state_dict");
     pk_op(&b, '}');
@@ -588,19 +595,7 @@ END_TEST
 
 START_TEST(test_big_endian_refused)
 {
-    sq_tensor_set set;
-    pk_buf b = {.n = 0};
-    zip_item items[] = {{"archive/data.pkl", NULL, 0}, {"archive/byteorder", "big", 3}};
-    pk_op(&b, 0x80);
-    pk_op(&b, 2);
-    pk_op(&b, '}');
-    pk_op(&b, '.');
-    items[0].data = b.bytes;
-    items[0].size = b.n;
-    work_dir_make();
-    write_zip(work_path("big.pt"), items, 2);
-    assert_error(sq_checkpoint_read(work_path("big.pt"), &set), "big-endian");
-    work_dir_remove();
+    assert_archive_refused("big.pt", "archive/byteorder", "big", "big-endian");
 }
 END_TEST
 
@@ -610,9 +605,7 @@ START_TEST(test_cyclic_pickle_prints_bounded)
     sq_tensor_set set;
     pk_buf b = {.n = 0};
     const char *loop;
-    pk_op(&b, 0x80);
-    pk_op(&b, 2);
-    pk_op(&b, '}');
+    pk_begin_dict(&b);
     pk_str(&b, "w");
     pk_tensor(&b, "_rebuild_tensor_v2", "0", 2, 2);
     pk_op(&b, 's');

@@ -19,32 +19,29 @@ static char *write_temp(const char *text)
     return path;
 }
 
-START_TEST(unknown_key_names_line_and_column)
+/* A run config of this text is refused as a usage error whose message contains needle. */
+static void expect_config_refused(const char *text, const char *needle)
 {
     sq_run_config cfg;
-    char *path = write_temp("model:\n  checkpoint: m.pt\nevaluate:\n  window_length: 64\n  strde: 32\n");
-    sq_status st = sq_run_config_load(path, &cfg);
-    ck_assert_int_eq(st, SQ_ERR_USAGE);
-    assert_message_has(":5:3: unknown key 'strde' in evaluate");
-    assert_message_has("stride");
+    char *path = write_temp(text);
+    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_ERR_USAGE);
+    assert_message_has(needle);
     unlink(path);
     free(path);
+}
+
+START_TEST(unknown_key_names_line_and_column)
+{
+    expect_config_refused("model:\n  checkpoint: m.pt\nevaluate:\n  window_length: 64\n  strde: 32\n",
+                          ":5:3: unknown key 'strde' in evaluate");
+    assert_message_has("stride");
 }
 END_TEST
 
 START_TEST(wrong_type_is_refused)
 {
-    sq_run_config cfg;
-    char *path = write_temp("evaluate:\n  window_length: \"128\"\n");
-    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_ERR_USAGE);
-    assert_message_has(":2:18: 'window_length' must be an integer");
-    unlink(path);
-    free(path);
-    path = write_temp("targets:\n  quality: lots\n");
-    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_ERR_USAGE);
-    assert_message_has("must be a finite number, not 'lots'");
-    unlink(path);
-    free(path);
+    expect_config_refused("evaluate:\n  window_length: \"128\"\n", ":2:18: 'window_length' must be an integer");
+    expect_config_refused("targets:\n  quality: lots\n", "must be a finite number, not 'lots'");
 }
 END_TEST
 
@@ -76,17 +73,8 @@ END_TEST
 
 START_TEST(bad_choice_and_range)
 {
-    sq_run_config cfg;
-    char *path = write_temp("evaluate:\n  scoring: some\n");
-    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_ERR_USAGE);
-    assert_message_has("must be one of all, new, second-half, not 'some'");
-    unlink(path);
-    free(path);
-    path = write_temp("data:\n  evaluation: {path: t.txt, start: 0.9, end: 0.5}\n");
-    ck_assert_int_eq(sq_run_config_load(path, &cfg), SQ_ERR_USAGE);
-    assert_message_has("0 <= start < end <= 1");
-    unlink(path);
-    free(path);
+    expect_config_refused("evaluate:\n  scoring: some\n", "must be one of all, new, second-half, not 'some'");
+    expect_config_refused("data:\n  evaluation: {path: t.txt, start: 0.9, end: 0.5}\n", "0 <= start < end <= 1");
 }
 END_TEST
 

@@ -298,32 +298,33 @@ START_TEST(stride_zero_view_of_one_element)
 }
 END_TEST
 
+/* A checkpoint named name whose pickle is PROTO 2 and 10 MB of the one-byte opcode op
+ * (then STOP when stop): refused with an input error naming needle. */
+static void expect_ten_million_opcodes_refused(const char *name, unsigned char op, bool stop, const char *needle)
+{
+    buf pickle = {0};
+    const char *path = work_path(name);
+    put_byte(&pickle, 0x80);
+    put_byte(&pickle, 2);
+    put_repeat(&pickle, op, 10 * MB);
+    if (stop)
+        put_byte(&pickle, '.');
+    write_archive(path, &pickle, 0, NULL, 0);
+    expect_refused(read_checkpoint, path, file_size(path), SQ_ERR_INPUT, needle);
+    free(pickle.bytes);
+}
+
 /* 10 MB of one-byte opcodes that each make a new list: refused at the object cap. */
 START_TEST(pickle_of_ten_million_lists)
 {
-    buf pickle = {0};
-    const char *path = work_path("lists.pt");
-    put_byte(&pickle, 0x80);
-    put_byte(&pickle, 2);
-    put_repeat(&pickle, ']', 10 * MB);
-    put_byte(&pickle, '.');
-    write_archive(path, &pickle, 0, NULL, 0);
-    expect_refused(read_checkpoint, path, file_size(path), SQ_ERR_INPUT, "objects");
-    free(pickle.bytes);
+    expect_ten_million_opcodes_refused("lists.pt", ']', true, "objects");
 }
 END_TEST
 
 /* 10 MB of MARKs: the mark stack lives on the heap and the pickle ends without STOP. */
 START_TEST(pickle_of_ten_million_marks)
 {
-    buf pickle = {0};
-    const char *path = work_path("marks.pt");
-    put_byte(&pickle, 0x80);
-    put_byte(&pickle, 2);
-    put_repeat(&pickle, '(', 10 * MB);
-    write_archive(path, &pickle, 0, NULL, 0);
-    expect_refused(read_checkpoint, path, file_size(path), SQ_ERR_INPUT, "without STOP");
-    free(pickle.bytes);
+    expect_ten_million_opcodes_refused("marks.pt", '(', false, "without STOP");
 }
 END_TEST
 

@@ -13,6 +13,7 @@
 #include "tokenize/tokenizer.h"
 #include "util/status.h"
 #include "test_support.h"
+#include "tokenizer_support.h"
 
 #define ITERA_DATA SQ_TEST_DATA "/itera-lite"
 
@@ -24,26 +25,26 @@ static void write_file(const char *path, const void *data, size_t size)
     fclose(f);
 }
 
-static sq_tokenizer *load_or_fail(const char *spec)
+/* The tokenizer at spec is of kind with vocab ids and encodes text as Python does (want). */
+static void assert_encodes_as_python(const char *spec, const char *kind, int vocab, const char *text,
+                                     const int32_t *want, size_t want_count)
 {
-    sq_tokenizer *tok = NULL;
-    sq_status st = sq_tokenizer_load(spec, &tok);
-    ck_assert_msg(st == SQ_OK, "loading %s: %s", spec, sq_error_message());
-    return tok;
-}
-
-static void assert_ids(const int32_t *got, size_t got_count, const int32_t *want, size_t want_count)
-{
-    ck_assert_uint_eq(got_count, want_count);
-    for (size_t i = 0; i < want_count; i++)
-        ck_assert_msg(got[i] == want[i], "id %zu: got %d, want %d", i, got[i], want[i]);
+    sq_tokenizer *tok = load_ok(spec);
+    int32_t *ids = NULL;
+    size_t count = 0;
+    ck_assert_str_eq(sq_tokenizer_kind(tok), kind);
+    ck_assert_int_eq(sq_tokenizer_vocab_size(tok), vocab);
+    ck_assert_int_eq(sq_tokenizer_encode(tok, text, strlen(text), &ids, &count), SQ_OK);
+    assert_ids(ids, count, want, want_count);
+    free(ids);
+    sq_tokenizer_free(tok);
 }
 
 /* ------------------------------------------------------------------ tokenizers */
 
 START_TEST(bytes_round_trip)
 {
-    sq_tokenizer *tok = load_or_fail("bytes");
+    sq_tokenizer *tok = load_ok("bytes");
     const char text[] = "Emma Woodhouse, handsome\n\xc3\xa9\x00\xff!";
     size_t length = sizeof(text) - 1;
     int32_t *ids = NULL;
@@ -70,38 +71,25 @@ static const char word_sample[] = "Once upon a time, there was a little Fox.\n\t
 
 START_TEST(word_tokenizer_2000_matches_python)
 {
-    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_2000.json");
-    /* text.lower().split(): U+00A0 splits too; "ran" and "away!" are unknown. */
+    /* text.lower().split(): U+00A0 splits too; "ran" and "away!" are unknown.  The vocabulary is
+     * max id + 1, not the declared 2000. */
     static const int32_t want[] = {20, 21, 5, 22, 11, 6, 5, 14, 110, 4, 19, 1, 1};
-    int32_t *ids = NULL;
-    size_t count = 0;
-    ck_assert_str_eq(sq_tokenizer_kind(tok), "word");
-    ck_assert_int_eq(sq_tokenizer_vocab_size(tok), 184); /* max id + 1, not the declared 2000 */
-    ck_assert_int_eq(sq_tokenizer_encode(tok, word_sample, strlen(word_sample), &ids, &count), SQ_OK);
-    assert_ids(ids, count, want, sizeof(want) / sizeof(want[0]));
-    free(ids);
-    sq_tokenizer_free(tok);
+    assert_encodes_as_python(ITERA_DATA "/tokenizer_2000.json", "word", 184, word_sample, want,
+                             sizeof(want) / sizeof(want[0]));
 }
 END_TEST
 
 START_TEST(word_tokenizer_quality_matches_python)
 {
-    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_quality.json");
     static const int32_t want[] = {21, 22, 5, 23, 11, 6, 5, 14, 110, 4, 18, 1, 1};
-    int32_t *ids = NULL;
-    size_t count = 0;
-    ck_assert_str_eq(sq_tokenizer_kind(tok), "word");
-    ck_assert_int_eq(sq_tokenizer_vocab_size(tok), 184);
-    ck_assert_int_eq(sq_tokenizer_encode(tok, word_sample, strlen(word_sample), &ids, &count), SQ_OK);
-    assert_ids(ids, count, want, sizeof(want) / sizeof(want[0]));
-    free(ids);
-    sq_tokenizer_free(tok);
+    assert_encodes_as_python(ITERA_DATA "/tokenizer_quality.json", "word", 184, word_sample, want,
+                             sizeof(want) / sizeof(want[0]));
 }
 END_TEST
 
 START_TEST(word_tokenizer_empty_and_blank_text)
 {
-    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_2000.json");
+    sq_tokenizer *tok = load_ok(ITERA_DATA "/tokenizer_2000.json");
     int32_t *ids = NULL;
     size_t count = 7;
     ck_assert_int_eq(sq_tokenizer_encode(tok, " \n\t\r\v\f ", 7, &ids, &count), SQ_OK);
@@ -113,30 +101,18 @@ END_TEST
 
 START_TEST(char_tokenizer_matches_python)
 {
-    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_tiny.json");
     /* list("The fox, Hi-q\u00e9"): case kept, 'é' is one unknown character. */
-    static const char text[] = "The fox, Hi-q\xc3\xa9";
     static const int32_t want[] = {25, 18, 5, 4, 17, 11, 40, 33, 4, 32, 10, 38, 39, 1};
-    int32_t *ids = NULL;
-    size_t count = 0;
-    ck_assert_str_eq(sq_tokenizer_kind(tok), "char");
-    ck_assert_int_eq(sq_tokenizer_vocab_size(tok), 42);
-    ck_assert_int_eq(sq_tokenizer_encode(tok, text, strlen(text), &ids, &count), SQ_OK);
-    assert_ids(ids, count, want, sizeof(want) / sizeof(want[0]));
-    free(ids);
-    sq_tokenizer_free(tok);
+    assert_encodes_as_python(ITERA_DATA "/tokenizer_tiny.json", "char", 42, "The fox, Hi-q\xc3\xa9", want,
+                             sizeof(want) / sizeof(want[0]));
 }
 END_TEST
 
 START_TEST(invalid_utf8_is_refused)
 {
-    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_tiny.json");
-    int32_t *ids = NULL;
-    size_t count = 0;
+    sq_tokenizer *tok = load_ok(ITERA_DATA "/tokenizer_tiny.json");
     /* 0xC0 0xAF is an overlong '/', which Python's utf-8 codec rejects. */
-    ck_assert_int_eq(sq_tokenizer_encode(tok, "ab\xc0\xaf", 4, &ids, &count), SQ_ERR_INPUT);
-    assert_message_has("byte 2");
-    ck_assert_ptr_null(ids);
+    assert_encode_refused(tok, "ab\xc0\xaf", 4, "byte 2");
     sq_tokenizer_free(tok);
 }
 END_TEST
@@ -170,7 +146,7 @@ END_TEST
 
 static void assert_itera_validation_split(const char *tokenizer_path, int32_t first, int64_t sum)
 {
-    sq_tokenizer *tok = load_or_fail(tokenizer_path);
+    sq_tokenizer *tok = load_ok(tokenizer_path);
     /* Phase 4 split: text[int(0.9 * len(text)):] (docs/itera-lite.md 2.2). */
     sq_data_spec val = {.path = ITERA_DATA "/tinystories_train.txt", .format = "text", .start = 0.9, .end = 1.0};
     sq_data_spec train = val;
@@ -209,7 +185,7 @@ END_TEST
 
 START_TEST(itera_validation_split_char)
 {
-    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_tiny.json");
+    sq_tokenizer *tok = load_ok(ITERA_DATA "/tokenizer_tiny.json");
     sq_data_spec val = {.path = ITERA_DATA "/tinystories_train.txt", .format = "text", .start = 0.9, .end = 1.0};
     int32_t *ids = NULL;
     size_t count = 0, unknown = 0;
@@ -230,7 +206,7 @@ END_TEST
 START_TEST(text_fraction_counts_characters_and_newlines_as_python)
 {
     const char *path;
-    sq_tokenizer *tok = load_or_fail(ITERA_DATA "/tokenizer_tiny.json");
+    sq_tokenizer *tok = load_ok(ITERA_DATA "/tokenizer_tiny.json");
     int32_t *ids = NULL;
     size_t count = 0;
     work_dir_make();
@@ -245,7 +221,7 @@ START_TEST(text_fraction_counts_characters_and_newlines_as_python)
     free(ids);
 
     /* The bytes tokenizer keeps raw bytes: fraction by bytes, int(0.5 * 9) = 4 -> "ab\rcd". */
-    sq_tokenizer *bytes = load_or_fail("bytes");
+    sq_tokenizer *bytes = load_ok("bytes");
     ck_assert_int_eq(sq_data_load_tokens(&spec, bytes, 256, &ids, &count), SQ_OK);
     static const int32_t want_bytes[] = {'a', 'b', '\r', 'c', 'd'};
     assert_ids(ids, count, want_bytes, 5);
@@ -378,7 +354,7 @@ END_TEST
 START_TEST(bundled_validation_text_as_bytes)
 {
     /* The bundled default models' validation split (tests/data/bundled/README.md). */
-    sq_tokenizer *tok = load_or_fail("bytes");
+    sq_tokenizer *tok = load_ok("bytes");
     sq_data_spec val = {.path = SQ_TEST_DATA "/bundled/austen_val.txt", .format = "text"};
     int32_t *ids = NULL;
     size_t count = 0;

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static sq_status set_source(sq_tensor_set *set, const char *path, const char *format)
+sq_status sq_checkpoint_set_source(sq_tensor_set *set, const char *path, const char *format)
 {
     if (set->source_path == NULL && (set->source_path = strdup(path)) == NULL)
         return sq_fail(SQ_ERR_RUN, "out of memory");
@@ -42,16 +42,16 @@ sq_status sq_checkpoint_read_foreign(const char *path, sq_tensor_set *out)
     /* First: llama2.c has no magic, and a header whose dim is 640 starts 0x80 0x02 like a pickle. */
     if (size > 0 && sq_llama2c_detect(head, n, (uint64_t)size)) {
         st = sq_llama2c_read(path, out);
-        return st == SQ_OK ? set_source(out, path, "llama2c-bin") : st;
+        return st == SQ_OK ? sq_checkpoint_set_source(out, path, "llama2c-bin") : st;
     }
 
     if (n >= 4 && memcmp(head, zip_magic, 4) == 0) {
         st = sq_torch_read(path, out);
-        return st == SQ_OK ? set_source(out, path, "pytorch-zip") : st;
+        return st == SQ_OK ? sq_checkpoint_set_source(out, path, "pytorch-zip") : st;
     }
     if (n >= 9 && head[8] == '{') {
         st = sq_safetensors_read(path, out);
-        return st == SQ_OK ? set_source(out, path, "safetensors") : st;
+        return st == SQ_OK ? sq_checkpoint_set_source(out, path, "safetensors") : st;
     }
     if ((n >= 12 && memcmp(head, legacy_torch, 12) == 0) || (n >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5))
         return sq_fail(SQ_ERR_INPUT,

@@ -21,6 +21,8 @@
 #include "tensor/tensor.h"
 
 sq_status sq_checkpoint_read_foreign(const char *path, sq_tensor_set *out);
+/* Records where a set was read from and in which format (unless a reader already did). */
+sq_status sq_checkpoint_set_source(sq_tensor_set *set, const char *path, const char *format);
 
 /* The individual readers (checkpoint/torch_pt.c, safetensors.c). */
 sq_status sq_torch_read(const char *path, sq_tensor_set *out);

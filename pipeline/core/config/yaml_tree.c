@@ -230,7 +230,8 @@ void sq_yaml_free(sq_yaml_doc *doc)
     memset(doc, 0, sizeof *doc);
 }
 
-const sq_yaml_node *sq_yaml_get(const sq_yaml_node *map, const char *key)
+/* The item under key in a mapping, or NULL (not a mapping, or no such key). */
+static sq_yaml_node *item_of(const sq_yaml_node *map, const char *key)
 {
     if (map == NULL || map->kind != SQ_YAML_MAP)
         return NULL;
@@ -240,15 +241,9 @@ const sq_yaml_node *sq_yaml_get(const sq_yaml_node *map, const char *key)
     return NULL;
 }
 
-sq_yaml_node *sq_yaml_get_mutable(sq_yaml_node *map, const char *key)
-{
-    if (map == NULL || map->kind != SQ_YAML_MAP)
-        return NULL;
-    for (size_t i = 0; i < map->count; i++)
-        if (strcmp(map->keys[i]->value, key) == 0)
-            return map->items[i];
-    return NULL;
-}
+const sq_yaml_node *sq_yaml_get(const sq_yaml_node *map, const char *key) { return item_of(map, key); }
+
+sq_yaml_node *sq_yaml_get_mutable(sq_yaml_node *map, const char *key) { return item_of(map, key); }
 
 const sq_yaml_node *sq_yaml_get_path(const sq_yaml_node *root, const char *dotted)
 {

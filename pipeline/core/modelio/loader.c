@@ -193,15 +193,6 @@ cleanup:
     return st;
 }
 
-static sq_status set_source(sq_tensor_set *set, const char *path, const char *format)
-{
-    if (set->source_path == NULL && (set->source_path = strdup(path)) == NULL)
-        return sq_fail(SQ_ERR_RUN, "out of memory");
-    if (set->source_format == NULL && (set->source_format = strdup(format)) == NULL)
-        return sq_fail(SQ_ERR_RUN, "out of memory");
-    return SQ_OK;
-}
-
 sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out)
 {
     /* HDF5 File Format Specification, superblock signature. */
@@ -232,7 +223,22 @@ sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out)
         sq_tensor_set_free(out);
         return st;
     }
-    return set_source(out, path, "squeeze-hdf5");
+    return sq_checkpoint_set_source(out, path, "squeeze-hdf5");
+}
+
+/* A stored model (squeeze HDF5, GGUF) names its family: it must be registered, be the
+ * one asked for (model.family, or auto), and its tensors must pass its validation. */
+static sq_status stored_family(const char *path, const char *family_name, sq_loaded_model *out)
+{
+    sq_status st = SQ_OK;
+    SQ_TRY(family_named(out->config.family, path, &out->family));
+    if (family_name && family_name[0] && strcmp(family_name, "auto") != 0 &&
+        strcmp(family_name, out->config.family) != 0)
+        SQ_FAIL(SQ_ERR_INPUT, "%s holds a '%s' model, but family '%s' was asked for (model.family); use 'auto' or "
+                "'%s'", path, out->config.family, family_name, out->config.family);
+    SQ_TRY(out->family->validate(&out->tensors, &out->config));
+cleanup:
+    return st;
 }
 
 static sq_status load_artifact(const char *path, const char *family_name, bool packed, sq_loaded_model *out)
@@ -242,12 +248,7 @@ static sq_status load_artifact(const char *path, const char *family_name, bool p
 
     SQ_TRY(read_model_hdf5(path, out->kind, sizeof out->kind, &out->config, &out->tensors, &stored,
                            packed ? out : NULL));
-    SQ_TRY(family_named(out->config.family, path, &out->family));
-    if (family_name && family_name[0] && strcmp(family_name, "auto") != 0 &&
-        strcmp(family_name, out->config.family) != 0)
-        SQ_FAIL(SQ_ERR_INPUT, "%s holds a '%s' model, but family '%s' was asked for (model.family); use 'auto' or "
-                "'%s'", path, out->config.family, family_name, out->config.family);
-    SQ_TRY(out->family->validate(&out->tensors, &out->config));
+    SQ_TRY(stored_family(path, family_name, out));
     out->tensor_bytes = stored;
 cleanup:
     return st;
@@ -259,12 +260,7 @@ static sq_status load_gguf(const char *path, const char *family_name, sq_loaded_
     sq_status st = SQ_OK;
     snprintf(out->kind, sizeof out->kind, "gguf");
     SQ_TRY(sq_gguf_model_read(path, &out->config, &out->tensors, &out->tensor_bytes));
-    SQ_TRY(family_named(out->config.family, path, &out->family));
-    if (family_name && family_name[0] && strcmp(family_name, "auto") != 0 &&
-        strcmp(family_name, out->config.family) != 0)
-        SQ_FAIL(SQ_ERR_INPUT, "%s holds a '%s' model, but family '%s' was asked for (model.family); use 'auto' or "
-                "'%s'", path, out->config.family, family_name, out->config.family);
-    SQ_TRY(out->family->validate(&out->tensors, &out->config));
+    SQ_TRY(stored_family(path, family_name, out));
 cleanup:
     return st;
 }

@@ -165,6 +165,15 @@ static sq_status block_size_option(const char *tensor_name, const sq_quant_optio
     return SQ_OK;
 }
 
+/* max |v[i]| over [begin, end): the absmax of one block (and of one nested block of absmaxes). */
+static float range_absmax(const float *v, int64_t begin, int64_t end)
+{
+    float amax = 0.0f;
+    for (int64_t i = begin; i < end; i++)
+        amax = fmaxf(amax, fabsf(v[i]));
+    return amax;
+}
+
 static sq_status nf4_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
 {
@@ -189,9 +198,7 @@ static sq_status nf4_quantize(const char *tensor_name, const float *values, int6
 
     for (int64_t b = 0; b < blocks; b++) {
         int64_t begin = b * block_size, end = begin + block_size < n ? begin + block_size : n;
-        float amax = 0.0f;
-        for (int64_t i = begin; i < end; i++)
-            amax = fmaxf(amax, fabsf(values[i]));
+        float amax = range_absmax(values, begin, end);
         absmax[b] = amax;
         /* kQuantizeBlockwise multiplies by the reciprocal, it does not divide. */
         float inverse = amax > 0.0f ? 1.0f / amax : 0.0f;
@@ -222,9 +229,7 @@ static sq_status nf4_quantize(const char *tensor_name, const float *values, int6
             absmax[b] -= offset;
         for (int64_t j = 0; j < nested_count; j++) {
             int64_t begin = j * NESTED_BLOCK, end = begin + NESTED_BLOCK < blocks ? begin + NESTED_BLOCK : blocks;
-            float amax = 0.0f;
-            for (int64_t b = begin; b < end; b++)
-                amax = fmaxf(amax, fabsf(absmax[b]));
+            float amax = range_absmax(absmax, begin, end);
             nested[j] = amax;
             float inverse = amax > 0.0f ? 1.0f / amax : 0.0f;
             for (int64_t b = begin; b < end; b++)

@@ -99,30 +99,32 @@ sq_status sq_qtensor_attr_real(const sq_qtensor *qt, const char *name, double *o
     return SQ_OK;
 }
 
-sq_status sq_qtensor_attr_int(const sq_qtensor *qt, const char *name, int *out)
+/* The attribute as a whole number in [lo, hi]; `expected` names that range in the message. */
+static sq_status attr_whole(const sq_qtensor *qt, const char *name, int lo, int hi, const char *expected, int *out)
 {
     double value;
     sq_status st = sq_qtensor_attr_real(qt, name, &value);
     if (st != SQ_OK)
         return st;
-    if (!(value >= INT_MIN && value <= INT_MAX) || value != (double)(int)value)
-        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s): attribute %s = %g is not an integer", qt->name,
-                       qt->format, name, value);
+    if (!(value >= lo && value <= hi) || value != (double)(int)value)
+        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s): attribute %s = %g is not %s", qt->name, qt->format,
+                       name, value, expected);
     *out = (int)value;
     return SQ_OK;
 }
 
+sq_status sq_qtensor_attr_int(const sq_qtensor *qt, const char *name, int *out)
+{
+    return attr_whole(qt, name, INT_MIN, INT_MAX, "an integer", out);
+}
+
 sq_status sq_qtensor_attr_flag(const sq_qtensor *qt, const char *name, bool *out)
 {
-    double value;
-    sq_status st = sq_qtensor_attr_real(qt, name, &value);
-    if (st != SQ_OK)
-        return st;
-    if (value != 0.0 && value != 1.0)
-        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s): attribute %s = %g is not 0 or 1", qt->name, qt->format,
-                       name, value);
-    *out = value != 0.0;
-    return SQ_OK;
+    int value = 0;
+    sq_status st = attr_whole(qt, name, 0, 1, "0 or 1", &value);
+    if (st == SQ_OK)
+        *out = value != 0;
+    return st;
 }
 
 int64_t sq_qtensor_numel(const sq_qtensor *qt)

@@ -161,9 +161,10 @@ static int merge_score(const void *ctx, int32_t left, int32_t right, int32_t *me
     return 1;
 }
 
-sq_status sq_llama2c_tokenizer_encode(const sq_llama2c_tokenizer *tok, const char *text, size_t length,
-                                      sq_token_buffer *out)
+/* The kind's encode (sq_tokenizer_kind_ops): state is the sq_llama2c_tokenizer. */
+static sq_status l2c_encode(const void *state, const char *text, size_t length, sq_token_buffer *out)
 {
+    const sq_llama2c_tokenizer *tok = state;
     sq_status st = SQ_OK;
     sq_bpe_symbol *symbols = NULL;
     sq_bpe_workspace ws = {0};
@@ -220,9 +221,9 @@ cleanup:
 
 /* run.c decode, token by token: a piece after BOS loses its leading space,
  * and "<0xNN>" pieces are the byte NN. */
-sq_status sq_llama2c_tokenizer_decode(const sq_llama2c_tokenizer *tok, const int32_t *ids, size_t count,
-                                      sq_byte_buffer *out)
+static sq_status l2c_decode(const void *state, const int32_t *ids, size_t count, sq_byte_buffer *out)
 {
+    const sq_llama2c_tokenizer *tok = state;
     sq_status st = SQ_OK;
     int32_t prev = -1;
     SQ_TRY(sq_byte_buffer_append(out, "", 0));
@@ -275,16 +276,6 @@ static void l2c_info(const void *state, sq_tokenizer_info *info)
     info->vocab_size = info->entries = tok->count;
     info->exact_rows = 1;
     info->bos_id = SQ_LLAMA2C_BOS;
-}
-
-static sq_status l2c_encode(const void *state, const char *text, size_t length, sq_token_buffer *out)
-{
-    return sq_llama2c_tokenizer_encode(state, text, length, out);
-}
-
-static sq_status l2c_decode(const void *state, const int32_t *ids, size_t count, sq_byte_buffer *out)
-{
-    return sq_llama2c_tokenizer_decode(state, ids, count, out);
 }
 
 const sq_tokenizer_kind_ops sq_tokenizer_llama2c_kind = {

@@ -45,9 +45,5 @@ int sq_llama2c_tokenizer_recognise(const unsigned char *bytes, size_t size);
 sq_status sq_llama2c_tokenizer_load(const char *path, const unsigned char *bytes, size_t size,
                                     sq_llama2c_tokenizer **out);
 void sq_llama2c_tokenizer_free(sq_llama2c_tokenizer *tok);
-sq_status sq_llama2c_tokenizer_encode(const sq_llama2c_tokenizer *tok, const char *text, size_t length,
-                                      sq_token_buffer *out);
-sq_status sq_llama2c_tokenizer_decode(const sq_llama2c_tokenizer *tok, const int32_t *ids, size_t count,
-                                      sq_byte_buffer *out);
 
 #endif

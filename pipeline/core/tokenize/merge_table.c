@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenize/vocab_table.h"
+
 static uint64_t pair_key(int32_t left, int32_t right)
 {
     return (((uint64_t)(uint32_t)left << 32) | (uint32_t)right) + 1;
@@ -23,9 +25,7 @@ sq_status sq_merge_table_init(sq_merge_table *table, size_t expected_entries)
 {
     sq_status st = SQ_OK;
     memset(table, 0, sizeof(*table));
-    table->capacity = 16;
-    while (table->capacity < 2 * expected_entries + 1)
-        table->capacity *= 2;
+    table->capacity = sq_hash_table_capacity(expected_entries);
     SQ_TRY(sq_alloc(&table->keys, table->capacity, sizeof(uint64_t), "merge table"));
     SQ_TRY(sq_alloc(&table->ranks, table->capacity, sizeof(int32_t), "merge table"));
     SQ_TRY(sq_alloc(&table->merged, table->capacity, sizeof(int32_t), "merge table"));

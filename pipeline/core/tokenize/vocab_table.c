@@ -14,13 +14,19 @@ static uint64_t fnv1a(const char *key, size_t length)
     return h;
 }
 
+size_t sq_hash_table_capacity(size_t expected_entries)
+{
+    size_t capacity = 16;
+    while (capacity < 2 * expected_entries + 1)
+        capacity *= 2;
+    return capacity;
+}
+
 sq_status sq_vocab_table_init(sq_vocab_table *table, size_t expected_entries)
 {
     sq_status st = SQ_OK;
     memset(table, 0, sizeof(*table));
-    table->capacity = 16;
-    while (table->capacity < 2 * expected_entries + 1)
-        table->capacity *= 2;
+    table->capacity = sq_hash_table_capacity(expected_entries);
     SQ_TRY(sq_alloc(&table->keys, table->capacity, sizeof(char *), "vocabulary table"));
     SQ_TRY(sq_alloc(&table->key_lengths, table->capacity, sizeof(size_t), "vocabulary table"));
     SQ_TRY(sq_alloc(&table->ids, table->capacity, sizeof(int32_t), "vocabulary table"));

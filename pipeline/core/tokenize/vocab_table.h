@@ -17,6 +17,9 @@ typedef struct {
     size_t count;
 } sq_vocab_table;
 
+/* The slot count of an open-addressing table (this one, merge_table.h) for expected entries:
+ * a power of two, at least 16 and above twice the entries, so probe runs stay short. */
+size_t sq_hash_table_capacity(size_t expected_entries);
 sq_status sq_vocab_table_init(sq_vocab_table *table, size_t expected_entries);
 void sq_vocab_table_free(sq_vocab_table *table);
 /* Adds key -> id; a key already present keeps its first id (JSON objects in
