@@ -112,6 +112,22 @@ typedef struct sq_family {
     const char *ssm_guard;
 } sq_family;
 
+/* In a family's header: the typed accessors of its own config struct TYPE in
+ * sq_model_config.own, TYPE_of (mutable) and TYPE_c (const). */
+#define SQ_FAMILY_CONFIG_ACCESSORS(type)                                                                      \
+    static inline type *type##_of(sq_model_config *cfg) { return SQ_FAMILY_CONFIG(cfg, type); }              \
+    static inline const type *type##_c(const sq_model_config *cfg) { return SQ_FAMILY_CONFIG_CONST(cfg, type); }
+
+/* In a family's header: its forward pass, PREFIX_build, PREFIX_forward and PREFIX_free
+ * (the row's build, forward and free_state). */
+#define SQ_FAMILY_FORWARD_DECLARE(prefix)                                                                    \
+    sq_status prefix##_build(const sq_model_config *cfg, const struct sq_fw_source *src, void **out);        \
+    sq_status prefix##_forward(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,    \
+                               float *logits, const sq_forward_hooks *hooks);                                \
+    void prefix##_free(void *state)
+/* In a family's row: those three as its build, forward and free_state. */
+#define SQ_FAMILY_FORWARD(prefix) .build = prefix##_build, .forward = prefix##_forward, .free_state = prefix##_free
+
 const sq_family *sq_family_detect(const sq_tensor_set *set);
 const sq_family *sq_family_by_name(const char *name);
 /* All registered families (NULL-terminated), in detection order. */

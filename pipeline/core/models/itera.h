@@ -16,22 +16,18 @@ typedef struct {
     int expert_size;     /* f: expert / ffn w1 [f, d] */
 } sq_itera_config;
 
-static inline sq_itera_config *sq_itera_config_of(sq_model_config *cfg)
-{
-    return SQ_FAMILY_CONFIG(cfg, sq_itera_config);
-}
-static inline const sq_itera_config *sq_itera_config_c(const sq_model_config *cfg)
-{
-    return SQ_FAMILY_CONFIG_CONST(cfg, sq_itera_config);
-}
+SQ_FAMILY_CONFIG_ACCESSORS(sq_itera_config) /* sq_itera_config_of, sq_itera_config_c */
+
+/* The tensors around the blocks of both Itera-Lite models (this family and
+ * itera-transformer): learned position embedding, final LayerNorm, tied head. */
+#define SQ_ITERA_LITE_ENDS                                                                                 \
+    {.embedding = "embedding.weight", .position = "position_embedding.weight", .norm_weight = "norm.weight", \
+     .norm_bias = "norm.bias", .head = "lm_head.weight", .norm = SQ_NORM_LAYER}
 
 extern const sq_family sq_family_itera;
 
-/* The forward pass (models/itera_forward.c), the row's build / forward / free_state. */
-struct sq_fw_source;
-sq_status sq_itera_build(const sq_model_config *cfg, const struct sq_fw_source *src, void **out);
-sq_status sq_itera_forward(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,
-                           float *logits, const sq_forward_hooks *hooks);
-void sq_itera_free(void *state);
+/* The forward pass (models/itera_forward.c): sq_itera_build, sq_itera_forward and sq_itera_free, the row's
+ * build / forward / free_state. */
+SQ_FAMILY_FORWARD_DECLARE(sq_itera);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/itera.h" /* SQ_ITERA_LITE_ENDS */
 #include "models/itera_transformer.h"
 #include "models/param_table.h"
 
@@ -162,10 +163,6 @@ const sq_family sq_family_itera_transformer = {
     .validate = transformer_validate,
     .config_fields = transformer_config_fields,
     .tensors = transformer_rules,
-    .ends = {.embedding = "embedding.weight", .position = "position_embedding.weight",
-             .norm_weight = "norm.weight", .norm_bias = "norm.bias", .head = "lm_head.weight",
-             .norm = SQ_NORM_LAYER},
-    .build = sq_transformer_build,
-    .forward = sq_transformer_forward,
-    .free_state = sq_transformer_free,
+    .ends = SQ_ITERA_LITE_ENDS,
+    SQ_FAMILY_FORWARD(sq_transformer),
 };

@@ -10,22 +10,12 @@ typedef struct {
     int ffn_size;  /* I: blocks.0.ffn.w1.weight [I, d] */
 } sq_itera_transformer_config;
 
-static inline sq_itera_transformer_config *sq_itera_transformer_config_of(sq_model_config *cfg)
-{
-    return SQ_FAMILY_CONFIG(cfg, sq_itera_transformer_config);
-}
-static inline const sq_itera_transformer_config *sq_itera_transformer_config_c(const sq_model_config *cfg)
-{
-    return SQ_FAMILY_CONFIG_CONST(cfg, sq_itera_transformer_config);
-}
+SQ_FAMILY_CONFIG_ACCESSORS(sq_itera_transformer_config) /* sq_itera_transformer_config_of, sq_itera_transformer_config_c */
 
 extern const sq_family sq_family_itera_transformer;
 
-/* The forward pass (models/transformer_forward.c). */
-struct sq_fw_source;
-sq_status sq_transformer_build(const sq_model_config *cfg, const struct sq_fw_source *src, void **out);
-sq_status sq_transformer_forward(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,
-                                 float *logits, const sq_forward_hooks *hooks);
-void sq_transformer_free(void *state);
+/* The forward pass (models/transformer_forward.c): sq_transformer_build, sq_transformer_forward and sq_transformer_free, the row's
+ * build / forward / free_state. */
+SQ_FAMILY_FORWARD_DECLARE(sq_transformer);
 
 #endif

@@ -247,9 +247,7 @@ const sq_family sq_family_llama = {
     .tensors = llama_rules,
     /* no .ends: the names depend on the checkpoint's naming (llama_names.h), so
      * llama_forward.c loads its embedding, final RMSNorm and head itself */
-    .build = sq_llama_build,
-    .forward = sq_llama_forward,
-    .free_state = sq_llama_free,
+    SQ_FAMILY_FORWARD(sq_llama),
     .ffn_groups = llama_ffn_groups,
     .ffn_size = llama_ffn_size,
 };

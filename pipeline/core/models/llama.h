@@ -21,22 +21,12 @@ enum {
     SQ_ROPE_HALF = 2,     /* (x[i], x[i + hd/2]): HF weights, q/k rows permuted (rotate_half) */
 };
 
-static inline sq_llama_config *sq_llama_config_of(sq_model_config *cfg)
-{
-    return SQ_FAMILY_CONFIG(cfg, sq_llama_config);
-}
-static inline const sq_llama_config *sq_llama_config_c(const sq_model_config *cfg)
-{
-    return SQ_FAMILY_CONFIG_CONST(cfg, sq_llama_config);
-}
+SQ_FAMILY_CONFIG_ACCESSORS(sq_llama_config) /* sq_llama_config_of, sq_llama_config_c */
 
 extern const sq_family sq_family_llama;
 
-/* The forward pass (models/llama_forward.c). */
-struct sq_fw_source;
-sq_status sq_llama_build(const sq_model_config *cfg, const struct sq_fw_source *src, void **out);
-sq_status sq_llama_forward(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,
-                           float *logits, const sq_forward_hooks *hooks);
-void sq_llama_free(void *state);
+/* The forward pass (models/llama_forward.c): sq_llama_build, sq_llama_forward and sq_llama_free, the row's
+ * build / forward / free_state. */
+SQ_FAMILY_FORWARD_DECLARE(sq_llama);
 
 #endif

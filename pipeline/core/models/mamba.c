@@ -277,8 +277,6 @@ const sq_family sq_family_mamba = {
     .tensors = mamba_rules,
     /* no .ends: "backbone." is optional in the names (mamba_names.h), so
      * mamba_forward.c loads its embedding, final RMSNorm and head itself */
-    .build = sq_mamba_build,
-    .forward = sq_mamba_forward,
-    .free_state = sq_mamba_free,
+    SQ_FAMILY_FORWARD(sq_mamba),
     .ssm_guard = SQ_SSM_GUARD_REASON,
 };

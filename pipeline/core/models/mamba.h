@@ -16,22 +16,12 @@ typedef struct {
     int ssm_heads;       /* Mamba-2: heads (A_log [heads]) */
 } sq_mamba_config;
 
-static inline sq_mamba_config *sq_mamba_config_of(sq_model_config *cfg)
-{
-    return SQ_FAMILY_CONFIG(cfg, sq_mamba_config);
-}
-static inline const sq_mamba_config *sq_mamba_config_c(const sq_model_config *cfg)
-{
-    return SQ_FAMILY_CONFIG_CONST(cfg, sq_mamba_config);
-}
+SQ_FAMILY_CONFIG_ACCESSORS(sq_mamba_config) /* sq_mamba_config_of, sq_mamba_config_c */
 
 extern const sq_family sq_family_mamba;
 
-/* The forward pass (models/mamba_forward.c). */
-struct sq_fw_source;
-sq_status sq_mamba_build(const sq_model_config *cfg, const struct sq_fw_source *src, void **out);
-sq_status sq_mamba_forward(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,
-                           float *logits, const sq_forward_hooks *hooks);
-void sq_mamba_free(void *state);
+/* The forward pass (models/mamba_forward.c): sq_mamba_build, sq_mamba_forward and sq_mamba_free, the row's
+ * build / forward / free_state. */
+SQ_FAMILY_FORWARD_DECLARE(sq_mamba);
 
 #endif
