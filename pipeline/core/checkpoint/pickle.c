@@ -75,14 +75,9 @@ static sq_status value_new(unpickler *u, sq_pickle_kind kind, sq_pickle_value **
                        "pickle %s holds over %zu objects (at offset %zu); a checkpoint's pickle holds far fewer: "
                        "refusing it",
                        u->where, PK_MAX_VALUES, u->op_offset);
-    if (pk->count == pk->capacity) {
-        size_t capacity = pk->capacity ? 2 * pk->capacity : 256;
-        sq_pickle_value **grown = realloc(pk->values, capacity * sizeof *grown);
-        if (grown == NULL)
-            return sq_fail(SQ_ERR_RUN, "out of memory unpickling %s", u->where);
-        pk->values = grown;
-        pk->capacity = capacity;
-    }
+    sq_status st = sq_grow(&pk->values, &pk->capacity, pk->count + 1, sizeof *pk->values, 256, "the pickle's objects");
+    if (st != SQ_OK)
+        return st;
     v = calloc(1, sizeof *v);
     if (v == NULL)
         return sq_fail(SQ_ERR_RUN, "out of memory unpickling %s", u->where);
@@ -94,25 +89,15 @@ static sq_status value_new(unpickler *u, sq_pickle_kind kind, sq_pickle_value **
 }
 
 /* Makes room for `slots` more item pointers. */
-static sq_status items_reserve(unpickler *u, sq_pickle_value *container, size_t used, size_t slots)
+static sq_status items_reserve(sq_pickle_value *container, size_t used, size_t slots)
 {
-    if (used + slots > container->capacity) {
-        size_t capacity = container->capacity ? 2 * container->capacity : 8;
-        sq_pickle_value **grown;
-        while (capacity < used + slots)
-            capacity *= 2;
-        grown = realloc(container->items, capacity * sizeof *grown);
-        if (grown == NULL)
-            return sq_fail(SQ_ERR_RUN, "out of memory unpickling %s", u->where);
-        container->items = grown;
-        container->capacity = capacity;
-    }
-    return SQ_OK;
+    return sq_grow(&container->items, &container->capacity, used + slots, sizeof *container->items, 8,
+                   "a pickled container");
 }
 
-static sq_status value_append(unpickler *u, sq_pickle_value *container, sq_pickle_value *item)
+static sq_status value_append(sq_pickle_value *container, sq_pickle_value *item)
 {
-    sq_status st = items_reserve(u, container, container->count, 1);
+    sq_status st = items_reserve(container, container->count, 1);
     if (st == SQ_OK)
         container->items[container->count++] = item;
     return st;
@@ -120,9 +105,9 @@ static sq_status value_append(unpickler *u, sq_pickle_value *container, sq_pickl
 
 /* A DICT's items are key, value pairs; count counts pairs.  Like pickle.py's
  * SETITEM a later equal key wins: lookups (sq_pickle_dict_get) scan from the end. */
-static sq_status dict_set(unpickler *u, sq_pickle_value *dict, sq_pickle_value *key, sq_pickle_value *value)
+static sq_status dict_set(sq_pickle_value *dict, sq_pickle_value *key, sq_pickle_value *value)
 {
-    sq_status st = items_reserve(u, dict, 2 * dict->count, 2);
+    sq_status st = items_reserve(dict, 2 * dict->count, 2);
     if (st == SQ_OK) {
         dict->items[2 * dict->count] = key;
         dict->items[2 * dict->count + 1] = value;
@@ -179,14 +164,9 @@ static sq_status take_uint(unpickler *u, int n, uint64_t *out)
 
 static sq_status push(unpickler *u, sq_pickle_value *v)
 {
-    if (u->depth == u->stack_capacity) {
-        size_t capacity = u->stack_capacity ? 2 * u->stack_capacity : 64;
-        sq_pickle_value **grown = realloc(u->stack, capacity * sizeof *grown);
-        if (grown == NULL)
-            return sq_fail(SQ_ERR_RUN, "out of memory unpickling %s", u->where);
-        u->stack = grown;
-        u->stack_capacity = capacity;
-    }
+    sq_status st = sq_grow(&u->stack, &u->stack_capacity, u->depth + 1, sizeof *u->stack, 64, "the pickle stack");
+    if (st != SQ_OK)
+        return st;
     u->stack[u->depth++] = v;
     return SQ_OK;
 }
@@ -217,14 +197,10 @@ static sq_status top(unpickler *u, sq_pickle_value **out)
 
 static sq_status push_mark(unpickler *u)
 {
-    if (u->mark_count == u->mark_capacity) {
-        size_t capacity = u->mark_capacity ? 2 * u->mark_capacity : 16;
-        size_t *grown = realloc(u->marks, capacity * sizeof *grown);
-        if (grown == NULL)
-            return sq_fail(SQ_ERR_RUN, "out of memory unpickling %s", u->where);
-        u->marks = grown;
-        u->mark_capacity = capacity;
-    }
+    sq_status st = sq_grow(&u->marks, &u->mark_capacity, u->mark_count + 1, sizeof *u->marks, 16,
+                           "the pickle's marks");
+    if (st != SQ_OK)
+        return st;
     u->marks[u->mark_count++] = u->depth;
     return SQ_OK;
 }
@@ -373,7 +349,7 @@ static sq_status collect_marked(unpickler *u, sq_pickle_kind kind)
                        u->op_offset);
     st = value_new(u, kind, &v);
     for (size_t i = start; st == SQ_OK && i < u->depth; i += (kind == SQ_PK_DICT) ? 2 : 1)
-        st = (kind == SQ_PK_DICT) ? dict_set(u, v, u->stack[i], u->stack[i + 1]) : value_append(u, v, u->stack[i]);
+        st = (kind == SQ_PK_DICT) ? dict_set(v, u->stack[i], u->stack[i + 1]) : value_append(v, u->stack[i]);
     if (st != SQ_OK)
         return st;
     u->depth = start;
@@ -390,7 +366,7 @@ static sq_status tuple_of(unpickler *u, int n)
     if (st == SQ_OK)
         st = value_new(u, SQ_PK_TUPLE, &v);
     for (int i = 0; i < n && st == SQ_OK; i++)
-        st = value_append(u, v, items[i]);
+        st = value_append(v, items[i]);
     return st == SQ_OK ? push(u, v) : st;
 }
 
@@ -413,7 +389,7 @@ static sq_status add_items(unpickler *u, size_t start, int pairs)
                        u->where, u->op_offset);
     /* An opaque object (a dict or list subclass) is only printed: its items are dropped. */
     for (size_t i = start; st == SQ_OK && target->kind != SQ_PK_OBJECT && i < u->depth; i += pairs ? 2 : 1)
-        st = pairs ? dict_set(u, target, u->stack[i], u->stack[i + 1]) : value_append(u, target, u->stack[i]);
+        st = pairs ? dict_set(target, u->stack[i], u->stack[i + 1]) : value_append(target, u->stack[i]);
     u->depth = start;
     return st;
 }

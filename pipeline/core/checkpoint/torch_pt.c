@@ -354,14 +354,10 @@ static int records_alias(const tensor_record *a, const tensor_record *b)
 
 static sq_status remember_placed(torch_reader *r, const tensor_record *rec)
 {
-    if (r->placed_count == r->placed_capacity) {
-        size_t capacity = r->placed_capacity ? 2 * r->placed_capacity : 64;
-        placed_tensor *grown = realloc(r->placed, capacity * sizeof *grown);
-        if (grown == NULL)
-            return sq_fail(SQ_ERR_RUN, "out of memory");
-        r->placed = grown;
-        r->placed_capacity = capacity;
-    }
+    sq_status st = sq_grow(&r->placed, &r->placed_capacity, r->placed_count + 1, sizeof *r->placed, 64,
+                           "the placed tensors");
+    if (st != SQ_OK)
+        return st;
     r->placed[r->placed_count].record = *rec;
     r->placed[r->placed_count].index = r->set->count - 1;
     r->placed_count++;

@@ -611,14 +611,8 @@ static sq_status read_quantized(hid_t tensors, const char *name, sq_tensor_set *
         qt.buffer_count++;
     }
     if (keep) { /* packed as stored; the set gets the name and shape with no data */
-        if (keep->count == keep->capacity) {
-            size_t capacity = keep->capacity ? 2 * keep->capacity : 32;
-            sq_qtensor *grown = realloc(keep->tensors, capacity * sizeof *grown);
-            if (grown == NULL)
-                SQ_FAIL(SQ_ERR_RUN, "out of memory for the packed tensors");
-            keep->tensors = grown;
-            keep->capacity = capacity;
-        }
+        SQ_TRY(sq_grow(&keep->tensors, &keep->capacity, keep->count + 1, sizeof *keep->tensors, 32,
+                       "the packed tensors"));
         SQ_TRY(sq_tensor_set_add(set, name, SQ_DTYPE_F32, qt.ndim, qt.shape, NULL, NULL));
         keep->tensors[keep->count++] = qt;
         memset(&qt, 0, sizeof qt);

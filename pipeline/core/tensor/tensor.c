@@ -84,14 +84,9 @@ sq_status sq_tensor_set_add(sq_tensor_set *set, const char *name, sq_dtype dtype
                        SQ_MAX_DIMS);
     if (sq_tensor_set_find(set, name) != NULL)
         return sq_fail(SQ_ERR_INPUT, "tensor '%s' appears twice", name);
-    if (set->count == set->capacity) {
-        size_t capacity = set->capacity ? 2 * set->capacity : 64;
-        sq_tensor *grown = realloc(set->tensors, capacity * sizeof *grown);
-        if (grown == NULL)
-            return sq_fail(SQ_ERR_RUN, "out of memory growing tensor list");
-        set->tensors = grown;
-        set->capacity = capacity;
-    }
+    sq_status st = sq_grow(&set->tensors, &set->capacity, set->count + 1, sizeof *set->tensors, 64, "the tensor list");
+    if (st != SQ_OK)
+        return st;
     t = &set->tensors[set->count];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);

@@ -20,14 +20,9 @@ static int before(const struct sq_bpe_candidate *a, const struct sq_bpe_candidat
 
 static sq_status heap_push(sq_bpe_workspace *ws, struct sq_bpe_candidate c)
 {
-    if (ws->heap_count == ws->heap_capacity) {
-        size_t capacity = ws->heap_capacity ? 2 * ws->heap_capacity : 256;
-        struct sq_bpe_candidate *grown = realloc(ws->heap, capacity * sizeof(*grown));
-        if (!grown)
-            return sq_fail(SQ_ERR_RUN, "out of memory growing the BPE heap to %zu pairs", capacity);
-        ws->heap = grown;
-        ws->heap_capacity = capacity;
-    }
+    sq_status st = sq_grow(&ws->heap, &ws->heap_capacity, ws->heap_count + 1, sizeof *ws->heap, 256, "the BPE heap");
+    if (st != SQ_OK)
+        return st;
     size_t i = ws->heap_count++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;

@@ -6,14 +6,9 @@
 
 sq_status sq_token_buffer_push(sq_token_buffer *buf, int32_t id)
 {
-    if (buf->count == buf->capacity) {
-        size_t capacity = buf->capacity ? 2 * buf->capacity : 1024;
-        int32_t *grown = realloc(buf->ids, capacity * sizeof(int32_t));
-        if (!grown)
-            return sq_fail(SQ_ERR_RUN, "out of memory growing the token buffer to %zu ids", capacity);
-        buf->ids = grown;
-        buf->capacity = capacity;
-    }
+    sq_status st = sq_grow(&buf->ids, &buf->capacity, buf->count + 1, sizeof *buf->ids, 1024, "the token buffer");
+    if (st != SQ_OK)
+        return st;
     buf->ids[buf->count++] = id;
     return SQ_OK;
 }

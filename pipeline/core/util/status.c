@@ -46,6 +46,28 @@ const char *sq_status_name(sq_status st)
     return "error";
 }
 
+sq_status sq_grow(void *items_ptr, size_t *capacity, size_t needed, size_t item_size, size_t first,
+                  const char *what)
+{
+    void **items = items_ptr;
+    size_t next = *capacity ? *capacity : first;
+    if (needed <= *capacity)
+        return SQ_OK;
+    while (next < needed) {
+        if (next > ((size_t)-1) / 2)
+            return sq_fail(SQ_ERR_RUN, "out of memory growing %s past %zu items", what, next);
+        next *= 2;
+    }
+    if (next > ((size_t)-1) / item_size)
+        return sq_fail(SQ_ERR_RUN, "out of memory growing %s to %zu items", what, next);
+    void *grown = realloc(*items, next * item_size);
+    if (grown == NULL)
+        return sq_fail(SQ_ERR_RUN, "out of memory growing %s to %zu items", what, next);
+    *items = grown;
+    *capacity = next;
+    return SQ_OK;
+}
+
 sq_status sq_alloc(void *out_ptr, size_t count, size_t size, const char *what)
 {
     void **out = out_ptr;

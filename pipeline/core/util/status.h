@@ -41,6 +41,11 @@ const char *sq_status_name(sq_status st);
 /* Allocation that fails with a message instead of returning NULL silently. */
 #include <stddef.h>
 sq_status sq_alloc(void *out_ptr, size_t count, size_t size, const char *what);
+/* Room for `needed` items of item_size in the growing array *items_ptr of *capacity items:
+ * the capacity doubles (from `first` when 0) until it holds them.  Out of memory, the
+ * array and capacity stay as they were and the message names `what`. */
+sq_status sq_grow(void *items_ptr, size_t *capacity, size_t needed, size_t item_size, size_t first,
+                  const char *what);
 
 #define SQ_TRY(expr)                  \
     do {                              \
