@@ -273,14 +273,7 @@ static void run_readers(const char *path, const object_list *list)
     if (st == SQ_OK)
         H5Fclose(file);
     fuzz_check_status(st);
-    {
-        sq_loaded_model model;
-        memset(&model, 0, sizeof model);
-        st = sq_model_load(path, NULL, NULL, &model);
-        if (st == SQ_OK)
-            sq_loaded_model_free(&model);
-        fuzz_check_status(st);
-    }
+    fuzz_check_model_load(path);
     {
         sq_calib_file calib;
         memset(&calib, 0, sizeof calib);

@@ -62,11 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sq_run_config cfg;
     sq_status st;
     fuzz_quiet();
-    text = malloc(size + 1);
+    text = fuzz_text(data, size);
     if (text == NULL)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     st = sq_yaml_load_string(&doc, text, "fuzz.yaml");
     if (st == SQ_OK) {
         check_round_trip(doc.root);

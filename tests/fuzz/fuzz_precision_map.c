@@ -25,11 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sq_status st;
     int loaded;
     fuzz_quiet();
-    text = malloc(size + 1);
+    text = fuzz_text(data, size);
     if (text == NULL)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     memset(&map, 0, sizeof map);
     st = sq_yaml_load_string(&doc, text, "fuzz-map.yaml");
     loaded = st == SQ_OK;

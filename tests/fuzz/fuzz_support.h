@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "modelio/loader.h"
 #include "util/log.h"
 #include "util/status.h"
 
@@ -49,6 +50,17 @@ static inline const char *fuzz_write_file(const char *tag, const char *suffix, c
     return path;
 }
 
+/* The input as a NUL-terminated string (the config readers take text); NULL when out of memory. */
+static inline char *fuzz_text(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (text != NULL) {
+        memcpy(text, data, size);
+        text[size] = '\0';
+    }
+    return text;
+}
+
 /* An error must carry a message: a reader that fails silently is a bug too. */
 static inline void fuzz_check_status(sq_status st)
 {
@@ -57,6 +69,17 @@ static inline void fuzz_check_status(sq_status st)
     if (st != SQ_OK && st != SQ_ERR_USAGE && st != SQ_ERR_INPUT && st != SQ_ERR_RUN)
         abort();
     sq_error_clear();
+}
+
+/* The file as a runnable model (modelio/loader.h), any format: loads or fails with a message. */
+static inline void fuzz_check_model_load(const char *path)
+{
+    sq_loaded_model model;
+    memset(&model, 0, sizeof model);
+    sq_status st = sq_model_load(path, NULL, NULL, &model);
+    if (st == SQ_OK)
+        sq_loaded_model_free(&model);
+    fuzz_check_status(st);
 }
 
 #endif

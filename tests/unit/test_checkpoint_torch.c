@@ -160,6 +160,24 @@ static void assert_pickle_refused(const pk_buf *b, const char *needle)
     work_dir_remove();
 }
 
+/* path read by reader (sq_torch_read, or sq_checkpoint_read by the file's first bytes):
+ * it loads, holding count tensors. */
+static void read_ok(sq_status (*reader)(const char *, sq_tensor_set *), const char *path, sq_tensor_set *set,
+                    size_t count)
+{
+    sq_status st = reader(path, set);
+    ck_assert_msg(st == SQ_OK, "%s: %s", path, sq_error_message());
+    ck_assert_uint_eq(set->count, count);
+}
+
+/* The tensor name of the set, which must be there with this dtype. */
+static const sq_tensor *must_find_of(const sq_tensor_set *set, const char *name, sq_dtype dtype)
+{
+    const sq_tensor *t = must_find(set, name);
+    ck_assert_int_eq(t->dtype, dtype);
+    return t;
+}
+
 /* An archive whose data.pkl is an empty dict, beside the entry `entry` holding data:
  * reading it must fail with an input error whose message contains needle. */
 static void assert_archive_refused(const char *file, const char *entry, const char *data, const char *needle)
@@ -181,16 +199,14 @@ START_TEST(test_plain_state_dict)
 {
     sq_tensor_set set;
     const sq_tensor *t;
-    ck_assert_int_eq(sq_torch_read(FIXTURE("plain_state_dict.pt"), &set), SQ_OK);
-    ck_assert_uint_eq(set.count, 3);
+    read_ok(sq_torch_read, FIXTURE("plain_state_dict.pt"), &set, 3);
     ck_assert_str_eq(set.tensors[0].name, "emb.weight");
     ck_assert_str_eq(set.tensors[1].name, "lin.weight");
     ck_assert_str_eq(set.tensors[2].name, "lin.bias");
     ck_assert_str_eq(set.source_format, "pytorch-zip");
     ck_assert_str_eq(set.source_path, FIXTURE("plain_state_dict.pt"));
     ck_assert_uint_eq(set.meta_count, 0);
-    t = must_find(&set, "emb.weight");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_F32);
+    t = must_find_of(&set, "emb.weight", SQ_DTYPE_F32);
     ck_assert_int_eq(t->ndim, 2);
     ck_assert_int_eq(t->shape[0], 5);
     ck_assert_int_eq(t->shape[1], 4);
@@ -212,40 +228,30 @@ START_TEST(test_every_dtype)
 {
     sq_tensor_set set;
     const sq_tensor *t;
-    ck_assert_int_eq(sq_checkpoint_read(FIXTURE("dtypes.pt"), &set), SQ_OK);
-    ck_assert_uint_eq(set.count, 9);
-    t = must_find(&set, "h");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_F16);
+    read_ok(sq_checkpoint_read, FIXTURE("dtypes.pt"), &set, 9);
+    t = must_find_of(&set, "h", SQ_DTYPE_F16);
     ck_assert_int_eq(t->shape[0], 2);
     ck_assert_int_eq(t->shape[1], 3);
     for (int i = 0; i < 6; i++)
         ck_assert_float_eq(sq_f16_to_f32(((const uint16_t *)t->data)[i]), i * 0.5f);
-    t = must_find(&set, "b");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_BF16);
+    t = must_find_of(&set, "b", SQ_DTYPE_BF16);
     for (int i = 0; i < 6; i++)
         ck_assert_float_eq(sq_bf16_to_f32(((const uint16_t *)t->data)[i]), i * 0.25f - 0.5f);
-    t = must_find(&set, "d");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_F64);
+    t = must_find_of(&set, "d", SQ_DTYPE_F64);
     ck_assert(((const double *)t->data)[0] == 1.0 / 3);
     ck_assert(((const double *)t->data)[1] == 2.0 / 3);
-    t = must_find(&set, "l");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_I64);
+    t = must_find_of(&set, "l", SQ_DTYPE_I64);
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(((const int64_t *)t->data)[i], i - 2);
-    t = must_find(&set, "i");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_I32);
+    t = must_find_of(&set, "i", SQ_DTYPE_I32);
     ck_assert_int_eq(((const int32_t *)t->data)[1], -7);
-    t = must_find(&set, "s");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_I16);
+    t = must_find_of(&set, "s", SQ_DTYPE_I16);
     ck_assert_int_eq(((const int16_t *)t->data)[1], -300);
-    t = must_find(&set, "c");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_I8);
+    t = must_find_of(&set, "c", SQ_DTYPE_I8);
     ck_assert_int_eq(((const int8_t *)t->data)[0], -128);
-    t = must_find(&set, "u");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_U8);
+    t = must_find_of(&set, "u", SQ_DTYPE_U8);
     ck_assert_int_eq(((const uint8_t *)t->data)[1], 255);
-    t = must_find(&set, "flag");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_BOOL);
+    t = must_find_of(&set, "flag", SQ_DTYPE_BOOL);
     ck_assert_int_eq(((const uint8_t *)t->data)[0], 1);
     ck_assert_int_eq(((const uint8_t *)t->data)[1], 0);
     ck_assert_int_eq(((const uint8_t *)t->data)[2], 1);
@@ -257,8 +263,7 @@ START_TEST(test_nested_wrappers_and_meta)
 {
     sq_tensor_set set;
     const char *config;
-    ck_assert_int_eq(sq_torch_read(FIXTURE("nested.pt"), &set), SQ_OK);
-    ck_assert_uint_eq(set.count, 1);
+    read_ok(sq_torch_read, FIXTURE("nested.pt"), &set, 1);
     ck_assert_float_eq(f32_at(must_find(&set, "w"), 3), 3.0f);
     ck_assert_str_eq(sq_tensor_set_meta(&set, "epoch"), "7");
     ck_assert_str_eq(sq_tensor_set_meta(&set, "model.arch"), "'tiny-mlp'");
@@ -275,8 +280,7 @@ START_TEST(test_tied_weights_and_views)
 {
     sq_tensor_set set;
     const sq_tensor *t;
-    ck_assert_int_eq(sq_torch_read(FIXTURE("tied_views.pt"), &set), SQ_OK);
-    ck_assert_uint_eq(set.count, 8);
+    read_ok(sq_torch_read, FIXTURE("tied_views.pt"), &set, 8);
     t = must_find(&set, "embedding.weight");
     ck_assert_ptr_null(t->alias_of);
     ck_assert_float_eq(f32_at(t, 7), 107.0f);
@@ -317,8 +321,7 @@ END_TEST
 START_TEST(test_custom_class_config_is_opaque)
 {
     sq_tensor_set set;
-    ck_assert_int_eq(sq_torch_read(FIXTURE("custom_config.pt"), &set), SQ_OK);
-    ck_assert_uint_eq(set.count, 1);
+    read_ok(sq_torch_read, FIXTURE("custom_config.pt"), &set, 1);
     ck_assert_str_eq(sq_tensor_set_meta(&set, "config"),
                      "<opaque models.config.IteraLiteConfig(vocab_size=2000, hidden_size=64, num_layers=4)>");
     ck_assert_str_eq(sq_tensor_set_meta(&set, "compression_ratio"), "3.5");
@@ -350,11 +353,9 @@ START_TEST(test_itera_lite_checkpoint)
     sq_tensor_set set;
     const sq_tensor *t;
     uint32_t bits;
-    ck_assert_int_eq(sq_checkpoint_read(ITERA, &set), SQ_OK);
-    ck_assert_uint_eq(set.count, 61);
+    read_ok(sq_checkpoint_read, ITERA, &set, 61);
     ck_assert_str_eq(set.source_format, "pytorch-zip");
-    t = must_find(&set, "embedding.weight");
-    ck_assert_int_eq(t->dtype, SQ_DTYPE_F32);
+    t = must_find_of(&set, "embedding.weight", SQ_DTYPE_F32);
     ck_assert_int_eq(t->ndim, 2);
     ck_assert_int_eq(t->shape[0], 2000);
     ck_assert_int_eq(t->shape[1], 64);

@@ -16,6 +16,16 @@ static sq_status parse_text(const char *text, sq_precision_map *map, sq_yaml_doc
     return sq_precision_map_parse(doc->root, map);
 }
 
+/* Parsing text must fail as a usage error whose message contains needle. */
+static void expect_parse_refused(const char *text, const char *needle)
+{
+    sq_yaml_doc doc = {0};
+    sq_precision_map map;
+    ck_assert_int_eq(parse_text(text, &map, &doc), SQ_ERR_USAGE);
+    assert_message_has(needle);
+    sq_yaml_free(&doc);
+}
+
 /* A few Itera-Lite names: index 0..7. */
 static const char *const itera_names[] = {
     "embedding.weight",                      /* 0 */
@@ -88,13 +98,8 @@ END_TEST
 
 START_TEST(malformed_pattern_names_its_line)
 {
-    sq_yaml_doc doc = {0};
-    sq_precision_map map;
-    sq_status st = parse_text("rules:\n  - pattern: \"layers.{a,b.weight\"\n    format: fp16\n", &map, &doc);
-    ck_assert_int_eq(st, SQ_ERR_USAGE);
-    assert_message_has("map.yaml:2:");
+    expect_parse_refused("rules:\n  - pattern: \"layers.{a,b.weight\"\n    format: fp16\n", "map.yaml:2:");
     assert_message_has("'{' without '}'");
-    sq_yaml_free(&doc);
 }
 END_TEST
 
@@ -130,53 +135,28 @@ END_TEST
 
 START_TEST(unknown_format_names_line_and_column)
 {
-    sq_yaml_doc doc = {0};
-    sq_precision_map map;
-    sq_status st = parse_text("rules:\n"
-                              "  - pattern: embedding.weight\n"
-                              "    format: int3\n",
-                              &map, &doc);
-    ck_assert_int_eq(st, SQ_ERR_USAGE);
-    assert_message_has("map.yaml:3:13");
+    expect_parse_refused("rules:\n"
+                         "  - pattern: embedding.weight\n"
+                         "    format: int3\n",
+                         "map.yaml:3:13");
     assert_message_has("unknown format 'int3'");
     assert_message_has("nf4"); /* lists the known formats */
-    sq_yaml_free(&doc);
 }
 END_TEST
 
 START_TEST(unknown_option_names_line_and_column)
 {
-    sq_yaml_doc doc = {0};
-    sq_precision_map map;
     /* block_size is an nf4/int4 option, not int8's */
-    sq_status st = parse_text("rules:\n"
-                              "  - pattern: embedding.weight\n"
-                              "    format: int8\n"
-                              "    block_size: 64\n",
-                              &map, &doc);
-    ck_assert_int_eq(st, SQ_ERR_USAGE);
-    assert_message_has("map.yaml:4:5");
+    expect_parse_refused("rules:\n"
+                         "  - pattern: embedding.weight\n"
+                         "    format: int8\n"
+                         "    block_size: 64\n",
+                         "map.yaml:4:5");
     assert_message_has("format 'int8' has no option 'block_size'");
-    sq_yaml_free(&doc);
-
-    memset(&doc, 0, sizeof doc);
-    st = parse_text("default:\n  format: nf4\n  blocksize: 64\n", &map, &doc);
-    ck_assert_int_eq(st, SQ_ERR_USAGE);
-    assert_message_has("map.yaml:3:3");
+    expect_parse_refused("default:\n  format: nf4\n  blocksize: 64\n", "map.yaml:3:3");
     assert_message_has("unknown key 'blocksize'");
-    sq_yaml_free(&doc);
-
-    memset(&doc, 0, sizeof doc);
-    st = parse_text("default:\n  format: nf4\n  block_size: many\n", &map, &doc);
-    ck_assert_int_eq(st, SQ_ERR_USAGE);
-    assert_message_has("map.yaml:3:15");
-    sq_yaml_free(&doc);
-
-    memset(&doc, 0, sizeof doc);
-    st = parse_text("rules: []\ndefaults: fp16\n", &map, &doc);
-    ck_assert_int_eq(st, SQ_ERR_USAGE);
-    assert_message_has("defaults");
-    sq_yaml_free(&doc);
+    expect_parse_refused("default:\n  format: nf4\n  block_size: many\n", "map.yaml:3:15");
+    expect_parse_refused("rules: []\ndefaults: fp16\n", "defaults");
 }
 END_TEST
 
