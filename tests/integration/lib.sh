@@ -20,6 +20,10 @@
 #   json FILE KEY             a top-level field of a JSON file, as Python's repr
 #   sq_log_sbatch             every sbatch call of the script appended to $WORK/sbatch.log (a wrapper
 #                             first on PATH that logs, then runs the real sbatch)
+#   llama_cpp_configs MODEL TOKENS
+#                             $WORK/export.yaml (MODEL with the bundled BPE tokenizer) and $WORK/eval.yaml
+#                             (MODEL on the u16 token file TOKENS, 8 windows of 64): the runs compared with
+#                             llama.cpp (test_gguf_llama.sh, tests/js/test_llama_cpp.sh)
 #   micro_config FILE         the model and data sections of a run config for the Itera-Lite micro
 #                             checkpoint ($MICRO) and its TinyStories text; the caller appends the rest
 #   austen_config FILE CHECKPOINT CAL_END EVAL_END [TOKENIZER]
@@ -76,6 +80,25 @@ data:
   tokenizer: ${5:-bytes}
   calibration: {path: $DATA/bundled/austen_train.txt, end: $3}
   evaluation: {path: $DATA/bundled/austen_val.txt, end: $4}
+EOF
+}
+
+llama_cpp_configs() {
+  cat > "$WORK/export.yaml" <<EOF
+model:
+  checkpoint: $1
+data:
+  tokenizer: $DATA/bundled/bpe512/tokenizer.json
+EOF
+  cat > "$WORK/eval.yaml" <<EOF
+model:
+  checkpoint: $1
+data:
+  tokenizer: bytes
+  evaluation: {path: $2, format: u16}
+evaluate:
+  window_length: 64
+  max_windows: 8
 EOF
 }
 

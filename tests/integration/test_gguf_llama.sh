@@ -21,23 +21,8 @@ MODEL=$DATA/bundled/llama_tiny/model.safetensors
 REF=$DATA/gguf/llama_cpp_reference.json
 
 # The export config is the one make_llama_cpp_golden.sh uses (same run name and variant: same bytes).
-cat > "$WORK/export.yaml" <<EOF
-run: llama_tiny
-model:
-  checkpoint: $MODEL
-data:
-  tokenizer: $DATA/bundled/bpe512/tokenizer.json
-EOF
-cat > "$WORK/eval.yaml" <<EOF
-model:
-  checkpoint: $MODEL
-data:
-  tokenizer: bytes
-  evaluation: {path: $DATA/gguf/austen_val_4000.u16, format: u16}
-evaluate:
-  window_length: 64
-  max_windows: 8
-EOF
+llama_cpp_configs "$MODEL" "$DATA/gguf/austen_val_4000.u16"
+echo "run: llama_tiny" >> "$WORK/export.yaml"
 # the widened Llama (rows of whole k-quant super-blocks), built deterministically from llama_tiny
 /usr/bin/python3 "$(dirname "$0")/../reference/make_llama_wide.py" "$WORK/llama_wide"
 # a random Mamba-2 (tests/data/golden/mamba2_random) with its embedding grown to the bundled tokenizer

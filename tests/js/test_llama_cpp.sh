@@ -20,22 +20,7 @@ MODEL=$DATA/bundled/llama_tiny/model.safetensors
 $PY "$JS/../reference/ggml_libggml_check.py" \
   "$JS/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so" || fail "ggml's reference quantizers"
 
-cat > "$WORK/export.yaml" <<EOF
-model:
-  checkpoint: $MODEL
-data:
-  tokenizer: $DATA/bundled/bpe512/tokenizer.json
-EOF
-cat > "$WORK/eval.yaml" <<EOF
-model:
-  checkpoint: $MODEL
-data:
-  tokenizer: bytes
-  evaluation: {path: $WORK/tokens.u16, format: u16}
-evaluate:
-  window_length: 64
-  max_windows: 8
-EOF
+llama_cpp_configs "$MODEL" "$WORK/tokens.u16"
 for f in fp32 fp16 q8_0 q4_0 q4_k q6_k q4_1; do
   echo "default: $f" > "$WORK/$f.yaml"
   "$BUILD/squeeze-compress" --config "$WORK/export.yaml" --model "$MODEL" --map "$WORK/$f.yaml" \
