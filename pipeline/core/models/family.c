@@ -59,3 +59,17 @@ bool sq_family_keep_full_precision(const sq_family *family, const char *tensor_n
 {
     return family && family->tensors && sq_param_keep_in(family->tensors, tensor_name, reason);
 }
+
+sq_status sq_family_require_final(const sq_family *family, const sq_tensor_set *set, const sq_model_config *cfg)
+{
+    const sq_family_ends *ends = &family->ends;
+    const int64_t d = cfg->hidden_size;
+    sq_status st = SQ_OK;
+    SQ_TRY(sq_param_require_shape(set, ends->norm_weight, 1, d, 0, 0));
+    if (ends->norm_bias)
+        SQ_TRY(sq_param_require_shape(set, ends->norm_bias, 1, d, 0, 0));
+    if (sq_tensor_set_find(set, ends->head))
+        SQ_TRY(sq_param_require_shape(set, ends->head, 2, cfg->vocab_size, d, 0));
+cleanup:
+    return st;
+}

@@ -135,6 +135,10 @@ const sq_family *const *sq_family_all(void);
 /* "itera, itera-transformer": the registered names, for messages. */
 void sq_family_names(char *buf, size_t size);
 
+/* The tensors after a family's blocks, by its ends row: the final norm [d] (and its bias
+ * when the row names one), and the head [V, d] when the set has one (else it is tied). */
+sq_status sq_family_require_final(const sq_family *family, const sq_tensor_set *set, const sq_model_config *cfg);
+
 /* A tensor's parameter group and its full-precision rule, from the family's table. */
 sq_param_group sq_family_group_of(const sq_family *family, const char *tensor_name);
 bool sq_family_keep_full_precision(const sq_family *family, const char *tensor_name, const char **reason);

@@ -215,11 +215,8 @@ static sq_status itera_validate(const sq_tensor_set *set, const sq_model_config 
             SQ_TRY(sq_param_require_shape(set, name, 2, d, f, 0));
         }
     }
-    SQ_TRY(sq_param_require_shape(set, "norm.weight", 1, d, 0, 0));
-    SQ_TRY(sq_param_require_shape(set, "norm.bias", 1, d, 0, 0));
     /* The head is tied to the embedding; an untied copy (dynamic INT8, 3.1) must match it. */
-    if (sq_tensor_set_find(set, "lm_head.weight"))
-        SQ_TRY(sq_param_require_shape(set, "lm_head.weight", 2, cfg->vocab_size, d, 0));
+    SQ_TRY(sq_family_require_final(&sq_family_itera, set, cfg));
 cleanup:
     return st;
 }

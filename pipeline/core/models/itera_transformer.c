@@ -140,10 +140,7 @@ static sq_status transformer_validate(const sq_tensor_set *set, const sq_model_c
                                  "[1, 1, %d, %d]", name, (long long)mask->shape[0], (long long)mask->shape[1],
                                  (long long)mask->shape[2], (long long)mask->shape[3], s, s));
     }
-    SQ_TRY(sq_param_require_shape(set, "norm.weight", 1, d, 0, 0));
-    SQ_TRY(sq_param_require_shape(set, "norm.bias", 1, d, 0, 0));
-    if (sq_tensor_set_find(set, "lm_head.weight"))
-        SQ_TRY(sq_param_require_shape(set, "lm_head.weight", 2, cfg->vocab_size, d, 0));
+    SQ_TRY(sq_family_require_final(&sq_family_itera_transformer, set, cfg));
 cleanup:
     return st;
 }
