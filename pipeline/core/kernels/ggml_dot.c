@@ -33,7 +33,10 @@
  * Q6_K's 6-bit values, |w| for Q8_0 with w's sign moved onto x) against the
  * signed activations, vpmaddwd sums pairs (with the sub-block scales for the
  * k-quants), and Q4_0's -8 and Q6_K's -32 come back from the activation sums.
- * No AVX-512 variant yet: on such CPUs the AVX2 kernel runs (recorded as such).
+ * Q8_0 and Q4_0 go 2 rows x 4 tokens per register block there.  With AVX-512 VNNI,
+ * Q8_0 and Q4_0 are rearranged into 16-row panels (to_panels) and multiplied with
+ * vpdpbusd, 16 rows x 8 tokens per register block; Q4_1 and the k-quants run the AVX2
+ * kernel there (recorded as such).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -59,6 +62,77 @@ static int act_type(const sq_matrix *m)
     return m->group == SQ_QK_K ? ACT_Q8_K : ACT_Q8_0;
 }
 
+/* ---- 16-row panels (the AVX-512 VNNI layout) ------------------------------------
+ *
+ * Where the CPU has AVX-512 VNNI, Q8_0 and Q4_0 are rearranged once, byte for byte, into
+ * panels of 16 rows (qgemm.c's layout): per block of 32 inputs, groups of 16 rows x 4 bytes,
+ * so that one vpdpbusd multiplies 16 rows by 4 broadcast activation bytes and the output
+ * lanes are rows (no horizontal sums).  Q4_0: per group of 8 inputs, byte c of a row holds
+ * input c in its low nibble and input 4 + c in its high one; Q8_0: per group of 4 inputs,
+ * w + 128 (the unsigned operand).  The d of each block: [panel][block][16] fp16 in m->scales.
+ * The values and their count stay those of the file (rows past the end are zero padding);
+ * panel_block puts a stored block back together for the scalar reference. */
+enum { GGML_PANELS = 1 };
+
+static sq_status to_panels(sq_matrix *m, bool q4, const char *name)
+{
+    sq_status st;
+    const int nb = m->cols / 32, panels = (m->rows + 15) / 16;
+    const size_t bb = q4 ? sizeof(sq_block_q4_0) : sizeof(sq_block_q8_0), qs = bb - 2; /* d first */
+    const uint8_t *src = m->codes;
+    uint8_t *codes = NULL;
+    uint16_t *d = NULL;
+    if ((st = sq_alloc(&codes, (size_t)panels * 16 * nb * qs, 1, name)) != SQ_OK)
+        return st;
+    if ((st = sq_alloc(&d, (size_t)panels * 16 * nb, sizeof *d, name)) != SQ_OK) {
+        free(codes);
+        return st;
+    }
+    for (int r = 0; r < m->rows; r++)
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *block = src + ((size_t)r * nb + b) * bb;
+            const size_t at = (size_t)(r / 16) * nb + (size_t)b;
+            uint8_t *dst = codes + at * 16 * qs;
+            memcpy(&d[at * 16 + (size_t)(r % 16)], block, 2);
+            for (int i = 0; i < 32; i++) {
+                if (q4) { /* input i: low nibble of qs[i] (i < 16) or high nibble of qs[i - 16] */
+                    const int n = i < 16 ? block[2 + i] & 0x0f : block[2 + i - 16] >> 4;
+                    const int g = i / 8, c = i % 8 % 4, hi = i % 8 / 4;
+                    dst[((size_t)g * 16 + (size_t)(r % 16)) * 4 + (size_t)c] |= (uint8_t)(n << (4 * hi));
+                } else {
+                    dst[((size_t)(i / 4) * 16 + (size_t)(r % 16)) * 4 + (size_t)(i % 4)] = block[2 + i] ^ 0x80;
+                }
+            }
+        }
+    free(m->codes);
+    m->codes = codes;
+    m->scales = d;
+    m->flags |= GGML_PANELS;
+    m->bytes = (size_t)panels * 16 * nb * (qs + 2);
+    return SQ_OK;
+}
+
+/* Block b of row r as the file stores it (d, then qs), from the panels. */
+static void panel_block(const sq_matrix *m, bool q4, int r, int b, uint8_t *block)
+{
+    const int nb = m->cols / 32;
+    const size_t qs = q4 ? sizeof(sq_block_q4_0) - 2 : sizeof(sq_block_q8_0) - 2;
+    const size_t at = (size_t)(r / 16) * nb + (size_t)b;
+    const uint8_t *src = (const uint8_t *)m->codes + at * 16 * qs;
+    memcpy(block, (const uint16_t *)m->scales + at * 16 + (size_t)(r % 16), 2);
+    if (q4)
+        memset(block + 2, 0, 16);
+    for (int i = 0; i < 32; i++) {
+        if (q4) {
+            const int g = i / 8, c = i % 8 % 4, hi = i % 8 / 4;
+            const int n = (src[((size_t)g * 16 + (size_t)(r % 16)) * 4 + (size_t)c] >> (4 * hi)) & 0x0f;
+            block[2 + i % 16] |= (uint8_t)(n << (i < 16 ? 0 : 4));
+        } else {
+            block[2 + i] = src[((size_t)(i / 4) * 16 + (size_t)(r % 16)) * 4 + (size_t)(i % 4)] ^ 0x80;
+        }
+    }
+}
+
 /* ---- preparing: the blocks as stored ------------------------------------- */
 
 static sq_status ggml_prepare(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m,
@@ -82,6 +156,19 @@ static sq_status ggml_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
         return st;
     memcpy(m->codes, blocks->data, (size_t)rows * row_bytes);
     m->kernel = kernel;
+    if ((kernel == &sq_kernel_q8_0_q8_0 || kernel == &sq_kernel_q4_0_q8_0) && sq_isa_detected() >= SQ_ISA_AVX512 &&
+        !options->fp32_activations) {
+        m->rows = rows;
+        m->cols = cols;
+        if ((st = to_panels(m, kernel == &sq_kernel_q4_0_q8_0, qt->name)) != SQ_OK) {
+            free(m->codes);
+            m->codes = NULL;
+            return st;
+        }
+        m->group = kind->block_values;
+        m->fp32_activations = false;
+        return SQ_OK;
+    }
     m->rows = rows;
     m->cols = cols;
     m->group = kind->block_values;
@@ -215,24 +302,48 @@ static void decode_q4_1(const uint8_t *block, int32_t codes[32], float *d, float
     *min = sq_f16_to_f32(w->m);
 }
 
-/* Q8_0, Q4_0, Q4_1 rows: sum_b d_w d_x <codes, q_x>_b (+ m_w s_x for Q4_1: work->aux). */
+/* One block of 32 against token t's block b: d_w d_x <codes, q_x> (+ m_w s_x for Q4_1: work->aux). */
+static float block32_term(const uint8_t *block, const sq_kernel_work *work, int K, size_t t, int b,
+                          decode32_fn decode)
+{
+    const int nb = K / 32;
+    const int8_t *q = work->q + t * K + (size_t)b * 32;
+    int32_t codes[32], dot = 0;
+    float d, min, term;
+    decode(block, codes, &d, &min);
+    for (int j = 0; j < 32; j++)
+        dot += codes[j] * q[j];
+    term = d * work->scale[t * nb + b] * (float)dot;
+    if (min != 0.0f)
+        term += min * work->aux[t * nb + b];
+    return term;
+}
+
+/* Q8_0, Q4_0, Q4_1 rows: the sum of their block terms. */
 static float dot_blocks32_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t, size_t block_bytes,
                               decode32_fn decode)
 {
-    const int nb = K / 32;
-    const int8_t *q = work->q + t * K;
     float sum = 0.0f;
-    for (int b = 0; b < nb; b++) {
-        int32_t codes[32], dot = 0;
-        float d, min;
-        decode(row + (size_t)b * block_bytes, codes, &d, &min);
-        for (int j = 0; j < 32; j++)
-            dot += codes[j] * q[b * 32 + j];
-        sum += d * work->scale[t * nb + b] * (float)dot;
-        if (min != 0.0f)
-            sum += min * work->aux[t * nb + b];
-    }
+    for (int b = 0; b < K / 32; b++)
+        sum += block32_term(row + (size_t)b * block_bytes, work, K, t, b, decode);
     return sum;
+}
+
+/* Q8_0 and Q4_0 in panels: each block put back together, then the same terms. */
+static void panels_ref(const sq_matrix *m, int T, float *y, int ldy, bool accumulate, const sq_kernel_work *work)
+{
+    const bool q4 = m->kernel == &sq_kernel_q4_0_q8_0;
+    uint8_t block[sizeof(sq_block_q8_0)];
+    for (int r = 0; r < m->rows; r++)
+        for (int t = 0; t < T; t++) {
+            float sum = 0.0f;
+            for (int b = 0; b < m->cols / 32; b++) {
+                panel_block(m, q4, r, b, block);
+                sum += block32_term(block, work, m->cols, (size_t)t, b, q4 ? decode_q4_0 : decode_q8_0);
+            }
+            float *out = y + (size_t)t * ldy + r;
+            *out = accumulate ? *out + sum : sum;
+        }
 }
 
 static float dot_q8_0_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
@@ -340,6 +451,10 @@ static void matmul_rows(const sq_matrix *m, const float *x, int T, float *y, int
         return;
     }
     quantize_acts(m, x, T, work);
+    if (m->flags & GGML_PANELS) { /* the AVX-512 layout, run where AVX-512 is turned off (tests) */
+        panels_ref(m, T, y, ldy, accumulate, work);
+        return;
+    }
     for (int r = 0; r < m->rows; r++) { /* a row's blocks stay in L1 while every token passes */
         const uint8_t *row = (const uint8_t *)m->codes + (size_t)r * row_bytes;
         for (int t = 0; t < T; t++) {
@@ -434,70 +549,96 @@ AVX2 static void quantize_q8_0_avx2(const float *x, int T, int K, bool with_s, s
 
 #define TILE 4 /* tokens that share one decoded weight block */
 
-/* The weight block as 32 int8 for the sign trick: Q8_0 as stored, Q4_0 nibble - 8. */
-AVX2 static inline __m256i q8_0_codes(const uint8_t *block)
-{
-    return _mm256_loadu_si256((const __m256i *)((const sq_block_q8_0 *)block)->qs);
-}
+/* Q8_0 and Q4_0 rows (signed codes, one fp16 d per block of 32) against Q8_0 activations,
+ * in register blocks of SR rows x ST tokens: each weight block is decoded once for ST tokens
+ * and each activation block loaded once for SR rows.  Per weight block |w| once, then per
+ * token w's sign moved onto x (ggml's mul_sum_i8_pairs), so every pair sum of vpmaddubsw
+ * stays within int16.  Rows and tokens past the end repeat the last real one
+ * (sq_block_rows); their results are not stored.  Inlined with q4 constant. */
+enum { SR = 2, ST = 4 }; /* AVX2 has 16 vector registers: 2 rows x 4 tokens of accumulators */
 
-AVX2 static inline __m256i q4_0_codes(const uint8_t *block)
-{
-    return _mm256_sub_epi8(nibbles_32(((const sq_block_q4_0 *)block)->qs), _mm256_set1_epi8(8));
-}
-
-/* Q8_0 and Q4_0 rows (signed codes, one fp16 d per block of 32) against Q8_0 activations:
- * per block |w| once, then per token w's sign moved onto x, so every pair sum of vpmaddubsw
- * stays within int16 (ggml's mul_sum_i8_pairs). */
-AVX2 static inline void signed32_rows(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
-                                      sq_kernel_work *work, size_t block_bytes, __m256i (*codes)(const uint8_t *))
+AVX2 static inline __attribute__((always_inline)) void signed32_rows(const sq_matrix *m, int T, float *y, int ldy,
+                                                                    bool accumulate, const sq_kernel_work *work,
+                                                                    size_t block_bytes, bool q4)
 {
     const int K = m->cols, nb = K / 32;
-    float *wd = work->row;
-    for (int r = 0; r < m->rows; r++) {
-        const uint8_t *row = (const uint8_t *)m->codes + (size_t)r * nb * block_bytes;
-        for (int b = 0; b < nb; b++) /* d is each block's first field */
-            wd[b] = _cvtsh_ss(*(const uint16_t *)(row + (size_t)b * block_bytes));
-        for (int t = 0; t < T; t += TILE) {
-            const int mr = T - t < TILE ? T - t : TILE;
-            __m256 acc[TILE] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m256i low = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    for (int r0 = 0; r0 < m->rows; r0 += SR) {
+        int rr[SR], tt[ST];
+        const int nr = sq_block_rows(r0, m->rows, SR, rr);
+        const uint8_t *rows[SR];
+        for (int j = 0; j < SR; j++)
+            rows[j] = (const uint8_t *)m->codes + (size_t)rr[j] * (size_t)nb * block_bytes;
+        for (int t0 = 0; t0 < T; t0 += ST) {
+            const int mr = sq_block_rows(t0, T, ST, tt);
+            __m256 acc[SR][ST];
+            _Pragma("GCC unroll 8") for (int j = 0; j < SR; j++)
+                _Pragma("GCC unroll 8") for (int i = 0; i < ST; i++) acc[j][i] = _mm256_setzero_ps();
             for (int b = 0; b < nb; b++) {
-                const __m256i w = codes(row + (size_t)b * block_bytes), aw = _mm256_sign_epi8(w, w);
-                _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
-                    const size_t tok = (size_t)(t + i);
+                __m256i w[SR], aw[SR];
+                float wd[SR];
+                _Pragma("GCC unroll 8") for (int j = 0; j < SR; j++) {
+                    const uint8_t *block = rows[j] + (size_t)b * block_bytes; /* d is the first field */
+                    wd[j] = _cvtsh_ss(*(const uint16_t *)block);
+                    if (q4) {
+                        const __m128i bytes = _mm_loadu_si128((const __m128i *)(block + 2));
+                        w[j] = _mm256_sub_epi8(
+                            _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), low), eight);
+                    } else {
+                        w[j] = _mm256_loadu_si256((const __m256i *)(block + 2));
+                    }
+                    aw[j] = _mm256_sign_epi8(w[j], w[j]);
+                }
+                _Pragma("GCC unroll 8") for (int i = 0; i < ST; i++) {
+                    const size_t tok = (size_t)tt[i];
                     const __m256i xv = _mm256_loadu_si256((const __m256i *)(work->q + tok * K + (size_t)b * 32));
-                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(wd[b] * work->scale[tok * nb + b]),
-                                             _mm256_cvtepi32_ps(dot_u8_i8(aw, _mm256_sign_epi8(xv, w))), acc[i]);
+                    const float xd = work->scale[tok * nb + b];
+                    _Pragma("GCC unroll 8") for (int j = 0; j < SR; j++) acc[j][i] = _mm256_fmadd_ps(
+                        _mm256_set1_ps(wd[j] * xd),
+                        _mm256_cvtepi32_ps(dot_u8_i8(aw[j], _mm256_sign_epi8(xv, w[j]))), acc[j][i]);
                 }
             }
-            _Pragma("GCC unroll 4") for (int i = 0; i < TILE; i++) if (i < mr) {
-                float *out = y + (size_t)(t + i) * ldy + r;
-                const float v = hsum_ps(acc[i]);
-                *out = accumulate ? *out + v : v;
-            }
+            float sums[SR][ST]; /* constant indices keep acc in registers */
+            _Pragma("GCC unroll 8") for (int j = 0; j < SR; j++)
+                _Pragma("GCC unroll 8") for (int i = 0; i < ST; i++) sums[j][i] = hsum_ps(acc[j][i]);
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < nr; j++) {
+                    float *out = y + (size_t)(t0 + i) * ldy + r0 + j;
+                    *out = accumulate ? *out + sums[j][i] : sums[j][i];
+                }
         }
     }
 }
 
+
 AVX2 static void q8_0_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                            sq_kernel_work *work)
 {
+    if (m->flags & GGML_PANELS) { /* the AVX-512 layout, run where AVX-512 is turned off (tests) */
+        q8_0_ref(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
     if (m->fp32_activations) {
         matmul_fp32(m, x, T, y, ldy, accumulate);
         return;
     }
     quantize_q8_0_avx2(x, T, m->cols, false, work);
-    signed32_rows(m, T, y, ldy, accumulate, work, sizeof(sq_block_q8_0), q8_0_codes);
+    signed32_rows(m, T, y, ldy, accumulate, work, sizeof(sq_block_q8_0), false);
 }
 
 AVX2 static void q4_0_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                            sq_kernel_work *work)
 {
+    if (m->flags & GGML_PANELS) { /* the AVX-512 layout, run where AVX-512 is turned off (tests) */
+        q4_0_ref(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
     if (m->fp32_activations) {
         matmul_fp32(m, x, T, y, ldy, accumulate);
         return;
     }
     quantize_q8_0_avx2(x, T, m->cols, false, work);
-    signed32_rows(m, T, y, ldy, accumulate, work, sizeof(sq_block_q4_0), q4_0_codes);
+    signed32_rows(m, T, y, ldy, accumulate, work, sizeof(sq_block_q4_0), true);
 }
 
 /* Q4_1 x Q8_1: unsigned nibbles straight into vpmaddubsw; the min's term m_w s_x per block. */
@@ -657,19 +798,110 @@ AVX2 static void q6_k_avx2(const sq_matrix *m, const float *x, int T, float *y, 
         }
     }
 }
+
+/* ---- AVX-512 VNNI -------------------------------------------------------------- */
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+/* Q8_0 and Q4_0 panels (to_panels) against Q8_0 activations: per group of 4 inputs one
+ * vpdpbusd adds each of 16 rows' 4 products with a token's 4 broadcast activation bytes into
+ * the row's int32 lane, exactly (qgemm.c's q4_avx512, 8 tokens per pass).  The unsigned
+ * operand is the weight: Q4_0's nibble n = w + 8, Q8_0's w + 128, so per block the lanes lose
+ * bias x the activations' sum, become floats and take the 16 rows' d times the token's d. */
+#define MRV 8
+
+AVX512 static void panels_avx512(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
+                                 const sq_kernel_work *work, bool q4)
+{
+    const int K = m->cols, nb = K / 32, bias = q4 ? 8 : 128;
+    const size_t qs = q4 ? 16 : 32;
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    for (int p = 0; p * 16 < m->rows; p++) {
+        const int nr = sq_panel_outputs(m->rows, p);
+        for (int t = 0; t < T; t += MRV) {
+            int row[MRV];
+            const int mr = sq_block_rows(t, T, MRV, row);
+            const int32_t *xr[MRV];
+            for (int i = 0; i < MRV; i++)
+                xr[i] = (const int32_t *)(work->q + (size_t)row[i] * K);
+            __m512 acc[MRV];
+            for (int i = 0; i < MRV; i++)
+                acc[i] = _mm512_setzero_ps();
+            for (int b = 0; b < nb; b++) {
+                const size_t at = (size_t)p * nb + (size_t)b;
+                const uint8_t *blk = (const uint8_t *)m->codes + at * 16 * qs;
+                __m512i dot[MRV];
+                for (int i = 0; i < MRV; i++)
+                    dot[i] = _mm512_setzero_si512();
+                if (q4) {
+                    for (int g = 0; g < 4; g++) { /* 4 groups of 8 inputs */
+                        const __m512i bytes = _mm512_loadu_si512(blk + (size_t)g * 64);
+                        const __m512i lo = _mm512_and_si512(bytes, low);
+                        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
+                        _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xr[i][8 * b + 2 * g]));
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xr[i][8 * b + 2 * g + 1]));
+                        }
+                    }
+                } else {
+                    for (int g = 0; g < 8; g++) { /* 8 groups of 4 inputs */
+                        const __m512i w = _mm512_loadu_si512(blk + (size_t)g * 64);
+                        _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], w, _mm512_set1_epi32(xr[i][8 * b + g]));
+                    }
+                }
+                const __m512 dw =
+                    _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->scales + at * 16)));
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                    const size_t bi = (size_t)row[i] * nb + (size_t)b;
+                    const __m512i exact = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(bias * work->sum[bi]));
+                    const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(work->scale[bi]));
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), scale, acc[i]);
+                }
+            }
+            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
+        }
+    }
+}
+
+AVX512 static void q8_0_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                               sq_kernel_work *work)
+{
+    if (!(m->flags & GGML_PANELS)) {
+        q8_0_avx2(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
+    quantize_q8_0_avx2(x, T, m->cols, false, work);
+    panels_avx512(m, T, y, ldy, accumulate, work, false);
+}
+
+AVX512 static void q4_0_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                               sq_kernel_work *work)
+{
+    if (!(m->flags & GGML_PANELS)) {
+        q4_0_avx2(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
+    quantize_q8_0_avx2(x, T, m->cols, false, work);
+    panels_avx512(m, T, y, ldy, accumulate, work, true);
+}
 #else
 #define q8_0_avx2 NULL
 #define q4_0_avx2 NULL
 #define q4_1_avx2 NULL
 #define q4_k_avx2 NULL
 #define q6_k_avx2 NULL
+#define q8_0_avx512 NULL
+#define q4_0_avx512 NULL
 #endif
 
 const sq_kernel sq_kernel_q8_0_q8_0 = {
     .name = "q8_0xq8_0", .format = "q8_0", .prepare = prepare_q8_0, .matmul_ref = q8_0_ref, .matmul_avx2 = q8_0_avx2,
+    .matmul_avx512 = q8_0_avx512,
 };
 const sq_kernel sq_kernel_q4_0_q8_0 = {
     .name = "q4_0xq8_0", .format = "q4_0", .prepare = prepare_q4_0, .matmul_ref = q4_0_ref, .matmul_avx2 = q4_0_avx2,
+    .matmul_avx512 = q4_0_avx512,
 };
 const sq_kernel sq_kernel_q4_1_q8_1 = {
     .name = "q4_1xq8_1", .format = "q4_1", .prepare = prepare_q4_1, .matmul_ref = q4_1_ref, .matmul_avx2 = q4_1_avx2,
