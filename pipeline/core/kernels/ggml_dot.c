@@ -820,13 +820,9 @@ AVX512 static void panels_avx512(const sq_matrix *m, int T, float *y, int ldy, b
         const int nr = sq_panel_outputs(m->rows, p);
         for (int t = 0; t < T; t += MRV) {
             int row[MRV];
-            const int mr = sq_block_rows(t, T, MRV, row);
             const int32_t *xr[MRV];
-            for (int i = 0; i < MRV; i++)
-                xr[i] = (const int32_t *)(work->q + (size_t)row[i] * K);
             __m512 acc[MRV];
-            for (int i = 0; i < MRV; i++)
-                acc[i] = _mm512_setzero_ps();
+            const int mr = sq_start_block16(work->q, K, t, T, MRV, row, xr, acc);
             for (int b = 0; b < nb; b++) {
                 const size_t at = (size_t)p * nb + (size_t)b;
                 const uint8_t *blk = (const uint8_t *)m->codes + at * 16 * qs;

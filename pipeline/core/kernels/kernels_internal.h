@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/matrix.h"
 
@@ -50,6 +51,20 @@ static inline int sq_panel_outputs(int rows, int p) { return rows - p * 16 < 16 
 
 #if SQ_KERNELS_X86
 #include <immintrin.h>
+/* Starts a register block of up to max tokens from t (sq_block_rows: row[i]) for the AVX-512
+ * VNNI panel kernels: xr[i] the token's activation bytes (q: [T, K] int8 or uint8) read 4 at a
+ * time, acc[i] zeroed; returns mr, the block's real tokens. */
+__attribute__((target("avx512f"))) static inline int sq_start_block16(const void *q, int K, int t, int T, int max,
+                                                                      int *row, const int32_t **xr, __m512 *acc)
+{
+    const int mr = sq_block_rows(t, T, max, row);
+    for (int i = 0; i < max; i++) {
+        xr[i] = (const int32_t *)((const uint8_t *)q + (size_t)row[i] * K);
+        acc[i] = _mm512_setzero_ps();
+    }
+    return mr;
+}
+
 /* Stores block rows t .. t + mr - 1 of y, outputs col .. col + 15: acc[i] * scale, plus y when
  * accumulate, the outputs past the nr real ones masked off (the AVX-512 kernels' epilogue). */
 __attribute__((target("avx512f"))) static inline void sq_store_block16(float *y, int ldy, int t, size_t col,

@@ -656,13 +656,9 @@ AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float 
         const int8_t *panel = codes + (size_t)p * groups * 64;
         for (int t = 0; t < T; t += MRV) {
             int row[MRV];
-            const int mr = sq_block_rows(t, T, MRV, row);
             const int32_t *xr[MRV];
-            for (int i = 0; i < MRV; i++)
-                xr[i] = (const int32_t *)(work->qu + (size_t)row[i] * K);
             __m512 acc[MRV];
-            for (int i = 0; i < MRV; i++)
-                acc[i] = _mm512_setzero_ps();
+            const int mr = sq_start_block16(work->qu, K, t, T, MRV, row, xr, acc);
             for (int b = 0; b < nb; b++) {
                 __m512i dot[MRV];
                 for (int i = 0; i < MRV; i++)
@@ -783,13 +779,9 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
         const uint8_t *panel = (const uint8_t *)m->codes + (size_t)p * (K / 8) * 64;
         for (int t = 0; t < T; t += MRV) {
             int row[MRV];
-            const int mr = sq_block_rows(t, T, MRV, row);
             const int32_t *xr[MRV];
-            for (int i = 0; i < MRV; i++)
-                xr[i] = (const int32_t *)(work->q + (size_t)row[i] * K);
             __m512 acc[MRV];
-            for (int i = 0; i < MRV; i++)
-                acc[i] = _mm512_setzero_ps();
+            const int mr = sq_start_block16(work->q, K, t, T, MRV, row, xr, acc);
             __m512 scale = _mm512_setzero_ps(), offset = _mm512_setzero_ps();
             for (int b = 0; b < nb; b++) {
                 if (b % per_group == 0) { /* the group's 16 scales (and offsets), once per group */
