@@ -164,6 +164,19 @@ START_TEST(test_format_kernel)
                           "%s fp32 activations: %.9g vs dequantized %.9g", c.format, y32[t * ROWS + r], exact);
         }
     }
+    /* Q8_0 and Q4_0 prepared with AVX-512 off keep the stored blocks (no panels): their AVX2
+     * kernel, in register blocks of rows x tokens, gives the scalar results too */
+    if (strcmp(c.format, "q8_0") == 0 || strcmp(c.format, "q4_0") == 0) {
+        sq_matrix stored;
+        sq_isa_limit(SQ_ISA_AVX2);
+        ck_assert_int_eq(sq_matrix_from_qtensor(&qt, NULL, &stored), SQ_OK);
+        ck_assert_int_eq(stored.flags, 0); /* the blocks as stored */
+        run(&stored, SQ_ISA_AVX2, y_wide, false, &work);
+        for (int i = 0; i < TOKENS * ROWS; i++)
+            ck_assert_msg(fabsf(y_wide[i] - y_ref[i]) <= 1e-4f * (1.0f + fabsf(y_ref[i])),
+                          "%s stored blocks: avx2 %.9g vs scalar %.9g at %d", c.format, y_wide[i], y_ref[i], i);
+        sq_matrix_free(&stored);
+    }
     /* accumulate adds to what y holds */
     for (int i = 0; i < TOKENS * ROWS; i++)
         y_simd[i] = 1.0f;

@@ -64,7 +64,8 @@ static int act_type(const sq_matrix *m)
 
 /* ---- 16-row panels (the AVX-512 VNNI layout) ------------------------------------
  *
- * Where the CPU has AVX-512 VNNI, Q8_0 and Q4_0 are rearranged once, byte for byte, into
+ * Where AVX-512 VNNI is active when the matrix is prepared (sq_isa_active: tests turn it off
+ * to run the stored layout's AVX2 kernel), Q8_0 and Q4_0 are rearranged once, byte for byte, into
  * panels of 16 rows (qgemm.c's layout): per block of 32 inputs, groups of 16 rows x 4 bytes,
  * so that one vpdpbusd multiplies 16 rows by 4 broadcast activation bytes and the output
  * lanes are rows (no horizontal sums).  Q4_0: per group of 8 inputs, byte c of a row holds
@@ -156,7 +157,7 @@ static sq_status ggml_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
         return st;
     memcpy(m->codes, blocks->data, (size_t)rows * row_bytes);
     m->kernel = kernel;
-    if ((kernel == &sq_kernel_q8_0_q8_0 || kernel == &sq_kernel_q4_0_q8_0) && sq_isa_detected() >= SQ_ISA_AVX512 &&
+    if ((kernel == &sq_kernel_q8_0_q8_0 || kernel == &sq_kernel_q4_0_q8_0) && sq_isa_active() >= SQ_ISA_AVX512 &&
         !options->fp32_activations) {
         m->rows = rows;
         m->cols = cols;
