@@ -282,15 +282,22 @@ static sq_status write_pruning(hid_t file, const sq_prune_record *pruned, const 
         }
         SQ_TRY(sq_h5_write_attr_string(group, "amounts", amounts));
     }
-    SQ_TRY(sq_h5_write_attr_string(group, "removed_kinds", "0 row, 1 column, 2 expert"));
     {
-        char kinds[512];
-        snprintf(kinds, sizeof kinds, "0 %s; 1 %s; 2 %s", sq_score_kind_names[0], sq_score_kind_names[1],
-                 sq_score_kind_names[2]);
+        char kinds[1024];
+        size_t at = 0;
+        for (int k = 0; k < SQ_PRUNED_KIND_COUNT; k++)
+            at += (size_t)snprintf(kinds + at, sizeof kinds - at, "%s%d %s", k ? ", " : "", k,
+                                   sq_pruned_kind_names[k]);
+        SQ_TRY(sq_h5_write_attr_string(group, "removed_kinds", kinds));
+        at = 0;
+        for (int k = 0; k < SQ_SCORE_KIND_COUNT && at < sizeof kinds; k++)
+            at += (size_t)snprintf(kinds + at, sizeof kinds - at, "%s%d %s", k ? "; " : "", k,
+                                   sq_score_kind_names[k]);
         SQ_TRY(sq_h5_write_attr_string(group, "score_kinds", kinds));
     }
     SQ_TRY(sq_h5_write_attr_int(group, "channels_removed", (int64_t)pruned->channels_removed));
     SQ_TRY(sq_h5_write_attr_int(group, "experts_removed", (int64_t)pruned->experts_removed));
+    SQ_TRY(sq_h5_write_attr_int(group, "heads_removed", (int64_t)pruned->heads_removed));
     SQ_TRY(sq_h5_write_attr_int(group, "removed_tensor_bytes", (int64_t)pruned->removed_bytes));
     SQ_TRY(sq_h5_write_attr_int(group, "stats_carried", (int64_t)pruned->stats_carried));
     if (!pruned->count)
@@ -383,9 +390,9 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
     if (map.prune.count) {
         SQ_TRY(sq_prune_apply(&map.prune, loaded.family, &loaded.config, &loaded.tensors,
                               original.count ? &original : NULL, input, have_calib ? &calib : NULL, &pruned));
-        sq_info("pruned: %zu FFN channels and %zu experts removed (%zu rows/columns/experts recorded, %zu tensors "
-                "changed shape or index)", pruned.channels_removed, pruned.experts_removed, pruned.count,
-                pruned.touched_count);
+        sq_info("pruned: %zu FFN channels, %zu experts and %zu attention heads removed (%zu removals recorded, %zu "
+                "tensors changed shape or index)", pruned.channels_removed, pruned.experts_removed,
+                pruned.heads_removed, pruned.count, pruned.touched_count);
         /* The formats store the pruned model: it is the accounting's source (what
          * evaluate checks the artifact against); the model before pruning is
          * recorded under /pruning. */

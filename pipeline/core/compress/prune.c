@@ -32,10 +32,11 @@ static sq_status grow(char ***items, size_t *count, size_t *capacity, char *line
     return SQ_OK;
 }
 
-const char *const sq_pruned_kind_names[3] = {"row", "column", "expert"};
+const char *const sq_pruned_kind_names[SQ_PRUNED_KIND_COUNT] = {"row", "column", "expert", "head", "kv-head"};
 const char *const sq_score_kind_names[SQ_SCORE_KIND_COUNT] = {
     "wanda: |W_out column|_2 * rms(activation)", "weight: |W_out column|_2 (no calibration statistics)",
-    "routed calibration tokens"};
+    "routed calibration tokens", "head: sqrt(sum over its o-projection columns of |W_o column|_2^2 * mean(x^2))",
+    "head weight: sqrt(sum over its o-projection columns of |W_o column|_2^2) (no calibration statistics)"};
 
 static sq_status record_line(sq_prune_record *record, const char *tensor, sq_pruned_kind what, long index,
                              double score, sq_score_kind kind)
@@ -375,6 +376,206 @@ cleanup:
     return st;
 }
 
+/* ---- attention heads ----------------------------------------------------------- */
+
+/* The rows of a q/k/v tensor that stay when the heads in keep (ascending) stay. */
+static void head_rows(const int *keep, int nkeep, int hd, int offset, int *rows)
+{
+    for (int k = 0; k < nkeep; k++)
+        for (int r = 0; r < hd; r++)
+            rows[k * hd + r] = offset + keep[k] * hd + r;
+}
+
+/* Per-head scores of one layer (scored[h].score), from o's columns and the
+ * calibrated mean square of its input; *kind says which score it is. */
+static sq_status score_heads(const sq_prune_rule *rule, const sq_head_layout *L, const sq_tensor_set *set,
+                             const sq_calib_file *calib, scored *heads, sq_score_kind *kind, int *warned)
+{
+    sq_status st = SQ_OK;
+    const sq_tensor *o = sq_tensor_set_find(set, L->o);
+    const int a = L->heads * L->head_dim;
+    sq_calib_linear linear = {0};
+    bool found = false;
+    if (!o || o->ndim != 2 || o->shape[1] != a || !o->data)
+        return sq_fail(SQ_ERR_INPUT, "pruning heads: '%s' is not a [d, %d] matrix", L->o, a);
+    if (calib)
+        SQ_TRY(sq_calib_file_linear(calib, L->o, &found, &linear));
+    if (found && linear.cols != a) {
+        sq_calib_linear_free(&linear);
+        found = false;
+    }
+    *kind = found ? SQ_SCORE_HEAD : SQ_SCORE_HEAD_WEIGHT_NORM;
+    if (!found && !(*warned)++)
+        sq_warn("prune %s: no calibration statistics for %s%s: its heads are scored by weight norm alone",
+                rule->where, L->o, calib ? "" : " (no --calibration)");
+    const float *w = o->data;
+    for (int h = 0; h < L->heads; h++) {
+        double sum = 0.0;
+        for (int j = h * L->head_dim; j < (h + 1) * L->head_dim; j++) {
+            double norm = 0.0;
+            for (int64_t r = 0; r < o->shape[0]; r++)
+                norm += (double)w[r * a + j] * w[r * a + j];
+            sum += norm * (found ? (double)linear.mean_sq[j] : 1.0);
+        }
+        heads[h].index = h;
+        heads[h].score = sqrt(sum);
+    }
+cleanup:
+    sq_calib_linear_free(&linear);
+    return st;
+}
+
+/* The query heads and KV groups one rule removes per layer, or a usage error. */
+static sq_status heads_to_remove(const sq_prune_rule *rule, const sq_head_layout *L, long *per_group,
+                                 long *groups)
+{
+    const int H = L->heads, KV = L->kv_heads, r = H / KV;
+    *per_group = *groups = 0;
+    if (rule->unit == SQ_HEAD_UNIT_KV_GROUP || r == 1) {
+        const long n = amount(rule, KV);
+        if (n >= KV)
+            return sq_fail(SQ_ERR_USAGE, "%s: pruning %ld of the %d %s per layer leaves none", rule->where, n, KV,
+                           r == 1 ? "attention heads" : "KV groups");
+        *groups = n;
+        return SQ_OK;
+    }
+    /* query heads: every group keeps the same number, so the forward stays uniform */
+    long n = rule->count;
+    if (n < 0) {
+        n = (long)floor(rule->fraction * (double)H);
+        n -= n % KV;
+    } else if (n % KV != 0)
+        return sq_fail(SQ_ERR_USAGE, "%s: pruning %ld query heads cannot keep the %d KV groups balanced: the count "
+                       "must be a multiple of %d (each group of %d query heads loses the same number), or say "
+                       "unit: kv-groups", rule->where, n, KV, KV, r);
+    if (n / KV >= r)
+        return sq_fail(SQ_ERR_USAGE, "%s: pruning %ld of the %d query heads per layer leaves a KV group with none "
+                       "(%d groups of %d); to remove whole groups say unit: kv-groups", rule->where, n, H, KV, r);
+    *per_group = n / KV;
+    return SQ_OK;
+}
+
+static sq_status prune_heads(const sq_prune_rule *rule, const sq_family *family, sq_model_config *cfg,
+                             sq_tensor_set *set, sq_tensor_set *original, const sq_calib_file *calib,
+                             sq_prune_record *record)
+{
+    sq_status st = SQ_OK;
+    bool has[SQ_MAX_LAYERS] = {false};
+    sq_head_layout L0 = {0}, L;
+    scored *heads = NULL, *groups = NULL;
+    int *keep_q = NULL, *keep_kv = NULL, *rows = NULL, any = -1, warned = 0;
+    long per_group = 0, drop_groups = 0;
+    int H, KV, r, newH, newKV;
+    if (!family->head_layout || !family->set_heads)
+        return sq_fail(SQ_ERR_USAGE, "%s: the %s family has no attention heads squeeze can prune", rule->where,
+                       family->name);
+    for (int l = 0; l < cfg->num_layers && l < SQ_MAX_LAYERS; l++)
+        if ((has[l] = family->head_layout(set, cfg, l, &L)) && any < 0)
+            any = l;
+    SQ_TRY(check_layers(rule, cfg, has, "attention"));
+    if (any < 0)
+        return sq_fail(SQ_ERR_USAGE, "%s: the model has no attention layers", rule->where);
+    family->head_layout(set, cfg, any, &L0);
+    H = L0.heads, KV = L0.kv_heads;
+    if (H < 1 || KV < 1 || H % KV || L0.head_dim < 1 || (L0.fused && KV != H))
+        return sq_fail(SQ_ERR_INPUT, "pruning heads: %d heads in %d KV groups of size %d is not a layout squeeze "
+                       "prunes", H, KV, L0.head_dim);
+    r = H / KV;
+    SQ_TRY(heads_to_remove(rule, &L0, &per_group, &drop_groups));
+    newKV = KV - (int)drop_groups;
+    newH = drop_groups ? newKV * r : H - (int)per_group * KV;
+    if (newH == H) {
+        sq_info("prune %s: 0 of %d heads per layer (nothing to remove)", rule->where, H);
+        goto cleanup;
+    }
+    SQ_TRY(sq_alloc(&heads, (size_t)H, sizeof *heads, "head scores"));
+    SQ_TRY(sq_alloc(&groups, (size_t)KV, sizeof *groups, "group scores"));
+    SQ_TRY(sq_alloc(&keep_q, (size_t)H, sizeof *keep_q, "kept heads"));
+    SQ_TRY(sq_alloc(&keep_kv, (size_t)KV, sizeof *keep_kv, "kept groups"));
+    SQ_TRY(sq_alloc(&rows, (size_t)3 * H * L0.head_dim, sizeof *rows, "kept rows"));
+    for (int l = 0; l < cfg->num_layers; l++) {
+        sq_score_kind kind = SQ_SCORE_HEAD;
+        int nq = 0, nkv = 0;
+        if (!has[l])
+            continue;
+        family->head_layout(set, cfg, l, &L);
+        const int hd = L.head_dim;
+        SQ_TRY(score_heads(rule, &L, set, calib, heads, &kind, &warned));
+        if (drop_groups) {
+            /* whole groups: a group's score is the root of its heads' squared scores */
+            for (int g = 0; g < KV; g++) {
+                double sum = 0.0;
+                for (int h = g * r; h < (g + 1) * r; h++)
+                    sum += heads[h].score * heads[h].score;
+                groups[g] = (scored){.score = sqrt(sum), .index = g};
+            }
+            qsort(groups, (size_t)KV, sizeof *groups, by_score);
+            for (long x = 0; x < drop_groups; x++) {
+                const int g = groups[x].index;
+                for (int h = g * r; h < (g + 1) * r; h++) {
+                    SQ_TRY(record_line(record, L.q, SQ_PRUNED_HEAD, h, heads[h].score, kind));
+                    SQ_TRY(record_line(record, L.o, SQ_PRUNED_HEAD, h, heads[h].score, kind));
+                }
+                if (!L.fused) {
+                    SQ_TRY(record_line(record, L.k, SQ_PRUNED_KV_HEAD, g, groups[x].score, kind));
+                    SQ_TRY(record_line(record, L.v, SQ_PRUNED_KV_HEAD, g, groups[x].score, kind));
+                }
+            }
+            for (int g = 0; g < newKV; g++)
+                keep_kv[nkv++] = groups[drop_groups + g].index;
+            qsort(keep_kv, (size_t)nkv, sizeof *keep_kv, by_index);
+            for (int g = 0; g < nkv; g++)
+                for (int h = keep_kv[g] * r; h < (keep_kv[g] + 1) * r; h++)
+                    keep_q[nq++] = h;
+        } else {
+            /* the lowest per_group query heads of every group; k/v stay */
+            for (int g = 0; g < KV; g++) {
+                scored *in = heads + g * r;
+                qsort(in, (size_t)r, sizeof *in, by_score);
+                for (long x = 0; x < per_group; x++) {
+                    SQ_TRY(record_line(record, L.q, SQ_PRUNED_HEAD, in[x].index, in[x].score, kind));
+                    SQ_TRY(record_line(record, L.o, SQ_PRUNED_HEAD, in[x].index, in[x].score, kind));
+                }
+                for (int x = (int)per_group; x < r; x++)
+                    keep_q[nq++] = in[x].index;
+            }
+            qsort(keep_q, (size_t)nq, sizeof *keep_q, by_index);
+            for (int g = 0; g < KV; g++)
+                keep_kv[nkv++] = g;
+        }
+        record->heads_removed += (size_t)(H - nq);
+        /* o loses the removed heads' columns; q (and k, v) their rows */
+        head_rows(keep_q, nq, hd, 0, rows);
+        SQ_TRY(take_both(set, original, L.o, 1, rows, nq * hd, record));
+        if (L.fused) {
+            /* q | k | v in one tensor: the kept heads' rows of each part (KV == H) */
+            head_rows(keep_q, nq, hd, 0, rows);
+            head_rows(keep_q, nq, hd, H * hd, rows + nq * hd);
+            head_rows(keep_q, nq, hd, 2 * H * hd, rows + 2 * nq * hd);
+            SQ_TRY(take_both(set, original, L.q, 0, rows, 3 * nq * hd, record));
+        } else {
+            SQ_TRY(take_both(set, original, L.q, 0, rows, nq * hd, record));
+            if (nkv < KV) {
+                head_rows(keep_kv, nkv, hd, 0, rows);
+                SQ_TRY(take_both(set, original, L.k, 0, rows, nkv * hd, record));
+                SQ_TRY(take_both(set, original, L.v, 0, rows, nkv * hd, record));
+            }
+        }
+    }
+    family->set_heads(cfg, newH, L0.fused ? newH : newKV);
+    sq_info("prune %s: %d of %d attention heads removed per layer (%s; now %d heads, %d KV groups)", rule->where,
+            H - newH, H, drop_groups ? (r == 1 ? "whole heads with their k/v" : "whole KV groups")
+                                     : "query heads, the same number per KV group",
+            newH, L0.fused ? newH : newKV);
+cleanup:
+    free(heads);
+    free(groups);
+    free(keep_q);
+    free(keep_kv);
+    free(rows);
+    return st;
+}
+
 /* ---- MoE experts ----------------------------------------------------------- */
 
 static void pattern_name(char *buf, size_t size, const char *pattern, int layer, int expert)
@@ -546,6 +747,8 @@ sq_status sq_prune_apply(const sq_prune_spec *spec, const sq_family *family, sq_
         }
         if (rule->target == SQ_PRUNE_FFN_CHANNELS)
             SQ_TRY(prune_ffn(rule, family, cfg, set, original, calib, record));
+        else if (rule->target == SQ_PRUNE_HEADS)
+            SQ_TRY(prune_heads(rule, family, cfg, set, original, calib, record));
         else
             SQ_TRY(prune_experts(rule, family, cfg, set, original, input, calib, record));
     }

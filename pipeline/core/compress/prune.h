@@ -9,7 +9,17 @@
  *                 Large Language Models", arXiv:2306.11695, aggregated per channel);
  *   experts       MoE experts with the fewest tokens routed to them in calibration
  *                 (routing/expert_tokens); the router's rows follow, the kept
- *                 experts are renumbered 0..E'-1, and top-k must stay <= E'.
+ *                 experts are renumbered 0..E'-1, and top-k must stay <= E';
+ *   heads         attention heads (Llama, Itera-Lite transformer), lowest score per
+ *                 layer: score_h = sqrt(sum_{j in head h} ||W_o[:, j]||_2^2 * mean(x_j^2)),
+ *                 x the attention output entering the o-projection (calibration's
+ *                 statistics of that linear; the Wanda score summed in squares over
+ *                 the head's hd columns).  unit query-heads removes the same number
+ *                 of query heads from every KV group (the k/v heads stay; with
+ *                 KV == H a head is its own group and its k/v go with it); unit
+ *                 kv-groups removes whole groups (score: sqrt of the sum of its
+ *                 heads' squared scores) with their k/v head.  Every layer keeps
+ *                 the same head counts (the config holds one H and one KV).
  * The tensors really shrink (or go), the config's sizes follow (ffn size,
  * num_experts), so the model written is the smaller model.  Every removed row,
  * column and expert is recorded with its score.  The ssm-* targets are refused
@@ -29,9 +39,23 @@
 #include "tensor/tensor.h"
 
 /* What a removed item is, and what scored it. */
-typedef enum { SQ_PRUNED_ROW = 0, SQ_PRUNED_COLUMN, SQ_PRUNED_EXPERT } sq_pruned_kind;
-typedef enum { SQ_SCORE_WANDA = 0, SQ_SCORE_WEIGHT_NORM, SQ_SCORE_ROUTED_TOKENS, SQ_SCORE_KIND_COUNT } sq_score_kind;
-extern const char *const sq_pruned_kind_names[3];
+typedef enum {
+    SQ_PRUNED_ROW = 0,
+    SQ_PRUNED_COLUMN,
+    SQ_PRUNED_EXPERT,
+    SQ_PRUNED_HEAD,    /* query head h: rows [h hd, (h+1) hd) of q (of q, k and v when fused), columns of o */
+    SQ_PRUNED_KV_HEAD, /* k/v head g: rows [g hd, (g+1) hd) of k and v */
+    SQ_PRUNED_KIND_COUNT
+} sq_pruned_kind;
+typedef enum {
+    SQ_SCORE_WANDA = 0,
+    SQ_SCORE_WEIGHT_NORM,
+    SQ_SCORE_ROUTED_TOKENS,
+    SQ_SCORE_HEAD,             /* sqrt(sum over the head's o columns j of |W_o[:, j]|^2 mean(x_j^2)) */
+    SQ_SCORE_HEAD_WEIGHT_NORM, /* the same with mean(x_j^2) = 1 (no calibration statistics) */
+    SQ_SCORE_KIND_COUNT
+} sq_score_kind;
+extern const char *const sq_pruned_kind_names[SQ_PRUNED_KIND_COUNT];
 extern const char *const sq_score_kind_names[SQ_SCORE_KIND_COUNT];
 
 typedef struct {
@@ -60,7 +84,7 @@ typedef struct {
     sq_pruned_tensor *touched; /* tensors whose shape or index changed, with their source */
     size_t touched_count, touched_capacity;
     uint64_t removed_bytes; /* input bytes of the tensors removed whole (experts) */
-    size_t channels_removed, experts_removed;
+    size_t channels_removed, experts_removed, heads_removed;
     size_t stats_carried;   /* set by compress: touched tensors quantized with their source's statistics */
 } sq_prune_record;
 

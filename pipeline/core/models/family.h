@@ -60,6 +60,16 @@ typedef struct {
     char cols[SQ_PRUNE_NAME_LEN];    /* down, or w2: its input is the channel */
 } sq_ffn_group;
 
+/* The attention of one layer for head pruning: query head h is rows
+ * [h hd, (h+1) hd) of q and the same columns of o; KV group g (query heads
+ * g H/KV .. (g+1) H/KV - 1) reads k/v head g.  A fused projection (q == k == v,
+ * one tensor [3 H hd, d] laid out q | k | v) has KV == H. */
+typedef struct {
+    char q[SQ_PRUNE_NAME_LEN], k[SQ_PRUNE_NAME_LEN], v[SQ_PRUNE_NAME_LEN], o[SQ_PRUNE_NAME_LEN];
+    bool fused;
+    int heads, kv_heads, head_dim;
+} sq_head_layout;
+
 typedef struct sq_family {
     const char *name;         /* model.family, config_json's "family" */
     const char *description;  /* one line with the source it follows */
@@ -107,6 +117,10 @@ typedef struct sq_family {
      * NULL-terminated */
     const char *const *expert_tensors;
     const char *const *router_tensors;
+    /* attention heads of `layer` (false: the layer has no attention), and the
+     * config after pruning: heads and kv_heads per layer, the head size kept */
+    bool (*head_layout)(const sq_tensor_set *set, const sq_model_config *cfg, int layer, sq_head_layout *out);
+    void (*set_heads)(sq_model_config *cfg, int heads, int kv_heads);
     /* non-NULL for a family with a selective-scan (SSM) block: why its state,
      * conv and inner channels are not pruned */
     const char *ssm_guard;

@@ -225,7 +225,7 @@ cleanup:
 static const sq_config_field itera_config_fields[] = {
     SQ_CONFIG_INT(sq_itera_config, ssm_state_size), SQ_CONFIG_INT(sq_itera_config, ssm_conv_kernel),
     SQ_CONFIG_INT(sq_itera_config, ssm_expand), SQ_CONFIG_INT(sq_itera_config, d_inner),
-    SQ_CONFIG_INT(sq_itera_config, expert_size), {NULL, 0, false},
+    SQ_CONFIG_INT(sq_itera_config, expert_size), {NULL, 0, false, false},
 };
 
 /* Channel j of an FFN (dense, or one expert): row j of w1, column j of w2;

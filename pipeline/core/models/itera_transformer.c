@@ -112,17 +112,21 @@ static sq_status transformer_validate(const sq_tensor_set *set, const sq_model_c
 {
     const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
     const int d = cfg->hidden_size, ffn = own->ffn_size, s = cfg->max_seq_length;
+    const int a = own->num_heads * sq_itera_transformer_head_dim(cfg); /* attention width: d unless pruned */
     char name[128];
     sq_status st = SQ_OK;
     if (cfg->num_layers < 1)
         SQ_FAIL(SQ_ERR_INPUT, "%s has no blocks.0.attention.qkv.weight: not an Itera-Lite transformer",
                 set->source_path ? set->source_path : "the checkpoint");
+    if (own->num_heads < 1 || (own->head_dim == 0 && d % own->num_heads) || own->head_dim < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "itera-transformer config of %s is inconsistent (%d heads of %d for hidden %d)",
+                set->source_path ? set->source_path : "the checkpoint", own->num_heads, own->head_dim, d);
     SQ_TRY(sq_param_require_shape(set, "embedding.weight", 2, cfg->vocab_size, d, 0));
     SQ_TRY(sq_param_require_shape(set, "position_embedding.weight", 2, s, d, 0));
     for (int i = 0; i < cfg->num_layers; i++) {
         struct { const char *suffix; int ndim; int64_t d0, d1; } block[] = {
             {"ln1.weight", 1, d, 0},          {"ln1.bias", 1, d, 0},
-            {"attention.qkv.weight", 2, 3 * d, d}, {"attention.out_proj.weight", 2, d, d},
+            {"attention.qkv.weight", 2, 3 * a, d}, {"attention.out_proj.weight", 2, d, a},
             {"ln2.weight", 1, d, 0},          {"ln2.bias", 1, d, 0},
             {"ffn.w1.weight", 2, ffn, d},     {"ffn.w2.weight", 2, d, ffn},
         };
@@ -148,8 +152,35 @@ cleanup:
 /* Its own config fields, as keys of config_json (models/model_config.h). */
 static const sq_config_field transformer_config_fields[] = {
     SQ_CONFIG_INT(sq_itera_transformer_config, num_heads), SQ_CONFIG_INT(sq_itera_transformer_config, ffn_size),
-    {NULL, 0, false},
+    /* only a model with pruned heads has it, so other artifacts stay byte-identical */
+    SQ_CONFIG_INT_IF_SET(sq_itera_transformer_config, head_dim), {NULL, 0, false, false},
 };
+
+/* Heads: the fused qkv [3 H hd, d] is q | k | v by rows; out_proj takes the heads' columns. */
+static bool transformer_head_layout(const sq_tensor_set *set, const sq_model_config *cfg, int layer,
+                                    sq_head_layout *out)
+{
+    const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
+    (void)set;
+    if (layer < 0 || layer >= cfg->num_layers)
+        return false;
+    snprintf(out->q, SQ_PRUNE_NAME_LEN, "blocks.%d.attention.qkv.weight", layer);
+    snprintf(out->k, SQ_PRUNE_NAME_LEN, "%s", out->q);
+    snprintf(out->v, SQ_PRUNE_NAME_LEN, "%s", out->q);
+    snprintf(out->o, SQ_PRUNE_NAME_LEN, "blocks.%d.attention.out_proj.weight", layer);
+    out->fused = true;
+    out->heads = out->kv_heads = own->num_heads;
+    out->head_dim = sq_itera_transformer_head_dim(cfg);
+    return true;
+}
+
+static void transformer_set_heads(sq_model_config *cfg, int heads, int kv_heads)
+{
+    sq_itera_transformer_config *own = sq_itera_transformer_config_of(cfg);
+    (void)kv_heads; /* multi-head attention: every head is its own KV group */
+    own->head_dim = sq_itera_transformer_head_dim(cfg);
+    own->num_heads = heads;
+}
 
 const sq_family sq_family_itera_transformer = {
     .name = "itera-transformer",
@@ -162,4 +193,6 @@ const sq_family sq_family_itera_transformer = {
     .tensors = transformer_rules,
     .ends = SQ_ITERA_LITE_ENDS,
     SQ_FAMILY_FORWARD(sq_transformer),
+    .head_layout = transformer_head_layout,
+    .set_heads = transformer_set_heads,
 };

@@ -212,7 +212,7 @@ cleanup:
 static const sq_config_field llama_config_fields[] = {
     SQ_CONFIG_INT(sq_llama_config, num_heads), SQ_CONFIG_INT(sq_llama_config, ffn_size),
     SQ_CONFIG_INT(sq_llama_config, num_kv_heads), SQ_CONFIG_INT(sq_llama_config, head_dim),
-    SQ_CONFIG_REAL(sq_llama_config, rope_theta), SQ_CONFIG_INT(sq_llama_config, rope_style), {NULL, 0, false},
+    SQ_CONFIG_REAL(sq_llama_config, rope_theta), SQ_CONFIG_INT(sq_llama_config, rope_style), {NULL, 0, false, false},
 };
 
 /* Channel j of the SwiGLU MLP: row j of gate and up, column j of down. */
@@ -227,6 +227,31 @@ static int llama_ffn_groups(const sq_tensor_set *set, const sq_model_config *cfg
     groups[0].row_count = 2;
     layer_name(groups[0].cols, SQ_PRUNE_NAME_LEN, nm->down, layer);
     return 1;
+}
+
+/* Heads: q/k/v rows and o columns in blocks of head_dim (HF's rotate-half
+ * permutation stays inside a head). */
+static bool llama_head_layout(const sq_tensor_set *set, const sq_model_config *cfg, int layer, sq_head_layout *out)
+{
+    const sq_llama_names *nm = sq_llama_names_of(set);
+    const sq_llama_config *own = sq_llama_config_c(cfg);
+    if (nm == NULL || layer < 0 || layer >= cfg->num_layers)
+        return false;
+    layer_name(out->q, SQ_PRUNE_NAME_LEN, nm->wq, layer);
+    layer_name(out->k, SQ_PRUNE_NAME_LEN, nm->wk, layer);
+    layer_name(out->v, SQ_PRUNE_NAME_LEN, nm->wv, layer);
+    layer_name(out->o, SQ_PRUNE_NAME_LEN, nm->wo, layer);
+    out->fused = false;
+    out->heads = own->num_heads;
+    out->kv_heads = own->num_kv_heads;
+    out->head_dim = own->head_dim;
+    return true;
+}
+
+static void llama_set_heads(sq_model_config *cfg, int heads, int kv_heads)
+{
+    sq_llama_config_of(cfg)->num_heads = heads;
+    sq_llama_config_of(cfg)->num_kv_heads = kv_heads;
 }
 
 static int *llama_ffn_size(sq_model_config *cfg)
@@ -250,4 +275,6 @@ const sq_family sq_family_llama = {
     SQ_FAMILY_FORWARD(sq_llama),
     .ffn_groups = llama_ffn_groups,
     .ffn_size = llama_ffn_size,
+    .head_layout = llama_head_layout,
+    .set_heads = llama_set_heads,
 };

@@ -261,7 +261,7 @@ static const sq_config_field mamba_config_fields[] = {
     SQ_CONFIG_INT(sq_mamba_config, ssm_state_size), SQ_CONFIG_INT(sq_mamba_config, ssm_conv_kernel),
     SQ_CONFIG_INT(sq_mamba_config, d_inner), SQ_CONFIG_INT(sq_mamba_config, ssm_expand),
     SQ_CONFIG_INT(sq_mamba_config, ssm_version), SQ_CONFIG_INT(sq_mamba_config, dt_rank),
-    SQ_CONFIG_INT(sq_mamba_config, ssm_groups), SQ_CONFIG_INT(sq_mamba_config, ssm_heads), {NULL, 0, false},
+    SQ_CONFIG_INT(sq_mamba_config, ssm_groups), SQ_CONFIG_INT(sq_mamba_config, ssm_heads), {NULL, 0, false, false},
 };
 
 const sq_family sq_family_mamba = {

@@ -66,7 +66,8 @@ static void fields_to_json(const sq_model_config *cfg, const sq_config_field *fi
         json_object_set_new(root, v1_keys[i], value);
     }
     for (; fields->key; fields++)
-        if (!is_v1_key(fields->key))
+        if (!is_v1_key(fields->key) &&
+            !(fields->if_set && *(const int *)(const void *)(cfg->own.bytes + fields->offset) == 0))
             json_object_set_new(root, fields->key, field_json(cfg, fields));
 }
 

@@ -71,8 +71,10 @@ typedef struct {
     const char *key;
     size_t offset; /* of the field in the family's config struct */
     bool real;     /* a double; otherwise an int */
+    bool if_set;   /* written only when not 0 (a key that only some models have) */
 } sq_config_field;
-#define SQ_CONFIG_INT(type, field) {#field, offsetof(type, field), false}
-#define SQ_CONFIG_REAL(type, field) {#field, offsetof(type, field), true}
+#define SQ_CONFIG_INT(type, field) {#field, offsetof(type, field), false, false}
+#define SQ_CONFIG_REAL(type, field) {#field, offsetof(type, field), true, false}
+#define SQ_CONFIG_INT_IF_SET(type, field) {#field, offsetof(type, field), false, true}
 
 #endif

@@ -71,11 +71,12 @@ sq_status sq_transformer_build(const sq_model_config *cfg, const sq_fw_source *s
 {
     const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
     const size_t S = (size_t)cfg->max_seq_length, d = (size_t)cfg->hidden_size, ffn_dim = (size_t)own->ffn_size;
+    const size_t a = (size_t)own->num_heads * (size_t)sq_itera_transformer_head_dim(cfg); /* d unless pruned */
     transformer_state *m = NULL;
     sq_fw_arena *ar;
     sq_status st = SQ_OK;
     *out = NULL;
-    if (own->num_heads <= 0 || cfg->hidden_size % own->num_heads != 0 || own->ffn_size <= 0)
+    if (own->num_heads <= 0 || (own->head_dim <= 0 && cfg->hidden_size % own->num_heads != 0) || own->ffn_size <= 0)
         return sq_fail(SQ_ERR_INPUT, "itera-transformer config is incomplete (num_heads %d for hidden %d, "
                        "ffn size %d): set model.num_heads", own->num_heads, cfg->hidden_size, own->ffn_size);
     SQ_TRY(sq_alloc(&m, 1, sizeof *m, "transformer model"));
@@ -86,9 +87,9 @@ sq_status sq_transformer_build(const sq_model_config *cfg, const sq_fw_source *s
         SQ_TRY(load_block(m, set, i));
     SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->x));
     SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->h));
-    SQ_TRY(sq_fw_alloc(ar, S * 3 * d, sizeof(float), "activations", &m->qkv));
+    SQ_TRY(sq_fw_alloc(ar, S * 3 * a, sizeof(float), "activations", &m->qkv));
     SQ_TRY(sq_fw_alloc(ar, S * S, sizeof(float), "activations", &m->scores));
-    SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->att));
+    SQ_TRY(sq_fw_alloc(ar, S * a, sizeof(float), "activations", &m->att));
     SQ_TRY(sq_fw_alloc(ar, S * ffn_dim, sizeof(float), "activations", &m->hid));
     *out = m;
     m = NULL;
@@ -102,15 +103,16 @@ static void attention(transformer_state *m, const transformer_block *B, const sq
                       const sq_forward_hooks *hooks)
 {
     const sq_itera_transformer_config *own = sq_itera_transformer_config_c(cfg);
-    const int d = cfg->hidden_size, H = own->num_heads, hd = d / H;
+    /* a = H hd is d, unless heads were pruned (compress/prune.h) */
+    const int d = cfg->hidden_size, H = own->num_heads, hd = sq_itera_transformer_head_dim(cfg), a = H * hd;
     const float scale = 1.0f / sqrtf((float)hd);
     sq_fw_layernorm(m->x, T, d, B->ln1_w, B->ln1_b, cfg->layer_norm_eps, m->h);
     /* qkv = LN1(x) W_qkv^T, split q | k | v, each viewed as [H, T, hd] */
-    sq_fw_linear(hooks, B->qkv_name, m->h, T, d, B->qkv, 3 * d, m->qkv, 3 * d, 0.0f);
+    sq_fw_linear(hooks, B->qkv_name, m->h, T, d, B->qkv, 3 * a, m->qkv, 3 * a, 0.0f);
     for (int head = 0; head < H; head++) {
-        const float *q = m->qkv + head * hd, *k = m->qkv + d + head * hd, *v = m->qkv + 2 * d + head * hd;
+        const float *q = m->qkv + head * hd, *k = m->qkv + a + head * hd, *v = m->qkv + 2 * a + head * hd;
         /* scores = q k^T * hd^-0.5 (the full square; only j <= t is read) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * d, k, 3 * d, 0.0f,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * a, k, 3 * a, 0.0f,
                     m->scores, T);
         /* masked_fill(mask == 0, -inf) then softmax: row t keeps keys 0..t */
         for (int t = 0; t < T; t++) {
@@ -127,10 +129,10 @@ static void attention(transformer_state *m, const transformer_block *B, const sq
                 row[j] = 0.0f;
         }
         /* att[:, head] = P v, heads concatenated along the feature dim */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, m->scores, T, v, 3 * d, 0.0f,
-                    m->att + head * hd, d);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, m->scores, T, v, 3 * a, 0.0f,
+                    m->att + head * hd, a);
     }
-    sq_fw_linear(hooks, B->out_name, m->att, T, d, B->out_proj, d, m->x, d, 1.0f);
+    sq_fw_linear(hooks, B->out_name, m->att, T, a, B->out_proj, d, m->x, d, 1.0f);
 }
 
 /* x += W2 GELU_erf(W1 LN2(x)). */

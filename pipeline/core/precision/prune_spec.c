@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const target_names[] = {"ffn-channels", "experts", "ssm-state", "ssm-conv", "ssm-inner"};
+static const char *const target_names[] = {"ffn-channels", "experts", "ssm-state", "ssm-conv", "ssm-inner", "heads"};
+#define TARGET_LIST "ffn-channels, heads, experts, ssm-state, ssm-conv, ssm-inner"
 
 const char *sq_prune_target_name(sq_prune_target target)
 {
@@ -26,7 +27,7 @@ static int target_index(const char *name)
     return -1;
 }
 
-static const char *const rule_keys[] = {"target", "fraction", "count", "layers", "force", "note", NULL};
+static const char *const rule_keys[] = {"target", "fraction", "count", "layers", "force", "unit", "note", NULL};
 
 static sq_status parse_rule(const sq_yaml_node *node, sq_prune_rule *rule)
 {
@@ -43,11 +44,10 @@ static sq_status parse_rule(const sq_yaml_node *node, sq_prune_rule *rule)
     SQ_TRY(sq_yaml_check_keys(node, "prune rule", rule_keys));
     SQ_TRY(sq_yaml_opt_string(node, "target", &target));
     if (!target)
-        SQ_FAIL(SQ_ERR_USAGE, "%s: a prune rule needs 'target' (ffn-channels, experts, ssm-state, ssm-conv, "
-                "ssm-inner)", rule->where);
+        SQ_FAIL(SQ_ERR_USAGE, "%s: a prune rule needs 'target' (" TARGET_LIST ")", rule->where);
     if (target_index(target) < 0)
-        SQ_FAIL(SQ_ERR_USAGE, "%s: unknown prune target '%s'; the targets are ffn-channels, experts, ssm-state, "
-                "ssm-conv, ssm-inner", sq_yaml_where(sq_yaml_get(node, "target"), where, sizeof where), target);
+        SQ_FAIL(SQ_ERR_USAGE, "%s: unknown prune target '%s'; the targets are " TARGET_LIST,
+                sq_yaml_where(sq_yaml_get(node, "target"), where, sizeof where), target);
     rule->target = (sq_prune_target)target_index(target);
     has_fraction = sq_yaml_get(node, "fraction") != NULL;
     has_count = sq_yaml_get(node, "count") != NULL;
@@ -70,6 +70,19 @@ static sq_status parse_rule(const sq_yaml_node *node, sq_prune_rule *rule)
     SQ_TRY(sq_yaml_opt_bool(node, "force", &rule->force));
     if (rule->force && !sq_prune_target_is_ssm(rule->target))
         SQ_FAIL(SQ_ERR_USAGE, "%s: 'force' only applies to the ssm-* targets", rule->where);
+    {
+        const char *unit = NULL;
+        SQ_TRY(sq_yaml_opt_string(node, "unit", &unit));
+        if (unit && rule->target != SQ_PRUNE_HEADS)
+            SQ_FAIL(SQ_ERR_USAGE, "%s: 'unit' only applies to target: heads",
+                    sq_yaml_where(sq_yaml_get(node, "unit"), where, sizeof where));
+        if (unit && strcmp(unit, "kv-groups") == 0)
+            rule->unit = SQ_HEAD_UNIT_KV_GROUP;
+        else if (unit && strcmp(unit, "query-heads") != 0)
+            SQ_FAIL(SQ_ERR_USAGE, "%s: unknown head unit '%s'; the units are query-heads (the same number from "
+                    "every KV group) and kv-groups (whole groups with their k/v head)",
+                    sq_yaml_where(sq_yaml_get(node, "unit"), where, sizeof where), unit);
+    }
     layers = sq_yaml_get(node, "layers");
     if (layers) {
         SQ_TRY(sq_yaml_expect(layers, SQ_YAML_SEQ, "prune layers"));

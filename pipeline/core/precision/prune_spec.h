@@ -1,8 +1,9 @@
 /* prune_spec.h - the `prune` section of a recipe or precision map (docs/precision-maps.md).
  *
  *   prune:
- *     - target: ffn-channels   # ffn-channels | experts | ssm-state | ssm-conv | ssm-inner
+ *     - target: ffn-channels   # ffn-channels | heads | experts | ssm-state | ssm-conv | ssm-inner
  *       fraction: 0.25         # or count: N (per layer)
+ *       unit: query-heads      # heads only: query-heads (default) | kv-groups
  *       layers: [0, 1]         # optional: must name every layer the target has (one size per model)
  *       force: true            # only for the ssm-* targets (see below)
  *
@@ -27,7 +28,14 @@ typedef enum {
     SQ_PRUNE_SSM_STATE,        /* guarded */
     SQ_PRUNE_SSM_CONV,         /* guarded */
     SQ_PRUNE_SSM_INNER,        /* guarded */
+    SQ_PRUNE_HEADS,            /* attention heads, by the o-projection's calibrated input */
 } sq_prune_target;
+
+/* What one unit of a `heads` rule is (compress/prune.h): */
+typedef enum {
+    SQ_HEAD_UNIT_QUERY = 0, /* query heads, the same number from every KV group */
+    SQ_HEAD_UNIT_KV_GROUP,  /* whole KV groups: their query heads and their k/v head */
+} sq_head_unit;
 
 #define SQ_PRUNE_MAX_LAYERS 128
 
@@ -38,6 +46,7 @@ typedef struct {
     int layers[SQ_PRUNE_MAX_LAYERS];
     int layer_count;  /* 0: every layer the target has */
     bool force;
+    sq_head_unit unit; /* heads only */
     char where[256];  /* file:line:column of the rule */
 } sq_prune_rule;
 
