@@ -7,9 +7,13 @@
 #     the two are the same function; the tensors really shrink and the config says the new size;
 #   - experts: the fewest-routed experts (calibration's routing counts) go, the router's rows
 #     follow, the config's num_experts and the records say so, and the pruned model evaluates;
-#   - every removed row / column / expert is a line of /pruning/removed with its score;
-#   - bad input (too many, a layer out of range, top-k above the remaining experts, an SSM
-#     target with or without force) exits 2 with the reason and leaves no artifact.
+#   - attention heads of the Llama (GQA 4/2: one query head per KV group) in the same recipe: the
+#     zeroed model also has the removed heads' o_proj columns set to 0 (a head whose output is
+#     zero contributes nothing); the config's num_heads follows, the KV groups stay;
+#   - every removed row / column / expert / head is a line of /pruning/removed with its score;
+#   - bad input (too many channels or heads, a layer out of range, top-k above the remaining
+#     experts, an unbalanced GQA head count, an SSM target) exits 2 with the reason and the
+#     rule's YAML line:column, and leaves no artifact.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -39,15 +43,18 @@ YAML
 "$BUILD/squeeze-calibrate" --config "$WORK/llama.yaml" --model "$LLAMA" --out "$WORK/llama-cal.h5" \
   2> "$WORK/llama-cal.log" || { cat "$WORK/llama-cal.log"; fail "calibrate llama"; }
 cat > "$WORK/ffn.yaml" <<'YAML'
-description: "a quarter of the SwiGLU channels, fp32"
+description: "a quarter of the SwiGLU channels and one query head per KV group, fp32"
 prune:
   - target: ffn-channels
     fraction: 0.25
+  - target: heads
+    count: 2
 default: fp32
 YAML
 "$BUILD/squeeze-compress" --config "$WORK/llama.yaml" --model "$LLAMA" --calibration "$WORK/llama-cal.h5" \
   --map "$WORK/ffn.yaml" --out "$WORK/llama-ffn.h5" 2> "$WORK/ffn.log" || { cat "$WORK/ffn.log"; fail "compress ffn"; }
 grep -q "FFN channels removed per FFN" "$WORK/ffn.log" || fail "no pruning line in the compress log"
+grep -q "2 of 4 attention heads removed per layer (query heads" "$WORK/ffn.log" || fail "no head pruning line"
 mkdir -p "$WORK/zeroed"
 cp "$DATA/bundled/llama_tiny/config.json" "$WORK/zeroed/"
 $PY - "$LLAMA" "$WORK/llama-ffn.h5" "$WORK/zeroed/model.safetensors" <<'PY'
@@ -68,16 +75,28 @@ for name, info in header.items():
 def record(f):
     g = f["pruning"]
     names = [x.decode() for x in g["tensors"][()]]
-    kinds = ("row", "column", "expert")
+    kinds = ("row", "column", "expert", "head", "kv-head")
     return [(names[t], kinds[k], int(i), float(s), int(sk)) for t, k, i, s, sk in
             zip(g["tensor"][()], g["removed"][()], g["index"][()], g["score"][()], g["score_kind"][()])]
 with h5py.File(pruned, "r") as f:
     lines = record(f)
     cfg = json.loads(f["model"].attrs["config_json"])
-removed = {}
+removed, heads = {}, {}
 for tensor, what, index, score, kind in lines:
+    if what == "head":
+        assert score > 0 and kind == 3 and ("q_proj" in tensor or "o_proj" in tensor), (tensor, index, kind)
+        heads.setdefault(tensor, []).append(index)
+        continue
     assert what in ("row", "column") and score >= 0 and kind == 0, (tensor, what, index, score, kind)
     removed.setdefault(tensor, []).append((what, index))
+assert cfg["num_heads"] == 2 and cfg["num_kv_heads"] == 2, cfg
+hd = cfg["head_dim"]
+for layer in range(5):
+    gone = sorted(heads[f"model.layers.{layer}.self_attn.o_proj.weight"])
+    assert len(gone) == 2 and gone[0] in (0, 1) and gone[1] in (2, 3), (layer, gone)  # one per KV group
+    assert gone == sorted(heads[f"model.layers.{layer}.self_attn.q_proj.weight"])
+    for h in gone:
+        tensors[f"model.layers.{layer}.self_attn.o_proj.weight"][:, h * hd:(h + 1) * hd] = 0
 full = tensors["model.layers.0.mlp.gate_proj.weight"].shape[0]
 kept = full - len(removed["model.layers.0.mlp.gate_proj.weight"])
 assert kept == int(full * 0.75 + 0.5) and cfg["ffn_size"] == kept, (full, kept, cfg.get("ffn_size"))
@@ -97,7 +116,7 @@ h = json.dumps(hdr).encode()
 h += b" " * (-len(h) % 8)
 with open(out, "wb") as f:
     f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-print(f"ffn: {len(lines)} removed rows/columns recorded, ffn size {full} -> {kept}")
+print(f"ffn + heads: {len(lines)} removals recorded, ffn size {full} -> {kept}, heads 4 -> 2")
 PY
 "$BUILD/squeeze-evaluate" --config "$WORK/llama.yaml" --model "$WORK/llama-ffn.h5" --out "$WORK/ev-pruned.h5" \
   2> "$WORK/ev1.log" || { cat "$WORK/ev1.log"; fail "evaluate pruned"; }
@@ -166,22 +185,41 @@ print(f"experts: removed {gone} (routing counts {counts.tolist()}), perplexity a
 PY
 
 # ---- bad input: exit 2, the reason, no artifact -------------------------------------------
-bad() { # name expected-message yaml
-  local name=$1 msg=$2
-  printf '%s\n' "$3" > "$WORK/$name.yaml"
+bad_on() { # config model calibration name expected-message yaml
+  local config=$1 model=$2 cal=$3 name=$4 msg=$5
+  printf '%s\n' "$6" > "$WORK/$name.yaml"
   set +e
-  "$BUILD/squeeze-compress" --config "$WORK/micro.yaml" --model "$MICRO" --calibration "$WORK/micro-cal.h5" \
+  "$BUILD/squeeze-compress" --config "$config" --model "$model" --calibration "$cal" \
     --map "$WORK/$name.yaml" --out "$WORK/$name.h5" 2> "$WORK/$name.log"
   local rc=$?
   set -e
   [ $rc -eq 2 ] || { cat "$WORK/$name.log"; fail "$name: exit $rc, expected 2"; }
   grep -q -- "$msg" "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$name: no '$msg' in the message"; }
+  grep -q -- "$name.yaml:[0-9]*:[0-9]*: " "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$name: no line:column"; }
   [ ! -e "$WORK/$name.h5" ] || fail "$name: left an artifact"
   echo "ok: $name -> $(grep error "$WORK/$name.log" | head -1 | cut -c1-160)"
 }
+bad() { bad_on "$WORK/micro.yaml" "$MICRO" "$WORK/micro-cal.h5" "$@"; }
+bad_llama() { bad_on "$WORK/llama.yaml" "$LLAMA" "$WORK/llama-cal.h5" "$@"; }
+bad_llama heads-all "pruning 4 of the 4 query heads per layer leaves a KV group with none" \
+  $'prune:\n  - target: heads\n    count: 4\ndefault: fp32'
+bad_llama heads-more "pruning 6 query heads per layer, but each layer has 4" $'prune:\n  - target: heads\n    count: 6\ndefault: fp32'
+bad_llama groups-all "pruning 2 of the 2 KV groups per layer leaves none" \
+  $'prune:\n  - target: heads\n    unit: kv-groups\n    count: 2\ndefault: fp32'
+bad_llama gqa-unbalanced "cannot keep the 2 KV groups balanced: the count must be a multiple of 2" \
+  $'prune:\n  - target: heads\n    count: 1\ndefault: fp32'
+bad_llama heads-layer "heads-layer.yaml:4:17: layer 5 is out of range: the model has 5 layers" \
+  $'prune:\n  - target: heads\n    count: 2\n    layers: [0, 5]\ndefault: fp32'
+bad_llama heads-some "names 2 of the 5 layers with attention" \
+  $'prune:\n  - target: heads\n    count: 2\n    layers: [0, 1]\ndefault: fp32'
+bad_llama heads-unit "unknown head unit 'groups'" \
+  $'prune:\n  - target: heads\n    unit: groups\n    count: 2\ndefault: fp32'
+bad_llama unit-ffn "'unit' only applies to target: heads" \
+  $'prune:\n  - target: ffn-channels\n    unit: kv-groups\n    count: 2\ndefault: fp32'
+bad no-heads "has no attention heads squeeze can prune" $'prune:\n  - target: heads\n    count: 1\ndefault: fp32'
 bad too-many "leaves none" $'prune:\n  - target: ffn-channels\n    count: 32\ndefault: fp32'
 bad all "outside \[0, 1)" $'prune:\n  - target: ffn-channels\n    fraction: 1.0\ndefault: fp32'
-bad layer "layer 7 is out of range" $'prune:\n  - target: experts\n    count: 1\n    layers: [7]\ndefault: fp32'
+bad layer "layer.yaml:4:14: layer 7 is out of range" $'prune:\n  - target: experts\n    count: 1\n    layers: [7]\ndefault: fp32'
 bad topk "fewer than top-k = 2" $'prune:\n  - target: experts\n    count: 3\ndefault: fp32'
 bad ssm "recurrent state couples" $'prune:\n  - target: ssm-state\n    fraction: 0.25\ndefault: fp32'
 bad ssm-force "lifts the guard only" $'prune:\n  - target: ssm-inner\n    count: 4\n    force: true\ndefault: fp32'

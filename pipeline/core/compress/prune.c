@@ -271,10 +271,12 @@ static sq_status check_layers(const sq_prune_rule *rule, const sq_model_config *
     bool named[SQ_PRUNE_MAX_LAYERS] = {false};
     for (int i = 0; i < rule->layer_count; i++) {
         if (rule->layers[i] >= cfg->num_layers)
-            return sq_fail(SQ_ERR_USAGE, "%s: layer %d is out of range: the model has %d layers (0..%d)", rule->where,
+            return sq_fail(SQ_ERR_USAGE, "%.*s:%d:%d: layer %d is out of range: the model has %d layers (0..%d)",
+                           rule->file_length, rule->where, rule->layer_line[i], rule->layer_column[i],
                            rule->layers[i], cfg->num_layers, cfg->num_layers - 1);
         if (!has_target[rule->layers[i]])
-            return sq_fail(SQ_ERR_USAGE, "%s: layer %d has no %s", rule->where, rule->layers[i], what);
+            return sq_fail(SQ_ERR_USAGE, "%.*s:%d:%d: layer %d has no %s", rule->file_length, rule->where,
+                           rule->layer_line[i], rule->layer_column[i], rule->layers[i], what);
         named[rule->layers[i]] = true;
     }
     if (rule->layer_count == 0)
@@ -430,8 +432,12 @@ static sq_status heads_to_remove(const sq_prune_rule *rule, const sq_head_layout
                                  long *groups)
 {
     const int H = L->heads, KV = L->kv_heads, r = H / KV;
+    const bool whole = rule->unit == SQ_HEAD_UNIT_KV_GROUP || r == 1;
     *per_group = *groups = 0;
-    if (rule->unit == SQ_HEAD_UNIT_KV_GROUP || r == 1) {
+    if (rule->count > (whole ? KV : H))
+        return sq_fail(SQ_ERR_USAGE, "%s: pruning %ld %s per layer, but each layer has %d", rule->where, rule->count,
+                       whole ? (r == 1 ? "attention heads" : "KV groups") : "query heads", whole ? KV : H);
+    if (whole) {
         const long n = amount(rule, KV);
         if (n >= KV)
             return sq_fail(SQ_ERR_USAGE, "%s: pruning %ld of the %d %s per layer leaves none", rule->where, n, KV,

@@ -41,6 +41,13 @@ static sq_status parse_rule(const sq_yaml_node *node, sq_prune_rule *rule)
     rule->count = -1;
     SQ_TRY(sq_yaml_expect(node, SQ_YAML_MAP, "prune rule"));
     snprintf(rule->where, sizeof rule->where, "%s", sq_yaml_where(node, where, sizeof where));
+    {
+        /* the file part of "file:line:column", for the positions of the layer indices */
+        char suffix[48];
+        size_t n = strlen(rule->where);
+        size_t m = (size_t)snprintf(suffix, sizeof suffix, ":%d:%d", node->line, node->column);
+        rule->file_length = n >= m && strcmp(rule->where + n - m, suffix) == 0 ? (int)(n - m) : (int)n;
+    }
     SQ_TRY(sq_yaml_check_keys(node, "prune rule", rule_keys));
     SQ_TRY(sq_yaml_opt_string(node, "target", &target));
     if (!target)
@@ -95,6 +102,8 @@ static sq_status parse_rule(const sq_yaml_node *node, sq_prune_rule *rule)
             if (value < 0 || value >= SQ_PRUNE_MAX_LAYERS)
                 SQ_FAIL(SQ_ERR_USAGE, "%s: layer index %lld is out of range",
                         sq_yaml_where(layers->items[i], where, sizeof where), (long long)value);
+            rule->layer_line[rule->layer_count] = layers->items[i]->line;
+            rule->layer_column[rule->layer_count] = layers->items[i]->column;
             rule->layers[rule->layer_count++] = (int)value;
         }
     }

@@ -48,6 +48,8 @@ typedef struct {
     bool force;
     sq_head_unit unit; /* heads only */
     char where[256];  /* file:line:column of the rule */
+    int layer_line[SQ_PRUNE_MAX_LAYERS], layer_column[SQ_PRUNE_MAX_LAYERS]; /* of each layer index */
+    int file_length;  /* where[0..file_length): the file */
 } sq_prune_rule;
 
 typedef struct {
