@@ -11,6 +11,8 @@
 #     zeroed model also has the removed heads' o_proj columns set to 0 (a head whose output is
 #     zero contributes nothing); the config's num_heads follows, the KV groups stay;
 #   - every removed row / column / expert / head is a line of /pruning/removed with its score;
+#   - the committed pruned artifacts (tests/data/golden/pruned/, compared with PyTorch references
+#     of the pruned architectures by test_forward) are what compress writes today;
 #   - bad input (too many channels or heads, a layer out of range, top-k above the remaining
 #     experts, an unbalanced GQA head count, an SSM target) exits 2 with the reason and the
 #     rule's YAML line:column, and leaves no artifact.
@@ -183,6 +185,38 @@ ppl = json.load(open(ev))["perplexity"]
 assert math.isfinite(ppl) and ppl > 1, ppl
 print(f"experts: removed {gone} (routing counts {counts.tolist()}), perplexity after pruning + nf4 {ppl:.3f}")
 PY
+
+# ---- the pruned goldens are what compress writes today ---------------------------------------
+# tests/data/golden/pruned/*.h5 were written by squeeze-compress for make_golden_pruned.py, whose
+# PyTorch references of the pruned architectures test_forward compares them against; pruning the
+# same checkpoints with the same recipes again must give the same tensors, config and record.
+same_as_golden() { # name config checkpoint [compress options]
+  local name=$1 config=$2 src=$3
+  shift 3
+  "$BUILD/squeeze-compress" --config "$config" --model "$src" "$@" --map "$DATA/golden/pruned/$name.prune.yaml" \
+    --out "$WORK/g-$name.h5" 2> "$WORK/g-$name.log" || { cat "$WORK/g-$name.log"; fail "compress $name"; }
+  $PY - "$WORK/g-$name.h5" "$DATA/golden/pruned/$name.h5" <<'PY' || fail "$name differs from its golden artifact"
+import json, sys, h5py, numpy as np
+new, old = (h5py.File(p, "r") for p in sys.argv[1:])
+names = []
+old["model"].visit(lambda n: names.append(n) if isinstance(old["model"][n], h5py.Dataset) else None)
+assert len(names) > 10, names
+for n in names:
+    assert np.array_equal(new["model"][n][()], old["model"][n][()]), n
+assert json.loads(new["model"].attrs["config_json"]) == json.loads(old["model"].attrs["config_json"])
+for n in ("tensors", "tensor", "removed", "index", "score_kind"):
+    assert np.array_equal(new["pruning"][n][()], old["pruning"][n][()]), n
+assert np.allclose(new["pruning"]["score"][()], old["pruning"]["score"][()], rtol=1e-12, atol=0)
+print(f"{sys.argv[2].split('/')[-1]}: {len(names)} datasets and the /pruning record as committed")
+PY
+}
+printf 'model:\n  checkpoint: %s\n' "$DATA/golden/random_transformer.pt" > "$WORK/g-t.yaml"
+same_as_golden pruned_transformer_heads "$WORK/g-t.yaml" "$DATA/golden/random_transformer.pt"
+printf 'model:\n  checkpoint: %s\n' "$DATA/golden/llama_gqa_hf.safetensors" > "$WORK/g-hf.yaml"
+same_as_golden pruned_llama_heads_ffn "$WORK/g-hf.yaml" "$DATA/golden/llama_gqa_hf.safetensors"
+printf 'model:\n  checkpoint: %s\n' "$DATA/golden/llama_gqa_meta.safetensors" > "$WORK/g-meta.yaml"
+same_as_golden pruned_llama_groups "$WORK/g-meta.yaml" "$DATA/golden/llama_gqa_meta.safetensors"
+same_as_golden pruned_micro_experts "$WORK/micro.yaml" "$MICRO" --calibration "$WORK/micro-cal.h5"
 
 # ---- bad input: exit 2, the reason, no artifact -------------------------------------------
 bad_on() { # config model calibration name expected-message yaml

@@ -72,6 +72,7 @@ class TransformerConfig:
     ffn_size: int = 512
     max_seq: int = 128
     eps: float = 1e-5
+    head_dim: int = 0         # 0: hidden // heads; a model with pruned heads keeps its own
 
 
 # --------------------------------------------------------------------------
@@ -241,22 +242,24 @@ class IteraLite(nn.Module):
 class Attention(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
-        assert cfg.hidden % cfg.heads == 0, "hidden must be a multiple of heads"
+        assert cfg.head_dim or cfg.hidden % cfg.heads == 0, "hidden must be a multiple of heads"
         self.heads = cfg.heads
+        self.hd = cfg.head_dim or cfg.hidden // cfg.heads
+        width = self.heads * self.hd                                  # hidden, unless heads were pruned
         mask = torch.tril(torch.ones(cfg.max_seq, cfg.max_seq)).view(1, 1, cfg.max_seq, cfg.max_seq)
         self.register_buffer("causal_mask", mask)                    # saved before qkv (buffer first)
-        self.qkv = nn.Linear(cfg.hidden, 3 * cfg.hidden, bias=False)
-        self.out_proj = nn.Linear(cfg.hidden, cfg.hidden, bias=False)
+        self.qkv = nn.Linear(cfg.hidden, 3 * width, bias=False)
+        self.out_proj = nn.Linear(width, cfg.hidden, bias=False)
 
     def forward(self, x):
         bsz, steps, d = x.shape
-        hd = d // self.heads
-        q, k, v = self.qkv(x).split(d, dim=-1)                       # q | k | v along the output dim
+        hd, width = self.hd, self.heads * self.hd
+        q, k, v = self.qkv(x).split(width, dim=-1)                   # q | k | v along the output dim
         q, k, v = (t.view(bsz, steps, self.heads, hd).transpose(1, 2) for t in (q, k, v))
         scores = torch.matmul(q, k.transpose(-2, -1)) * hd ** -0.5
         scores = scores.masked_fill(self.causal_mask[:, :, :steps, :steps] == 0, float("-inf"))
         att = torch.matmul(F.softmax(scores, dim=-1), v)             # [B, H, T, hd]
-        return self.out_proj(att.transpose(1, 2).reshape(bsz, steps, d))
+        return self.out_proj(att.transpose(1, 2).reshape(bsz, steps, width))
 
 
 class TransformerBlock(nn.Module):
@@ -357,9 +360,11 @@ def infer_transformer_config(sd, heads: Optional[int]) -> TransformerConfig:
     layers = 0
     while f"blocks.{layers}.attention.qkv.weight" in sd:
         layers += 1
+    hd = sd["blocks.0.attention.qkv.weight"].shape[0] // 3 // heads
     return TransformerConfig(vocab=vocab, hidden=d, layers=layers, heads=heads,
                              ffn_size=sd["blocks.0.ffn.w1.weight"].shape[0],
-                             max_seq=sd["position_embedding.weight"].shape[0])
+                             max_seq=sd["position_embedding.weight"].shape[0],
+                             head_dim=0 if hd * heads == d else hd)
 
 
 def model_from_state_dict(sd, heads: Optional[int] = None):
@@ -387,6 +392,8 @@ def save_checkpoint(model, path: str, **extra):
     """{'model_state_dict', 'config'} as the original repo's Phase 7/8 scripts save them.
     The config is a plain dict (its printed repr is what squeeze's readers show)."""
     cfg = dict(model.cfg.__dict__)
+    if not cfg.get("head_dim", 1):
+        del cfg["head_dim"]  # the original repo's config has no head_dim
     if isinstance(model, Transformer):
         cfg["num_heads"] = cfg["heads"]
     obj = {"model_state_dict": model.state_dict(), "config": cfg}

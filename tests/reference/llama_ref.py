@@ -34,13 +34,16 @@ import json
 import math
 import os
 import struct
+import sys
 from collections import OrderedDict
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import read_safetensors, save_safetensors  # noqa: E402,F401  (re-exported)
 
 
 @dataclass
@@ -55,10 +58,11 @@ class LlamaConfig:
     eps: float = 1e-5
     theta: float = 10000.0
     tied: bool = True
+    hd: int = 0                 # head size; 0: dim // heads (a pruned model keeps its own)
 
     @property
     def head_dim(self):
-        return self.dim // self.heads
+        return self.hd or self.dim // self.heads
 
 
 class RMSNorm(nn.Module):
@@ -198,22 +202,29 @@ def meta_state(model):
     return out
 
 
+# Per layer: (Meta key, HF key, the head count whose rows HF permutes or None), in HF's order.
+LAYER_KEYS = (
+    ("attention.wq.weight", "self_attn.q_proj.weight", "heads"),
+    ("attention.wk.weight", "self_attn.k_proj.weight", "kv_heads"),
+    ("attention.wv.weight", "self_attn.v_proj.weight", None),
+    ("attention.wo.weight", "self_attn.o_proj.weight", None),
+    ("feed_forward.w1.weight", "mlp.gate_proj.weight", None),
+    ("feed_forward.w3.weight", "mlp.up_proj.weight", None),
+    ("feed_forward.w2.weight", "mlp.down_proj.weight", None),
+    ("attention_norm.weight", "input_layernorm.weight", None),
+    ("ffn_norm.weight", "post_attention_layernorm.weight", None),
+)
+
+
 def hf_state(model):
     cfg = model.cfg
     sd = model.state_dict()
     out = OrderedDict()
     out["model.embed_tokens.weight"] = sd["tok_embeddings.weight"]
     for i in range(cfg.layers):
-        p, q = f"layers.{i}.", f"model.layers.{i}."
-        out[q + "self_attn.q_proj.weight"] = hf_permute(sd[p + "attention.wq.weight"], cfg.heads)
-        out[q + "self_attn.k_proj.weight"] = hf_permute(sd[p + "attention.wk.weight"], cfg.kv_heads)
-        out[q + "self_attn.v_proj.weight"] = sd[p + "attention.wv.weight"]
-        out[q + "self_attn.o_proj.weight"] = sd[p + "attention.wo.weight"]
-        out[q + "mlp.gate_proj.weight"] = sd[p + "feed_forward.w1.weight"]
-        out[q + "mlp.up_proj.weight"] = sd[p + "feed_forward.w3.weight"]
-        out[q + "mlp.down_proj.weight"] = sd[p + "feed_forward.w2.weight"]
-        out[q + "input_layernorm.weight"] = sd[p + "attention_norm.weight"]
-        out[q + "post_attention_layernorm.weight"] = sd[p + "ffn_norm.weight"]
+        for meta, hf, heads in LAYER_KEYS:
+            w = sd[f"layers.{i}.{meta}"]
+            out[f"model.layers.{i}.{hf}"] = hf_permute(w, getattr(cfg, heads)) if heads else w
     out["model.norm.weight"] = sd["norm.weight"]
     if not cfg.tied:
         out["lm_head.weight"] = sd["output.weight"]
@@ -227,28 +238,8 @@ def hf_config(cfg):
         intermediate_size=cfg.hidden, num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
         num_key_value_heads=cfg.kv_heads, rms_norm_eps=cfg.eps, rope_theta=cfg.theta,
         max_position_embeddings=cfg.max_seq, vocab_size=cfg.vocab, tie_word_embeddings=cfg.tied,
-        hidden_act="silu", torch_dtype="float32")
+        hidden_act="silu", torch_dtype="float32", **({"head_dim": cfg.hd} if cfg.hd else {}))
 
-
-def save_safetensors(path, tensors, metadata=None):
-    header = OrderedDict()
-    if metadata:
-        header["__metadata__"] = metadata
-    blobs, offset = [], 0
-    for name, t in tensors.items():
-        arr = t.detach().cpu().float().contiguous().numpy().astype("<f4")
-        raw = arr.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in blobs:
-            f.write(raw)
-    os.replace(path + ".tmp", path)
 
 
 def save_hf(model, path, config_path):
@@ -296,19 +287,6 @@ def check_forms(model, ids):
     return (a - b).abs().max().item()
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    header.pop("__metadata__", None)
-    out = OrderedDict()
-    for name, info in header.items():
-        assert info["dtype"] == "F32", f"{path}: {name} is {info['dtype']}"
-        b, e = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(raw[8 + n + b:8 + n + e], dtype="<f4").copy()).reshape(info["shape"])
-    return out
-
 
 def hf_unpermute(w, heads):
     """Inverse of hf_permute: HF rows -> Meta rows."""
@@ -318,22 +296,19 @@ def hf_unpermute(w, heads):
 
 def load_hf(path, cfg):
     """A Llama (Meta layout inside) from HF-named tensors."""
-    sd = read_safetensors(path)
     model = Llama(cfg)
+    model.load_state_dict(meta_from_hf(read_safetensors(path), cfg))
+    return model
+
+
+def meta_from_hf(sd, cfg):
+    """HF-named tensors -> the Meta state dict of a Llama(cfg)."""
     meta = OrderedDict()
     meta["tok_embeddings.weight"] = sd["model.embed_tokens.weight"]
     for i in range(cfg.layers):
-        p, q = f"layers.{i}.", f"model.layers.{i}."
-        meta[p + "attention.wq.weight"] = hf_unpermute(sd[q + "self_attn.q_proj.weight"], cfg.heads)
-        meta[p + "attention.wk.weight"] = hf_unpermute(sd[q + "self_attn.k_proj.weight"], cfg.kv_heads)
-        meta[p + "attention.wv.weight"] = sd[q + "self_attn.v_proj.weight"]
-        meta[p + "attention.wo.weight"] = sd[q + "self_attn.o_proj.weight"]
-        meta[p + "feed_forward.w1.weight"] = sd[q + "mlp.gate_proj.weight"]
-        meta[p + "feed_forward.w3.weight"] = sd[q + "mlp.up_proj.weight"]
-        meta[p + "feed_forward.w2.weight"] = sd[q + "mlp.down_proj.weight"]
-        meta[p + "attention_norm.weight"] = sd[q + "input_layernorm.weight"]
-        meta[p + "ffn_norm.weight"] = sd[q + "post_attention_layernorm.weight"]
+        for key, hf, heads in LAYER_KEYS:
+            w = sd[f"model.layers.{i}.{hf}"]
+            meta[f"layers.{i}.{key}"] = hf_unpermute(w, getattr(cfg, heads)) if heads else w
     meta["norm.weight"] = sd["model.norm.weight"]
     meta["output.weight"] = sd["lm_head.weight"] if not cfg.tied else sd["model.embed_tokens.weight"]
-    model.load_state_dict(meta)
-    return model
+    return meta

@@ -33,17 +33,13 @@ Any other model (the bundled defaults):
 import argparse
 import os
 import sys
-import zlib
 
-import h5py
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import itera_ref as R  # noqa: E402
-
-SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.path.join(SOURCE, "tests", "data")
+from golden_io import DATA, seeded_windows, write_golden as write_file  # noqa: E402
 
 
 def randomise(model, seed):
@@ -94,8 +90,7 @@ RANDOM_WINDOW = 64  # longest random window: long enough for the scan and positi
 
 
 def random_windows(name, vocab, max_seq):
-    gen = np.random.default_rng(zlib.crc32(name.encode()))
-    return [gen.integers(0, vocab, size=n).astype(np.int32) for n in (min(RANDOM_WINDOW, max_seq), min(9, max_seq))]
+    return seeded_windows(name, vocab, (min(RANDOM_WINDOW, max_seq), min(9, max_seq)))
 
 
 def text_windows(text_path, tokenizer_path, max_seq):
@@ -114,23 +109,10 @@ def write_case(out_dir, name, pt_path, heads, windows=None):
     ref = model.double().eval()
     if windows is None:
         windows = random_windows(name, model.cfg.vocab, model.cfg.max_seq)
-    rel = os.path.relpath(os.path.abspath(pt_path), DATA)
-    if rel.startswith(".."):
-        print(f"warning: {pt_path} is outside tests/data; the test cannot find it on a fresh checkout")
-        rel = os.path.abspath(pt_path)
     out = os.path.join(out_dir, name + ".h5")
-    with h5py.File(out, "w") as f:
-        f.attrs["checkpoint"] = rel
-        f.attrs["family"] = family_of(model)
-        f.attrs["num_heads"] = int(getattr(model.cfg, "heads", 0))
-        f.attrs["windows"] = len(windows)
-        f.attrs["made_by"] = "tests/reference/make_golden.py (itera_ref.py, float64)"
-        for w, ids in enumerate(windows):
-            with torch.no_grad():
-                logits = ref(torch.from_numpy(ids.astype(np.int64)).unsqueeze(0))[0]
-            f.create_dataset(f"tokens_{w}", data=ids.astype(np.int32))
-            f.create_dataset(f"logits_{w}", data=logits.float().numpy(), compression="gzip", compression_opts=9)
-    print(f"{out}: {family_of(model)} from {rel}, windows {[len(w) for w in windows]}, "
+    logits = write_file(out, pt_path, family_of(model), int(getattr(model.cfg, "heads", 0)), windows,
+                        lambda ids: ref(ids)[0], "tests/reference/make_golden.py (itera_ref.py, float64)")
+    print(f"{out}: {family_of(model)} from {pt_path}, windows {[len(w) for w in windows]}, "
           f"logit range [{logits.min().item():.3f}, {logits.max().item():.3f}]")
 
 

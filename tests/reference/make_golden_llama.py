@@ -21,42 +21,25 @@ import argparse
 import json
 import os
 import sys
-import zlib
 
-import h5py
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import llama_ref as L  # noqa: E402
-
-SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.path.join(SOURCE, "tests", "data")
+from golden_io import DATA, seeded_windows, write_golden as write_file  # noqa: E402
 
 
 def windows_for(name, vocab, max_seq):
-    gen = np.random.default_rng(zlib.crc32(name.encode()))
-    return [gen.integers(0, vocab, size=n).astype(np.int32) for n in (min(40, max_seq), min(9, max_seq))]
+    return seeded_windows(name, vocab, (min(40, max_seq), min(9, max_seq)))
 
 
-def write_golden(out_dir, name, model, checkpoint, rope):
-    rel = os.path.relpath(os.path.abspath(checkpoint), DATA)
+def write_golden(out_dir, name, model, checkpoint, rope, made_by="tests/reference/make_golden_llama.py"):
     ref = model.double().eval()
     path = os.path.join(out_dir, name + ".h5")
-    with h5py.File(path, "w") as f:
-        f.attrs["checkpoint"] = rel
-        f.attrs["family"] = "llama"
-        f.attrs["num_heads"] = model.cfg.heads
-        ws = windows_for(name, model.cfg.vocab, model.cfg.max_seq)
-        f.attrs["windows"] = len(ws)
-        f.attrs["made_by"] = f"tests/reference/make_golden_llama.py (llama_ref.py, {rope} RoPE, float64)"
-        for w, ids in enumerate(ws):
-            with torch.no_grad():
-                logits = ref(torch.from_numpy(ids.astype(np.int64)).unsqueeze(0), rope=rope)[0]
-            f.create_dataset(f"tokens_{w}", data=ids)
-            f.create_dataset(f"logits_{w}", data=logits.float().numpy(), compression="gzip", compression_opts=9)
+    logits = write_file(path, checkpoint, "llama", model.cfg.heads, windows_for(name, model.cfg.vocab, model.cfg.max_seq),
+                        lambda ids: ref(ids, rope=rope)[0], f"{made_by} (llama_ref.py, {rope} RoPE, float64)")
     model.float()
-    print(f"{path}: {rel}, {rope} RoPE, logit range [{logits.min().item():.3f}, {logits.max().item():.3f}]")
+    print(f"{path}: {checkpoint}, {rope} RoPE, logit range [{logits.min().item():.3f}, {logits.max().item():.3f}]")
 
 
 def builtin(out_dir):

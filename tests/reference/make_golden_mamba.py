@@ -18,38 +18,23 @@ The bundled model is a --case NAME=DIR (DIR/model.safetensors + DIR/config.json)
 import argparse
 import os
 import sys
-import zlib
 
-import h5py
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mamba_ref as M  # noqa: E402
-
-SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.path.join(SOURCE, "tests", "data")
+from golden_io import DATA, seeded_windows, write_golden as write_file  # noqa: E402
 
 
 def write_golden(out_dir, name, model, checkpoint):
-    rel = os.path.relpath(os.path.abspath(checkpoint), DATA)
     ref = model.double().eval()
-    gen = np.random.default_rng(zlib.crc32(name.encode()))
-    windows = [gen.integers(0, model.cfg.vocab, size=n).astype(np.int32) for n in (40, 9)]
     path = os.path.join(out_dir, name + ".h5")
-    with h5py.File(path, "w") as f:
-        f.attrs["checkpoint"] = rel
-        f.attrs["family"] = "mamba"
-        f.attrs["num_heads"] = 0
-        f.attrs["windows"] = len(windows)
-        f.attrs["made_by"] = f"tests/reference/make_golden_mamba.py (mamba_ref.py, Mamba-{model.version}, float64)"
-        for w, ids in enumerate(windows):
-            with torch.no_grad():
-                logits = ref(torch.from_numpy(ids.astype(np.int64)).unsqueeze(0))[0]
-            f.create_dataset(f"tokens_{w}", data=ids)
-            f.create_dataset(f"logits_{w}", data=logits.float().numpy(), compression="gzip", compression_opts=9)
+    logits = write_file(path, checkpoint, "mamba", 0, seeded_windows(name, model.cfg.vocab, (40, 9)),
+                        lambda ids: ref(ids)[0],
+                        f"tests/reference/make_golden_mamba.py (mamba_ref.py, Mamba-{model.version}, float64)")
     model.float()
-    print(f"{path}: {rel}, Mamba-{model.version}, logit range [{logits.min().item():.3f}, {logits.max().item():.3f}]")
+    print(f"{path}: {checkpoint}, Mamba-{model.version}, "
+          f"logit range [{logits.min().item():.3f}, {logits.max().item():.3f}]")
 
 
 def builtin(out_dir):

@@ -34,14 +34,16 @@ gated norm alike.
 import json
 import math
 import os
-import struct
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import read_safetensors, save_safetensors  # noqa: E402,F401  (re-exported)
 
 
 def rmsnorm(x, w, eps):
@@ -273,25 +275,6 @@ def hf_config(model):
         use_conv_bias=True, tie_word_embeddings=True, torch_dtype="float32")
 
 
-def save_safetensors(path, tensors, metadata=None):
-    header = OrderedDict()
-    if metadata:
-        header["__metadata__"] = metadata
-    blobs, offset = [], 0
-    for name, t in tensors.items():
-        raw = t.detach().cpu().float().contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in blobs:
-            f.write(raw)
-    os.replace(path + ".tmp", path)
-
 
 def save_hf(model, path, config_path, prefix="backbone."):
     save_safetensors(path, hf_state(model, prefix), {"format": "pt"})
@@ -299,18 +282,6 @@ def save_hf(model, path, config_path, prefix="backbone."):
         json.dump(hf_config(model), f, indent=2)
         f.write("\n")
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    header.pop("__metadata__", None)
-    out = OrderedDict()
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(raw[8 + n + b:8 + n + e], dtype="<f4").copy()).reshape(info["shape"])
-    return out
 
 
 def load_hf(path, config_path):

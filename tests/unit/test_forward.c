@@ -33,6 +33,7 @@ typedef struct {
     const sq_family *family;
     sq_model_config cfg;
     sq_model *model;
+    sq_loaded_model artifact; /* a squeeze model artifact (the pruned goldens): config from /model */
 } loaded;
 
 static void load_checkpoint(const char *relative, int num_heads, loaded *out)
@@ -42,6 +43,17 @@ static void load_checkpoint(const char *relative, int num_heads, loaded *out)
     snprintf(path, sizeof path, "%s/%s", SQ_TEST_DATA, relative);
     memset(out, 0, sizeof *out);
     sq_tensor_set_init(&out->set);
+    if (strstr(relative, "golden/pruned/") == relative) {
+        ck_assert_msg(sq_model_load(path, NULL, &hints, &out->artifact) == SQ_OK, "%s: %s", path,
+                      sq_error_message());
+        ck_assert_str_eq(out->artifact.kind, "model");
+        out->family = out->artifact.family;
+        out->cfg = out->artifact.config;
+        ck_assert_msg(out->family->validate(&out->artifact.tensors, &out->cfg) == SQ_OK, "%s", sq_error_message());
+        ck_assert_msg(sq_model_build(&out->cfg, &out->artifact.tensors, &out->model) == SQ_OK, "%s",
+                      sq_error_message());
+        return;
+    }
     ck_assert_msg(sq_checkpoint_read(path, &out->set) == SQ_OK, "%s: %s", path, sq_error_message());
     out->family = sq_family_detect(&out->set);
     ck_assert_msg(out->family != NULL, "no family recognises %s", path);
@@ -54,6 +66,8 @@ static void unload(loaded *m)
 {
     sq_model_free(m->model);
     sq_tensor_set_free(&m->set);
+    if (m->artifact.family)
+        sq_loaded_model_free(&m->artifact);
 }
 
 /* One golden file: returns the largest |C - reference| over all its windows. */
@@ -137,7 +151,11 @@ START_TEST(test_golden_logits)
                                            "llama_untied_hf.h5", "llama2c_gqa.h5", "llama2c_untied.h5",
                                            "llama_tiny.h5", "llama_tiny_bin.h5", "mamba_tiny.h5",
                                            "mamba1_random.h5", "mamba1_noprefix.h5", "mamba2_random.h5",
-                                           "mamba2_noprefix.h5"};
+                                           "mamba2_noprefix.h5",
+                                           /* pruned models against references of the pruned architectures
+                                            * (tests/reference/make_golden_pruned.py) */
+                                           "pruned_transformer_heads.h5", "pruned_llama_heads_ffn.h5",
+                                           "pruned_llama_groups.h5", "pruned_micro_experts.h5"};
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir_path, families[i]);
         ck_assert_msg(access(path, R_OK) == 0, "golden case %s is missing", families[i]);
