@@ -216,18 +216,29 @@ LAYER_KEYS = (
 )
 
 
-def hf_state(model):
-    cfg = model.cfg
-    sd = model.state_dict()
+def renamed(sd, cfg, to_hf):
+    """Meta-named tensors -> HF names (to_hf, q/k rows permuted), or back; a tied head is
+    left out towards HF and filled in from the embedding towards Meta."""
+    pairs = [("tok_embeddings.weight", "model.embed_tokens.weight", None)]
+    pairs += [(f"layers.{i}.{meta}", f"model.layers.{i}.{hf}", heads)
+              for i in range(cfg.layers) for meta, hf, heads in LAYER_KEYS]
+    pairs += [("norm.weight", "model.norm.weight", None)]
     out = OrderedDict()
-    out["model.embed_tokens.weight"] = sd["tok_embeddings.weight"]
-    for i in range(cfg.layers):
-        for meta, hf, heads in LAYER_KEYS:
-            w = sd[f"layers.{i}.{meta}"]
-            out[f"model.layers.{i}.{hf}"] = hf_permute(w, getattr(cfg, heads)) if heads else w
-    out["model.norm.weight"] = sd["norm.weight"]
-    if not cfg.tied:
+    for meta, hf, heads in pairs:
+        heads = getattr(cfg, heads) if heads else None
+        if to_hf:
+            out[hf] = hf_permute(sd[meta], heads) if heads else sd[meta]
+        else:
+            out[meta] = hf_unpermute(sd[hf], heads) if heads else sd[hf]
+    if to_hf and not cfg.tied:
         out["lm_head.weight"] = sd["output.weight"]
+    if not to_hf:
+        out["output.weight"] = sd["model.embed_tokens.weight"] if cfg.tied else sd["lm_head.weight"]
+    return out
+
+
+def hf_state(model):
+    out = renamed(model.state_dict(), model.cfg, to_hf=True)
     return OrderedDict((k, v.detach().float().contiguous()) for k, v in out.items())
 
 
@@ -303,12 +314,4 @@ def load_hf(path, cfg):
 
 def meta_from_hf(sd, cfg):
     """HF-named tensors -> the Meta state dict of a Llama(cfg)."""
-    meta = OrderedDict()
-    meta["tok_embeddings.weight"] = sd["model.embed_tokens.weight"]
-    for i in range(cfg.layers):
-        for key, hf, heads in LAYER_KEYS:
-            w = sd[f"model.layers.{i}.{hf}"]
-            meta[f"layers.{i}.{key}"] = hf_unpermute(w, getattr(cfg, heads)) if heads else w
-    meta["norm.weight"] = sd["model.norm.weight"]
-    meta["output.weight"] = sd["lm_head.weight"] if not cfg.tied else sd["model.embed_tokens.weight"]
-    return meta
+    return renamed(sd, cfg, to_hf=False)

@@ -58,13 +58,18 @@ def causal_conv(x, weight, bias):
 
 
 @dataclass
-class Mamba1Config:
+class MambaDims:
+    """What Mamba-1 and Mamba-2 configs share."""
     vocab: int = 256
     d_model: int = 64
     layers: int = 2
     d_inner: int = 128
     state: int = 16
     conv: int = 4
+
+
+@dataclass
+class Mamba1Config(MambaDims):
     dt_rank: int = 4
     eps: float = 1e-5
 
@@ -146,13 +151,7 @@ class Mamba1(nn.Module):
 
 
 @dataclass
-class Mamba2Config:
-    vocab: int = 256
-    d_model: int = 64
-    layers: int = 2
-    d_inner: int = 128
-    state: int = 16
-    conv: int = 4
+class Mamba2Config(MambaDims):
     heads: int = 8          # H; head_dim P = d_inner / H
     groups: int = 1         # G
     eps: float = 1e-5
