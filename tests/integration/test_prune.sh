@@ -13,9 +13,12 @@
 #   - every removed row / column / expert / head is a line of /pruning/removed with its score;
 #   - the committed pruned artifacts (tests/data/golden/pruned/, compared with PyTorch references
 #     of the pruned architectures by test_forward) are what compress writes today;
+#   - force: true on an SSM target runs the pruning (Itera-Lite inner channels here; the Mamba-1
+#     golden above has inner channels and a state dimension), warned in the log and recorded
+#     in /pruning@forced_ssm; the pruned model evaluates;
 #   - bad input (too many channels or heads, a layer out of range, top-k above the remaining
-#     experts, an unbalanced GQA head count, an SSM target) exits 2 with the reason and the
-#     rule's YAML line:column, and leaves no artifact.
+#     experts, an unbalanced GQA head count, an SSM target without force, Mamba-2 with force)
+#     exits 2 with the reason and the rule's YAML line:column, and leaves no artifact.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -217,13 +220,41 @@ same_as_golden pruned_llama_heads_ffn "$WORK/g-hf.yaml" "$DATA/golden/llama_gqa_
 printf 'model:\n  checkpoint: %s\n' "$DATA/golden/llama_gqa_meta.safetensors" > "$WORK/g-meta.yaml"
 same_as_golden pruned_llama_groups "$WORK/g-meta.yaml" "$DATA/golden/llama_gqa_meta.safetensors"
 same_as_golden pruned_micro_experts "$WORK/micro.yaml" "$MICRO" --calibration "$WORK/micro-cal.h5"
+printf 'model:\n  checkpoint: %s\n' "$DATA/golden/mamba1_random.safetensors" > "$WORK/g-mamba.yaml"
+same_as_golden pruned_mamba1_forced "$WORK/g-mamba.yaml" "$DATA/golden/mamba1_random.safetensors"
+grep -q "force: true overrides the SSM guard: pruning 8 of 48 SSM inner channels per layer" \
+  "$WORK/g-pruned_mamba1_forced.log" || fail "forced SSM pruning is not warned about"
+
+# ---- force: true on the Itera-Lite SSM: it runs, is recorded and warned --------------------
+printf 'prune:\n  - target: ssm-inner\n    count: 4\n    force: true\ndefault: fp32\n' > "$WORK/forced.yaml"
+"$BUILD/squeeze-compress" --config "$WORK/micro.yaml" --model "$MICRO" --calibration "$WORK/micro-cal.h5" \
+  --map "$WORK/forced.yaml" --out "$WORK/forced.h5" 2> "$WORK/forced.log" || { cat "$WORK/forced.log"; fail "forced"; }
+grep -q "warning: .*forced.yaml:2:5: force: true overrides the SSM guard: pruning 4 of 128 SSM inner channels" \
+  "$WORK/forced.log" || { cat "$WORK/forced.log"; fail "forced SSM pruning is not warned about"; }
+"$BUILD/squeeze-evaluate" --config "$WORK/micro.yaml" --model "$WORK/forced.h5" --out "$WORK/ev-forced.h5" --json \
+  > "$WORK/ev-forced.json" 2> "$WORK/ev4.log" || { cat "$WORK/ev4.log"; fail "evaluate forced"; }
+$PY - "$WORK/forced.h5" "$WORK/ev-forced.json" <<'PY'
+import json, math, sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    cfg = json.loads(f["model"].attrs["config_json"])
+    g = f["pruning"]
+    forced = g.attrs["forced_ssm"].decode() if isinstance(g.attrs["forced_ssm"], bytes) else g.attrs["forced_ssm"]
+    assert "ssm-inner 4 of 128 SSM inner channels per layer" in forced, forced
+    assert g.attrs["ssm_removed"] == 12, g.attrs["ssm_removed"]
+    assert f["model/tensors/layers.0.ssm.ssm.delta_proj.weight"].shape == (124, 124)
+    assert f["model/tensors/layers.2.ssm.in_proj.weight"].shape == (248, 64)
+assert cfg["d_inner"] == 124, cfg
+ppl = json.load(open(sys.argv[2]))["perplexity"]
+assert math.isfinite(ppl) and ppl > 1, ppl
+print(f"forced ssm-inner: d_inner 128 -> 124, recorded ({forced}), perplexity {ppl:.3f}")
+PY
 
 # ---- bad input: exit 2, the reason, no artifact -------------------------------------------
 bad_on() { # config model calibration name expected-message yaml
   local config=$1 model=$2 cal=$3 name=$4 msg=$5
   printf '%s\n' "$6" > "$WORK/$name.yaml"
   set +e
-  "$BUILD/squeeze-compress" --config "$config" --model "$model" --calibration "$cal" \
+  "$BUILD/squeeze-compress" --config "$config" --model "$model" ${cal:+--calibration "$cal"} \
     --map "$WORK/$name.yaml" --out "$WORK/$name.h5" 2> "$WORK/$name.log"
   local rc=$?
   set -e
@@ -256,6 +287,7 @@ bad all "outside \[0, 1)" $'prune:\n  - target: ffn-channels\n    fraction: 1.0\
 bad layer "layer.yaml:4:14: layer 7 is out of range" $'prune:\n  - target: experts\n    count: 1\n    layers: [7]\ndefault: fp32'
 bad topk "fewer than top-k = 2" $'prune:\n  - target: experts\n    count: 3\ndefault: fp32'
 bad ssm "recurrent state couples" $'prune:\n  - target: ssm-state\n    fraction: 0.25\ndefault: fp32'
-bad ssm-force "lifts the guard only" $'prune:\n  - target: ssm-inner\n    count: 4\n    force: true\ndefault: fp32'
-grep -q "force: true overrides the SSM guard" "$WORK/ssm-force.log" || fail "force: true is not warned about"
+bad ssm-all "leaves none" $'prune:\n  - target: ssm-state\n    count: 8\n    force: true\ndefault: fp32'
+bad_on "$WORK/g-mamba.yaml" "$DATA/golden/mamba2_random.safetensors" "" mamba2-force "squeeze prunes Mamba-1 SSMs only" \
+  $'prune:\n  - target: ssm-inner\n    count: 4\n    force: true\ndefault: fp32'
 echo "prune: ok"

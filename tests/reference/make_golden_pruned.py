@@ -22,6 +22,8 @@ Cases:
   pruned_micro_experts      the Itera-Lite micro model: 1 expert per MoE layer by routing counts
                             (calibrated as test_prune.sh calibrates it), then a quarter of the
                             FFN/expert channels
+  pruned_mamba1_forced      mamba1_random (Mamba-1, d_inner 48, state 5): 8 inner channels and 1
+                            state dimension per layer, past the SSM guard (force: true)
 Without --calibration the heads and channels are scored by weight norm (deterministic).
 
   /usr/bin/python3 tests/reference/make_golden_pruned.py --build build
@@ -41,6 +43,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import itera_ref as R  # noqa: E402
 import llama_ref as L  # noqa: E402
+import mamba_ref as M  # noqa: E402
 from golden_io import DATA, read_safetensors, seeded_windows, write_golden  # noqa: E402
 
 KINDS = ("row", "column", "expert", "head", "kv-head")
@@ -55,6 +58,9 @@ CASES = {
     "pruned_micro_experts": ("itera-lite/itera_lite_micro_distilled.pt",
                              "prune:\n  - target: experts\n    count: 1\n"
                              "  - target: ffn-channels\n    fraction: 0.25\n"),
+    "pruned_mamba1_forced": ("golden/mamba1_random.safetensors",
+                             "prune:\n  - target: ssm-inner\n    count: 8\n    force: true\n"
+                             "  - target: ssm-state\n    count: 1\n    force: true\n"),
 }
 
 # The calibration of test_prune.sh's micro.yaml (same windows, so the same routing counts).
@@ -223,6 +229,27 @@ def llama_case(name, source, artifact, lines, cfg):
                         "float64)")
 
 
+def mamba_case(name, source, artifact, lines, cfg):
+    path = os.path.join(DATA, source)
+    config = os.path.splitext(path)[0] + ".config.json"
+    with open(config) as f:
+        c = json.load(f)
+    sd = drop(read_safetensors(path), lines, 0)
+    prefix = "backbone." if "backbone.embeddings.weight" in sd else ""
+    c["intermediate_size"] = sd[prefix + "layers.0.mixer.D"].shape[0]
+    c["state_size"] = sd[prefix + "layers.0.mixer.A_log"].shape[1]
+    assert (c["intermediate_size"], c["state_size"]) == (cfg["d_inner"], cfg["ssm_state_size"]), (c, cfg)
+    work = os.path.join(DATA, "golden", "pruned", ".work")
+    M.save_safetensors(os.path.join(work, name + ".safetensors"), sd)
+    with open(os.path.join(work, name + ".config.json"), "w") as f:
+        json.dump(c, f)
+    model = M.load_hf(os.path.join(work, name + ".safetensors"), os.path.join(work, name + ".config.json"))
+    ref = model.double().eval()
+    return write_golden(os.path.join(DATA, "golden", name + ".h5"), artifact, "mamba", 0,
+                        seeded_windows(name, c["vocab_size"], (40, 9)), lambda ids: ref(ids)[0],
+                        "tests/reference/make_golden_pruned.py (mamba_ref.py of the pruned weights, Mamba-1, float64)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build", help="squeeze's build directory (squeeze-compress)")
@@ -235,7 +262,7 @@ def main():
         source, recipe = CASES[name]
         artifact = squeeze_prune(os.path.abspath(args.build), name, source, recipe, work)
         lines, cfg = removals(artifact)
-        make = llama_case if source.endswith(".safetensors") else itera_case
+        make = mamba_case if "mamba" in source else llama_case if source.endswith(".safetensors") else itera_case
         logits = make(name, source, artifact, lines, cfg)
         print(f"{name}: {len(lines)} removals, {os.path.getsize(artifact)} B artifact, "
               f"logit range [{logits.min().item():.3f}, {logits.max().item():.3f}]")

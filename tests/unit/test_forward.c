@@ -155,7 +155,8 @@ START_TEST(test_golden_logits)
                                            /* pruned models against references of the pruned architectures
                                             * (tests/reference/make_golden_pruned.py) */
                                            "pruned_transformer_heads.h5", "pruned_llama_heads_ffn.h5",
-                                           "pruned_llama_groups.h5", "pruned_micro_experts.h5"};
+                                           "pruned_llama_groups.h5", "pruned_micro_experts.h5",
+                                           "pruned_mamba1_forced.h5"};
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir_path, families[i]);
         ck_assert_msg(access(path, R_OK) == 0, "golden case %s is missing", families[i]);

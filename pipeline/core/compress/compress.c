@@ -298,6 +298,9 @@ static sq_status write_pruning(hid_t file, const sq_prune_record *pruned, const 
     SQ_TRY(sq_h5_write_attr_int(group, "channels_removed", (int64_t)pruned->channels_removed));
     SQ_TRY(sq_h5_write_attr_int(group, "experts_removed", (int64_t)pruned->experts_removed));
     SQ_TRY(sq_h5_write_attr_int(group, "heads_removed", (int64_t)pruned->heads_removed));
+    SQ_TRY(sq_h5_write_attr_int(group, "ssm_removed", (int64_t)pruned->ssm_removed));
+    /* non-empty: SSM dimensions were pruned past the guard (force: true); the report flags it */
+    SQ_TRY(sq_h5_write_attr_string(group, "forced_ssm", pruned->forced));
     SQ_TRY(sq_h5_write_attr_int(group, "removed_tensor_bytes", (int64_t)pruned->removed_bytes));
     SQ_TRY(sq_h5_write_attr_int(group, "stats_carried", (int64_t)pruned->stats_carried));
     if (!pruned->count)
@@ -390,9 +393,12 @@ sq_status sq_compress_run(const sq_compress_request *request, char **summary_jso
     if (map.prune.count) {
         SQ_TRY(sq_prune_apply(&map.prune, loaded.family, &loaded.config, &loaded.tensors,
                               original.count ? &original : NULL, input, have_calib ? &calib : NULL, &pruned));
-        sq_info("pruned: %zu FFN channels, %zu experts and %zu attention heads removed (%zu removals recorded, %zu "
-                "tensors changed shape or index)", pruned.channels_removed, pruned.experts_removed,
-                pruned.heads_removed, pruned.count, pruned.touched_count);
+        sq_info("pruned: %zu FFN channels, %zu experts, %zu attention heads and %zu SSM dimensions removed (%zu "
+                "removals recorded, %zu tensors changed shape or index)", pruned.channels_removed,
+                pruned.experts_removed, pruned.heads_removed, pruned.ssm_removed, pruned.count, pruned.touched_count);
+        if (pruned.forced[0])
+            sq_warn("SSM pruned past the guard (force: true): %s; the model artifact records it (/pruning@forced_ssm) "
+                    "and the report flags it", pruned.forced);
         /* The formats store the pruned model: it is the accounting's source (what
          * evaluate checks the artifact against); the model before pruning is
          * recorded under /pruning. */

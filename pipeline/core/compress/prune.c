@@ -36,7 +36,8 @@ const char *const sq_pruned_kind_names[SQ_PRUNED_KIND_COUNT] = {"row", "column",
 const char *const sq_score_kind_names[SQ_SCORE_KIND_COUNT] = {
     "wanda: |W_out column|_2 * rms(activation)", "weight: |W_out column|_2 (no calibration statistics)",
     "routed calibration tokens", "head: sqrt(sum over its o-projection columns of |W_o column|_2^2 * mean(x^2))",
-    "head weight: sqrt(sum over its o-projection columns of |W_o column|_2^2) (no calibration statistics)"};
+    "head weight: sqrt(sum over its o-projection columns of |W_o column|_2^2) (no calibration statistics)",
+    "ssm state: L2 norm of the dimension's B and C weights (forced past the SSM guard)"};
 
 static sq_status record_line(sq_prune_record *record, const char *tensor, sq_pruned_kind what, long index,
                              double score, sq_score_kind kind)
@@ -582,6 +583,152 @@ cleanup:
     return st;
 }
 
+/* ---- SSM dimensions, forced past the guard ------------------------------------- */
+
+/* Score of SSM dimension j: inner channels like FFN channels through the
+ * output projection (Wanda with calibration, else its column norm); state
+ * dimensions by the L2 norm of every 2-D weight slice that carries them. */
+static sq_status score_ssm(const sq_prune_rule *rule, const sq_ssm_layout *L, const sq_tensor_set *set,
+                           const sq_calib_file *calib, scored *s, sq_score_kind *kind, int *warned)
+{
+    sq_status st = SQ_OK;
+    sq_calib_linear linear = {0};
+    bool found = false;
+    const int n = L->size;
+    for (int j = 0; j < n; j++)
+        s[j] = (scored){.score = 0.0, .index = j};
+    if (L->out[0]) {
+        const sq_tensor *o = sq_tensor_set_find(set, L->out);
+        if (!o || o->ndim != 2 || o->shape[1] != n || !o->data)
+            return sq_fail(SQ_ERR_INPUT, "pruning: '%s' is not a [d, %d] matrix", L->out, n);
+        if (calib)
+            SQ_TRY(sq_calib_file_linear(calib, L->out, &found, &linear));
+        found = found && linear.cols == n;
+        *kind = found ? SQ_SCORE_WANDA : SQ_SCORE_WEIGHT_NORM;
+        if (!found && !(*warned)++)
+            sq_warn("prune %s: no calibration statistics for %s: its channels are scored by weight norm alone",
+                    rule->where, L->out);
+        const float *w = o->data;
+        for (int j = 0; j < n; j++) {
+            double norm = 0.0;
+            for (int64_t r = 0; r < o->shape[0]; r++)
+                norm += (double)w[r * n + j] * w[r * n + j];
+            s[j].score = sqrt(norm) * (found ? sqrt((double)linear.mean_sq[j]) : 1.0);
+        }
+        goto cleanup;
+    }
+    *kind = SQ_SCORE_SSM_STATE;
+    for (int i = 0; i < L->count; i++) {
+        const sq_ssm_slice *S = &L->slices[i];
+        const sq_tensor *t = sq_tensor_set_find(set, S->tensor);
+        if (!t || !t->data || t->ndim != 2)
+            continue;
+        const int64_t rows = t->shape[0], cols = t->shape[1];
+        const float *w = t->data;
+        for (int o = 0; o < S->offset_count; o++)
+            for (int j = 0; j < n; j++) {
+                const int64_t at = S->offsets[o] + j;
+                for (int64_t k = 0; k < (S->axis == 0 ? cols : rows); k++) {
+                    const double x = S->axis == 0 ? w[at * cols + k] : w[k * cols + at];
+                    s[j].score += x * x;
+                }
+            }
+    }
+    for (int j = 0; j < n; j++)
+        s[j].score = sqrt(s[j].score);
+cleanup:
+    sq_calib_linear_free(&linear);
+    return st;
+}
+
+static sq_status prune_ssm(const sq_prune_rule *rule, const sq_family *family, sq_model_config *cfg,
+                           sq_tensor_set *set, sq_tensor_set *original, const sq_calib_file *calib,
+                           sq_prune_record *record)
+{
+    sq_status st = SQ_OK;
+    const bool state = rule->target == SQ_PRUNE_SSM_STATE;
+    const char *what = state ? "SSM state dimensions" : "SSM inner channels";
+    bool has[SQ_MAX_LAYERS] = {false};
+    sq_ssm_layout *L = NULL;
+    scored *s = NULL;
+    int *keep = NULL, n, warned = 0;
+    bool *gone = NULL;
+    long remove;
+    if (!family->ssm_layout || !family->set_ssm_size)
+        return sq_fail(SQ_ERR_USAGE, "%s: squeeze implements no pruning of the %s family's SSM (force: true lifts "
+                       "the guard only)", rule->where, family->name);
+    SQ_TRY(sq_alloc(&L, 1, sizeof *L, "SSM layout"));
+    for (int l = 0; l < cfg->num_layers && l < SQ_MAX_LAYERS; l++)
+        has[l] = true;
+    SQ_TRY(check_layers(rule, cfg, has, "SSM"));
+    {
+        const char *why = family->ssm_layout(set, cfg, 0, state, L);
+        if (why)
+            SQ_FAIL(SQ_ERR_USAGE, "%s: force: true, but %s", rule->where, why);
+    }
+    n = L->size;
+    remove = amount(rule, n);
+    if (remove >= n)
+        SQ_FAIL(SQ_ERR_USAGE, "%s: pruning %ld of the %d %s per layer leaves none", rule->where, remove, n, what);
+    if (rule->target == SQ_PRUNE_SSM_CONV)
+        sq_info("prune %s: the conv is depthwise, one channel per inner channel: ssm-conv removes inner channels",
+                rule->where);
+    sq_warn("%s: force: true overrides the SSM guard: pruning %ld of %d %s per layer (%s)", rule->where, remove, n,
+            what, family->ssm_guard);
+    if (remove == 0)
+        goto cleanup;
+    SQ_TRY(sq_alloc(&s, (size_t)n, sizeof *s, "SSM scores"));
+    SQ_TRY(sq_alloc(&keep, (size_t)8 * n + 64, sizeof *keep, "kept SSM indices"));
+    SQ_TRY(sq_alloc(&gone, (size_t)8 * n + 64, sizeof *gone, "removed SSM indices"));
+    for (int l = 0; l < cfg->num_layers; l++) {
+        sq_score_kind kind = SQ_SCORE_SSM_STATE;
+        const char *why = family->ssm_layout(set, cfg, l, state, L);
+        if (why || L->size != n)
+            SQ_FAIL(SQ_ERR_INPUT, "pruning: layer %d's SSM differs from layer 0's (%s)", l, why ? why : "size");
+        SQ_TRY(score_ssm(rule, L, set, calib, s, &kind, &warned));
+        qsort(s, (size_t)n, sizeof *s, by_score);
+        for (int i = 0; i < L->count; i++) {
+            const sq_ssm_slice *S = &L->slices[i];
+            sq_tensor *t = find_mut(set, S->tensor);
+            int64_t len;
+            int nkeep = 0;
+            if (!t)
+                SQ_FAIL(SQ_ERR_INPUT, "pruning: tensor '%s' is not in the model", S->tensor);
+            len = t->shape[S->axis == 0 ? 0 : t->ndim - 1];
+            if (len > 8 * (int64_t)n + 64)
+                SQ_FAIL(SQ_ERR_INPUT, "pruning: '%s' is larger than its SSM dimension allows", S->tensor);
+            memset(gone, 0, (size_t)len * sizeof *gone);
+            for (long r = 0; r < remove; r++)
+                for (int o = 0; o < S->offset_count; o++) {
+                    const int64_t at = S->offsets[o] + s[r].index;
+                    if (at >= len)
+                        SQ_FAIL(SQ_ERR_INPUT, "pruning: '%s' has %lld along its %s axis, fewer than the SSM needs",
+                                S->tensor, (long long)len, S->axis == 0 ? "first" : "last");
+                    gone[at] = true;
+                    SQ_TRY(record_line(record, S->tensor, S->axis == 0 ? SQ_PRUNED_ROW : SQ_PRUNED_COLUMN, (long)at,
+                                       s[r].score, kind));
+                }
+            for (int64_t k = 0; k < len; k++)
+                if (!gone[k])
+                    keep[nkeep++] = (int)k;
+            SQ_TRY(take_both(set, original, S->tensor, S->axis == 0 ? 0 : 1, keep, nkeep, record));
+        }
+    }
+    family->set_ssm_size(cfg, state, (int)(n - remove));
+    record->ssm_removed += (size_t)remove * (size_t)cfg->num_layers;
+    {
+        const size_t used = strlen(record->forced);
+        snprintf(record->forced + used, sizeof record->forced - used, "%s%s: %s %ld of %d %s per layer",
+                 used ? "; " : "", rule->where, sq_prune_target_name(rule->target), remove, n, what);
+    }
+cleanup:
+    free(L);
+    free(s);
+    free(keep);
+    free(gone);
+    return st;
+}
+
 /* ---- MoE experts ----------------------------------------------------------- */
 
 static void pattern_name(char *buf, size_t size, const char *pattern, int layer, int expert)
@@ -746,10 +893,8 @@ sq_status sq_prune_apply(const sq_prune_spec *spec, const sq_family *family, sq_
             if (!rule->force)
                 SQ_FAIL(SQ_ERR_USAGE, "%s: refusing to prune %s of the %s family's SSM: %s. Say force: true to "
                         "override", rule->where, sq_prune_target_name(rule->target), family->name, family->ssm_guard);
-            sq_warn("%s: force: true overrides the SSM guard for %s (%s)", rule->where,
-                    sq_prune_target_name(rule->target), family->ssm_guard);
-            SQ_FAIL(SQ_ERR_USAGE, "%s: squeeze implements no pruning of %s (force: true lifts the guard only)",
-                    rule->where, sq_prune_target_name(rule->target));
+            SQ_TRY(prune_ssm(rule, family, cfg, set, original, calib, record));
+            continue;
         }
         if (rule->target == SQ_PRUNE_FFN_CHANNELS)
             SQ_TRY(prune_ffn(rule, family, cfg, set, original, calib, record));

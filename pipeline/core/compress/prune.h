@@ -23,8 +23,11 @@
  * The tensors really shrink (or go), the config's sizes follow (ffn size,
  * num_experts), so the model written is the smaller model.  Every removed row,
  * column and expert is recorded with its score.  The ssm-* targets are refused
- * (exit 2) with the family's reason unless the rule says force: true; squeeze
- * implements no SSM pruning, so a forced rule still fails, naming that.
+ * (exit 2) with the family's reason unless the rule says force: true; then
+ * they run (Itera-Lite and Mamba-1: inner channels scored like FFN channels
+ * through the SSM's output projection, state dimensions by the norm of their
+ * B/C weights; ssm-conv is ssm-inner, the conv being depthwise), warned in
+ * the log and recorded in record->forced (the report flags it).
  */
 #ifndef SQ_COMPRESS_PRUNE_H
 #define SQ_COMPRESS_PRUNE_H
@@ -53,6 +56,7 @@ typedef enum {
     SQ_SCORE_ROUTED_TOKENS,
     SQ_SCORE_HEAD,             /* sqrt(sum over the head's o columns j of |W_o[:, j]|^2 mean(x_j^2)) */
     SQ_SCORE_HEAD_WEIGHT_NORM, /* the same with mean(x_j^2) = 1 (no calibration statistics) */
+    SQ_SCORE_SSM_STATE,        /* forced: the L2 norm of the B/C weights of a state dimension */
     SQ_SCORE_KIND_COUNT
 } sq_score_kind;
 extern const char *const sq_pruned_kind_names[SQ_PRUNED_KIND_COUNT];
@@ -86,6 +90,8 @@ typedef struct {
     uint64_t removed_bytes; /* input bytes of the tensors removed whole (experts) */
     size_t channels_removed, experts_removed, heads_removed;
     size_t stats_carried;   /* set by compress: touched tensors quantized with their source's statistics */
+    size_t ssm_removed;  /* SSM inner channels or state dimensions, forced past the guard (all layers) */
+    char forced[1024];   /* "file:line:column: ssm-inner 16 of 128 per layer; ...": every forced rule */
 } sq_prune_record;
 
 /* Applies every rule of spec to set (fp32 tensors) and cfg.  original (the

@@ -70,6 +70,23 @@ typedef struct {
     int heads, kv_heads, head_dim;
 } sq_head_layout;
 
+/* Forced SSM pruning (a rule with force: true, compress/prune.h): where one
+ * SSM dimension j (an inner channel, or a state dimension) sits in a layer's
+ * tensors: index offsets[o] + j along axis 0 (axis 0) or the last axis (axis 1)
+ * of each slice's tensor. */
+#define SQ_SSM_MAX_SLICES 12
+typedef struct {
+    char tensor[SQ_PRUNE_NAME_LEN];
+    int axis;          /* 0: rows, 1: the last axis */
+    int offsets[2], offset_count;
+} sq_ssm_slice;
+typedef struct {
+    sq_ssm_slice slices[SQ_SSM_MAX_SLICES];
+    int count;
+    int size;                    /* the dimension's size (d_inner or the state size) */
+    char out[SQ_PRUNE_NAME_LEN]; /* inner channels: the output projection [d, di] whose columns score them */
+} sq_ssm_layout;
+
 typedef struct sq_family {
     const char *name;         /* model.family, config_json's "family" */
     const char *description;  /* one line with the source it follows */
@@ -124,6 +141,12 @@ typedef struct sq_family {
     /* non-NULL for a family with a selective-scan (SSM) block: why its state,
      * conv and inner channels are not pruned */
     const char *ssm_guard;
+    /* forced SSM pruning: the layout of the inner channels (state false) or the
+     * state dimensions (state true) of `layer` (NULL message: the layer has it;
+     * else why this model cannot), and the config after pruning */
+    const char *(*ssm_layout)(const sq_tensor_set *set, const sq_model_config *cfg, int layer, bool state,
+                              sq_ssm_layout *out);
+    void (*set_ssm_size)(sq_model_config *cfg, bool state, int size);
 } sq_family;
 
 /* In a family's header: the typed accessors of its own config struct TYPE in

@@ -252,6 +252,58 @@ static int itera_ffn_groups(const sq_tensor_set *set, const sq_model_config *cfg
     return n;
 }
 
+/* Forced SSM pruning (docs/itera-lite.md 1.3): inner channel j is rows j and
+ * di + j of in_proj (signal, gate), conv channel j, column j of B, row j of C,
+ * D[j], row and column j of delta_proj (delta is the mean over all channels,
+ * so every kept channel's step changes too) and column j of out_proj; state
+ * dimension n is A_log[n], row n of B and column n of C. */
+static void slice(sq_ssm_layout *out, int layer, const char *suffix, int axis, int off0, int off1)
+{
+    sq_ssm_slice *s = &out->slices[out->count++];
+    snprintf(s->tensor, sizeof s->tensor, "layers.%d.ssm.%s", layer, suffix);
+    s->axis = axis;
+    s->offsets[0] = off0;
+    s->offsets[1] = off1;
+    s->offset_count = off1 >= 0 ? 2 : 1;
+}
+
+static const char *itera_ssm_layout(const sq_tensor_set *set, const sq_model_config *cfg, int layer, bool state,
+                                    sq_ssm_layout *out)
+{
+    const sq_itera_config *own = sq_itera_config_c(cfg);
+    (void)set;
+    memset(out, 0, sizeof *out);
+    if (state) {
+        out->size = own->ssm_state_size;
+        slice(out, layer, "ssm.A_log", 0, 0, -1);
+        slice(out, layer, "ssm.B", 0, 0, -1);
+        slice(out, layer, "ssm.C", 1, 0, -1);
+        return NULL;
+    }
+    out->size = own->d_inner;
+    slice(out, layer, "in_proj.weight", 0, 0, own->d_inner);
+    slice(out, layer, "conv1d.weight", 0, 0, -1);
+    slice(out, layer, "conv1d.bias", 0, 0, -1);
+    slice(out, layer, "ssm.B", 1, 0, -1);
+    slice(out, layer, "ssm.C", 0, 0, -1);
+    slice(out, layer, "ssm.D", 0, 0, -1);
+    slice(out, layer, "ssm.delta_proj.weight", 0, 0, -1);
+    slice(out, layer, "ssm.delta_proj.weight", 1, 0, -1);
+    slice(out, layer, "ssm.delta_proj.bias", 0, 0, -1);
+    slice(out, layer, "out_proj.weight", 1, 0, -1);
+    snprintf(out->out, sizeof out->out, "layers.%d.ssm.out_proj.weight", layer);
+    return NULL;
+}
+
+static void itera_set_ssm_size(sq_model_config *cfg, bool state, int size)
+{
+    sq_itera_config *own = sq_itera_config_of(cfg);
+    if (state)
+        own->ssm_state_size = size;
+    else
+        own->d_inner = size; /* ssm_expand stays the checkpoint's: d_inner is what the forward pass reads */
+}
+
 static int *itera_ffn_size(sq_model_config *cfg)
 {
     return &sq_itera_config_of(cfg)->expert_size;
@@ -278,4 +330,6 @@ const sq_family sq_family_itera = {
     .expert_tensors = itera_expert_tensors,
     .router_tensors = itera_router_tensors,
     .ssm_guard = SQ_SSM_GUARD_REASON,
+    .ssm_layout = itera_ssm_layout,
+    .set_ssm_size = itera_set_ssm_size,
 };

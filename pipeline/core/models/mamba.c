@@ -264,6 +264,60 @@ static const sq_config_field mamba_config_fields[] = {
     SQ_CONFIG_INT(sq_mamba_config, ssm_groups), SQ_CONFIG_INT(sq_mamba_config, ssm_heads), {NULL, 0, false, false},
 };
 
+/* Forced SSM pruning, Mamba-1 (docs/mamba.md): inner channel j is rows j and
+ * di + j of in_proj (x, z), conv channel j, column j of x_proj, row j of dt_proj
+ * and its bias, row j of A_log, D[j] and column j of out_proj; state dimension
+ * n is rows R + n (B) and R + N + n (C) of x_proj and column n of A_log.
+ * Mamba-2 mixes heads, groups and a conv over x|B|C: refused. */
+static void mamba_slice(sq_ssm_layout *out, const char *prefix, int layer, const char *suffix, int axis, int off0,
+                        int off1)
+{
+    sq_ssm_slice *s = &out->slices[out->count++];
+    sq_mamba_name(s->tensor, sizeof s->tensor, prefix, layer, suffix);
+    s->axis = axis;
+    s->offsets[0] = off0;
+    s->offsets[1] = off1;
+    s->offset_count = off1 >= 0 ? 2 : 1;
+}
+
+static const char *mamba_ssm_layout(const sq_tensor_set *set, const sq_model_config *cfg, int layer, bool state,
+                                    sq_ssm_layout *out)
+{
+    const sq_mamba_config *own = sq_mamba_config_c(cfg);
+    const char *prefix = sq_mamba_prefix(set);
+    memset(out, 0, sizeof *out);
+    if (own->ssm_version != 1 || prefix == NULL)
+        return "squeeze prunes Mamba-1 SSMs only: a Mamba-2 block ties its inner channels to heads and groups and "
+               "convolves x, B and C together";
+    if (state) {
+        out->size = own->ssm_state_size;
+        mamba_slice(out, prefix, layer, "mixer.x_proj.weight", 0, own->dt_rank, own->dt_rank + own->ssm_state_size);
+        mamba_slice(out, prefix, layer, "mixer.A_log", 1, 0, -1);
+        return NULL;
+    }
+    out->size = own->d_inner;
+    mamba_slice(out, prefix, layer, "mixer.in_proj.weight", 0, 0, own->d_inner);
+    mamba_slice(out, prefix, layer, "mixer.conv1d.weight", 0, 0, -1);
+    mamba_slice(out, prefix, layer, "mixer.conv1d.bias", 0, 0, -1);
+    mamba_slice(out, prefix, layer, "mixer.x_proj.weight", 1, 0, -1);
+    mamba_slice(out, prefix, layer, "mixer.dt_proj.weight", 0, 0, -1);
+    mamba_slice(out, prefix, layer, "mixer.dt_proj.bias", 0, 0, -1);
+    mamba_slice(out, prefix, layer, "mixer.A_log", 0, 0, -1);
+    mamba_slice(out, prefix, layer, "mixer.D", 0, 0, -1);
+    mamba_slice(out, prefix, layer, "mixer.out_proj.weight", 1, 0, -1);
+    sq_mamba_name(out->out, sizeof out->out, prefix, layer, "mixer.out_proj.weight");
+    return NULL;
+}
+
+static void mamba_set_ssm_size(sq_model_config *cfg, bool state, int size)
+{
+    sq_mamba_config *own = sq_mamba_config_of(cfg);
+    if (state)
+        own->ssm_state_size = size;
+    else
+        own->d_inner = size; /* ssm_expand stays the checkpoint's: d_inner is what the forward pass reads */
+}
+
 const sq_family sq_family_mamba = {
     .name = "mamba",
     .description = "Mamba-1 and Mamba-2 selective state-space models (HF MambaForCausalLM / Mamba2ForCausalLM "
@@ -279,4 +333,6 @@ const sq_family sq_family_mamba = {
      * mamba_forward.c loads its embedding, final RMSNorm and head itself */
     SQ_FAMILY_FORWARD(sq_mamba),
     .ssm_guard = SQ_SSM_GUARD_REASON,
+    .ssm_layout = mamba_ssm_layout,
+    .set_ssm_size = mamba_set_ssm_size,
 };
