@@ -654,7 +654,7 @@ static sq_status prune_ssm(const sq_prune_rule *rule, const sq_family *family, s
     int *keep = NULL, n, warned = 0;
     bool *gone = NULL;
     long remove;
-    if (!family->ssm_layout || !family->set_ssm_size)
+    if (!family->ssm_layout || !family->ssm_size)
         return sq_fail(SQ_ERR_USAGE, "%s: squeeze implements no pruning of the %s family's SSM (force: true lifts "
                        "the guard only)", rule->where, family->name);
     SQ_TRY(sq_alloc(&L, 1, sizeof *L, "SSM layout"));
@@ -714,7 +714,7 @@ static sq_status prune_ssm(const sq_prune_rule *rule, const sq_family *family, s
             SQ_TRY(take_both(set, original, S->tensor, S->axis == 0 ? 0 : 1, keep, nkeep, record));
         }
     }
-    family->set_ssm_size(cfg, state, (int)(n - remove));
+    *family->ssm_size(cfg, state) = (int)(n - remove);
     record->ssm_removed += (size_t)remove * (size_t)cfg->num_layers;
     {
         const size_t used = strlen(record->forced);

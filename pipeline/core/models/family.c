@@ -73,3 +73,16 @@ sq_status sq_family_require_final(const sq_family *family, const sq_tensor_set *
 cleanup:
     return st;
 }
+
+void sq_ssm_layout_add(sq_ssm_layout *out, const char *tensor, int axis, int off0, int off1)
+{
+    sq_ssm_slice *s;
+    if (out->count >= SQ_SSM_MAX_SLICES)
+        return;
+    s = &out->slices[out->count++];
+    snprintf(s->tensor, sizeof s->tensor, "%s", tensor);
+    s->axis = axis;
+    s->offsets[0] = off0;
+    s->offsets[1] = off1;
+    s->offset_count = off1 >= 0 ? 2 : 1;
+}

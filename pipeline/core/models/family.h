@@ -87,6 +87,9 @@ typedef struct {
     char out[SQ_PRUNE_NAME_LEN]; /* inner channels: the output projection [d, di] whose columns score them */
 } sq_ssm_layout;
 
+/* Appends a slice (off1 < 0: one offset) to a layout. */
+void sq_ssm_layout_add(sq_ssm_layout *out, const char *tensor, int axis, int off0, int off1);
+
 typedef struct sq_family {
     const char *name;         /* model.family, config_json's "family" */
     const char *description;  /* one line with the source it follows */
@@ -143,10 +146,10 @@ typedef struct sq_family {
     const char *ssm_guard;
     /* forced SSM pruning: the layout of the inner channels (state false) or the
      * state dimensions (state true) of `layer` (NULL message: the layer has it;
-     * else why this model cannot), and the config after pruning */
+     * else why this model cannot), and the config field holding its size */
     const char *(*ssm_layout)(const sq_tensor_set *set, const sq_model_config *cfg, int layer, bool state,
                               sq_ssm_layout *out);
-    void (*set_ssm_size)(sq_model_config *cfg, bool state, int size);
+    int *(*ssm_size)(sq_model_config *cfg, bool state);
 } sq_family;
 
 /* In a family's header: the typed accessors of its own config struct TYPE in

@@ -259,12 +259,9 @@ static int itera_ffn_groups(const sq_tensor_set *set, const sq_model_config *cfg
  * dimension n is A_log[n], row n of B and column n of C. */
 static void slice(sq_ssm_layout *out, int layer, const char *suffix, int axis, int off0, int off1)
 {
-    sq_ssm_slice *s = &out->slices[out->count++];
-    snprintf(s->tensor, sizeof s->tensor, "layers.%d.ssm.%s", layer, suffix);
-    s->axis = axis;
-    s->offsets[0] = off0;
-    s->offsets[1] = off1;
-    s->offset_count = off1 >= 0 ? 2 : 1;
+    char name[SQ_PRUNE_NAME_LEN];
+    snprintf(name, sizeof name, "layers.%d.ssm.%s", layer, suffix);
+    sq_ssm_layout_add(out, name, axis, off0, off1);
 }
 
 static const char *itera_ssm_layout(const sq_tensor_set *set, const sq_model_config *cfg, int layer, bool state,
@@ -295,13 +292,10 @@ static const char *itera_ssm_layout(const sq_tensor_set *set, const sq_model_con
     return NULL;
 }
 
-static void itera_set_ssm_size(sq_model_config *cfg, bool state, int size)
+/* ssm_expand stays the checkpoint's: d_inner is what the forward pass reads */
+static int *itera_ssm_size(sq_model_config *cfg, bool state)
 {
-    sq_itera_config *own = sq_itera_config_of(cfg);
-    if (state)
-        own->ssm_state_size = size;
-    else
-        own->d_inner = size; /* ssm_expand stays the checkpoint's: d_inner is what the forward pass reads */
+    return state ? &sq_itera_config_of(cfg)->ssm_state_size : &sq_itera_config_of(cfg)->d_inner;
 }
 
 static int *itera_ffn_size(sq_model_config *cfg)
@@ -331,5 +325,5 @@ const sq_family sq_family_itera = {
     .router_tensors = itera_router_tensors,
     .ssm_guard = SQ_SSM_GUARD_REASON,
     .ssm_layout = itera_ssm_layout,
-    .set_ssm_size = itera_set_ssm_size,
+    .ssm_size = itera_ssm_size,
 };

@@ -272,12 +272,9 @@ static const sq_config_field mamba_config_fields[] = {
 static void mamba_slice(sq_ssm_layout *out, const char *prefix, int layer, const char *suffix, int axis, int off0,
                         int off1)
 {
-    sq_ssm_slice *s = &out->slices[out->count++];
-    sq_mamba_name(s->tensor, sizeof s->tensor, prefix, layer, suffix);
-    s->axis = axis;
-    s->offsets[0] = off0;
-    s->offsets[1] = off1;
-    s->offset_count = off1 >= 0 ? 2 : 1;
+    char name[SQ_PRUNE_NAME_LEN];
+    sq_mamba_name(name, sizeof name, prefix, layer, suffix);
+    sq_ssm_layout_add(out, name, axis, off0, off1);
 }
 
 static const char *mamba_ssm_layout(const sq_tensor_set *set, const sq_model_config *cfg, int layer, bool state,
@@ -309,13 +306,10 @@ static const char *mamba_ssm_layout(const sq_tensor_set *set, const sq_model_con
     return NULL;
 }
 
-static void mamba_set_ssm_size(sq_model_config *cfg, bool state, int size)
+/* ssm_expand stays the checkpoint's: d_inner is what the forward pass reads */
+static int *mamba_ssm_size(sq_model_config *cfg, bool state)
 {
-    sq_mamba_config *own = sq_mamba_config_of(cfg);
-    if (state)
-        own->ssm_state_size = size;
-    else
-        own->d_inner = size; /* ssm_expand stays the checkpoint's: d_inner is what the forward pass reads */
+    return state ? &sq_mamba_config_of(cfg)->ssm_state_size : &sq_mamba_config_of(cfg)->d_inner;
 }
 
 const sq_family sq_family_mamba = {
@@ -334,5 +328,5 @@ const sq_family sq_family_mamba = {
     SQ_FAMILY_FORWARD(sq_mamba),
     .ssm_guard = SQ_SSM_GUARD_REASON,
     .ssm_layout = mamba_ssm_layout,
-    .set_ssm_size = mamba_set_ssm_size,
+    .ssm_size = mamba_ssm_size,
 };
