@@ -250,44 +250,38 @@ print(f"forced ssm-inner: d_inner 128 -> 124, recorded ({forced}), perplexity {p
 PY
 
 # ---- bad input: exit 2, the reason, no artifact -------------------------------------------
-bad_on() { # config model calibration name expected-message yaml
+refuse_on() { # config model calibration name expected-message yaml: exit 2, message with line:column
   local config=$1 model=$2 cal=$3 name=$4 msg=$5
   printf '%s\n' "$6" > "$WORK/$name.yaml"
-  set +e
-  "$BUILD/squeeze-compress" --config "$config" --model "$model" ${cal:+--calibration "$cal"} \
-    --map "$WORK/$name.yaml" --out "$WORK/$name.h5" 2> "$WORK/$name.log"
-  local rc=$?
-  set -e
-  [ $rc -eq 2 ] || { cat "$WORK/$name.log"; fail "$name: exit $rc, expected 2"; }
-  grep -q -- "$msg" "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$name: no '$msg' in the message"; }
-  grep -q -- "$name.yaml:[0-9]*:[0-9]*: " "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$name: no line:column"; }
-  [ ! -e "$WORK/$name.h5" ] || fail "$name: left an artifact"
-  echo "ok: $name -> $(grep error "$WORK/$name.log" | head -1 | cut -c1-160)"
+  expect 2 "$msg" "$WORK/$name.h5" "$BUILD/squeeze-compress" --config "$config" --model "$model" \
+    ${cal:+--calibration "$cal"} --map "$WORK/$name.yaml" --out "$WORK/$name.h5"
+  grep -q -- "$name.yaml:[0-9]*:[0-9]*: " "$WORK/expect.log" || { cat "$WORK/expect.log"; fail "$name: no line:column"; }
+  ok "$name -> $(grep error "$WORK/expect.log" | head -1 | cut -c1-160)"
 }
-bad() { bad_on "$WORK/micro.yaml" "$MICRO" "$WORK/micro-cal.h5" "$@"; }
-bad_llama() { bad_on "$WORK/llama.yaml" "$LLAMA" "$WORK/llama-cal.h5" "$@"; }
-bad_llama heads-all "pruning 4 of the 4 query heads per layer leaves a KV group with none" \
+refuse() { refuse_on "$WORK/micro.yaml" "$MICRO" "$WORK/micro-cal.h5" "$@"; }
+refuse_llama() { refuse_on "$WORK/llama.yaml" "$LLAMA" "$WORK/llama-cal.h5" "$@"; }
+refuse_llama heads-all "pruning 4 of the 4 query heads per layer leaves a KV group with none" \
   $'prune:\n  - target: heads\n    count: 4\ndefault: fp32'
-bad_llama heads-more "pruning 6 query heads per layer, but each layer has 4" $'prune:\n  - target: heads\n    count: 6\ndefault: fp32'
-bad_llama groups-all "pruning 2 of the 2 KV groups per layer leaves none" \
+refuse_llama heads-more "pruning 6 query heads per layer, but each layer has 4" $'prune:\n  - target: heads\n    count: 6\ndefault: fp32'
+refuse_llama groups-all "pruning 2 of the 2 KV groups per layer leaves none" \
   $'prune:\n  - target: heads\n    unit: kv-groups\n    count: 2\ndefault: fp32'
-bad_llama gqa-unbalanced "cannot keep the 2 KV groups balanced: the count must be a multiple of 2" \
+refuse_llama gqa-unbalanced "cannot keep the 2 KV groups balanced: the count must be a multiple of 2" \
   $'prune:\n  - target: heads\n    count: 1\ndefault: fp32'
-bad_llama heads-layer "heads-layer.yaml:4:17: layer 5 is out of range: the model has 5 layers" \
+refuse_llama heads-layer "heads-layer.yaml:4:17: layer 5 is out of range: the model has 5 layers" \
   $'prune:\n  - target: heads\n    count: 2\n    layers: [0, 5]\ndefault: fp32'
-bad_llama heads-some "names 2 of the 5 layers with attention" \
+refuse_llama heads-some "names 2 of the 5 layers with attention" \
   $'prune:\n  - target: heads\n    count: 2\n    layers: [0, 1]\ndefault: fp32'
-bad_llama heads-unit "unknown head unit 'groups'" \
+refuse_llama heads-unit "unknown head unit 'groups'" \
   $'prune:\n  - target: heads\n    unit: groups\n    count: 2\ndefault: fp32'
-bad_llama unit-ffn "'unit' only applies to target: heads" \
+refuse_llama unit-ffn "'unit' only applies to target: heads" \
   $'prune:\n  - target: ffn-channels\n    unit: kv-groups\n    count: 2\ndefault: fp32'
-bad no-heads "has no attention heads squeeze can prune" $'prune:\n  - target: heads\n    count: 1\ndefault: fp32'
-bad too-many "leaves none" $'prune:\n  - target: ffn-channels\n    count: 32\ndefault: fp32'
-bad all "outside \[0, 1)" $'prune:\n  - target: ffn-channels\n    fraction: 1.0\ndefault: fp32'
-bad layer "layer.yaml:4:14: layer 7 is out of range" $'prune:\n  - target: experts\n    count: 1\n    layers: [7]\ndefault: fp32'
-bad topk "fewer than top-k = 2" $'prune:\n  - target: experts\n    count: 3\ndefault: fp32'
-bad ssm "recurrent state couples" $'prune:\n  - target: ssm-state\n    fraction: 0.25\ndefault: fp32'
-bad ssm-all "leaves none" $'prune:\n  - target: ssm-state\n    count: 8\n    force: true\ndefault: fp32'
-bad_on "$WORK/g-mamba.yaml" "$DATA/golden/mamba2_random.safetensors" "" mamba2-force "squeeze prunes Mamba-1 SSMs only" \
+refuse no-heads "has no attention heads squeeze can prune" $'prune:\n  - target: heads\n    count: 1\ndefault: fp32'
+refuse too-many "leaves none" $'prune:\n  - target: ffn-channels\n    count: 32\ndefault: fp32'
+refuse all "outside \[0, 1)" $'prune:\n  - target: ffn-channels\n    fraction: 1.0\ndefault: fp32'
+refuse layer "layer.yaml:4:14: layer 7 is out of range" $'prune:\n  - target: experts\n    count: 1\n    layers: [7]\ndefault: fp32'
+refuse topk "fewer than top-k = 2" $'prune:\n  - target: experts\n    count: 3\ndefault: fp32'
+refuse ssm "recurrent state couples" $'prune:\n  - target: ssm-state\n    fraction: 0.25\ndefault: fp32'
+refuse ssm-all "leaves none" $'prune:\n  - target: ssm-state\n    count: 8\n    force: true\ndefault: fp32'
+refuse_on "$WORK/g-mamba.yaml" "$DATA/golden/mamba2_random.safetensors" "" mamba2-force "squeeze prunes Mamba-1 SSMs only" \
   $'prune:\n  - target: ssm-inner\n    count: 4\n    force: true\ndefault: fp32'
 echo "prune: ok"
