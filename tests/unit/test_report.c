@@ -5,8 +5,10 @@
  * readers of an artifact's 'inputs' text. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "report/render_svg.h"
 #include "report/report_h5.h"
@@ -209,6 +211,51 @@ START_TEST(test_speed_only_with_own_kernels)
 }
 END_TEST
 
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = calloc(1, 1 << 20);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(text);
+    ck_assert(fread(text, 1, (1 << 20) - 1, f) > 0);
+    fclose(f);
+    return text;
+}
+
+/* A variant whose SSM was pruned past the guard (force: true, /pruning@forced_ssm)
+ * carries a warning line in report.md, report.html and report.json; the others none. */
+START_TEST(test_forced_ssm_pruning_is_flagged)
+{
+    sq_run_results *r = results_new(2.0, 3.0);
+    sq_variant_result *v = add(r, "forced", 1000, 0.5);
+    char path[256], *text = NULL;
+    const char *const files[] = {"report.md", "report.html", "report.json"};
+    add(r, "plain", 1100, 0.1);
+    snprintf(v->forced_ssm, sizeof v->forced_ssm, "map.yaml:2:5: ssm-inner 4 of 128 SSM inner channels per layer");
+    sq_run_results_judge(r);
+    char dir[] = "/tmp/squeeze-test-report-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    for (int f = 0; f < 3; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        sq_status st = f == 0 ? sq_report_write_markdown(r, path)
+                     : f == 1 ? sq_report_write_html(r, path) : sq_report_write_json(r, path);
+        ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
+        text = read_all(path);
+        ck_assert_msg(strstr(text, "forced had its SSM pruned past the guard (force: true): map.yaml:2:5: ssm-inner 4 "
+                                   "of 128 SSM inner channels per layer") != NULL ||
+                          (f == 2 && strstr(text, "\"forced_ssm\": \"map.yaml:2:5: ssm-inner 4 of 128") != NULL),
+                      "%s lacks the warning", files[f]);
+        ck_assert_msg(strstr(text, "plain had its SSM") == NULL, "%s warns about a variant that was not forced",
+                      files[f]);
+        free(text);
+        text = NULL;
+        remove(path);
+    }
+    rmdir(dir);
+    free(r);
+}
+END_TEST
+
 /* Eight variants in two tight clusters (as a sweep of block sizes gives): the
  * trade-off plot keeps every label box (estimated as the renderer does, 7.4 px
  * per character of 13 px text) clear of every other label and every point, and
@@ -329,6 +376,7 @@ int main(void)
     tcase_add_test(tc, test_sizes_against_the_checkpoint);
     tcase_add_test(tc, test_ties_within_noise);
     tcase_add_test(tc, test_speed_only_with_own_kernels);
+    tcase_add_test(tc, test_forced_ssm_pruning_is_flagged);
     tcase_add_test(tc, test_plot_labels_do_not_overlap);
     suite_add_tcase(suite, tc);
     return sq_test_run(suite);

@@ -130,6 +130,17 @@ static void append_preferred(const sq_run_results *r, const sq_variant_result *v
              o->name, o->technique, rank + 1, o->ratio_size, o->ppl_change_pct, o->ppl_change_stderr_pct);
 }
 
+bool sq_report_forced_ssm_words(const sq_variant_result *v, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (!v->forced_ssm[0])
+        return false;
+    snprintf(out, size, "WARNING: %s had its SSM pruned past the guard (force: true): %s. The recurrent state "
+             "couples these dimensions over time, so nothing but the measured quality above vouches for it",
+             v->name, v->forced_ssm);
+    return true;
+}
+
 void sq_report_matrix_words(const sq_run_results *r, const sq_variant_result *v, char *out, size_t size)
 {
     out[0] = '\0';

@@ -207,6 +207,16 @@ static void scorecard(FILE *out, const sq_run_results *r)
             r->target_compression, esc(based, e1), r->target_quality, (long long)base->windows);
 }
 
+/* Variants whose SSM was pruned past the guard (force: true). */
+static void forced_warnings(FILE *out, const sq_run_results *r)
+{
+    char words[1536], e1[ESC_SIZE], e2[ESC_SIZE];
+    for (int i = 0; i < r->variant_count; i++)
+        if (sq_report_forced_ssm_words(&r->variants[i], words, sizeof words))
+            fprintf(out, "<div class=\"card failbox forced-ssm\" data-variant=\"%s\"><p><b>%s</b></p></div>\n",
+                    esc(r->variants[i].name, e1), esc(words, e2));
+}
+
 static void failures(FILE *out, const sq_run_results *r)
 {
     char e1[ESC_SIZE], e2[ESC_SIZE];
@@ -430,6 +440,7 @@ sq_status sq_report_write_html(const sq_run_results *r, const char *path)
             r->target_compression, r->target_quality, r->target_hardware);
     hero(out, r);
     scorecard(out, r);
+    forced_warnings(out, r);
     failures(out, r);
     plots(out, r);
     exports(out, r);

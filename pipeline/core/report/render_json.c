@@ -122,6 +122,8 @@ static json_t *variant_json(const sq_run_results *r, const sq_variant_result *v,
             json_object_set_new(item, "model", model_json(v));
         json_object_set_new(item, "stale", json_boolean(v->stale));
     }
+    /* SSM dimensions pruned past the guard (force: true), or null */
+    json_object_set_new(item, "forced_ssm", text_or_null(v->forced_ssm));
     json_object_set_new(item, "log", text_or_null(v->log_path));
     json_object_set_new(item, "plan_key", json_string(v->plan_key));
     json_object_set_new(item, "created_utc", json_string(v->created_utc));

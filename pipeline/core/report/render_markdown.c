@@ -191,6 +191,11 @@ sq_status sq_report_write_markdown(const sq_run_results *r, const char *path)
                  "only for a variant that ran its own kernels; \"not comparable\" means evaluate ran it dequantized "
                  "to fp32, like the baseline, so its tokens/s is the machine's noise. Measure speed on the target "
                  "hardware and runtime.\n");
+    for (int i = 0; i < r->variant_count; i++) {
+        char warning[1536];
+        if (sq_report_forced_ssm_words(&r->variants[i], warning, sizeof warning))
+            fprintf(out, "\n> **%s**\n", warning);
+    }
     for (int i = 0; i < r->variant_count; i++)
         failed += !r->variants[i].evaluated;
     if (failed > 0) {

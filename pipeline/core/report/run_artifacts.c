@@ -213,6 +213,8 @@ static void read_pruning(hid_t file, sq_variant_result *v)
     if (!v->prune_amounts[0])
         snprintf(v->prune_amounts, sizeof v->prune_amounts, "%lld FFN channels, %lld experts",
                  (long long)v->channels_removed, (long long)v->experts_removed);
+    /* SSM dimensions compress pruned past the guard (force: true), or "" */
+    sq_report_attr_text(group, "forced_ssm", v->forced_ssm, sizeof v->forced_ssm);
     H5Gclose(group);
 }
 

@@ -116,6 +116,7 @@ typedef struct {
     char source_family[32];              /* @source_*: the model before pruning, which the baseline evaluated */
     char source_config_json[2048];
     char source_tensors_sha256[SQ_SHA256_HEX];
+    char forced_ssm[1024];               /* /pruning@forced_ssm: SSM dimensions pruned past the guard, or "" */
 } sq_variant_result;
 
 /* One exported file, from its export record <run>/export/<variant>/export-<format>.json
@@ -229,6 +230,9 @@ void sq_report_recommendation_words(const sq_run_results *results, char *out, si
 void sq_report_size_base_words(const sq_run_results *results, char *out, size_t size);
 /* The speed of v in words: measured with its own kernels, or not comparable. */
 void sq_report_speed_words(const sq_run_results *results, const sq_variant_result *v, char *out, size_t size);
+/* The warning for a variant whose SSM was pruned past the guard (force: true);
+ * false (and "") when it was not. */
+bool sq_report_forced_ssm_words(const sq_variant_result *v, char *out, size_t size);
 /* How the rules of thumb rate what variant v did, for this model. */
 void sq_report_matrix_words(const sq_run_results *results, const sq_variant_result *v, char *out, size_t size);
 /* What the run measured for a technique; true when it contradicts the rule
