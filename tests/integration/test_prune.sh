@@ -209,7 +209,9 @@ for n in names:
 assert json.loads(new["model"].attrs["config_json"]) == json.loads(old["model"].attrs["config_json"])
 for n in ("tensors", "tensor", "removed", "index", "score_kind"):
     assert np.array_equal(new["pruning"][n][()], old["pruning"][n][()]), n
-assert np.allclose(new["pruning"]["score"][()], old["pruning"]["score"][()], rtol=1e-12, atol=0)
+# scores from calibration statistics: float sums that faster kernels may add in another order
+a, b = new["pruning"]["score"][()], old["pruning"]["score"][()]
+assert np.allclose(a, b, rtol=1e-5, atol=0), float(np.max(np.abs(a - b) / np.abs(b)))
 print(f"{sys.argv[2].split('/')[-1]}: {len(names)} datasets and the /pruning record as committed")
 PY
 }
