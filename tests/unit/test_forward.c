@@ -378,6 +378,34 @@ START_TEST(test_rmsnorm_matches_torch)
 }
 END_TEST
 
+/* A corrupt weight reaches the logits as NaN or infinity: the forward pass fails and says so. */
+START_TEST(test_forward_rejects_non_finite_logits)
+{
+    static const float bad[] = {NAN, INFINITY, -INFINITY};
+    int32_t tokens[16];
+    float *logits = malloc(16 * 2000 * sizeof *logits);
+    for (int t = 0; t < 16; t++)
+        tokens[t] = 4 + t;
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        loaded m;
+        load_checkpoint("itera-lite/itera_lite_micro_distilled.pt", 0, &m);
+        ck_assert(sq_model_forward(m.model, tokens, 16, logits, NULL) == SQ_OK);
+        sq_model_free(m.model);
+        float *embedding = NULL; /* the tied head's last row: one logit per token goes bad, no input */
+        for (size_t i = 0; i < m.set.count; i++)
+            if (strcmp(m.set.tensors[i].name, "embedding.weight") == 0)
+                embedding = m.set.tensors[i].data;
+        ck_assert_ptr_nonnull(embedding);
+        embedding[1999 * 64 + 5] = bad[b];
+        ck_assert(sq_model_build(&m.cfg, &m.set, &m.model) == SQ_OK);
+        ck_assert_int_eq(sq_model_forward(m.model, tokens, 16, logits, NULL), SQ_ERR_RUN);
+        assert_message_has("non-finite logit");
+        unload(&m);
+    }
+    free(logits);
+}
+END_TEST
+
 START_TEST(test_forward_rejects_bad_windows)
 {
     loaded m;
@@ -434,6 +462,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_golden_logits);
     tcase_add_test(tc, test_hooks_see_every_linear);
     tcase_add_test(tc, test_forward_rejects_bad_windows);
+    tcase_add_test(tc, test_forward_rejects_non_finite_logits);
     tcase_add_test(tc, test_rmsnorm_matches_torch);
     tcase_add_test(tc, test_vec_math_accuracy);
     tcase_add_test(tc, test_forward_speed_micro);
