@@ -28,7 +28,7 @@
 
 static size_t panel_count(int rows) { return ((size_t)rows + PANEL - 1) / PANEL; }
 
-/* Packs the rows of two row-major sources of `size`-byte elements, rows1 rows of src1 then
+/* Packs the rows of two row-major sources of `size`-byte elements (4 or 2), rows1 rows of src1 then
  * rows2 rows of src2 (NULL when rows2 is 0), as one [rows1 + rows2, cols] weight: stacked
  * weights are packed from where they lie, with no joined copy. */
 static sq_status pack_panels(const void *src1, int rows1, const void *src2, int rows2, size_t size, int cols,
@@ -39,16 +39,26 @@ static sq_status pack_panels(const void *src1, int rows1, const void *src2, int 
     size_t panels = panel_count(rows), bytes = panels * PANEL * (size_t)cols * size;
     char *out = NULL;
     SQ_TRY(sq_alloc(&out, bytes, 1, what));
-    for (int r = 0; r < rows; r++) {
-        const char *row = r < rows1 ? (const char *)src1 + (size_t)r * cols * size
-                                    : (const char *)src2 + (size_t)(r - rows1) * cols * size;
-        char *dst = out + ((size_t)(r / PANEL) * cols * PANEL + (size_t)(r % PANEL)) * size;
-        if (size == sizeof(float))
-            for (int k = 0; k < cols; k++)
-                memcpy(dst + (size_t)k * PANEL * sizeof(float), row + (size_t)k * sizeof(float), sizeof(float));
+    /* panel by panel, input-major: the output is written once, in order, and the panel's
+     * 16 source rows are read side by side */
+    for (size_t p = 0; p < panels; p++) {
+        const char *row[PANEL];
+        int n = 0;
+        for (; n < PANEL && p * PANEL + (size_t)n < (size_t)rows; n++) {
+            const size_t r = p * PANEL + (size_t)n;
+            row[n] = r < (size_t)rows1 ? (const char *)src1 + r * cols * size
+                                       : (const char *)src2 + (r - (size_t)rows1) * cols * size;
+        }
+        char *dst = out + p * (size_t)cols * PANEL * size;
+        if (size == sizeof(float)) /* the two element sizes as constants: plain moves */
+            for (int k = 0; k < cols; k++, dst += PANEL * sizeof(float))
+                for (int j = 0; j < n; j++)
+                    memcpy(dst + (size_t)j * sizeof(float), row[j] + (size_t)k * sizeof(float), sizeof(float));
         else
-            for (int k = 0; k < cols; k++)
-                memcpy(dst + (size_t)k * PANEL * size, row + (size_t)k * size, size);
+            for (int k = 0; k < cols; k++, dst += PANEL * sizeof(uint16_t))
+                for (int j = 0; j < n; j++)
+                    memcpy(dst + (size_t)j * sizeof(uint16_t), row[j] + (size_t)k * sizeof(uint16_t),
+                           sizeof(uint16_t));
     }
     m->codes = out;
     m->bytes = bytes;
