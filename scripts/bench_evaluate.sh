@@ -49,8 +49,10 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+BOUND_ROUNDS=${BOUND_ROUNDS:-200} # passes of the sgemm-bound tool over the model's linear layers
 if [ "$MODEL" = random ]; then
   MODEL=$WORK/random_itera.pt
+  BOUND_ROUNDS=${BOUND_ROUNDS_RANDOM:-20}
   $PY - "$ROOT" "$MODEL" <<'PY'
 import sys, torch
 sys.path.insert(0, sys.argv[1] + "/tests/reference")
@@ -152,7 +154,7 @@ done
 
 cc -O2 -o "$WORK/sgemm_bound" "$ROOT/scripts/bench_sgemm_bound.c" -I"$ROOT/pipeline/core" "$BUILD/libsqueeze_core.a" \
   $(pkg-config --cflags --libs hdf5-serial yaml-0.1 jansson openblas libzip libcrypto) $(mpicc --showme:link) -lm
-"$WORK/sgemm_bound" "$MODEL" $((WINDOW - 1)) 200 2> "$WORK/bound.log" > "$WORK/bound" ||
+"$WORK/sgemm_bound" "$MODEL" $((WINDOW - 1)) "$BOUND_ROUNDS" 2> "$WORK/bound.log" > "$WORK/bound" ||
   { echo "sgemm-bound tool failed: $(tail -1 "$WORK/bound.log")" >&2; : > "$WORK/bound"; }
 
 two="skipped: 1-minute load $(load | cut -d' ' -f1) on $(getconf _NPROCESSORS_ONLN) cores (needs < 0.5: two idle cores)"
