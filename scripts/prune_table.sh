@@ -6,8 +6,10 @@
 #   scripts/prune_table.sh [-b BUILD_DIR] [-w WORK_DIR] [-m MAX_WINDOWS]
 #
 # Models (tests/data/bundled, docs/default-models.md):
-#   llama_tiny         FFN (SwiGLU) channels 0 / 12.5 / 25 / 50 %   (BPE 512 tokenizer)
+#   llama_tiny         FFN (SwiGLU) channels 0 / 12.5 / 25 / 50 %, query heads 50 % (one of the
+#                      two in each KV group; smaller fractions round down to none)   (BPE 512 tokenizer)
 #   itera_tiny_bytes   FFN channels and MoE experts 0 / 12.5 / 25 / 50 %   (bytes)
+#   transformer_tiny_bytes   attention heads 25 / 50 % (1 and 2 of 4 per layer)   (bytes)
 #   mamba_tiny         nothing squeeze may prune: no FFN, no experts; its SSM dimensions are
 #                      refused by the guard (the exit status and reason are printed)
 # each amount followed by fp32 (pruning alone), nf4, int4-g32 (round-to-nearest int4) and
@@ -78,12 +80,13 @@ sweep:
 YAML
 }
 config prune-llama "$DATA/llama_tiny/model.safetensors" "$DATA/bpe512/tokenizer.json" 129 \
-  "[{}, {ffn-channels: 0.125}, {ffn-channels: 0.25}, {ffn-channels: 0.5}]"
+  "[{}, {ffn-channels: 0.125}, {ffn-channels: 0.25}, {ffn-channels: 0.5}, {heads: 0.5}]"
 config prune-itera "$DATA/itera_tiny_bytes.pt" bytes 128 \
   "[{}, {ffn-channels: 0.125}, {ffn-channels: 0.25}, {ffn-channels: 0.5}, {experts: 0.125}, {experts: 0.25}, {experts: 0.5}]"
+config prune-transformer "$DATA/transformer_tiny_bytes.pt" bytes 128 "[{}, {heads: 0.25}, {heads: 0.5}]"
 
 echo "load before: $(uptime)" >&2
-for run in prune-llama prune-itera; do
+for run in prune-llama prune-itera prune-transformer; do
   start=$(date +%s)
   "$BUILD/squeeze" run "$WORK/$run.yaml" > "$WORK/$run.log" 2>&1 || { tail -20 "$WORK/$run.log" >&2; exit 1; }
   echo "$run: squeeze run $WORK/$run.yaml in $(( $(date +%s) - start )) s; load: $(uptime)" >&2
@@ -111,7 +114,8 @@ print("| model | pruned | format | size on disk (B) | perplexity | change vs fp3
 print("|---|---|---|---:|---:|---:|---:|---|")
 order = {"fp32": 0, "nf4": 1, "int4-g32": 2, "gptq-int4": 3}
 joined = []
-for run, model in (("prune-llama", "llama_tiny"), ("prune-itera", "itera_tiny_bytes")):
+for run, model in (("prune-llama", "llama_tiny"), ("prune-itera", "itera_tiny_bytes"),
+                   ("prune-transformer", "transformer_tiny_bytes")):
     report = json.load(open(f"{root}/{run}/report/report.json"))
     base = report["baseline"]["measured"]
     print(f"| {model} | baseline | fp32 (squeeze's copy) | {os.stat(f'{root}/{run}/inspect/inspect.h5').st_size:,} "
@@ -124,7 +128,8 @@ for run, model in (("prune-llama", "llama_tiny"), ("prune-itera", "itera_tiny_by
         prune_part, recipe = v["name"].rsplit("_", 1)
         pruning = v["model"]["pruning"]
         amount = pruning["amounts"] if pruning else "none"
-        if pruning and pruning["channels_removed"] == 0 and pruning["experts_removed"] == 0:
+        if pruning and pruning["channels_removed"] == 0 and pruning["experts_removed"] == 0 \
+                and pruning["heads_removed"] == 0:
             amount += " (removes none: floor of the fraction)"
         size = os.stat(f"{root}/{run}/compress/{v['name']}/model.h5").st_size
         m = v["measured"]
@@ -132,9 +137,9 @@ for run, model in (("prune-llama", "llama_tiny"), ("prune-itera", "itera_tiny_by
                      m["perplexity"], m["ppl_change_pct"], m.get("kl_divergence"), v["derived"]["pareto"]))
         if pruning and v["derived"]["pareto"]:
             joined.append(f"{model} {v['name']}")
-    def amount_key(row):  # unpruned first, then FFN channels, then experts, each by amount, then format
+    def amount_key(row):  # unpruned first, then FFN channels, heads, experts, each by amount, then format
         part = row[1]
-        kind = 0 if not row[0] else 1 if part.startswith("ffn") else 2
+        kind = 0 if not row[0] else 1 if part.startswith("ffn") else 2 if part.startswith("heads") else 3
         return (kind, float(part.lstrip("abcdefghijklmnopqrstuvwxyz-") or 0), row[2])
     rows.sort(key=amount_key)
     for _, _, _, recipe, amount, size, ppl, change, kl, pareto in rows:

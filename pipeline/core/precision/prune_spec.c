@@ -144,8 +144,8 @@ sq_status sq_prune_spec_add_fractions(const sq_yaml_node *node, sq_prune_spec *s
         double fraction = 0.0;
         int target = target_index(key->value);
         if (target < 0)
-            SQ_FAIL(SQ_ERR_USAGE, "%s: compress.prune: unknown prune target '%s'; the targets are ffn-channels, "
-                    "experts, ssm-state, ssm-conv, ssm-inner", sq_yaml_where(key, where, sizeof where), key->value);
+            SQ_FAIL(SQ_ERR_USAGE, "%s: compress.prune: unknown prune target '%s'; the targets are " TARGET_LIST,
+                    sq_yaml_where(key, where, sizeof where), key->value);
         SQ_TRY(sq_yaml_as_double(node->items[i], "compress.prune fraction", &fraction));
         sq_yaml_where(node->items[i], where, sizeof where);
         if (!(fraction >= 0.0 && fraction < 1.0))

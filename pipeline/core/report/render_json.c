@@ -57,6 +57,7 @@ static json_t *model_json(const sq_variant_result *v)
         json_object_set_new(pruning, "amounts", json_string(v->prune_amounts));
         json_object_set_new(pruning, "channels_removed", json_integer(v->channels_removed));
         json_object_set_new(pruning, "experts_removed", json_integer(v->experts_removed));
+        json_object_set_new(pruning, "heads_removed", json_integer(v->heads_removed));
         json_object_set_new(model, "pruning", pruning);
     } else {
         json_object_set_new(model, "pruning", json_null());

@@ -206,13 +206,14 @@ static void read_pruning(hid_t file, sq_variant_result *v)
     sq_report_attr_text(group, "amounts", v->prune_amounts, sizeof v->prune_amounts);
     v->channels_removed = sq_report_attr_int(group, "channels_removed", 0);
     v->experts_removed = sq_report_attr_int(group, "experts_removed", 0);
+    v->heads_removed = sq_report_attr_int(group, "heads_removed", 0);
     sq_report_attr_text(group, "source_family", v->source_family, sizeof v->source_family);
     sq_report_attr_text(group, "source_config_json", v->source_config_json, sizeof v->source_config_json);
     sq_report_attr_text(group, "source_model_tensors_sha256", v->source_tensors_sha256,
                         sizeof v->source_tensors_sha256);
     if (!v->prune_amounts[0])
-        snprintf(v->prune_amounts, sizeof v->prune_amounts, "%lld FFN channels, %lld experts",
-                 (long long)v->channels_removed, (long long)v->experts_removed);
+        snprintf(v->prune_amounts, sizeof v->prune_amounts, "%lld FFN channels, %lld experts, %lld heads",
+                 (long long)v->channels_removed, (long long)v->experts_removed, (long long)v->heads_removed);
     /* SSM dimensions compress pruned past the guard (force: true), or "" */
     sq_report_attr_text(group, "forced_ssm", v->forced_ssm, sizeof v->forced_ssm);
     H5Gclose(group);

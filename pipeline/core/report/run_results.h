@@ -112,7 +112,7 @@ typedef struct {
     /* its model artifact's /pruning, when compress pruned it first */
     bool pruned;
     char prune_amounts[256];             /* @amounts: "ffn-channels 25%, experts 2 per layer" */
-    int64_t channels_removed, experts_removed;
+    int64_t channels_removed, experts_removed, heads_removed;
     char source_family[32];              /* @source_*: the model before pruning, which the baseline evaluated */
     char source_config_json[2048];
     char source_tensors_sha256[SQ_SHA256_HEX];
