@@ -459,6 +459,31 @@ static void emit_scalar(FILE *out, const sq_yaml_node *node)
     fputc('"', out);
 }
 
+/* A YAML reader takes a key written before its ':' on one line (an implicit
+ * key) only up to 1024 characters; a longer one is written as an explicit key,
+ * "? key" on its own line and the ':' under the '?', which has no limit. */
+enum { IMPLICIT_KEY_LIMIT = 1024 };
+
+static void emit_key(FILE *out, const sq_yaml_node *key, int indent)
+{
+    char *text = NULL;
+    size_t length = 0;
+    FILE *buffer = open_memstream(&text, &length);
+    if (buffer != NULL) {
+        emit_scalar(buffer, key);
+        fclose(buffer);
+    }
+    if (text != NULL && length < IMPLICIT_KEY_LIMIT)
+        fputs(text, out);
+    else {
+        fputs("? ", out);
+        emit_scalar(out, key);
+        fprintf(out, "\n%*s", indent, "");
+    }
+    free(text);
+    fputc(':', out);
+}
+
 static void emit_node(FILE *out, const sq_yaml_node *node, int indent)
 {
     if (node->kind == SQ_YAML_SCALAR) {
@@ -475,8 +500,7 @@ static void emit_node(FILE *out, const sq_yaml_node *node, int indent)
     for (size_t i = 0; i < node->count; i++) {
         fprintf(out, "%*s", indent, "");
         if (node->kind == SQ_YAML_MAP) {
-            emit_scalar(out, node->keys[i]);
-            fputc(':', out);
+            emit_key(out, node->keys[i], indent);
         } else {
             fputc('-', out);
         }
@@ -491,8 +515,7 @@ sq_status sq_yaml_emit(FILE *out, const sq_yaml_node *node)
     if (node->count == 0) /* an empty document would read back as no mapping at all */
         fputs("{}\n", out);
     for (size_t i = 0; i < node->count; i++) {
-        emit_scalar(out, node->keys[i]);
-        fputc(':', out);
+        emit_key(out, node->keys[i], 0);
         emit_node(out, node->items[i], 2);
     }
     return ferror(out) ? sq_fail(SQ_ERR_RUN, "write error while emitting YAML") : SQ_OK;
