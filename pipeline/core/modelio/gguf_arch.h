@@ -50,6 +50,10 @@ sq_status sq_gguf_read_keys(const sq_gguf_file *f, const char *arch, const sq_gg
 bool sq_gguf_name_match(const char *pattern, const char *name, int *layer);
 void sq_gguf_name_expand(const char *prefix, const char *pattern, int layer, char *out, size_t size);
 
+/* A file without its head tensor has the head tied to the embedding (llama.cpp's reading): adds
+ * head_name to set as an alias of embedding_name; nothing to do when the head is there. */
+sq_status sq_gguf_tie_head(sq_tensor_set *set, const char *head_name, const char *embedding_name);
+
 /* How a stored tensor goes into the file, besides its name. */
 typedef struct {
     int permute_heads;   /* > 0: rows reordered from HF's half-split RoPE layout to adjacent pairs,

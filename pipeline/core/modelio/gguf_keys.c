@@ -90,3 +90,11 @@ void sq_gguf_name_expand(const char *prefix, const char *pattern, int layer, cha
     else
         snprintf(out, size, "%s%.*s%d%s", prefix, (int)(hash - pattern), pattern, layer, hash + 1);
 }
+
+sq_status sq_gguf_tie_head(sq_tensor_set *set, const char *head_name, const char *embedding_name)
+{
+    const sq_tensor *embd = sq_tensor_set_find(set, embedding_name);
+    if (sq_tensor_set_find(set, head_name) || embd == NULL)
+        return SQ_OK;
+    return sq_tensor_set_add(set, head_name, embd->dtype, embd->ndim, embd->shape, NULL, embedding_name);
+}

@@ -160,11 +160,7 @@ static sq_status llama_squeeze_name(const sq_gguf_file *f, const char *gguf_name
 /* No output.weight: the head is tied to the embedding (llama.cpp's reading). */
 static sq_status llama_complete(sq_tensor_set *set)
 {
-    const sq_tensor *embd = sq_tensor_set_find(set, "tok_embeddings.weight");
-    if (sq_tensor_set_find(set, "output.weight") || embd == NULL)
-        return SQ_OK;
-    return sq_tensor_set_add(set, "output.weight", embd->dtype, embd->ndim, embd->shape, NULL,
-                             "tok_embeddings.weight");
+    return sq_gguf_tie_head(set, "output.weight", "tok_embeddings.weight");
 }
 
 const sq_gguf_arch sq_gguf_arch_llama = {

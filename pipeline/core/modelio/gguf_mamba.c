@@ -69,31 +69,28 @@ static const mamba_name names_v2[] = {
     {"norm_f.weight", "output_norm.weight", false, false, KEEP},
 };
 
+/* The rows both architectures write first, in llama.cpp's order (the files' bytes depend on it). */
+#define MAMBA_COMMON_KEYS \
+    SQ_GGUF_MODEL_KEY("context_length", SQ_GGUF_UINT32, max_seq_length, false), \
+    SQ_GGUF_MODEL_KEY("embedding_length", SQ_GGUF_UINT32, hidden_size, false), \
+    SQ_GGUF_CONSTANT_KEY("feed_forward_length", SQ_GGUF_UINT32, 0), \
+    SQ_GGUF_CONSTANT_KEY("attention.head_count", SQ_GGUF_UINT32, 0), \
+    SQ_GGUF_MODEL_KEY("block_count", SQ_GGUF_UINT32, num_layers, false), \
+    SQ_GGUF_FAMILY_KEY("ssm.conv_kernel", SQ_GGUF_UINT32, sq_mamba_config, ssm_conv_kernel, false), \
+    SQ_GGUF_FAMILY_KEY("ssm.inner_size", SQ_GGUF_UINT32, sq_mamba_config, d_inner, false), \
+    SQ_GGUF_FAMILY_KEY("ssm.state_size", SQ_GGUF_UINT32, sq_mamba_config, ssm_state_size, false),
+
 /* The metadata keys llama.cpp reads for "mamba" and "mamba2" (written from a config whose
  * max_seq_length is 2^20: the model has no position limit, convert_hf_to_gguf.py writes that). */
 static const sq_gguf_key keys_v1[] = {
-    SQ_GGUF_MODEL_KEY("context_length", SQ_GGUF_UINT32, max_seq_length, false),
-    SQ_GGUF_MODEL_KEY("embedding_length", SQ_GGUF_UINT32, hidden_size, false),
-    SQ_GGUF_CONSTANT_KEY("feed_forward_length", SQ_GGUF_UINT32, 0),
-    SQ_GGUF_CONSTANT_KEY("attention.head_count", SQ_GGUF_UINT32, 0),
-    SQ_GGUF_MODEL_KEY("block_count", SQ_GGUF_UINT32, num_layers, false),
-    SQ_GGUF_FAMILY_KEY("ssm.conv_kernel", SQ_GGUF_UINT32, sq_mamba_config, ssm_conv_kernel, false),
-    SQ_GGUF_FAMILY_KEY("ssm.inner_size", SQ_GGUF_UINT32, sq_mamba_config, d_inner, false),
-    SQ_GGUF_FAMILY_KEY("ssm.state_size", SQ_GGUF_UINT32, sq_mamba_config, ssm_state_size, false),
+    MAMBA_COMMON_KEYS
     SQ_GGUF_FAMILY_KEY("ssm.time_step_rank", SQ_GGUF_UINT32, sq_mamba_config, dt_rank, false),
     SQ_GGUF_MODEL_KEY("attention.layer_norm_rms_epsilon", SQ_GGUF_FLOAT32, layer_norm_eps, false),
     SQ_GGUF_CONSTANT_KEY("ssm.dt_b_c_rms", SQ_GGUF_BOOL, 0), /* plain Mamba: no RMS norm of dt, B, C */
 };
 
 static const sq_gguf_key keys_v2[] = {
-    SQ_GGUF_MODEL_KEY("context_length", SQ_GGUF_UINT32, max_seq_length, false),
-    SQ_GGUF_MODEL_KEY("embedding_length", SQ_GGUF_UINT32, hidden_size, false),
-    SQ_GGUF_CONSTANT_KEY("feed_forward_length", SQ_GGUF_UINT32, 0),
-    SQ_GGUF_CONSTANT_KEY("attention.head_count", SQ_GGUF_UINT32, 0),
-    SQ_GGUF_MODEL_KEY("block_count", SQ_GGUF_UINT32, num_layers, false),
-    SQ_GGUF_FAMILY_KEY("ssm.conv_kernel", SQ_GGUF_UINT32, sq_mamba_config, ssm_conv_kernel, false),
-    SQ_GGUF_FAMILY_KEY("ssm.inner_size", SQ_GGUF_UINT32, sq_mamba_config, d_inner, false),
-    SQ_GGUF_FAMILY_KEY("ssm.state_size", SQ_GGUF_UINT32, sq_mamba_config, ssm_state_size, false),
+    MAMBA_COMMON_KEYS
     SQ_GGUF_FAMILY_KEY("ssm.time_step_rank", SQ_GGUF_UINT32, sq_mamba_config, ssm_heads, false),
     SQ_GGUF_FAMILY_KEY("ssm.group_count", SQ_GGUF_UINT32, sq_mamba_config, ssm_groups, false),
     SQ_GGUF_MODEL_KEY("attention.layer_norm_rms_epsilon", SQ_GGUF_FLOAT32, layer_norm_eps, false),
@@ -286,11 +283,7 @@ static sq_status mamba_restore(const char *name, float *values, int64_t numel, i
 
 static sq_status mamba_complete(sq_tensor_set *set)
 {
-    const sq_tensor *embd = sq_tensor_set_find(set, "backbone.embeddings.weight");
-    if (sq_tensor_set_find(set, "lm_head.weight") || embd == NULL)
-        return SQ_OK;
-    return sq_tensor_set_add(set, "lm_head.weight", embd->dtype, embd->ndim, embd->shape, NULL,
-                             "backbone.embeddings.weight");
+    return sq_gguf_tie_head(set, "lm_head.weight", "backbone.embeddings.weight");
 }
 
 const sq_gguf_arch sq_gguf_arch_mamba = {
