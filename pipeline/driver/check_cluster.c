@@ -38,6 +38,26 @@ typedef struct {
     int count;
 } cluster_facts;
 
+/* `scontrol ping` answers at once when the controller is down, where sinfo
+ * retries for its message timeout (9 s here): asked first, so that check on a
+ * login node whose controller is away says so without the wait. */
+static bool controller_answers(char **error)
+{
+    char *argv[] = {"scontrol", "ping", NULL};
+    char *out = NULL;
+    int code = 0;
+    if (sq_capture(argv, true, 20, &out, &code) == SQ_OK && code == 0) {
+        free(out);
+        return true;
+    }
+    sq_error_clear();
+    if (out)
+        out[strcspn(out, "\n")] = '\0';
+    *error = sq_strdupf("scontrol ping exited %d: %s", code, out && out[0] ? out : "(no output)");
+    free(out);
+    return false;
+}
+
 /* sinfo -h -o '%P|%c|%m|%G|%D': one line per partition and node configuration. */
 static bool ask_sinfo(cluster_facts *c, char **error)
 {
@@ -294,12 +314,14 @@ void sq_check_cluster(const sq_plan *plan, const sq_command_options *opts, sq_ch
     if (!plan->slurm.present || opts->local_only)
         return;
     char *sbatch = sq_find_on_path("sbatch"), *sinfo = sq_find_on_path("sinfo");
-    bool tools = sbatch && sinfo;
+    char *scontrol = sq_find_on_path("scontrol");
+    bool tools = sbatch && sinfo && scontrol;
     free(sbatch);
     free(sinfo);
+    free(scontrol);
     if (!tools)
         return; /* said by sq_check_slurm */
-    if (!ask_sinfo(&c, &error)) {
+    if (!controller_answers(&error) || !ask_sinfo(&c, &error)) {
         sq_check_warning(r, "the cluster could not be asked (%s): partitions, CPUs, GPUs and the batch scripts were "
                          "not verified; run `squeeze check` again where the Slurm controller answers", error);
         free(error);

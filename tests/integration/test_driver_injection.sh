@@ -50,7 +50,9 @@ cp "$WORK/stubs/mpirun" "$WORK/stubs/srun"
 printf '#!/bin/bash\nexit 0\n' > "$WORK/stubs/module"
 printf '#!/bin/bash\nexit 0\n' > "$WORK/stubs/squeue"
 printf '#!/bin/bash\nexit 0\n' > "$WORK/stubs/sacct"
-printf '#!/bin/bash\necho MaxArraySize = 1001\n' > "$WORK/stubs/scontrol"
+# a controller that does not answer: check's cluster questions stop at `scontrol ping` (a warning), so
+# every hostile value reaches the scripts whatever the machine's own Slurm is doing
+printf '#!/bin/bash\n[ "$1" != ping ] || { echo "Slurmctld(primary) at stub is DOWN"; exit 1; }\necho MaxArraySize = 1001\n' > "$WORK/stubs/scontrol"
 chmod +x "$WORK"/stubs/*
 export PATH="$WORK/stubs:$PATH" SQUEEZE_MAX_ARRAY_SIZE=100 SQUEEZE_TEMPLATE_DIR="$SRC/slurm" SQUEEZE_RECIPES="$SRC/configs/recipes"
 SQ="$WORK/bin/squeeze"
