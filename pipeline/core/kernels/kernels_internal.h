@@ -14,7 +14,8 @@
 #define SQ_KERNELS_X86 0
 #endif
 
-/* The named buffer of qt with this dtype and element count, or SQ_ERR_INPUT naming the tensor. */
+/* The named buffer of qt with this dtype and element count, or SQ_ERR_INPUT naming the tensor
+ * (sq_qtensor_require_buffer). */
 sq_status sq_kernel_buffer(const sq_qtensor *qt, const char *name, sq_dtype dtype, int64_t count,
                            const sq_qbuffer **out);
 /* rows = shape[0] of qt (its original shape), cols = the rest; SQ_ERR_INPUT unless 2-D-like. */

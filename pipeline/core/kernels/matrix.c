@@ -31,18 +31,7 @@ const sq_kernel *sq_kernel_for_format(const char *format)
 sq_status sq_kernel_buffer(const sq_qtensor *qt, const char *name, sq_dtype dtype, int64_t count,
                            const sq_qbuffer **out)
 {
-    const sq_qbuffer *b = sq_qtensor_buffer(qt, name);
-    int64_t n = 1;
-    if (b == NULL)
-        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (%s): the buffer '%s' is missing", qt->name, qt->format, name);
-    for (int d = 0; d < b->ndim; d++)
-        n *= b->shape[d];
-    if (b->dtype != dtype || n != count)
-        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (%s): buffer '%s' holds %lld %s values, the kernel expects %lld %s",
-                       qt->name, qt->format, name, (long long)n, sq_dtype_name(b->dtype), (long long)count,
-                       sq_dtype_name(dtype));
-    *out = b;
-    return SQ_OK;
+    return sq_qtensor_require_buffer(qt, name, dtype, count, out);
 }
 
 sq_status sq_kernel_dims(const sq_qtensor *qt, int *rows, int *cols)

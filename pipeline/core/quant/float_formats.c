@@ -36,9 +36,7 @@ static sq_status float_store(const char *tensor_name, const float *values, int64
         }
     }
 cleanup:
-    if (st != SQ_OK)
-        sq_qtensor_free(out);
-    return st;
+    return sq_quant_end(out, st);
 }
 
 static sq_status float_load(const sq_qtensor *qt, sq_dtype dtype, float *out)
@@ -46,7 +44,7 @@ static sq_status float_load(const sq_qtensor *qt, sq_dtype dtype, float *out)
     sq_status st;
     const sq_qbuffer *data;
     int64_t n = sq_qtensor_numel(qt);
-    st = sq_quant_require_buffer(qt, "data", dtype, n, &data);
+    st = sq_qtensor_require_buffer(qt, "data", dtype, n, &data);
     if (st != SQ_OK)
         return st;
     if (dtype == SQ_DTYPE_F32) {

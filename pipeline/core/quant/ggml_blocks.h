@@ -90,10 +90,20 @@ const sq_ggml_block_kind *sq_ggml_block_kind_of_format(const char *format);
 /* The kind of a ggml type id (GGUF tensor type), or NULL. */
 const sq_ggml_block_kind *sq_ggml_block_kind_of_type(int ggml_type);
 
-/* Shared quantize/dequantize behind each ggml sq_quant_format (ggml_blocks.c). */
-sq_status sq_ggml_quantize(const sq_ggml_block_kind *kind, const char *tensor_name, const float *values,
-                           int64_t rows, int64_t cols, const sq_quant_options *options, sq_qtensor *out);
-sq_status sq_ggml_dequantize(const sq_ggml_block_kind *kind, const sq_qtensor *qt, float *out);
+/* The row functions, as ggml-quants.c's quantize_row_*_ref / dequantize_row_*:
+ * n values (a multiple of the block size) to n / block values blocks and back.
+ * ggml_q8_0.c, ggml_q4.c and ggml_kquants.c hold them; ggml_blocks.c's table
+ * (as ggml.c's type traits) makes each a storage format. */
+void sq_ggml_quantize_row_q8_0(const float *x, void *blocks, int64_t n);
+void sq_ggml_dequantize_row_q8_0(const void *blocks, float *y, int64_t n);
+void sq_ggml_quantize_row_q4_0(const float *x, void *blocks, int64_t n);
+void sq_ggml_dequantize_row_q4_0(const void *blocks, float *y, int64_t n);
+void sq_ggml_quantize_row_q4_1(const float *x, void *blocks, int64_t n);
+void sq_ggml_dequantize_row_q4_1(const void *blocks, float *y, int64_t n);
+void sq_ggml_quantize_row_q4_k(const float *x, void *blocks, int64_t n);
+void sq_ggml_dequantize_row_q4_k(const void *blocks, float *y, int64_t n);
+void sq_ggml_quantize_row_q6_k(const float *x, void *blocks, int64_t n);
+void sq_ggml_dequantize_row_q6_k(const void *blocks, float *y, int64_t n);
 
 /* ggml-quants.c::nearest_int: round to nearest, ties to even, through the
  * 1.5 * 2^23 trick, valid for |x| <= 4194303. */

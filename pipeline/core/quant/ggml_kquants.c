@@ -151,7 +151,7 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
     return scale;
 }
 
-static void quantize_row_q4_k(const float *x, void *out, int64_t k)
+void sq_ggml_quantize_row_q4_k(const float *x, void *out, int64_t k)
 {
     sq_block_q4_k *y = out;
     uint8_t L[SQ_QK_K], Laux[32];
@@ -213,7 +213,7 @@ static void quantize_row_q4_k(const float *x, void *out, int64_t k)
     }
 }
 
-static void dequantize_row_q4_k(const void *in, float *y, int64_t k)
+void sq_ggml_dequantize_row_q4_k(const void *in, float *y, int64_t k)
 {
     const sq_block_q4_k *x = in;
     for (int64_t i = 0; i < k / SQ_QK_K; i++) {
@@ -236,7 +236,7 @@ static void dequantize_row_q4_k(const void *in, float *y, int64_t k)
     }
 }
 
-static void quantize_row_q6_k(const float *x, void *out, int64_t k)
+void sq_ggml_quantize_row_q6_k(const float *x, void *out, int64_t k)
 {
     sq_block_q6_k *y = out;
     int8_t L[SQ_QK_K];
@@ -290,7 +290,7 @@ static void quantize_row_q6_k(const float *x, void *out, int64_t k)
     }
 }
 
-static void dequantize_row_q6_k(const void *in, float *y, int64_t k)
+void sq_ggml_dequantize_row_q6_k(const void *in, float *y, int64_t k)
 {
     const sq_block_q6_k *x = in;
     for (int64_t i = 0; i < k / SQ_QK_K; i++) {
@@ -316,65 +316,3 @@ static void dequantize_row_q6_k(const void *in, float *y, int64_t k)
         }
     }
 }
-
-const sq_ggml_block_kind sq_ggml_kind_q4_k = {
-    .format = "q4_k", .ggml_name = "Q4_K", .ggml_type = 12, .block_values = SQ_QK_K,
-    .block_bytes = sizeof(sq_block_q4_k), .fallback = "q4_1",
-    .quantize_row = quantize_row_q4_k, .dequantize_row = dequantize_row_q4_k,
-};
-
-const sq_ggml_block_kind sq_ggml_kind_q6_k = {
-    .format = "q6_k", .ggml_name = "Q6_K", .ggml_type = 14, .block_values = SQ_QK_K,
-    .block_bytes = sizeof(sq_block_q6_k), .fallback = "q8_0",
-    .quantize_row = quantize_row_q6_k, .dequantize_row = dequantize_row_q6_k,
-};
-
-static sq_status q4_k_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib; /* in the shared signature, unused here */
-    return sq_ggml_quantize(&sq_ggml_kind_q4_k, tensor_name, values, rows, cols, options, out);
-}
-
-static sq_status q4_k_dequantize(const sq_qtensor *qt, float *out)
-{
-    return sq_ggml_dequantize(&sq_ggml_kind_q4_k, qt, out);
-}
-
-static sq_status q6_k_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib; /* in the shared signature, unused here */
-    return sq_ggml_quantize(&sq_ggml_kind_q6_k, tensor_name, values, rows, cols, options, out);
-}
-
-static sq_status q6_k_dequantize(const sq_qtensor *qt, float *out)
-{
-    return sq_ggml_dequantize(&sq_ggml_kind_q6_k, qt, out);
-}
-
-const sq_quant_format sq_format_q4_k = {
-    .name = "q4_k",
-    .description = "ggml Q4_K: super-blocks of 256, 6-bit scales and mins per 32, 4-bit codes (4.5 bits/weight), "
-                   "byte-identical to ggml; rows not a multiple of 256 fall back to q4_1",
-    .format_class = SQ_FORMAT_CLASS_LOWBIT,
-    .bits_per_weight = 4.5,
-    .block_size = SQ_QK_K,
-    .calibration = SQ_CALIB_NONE,
-    .options = sq_format_no_options,
-    .quantize = q4_k_quantize,
-    .dequantize = q4_k_dequantize,
-};
-
-const sq_quant_format sq_format_q6_k = {
-    .name = "q6_k",
-    .description = "ggml Q6_K: super-blocks of 256, int8 scales per 16, 6-bit codes (6.56 bits/weight), "
-                   "byte-identical to ggml; rows not a multiple of 256 fall back to q8_0",
-    .format_class = SQ_FORMAT_CLASS_LOWBIT,
-    .bits_per_weight = 6.5625,
-    .block_size = SQ_QK_K,
-    .calibration = SQ_CALIB_NONE,
-    .options = sq_format_no_options,
-    .quantize = q6_k_quantize,
-    .dequantize = q6_k_dequantize,
-};

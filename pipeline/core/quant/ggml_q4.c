@@ -19,7 +19,7 @@
 
 static inline int min15(int8_t v) { return v < 15 ? v : 15; } /* MIN(15, (int8_t)...) */
 
-static void quantize_row_q4_0(const float *x, void *out, int64_t n)
+void sq_ggml_quantize_row_q4_0(const float *x, void *out, int64_t n)
 {
     sq_block_q4_0 *y = out;
     for (int64_t i = 0; i < n / SQ_QK4_0; i++) {
@@ -41,7 +41,7 @@ static void quantize_row_q4_0(const float *x, void *out, int64_t n)
     }
 }
 
-static void dequantize_row_q4_0(const void *in, float *y, int64_t n)
+void sq_ggml_dequantize_row_q4_0(const void *in, float *y, int64_t n)
 {
     const sq_block_q4_0 *x = in;
     for (int64_t i = 0; i < n / SQ_QK4_0; i++) {
@@ -53,7 +53,7 @@ static void dequantize_row_q4_0(const void *in, float *y, int64_t n)
     }
 }
 
-static void quantize_row_q4_1(const float *x, void *out, int64_t n)
+void sq_ggml_quantize_row_q4_1(const float *x, void *out, int64_t n)
 {
     sq_block_q4_1 *y = out;
     for (int64_t i = 0; i < n / SQ_QK4_1; i++) {
@@ -75,7 +75,7 @@ static void quantize_row_q4_1(const float *x, void *out, int64_t n)
     }
 }
 
-static void dequantize_row_q4_1(const void *in, float *y, int64_t n)
+void sq_ggml_dequantize_row_q4_1(const void *in, float *y, int64_t n)
 {
     const sq_block_q4_1 *x = in;
     for (int64_t i = 0; i < n / SQ_QK4_1; i++) {
@@ -86,64 +86,3 @@ static void dequantize_row_q4_1(const void *in, float *y, int64_t n)
         }
     }
 }
-
-const sq_ggml_block_kind sq_ggml_kind_q4_0 = {
-    .format = "q4_0", .ggml_name = "Q4_0", .ggml_type = 2, .block_values = SQ_QK4_0,
-    .block_bytes = sizeof(sq_block_q4_0), .fallback = "fp16",
-    .quantize_row = quantize_row_q4_0, .dequantize_row = dequantize_row_q4_0,
-};
-
-const sq_ggml_block_kind sq_ggml_kind_q4_1 = {
-    .format = "q4_1", .ggml_name = "Q4_1", .ggml_type = 3, .block_values = SQ_QK4_1,
-    .block_bytes = sizeof(sq_block_q4_1), .fallback = "fp16",
-    .quantize_row = quantize_row_q4_1, .dequantize_row = dequantize_row_q4_1,
-};
-
-static sq_status q4_0_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib; /* in the shared signature, unused here */
-    return sq_ggml_quantize(&sq_ggml_kind_q4_0, tensor_name, values, rows, cols, options, out);
-}
-
-static sq_status q4_0_dequantize(const sq_qtensor *qt, float *out)
-{
-    return sq_ggml_dequantize(&sq_ggml_kind_q4_0, qt, out);
-}
-
-static sq_status q4_1_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib; /* in the shared signature, unused here */
-    return sq_ggml_quantize(&sq_ggml_kind_q4_1, tensor_name, values, rows, cols, options, out);
-}
-
-static sq_status q4_1_dequantize(const sq_qtensor *qt, float *out)
-{
-    return sq_ggml_dequantize(&sq_ggml_kind_q4_1, qt, out);
-}
-
-const sq_quant_format sq_format_q4_0 = {
-    .name = "q4_0",
-    .description = "ggml Q4_0: blocks of 32, fp16 scale + 4-bit codes (4.5 bits/weight), byte-identical to ggml",
-    .format_class = SQ_FORMAT_CLASS_LOWBIT,
-    .bits_per_weight = 4.5,
-    .block_size = SQ_QK4_0,
-    .calibration = SQ_CALIB_NONE,
-    .options = sq_format_no_options,
-    .quantize = q4_0_quantize,
-    .dequantize = q4_0_dequantize,
-};
-
-const sq_quant_format sq_format_q4_1 = {
-    .name = "q4_1",
-    .description = "ggml Q4_1: blocks of 32, fp16 scale and min + 4-bit codes (5 bits/weight), byte-identical "
-                   "to ggml",
-    .format_class = SQ_FORMAT_CLASS_LOWBIT,
-    .bits_per_weight = 5.0,
-    .block_size = SQ_QK4_1,
-    .calibration = SQ_CALIB_NONE,
-    .options = sq_format_no_options,
-    .quantize = q4_1_quantize,
-    .dequantize = q4_1_dequantize,
-};

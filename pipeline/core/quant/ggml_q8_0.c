@@ -12,7 +12,7 @@
 
 #include "quant/ggml_blocks.h"
 
-static void quantize_row_q8_0(const float *x, void *out, int64_t n)
+void sq_ggml_quantize_row_q8_0(const float *x, void *out, int64_t n)
 {
     sq_block_q8_0 *y = out;
     for (int64_t i = 0; i < n / SQ_QK8_0; i++) {
@@ -27,7 +27,7 @@ static void quantize_row_q8_0(const float *x, void *out, int64_t n)
     }
 }
 
-static void dequantize_row_q8_0(const void *in, float *y, int64_t n)
+void sq_ggml_dequantize_row_q8_0(const void *in, float *y, int64_t n)
 {
     const sq_block_q8_0 *x = in;
     for (int64_t i = 0; i < n / SQ_QK8_0; i++) {
@@ -36,33 +36,3 @@ static void dequantize_row_q8_0(const void *in, float *y, int64_t n)
             y[i * SQ_QK8_0 + j] = x[i].qs[j] * d;
     }
 }
-
-const sq_ggml_block_kind sq_ggml_kind_q8_0 = {
-    .format = "q8_0", .ggml_name = "Q8_0", .ggml_type = 8, .block_values = SQ_QK8_0,
-    .block_bytes = sizeof(sq_block_q8_0), .fallback = "fp16",
-    .quantize_row = quantize_row_q8_0, .dequantize_row = dequantize_row_q8_0,
-};
-
-static sq_status q8_0_quantize(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib; /* in the shared signature, unused here */
-    return sq_ggml_quantize(&sq_ggml_kind_q8_0, tensor_name, values, rows, cols, options, out);
-}
-
-static sq_status q8_0_dequantize(const sq_qtensor *qt, float *out)
-{
-    return sq_ggml_dequantize(&sq_ggml_kind_q8_0, qt, out);
-}
-
-const sq_quant_format sq_format_q8_0 = {
-    .name = "q8_0",
-    .description = "ggml Q8_0: blocks of 32, fp16 scale + int8 (8.5 bits/weight), byte-identical to ggml",
-    .format_class = SQ_FORMAT_CLASS_INT8,
-    .bits_per_weight = 8.5,
-    .block_size = SQ_QK8_0,
-    .calibration = SQ_CALIB_NONE,
-    .options = sq_format_no_options,
-    .quantize = q8_0_quantize,
-    .dequantize = q8_0_dequantize,
-};

@@ -314,9 +314,7 @@ cleanup:
     free(block);
     free(errors);
     free(order);
-    if (st != SQ_OK)
-        sq_qtensor_free(out);
-    return st;
+    return sq_quant_end(out, st);
 }
 
 static sq_status gptq_dequantize(const sq_qtensor *qt, float *out)
@@ -336,12 +334,12 @@ static sq_status gptq_dequantize(const sq_qtensor *qt, float *out)
     int64_t group = group_size > 0 && group_size < cols ? group_size : cols;
     int64_t groups = (cols + group - 1) / group;
     int64_t packed_cols = bits == 8 ? cols : (cols + 1) / 2;
-    if ((st = sq_quant_require_buffer(qt, "qweight", SQ_DTYPE_U8, rows * packed_cols, &qweight)) != SQ_OK ||
-        (st = sq_quant_require_buffer(qt, "scales", SQ_DTYPE_F16, rows * groups, &scales)) != SQ_OK ||
-        (st = sq_quant_require_buffer(qt, "zeros", SQ_DTYPE_U8, rows * groups, &zeros)) != SQ_OK)
+    if ((st = sq_qtensor_require_buffer(qt, "qweight", SQ_DTYPE_U8, rows * packed_cols, &qweight)) != SQ_OK ||
+        (st = sq_qtensor_require_buffer(qt, "scales", SQ_DTYPE_F16, rows * groups, &scales)) != SQ_OK ||
+        (st = sq_qtensor_require_buffer(qt, "zeros", SQ_DTYPE_U8, rows * groups, &zeros)) != SQ_OK)
         return st;
     if (act_order &&
-        (st = sq_quant_require_buffer(qt, "g_idx", SQ_DTYPE_I32, cols, &g_idx)) != SQ_OK)
+        (st = sq_qtensor_require_buffer(qt, "g_idx", SQ_DTYPE_I32, cols, &g_idx)) != SQ_OK)
         return st;
     const uint8_t *q = qweight->data, *z = zeros->data;
     const uint16_t *s = scales->data;

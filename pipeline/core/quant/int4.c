@@ -124,9 +124,7 @@ static sq_status int4_quantize(const char *tensor_name, const float *values, int
     sq_qtensor_set_attr(out, attr_group_size, g);
     sq_qtensor_set_attr(out, attr_asymmetric, asymmetric ? 1.0 : 0.0);
 cleanup:
-    if (st != SQ_OK)
-        sq_qtensor_free(out);
-    return st;
+    return sq_quant_end(out, st);
 }
 
 static sq_status int4_dequantize(const sq_qtensor *qt, float *out)
@@ -144,9 +142,9 @@ static sq_status int4_dequantize(const sq_qtensor *qt, float *out)
         return sq_fail(SQ_ERR_INPUT, "tensor '%s': stored int4 group size %d does not divide its rows of %lld",
                        qt->name, g, (long long)cols);
     int64_t groups = cols / g;
-    if ((st = sq_quant_require_buffer(qt, "packed", SQ_DTYPE_U8, rows * cols / 2, &packed)) != SQ_OK ||
-        (st = sq_quant_require_buffer(qt, "scales", SQ_DTYPE_F16, rows * groups, &scales)) != SQ_OK ||
-        (asymmetric && (st = sq_quant_require_buffer(qt, "mins", SQ_DTYPE_F16, rows * groups, &mins)) != SQ_OK))
+    if ((st = sq_qtensor_require_buffer(qt, "packed", SQ_DTYPE_U8, rows * cols / 2, &packed)) != SQ_OK ||
+        (st = sq_qtensor_require_buffer(qt, "scales", SQ_DTYPE_F16, rows * groups, &scales)) != SQ_OK ||
+        (asymmetric && (st = sq_qtensor_require_buffer(qt, "mins", SQ_DTYPE_F16, rows * groups, &mins)) != SQ_OK))
         return st;
     const uint8_t *bytes = packed->data;
     const uint16_t *d16 = scales->data, *m16 = mins ? mins->data : NULL;

@@ -87,9 +87,7 @@ static sq_status int8_quantize(const char *tensor_name, const float *values, int
     }
 cleanup:
     free(scratch);
-    if (st != SQ_OK)
-        sq_qtensor_free(out);
-    return st;
+    return sq_quant_end(out, st);
 }
 
 static sq_status int8_dequantize(const sq_qtensor *qt, float *out)
@@ -98,8 +96,8 @@ static sq_status int8_dequantize(const sq_qtensor *qt, float *out)
     int64_t rows, cols;
     const sq_qbuffer *q, *scales;
     if ((st = sq_quant_matrix_dims(qt, "q", &rows, &cols)) != SQ_OK ||
-        (st = sq_quant_require_buffer(qt, "q", SQ_DTYPE_I8, rows * cols, &q)) != SQ_OK ||
-        (st = sq_quant_require_buffer(qt, "scales", SQ_DTYPE_F32, rows, &scales)) != SQ_OK)
+        (st = sq_qtensor_require_buffer(qt, "q", SQ_DTYPE_I8, rows * cols, &q)) != SQ_OK ||
+        (st = sq_qtensor_require_buffer(qt, "scales", SQ_DTYPE_F32, rows, &scales)) != SQ_OK)
         return st;
     const int8_t *codes = q->data;
     const float *scale = scales->data;

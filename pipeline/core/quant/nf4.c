@@ -243,9 +243,7 @@ static sq_status nf4_quantize(const char *tensor_name, const float *values, int6
 cleanup:
     if (double_quant)
         free(absmax);
-    if (st != SQ_OK)
-        sq_qtensor_free(out);
-    return st;
+    return sq_quant_end(out, st);
 }
 
 static sq_status nf4_dequantize(const sq_qtensor *qt, float *out)
@@ -263,7 +261,7 @@ static sq_status nf4_dequantize(const sq_qtensor *qt, float *out)
     if (block_size < 32 || block_size > 4096 || (block_size & (block_size - 1)) != 0)
         return sq_fail(SQ_ERR_INPUT, "tensor '%s': stored nf4 block_size %d is invalid", qt->name, block_size);
     blocks = (n + block_size - 1) / block_size;
-    SQ_TRY(sq_quant_require_buffer(qt, "packed", SQ_DTYPE_U8, (n + 1) / 2, &packed));
+    SQ_TRY(sq_qtensor_require_buffer(qt, "packed", SQ_DTYPE_U8, (n + 1) / 2, &packed));
     SQ_TRY(sq_alloc(&absmax, (size_t)blocks, sizeof *absmax, qt->name));
     if (double_quant) {
         const sq_qbuffer *absmax_q, *nested;
@@ -271,8 +269,8 @@ static sq_status nf4_dequantize(const sq_qtensor *qt, float *out)
         double stored_offset;
         SQ_TRY(sq_qtensor_attr_real(qt, attr_nested_offset, &stored_offset));
         float offset = (float)stored_offset;
-        SQ_TRY(sq_quant_require_buffer(qt, "absmax_q", SQ_DTYPE_U8, blocks, &absmax_q));
-        SQ_TRY(sq_quant_require_buffer(qt, "nested_absmax", SQ_DTYPE_F32, (blocks + NESTED_BLOCK - 1) / NESTED_BLOCK,
+        SQ_TRY(sq_qtensor_require_buffer(qt, "absmax_q", SQ_DTYPE_U8, blocks, &absmax_q));
+        SQ_TRY(sq_qtensor_require_buffer(qt, "nested_absmax", SQ_DTYPE_F32, (blocks + NESTED_BLOCK - 1) / NESTED_BLOCK,
                                        &nested));
         sq_nf4_dynamic_map(map);
         const uint8_t *q = absmax_q->data;
@@ -283,7 +281,7 @@ static sq_status nf4_dequantize(const sq_qtensor *qt, float *out)
             absmax[b] = scaled + offset;
         }
     } else {
-        SQ_TRY(sq_quant_require_buffer(qt, "absmax", SQ_DTYPE_F32, blocks, &absmax_buffer));
+        SQ_TRY(sq_qtensor_require_buffer(qt, "absmax", SQ_DTYPE_F32, blocks, &absmax_buffer));
         memcpy(absmax, absmax_buffer->data, (size_t)blocks * sizeof *absmax);
     }
     const uint8_t *bytes = packed->data;

@@ -60,42 +60,57 @@ const sq_qbuffer *sq_qtensor_buffer(const sq_qtensor *qt, const char *name)
     return NULL;
 }
 
+sq_status sq_qtensor_require_buffer(const sq_qtensor *qt, const char *buffer_name, sq_dtype dtype, int64_t count,
+                                    const sq_qbuffer **buffer)
+{
+    const sq_qbuffer *b = sq_qtensor_buffer(qt, buffer_name);
+    int64_t have = 1;
+    if (b == NULL)
+        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s) has no buffer '%s'; the model file is damaged or "
+                       "was written by another version", qt->name, qt->format, buffer_name);
+    for (int d = 0; d < b->ndim; d++)
+        have *= b->shape[d];
+    if (b->dtype != dtype || have != count)
+        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s): buffer '%s' holds %lld %s values, expected %lld %s",
+                       qt->name, qt->format, buffer_name, (long long)have, sq_dtype_name(b->dtype),
+                       (long long)count, sq_dtype_name(dtype));
+    *buffer = b;
+    return SQ_OK;
+}
+
+/* The index of the attribute named name, or -1. */
+static int attr_index(const sq_qtensor *qt, const char *name)
+{
+    for (int i = 0; i < qt->attr_count; i++)
+        if (strcmp(qt->attrs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
 void sq_qtensor_set_attr(sq_qtensor *qt, const char *name, double value)
 {
-    for (int i = 0; i < qt->attr_count; i++) {
-        if (strcmp(qt->attrs[i].name, name) == 0) {
-            qt->attrs[i].value = value;
+    int i = attr_index(qt, name);
+    if (i < 0) {
+        if (qt->attr_count == SQ_QT_MAX_ATTRS)
             return;
-        }
+        i = qt->attr_count++;
+        snprintf(qt->attrs[i].name, sizeof qt->attrs[i].name, "%s", name);
     }
-    if (qt->attr_count < SQ_QT_MAX_ATTRS) {
-        snprintf(qt->attrs[qt->attr_count].name, sizeof qt->attrs[0].name, "%s", name);
-        qt->attrs[qt->attr_count++].value = value;
-    }
+    qt->attrs[i].value = value;
 }
 
 double sq_qtensor_attr(const sq_qtensor *qt, const char *name, double fallback)
 {
-    for (int i = 0; i < qt->attr_count; i++)
-        if (strcmp(qt->attrs[i].name, name) == 0)
-            return qt->attrs[i].value;
-    return fallback;
-}
-
-static const sq_qattr *attr_find(const sq_qtensor *qt, const char *name)
-{
-    for (int i = 0; i < qt->attr_count; i++)
-        if (strcmp(qt->attrs[i].name, name) == 0)
-            return &qt->attrs[i];
-    return NULL;
+    int i = attr_index(qt, name);
+    return i < 0 ? fallback : qt->attrs[i].value;
 }
 
 sq_status sq_qtensor_attr_real(const sq_qtensor *qt, const char *name, double *out)
 {
-    const sq_qattr *attr = attr_find(qt, name);
-    if (attr == NULL)
+    int i = attr_index(qt, name);
+    if (i < 0)
         return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s) has no attribute '%s'", qt->name, qt->format, name);
-    *out = attr->value;
+    *out = qt->attrs[i].value;
     return SQ_OK;
 }
 

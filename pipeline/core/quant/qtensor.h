@@ -51,6 +51,10 @@ void sq_qtensor_free(sq_qtensor *qt);
 sq_status sq_qtensor_add_buffer(sq_qtensor *qt, const char *name, sq_dtype dtype, int ndim, const int64_t *shape,
                                 void **data);
 const sq_qbuffer *sq_qtensor_buffer(const sq_qtensor *qt, const char *name);
+/* The named buffer with the expected dtype and element count, or SQ_ERR_INPUT
+ * naming the tensor and buffer (a damaged or foreign model file). */
+sq_status sq_qtensor_require_buffer(const sq_qtensor *qt, const char *buffer_name, sq_dtype dtype, int64_t count,
+                                    const sq_qbuffer **buffer);
 void sq_qtensor_set_attr(sq_qtensor *qt, const char *name, double value);
 /* Returns fallback when the attribute is absent (for inspection and tests; a
  * format reads its own attributes with the typed accessors below). */

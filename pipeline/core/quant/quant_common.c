@@ -23,22 +23,11 @@ void sq_quant_begin(sq_qtensor *out, const char *tensor_name, const char *format
     sq_qtensor_init(out, tensor_name, format, SQ_DTYPE_F32, 2, shape);
 }
 
-sq_status sq_quant_require_buffer(const sq_qtensor *qt, const char *buffer_name, sq_dtype dtype, int64_t count,
-                                  const sq_qbuffer **buffer)
+sq_status sq_quant_end(sq_qtensor *out, sq_status st)
 {
-    const sq_qbuffer *b = sq_qtensor_buffer(qt, buffer_name);
-    int64_t have = 1;
-    if (b == NULL)
-        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s) has no buffer '%s'; the model file is damaged or "
-                       "was written by another version", qt->name, qt->format, buffer_name);
-    for (int d = 0; d < b->ndim; d++)
-        have *= b->shape[d];
-    if (b->dtype != dtype || have != count)
-        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (format %s): buffer '%s' holds %lld %s values, expected %lld %s",
-                       qt->name, qt->format, buffer_name, (long long)have, sq_dtype_name(b->dtype),
-                       (long long)count, sq_dtype_name(dtype));
-    *buffer = b;
-    return SQ_OK;
+    if (st != SQ_OK)
+        sq_qtensor_free(out);
+    return st;
 }
 
 sq_status sq_quant_matrix_dims(const sq_qtensor *qt, const char *buffer_name, int64_t *rows, int64_t *cols)
