@@ -549,18 +549,14 @@ static sq_status run_opcode(unpickler *u, unsigned char op, int *stop)
     case 0x90: /* ADDITEMS */
         st = pop_mark(u, &start);
         return st == SQ_OK ? add_items(u, start, op == 'u') : st;
-    case 'q': /* BINPUT */
-        st = take_uint(u, 1, &n);
-        return st == SQ_OK ? memo_put(u, n) : st;
-    case 'r': /* LONG_BINPUT */
-        st = take_uint(u, 4, &n);
+    case 'q': /* BINPUT: 1-byte index */
+    case 'r': /* LONG_BINPUT: 4-byte index */
+        st = take_uint(u, op == 'q' ? 1 : 4, &n);
         return st == SQ_OK ? memo_put(u, n) : st;
     case 0x94: return memo_put(u, u->memo_used);         /* MEMOIZE: index len(memo) */
-    case 'h': /* BINGET */
-        st = take_uint(u, 1, &n);
-        return st == SQ_OK ? memo_get(u, n) : st;
-    case 'j': /* LONG_BINGET */
-        st = take_uint(u, 4, &n);
+    case 'h': /* BINGET: 1-byte index */
+    case 'j': /* LONG_BINGET: 4-byte index */
+        st = take_uint(u, op == 'h' ? 1 : 4, &n);
         return st == SQ_OK ? memo_get(u, n) : st;
     case 'c': { /* GLOBAL: "module\nname\n" -- recorded, never imported */
         const char *module, *name;

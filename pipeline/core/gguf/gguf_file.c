@@ -652,22 +652,24 @@ static sq_status get_typed(const sq_gguf_file *f, const char *key, sq_gguf_type 
     return SQ_OK;
 }
 
-sq_status sq_gguf_get_u32(const sq_gguf_file *f, const char *key, uint32_t *value)
+/* A scalar value of the given type, copied into value (size bytes). */
+static sq_status get_scalar(const sq_gguf_file *f, const char *key, sq_gguf_type type, void *value, size_t size)
 {
     const sq_gguf_kv *kv;
-    sq_status st = get_typed(f, key, SQ_GGUF_UINT32, &kv);
+    sq_status st = get_typed(f, key, type, &kv);
     if (st == SQ_OK)
-        memcpy(value, kv->data, 4);
+        memcpy(value, kv->data, size);
     return st;
+}
+
+sq_status sq_gguf_get_u32(const sq_gguf_file *f, const char *key, uint32_t *value)
+{
+    return get_scalar(f, key, SQ_GGUF_UINT32, value, sizeof *value);
 }
 
 sq_status sq_gguf_get_f32(const sq_gguf_file *f, const char *key, float *value)
 {
-    const sq_gguf_kv *kv;
-    sq_status st = get_typed(f, key, SQ_GGUF_FLOAT32, &kv);
-    if (st == SQ_OK)
-        memcpy(value, kv->data, 4);
-    return st;
+    return get_scalar(f, key, SQ_GGUF_FLOAT32, value, sizeof *value);
 }
 
 sq_status sq_gguf_get_string(const sq_gguf_file *f, const char *key, const char **value)
