@@ -75,29 +75,52 @@ static int act_type(const sq_matrix *m)
  * panel_block puts a stored block back together for the scalar reference. */
 enum { GGML_PANELS = 1 };
 
-static sq_status to_panels(sq_matrix *m, bool q4, const char *name)
+/* The 32-value formats in panels: where d (and Q4_1's m) and the codes lie in a stored block. */
+typedef struct {
+    bool q4;        /* nibbles (Q4_0, Q4_1) or bytes (Q8_0) */
+    bool min;       /* Q4_1: an fp16 m after d */
+    size_t bytes;   /* the stored block */
+    size_t codes;   /* the offset of qs in it */
+} panel32_kind;
+
+static panel32_kind panel32_of(const sq_matrix *m)
+{
+    if (m->kernel == &sq_kernel_q4_1_q8_1)
+        return (panel32_kind){true, true, sizeof(sq_block_q4_1), 4};
+    if (m->kernel == &sq_kernel_q4_0_q8_0)
+        return (panel32_kind){true, false, sizeof(sq_block_q4_0), 2};
+    return (panel32_kind){false, false, sizeof(sq_block_q8_0), 2};
+}
+
+/* The fp16 fields of a panel's block: d of 16 rows, then (Q4_1) m of 16 rows. */
+static size_t panel32_halves(panel32_kind k) { return k.min ? 32 : 16; }
+
+static sq_status to_panels(sq_matrix *m, const char *name)
 {
     sq_status st;
+    const panel32_kind k = panel32_of(m);
     const int nb = m->cols / 32, panels = (m->rows + 15) / 16;
-    const size_t bb = q4 ? sizeof(sq_block_q4_0) : sizeof(sq_block_q8_0), qs = bb - 2; /* d first */
+    const size_t qs = k.q4 ? 16 : 32, halves = panel32_halves(k);
     const uint8_t *src = m->codes;
     uint8_t *codes = NULL;
     uint16_t *d = NULL;
     if ((st = sq_alloc(&codes, (size_t)panels * 16 * nb * qs, 1, name)) != SQ_OK)
         return st;
-    if ((st = sq_alloc(&d, (size_t)panels * 16 * nb, sizeof *d, name)) != SQ_OK) {
+    if ((st = sq_alloc(&d, (size_t)panels * nb * halves, sizeof *d, name)) != SQ_OK) {
         free(codes);
         return st;
     }
     for (int r = 0; r < m->rows; r++)
         for (int b = 0; b < nb; b++) {
-            const uint8_t *block = src + ((size_t)r * nb + b) * bb;
+            const uint8_t *block = src + ((size_t)r * nb + b) * k.bytes;
             const size_t at = (size_t)(r / 16) * nb + (size_t)b;
             uint8_t *dst = codes + at * 16 * qs;
-            memcpy(&d[at * 16 + (size_t)(r % 16)], block, 2);
+            memcpy(&d[at * halves + (size_t)(r % 16)], block, 2);
+            if (k.min)
+                memcpy(&d[at * halves + 16 + (size_t)(r % 16)], block + 2, 2);
             for (int i = 0; i < 32; i++) {
-                if (q4) { /* input i: low nibble of qs[i] (i < 16) or high nibble of qs[i - 16] */
-                    const int n = i < 16 ? block[2 + i] & 0x0f : block[2 + i - 16] >> 4;
+                if (k.q4) { /* input i: low nibble of qs[i] (i < 16) or high nibble of qs[i - 16] */
+                    const int n = i < 16 ? block[k.codes + i] & 0x0f : block[k.codes + i - 16] >> 4;
                     const int g = i / 8, c = i % 8 % 4, hi = i % 8 / 4;
                     dst[((size_t)g * 16 + (size_t)(r % 16)) * 4 + (size_t)c] |= (uint8_t)(n << (4 * hi));
                 } else {
@@ -109,29 +132,148 @@ static sq_status to_panels(sq_matrix *m, bool q4, const char *name)
     m->codes = codes;
     m->scales = d;
     m->flags |= GGML_PANELS;
-    m->bytes = (size_t)panels * 16 * nb * (qs + 2);
+    m->bytes = (size_t)panels * nb * (16 * qs + 2 * halves);
     return SQ_OK;
 }
 
-/* Block b of row r as the file stores it (d, then qs), from the panels. */
-static void panel_block(const sq_matrix *m, bool q4, int r, int b, uint8_t *block)
+/* Block b of row r as the file stores it (d, m, then qs), from the panels. */
+static void panel_block(const sq_matrix *m, panel32_kind k, int r, int b, uint8_t *block)
 {
     const int nb = m->cols / 32;
-    const size_t qs = q4 ? sizeof(sq_block_q4_0) - 2 : sizeof(sq_block_q8_0) - 2;
+    const size_t qs = k.q4 ? 16 : 32, halves = panel32_halves(k);
     const size_t at = (size_t)(r / 16) * nb + (size_t)b;
     const uint8_t *src = (const uint8_t *)m->codes + at * 16 * qs;
-    memcpy(block, (const uint16_t *)m->scales + at * 16 + (size_t)(r % 16), 2);
-    if (q4)
-        memset(block + 2, 0, 16);
+    const uint16_t *d = (const uint16_t *)m->scales + at * halves + (size_t)(r % 16);
+    memcpy(block, d, 2);
+    if (k.min)
+        memcpy(block + 2, d + 16, 2);
+    if (k.q4)
+        memset(block + k.codes, 0, 16);
     for (int i = 0; i < 32; i++) {
-        if (q4) {
+        if (k.q4) {
             const int g = i / 8, c = i % 8 % 4, hi = i % 8 / 4;
             const int n = (src[((size_t)g * 16 + (size_t)(r % 16)) * 4 + (size_t)c] >> (4 * hi)) & 0x0f;
-            block[2 + i % 16] |= (uint8_t)(n << (i < 16 ? 0 : 4));
+            block[k.codes + i % 16] |= (uint8_t)(n << (i < 16 ? 0 : 4));
         } else {
             block[2 + i] = src[((size_t)(i / 4) * 16 + (size_t)(r % 16)) * 4 + (size_t)(i % 4)] ^ 0x80;
         }
     }
+}
+
+/* ---- 16-row panels of the k-quants (the AVX-512 VNNI layout) --------------------
+ *
+ * Q4_K and Q6_K are rearranged once into panels of 16 rows as well; per panel and super-block
+ * of 256 the codes, then the block's numbers for the 16 rows (panel_q4_k, panel_q6_k in
+ * m->scales).  Q4_K: per sub-block of 32, 4 groups of 8 inputs as Q4_0's panels (64 bytes:
+ * 16 rows x 4 bytes, byte c holding inputs c and 4 + c in its nibbles); its 6-bit scales
+ * unpacked to bytes, its mins as int16 pairs of two sub-blocks (the operand of vpdpwssd
+ * against the activations' sums of two 32s).  Q6_K: per sub-block of 16, 4 groups of 4
+ * inputs, each code q - 32 as a signed byte (16 rows x 4 bytes), multiplied with the
+ * activations + 128 (work->qu, the unsigned operand); corr = 128 sum_j sc_j sum(q - 32)_j
+ * takes the 128 back per row.  Q4_K keeps 156 bytes per row and 256 inputs (stored: 144),
+ * Q6_K 278 (stored: 210: its codes become whole bytes). */
+typedef struct {
+    uint16_t d[16], dmin[16]; /* fp16 */
+    uint8_t sc[8][16];        /* sub-block j's scale, per row */
+    int16_t mn[4][16][2];     /* the mins of sub-blocks 2k and 2k + 1, per row */
+} panel_q4_k;
+
+typedef struct {
+    uint16_t d[16];           /* fp16 */
+    int32_t corr[16];
+    int8_t sc[16][16];        /* sub-block j's scale (16 inputs), per row */
+} panel_q6_k;
+
+/* Q6_K value i of a block (dequantize_row_q6_K's layout: halves of 128, four runs of 32). */
+static inline int q6_value(const sq_block_q6_k *w, int i)
+{
+    const int half = i / 128, r = i % 128, run = r / 32, l = r % 32;
+    const uint8_t *ql = w->ql + 64 * half, *qh = w->qh + 32 * half;
+    const int low = run % 2 ? ql[l + 32] : ql[l];
+    return ((run < 2 ? low & 0x0f : low >> 4) | (((qh[l] >> (2 * run)) & 3) << 4)) - 32;
+}
+
+/* The byte of panel codes that holds input i of row r (Q4_K: in the nibble *shift). */
+static size_t kpanel_byte(bool q4, int r, int i, int *shift)
+{
+    if (q4) { /* sub-block i / 32, group i % 32 / 8 */
+        *shift = 4 * (i % 8 / 4);
+        return ((size_t)(i / 8) * 16 + (size_t)(r % 16)) * 4 + (size_t)(i % 8 % 4);
+    }
+    *shift = 0;
+    return ((size_t)(i / 4) * 16 + (size_t)(r % 16)) * 4 + (size_t)(i % 4);
+}
+
+static sq_status to_kpanels(sq_matrix *m, const char *name)
+{
+    sq_status st;
+    const bool q4 = m->kernel == &sq_kernel_q4_k_q8_k;
+    const int nb = m->cols / SQ_QK_K, panels = (m->rows + 15) / 16;
+    const size_t codes_bytes = q4 ? 16 * 128 : 16 * 256, side = q4 ? sizeof(panel_q4_k) : sizeof(panel_q6_k);
+    const size_t count = (size_t)panels * nb;
+    uint8_t *codes = NULL, *sides = NULL;
+    if ((st = sq_alloc(&codes, count * codes_bytes, 1, name)) != SQ_OK)
+        return st;
+    if ((st = sq_alloc(&sides, count * side, 1, name)) != SQ_OK) {
+        free(codes);
+        return st;
+    }
+    for (int r = 0; r < m->rows; r++)
+        for (int b = 0; b < nb; b++) {
+            const size_t at = (size_t)(r / 16) * nb + (size_t)b;
+            const int l = r % 16;
+            uint8_t *dst = codes + at * codes_bytes;
+            int shift;
+            if (q4) {
+                const sq_block_q4_k *w = (const sq_block_q4_k *)m->codes + (size_t)r * nb + b;
+                panel_q4_k *s = (panel_q4_k *)sides + at;
+                s->d[l] = w->d;
+                s->dmin[l] = w->dmin;
+                for (int j = 0; j < 8; j++) {
+                    uint8_t sc, mn;
+                    sq_ggml_scale_min_k4(j, w->scales, &sc, &mn);
+                    s->sc[j][l] = sc;
+                    s->mn[j / 2][l][j % 2] = mn;
+                }
+                for (int i = 0; i < SQ_QK_K; i++) { /* sub-block i / 32: bytes 32 (j / 2), low nibble for even j */
+                    const uint8_t byte = w->qs[32 * (i / 64) + i % 32];
+                    const int n = i / 32 % 2 ? byte >> 4 : byte & 0x0f;
+                    dst[kpanel_byte(true, r, i, &shift)] |= (uint8_t)(n << shift);
+                }
+            } else {
+                const sq_block_q6_k *w = (const sq_block_q6_k *)m->codes + (size_t)r * nb + b;
+                panel_q6_k *s = (panel_q6_k *)sides + at;
+                int32_t corr = 0;
+                s->d[l] = w->d;
+                for (int j = 0; j < 16; j++) {
+                    int32_t sum = 0;
+                    s->sc[j][l] = w->scales[j];
+                    for (int i = 16 * j; i < 16 * j + 16; i++) {
+                        const int v = q6_value(w, i);
+                        dst[kpanel_byte(false, r, i, &shift)] = (uint8_t)(int8_t)v;
+                        sum += v;
+                    }
+                    corr += 128 * w->scales[j] * sum;
+                }
+                s->corr[l] = corr;
+            }
+        }
+    free(m->codes);
+    m->codes = codes;
+    m->scales = sides;
+    m->flags |= GGML_PANELS;
+    m->bytes = count * (codes_bytes + side);
+    return SQ_OK;
+}
+
+/* Input i of row r, block b of a k-quant panel: Q4_K's nibble, Q6_K's q - 32. */
+static int kpanel_code(const sq_matrix *m, bool q4, int r, int b, int i)
+{
+    const size_t codes_bytes = q4 ? 16 * 128 : 16 * 256;
+    const uint8_t *src = (const uint8_t *)m->codes + ((size_t)(r / 16) * (m->cols / SQ_QK_K) + b) * codes_bytes;
+    int shift;
+    const uint8_t byte = src[kpanel_byte(q4, r, i, &shift)];
+    return q4 ? (byte >> shift) & 0x0f : (int8_t)byte;
 }
 
 /* ---- preparing: the blocks as stored ------------------------------------- */
@@ -157,11 +299,11 @@ static sq_status ggml_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
         return st;
     memcpy(m->codes, blocks->data, (size_t)rows * row_bytes);
     m->kernel = kernel;
-    if ((kernel == &sq_kernel_q8_0_q8_0 || kernel == &sq_kernel_q4_0_q8_0) && sq_isa_active() >= SQ_ISA_AVX512 &&
-        !options->fp32_activations) {
+    if (sq_isa_active() >= SQ_ISA_AVX512 && !options->fp32_activations) {
         m->rows = rows;
         m->cols = cols;
-        if ((st = to_panels(m, kernel == &sq_kernel_q4_0_q8_0, qt->name)) != SQ_OK) {
+        st = kind->block_values == SQ_QK_K ? to_kpanels(m, qt->name) : to_panels(m, qt->name);
+        if (st != SQ_OK) {
             free(m->codes);
             m->codes = NULL;
             return st;
@@ -216,8 +358,9 @@ static void quantize_q8_0(const float *x, int T, int K, bool with_s, sq_kernel_w
         }
 }
 
-/* Q8_K: per token and block of 256, q in work->q, d in work->scale[t * K/256 + b], the
- * integer sum of each 32 in work->sum[t * K/32 + j]. */
+/* Q8_K: per token and block of 256, q in work->q (and q + 128 in work->qu), d in
+ * work->scale[t * K/256 + b], the integer sums of each 32 as int16 pairs (two 32s, the even
+ * one low: the operand of vpdpwssd) in work->sum[t * K/32 + b * 8 + j], j < 4. */
 static void quantize_q8_k(const float *x, int T, int K, sq_kernel_work *work)
 {
     const int nb = K / SQ_QK_K;
@@ -226,6 +369,7 @@ static void quantize_q8_k(const float *x, int T, int K, sq_kernel_work *work)
             const size_t at = (size_t)t * K + (size_t)b * SQ_QK_K;
             const float *v = x + at;
             int8_t *q = work->q + at;
+            uint8_t *qu = work->qu + at;
             int32_t *sums = work->sum + at / 32;
             float max = 0.0f, amax = 0.0f;
             for (int j = 0; j < SQ_QK_K; j++) {
@@ -237,7 +381,8 @@ static void quantize_q8_k(const float *x, int T, int K, sq_kernel_work *work)
             }
             if (amax == 0.0f) {
                 memset(q, 0, SQ_QK_K);
-                memset(sums, 0, SQ_QK_K / 32 * sizeof *sums);
+                memset(qu, 128, SQ_QK_K);
+                memset(sums, 0, SQ_QK_K / 64 * sizeof *sums);
                 work->scale[(size_t)t * nb + b] = 0.0f;
                 continue;
             }
@@ -246,12 +391,14 @@ static void quantize_q8_k(const float *x, int T, int K, sq_kernel_work *work)
                 const int n = sq_ggml_nearest_int(iscale * v[j]);
                 q[j] = (int8_t)(n < 127 ? n : 127);
             }
-            for (int j = 0; j < SQ_QK_K / 32; j++) {
-                int32_t s = 0;
-                for (int l = 0; l < 32; l++)
-                    s += q[32 * j + l];
-                sums[j] = s;
+            for (int j = 0; j < SQ_QK_K / 64; j++) {
+                int32_t s[2] = {0, 0};
+                for (int l = 0; l < 64; l++)
+                    s[l / 32] += q[64 * j + l];
+                sums[j] = (int32_t)((uint32_t)(uint16_t)s[0] | (uint32_t)(uint16_t)s[1] << 16);
             }
+            for (int j = 0; j < SQ_QK_K; j++)
+                qu[j] = (uint8_t)(q[j] + 128);
             work->scale[(size_t)t * nb + b] = 1.0f / iscale;
         }
 }
@@ -330,23 +477,6 @@ static float dot_blocks32_ref(const uint8_t *row, int K, const sq_kernel_work *w
     return sum;
 }
 
-/* Q8_0 and Q4_0 in panels: each block put back together, then the same terms. */
-static void panels_ref(const sq_matrix *m, int T, float *y, int ldy, bool accumulate, const sq_kernel_work *work)
-{
-    const bool q4 = m->kernel == &sq_kernel_q4_0_q8_0;
-    uint8_t block[sizeof(sq_block_q8_0)];
-    for (int r = 0; r < m->rows; r++)
-        for (int t = 0; t < T; t++) {
-            float sum = 0.0f;
-            for (int b = 0; b < m->cols / 32; b++) {
-                panel_block(m, q4, r, b, block);
-                sum += block32_term(block, work, m->cols, (size_t)t, b, q4 ? decode_q4_0 : decode_q8_0);
-            }
-            float *out = y + (size_t)t * ldy + r;
-            *out = accumulate ? *out + sum : sum;
-        }
-}
-
 static float dot_q8_0_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
 {
     return dot_blocks32_ref(row, K, work, t, sizeof(sq_block_q8_0), decode_q8_0);
@@ -362,57 +492,137 @@ static float dot_q4_1_ref(const uint8_t *row, int K, const sq_kernel_work *work,
     return dot_blocks32_ref(row, K, work, t, sizeof(sq_block_q4_1), decode_q4_1);
 }
 
+/* A k-quant super-block as the scalar reference reads it, from either layout: the codes
+ * (Q4_K's nibbles, Q6_K's q - 32), d, and the sub-blocks' scales (and Q4_K's mins, dmin). */
+typedef struct {
+    int code[SQ_QK_K], sc[16], mn[8];
+    float d, dmin;
+} kblock;
+
+static void kblock_q4_k(const sq_block_q4_k *w, kblock *k)
+{
+    for (int j = 0; j < 8; j++) { /* sub-block j: bytes 32 (j/2), low nibble for even j */
+        uint8_t sc, mn;
+        sq_ggml_scale_min_k4(j, w->scales, &sc, &mn);
+        k->sc[j] = sc;
+        k->mn[j] = mn;
+        for (int l = 0; l < 32; l++)
+            k->code[32 * j + l] = j % 2 ? w->qs[32 * (j / 2) + l] >> 4 : w->qs[32 * (j / 2) + l] & 0x0f;
+    }
+    k->d = sq_f16_to_f32(w->d);
+    k->dmin = sq_f16_to_f32(w->dmin);
+}
+
+static void kblock_q6_k(const sq_block_q6_k *w, kblock *k)
+{
+    for (int i = 0; i < SQ_QK_K; i++)
+        k->code[i] = q6_value(w, i);
+    for (int j = 0; j < 16; j++)
+        k->sc[j] = w->scales[j];
+    k->d = sq_f16_to_f32(w->d);
+    k->dmin = 0.0f;
+}
+
+/* Block b of row r from the k-quant panels (to_kpanels). */
+static void kblock_panel(const sq_matrix *m, bool q4, int r, int b, kblock *k)
+{
+    const size_t at = (size_t)(r / 16) * (m->cols / SQ_QK_K) + (size_t)b;
+    const int l = r % 16;
+    for (int i = 0; i < SQ_QK_K; i++)
+        k->code[i] = kpanel_code(m, q4, r, b, i);
+    if (q4) {
+        const panel_q4_k *s = (const panel_q4_k *)m->scales + at;
+        for (int j = 0; j < 8; j++) {
+            k->sc[j] = s->sc[j][l];
+            k->mn[j] = s->mn[j / 2][l][j % 2];
+        }
+        k->d = sq_f16_to_f32(s->d[l]);
+        k->dmin = sq_f16_to_f32(s->dmin[l]);
+    } else {
+        const panel_q6_k *s = (const panel_q6_k *)m->scales + at;
+        for (int j = 0; j < 16; j++)
+            k->sc[j] = s->sc[j][l];
+        k->d = sq_f16_to_f32(s->d[l]);
+        k->dmin = 0.0f;
+    }
+}
+
+/* The sum of the Q8_K activations of sub-block j (of 32) of a block: quantize_q8_k keeps them
+ * as int16 pairs, the low half for even j. */
+static inline int32_t q8k_sum(const int32_t *pairs, int j)
+{
+    const uint32_t v = (uint32_t)pairs[j / 2];
+    return (int16_t)(uint16_t)(j % 2 ? v >> 16 : v & 0xffff);
+}
+
+/* Token t's block b against a k-quant block: Q4_K (8 sub-blocks of 32) d d_x sum_j sc_j
+ * sum(n q_x)_j - dmin d_x sum_j m_j sum(q_x)_j, Q6_K (16 of 16) d d_x sum_j sc_j sum(q q_x)_j. */
+static float kblock_term(const kblock *k, bool q4, const sq_kernel_work *work, int K, size_t t, int b)
+{
+    const int nb = K / SQ_QK_K, sub = q4 ? 32 : 16;
+    const int8_t *q = work->q + t * K + (size_t)b * SQ_QK_K;
+    const int32_t *pairs = work->sum + (t * K + (size_t)b * SQ_QK_K) / 32;
+    int32_t isum = 0, msum = 0;
+    for (int j = 0; j < SQ_QK_K / sub; j++) {
+        int32_t dot = 0;
+        for (int l = sub * j; l < sub * j + sub; l++)
+            dot += k->code[l] * q[l];
+        isum += k->sc[j] * dot;
+        if (q4)
+            msum += k->mn[j] * q8k_sum(pairs, j);
+    }
+    const float dx = work->scale[t * nb + b];
+    return k->d * dx * (float)isum - k->dmin * dx * (float)msum;
+}
+
 static float dot_q4_k_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
 {
     const sq_block_q4_k *w = (const sq_block_q4_k *)row;
-    const int nb = K / SQ_QK_K;
     float sum = 0.0f;
-    for (int b = 0; b < nb; b++) {
-        const int8_t *q = work->q + t * K + (size_t)b * SQ_QK_K;
-        const int32_t *sums = work->sum + (t * K + (size_t)b * SQ_QK_K) / 32;
-        int32_t isum = 0, msum = 0;
-        for (int j = 0; j < SQ_QK_K / 32; j++) { /* sub-block j: bytes 32 (j/2), low nibble for even j */
-            uint8_t sc, mn;
-            sq_ggml_scale_min_k4(j, w[b].scales, &sc, &mn);
-            const uint8_t *qs = w[b].qs + 32 * (j / 2);
-            int32_t dot = 0;
-            for (int l = 0; l < 32; l++)
-                dot += ((j % 2 ? qs[l] >> 4 : qs[l] & 0x0f)) * q[32 * j + l];
-            isum += sc * dot;
-            msum += mn * sums[j];
-        }
-        const float d = work->scale[t * nb + b];
-        sum += sq_f16_to_f32(w[b].d) * d * (float)isum - sq_f16_to_f32(w[b].dmin) * d * (float)msum;
+    kblock k;
+    for (int b = 0; b < K / SQ_QK_K; b++) {
+        kblock_q4_k(&w[b], &k);
+        sum += kblock_term(&k, true, work, K, t, b);
     }
     return sum;
-}
-
-/* Q6_K value i of a block (dequantize_row_q6_K's layout: halves of 128, four runs of 32). */
-static inline int q6_value(const sq_block_q6_k *w, int i)
-{
-    const int half = i / 128, r = i % 128, run = r / 32, l = r % 32;
-    const uint8_t *ql = w->ql + 64 * half, *qh = w->qh + 32 * half;
-    const int low = run % 2 ? ql[l + 32] : ql[l];
-    return ((run < 2 ? low & 0x0f : low >> 4) | (((qh[l] >> (2 * run)) & 3) << 4)) - 32;
 }
 
 static float dot_q6_k_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
 {
     const sq_block_q6_k *w = (const sq_block_q6_k *)row;
-    const int nb = K / SQ_QK_K;
     float sum = 0.0f;
-    for (int b = 0; b < nb; b++) {
-        const int8_t *q = work->q + t * K + (size_t)b * SQ_QK_K;
-        int32_t isum = 0;
-        for (int j = 0; j < SQ_QK_K / 16; j++) {
-            int32_t dot = 0;
-            for (int l = 0; l < 16; l++)
-                dot += q6_value(&w[b], 16 * j + l) * q[16 * j + l];
-            isum += w[b].scales[j] * dot;
-        }
-        sum += sq_f16_to_f32(w[b].d) * work->scale[t * nb + b] * (float)isum;
+    kblock k;
+    for (int b = 0; b < K / SQ_QK_K; b++) {
+        kblock_q6_k(&w[b], &k);
+        sum += kblock_term(&k, false, work, K, t, b);
     }
     return sum;
+}
+
+/* Panels (the AVX-512 layout, run where AVX-512 is turned off: tests): each block put back
+ * together, then the same terms as the stored blocks. */
+static void panels_ref(const sq_matrix *m, int T, float *y, int ldy, bool accumulate, const sq_kernel_work *work)
+{
+    const bool kquant = m->group == SQ_QK_K, q4k = m->kernel == &sq_kernel_q4_k_q8_k;
+    const panel32_kind k = panel32_of(m);
+    const decode32_fn decode = k.min ? decode_q4_1 : k.q4 ? decode_q4_0 : decode_q8_0;
+    uint8_t block[sizeof(sq_block_q8_0)];
+    kblock kb;
+    for (int r = 0; r < m->rows; r++)
+        for (int t = 0; t < T; t++) {
+            float sum = 0.0f;
+            for (int b = 0; b < m->cols / m->group; b++) {
+                if (kquant) {
+                    kblock_panel(m, q4k, r, b, &kb);
+                    sum += kblock_term(&kb, q4k, work, m->cols, (size_t)t, b);
+                } else {
+                    panel_block(m, k, r, b, block);
+                    sum += block32_term(block, work, m->cols, (size_t)t, b, decode);
+                }
+            }
+            float *out = y + (size_t)t * ldy + r;
+            *out = accumulate ? *out + sum : sum;
+        }
 }
 
 /* ---- the loops --------------------------------------------------------------- */
@@ -646,6 +856,10 @@ AVX2 static void q4_0_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 AVX2 static void q4_1_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                            sq_kernel_work *work)
 {
+    if (m->flags & GGML_PANELS) { /* the AVX-512 layout, run where AVX-512 is turned off (tests) */
+        q4_1_ref(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
     const int K = m->cols, nb = K / SQ_QK4_1;
     float *wd = work->row, *wm = work->row + nb;
     if (m->fp32_activations) {
@@ -688,6 +902,10 @@ AVX2 static void q4_1_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 AVX2 static void q4_k_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                            sq_kernel_work *work)
 {
+    if (m->flags & GGML_PANELS) { /* the AVX-512 layout, run where AVX-512 is turned off (tests) */
+        q4_k_ref(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
     const int K = m->cols, nb = K / SQ_QK_K;
     const __m256i low = _mm256_set1_epi8(0x0f);
     if (m->fp32_activations) {
@@ -727,7 +945,7 @@ AVX2 static void q4_k_avx2(const sq_matrix *m, const float *x, int T, float *y, 
                     const float dx = work->scale[tok * nb + b];
                     int32_t msum = 0;
                     for (int j = 0; j < 8; j++)
-                        msum += mn[j] * sums[j];
+                        msum += mn[j] * q8k_sum(sums, j);
                     acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(d * dx), _mm256_cvtepi32_ps(isum[i]), acc[i]);
                     mins[i] += dmin * dx * (float)msum;
                 }
@@ -747,6 +965,10 @@ AVX2 static void q4_k_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 AVX2 static void q6_k_avx2(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                            sq_kernel_work *work)
 {
+    if (m->flags & GGML_PANELS) { /* the AVX-512 layout, run where AVX-512 is turned off (tests) */
+        q6_k_ref(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
     const int K = m->cols, nb = K / SQ_QK_K;
     const __m256i low = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
     if (m->fp32_activations) {
@@ -812,10 +1034,11 @@ AVX2 static void q6_k_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 #define MRV 8
 
 AVX512 static void panels_avx512(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
-                                 const sq_kernel_work *work, bool q4)
+                                 const sq_kernel_work *work)
 {
-    const int K = m->cols, nb = K / 32, bias = q4 ? 8 : 128;
-    const size_t qs = q4 ? 16 : 32;
+    const panel32_kind k = panel32_of(m);
+    const int K = m->cols, nb = K / 32, bias = k.min ? 0 : k.q4 ? 8 : 128;
+    const size_t qs = k.q4 ? 16 : 32, halves = panel32_halves(k);
     const __m512i low = _mm512_set1_epi8(0x0f);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
@@ -827,10 +1050,11 @@ AVX512 static void panels_avx512(const sq_matrix *m, int T, float *y, int ldy, b
             for (int b = 0; b < nb; b++) {
                 const size_t at = (size_t)p * nb + (size_t)b;
                 const uint8_t *blk = (const uint8_t *)m->codes + at * 16 * qs;
+                const uint16_t *half = (const uint16_t *)m->scales + at * halves;
                 __m512i dot[MRV];
                 for (int i = 0; i < MRV; i++)
                     dot[i] = _mm512_setzero_si512();
-                if (q4) {
+                if (k.q4) {
                     for (int g = 0; g < 4; g++) { /* 4 groups of 8 inputs */
                         const __m512i bytes = _mm512_loadu_si512(blk + (size_t)g * 64);
                         const __m512i lo = _mm512_and_si512(bytes, low);
@@ -847,13 +1071,17 @@ AVX512 static void panels_avx512(const sq_matrix *m, int T, float *y, int ldy, b
                             dot[i] = _mm512_dpbusd_epi32(dot[i], w, _mm512_set1_epi32(xr[i][8 * b + g]));
                     }
                 }
-                const __m512 dw =
-                    _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->scales + at * 16)));
+                const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)half));
                 _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
                     const size_t bi = (size_t)row[i] * nb + (size_t)b;
                     const __m512i exact = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(bias * work->sum[bi]));
                     const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(work->scale[bi]));
                     acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), scale, acc[i]);
+                }
+                if (k.min) { /* Q4_1: m_w s_x */
+                    const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(half + 16)));
+                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) acc[i] =
+                        _mm512_fmadd_ps(mw, _mm512_set1_ps(work->aux[(size_t)row[i] * nb + (size_t)b]), acc[i]);
                 }
             }
             sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
@@ -861,27 +1089,129 @@ AVX512 static void panels_avx512(const sq_matrix *m, int T, float *y, int ldy, b
     }
 }
 
-AVX512 static void q8_0_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                               sq_kernel_work *work)
+/* Q4_K panels (to_kpanels) against Q8_K: per sub-block of 32 the 16 rows' nibble products by
+ * vpdpbusd as Q4_0's panels, times the rows' 6-bit scales (vpmulld) into the block's exact
+ * integer sum; the mins' sum by vpdpwssd of the rows' min pairs with the token's pairs of
+ * 32-sums; then d d_x isum - dmin d_x msum per row lane. */
+AVX512 static void q4_k_panels(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
+                               const sq_kernel_work *work)
 {
-    if (!(m->flags & GGML_PANELS)) {
-        q8_0_avx2(m, x, T, y, ldy, accumulate, work);
-        return;
+    const int K = m->cols, nb = K / SQ_QK_K;
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    for (int p = 0; p * 16 < m->rows; p++) {
+        const int nr = sq_panel_outputs(m->rows, p);
+        for (int t = 0; t < T; t += MRV) {
+            int row[MRV];
+            const int32_t *xr[MRV];
+            __m512 acc[MRV];
+            const int mr = sq_start_block16(work->q, K, t, T, MRV, row, xr, acc);
+            for (int b = 0; b < nb; b++) {
+                const size_t at = (size_t)p * nb + (size_t)b;
+                const uint8_t *blk = (const uint8_t *)m->codes + at * 16 * 128;
+                const panel_q4_k *s = (const panel_q4_k *)m->scales + at;
+                __m512i isum[MRV];
+                for (int i = 0; i < MRV; i++)
+                    isum[i] = _mm512_setzero_si512();
+                for (int j = 0; j < 8; j++) {
+                    __m512i dot[MRV];
+                    for (int i = 0; i < MRV; i++)
+                        dot[i] = _mm512_setzero_si512();
+                    for (int g = 0; g < 4; g++) {
+                        const __m512i bytes = _mm512_loadu_si512(blk + (size_t)(4 * j + g) * 64);
+                        const __m512i lo = _mm512_and_si512(bytes, low);
+                        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
+                        const int w = 64 * b + 8 * j + 2 * g;
+                        _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xr[i][w]));
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xr[i][w + 1]));
+                        }
+                    }
+                    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)s->sc[j]));
+                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) isum[i] =
+                        _mm512_add_epi32(isum[i], _mm512_mullo_epi32(dot[i], sc));
+                }
+                const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)s->d));
+                const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)s->dmin));
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                    const int32_t *pairs = work->sum + ((size_t)row[i] * K + (size_t)b * SQ_QK_K) / 32;
+                    __m512i msum = _mm512_setzero_si512();
+                    for (int k = 0; k < 4; k++)
+                        msum = _mm512_dpwssd_epi32(msum, _mm512_loadu_si512(s->mn[k]), _mm512_set1_epi32(pairs[k]));
+                    const __m512 dx = _mm512_set1_ps(work->scale[(size_t)row[i] * nb + (size_t)b]);
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]), _mm512_mul_ps(d, dx), acc[i]);
+                    acc[i] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmin, dx), acc[i]);
+                }
+            }
+            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
+        }
     }
-    quantize_q8_0_avx2(x, T, m->cols, false, work);
-    panels_avx512(m, T, y, ldy, accumulate, work, false);
 }
 
-AVX512 static void q4_0_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                               sq_kernel_work *work)
+/* Q6_K panels against Q8_K: per sub-block of 16 the activations + 128 (unsigned) times the
+ * rows' q - 32 (signed) by vpdpbusd, times the rows' int8 scales (vpmulld); the rows' corr
+ * takes the 128 back, then d d_x isum per row lane. */
+AVX512 static void q6_k_panels(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
+                               const sq_kernel_work *work)
 {
-    if (!(m->flags & GGML_PANELS)) {
-        q4_0_avx2(m, x, T, y, ldy, accumulate, work);
-        return;
+    const int K = m->cols, nb = K / SQ_QK_K;
+    for (int p = 0; p * 16 < m->rows; p++) {
+        const int nr = sq_panel_outputs(m->rows, p);
+        for (int t = 0; t < T; t += MRV) {
+            int row[MRV];
+            const int32_t *xr[MRV];
+            __m512 acc[MRV];
+            const int mr = sq_start_block16(work->qu, K, t, T, MRV, row, xr, acc);
+            for (int b = 0; b < nb; b++) {
+                const size_t at = (size_t)p * nb + (size_t)b;
+                const uint8_t *blk = (const uint8_t *)m->codes + at * 16 * 256;
+                const panel_q6_k *s = (const panel_q6_k *)m->scales + at;
+                __m512i isum[MRV];
+                for (int i = 0; i < MRV; i++)
+                    isum[i] = _mm512_setzero_si512();
+                for (int j = 0; j < 16; j++) {
+                    __m512i dot[MRV];
+                    for (int i = 0; i < MRV; i++)
+                        dot[i] = _mm512_setzero_si512();
+                    for (int g = 0; g < 4; g++) {
+                        const __m512i w = _mm512_loadu_si512(blk + (size_t)(4 * j + g) * 64);
+                        _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) dot[i] =
+                            _mm512_dpbusd_epi32(dot[i], _mm512_set1_epi32(xr[i][64 * b + 4 * j + g]), w);
+                    }
+                    const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)s->sc[j]));
+                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) isum[i] =
+                        _mm512_add_epi32(isum[i], _mm512_mullo_epi32(dot[i], sc));
+                }
+                const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)s->d));
+                const __m512i corr = _mm512_loadu_si512(s->corr);
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                    const __m512 dx = _mm512_set1_ps(work->scale[(size_t)row[i] * nb + (size_t)b]);
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[i], corr)), _mm512_mul_ps(d, dx),
+                                             acc[i]);
+                }
+            }
+            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
+        }
     }
-    quantize_q8_0_avx2(x, T, m->cols, false, work);
-    panels_avx512(m, T, y, ldy, accumulate, work, true);
 }
+
+/* The AVX-512 entry of each format: its panels, or (prepared with AVX-512 off, or fp32
+ * activations) the AVX2 kernel of the stored blocks. */
+#define AVX512_ENTRY(fn, avx2, quantize, panels)                                                                       \
+    AVX512 static void fn(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,               \
+                          sq_kernel_work *work)                                                                        \
+    {                                                                                                                  \
+        if (!(m->flags & GGML_PANELS)) {                                                                               \
+            avx2(m, x, T, y, ldy, accumulate, work);                                                                   \
+            return;                                                                                                    \
+        }                                                                                                              \
+        quantize;                                                                                                      \
+        panels(m, T, y, ldy, accumulate, work);                                                                        \
+    }
+AVX512_ENTRY(q8_0_avx512, q8_0_avx2, quantize_q8_0_avx2(x, T, m->cols, false, work), panels_avx512)
+AVX512_ENTRY(q4_0_avx512, q4_0_avx2, quantize_q8_0_avx2(x, T, m->cols, false, work), panels_avx512)
+AVX512_ENTRY(q4_1_avx512, q4_1_avx2, quantize_q8_0_avx2(x, T, m->cols, true, work), panels_avx512)
+AVX512_ENTRY(q4_k_avx512, q4_k_avx2, quantize_q8_k(x, T, m->cols, work), q4_k_panels)
+AVX512_ENTRY(q6_k_avx512, q6_k_avx2, quantize_q8_k(x, T, m->cols, work), q6_k_panels)
 #else
 #define q8_0_avx2 NULL
 #define q4_0_avx2 NULL
@@ -890,6 +1220,9 @@ AVX512 static void q4_0_avx512(const sq_matrix *m, const float *x, int T, float 
 #define q6_k_avx2 NULL
 #define q8_0_avx512 NULL
 #define q4_0_avx512 NULL
+#define q4_1_avx512 NULL
+#define q4_k_avx512 NULL
+#define q6_k_avx512 NULL
 #endif
 
 const sq_kernel sq_kernel_q8_0_q8_0 = {
@@ -902,10 +1235,13 @@ const sq_kernel sq_kernel_q4_0_q8_0 = {
 };
 const sq_kernel sq_kernel_q4_1_q8_1 = {
     .name = "q4_1xq8_1", .format = "q4_1", .prepare = prepare_q4_1, .matmul_ref = q4_1_ref, .matmul_avx2 = q4_1_avx2,
+    .matmul_avx512 = q4_1_avx512,
 };
 const sq_kernel sq_kernel_q4_k_q8_k = {
     .name = "q4_Kxq8_K", .format = "q4_k", .prepare = prepare_q4_k, .matmul_ref = q4_k_ref, .matmul_avx2 = q4_k_avx2,
+    .matmul_avx512 = q4_k_avx512,
 };
 const sq_kernel sq_kernel_q6_k_q8_k = {
     .name = "q6_Kxq8_K", .format = "q6_k", .prepare = prepare_q6_k, .matmul_ref = q6_k_ref, .matmul_avx2 = q6_k_avx2,
+    .matmul_avx512 = q6_k_avx512,
 };
