@@ -758,6 +758,69 @@ AVX2 static void quantize_q8_0_avx2(const float *x, int T, int K, bool with_s, s
         }
 }
 
+/* quantize_q8_k in AVX2, the same bytes: the first value of largest magnitude gives
+ * iscale = -127 / max, q = iscale x rounded to nearest even (nearest_int's rounding; no value
+ * passes 127 in magnitude, so packing's saturation is the min), the same sums and q + 128. */
+AVX2 static void quantize_q8_k_avx2(const float *x, int T, int K, sq_kernel_work *work)
+{
+    const int nb = K / SQ_QK_K;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), flip = _mm256_set1_epi8((char)0x80);
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < nb; b++) {
+            const size_t at = (size_t)t * K + (size_t)b * SQ_QK_K;
+            const float *v = x + at;
+            int32_t *sums = work->sum + at / 32;
+            __m256 mx = _mm256_setzero_ps();
+            for (int j = 0; j < SQ_QK_K; j += 8)
+                mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(v + j)));
+            __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+            h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_max_ss(h, _mm_movehdup_ps(h));
+            const float amax = _mm_cvtss_f32(h);
+            if (amax == 0.0f) {
+                memset(work->q + at, 0, SQ_QK_K);
+                memset(work->qu + at, 128, SQ_QK_K);
+                memset(sums, 0, SQ_QK_K / 64 * sizeof *sums);
+                work->scale[(size_t)t * nb + b] = 0.0f;
+                continue;
+            }
+            float max = amax;
+            for (int j = 0; j < SQ_QK_K; j += 8) { /* the first value of that magnitude, with its sign */
+                const int hit = _mm256_movemask_ps(
+                    _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + j)), _mm256_set1_ps(amax), _CMP_EQ_OQ));
+                if (hit) {
+                    max = v[j + __builtin_ctz((unsigned)hit)];
+                    break;
+                }
+            }
+            const float iscale = -127.0f / max;
+            const __m256 mul = _mm256_set1_ps(iscale);
+            for (int j = 0; j < SQ_QK_K; j += 64) {
+                __m256i s[2];
+                for (int h32 = 0; h32 < 2; h32++) {
+                    const float *u = v + j + 32 * h32;
+                    const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(u), mul));
+                    const __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(u + 8), mul));
+                    const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(u + 16), mul));
+                    const __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(u + 24), mul));
+                    s[h32] = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+                    __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+                    packed = _mm256_permutevar8x32_epi32(packed, order);
+                    _mm256_storeu_si256((__m256i *)(work->q + at + j + 32 * h32), packed);
+                    _mm256_storeu_si256((__m256i *)(work->qu + at + j + 32 * h32), _mm256_xor_si256(packed, flip));
+                }
+                /* the two 32-sums, then as an int16 pair */
+                __m256i pair = _mm256_hadd_epi32(s[0], s[1]); /* lanes: s0 s0 s1 s1 | s0 s0 s1 s1 */
+                pair = _mm256_hadd_epi32(pair, pair);
+                const __m128i both = _mm_add_epi32(_mm256_castsi256_si128(pair), _mm256_extracti128_si256(pair, 1));
+                const int32_t s0 = _mm_cvtsi128_si32(both), s1 = _mm_extract_epi32(both, 1);
+                sums[j / 64] = (int32_t)((uint32_t)(uint16_t)s0 | (uint32_t)(uint16_t)s1 << 16);
+            }
+            work->scale[(size_t)t * nb + b] = 1.0f / iscale;
+        }
+}
+
 #define TILE 4 /* tokens that share one decoded weight block */
 
 /* Q8_0 and Q4_0 rows (signed codes, one fp16 d per block of 32) against Q8_0 activations,
@@ -912,7 +975,7 @@ AVX2 static void q4_k_avx2(const sq_matrix *m, const float *x, int T, float *y, 
         matmul_fp32(m, x, T, y, ldy, accumulate);
         return;
     }
-    quantize_q8_k(x, T, K, work);
+    quantize_q8_k_avx2(x, T, K, work);
     for (int r = 0; r < m->rows; r++) {
         const sq_block_q4_k *w = (const sq_block_q4_k *)m->codes + (size_t)r * nb;
         for (int t = 0; t < T; t += TILE) {
@@ -975,7 +1038,7 @@ AVX2 static void q6_k_avx2(const sq_matrix *m, const float *x, int T, float *y, 
         matmul_fp32(m, x, T, y, ldy, accumulate);
         return;
     }
-    quantize_q8_k(x, T, K, work);
+    quantize_q8_k_avx2(x, T, K, work);
     for (int r = 0; r < m->rows; r++) {
         const sq_block_q6_k *w = (const sq_block_q6_k *)m->codes + (size_t)r * nb;
         for (int t = 0; t < T; t += TILE) {
@@ -1210,8 +1273,8 @@ AVX512 static void q6_k_panels(const sq_matrix *m, int T, float *y, int ldy, boo
 AVX512_ENTRY(q8_0_avx512, q8_0_avx2, quantize_q8_0_avx2(x, T, m->cols, false, work), panels_avx512)
 AVX512_ENTRY(q4_0_avx512, q4_0_avx2, quantize_q8_0_avx2(x, T, m->cols, false, work), panels_avx512)
 AVX512_ENTRY(q4_1_avx512, q4_1_avx2, quantize_q8_0_avx2(x, T, m->cols, true, work), panels_avx512)
-AVX512_ENTRY(q4_k_avx512, q4_k_avx2, quantize_q8_k(x, T, m->cols, work), q4_k_panels)
-AVX512_ENTRY(q6_k_avx512, q6_k_avx2, quantize_q8_k(x, T, m->cols, work), q6_k_panels)
+AVX512_ENTRY(q4_k_avx512, q4_k_avx2, quantize_q8_k_avx2(x, T, m->cols, work), q4_k_panels)
+AVX512_ENTRY(q6_k_avx512, q6_k_avx2, quantize_q8_k_avx2(x, T, m->cols, work), q6_k_panels)
 #else
 #define q8_0_avx2 NULL
 #define q4_0_avx2 NULL
