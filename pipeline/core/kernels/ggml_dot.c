@@ -34,9 +34,11 @@
  * signed activations, vpmaddwd sums pairs (with the sub-block scales for the
  * k-quants), and Q4_0's -8 and Q6_K's -32 come back from the activation sums.
  * Q8_0 and Q4_0 go 2 rows x 4 tokens per register block there.  With AVX-512 VNNI,
- * Q8_0 and Q4_0 are rearranged into 16-row panels (to_panels) and multiplied with
- * vpdpbusd, 16 rows x 8 tokens per register block; Q4_1 and the k-quants run the AVX2
- * kernel there (recorded as such).
+ * every format is rearranged once into 16-row panels (to_panels, to_kpanels) and
+ * multiplied with vpdpbusd, 16 rows (output lanes) x 8 tokens per register block: Q8_0,
+ * Q4_0 and Q4_1 per block of 32, the k-quants per sub-block with the rows' scales applied
+ * to the exact sub-block sums (vpmulld), Q4_K's mins by vpdpwssd.  The integer sums stay
+ * those of the scalar reference, which reads the panels as well (panels_ref).
  */
 #include <math.h>
 #include <stdlib.h>
