@@ -577,28 +577,29 @@ static float kblock_term(const kblock *k, bool q4, const sq_kernel_work *work, i
     return k->d * dx * (float)isum - k->dmin * dx * (float)msum;
 }
 
-static float dot_q4_k_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
+/* Q4_K and Q6_K rows: each block decoded, then its term. */
+static float dot_kquant_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t, bool q4)
 {
-    const sq_block_q4_k *w = (const sq_block_q4_k *)row;
     float sum = 0.0f;
     kblock k;
     for (int b = 0; b < K / SQ_QK_K; b++) {
-        kblock_q4_k(&w[b], &k);
-        sum += kblock_term(&k, true, work, K, t, b);
+        if (q4)
+            kblock_q4_k((const sq_block_q4_k *)row + b, &k);
+        else
+            kblock_q6_k((const sq_block_q6_k *)row + b, &k);
+        sum += kblock_term(&k, q4, work, K, t, b);
     }
     return sum;
 }
 
+static float dot_q4_k_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
+{
+    return dot_kquant_ref(row, K, work, t, true);
+}
+
 static float dot_q6_k_ref(const uint8_t *row, int K, const sq_kernel_work *work, size_t t)
 {
-    const sq_block_q6_k *w = (const sq_block_q6_k *)row;
-    float sum = 0.0f;
-    kblock k;
-    for (int b = 0; b < K / SQ_QK_K; b++) {
-        kblock_q6_k(&w[b], &k);
-        sum += kblock_term(&k, false, work, K, t, b);
-    }
-    return sum;
+    return dot_kquant_ref(row, K, work, t, false);
 }
 
 /* Panels (the AVX-512 layout, run where AVX-512 is turned off: tests): each block put back
@@ -773,13 +774,7 @@ AVX2 static void quantize_q8_k_avx2(const float *x, int T, int K, sq_kernel_work
             const size_t at = (size_t)t * K + (size_t)b * SQ_QK_K;
             const float *v = x + at;
             int32_t *sums = work->sum + at / 32;
-            __m256 mx = _mm256_setzero_ps();
-            for (int j = 0; j < SQ_QK_K; j += 8)
-                mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(v + j)));
-            __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-            h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-            h = _mm_max_ss(h, _mm_movehdup_ps(h));
-            const float amax = _mm_cvtss_f32(h);
+            const float amax = sq_absmax_avx2(v, SQ_QK_K);
             if (amax == 0.0f) {
                 memset(work->q + at, 0, SQ_QK_K);
                 memset(work->qu + at, 128, SQ_QK_K);
@@ -1154,14 +1149,19 @@ AVX512 static void panels_avx512(const sq_matrix *m, int T, float *y, int ldy, b
     }
 }
 
-/* Q4_K panels (to_kpanels) against Q8_K: per sub-block of 32 the 16 rows' nibble products by
- * vpdpbusd as Q4_0's panels, times the rows' 6-bit scales (vpmulld) into the block's exact
- * integer sum; the mins' sum by vpdpwssd of the rows' min pairs with the token's pairs of
- * 32-sums; then d d_x isum - dmin d_x msum per row lane. */
-AVX512 static void q4_k_panels(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
-                               const sq_kernel_work *work)
+/* The k-quants' panels (to_kpanels) against Q8_K, one body for both (q4 constant once inlined).
+ * Q4_K: per sub-block of 32 the 16 rows' nibble products by vpdpbusd as Q4_0's panels, times
+ * the rows' 6-bit scales (vpmulld) into the block's exact integer sum; the mins' sum by
+ * vpdpwssd of the rows' min pairs with the token's pairs of 32-sums; then d d_x isum -
+ * dmin d_x msum per row lane.  Q6_K: per sub-block of 16 the activations + 128 (unsigned)
+ * times the rows' q - 32 (signed), times the rows' int8 scales; the rows' corr takes the 128
+ * back, then d d_x isum per row lane. */
+AVX512 static inline __attribute__((always_inline)) void kquant_panels(const sq_matrix *m, int T, float *y, int ldy,
+                                                                      bool accumulate, const sq_kernel_work *work,
+                                                                      bool q4)
 {
-    const int K = m->cols, nb = K / SQ_QK_K;
+    const int K = m->cols, nb = K / SQ_QK_K, subs = q4 ? 8 : 16;
+    const size_t codes_bytes = q4 ? 16 * 128 : 16 * 256;
     const __m512i low = _mm512_set1_epi8(0x0f);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
@@ -1169,42 +1169,57 @@ AVX512 static void q4_k_panels(const sq_matrix *m, int T, float *y, int ldy, boo
             int row[MRV];
             const int32_t *xr[MRV];
             __m512 acc[MRV];
-            const int mr = sq_start_block16(work->q, K, t, T, MRV, row, xr, acc);
+            const int mr = sq_start_block16(q4 ? (const void *)work->q : (const void *)work->qu, K, t, T, MRV, row,
+                                            xr, acc);
             for (int b = 0; b < nb; b++) {
                 const size_t at = (size_t)p * nb + (size_t)b;
-                const uint8_t *blk = (const uint8_t *)m->codes + at * 16 * 128;
-                const panel_q4_k *s = (const panel_q4_k *)m->scales + at;
+                const uint8_t *blk = (const uint8_t *)m->codes + at * codes_bytes;
+                const panel_q4_k *s4 = (const panel_q4_k *)m->scales + at;
+                const panel_q6_k *s6 = (const panel_q6_k *)m->scales + at;
                 __m512i isum[MRV];
                 for (int i = 0; i < MRV; i++)
                     isum[i] = _mm512_setzero_si512();
-                for (int j = 0; j < 8; j++) {
+                for (int j = 0; j < subs; j++) {
                     __m512i dot[MRV];
                     for (int i = 0; i < MRV; i++)
                         dot[i] = _mm512_setzero_si512();
                     for (int g = 0; g < 4; g++) {
                         const __m512i bytes = _mm512_loadu_si512(blk + (size_t)(4 * j + g) * 64);
-                        const __m512i lo = _mm512_and_si512(bytes, low);
-                        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
-                        const int w = 64 * b + 8 * j + 2 * g;
-                        _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xr[i][w]));
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xr[i][w + 1]));
+                        if (q4) { /* words of 4 activation bytes: 8 per sub-block, 2 per group */
+                            const __m512i lo = _mm512_and_si512(bytes, low);
+                            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
+                            const int w = 64 * b + 8 * j + 2 * g;
+                            _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                                dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xr[i][w]));
+                                dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xr[i][w + 1]));
+                            }
+                        } else {
+                            const int w = 64 * b + 4 * j + g;
+                            _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) dot[i] =
+                                _mm512_dpbusd_epi32(dot[i], _mm512_set1_epi32(xr[i][w]), bytes);
                         }
                     }
-                    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)s->sc[j]));
+                    const __m512i sc = q4 ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)s4->sc[j]))
+                                          : _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)s6->sc[j]));
                     _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) isum[i] =
                         _mm512_add_epi32(isum[i], _mm512_mullo_epi32(dot[i], sc));
                 }
-                const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)s->d));
-                const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)s->dmin));
+                const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(q4 ? s4->d : s6->d)));
                 _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                    const int32_t *pairs = work->sum + ((size_t)row[i] * K + (size_t)b * SQ_QK_K) / 32;
-                    __m512i msum = _mm512_setzero_si512();
-                    for (int k = 0; k < 4; k++)
-                        msum = _mm512_dpwssd_epi32(msum, _mm512_loadu_si512(s->mn[k]), _mm512_set1_epi32(pairs[k]));
                     const __m512 dx = _mm512_set1_ps(work->scale[(size_t)row[i] * nb + (size_t)b]);
-                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]), _mm512_mul_ps(d, dx), acc[i]);
-                    acc[i] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmin, dx), acc[i]);
+                    if (q4) {
+                        const int32_t *pairs = work->sum + ((size_t)row[i] * K + (size_t)b * SQ_QK_K) / 32;
+                        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)s4->dmin));
+                        __m512i msum = _mm512_setzero_si512();
+                        for (int k = 0; k < 4; k++)
+                            msum = _mm512_dpwssd_epi32(msum, _mm512_loadu_si512(s4->mn[k]),
+                                                       _mm512_set1_epi32(pairs[k]));
+                        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]), _mm512_mul_ps(d, dx), acc[i]);
+                        acc[i] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmin, dx), acc[i]);
+                    } else {
+                        const __m512i exact = _mm512_sub_epi32(isum[i], _mm512_loadu_si512(s6->corr));
+                        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(d, dx), acc[i]);
+                    }
                 }
             }
             sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
@@ -1212,51 +1227,16 @@ AVX512 static void q4_k_panels(const sq_matrix *m, int T, float *y, int ldy, boo
     }
 }
 
-/* Q6_K panels against Q8_K: per sub-block of 16 the activations + 128 (unsigned) times the
- * rows' q - 32 (signed) by vpdpbusd, times the rows' int8 scales (vpmulld); the rows' corr
- * takes the 128 back, then d d_x isum per row lane. */
+AVX512 static void q4_k_panels(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
+                               const sq_kernel_work *work)
+{
+    kquant_panels(m, T, y, ldy, accumulate, work, true);
+}
+
 AVX512 static void q6_k_panels(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
                                const sq_kernel_work *work)
 {
-    const int K = m->cols, nb = K / SQ_QK_K;
-    for (int p = 0; p * 16 < m->rows; p++) {
-        const int nr = sq_panel_outputs(m->rows, p);
-        for (int t = 0; t < T; t += MRV) {
-            int row[MRV];
-            const int32_t *xr[MRV];
-            __m512 acc[MRV];
-            const int mr = sq_start_block16(work->qu, K, t, T, MRV, row, xr, acc);
-            for (int b = 0; b < nb; b++) {
-                const size_t at = (size_t)p * nb + (size_t)b;
-                const uint8_t *blk = (const uint8_t *)m->codes + at * 16 * 256;
-                const panel_q6_k *s = (const panel_q6_k *)m->scales + at;
-                __m512i isum[MRV];
-                for (int i = 0; i < MRV; i++)
-                    isum[i] = _mm512_setzero_si512();
-                for (int j = 0; j < 16; j++) {
-                    __m512i dot[MRV];
-                    for (int i = 0; i < MRV; i++)
-                        dot[i] = _mm512_setzero_si512();
-                    for (int g = 0; g < 4; g++) {
-                        const __m512i w = _mm512_loadu_si512(blk + (size_t)(4 * j + g) * 64);
-                        _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) dot[i] =
-                            _mm512_dpbusd_epi32(dot[i], _mm512_set1_epi32(xr[i][64 * b + 4 * j + g]), w);
-                    }
-                    const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)s->sc[j]));
-                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) isum[i] =
-                        _mm512_add_epi32(isum[i], _mm512_mullo_epi32(dot[i], sc));
-                }
-                const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)s->d));
-                const __m512i corr = _mm512_loadu_si512(s->corr);
-                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                    const __m512 dx = _mm512_set1_ps(work->scale[(size_t)row[i] * nb + (size_t)b]);
-                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[i], corr)), _mm512_mul_ps(d, dx),
-                                             acc[i]);
-                }
-            }
-            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
-        }
-    }
+    kquant_panels(m, T, y, ldy, accumulate, work, false);
 }
 
 /* The AVX-512 entry of each format: its panels, or (prepared with AVX-512 off, or fp32

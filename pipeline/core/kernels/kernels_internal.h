@@ -52,6 +52,19 @@ static inline int sq_panel_outputs(int rows, int p) { return rows - p * 16 < 16 
 
 #if SQ_KERNELS_X86
 #include <immintrin.h>
+/* The largest |v[j]| of n floats (n a multiple of 8): the activation quantizers' absmax. */
+__attribute__((target("avx2"))) static inline float sq_absmax_avx2(const float *v, int n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8)
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(v + j)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
 /* Starts a register block of up to max tokens from t (sq_block_rows: row[i]) for the AVX-512
  * VNNI panel kernels: xr[i] the token's activation bytes (q: [T, K] int8 or uint8) read 4 at a
  * time, acc[i] zeroed; returns mr, the block's real tokens. */

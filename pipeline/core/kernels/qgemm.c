@@ -520,18 +520,11 @@ AVX2 static void quantize_acts_avx2(const float *x, int T, int cols, int block, 
                                     sq_kernel_work *work)
 {
     const int nb = cols / block;
-    const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int t = 0; t < T; t++)
         for (int b = 0; b < nb; b++) {
             const size_t at = (size_t)t * cols + (size_t)b * block;
             const float *v = x + at;
-            __m256 m = _mm256_setzero_ps();
-            for (int j = 0; j < block; j += 8)
-                m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(v + j)));
-            __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-            h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-            h = _mm_max_ss(h, _mm_movehdup_ps(h));
-            const float amax = _mm_cvtss_f32(h), d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+            const float amax = sq_absmax_avx2(v, block), d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
             const __m256 mul = _mm256_set1_ps(id);
             __m256i s = _mm256_setzero_si256();
             for (int j = 0; j < block; j += 32) {
