@@ -84,6 +84,8 @@ typedef struct sq_gguf_arch {
     /* reading, optional: undoes a placement's value transform and shape on the
      * fp32 values of the tensor now named name */
     sq_status (*restore)(const char *name, float *values, int64_t numel, int *ndim, int64_t *shape);
+    /* with restore: whether it changes the tensor now named name (such a tensor is never kept packed) */
+    bool (*restores)(const char *name);
     /* reading, optional: names the architecture leaves implicit (a tied head) */
     sq_status (*complete)(sq_tensor_set *set);
 } sq_gguf_arch;

@@ -257,6 +257,12 @@ static bool ends_with(const char *name, const char *suffix)
     return n > m && strcmp(name + n - m, suffix) == 0;
 }
 
+static bool mamba_restores(const char *name)
+{
+    return ends_with(name, ".A_log") || ends_with(name, ".conv1d.weight") || ends_with(name, ".mixer.norm.weight") ||
+           ends_with(name, ".mixer.D");
+}
+
 /* A_log = log(-ssm_a); conv1d back to [channels, 1, K]; Mamba-2's per-head and grouped
  * vectors back to 1-D. */
 static sq_status mamba_restore(const char *name, float *values, int64_t numel, int *ndim, int64_t *shape)
@@ -290,12 +296,12 @@ const sq_gguf_arch sq_gguf_arch_mamba = {
     .family = "mamba", .arch = "mamba", .llama_cpp = true, .takes = takes_v1,
     .write_metadata = mamba_write_metadata, .target_name = mamba_target_name,
     .read_config = mamba_read_config, .squeeze_name = mamba_squeeze_name,
-    .restore = mamba_restore, .complete = mamba_complete,
+    .restore = mamba_restore, .restores = mamba_restores, .complete = mamba_complete,
 };
 
 const sq_gguf_arch sq_gguf_arch_mamba2 = {
     .family = "mamba", .arch = "mamba2", .llama_cpp = true, .takes = takes_v2,
     .write_metadata = mamba2_write_metadata, .target_name = mamba2_target_name,
     .read_config = mamba2_read_config, .squeeze_name = mamba2_squeeze_name,
-    .restore = mamba_restore, .complete = mamba_complete,
+    .restore = mamba_restore, .restores = mamba_restores, .complete = mamba_complete,
 };

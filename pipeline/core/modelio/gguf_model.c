@@ -13,6 +13,7 @@
 #include "modelio/gguf_arch.h"
 #include "quant/format.h"
 #include "quant/ggml_blocks.h"
+#include "quant/quant_common.h"
 #include "util/log.h"
 
 static const sq_gguf_arch *const arch_table[] = {
@@ -304,8 +305,51 @@ static sq_status tensor_to_f32(const char *path, const sq_gguf_tensor *t, float 
     }
 }
 
-sq_status sq_gguf_model_read(const char *path, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes)
+/* The squeeze format that holds a GGUF tensor's bytes as they are, or NULL:
+ * ggml's blocks ("blocks" [rows, row bytes]) or fp16/bf16 bits ("data"). */
+static const char *packed_format(const sq_gguf_arch *arch, const sq_gguf_tensor *t, const char *name)
 {
+    const sq_ggml_block_kind *kind = sq_ggml_block_kind_of_type(t->type);
+    const char *format = kind                               ? kind->format
+                         : t->type == SQ_GGML_TYPE_F16  ? "fp16"
+                         : t->type == SQ_GGML_TYPE_BF16 ? "bf16"
+                                                        : NULL;
+    if (t->n_dims != 2 || format == NULL || sq_quant_format_find(format) == NULL)
+        return NULL;
+    if (arch->restores && arch->restores(name))
+        return NULL; /* its values or shape change on reading: through fp32 */
+    return format;
+}
+
+/* The tensor as the quantized tensor its squeeze format stores, its bytes copied. */
+static sq_status keep_packed(const sq_gguf_tensor *t, const char *name, const char *format, const int64_t *shape,
+                             sq_qtensor *out)
+{
+    const sq_ggml_block_kind *kind = sq_ggml_block_kind_of_type(t->type);
+    int64_t buffer_shape[2] = {shape[0], shape[1]};
+    sq_dtype dtype = t->type == SQ_GGML_TYPE_F16 ? SQ_DTYPE_F16 : SQ_DTYPE_BF16;
+    void *data = NULL;
+    if (kind) {
+        buffer_shape[1] = shape[1] / kind->block_values * kind->block_bytes;
+        dtype = SQ_DTYPE_U8;
+    }
+    if ((uint64_t)buffer_shape[0] * (uint64_t)buffer_shape[1] * sq_dtype_size(dtype) != t->nbytes)
+        return sq_fail(SQ_ERR_INPUT, "tensor '%s' (%s): %llu bytes, not the %lld x %lld of its type", t->name,
+                       format, (unsigned long long)t->nbytes, (long long)shape[0], (long long)shape[1]);
+    sq_quant_begin(out, name, format, shape[0], shape[1]);
+    sq_status st = sq_qtensor_add_buffer(out, kind ? "blocks" : "data", dtype, 2, buffer_shape, &data);
+    if (st != SQ_OK) {
+        sq_qtensor_free(out);
+        return st;
+    }
+    memcpy(data, t->data, (size_t)t->nbytes);
+    return SQ_OK;
+}
+
+sq_status sq_gguf_model_read(const char *path, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes,
+                             sq_qtensor **packed, size_t *packed_count)
+{
+    size_t packed_capacity = 0;
     sq_status st = SQ_OK;
     sq_gguf_file f;
     const char *arch_name = NULL;
@@ -360,6 +404,14 @@ sq_status sq_gguf_model_read(const char *path, sq_model_config *cfg, sq_tensor_s
                 free(copy);
                 goto cleanup;
             }
+            continue;
+        }
+        const char *format = packed ? packed_format(arch, t, name) : NULL;
+        if (format) {
+            SQ_TRY(sq_grow(packed, &packed_capacity, *packed_count + 1, sizeof **packed, 32, "the packed tensors"));
+            SQ_TRY(keep_packed(t, name, format, shape, &(*packed)[*packed_count]));
+            (*packed_count)++;
+            SQ_TRY(sq_tensor_set_add(set, name, SQ_DTYPE_F32, t->n_dims, shape, NULL, NULL));
             continue;
         }
         SQ_TRY(sq_alloc(&values, (size_t)(numel ? numel : 1), sizeof *values, name));

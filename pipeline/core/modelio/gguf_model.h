@@ -65,7 +65,12 @@ sq_status sq_gguf_model_build(const sq_model_config *cfg, const sq_qtensor *tens
 
 /* Reads a GGUF (from squeeze or elsewhere) as a runnable model's parts: config,
  * family and fp32 tensors under the family's names.  stored_bytes: the
- * tensors' bytes in the file. */
-sq_status sq_gguf_model_read(const char *path, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes);
+ * tensors' bytes in the file.  With packed non-NULL, the 2-D tensors whose
+ * GGUF type is a squeeze format (the ggml blocks Q8_0 ... Q6_K, F16, BF16)
+ * stay in their stored bytes as quantized tensors in *packed (the set gets
+ * their name and shape with no data, as sq_model_load_packed does for a model
+ * artifact), so that the forward pass runs them with the packed kernels. */
+sq_status sq_gguf_model_read(const char *path, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes,
+                             sq_qtensor **packed, size_t *packed_count);
 
 #endif

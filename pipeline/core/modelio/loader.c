@@ -208,7 +208,7 @@ sq_status sq_checkpoint_read(const char *path, sq_tensor_set *out)
         fclose(f);
     }
     if (n >= 4 && memcmp(head, "GGUF", 4) == 0) {
-        st = sq_gguf_model_read(path, &cfg, out, NULL);
+        st = sq_gguf_model_read(path, &cfg, out, NULL, NULL, NULL);
         if (st != SQ_OK)
             sq_error_context("reading GGUF '%s'", path);
         return st;
@@ -255,11 +255,12 @@ cleanup:
 }
 
 /* A GGUF file: its architecture names the family (modelio/gguf_model.h). */
-static sq_status load_gguf(const char *path, const char *family_name, sq_loaded_model *out)
+static sq_status load_gguf(const char *path, const char *family_name, bool packed, sq_loaded_model *out)
 {
     sq_status st = SQ_OK;
     snprintf(out->kind, sizeof out->kind, "gguf");
-    SQ_TRY(sq_gguf_model_read(path, &out->config, &out->tensors, &out->tensor_bytes));
+    SQ_TRY(sq_gguf_model_read(path, &out->config, &out->tensors, &out->tensor_bytes, packed ? &out->packed : NULL,
+                              &out->packed_count));
     SQ_TRY(stored_family(path, family_name, out));
 cleanup:
     return st;
@@ -313,7 +314,7 @@ static sq_status load(const char *path, const char *family_name, const sq_family
     out->file_bytes = (uint64_t)info.st_size;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* squeeze reports HDF5 errors itself */
     if (sq_gguf_is_gguf(path))
-        st = load_gguf(path, family_name, out);
+        st = load_gguf(path, family_name, packed, out);
     else if (H5Fis_hdf5(path) > 0)
         st = load_artifact(path, family_name, packed, out);
     else
