@@ -338,12 +338,9 @@ static sq_status keep_packed(const sq_gguf_tensor *t, const char *name, const ch
                        format, (unsigned long long)t->nbytes, (long long)shape[0], (long long)shape[1]);
     sq_quant_begin(out, name, format, shape[0], shape[1]);
     sq_status st = sq_qtensor_add_buffer(out, kind ? "blocks" : "data", dtype, 2, buffer_shape, &data);
-    if (st != SQ_OK) {
-        sq_qtensor_free(out);
-        return st;
-    }
-    memcpy(data, t->data, (size_t)t->nbytes);
-    return SQ_OK;
+    if (st == SQ_OK)
+        memcpy(data, t->data, (size_t)t->nbytes);
+    return sq_quant_end(out, st);
 }
 
 sq_status sq_gguf_model_read(const char *path, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes,
