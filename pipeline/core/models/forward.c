@@ -20,6 +20,7 @@
 #include "models/family.h"
 #include "quant/format.h"
 #include "models/forward_internal.h"
+#define SQ_VF_WIDE 1 /* the norms, GELU and the logits' check: 16 floats a vector (vec_math.h) */
 #include "models/vec_math.h"
 
 struct sq_model {

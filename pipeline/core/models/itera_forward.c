@@ -21,12 +21,8 @@
 #include "models/itera.h"
 
 /* The SSM's elementwise steps (3 exp per channel and token) are most of the forward's time
- * outside the matrix products at the bundled sizes: they run 16 floats a vector, compiled
- * once more for x86-64-v4 (one AVX-512 register; two AVX2 ones in the x86-64-v3 clone). */
-#define SQ_VF_LANES 16
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SQ_VEC_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+ * outside the matrix products at the bundled sizes: 16 floats a vector (vec_math.h). */
+#define SQ_VF_WIDE 1
 #include "models/vec_math.h"
 
 #define NAME_MAX_LEN SQ_FW_NAME_LEN

@@ -21,8 +21,16 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifndef SQ_VF_LANES /* a file may ask for 16 (one AVX-512 register) before including this one */
+/* A file that defines SQ_VF_WIDE before including this one gets vectors of 16 floats and a
+ * third clone of its kernels for x86-64-v4 (one AVX-512 register; two AVX2 ones in the
+ * x86-64-v3 clone): the forward's elementwise steps, where exp and the norms' passes are the
+ * time outside the matrix products. */
+#ifdef SQ_VF_WIDE
+#define SQ_VF_LANES 16
+#define SQ_VF_CLONES "arch=x86-64-v4", "arch=x86-64-v3", "default"
+#else
 #define SQ_VF_LANES 8
+#define SQ_VF_CLONES "arch=x86-64-v3", "default"
 #endif
 typedef float sq_vf __attribute__((vector_size(SQ_VF_LANES * sizeof(float))));
 typedef int32_t sq_vi __attribute__((vector_size(SQ_VF_LANES * sizeof(int32_t))));
@@ -34,7 +42,7 @@ typedef int32_t sq_vi __attribute__((vector_size(SQ_VF_LANES * sizeof(int32_t)))
 #if !defined(SQ_VEC_KERNEL) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     defined(__has_attribute)
 #if __has_attribute(target_clones)
-#define SQ_VEC_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define SQ_VEC_KERNEL __attribute__((target_clones(SQ_VF_CLONES)))
 #endif
 #endif
 #ifndef SQ_VEC_KERNEL
@@ -232,7 +240,7 @@ SQ_VF_INLINE sq_vf sq_vf_erf(sq_vf x)
     q = x2 * q + sq_vf_splat(-1.68282697438203e-03f);
     q = x2 * q + sq_vf_splat(-7.37332916720468e-03f);
     q = x2 * q + sq_vf_splat(-1.42647390514189e-02f);
-    return p / q;
+    return -p * sq_vf_recip(-q); /* -q in [0.0143, 2.4]: no division */
 }
 
 /* F.gelu default (approximate='none'): 0.5 x (1 + erf(x / sqrt 2)). */
