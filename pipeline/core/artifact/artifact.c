@@ -2,6 +2,7 @@
 #include "artifact/artifact.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,22 @@ static void silence_hdf5(void)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
+void sq_h5_close(hid_t id)
+{
+    if (id < 0)
+        return;
+    switch (H5Iget_type(id)) {
+    case H5I_FILE: H5Fclose(id); break;
+    case H5I_GROUP: H5Gclose(id); break;
+    case H5I_DATASET: H5Dclose(id); break;
+    case H5I_ATTR: H5Aclose(id); break;
+    case H5I_DATATYPE: H5Tclose(id); break;
+    case H5I_DATASPACE: H5Sclose(id); break;
+    case H5I_GENPROP_LST: H5Pclose(id); break;
+    default: break; /* not an identifier squeeze opens */
+    }
+}
+
 hid_t sq_h5_f16_type(void)
 {
     static hid_t type = -1;
@@ -34,25 +51,16 @@ hid_t sq_h5_f16_type(void)
     return type;
 }
 
-sq_status sq_h5_write_attr_string(hid_t object, const char *name, const char *value)
+hid_t sq_h5_string_type(size_t size, H5T_cset_t cset)
 {
-    sq_status st = SQ_OK;
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR), attr = -1;
-    H5Tset_size(type, strlen(value) + 1);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, size);
     H5Tset_strpad(type, H5T_STR_NULLTERM);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    if (H5Aexists(object, name) > 0)
-        H5Adelete(object, name);
-    attr = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (attr < 0 || H5Awrite(attr, type, value) < 0)
-        st = sq_fail(SQ_ERR_RUN, "cannot write HDF5 attribute '%s'", name);
-    if (attr >= 0)
-        H5Aclose(attr);
-    H5Sclose(space);
-    H5Tclose(type);
-    return st;
+    H5Tset_cset(type, cset);
+    return type;
 }
 
+/* One attribute, replaced if there: scalar when count < 0, else 1-D of count values. */
 static sq_status write_attr(hid_t object, const char *name, hid_t file_type, hid_t mem_type, int count,
                             const void *values)
 {
@@ -65,9 +73,16 @@ static sq_status write_attr(hid_t object, const char *name, hid_t file_type, hid
     attr = H5Acreate2(object, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
     if (attr < 0 || H5Awrite(attr, mem_type, values) < 0)
         st = sq_fail(SQ_ERR_RUN, "cannot write HDF5 attribute '%s'", name);
-    if (attr >= 0)
-        H5Aclose(attr);
-    H5Sclose(space);
+    sq_h5_close(attr);
+    sq_h5_close(space);
+    return st;
+}
+
+sq_status sq_h5_write_attr_string(hid_t object, const char *name, const char *value)
+{
+    hid_t type = sq_h5_string_type(strlen(value) + 1, H5T_CSET_UTF8);
+    sq_status st = write_attr(object, name, type, type, -1, value);
+    sq_h5_close(type);
     return st;
 }
 
@@ -101,6 +116,8 @@ sq_status sq_h5_read_attr_string(hid_t object, const char *name, char **value)
 {
     sq_status st = SQ_OK;
     hid_t attr = -1, type = -1, mem = -1, space = -1;
+    bool variable;
+    size_t size;
     *value = NULL;
     if (H5Aexists(object, name) <= 0)
         return sq_fail(SQ_ERR_INPUT, "HDF5 attribute '%s' is missing", name);
@@ -113,34 +130,26 @@ sq_status sq_h5_read_attr_string(hid_t object, const char *name, char **value)
     if (space < 0 || H5Sget_simple_extent_npoints(space) != 1)
         SQ_FAIL(SQ_ERR_INPUT, "HDF5 attribute '%s' holds %lld strings, expected one", name,
                 space < 0 ? -1LL : (long long)H5Sget_simple_extent_npoints(space));
-    if (H5Tis_variable_str(type) > 0) {
+    variable = H5Tis_variable_str(type) > 0;
+    size = variable ? H5T_VARIABLE : H5Tget_size(type);
+    mem = sq_h5_string_type(size, H5Tget_cset(type));
+    if (variable) {
         char *vl = NULL;
-        mem = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mem, H5T_VARIABLE);
-        H5Tset_cset(mem, H5Tget_cset(type)); /* HDF5 does not convert between ASCII and UTF-8 */
         if (H5Aread(attr, mem, &vl) < 0)
             SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 attribute '%s'", name);
         *value = strdup(vl ? vl : "");
         H5free_memory(vl);
     } else {
-        size_t size = H5Tget_size(type);
         SQ_TRY(sq_alloc(value, size + 1, 1, name));
-        mem = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mem, size);
-        H5Tset_cset(mem, H5Tget_cset(type));
         if (H5Aread(attr, mem, *value) < 0)
             SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 attribute '%s'", name);
         (*value)[size] = '\0';
     }
 cleanup:
-    if (space >= 0)
-        H5Sclose(space);
-    if (mem >= 0)
-        H5Tclose(mem);
-    if (type >= 0)
-        H5Tclose(type);
-    if (attr >= 0)
-        H5Aclose(attr);
+    sq_h5_close(space);
+    sq_h5_close(mem);
+    sq_h5_close(type);
+    sq_h5_close(attr);
     if (st != SQ_OK) {
         free(*value);
         *value = NULL;
@@ -166,8 +175,8 @@ static sq_status read_attr(hid_t object, const char *name, hid_t mem_type, void 
         st = sq_fail(SQ_ERR_INPUT, "cannot read HDF5 attribute '%s'", name);
     if (count)
         *count = (int)points;
-    H5Sclose(space);
-    H5Aclose(attr);
+    sq_h5_close(space);
+    sq_h5_close(attr);
     return st;
 }
 
@@ -200,16 +209,22 @@ sq_status sq_h5_read_attr_ints(hid_t object, const char *name, int64_t *values, 
 
 int sq_h5_exists(hid_t parent, const char *name) { return H5Lexists(parent, name, H5P_DEFAULT) > 0; }
 
+/* Link creation that makes the missing groups of a path such as "a/b/c". */
+static hid_t with_intermediate_groups(void)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    return lcpl;
+}
+
 sq_status sq_h5_group(hid_t parent, const char *name, hid_t *group)
 {
-    hid_t lcpl;
     if (sq_h5_exists(parent, name)) {
         *group = H5Gopen2(parent, name, H5P_DEFAULT);
     } else {
-        lcpl = H5Pcreate(H5P_LINK_CREATE);
-        H5Pset_create_intermediate_group(lcpl, 1);
+        hid_t lcpl = with_intermediate_groups();
         *group = H5Gcreate2(parent, name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-        H5Pclose(lcpl);
+        sq_h5_close(lcpl);
     }
     if (*group < 0)
         return sq_fail(SQ_ERR_RUN, "cannot create or open HDF5 group '%s'", name);
@@ -243,17 +258,15 @@ sq_status sq_h5_write_dataset(hid_t parent, const char *name, hid_t native_type,
         empty |= dims[i] == 0;
     }
     space = ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndim, hdims, NULL);
-    lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
+    lcpl = with_intermediate_groups();
     dataset = H5Dcreate2(parent, name, file_type_for(native_type), space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     if (dataset < 0)
         st = sq_fail(SQ_ERR_RUN, "cannot create HDF5 dataset '%s'", name);
     else if (!empty && data != NULL && H5Dwrite(dataset, native_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         st = sq_fail(SQ_ERR_RUN, "cannot write HDF5 dataset '%s'", name);
-    if (dataset >= 0)
-        H5Dclose(dataset);
-    H5Pclose(lcpl);
-    H5Sclose(space);
+    sq_h5_close(dataset);
+    sq_h5_close(lcpl);
+    sq_h5_close(space);
     return st;
 }
 
@@ -271,21 +284,15 @@ sq_status sq_h5_write_strings(hid_t parent, const char *name, const char *const 
     for (size_t i = 0; i < count; i++)
         if (values[i])
             memcpy(packed + i * width, values[i], strlen(values[i]));
-    type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, width);
-    H5Tset_strpad(type, H5T_STR_NULLTERM);
-    H5Tset_cset(type, H5T_CSET_UTF8);
+    type = sq_h5_string_type(width, H5T_CSET_UTF8);
     space = H5Screate_simple(1, dims, NULL);
     dataset = H5Dcreate2(parent, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (dataset < 0 || (count > 0 && H5Dwrite(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, packed) < 0))
         SQ_FAIL(SQ_ERR_RUN, "cannot write HDF5 dataset '%s'", name);
 cleanup:
-    if (dataset >= 0)
-        H5Dclose(dataset);
-    if (space >= 0)
-        H5Sclose(space);
-    if (type >= 0)
-        H5Tclose(type);
+    sq_h5_close(dataset);
+    sq_h5_close(space);
+    sq_h5_close(type);
     free(packed);
     return st;
 }
@@ -303,12 +310,10 @@ sq_status sq_h5_check_extent(hid_t dataset, const char *name, uint64_t count)
     hsize_t file_bytes = 0;
     size_t element = type >= 0 ? H5Tget_size(type) : 0;
     uint64_t bytes, limit;
-    if (file >= 0) {
+    if (file >= 0)
         H5Fget_filesize(file, &file_bytes);
-        H5Fclose(file);
-    }
-    if (type >= 0)
-        H5Tclose(type);
+    sq_h5_close(file);
+    sq_h5_close(type);
     limit = (uint64_t)file_bytes * SQ_H5_MAX_INFLATION + SQ_H5_EXTENT_SLACK;
     if (__builtin_mul_overflow(count, (uint64_t)(element ? element : 1), &bytes) || bytes > limit)
         return sq_fail(SQ_ERR_INPUT,
@@ -350,10 +355,8 @@ sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, 
     if (count > 0 && H5Dread(dataset, native_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
         SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 dataset '%s'", name);
 cleanup:
-    if (space >= 0)
-        H5Sclose(space);
-    if (dataset >= 0)
-        H5Dclose(dataset);
+    sq_h5_close(space);
+    sq_h5_close(dataset);
     if (st != SQ_OK) {
         free(*data);
         *data = NULL;
@@ -433,8 +436,7 @@ sq_status sq_artifact_commit(sq_artifact_writer *writer)
 
 void sq_artifact_abort(sq_artifact_writer *writer)
 {
-    if (writer->file >= 0)
-        H5Fclose(writer->file);
+    sq_h5_close(writer->file);
     writer->file = -1;
     if (writer->temp_path)
         unlink(writer->temp_path);
@@ -457,7 +459,7 @@ sq_status sq_artifact_kind(const char *path, char *kind, size_t size)
     if (sq_h5_has_attr(file, "squeeze_artifact") && sq_h5_read_attr_string(file, "squeeze_artifact", &value) == SQ_OK)
         snprintf(kind, size, "%s", value);
     free(value);
-    H5Fclose(file);
+    sq_h5_close(file);
     return SQ_OK;
 }
 
@@ -492,7 +494,6 @@ sq_status sq_artifact_open(const char *path, const char *expected_kind, hid_t *f
     file = -1;
 cleanup:
     free(kind);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(file);
     return st;
 }

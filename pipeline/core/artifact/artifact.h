@@ -45,6 +45,15 @@ sq_status sq_artifact_open(const char *path, const char *expected_kind, hid_t *f
 /* Reads the kind of any squeeze artifact ("" when the file is not one). */
 sq_status sq_artifact_kind(const char *path, char *kind, size_t size);
 
+/* Closes an HDF5 identifier of any kind (file, group, dataset, attribute,
+ * datatype, dataspace, property list).  A negative one (never opened) is
+ * skipped, so a function's one cleanup path closes whatever it got to open. */
+void sq_h5_close(hid_t id);
+
+/* A new string datatype of size bytes (or H5T_VARIABLE), null-terminated, in
+ * the given character set (HDF5 converts none into another); close it. */
+hid_t sq_h5_string_type(size_t size, H5T_cset_t cset);
+
 /* Attribute helpers on any HDF5 object (group or dataset). */
 sq_status sq_h5_write_attr_string(hid_t object, const char *name, const char *value);
 sq_status sq_h5_write_attr_int(hid_t object, const char *name, int64_t value);

@@ -34,11 +34,9 @@ static herr_t add_attribute(hid_t location, const char *name, const H5A_info_t *
                 json_object_set_new(object, name, json_real(value));
         }
     }
-    if (space >= 0)
-        H5Sclose(space);
-    if (type >= 0)
-        H5Tclose(type);
-    H5Aclose(attr);
+    sq_h5_close(space);
+    sq_h5_close(type);
+    sq_h5_close(attr);
     return 0;
 }
 
@@ -65,9 +63,7 @@ cleanup:
     json_decref(root);
     json_decref(top);
     json_decref(inner);
-    if (g >= 0)
-        H5Gclose(g);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(g);
+    sq_h5_close(file);
     return st;
 }

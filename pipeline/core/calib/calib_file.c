@@ -8,8 +8,7 @@
 
 void sq_calib_file_close(sq_calib_file *calib)
 {
-    if (calib->file >= 0 && calib->file != 0)
-        H5Fclose(calib->file);
+    sq_h5_close(calib->file);
     free(calib->path);
     free(calib->model_path);
     sq_model_identity_free(&calib->identity);
@@ -46,8 +45,7 @@ cleanup:
     if (st != SQ_OK)
         sq_error_context("calibration %s", path);
     free(levels);
-    if (root >= 0)
-        H5Gclose(root);
+    sq_h5_close(root);
     if (st != SQ_OK)
         sq_calib_file_close(out);
     return st;
@@ -127,10 +125,8 @@ sq_status sq_calib_file_linear(const sq_calib_file *calib, const char *name, boo
     *found = true;
 cleanup:
     free(percentiles);
-    if (group >= 0)
-        H5Gclose(group);
-    if (linears >= 0)
-        H5Gclose(linears);
+    sq_h5_close(group);
+    sq_h5_close(linears);
     if (st != SQ_OK)
         sq_calib_linear_free(out);
     return st;

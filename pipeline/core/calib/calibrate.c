@@ -93,8 +93,7 @@ static sq_status write_linear(hid_t linears, const sq_linear_stats *linear, cons
         SQ_TRY(sq_h5_write_dataset(group, "hessian", H5T_NATIVE_DOUBLE, 2, dims, hessian));
     }
 cleanup:
-    if (group >= 0)
-        H5Gclose(group);
+    sq_h5_close(group);
     free(mean_abs);
     free(mean_sq);
     free(histogram);
@@ -116,29 +115,15 @@ typedef struct {
     double seconds;
 } artifact_contents;
 
-static sq_status write_artifact(const artifact_contents *in)
+/* /calibration and its groups (docs/artifact-calibration.md). */
+static sq_status write_calibration(hid_t file, const artifact_contents *in, int64_t *linear_count)
 {
     sq_status st = SQ_OK;
     const sq_run_config *cfg = in->request->config;
-    sq_artifact_writer writer = {0};
-    sq_artifact_meta meta = {0};
     hid_t root = -1, linears = -1, routing = -1;
-    char config_sha[SQ_SHA256_HEX] = "";
-    int64_t linear_count = 0;
     uint64_t dims[2];
 
-    SQ_TRY(sq_run_config_section_sha256(cfg, "", config_sha));
-    meta.kind = "calibration";
-    meta.config_sha256 = config_sha;
-    meta.plan_key = in->request->plan_key ? in->request->plan_key : "";
-    meta.mpi_ranks = in->ranks;
-    meta.inputs[meta.input_count++] = in->request->model_path;
-    meta.inputs[meta.input_count++] = cfg->data.calibration.path;
-    if (strcmp(in->tokenizer, "bytes") != 0)
-        meta.inputs[meta.input_count++] = in->tokenizer;
-    SQ_TRY(sq_artifact_create(&writer, in->request->out_path, &meta));
-
-    SQ_TRY(sq_h5_group(writer.file, "calibration", &root));
+    SQ_TRY(sq_h5_group(file, "calibration", &root));
     SQ_TRY(sq_model_identity_write_attrs(root, "", in->identity));
     SQ_TRY(sq_h5_write_attr_string(root, "model_path", in->request->model_path));
     SQ_TRY(sq_h5_write_attr_string(root, "model_kind", in->model->kind));
@@ -177,9 +162,9 @@ static sq_status write_artifact(const artifact_contents *in)
         if (!in->stats->linears[i].seen)
             continue;
         SQ_TRY(write_linear(linears, &in->stats->linears[i], cfg));
-        linear_count++;
+        (*linear_count)++;
     }
-    SQ_TRY(sq_h5_write_attr_int(root, "linear_count", linear_count));
+    SQ_TRY(sq_h5_write_attr_int(root, "linear_count", *linear_count));
 
     SQ_TRY(sq_h5_group(root, "routing", &routing));
     SQ_TRY(sq_h5_write_attr_int(routing, "num_experts", in->stats->num_experts));
@@ -193,22 +178,37 @@ static sq_status write_artifact(const artifact_contents *in)
         dims[1] = (uint64_t)in->stats->num_experts;
         SQ_TRY(sq_h5_write_dataset(routing, "expert_tokens", H5T_NATIVE_INT64, 2, dims, in->stats->expert_tokens));
     }
-    H5Gclose(routing);
-    routing = -1;
-    H5Gclose(linears);
-    linears = -1;
-    H5Gclose(root);
-    root = -1;
+cleanup:
+    sq_h5_close(routing);
+    sq_h5_close(linears);
+    sq_h5_close(root);
+    return st;
+}
+
+static sq_status write_artifact(const artifact_contents *in)
+{
+    sq_status st = SQ_OK;
+    const sq_run_config *cfg = in->request->config;
+    sq_artifact_writer writer = {0};
+    sq_artifact_meta meta = {0};
+    char config_sha[SQ_SHA256_HEX] = "";
+    int64_t linear_count = 0;
+
+    SQ_TRY(sq_run_config_section_sha256(cfg, "", config_sha));
+    meta.kind = "calibration";
+    meta.config_sha256 = config_sha;
+    meta.plan_key = in->request->plan_key ? in->request->plan_key : "";
+    meta.mpi_ranks = in->ranks;
+    meta.inputs[meta.input_count++] = in->request->model_path;
+    meta.inputs[meta.input_count++] = cfg->data.calibration.path;
+    if (strcmp(in->tokenizer, "bytes") != 0)
+        meta.inputs[meta.input_count++] = in->tokenizer;
+    SQ_TRY(sq_artifact_create(&writer, in->request->out_path, &meta));
+    SQ_TRY(write_calibration(writer.file, in, &linear_count));
     SQ_TRY(sq_artifact_commit(&writer));
     sq_info("wrote %s: %lld linears, %d windows, %lld tokens", in->request->out_path, (long long)linear_count,
             in->windows_used, (long long)in->tokens);
 cleanup:
-    if (routing >= 0)
-        H5Gclose(routing);
-    if (linears >= 0)
-        H5Gclose(linears);
-    if (root >= 0)
-        H5Gclose(root);
     if (st != SQ_OK)
         sq_artifact_abort(&writer);
     return st;

@@ -166,10 +166,8 @@ sq_status sq_model_identity_of_loaded(const char *path, const sq_loaded_model *l
                 sq_model_identity_describe(out, &loaded->config, mine, sizeof mine));
 cleanup:
     sq_model_identity_free(&recorded);
-    if (accounting >= 0)
-        H5Gclose(accounting);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(accounting);
+    sq_h5_close(file);
     if (st != SQ_OK)
         sq_model_identity_free(out);
     return st;

@@ -159,8 +159,7 @@ sq_status sq_accounting_write(hid_t file, const sq_accounting *accounting, uint6
 cleanup:
     free(column);
     free(numbers);
-    if (group >= 0)
-        H5Gclose(group);
+    sq_h5_close(group);
     return st;
 }
 
@@ -171,8 +170,8 @@ static uint64_t dataset_bytes(hid_t dataset)
     hid_t type = H5Dget_type(dataset), space = H5Dget_space(dataset);
     hssize_t points = H5Sget_simple_extent_npoints(space);
     uint64_t bytes = points > 0 ? (uint64_t)points * H5Tget_size(type) : 0;
-    H5Sclose(space);
-    H5Tclose(type);
+    sq_h5_close(space);
+    sq_h5_close(type);
     return bytes;
 }
 
@@ -185,7 +184,7 @@ static herr_t add_member_bytes(hid_t group, const char *name, const H5L_info_t *
         return -1;
     if (H5Iget_type(member) == H5I_DATASET)
         *(uint64_t *)data += dataset_bytes(member);
-    H5Oclose(member);
+    sq_h5_close(member);
     return 0;
 }
 
@@ -226,12 +225,10 @@ sq_status sq_accounting_artifact_inputs(const char *path, const sq_tensor_set *s
             else if (H5Iget_type(handle) == H5I_GROUP)
                 H5Literate(handle, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, add_member_bytes, &input[i].bytes);
         }
-        H5Oclose(handle);
+        sq_h5_close(handle);
     }
 cleanup:
-    if (tensors >= 0)
-        H5Gclose(tensors);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(tensors);
+    sq_h5_close(file);
     return st;
 }

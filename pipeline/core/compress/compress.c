@@ -329,8 +329,7 @@ cleanup:
     free(kind);
     free(score_kind);
     free(score);
-    if (group >= 0)
-        H5Gclose(group);
+    sq_h5_close(group);
     return st;
 }
 

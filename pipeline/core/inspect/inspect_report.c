@@ -438,8 +438,7 @@ static sq_status write_tensor_table(hid_t inspect, const sq_inspect_report *r)
     SQ_TRY(sq_h5_write_strings(table, "group", groups, n));
     SQ_TRY(sq_h5_write_strings(table, "alias_of", aliases, n));
 cleanup:
-    if (table >= 0)
-        H5Gclose(table);
+    sq_h5_close(table);
     free(names);
     free(dtypes);
     free(groups);
@@ -482,8 +481,7 @@ static sq_status write_groups(hid_t inspect, const sq_inspect_report *r)
     SQ_TRY(sq_h5_write_dataset(group, "percent", H5T_NATIVE_DOUBLE, 1, &count, share));
     SQ_TRY(write_i64(group, "tensors", tensors, count));
 cleanup:
-    if (group >= 0)
-        H5Gclose(group);
+    sq_h5_close(group);
     return st;
 }
 
@@ -534,8 +532,7 @@ static sq_status write_recommendation(hid_t inspect, const sq_inspect_report *r,
     SQ_TRY(sq_h5_write_strings(group, "avoided_reason", avoided_reason, (size_t)advice->avoided_count));
     SQ_TRY(sq_h5_write_strings(group, "caveats", advice->caveats, (size_t)advice->caveat_count));
 cleanup:
-    if (group >= 0)
-        H5Gclose(group);
+    sq_h5_close(group);
     return st;
 }
 
@@ -609,10 +606,8 @@ sq_status sq_inspect_write(hid_t file, const sq_inspect_report *r)
 cleanup:
     if (text_stream)
         fclose(text_stream);
-    if (meta >= 0)
-        H5Gclose(meta);
-    if (inspect >= 0)
-        H5Gclose(inspect);
+    sq_h5_close(meta);
+    sq_h5_close(inspect);
     for (size_t i = 0; i < baseline_count; i++)
         sq_qtensor_free(&baseline[i]);
     free(baseline);

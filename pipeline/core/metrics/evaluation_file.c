@@ -73,14 +73,10 @@ cleanup:
     if (st != SQ_OK)
         sq_error_context("reading the baseline evaluation %s", path);
     free(text);
-    if (space >= 0)
-        H5Sclose(space);
-    if (dataset >= 0)
-        H5Dclose(dataset);
-    if (group >= 0)
-        H5Gclose(group);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(space);
+    sq_h5_close(dataset);
+    sq_h5_close(group);
+    sq_h5_close(file);
     return st;
 }
 
@@ -131,14 +127,10 @@ sq_status sq_baseline_read_rows(const char *path, int64_t row_first, int64_t row
         SQ_FAIL(SQ_ERR_INPUT, "cannot read rows %lld..%lld of /evaluation/logprobs in %s", (long long)row_first,
                 (long long)(row_first + rows - 1), path);
 cleanup:
-    if (memspace >= 0)
-        H5Sclose(memspace);
-    if (space >= 0)
-        H5Sclose(space);
-    if (dataset >= 0)
-        H5Dclose(dataset);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(memspace);
+    sq_h5_close(space);
+    sq_h5_close(dataset);
+    sq_h5_close(file);
     if (st != SQ_OK) {
         free(*out);
         *out = NULL;
@@ -254,8 +246,7 @@ sq_status sq_evaluation_write(hid_t file, const sq_eval_record *record, const sq
     }
 cleanup:
     free(starts);
-    if (g >= 0)
-        H5Gclose(g);
+    sq_h5_close(g);
     return st;
 }
 
@@ -361,8 +352,7 @@ sq_status sq_dump_first_window_logits(const char *path, sq_model *model, const i
     if (rename(temp, path) != 0)
         SQ_FAIL(SQ_ERR_RUN, "cannot rename %s to %s: %s", temp, path, strerror(errno));
 cleanup:
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(file);
     if (st != SQ_OK && temp != NULL)
         unlink(temp);
     free(temp);

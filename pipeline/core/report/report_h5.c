@@ -77,14 +77,10 @@ sq_status sq_report_read_strings(hid_t parent, const char *name, char **packed, 
     if (*rows > 0 && H5Dread(dataset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *packed) < 0)
         SQ_FAIL(SQ_ERR_INPUT, "cannot read the string column '%s'", name);
 cleanup:
-    if (memtype >= 0)
-        H5Tclose(memtype);
-    if (space >= 0)
-        H5Sclose(space);
-    if (type >= 0)
-        H5Tclose(type);
-    if (dataset >= 0)
-        H5Dclose(dataset);
+    sq_h5_close(memtype);
+    sq_h5_close(space);
+    sq_h5_close(type);
+    sq_h5_close(dataset);
     if (st != SQ_OK) {
         free(*packed);
         *packed = NULL;

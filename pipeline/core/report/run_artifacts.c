@@ -42,7 +42,7 @@ sq_status sq_report_load_inspect(sq_run_results *results)
     group = H5Gopen2(file, "model", H5P_DEFAULT);
     sq_report_attr_text(group, "family", results->family, sizeof results->family);
     sq_report_attr_text(group, "config_json", results->config_json, sizeof results->config_json);
-    H5Gclose(group);
+    sq_h5_close(group);
     group = H5Gopen2(file, "inspect", H5P_DEFAULT);
     sq_report_attr_text(group, "checkpoint", results->checkpoint, sizeof results->checkpoint);
     results->parameters = sq_report_attr_int(group, "parameters", 0);
@@ -63,10 +63,8 @@ sq_status sq_report_load_inspect(sq_run_results *results)
     SQ_TRY(sq_advice_recommend(&input, &results->advice));
     results->has_advice = true;
 cleanup:
-    if (group >= 0)
-        H5Gclose(group);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(group);
+    sq_h5_close(file);
     return st;
 }
 
@@ -125,10 +123,8 @@ cleanup:
     free(entries);
     free(layers);
     free(tokens);
-    if (routing >= 0)
-        H5Gclose(routing);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(routing);
+    sq_h5_close(file);
     return st;
 }
 
@@ -190,8 +186,7 @@ cleanup:
     free(format_tensors);
     free(format_before);
     free(format_after);
-    if (accounting >= 0)
-        H5Gclose(accounting);
+    sq_h5_close(accounting);
     return st;
 }
 
@@ -216,7 +211,7 @@ static void read_pruning(hid_t file, sq_variant_result *v)
                  (long long)v->channels_removed, (long long)v->experts_removed, (long long)v->heads_removed);
     /* SSM dimensions compress pruned past the guard (force: true), or "" */
     sq_report_attr_text(group, "forced_ssm", v->forced_ssm, sizeof v->forced_ssm);
-    H5Gclose(group);
+    sq_h5_close(group);
 }
 
 sq_status sq_report_load_model(const sq_run_results *results, sq_variant_result *v)
@@ -255,9 +250,7 @@ sq_status sq_report_load_model(const sq_run_results *results, sq_variant_result 
     if (sq_h5_exists(file, "accounting"))
         SQ_TRY(read_accounting(file, v->model_path, v));
 cleanup:
-    if (model >= 0)
-        H5Gclose(model);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(model);
+    sq_h5_close(file);
     return st;
 }

@@ -120,10 +120,8 @@ static sq_status load_evaluation(const char *path, const char *baseline_path, sq
 cleanup:
     if (st != SQ_OK)
         sq_error_context("reading the evaluation artifact %s", path);
-    if (group >= 0)
-        H5Gclose(group);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(group);
+    sq_h5_close(file);
     return st;
 }
 

@@ -193,12 +193,9 @@ static sq_status load_hdf5(const sq_data_spec *spec, int32_t **tokens, size_t *c
     *first_unit = begin;
 cleanup:
     free(values);
-    if (type >= 0)
-        H5Tclose(type);
-    if (dataset >= 0)
-        H5Dclose(dataset);
-    if (file >= 0)
-        H5Fclose(file);
+    sq_h5_close(type);
+    sq_h5_close(dataset);
+    sq_h5_close(file);
     return st;
 }
 
