@@ -142,6 +142,15 @@ sq_status sq_advice_hardware_parse(const char *text, sq_advice_hardware *hw)
     return sq_fail(SQ_ERR_USAGE, "target hardware '%s' is not one of gpu, cpu, edge", text ? text : "");
 }
 
+sq_advice_arch sq_advice_arch_of(const int64_t group_parameters[SQ_GROUP_COUNT])
+{
+    if (group_parameters[SQ_GROUP_SSM] > 0)
+        return SQ_ARCH_SSM;
+    if (group_parameters[SQ_GROUP_ATTENTION] > 0)
+        return SQ_ARCH_TRANSFORMER;
+    return SQ_ARCH_OTHER;
+}
+
 sq_advice_size sq_advice_size_of(int64_t parameters)
 {
     if (parameters < 10000000)

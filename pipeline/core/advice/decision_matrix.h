@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "models/param_table.h"
 #include "util/status.h"
 
 typedef enum { SQ_ARCH_TRANSFORMER = 0, SQ_ARCH_SSM, SQ_ARCH_OTHER, SQ_ARCH_COUNT } sq_advice_arch;
@@ -70,6 +71,9 @@ const char *sq_advice_rating_name(sq_advice_rating rating);    /* "avoid", "risk
 /* Parses "gpu" | "cpu" | "edge"; SQ_ERR_USAGE naming the choices otherwise. */
 sq_status sq_advice_hardware_parse(const char *text, sq_advice_hardware *hw);
 sq_advice_size sq_advice_size_of(int64_t parameters);
+/* The architecture by what the parameters are (per parameter group), not by
+ * the family's name, so a new family is classified without a table entry. */
+sq_advice_arch sq_advice_arch_of(const int64_t group_parameters[SQ_GROUP_COUNT]);
 /* The buckets: up to 3% -> "<3%", up to 10% -> "<10%", more -> "<20%". */
 sq_advice_quality sq_advice_quality_of(double quality_pct);
 

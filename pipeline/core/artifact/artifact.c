@@ -323,44 +323,92 @@ sq_status sq_h5_check_extent(hid_t dataset, const char *name, uint64_t count)
     return SQ_OK;
 }
 
-sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, void **data, int *ndim,
-                             uint64_t *dims)
+/* parent/name opened, with its rank (at most 8), dimensions and element count. */
+static sq_status open_dataset(hid_t parent, const char *name, hid_t *dataset, int *rank, hsize_t dims[8],
+                              size_t *count)
 {
     sq_status st = SQ_OK;
-    hid_t dataset = -1, space = -1;
-    hsize_t hdims[8] = {0};
-    int rank;
-    size_t count = 1;
-    *data = NULL;
+    hid_t space = -1;
+    *dataset = -1;
+    *count = 1;
     if (!sq_h5_exists(parent, name))
         return sq_fail(SQ_ERR_INPUT, "HDF5 dataset '%s' is missing", name);
-    dataset = H5Dopen2(parent, name, H5P_DEFAULT);
-    if (dataset < 0)
+    *dataset = H5Dopen2(parent, name, H5P_DEFAULT);
+    if (*dataset < 0)
         SQ_FAIL(SQ_ERR_INPUT, "cannot open HDF5 dataset '%s'", name);
-    space = H5Dget_space(dataset);
-    rank = H5Sget_simple_extent_ndims(space);
-    if (rank < 0 || rank > 8)
+    space = H5Dget_space(*dataset);
+    *rank = H5Sget_simple_extent_ndims(space);
+    if (*rank < 0 || *rank > 8)
         SQ_FAIL(SQ_ERR_INPUT, "HDF5 dataset '%s' has an unsupported rank", name);
-    H5Sget_simple_extent_dims(space, hdims, NULL);
-    for (int i = 0; i < rank; i++) {
-        if (__builtin_mul_overflow(count, (size_t)hdims[i], &count))
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    for (int i = 0; i < *rank; i++)
+        if (__builtin_mul_overflow(*count, (size_t)dims[i], count))
             SQ_FAIL(SQ_ERR_INPUT, "HDF5 dataset '%s': its dimensions overflow", name);
-        if (dims)
-            dims[i] = hdims[i];
-    }
-    if (ndim)
-        *ndim = rank;
-    SQ_TRY(sq_h5_check_extent(dataset, name, count));
-    SQ_TRY(sq_alloc(data, count, H5Tget_size(native_type), name));
-    if (count > 0 && H5Dread(dataset, native_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
-        SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 dataset '%s'", name);
 cleanup:
     sq_h5_close(space);
-    sq_h5_close(dataset);
+    return st;
+}
+
+/* All count elements of a dataset, as mem_type, into a malloc'd buffer (which
+ * is NULL on failure); the extent is checked against the file first. */
+static sq_status read_whole(hid_t dataset, const char *name, hid_t mem_type, size_t count, void **data)
+{
+    sq_status st = SQ_OK;
+    *data = NULL;
+    SQ_TRY(sq_h5_check_extent(dataset, name, count));
+    SQ_TRY(sq_alloc(data, count, H5Tget_size(mem_type), name));
+    if (count > 0 && H5Dread(dataset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "cannot read HDF5 dataset '%s'", name);
+cleanup:
     if (st != SQ_OK) {
         free(*data);
         *data = NULL;
     }
+    return st;
+}
+
+sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, void **data, int *ndim,
+                             uint64_t *dims)
+{
+    sq_status st = SQ_OK;
+    hid_t dataset = -1;
+    hsize_t hdims[8] = {0};
+    int rank = 0;
+    size_t count;
+    *data = NULL;
+    SQ_TRY(open_dataset(parent, name, &dataset, &rank, hdims, &count));
+    for (int i = 0; dims && i < rank; i++)
+        dims[i] = hdims[i];
+    if (ndim)
+        *ndim = rank;
+    SQ_TRY(read_whole(dataset, name, native_type, count, data));
+cleanup:
+    sq_h5_close(dataset);
+    return st;
+}
+
+sq_status sq_h5_read_strings(hid_t parent, const char *name, char **packed, size_t *width, size_t *rows)
+{
+    sq_status st = SQ_OK;
+    hid_t dataset = -1, type = -1, mem = -1;
+    hsize_t dims[8] = {0};
+    int rank = 0;
+    size_t count;
+    *packed = NULL;
+    SQ_TRY(open_dataset(parent, name, &dataset, &rank, dims, &count));
+    type = H5Dget_type(dataset);
+    if (H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) > 0 || rank != 1)
+        SQ_FAIL(SQ_ERR_INPUT, "dataset '%s' is not a 1-D fixed-length string column", name);
+    /* One byte more than stored per row, so every row ends with a terminator
+     * even when the writer padded with nulls only up to its width. */
+    *width = H5Tget_size(type) + 1;
+    *rows = count;
+    mem = sq_h5_string_type(*width, H5Tget_cset(type));
+    SQ_TRY(read_whole(dataset, name, mem, count, (void **)packed));
+cleanup:
+    sq_h5_close(mem);
+    sq_h5_close(type);
+    sq_h5_close(dataset);
     return st;
 }
 

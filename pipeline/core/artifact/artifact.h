@@ -83,6 +83,10 @@ sq_status sq_h5_write_strings(hid_t parent, const char *name, const char *const 
  * its dimensions (up to 8). */
 sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, void **data, int *ndim,
                              uint64_t *dims);
+/* Reads a 1-D dataset of fixed-length strings (as sq_h5_write_strings writes
+ * them): rows strings in a malloc'd *packed, width bytes apart, each ending in
+ * a null even when the stored one filled its width. */
+sq_status sq_h5_read_strings(hid_t parent, const char *name, char **packed, size_t *width, size_t *rows);
 /* Creates (or opens) a group path such as "tensors/layers.0". */
 sq_status sq_h5_group(hid_t parent, const char *name, hid_t *group);
 int sq_h5_exists(hid_t parent, const char *name);

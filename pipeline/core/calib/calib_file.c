@@ -60,6 +60,15 @@ void sq_calib_linear_free(sq_calib_linear *linear)
     memset(linear, 0, sizeof *linear);
 }
 
+/* stats views the linear's own arrays (after they were read or cut). */
+static void view_stats(sq_calib_linear *linear)
+{
+    linear->stats.act_absmax = linear->absmax;
+    linear->stats.act_percentile = linear->percentile;
+    linear->stats.act_mean_sq = linear->mean_sq;
+    linear->stats.hessian = linear->hessian;
+}
+
 static sq_status read_vector(hid_t group, const char *name, const char *linear, hid_t type, int expect_ndim,
                              uint64_t expect0, uint64_t expect1, void **data)
 {
@@ -117,10 +126,7 @@ sq_status sq_calib_file_linear(const sq_calib_file *calib, const char *name, boo
     if (has_hessian)
         SQ_TRY(read_vector(group, "hessian", name, H5T_NATIVE_DOUBLE, 2, (uint64_t)cols, (uint64_t)cols,
                            (void **)&out->hessian));
-    out->stats.act_absmax = out->absmax;
-    out->stats.act_percentile = out->percentile;
-    out->stats.act_mean_sq = out->mean_sq;
-    out->stats.hessian = out->hessian;
+    view_stats(out);
     out->stats.tokens = tokens;
     *found = true;
 cleanup:
@@ -166,10 +172,7 @@ sq_status sq_calib_linear_keep_cols(sq_calib_linear *linear, const int *keep, in
         linear->hessian = kept;
     }
     linear->cols = nkeep;
-    linear->stats.act_absmax = linear->absmax;
-    linear->stats.act_percentile = linear->percentile;
-    linear->stats.act_mean_sq = linear->mean_sq;
-    linear->stats.hessian = linear->hessian;
+    view_stats(linear);
 cleanup:
     return st;
 }

@@ -21,17 +21,6 @@
 
 /* ------------------------------------------------------------------ facts */
 
-static sq_advice_arch architecture_of(const sq_inspect_report *report)
-{
-    /* Decided by what the parameters are, not by the family's name, so a new
-     * family is classified without a table entry. */
-    if (report->group_parameters[SQ_GROUP_SSM] > 0)
-        return SQ_ARCH_SSM;
-    if (report->group_parameters[SQ_GROUP_ATTENTION] > 0)
-        return SQ_ARCH_TRANSFORMER;
-    return SQ_ARCH_OTHER;
-}
-
 static sq_status read_model(const char *path, const sq_inspect_options *options, sq_inspect_report *report)
 {
     sq_status st = SQ_OK;
@@ -118,7 +107,7 @@ sq_status sq_inspect_run(const char *path, const sq_inspect_options *options, sq
             "%lld parameters", path, report->set.count, report->matched_count, report->buffer_count,
             report->ungrouped_count, report->alias_count, (long long)report->parameters);
 
-    report->arch = architecture_of(report);
+    report->arch = sq_advice_arch_of(report->group_parameters);
     input.arch = report->arch;
     input.parameters = report->parameters;
     input.hardware = options->hardware;

@@ -33,7 +33,21 @@ static double cpu_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int64_t window_scored(const sq_window *window) { return window->score_end - window->score_begin; }
+/* A rank's block of windows [first, end) and its scored positions: those of
+ * the windows before the block (where its log-prob rows start) and its own. */
+static void block_rows(const sq_window_plan *plan, int rank, int ranks, int64_t *first, int64_t *end, int64_t *before,
+                       int64_t *mine)
+{
+    sq_window_block(plan->count, rank, ranks, first, end);
+    *before = *mine = 0;
+    for (int64_t w = 0; w < *end; w++) {
+        int64_t scored = plan->windows[w].score_end - plan->windows[w].score_begin;
+        if (w < *first)
+            *before += scored;
+        else
+            *mine += scored;
+    }
+}
 
 /* Sums the gathered per-window numbers in window order and derives the results. */
 static sq_status reduce_on_root(const double *all, const sq_eval_options *options, sq_eval_result *result)
@@ -113,13 +127,7 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     result->side_perplexity = result->side_mean_nll = result->kl_divergence = NAN;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &ranks);
-    sq_window_block(plan->count, rank, ranks, &first, &end);
-    for (int64_t w = 0; w < end; w++) {
-        if (w < first)
-            row_first += window_scored(&plan->windows[w]);
-        else
-            rows += window_scored(&plan->windows[w]);
-    }
+    block_rows(plan, rank, ranks, &first, &end, &row_first, &rows);
 
     /* Everything a rank needs, allocated before the loop. */
     local = sq_alloc(&logits, (size_t)plan->inputs * V, sizeof(float), "logits");
@@ -213,14 +221,8 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
         local = SQ_OK;
         if (rank == 0) {
             for (int r = 0; r < ranks; r++) {
-                int64_t f, e, before = 0, mine = 0;
-                sq_window_block(plan->count, r, ranks, &f, &e);
-                for (int64_t w = 0; w < e; w++) {
-                    if (w < f)
-                        before += window_scored(&plan->windows[w]);
-                    else
-                        mine += window_scored(&plan->windows[w]);
-                }
+                int64_t f, e, before, mine;
+                block_rows(plan, r, ranks, &f, &e, &before, &mine);
                 if (before > INT_MAX || mine > INT_MAX)
                     local = sq_fail(SQ_ERR_USAGE, "%lld scored positions are too many to store log-probs for: "
                                                   "set evaluate.max_windows", (long long)plan->scored);

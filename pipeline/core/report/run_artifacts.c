@@ -11,17 +11,6 @@
 #include "report/report_h5.h"
 #include "report/run_results.h"
 
-/* The architecture as inspect decides it (inspect/inspect_report.c): by what
- * the parameters are, not by the family's name. */
-static sq_advice_arch architecture_of(const sq_run_results *results)
-{
-    if (results->group_params[SQ_GROUP_SSM] > 0)
-        return SQ_ARCH_SSM;
-    if (results->group_params[SQ_GROUP_ATTENTION] > 0)
-        return SQ_ARCH_TRANSFORMER;
-    return SQ_ARCH_OTHER;
-}
-
 sq_status sq_report_load_inspect(sq_run_results *results)
 {
     sq_status st = SQ_OK;
@@ -56,7 +45,7 @@ sq_status sq_report_load_inspect(sq_run_results *results)
     if (results->parameters <= 0)
         SQ_FAIL(SQ_ERR_INPUT, "%s records no /inspect@parameters: rerun squeeze-inspect", results->inspect_path);
     /* The seed's decision matrix for this model under the run's own targets. */
-    input.arch = architecture_of(results);
+    input.arch = sq_advice_arch_of(results->group_params); /* as inspect decides it */
     input.parameters = results->parameters;
     input.quality_pct = results->target_quality;
     SQ_TRY(sq_advice_hardware_parse(results->target_hardware, &input.hardware));
@@ -143,7 +132,7 @@ static sq_status read_accounting(hid_t file, const char *path, sq_variant_result
     accounting = H5Gopen2(file, "accounting", H5P_DEFAULT);
     sq_report_attr_text(accounting, "precision_map", v->precision_map, sizeof v->precision_map);
     sq_report_attr_text(accounting, "precision_map_description", v->map_description, sizeof v->map_description);
-    SQ_TRY(sq_report_read_strings(accounting, "group", &groups, &width, &rows));
+    SQ_TRY(sq_h5_read_strings(accounting, "group", &groups, &width, &rows));
     SQ_TRY(sq_h5_read_dataset(accounting, "bytes_before", H5T_NATIVE_UINT64, (void **)&before, &ndim, dims));
     if (dims[0] != rows)
         SQ_FAIL(SQ_ERR_INPUT, "%s: /accounting has %zu groups but %llu byte counts", path, rows,
@@ -162,7 +151,7 @@ static sq_status read_accounting(hid_t file, const char *path, sq_variant_result
             }
         }
     }
-    SQ_TRY(sq_report_read_strings(accounting, "formats", &formats, &format_width, &format_rows));
+    SQ_TRY(sq_h5_read_strings(accounting, "formats", &formats, &format_width, &format_rows));
     SQ_TRY(sq_h5_read_dataset(accounting, "format_tensors", H5T_NATIVE_UINT64, (void **)&format_tensors, &ndim,
                               dims));
     SQ_TRY(sq_h5_read_dataset(accounting, "format_bytes_before", H5T_NATIVE_UINT64, (void **)&format_before, &ndim,
