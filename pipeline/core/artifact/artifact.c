@@ -157,6 +157,15 @@ cleanup:
     return st;
 }
 
+sq_status sq_h5_read_attr_text(hid_t object, const char *name, char *out, size_t size)
+{
+    char *value = NULL;
+    sq_status st = sq_h5_read_attr_string(object, name, &value);
+    snprintf(out, size, "%s", st == SQ_OK ? value : "");
+    free(value);
+    return st;
+}
+
 static sq_status read_attr(hid_t object, const char *name, hid_t mem_type, void *values, int max_count,
                            int *count)
 {
@@ -387,6 +396,51 @@ cleanup:
     return st;
 }
 
+sq_status sq_h5_dataset_shape(hid_t parent, const char *name, int *ndim, uint64_t dims[8])
+{
+    sq_status st = SQ_OK;
+    hid_t dataset = -1;
+    hsize_t hdims[8] = {0};
+    size_t count;
+    SQ_TRY(open_dataset(parent, name, &dataset, ndim, hdims, &count));
+    for (int i = 0; i < *ndim; i++)
+        dims[i] = hdims[i];
+cleanup:
+    sq_h5_close(dataset);
+    return st;
+}
+
+sq_status sq_h5_read_rows(hid_t parent, const char *name, hid_t native_type, int64_t first, int64_t count,
+                          uint64_t row_length, void **data)
+{
+    sq_status st = SQ_OK;
+    hid_t dataset = -1, space = -1, memspace = -1;
+    hsize_t dims[8] = {0}, start[2] = {(hsize_t)first, 0}, block[2] = {(hsize_t)count, (hsize_t)row_length};
+    int rank = 0;
+    size_t elements;
+    void *rows = NULL;
+    *data = NULL;
+    SQ_TRY(open_dataset(parent, name, &dataset, &rank, dims, &elements));
+    if (rank != 2 || dims[1] != row_length || first < 0 || count < 0 || (uint64_t)first + (uint64_t)count > dims[0])
+        SQ_FAIL(SQ_ERR_INPUT, "HDF5 dataset '%s' has no rows %lld..%lld of %llu values", name, (long long)first,
+                (long long)(first + count - 1), (unsigned long long)row_length);
+    SQ_TRY(sq_alloc(&rows, (size_t)count * (size_t)row_length, H5Tget_size(native_type), name));
+    space = H5Dget_space(dataset);
+    memspace = H5Screate_simple(2, block, NULL);
+    if (count > 0 && (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, block, NULL) < 0 ||
+                      H5Dread(dataset, native_type, memspace, space, H5P_DEFAULT, rows) < 0))
+        SQ_FAIL(SQ_ERR_INPUT, "cannot read rows %lld..%lld of HDF5 dataset '%s'", (long long)first,
+                (long long)(first + count - 1), name);
+    *data = rows; /* the caller's from here */
+    rows = NULL;
+cleanup:
+    sq_h5_close(memspace);
+    sq_h5_close(space);
+    sq_h5_close(dataset);
+    free(rows);
+    return st;
+}
+
 sq_status sq_h5_read_strings(hid_t parent, const char *name, char **packed, size_t *width, size_t *rows)
 {
     sq_status st = SQ_OK;
@@ -496,7 +550,6 @@ void sq_artifact_abort(sq_artifact_writer *writer)
 sq_status sq_artifact_kind(const char *path, char *kind, size_t size)
 {
     hid_t file;
-    char *value = NULL;
     silence_hdf5();
     kind[0] = '\0';
     if (H5Fis_hdf5(path) <= 0)
@@ -504,9 +557,8 @@ sq_status sq_artifact_kind(const char *path, char *kind, size_t size)
     file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)
         return sq_fail(SQ_ERR_INPUT, "cannot open HDF5 file %s", path);
-    if (sq_h5_has_attr(file, "squeeze_artifact") && sq_h5_read_attr_string(file, "squeeze_artifact", &value) == SQ_OK)
-        snprintf(kind, size, "%s", value);
-    free(value);
+    if (sq_h5_has_attr(file, "squeeze_artifact"))
+        (void)sq_h5_read_attr_text(file, "squeeze_artifact", kind, size); /* "" when unreadable */
     sq_h5_close(file);
     return SQ_OK;
 }

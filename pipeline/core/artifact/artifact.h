@@ -61,6 +61,8 @@ sq_status sq_h5_write_attr_double(hid_t object, const char *name, double value);
 sq_status sq_h5_write_attr_ints(hid_t object, const char *name, const int64_t *values, int count);
 /* Reads a string attribute into a malloc'd string. */
 sq_status sq_h5_read_attr_string(hid_t object, const char *name, char **value);
+/* Reads a string attribute into a buffer of size bytes, cut to fit ("" on failure). */
+sq_status sq_h5_read_attr_text(hid_t object, const char *name, char *out, size_t size);
 sq_status sq_h5_read_attr_int(hid_t object, const char *name, int64_t *value);
 sq_status sq_h5_read_attr_double(hid_t object, const char *name, double *value);
 sq_status sq_h5_read_attr_ints(hid_t object, const char *name, int64_t *values, int max_count, int *count);
@@ -79,6 +81,12 @@ sq_status sq_h5_write_dataset(hid_t parent, const char *name, hid_t native_type,
 /* A 1-D dataset of fixed-length UTF-8 strings, as wide as the longest value (h5py reads
  * it as bytes, h5dump prints it as text); a NULL value is written as "". */
 sq_status sq_h5_write_strings(hid_t parent, const char *name, const char *const *values, size_t count);
+/* The rank (at most 8) and dimensions of a dataset. */
+sq_status sq_h5_dataset_shape(hid_t parent, const char *name, int *ndim, uint64_t dims[8]);
+/* Reads rows [first, first + count) of a 2-D dataset whose rows hold
+ * row_length values, as native_type, into a malloc'd buffer (NULL on failure). */
+sq_status sq_h5_read_rows(hid_t parent, const char *name, hid_t native_type, int64_t first, int64_t count,
+                          uint64_t row_length, void **data);
 /* Reads a whole dataset into a malloc'd buffer of the given native type; returns
  * its dimensions (up to 8). */
 sq_status sq_h5_read_dataset(hid_t parent, const char *name, hid_t native_type, void **data, int *ndim,

@@ -3,6 +3,7 @@
 #include "artifact/plan_record.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,144 @@ static json_t *words(char *const *list, size_t count)
     return array;
 }
 
+/* The fields of plan.json's root and of an instance, one row each in the
+ * file's order: writing, reading and freeing a record all walk these rows. */
+typedef enum {
+    FIELD_TEXT,     /* char *: "" when absent */
+    FIELD_SET_TEXT, /* char *: written only when set, NULL when absent */
+    FIELD_WORDS,    /* char ** with its size_t count at aux */
+    FIELD_INT,      /* int */
+    FIELD_SET_INT,  /* int, present when the bool at aux is true */
+} field_kind;
+
+typedef struct {
+    const char *key;
+    field_kind kind;
+    size_t at, aux; /* offsets in the record of the field and of its count or presence flag */
+} field;
+
+#define ROOT_TEXT(name) {#name, FIELD_TEXT, offsetof(sq_plan_record, name), 0}
+#define INSTANCE(kind, name, aux) {#name, kind, offsetof(sq_plan_record_instance, name), aux}
+#define INSTANCE_TEXT(name) INSTANCE(FIELD_TEXT, name, 0)
+
+static const field root_fields[] = {
+    ROOT_TEXT(run), ROOT_TEXT(config), ROOT_TEXT(run_dir), ROOT_TEXT(executor), ROOT_TEXT(written_utc),
+};
+
+static const field instance_fields[] = {
+    INSTANCE_TEXT(id),
+    INSTANCE_TEXT(stage),
+    INSTANCE_TEXT(variant),
+    INSTANCE_TEXT(key),
+    INSTANCE(FIELD_WORDS, inputs, offsetof(sq_plan_record_instance, input_count)),
+    INSTANCE_TEXT(dir),
+    INSTANCE_TEXT(output),
+    INSTANCE_TEXT(config),
+    INSTANCE_TEXT(log),
+    INSTANCE(FIELD_INT, ranks, 0),
+    INSTANCE_TEXT(state),
+    INSTANCE(FIELD_SET_INT, exit_code, offsetof(sq_plan_record_instance, has_exit_code)),
+    INSTANCE(FIELD_SET_TEXT, job_id, 0),
+    INSTANCE(FIELD_WORDS, command, offsetof(sq_plan_record_instance, command_count)),
+};
+
+#define FIELD_COUNT(fields) (sizeof fields / sizeof *fields)
+/* The member of type at offset at of a record (const or not). */
+#define MEMBER(type, record, at) (*(type *)((char *)(record) + (at)))
+#define CONST_MEMBER(type, record, at) (*(type const *)(const void *)((const char *)(record) + (at)))
+
+static void write_fields(json_t *object, const void *record, const field *fields, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const field *f = &fields[i];
+        json_t *value = NULL;
+        switch (f->kind) {
+        case FIELD_TEXT: value = text(CONST_MEMBER(char *, record, f->at)); break;
+        case FIELD_SET_TEXT:
+            if (CONST_MEMBER(char *, record, f->at))
+                value = text(CONST_MEMBER(char *, record, f->at));
+            break;
+        case FIELD_WORDS:
+            value = words(CONST_MEMBER(char **, record, f->at), CONST_MEMBER(size_t, record, f->aux));
+            break;
+        case FIELD_INT: value = json_integer(CONST_MEMBER(int, record, f->at)); break;
+        case FIELD_SET_INT:
+            if (CONST_MEMBER(bool, record, f->aux))
+                value = json_integer(CONST_MEMBER(int, record, f->at));
+            break;
+        }
+        if (value)
+            json_object_set_new(object, f->key, value);
+    }
+}
+
+static char *copy_of(json_t *item, const char *key)
+{
+    const char *value = json_string_value(json_object_get(item, key));
+    return strdup(value ? value : "");
+}
+
+static sq_status read_words(json_t *array, char ***out, size_t *count)
+{
+    size_t index;
+    json_t *word;
+    *count = 0;
+    *out = calloc(json_array_size(array) + 1, sizeof **out);
+    if (*out == NULL)
+        return sq_fail(SQ_ERR_RUN, "out of memory");
+    json_array_foreach(array, index, word)
+    {
+        (*out)[(*count)++] = strdup(json_string_value(word) ? json_string_value(word) : "");
+    }
+    return SQ_OK;
+}
+
+/* A field absent from the JSON reads as "" (FIELD_TEXT), NULL, an empty list,
+ * 0 or not set. */
+static sq_status read_fields(json_t *object, void *record, const field *fields, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const field *f = &fields[i];
+        json_t *value = json_object_get(object, f->key);
+        switch (f->kind) {
+        case FIELD_TEXT: MEMBER(char *, record, f->at) = copy_of(object, f->key); break;
+        case FIELD_SET_TEXT:
+            MEMBER(char *, record, f->at) = json_is_string(value) ? strdup(json_string_value(value)) : NULL;
+            break;
+        case FIELD_WORDS: {
+            sq_status st = read_words(value, &MEMBER(char **, record, f->at), &MEMBER(size_t, record, f->aux));
+            if (st != SQ_OK)
+                return st;
+            break;
+        }
+        case FIELD_INT: MEMBER(int, record, f->at) = (int)json_integer_value(value); break;
+        case FIELD_SET_INT:
+            MEMBER(bool, record, f->aux) = json_is_integer(value);
+            MEMBER(int, record, f->at) = json_is_integer(value) ? (int)json_integer_value(value) : -1;
+            break;
+        }
+    }
+    return SQ_OK;
+}
+
+static void free_words(char **list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        free(list[i]);
+    free(list);
+}
+
+static void free_fields(void *record, const field *fields, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const field *f = &fields[i];
+        if (f->kind == FIELD_TEXT || f->kind == FIELD_SET_TEXT)
+            free(MEMBER(char *, record, f->at));
+        else if (f->kind == FIELD_WORDS)
+            free_words(MEMBER(char **, record, f->at), MEMBER(size_t, record, f->aux));
+    }
+}
+
 sq_status sq_plan_record_write(const sq_plan_record *plan, const char *path)
 {
     sq_status st = SQ_OK;
@@ -26,11 +165,7 @@ sq_status sq_plan_record_write(const sq_plan_record *plan, const char *path)
     char *dump = NULL, *temp = NULL;
     FILE *f = NULL;
 
-    json_object_set_new(root, "run", text(plan->run));
-    json_object_set_new(root, "config", text(plan->config));
-    json_object_set_new(root, "run_dir", text(plan->run_dir));
-    json_object_set_new(root, "executor", text(plan->executor));
-    json_object_set_new(root, "written_utc", text(plan->written_utc));
+    write_fields(root, plan, root_fields, FIELD_COUNT(root_fields));
     for (size_t v = 0; v < plan->variant_count; v++) {
         const sq_plan_record_variant *var = &plan->variants[v];
         json_t *item = json_object(), *overrides = json_object();
@@ -44,24 +179,8 @@ sq_status sq_plan_record_write(const sq_plan_record *plan, const char *path)
     }
     json_object_set_new(root, "variants", variants);
     for (size_t i = 0; i < plan->instance_count; i++) {
-        const sq_plan_record_instance *inst = &plan->instances[i];
         json_t *item = json_object();
-        json_object_set_new(item, "id", text(inst->id));
-        json_object_set_new(item, "stage", text(inst->stage));
-        json_object_set_new(item, "variant", text(inst->variant));
-        json_object_set_new(item, "key", text(inst->key));
-        json_object_set_new(item, "inputs", words(inst->inputs, inst->input_count));
-        json_object_set_new(item, "dir", text(inst->dir));
-        json_object_set_new(item, "output", text(inst->output));
-        json_object_set_new(item, "config", text(inst->config));
-        json_object_set_new(item, "log", text(inst->log));
-        json_object_set_new(item, "ranks", json_integer(inst->ranks));
-        json_object_set_new(item, "state", text(inst->state));
-        if (inst->has_exit_code)
-            json_object_set_new(item, "exit_code", json_integer(inst->exit_code));
-        if (inst->job_id)
-            json_object_set_new(item, "job_id", text(inst->job_id));
-        json_object_set_new(item, "command", words(inst->command, inst->command_count));
+        write_fields(item, &plan->instances[i], instance_fields, FIELD_COUNT(instance_fields));
         json_array_append_new(instances, item);
     }
     json_object_set_new(root, "instances", instances);
@@ -93,27 +212,6 @@ cleanup:
     free(dump);
     json_decref(root);
     return st;
-}
-
-static char *copy_of(json_t *item, const char *key)
-{
-    const char *value = json_string_value(json_object_get(item, key));
-    return strdup(value ? value : "");
-}
-
-static sq_status read_words(json_t *array, char ***out, size_t *count)
-{
-    size_t index;
-    json_t *word;
-    *count = 0;
-    *out = calloc(json_array_size(array) + 1, sizeof **out);
-    if (*out == NULL)
-        return sq_fail(SQ_ERR_RUN, "out of memory");
-    json_array_foreach(array, index, word)
-    {
-        (*out)[(*count)++] = strdup(json_string_value(word) ? json_string_value(word) : "");
-    }
-    return SQ_OK;
 }
 
 sq_status sq_plan_record_alloc(sq_plan_record *plan, size_t variants, size_t instances)
@@ -149,11 +247,7 @@ sq_status sq_plan_record_read(const char *path, sq_plan_record *plan)
     }
     variants = json_object_get(root, "variants");
     SQ_TRY(sq_plan_record_alloc(plan, json_array_size(variants), json_array_size(instances)));
-    plan->run = copy_of(root, "run");
-    plan->config = copy_of(root, "config");
-    plan->run_dir = copy_of(root, "run_dir");
-    plan->executor = copy_of(root, "executor");
-    plan->written_utc = copy_of(root, "written_utc");
+    SQ_TRY(read_fields(root, plan, root_fields, FIELD_COUNT(root_fields)));
     json_array_foreach(variants, index, item)
     {
         sq_plan_record_variant *var = &plan->variants[index];
@@ -175,36 +269,13 @@ sq_status sq_plan_record_read(const char *path, sq_plan_record *plan)
     }
     json_array_foreach(instances, index, item)
     {
-        sq_plan_record_instance *inst = &plan->instances[index];
-        json_t *code = json_object_get(item, "exit_code"), *job = json_object_get(item, "job_id");
-        inst->id = copy_of(item, "id");
-        inst->stage = copy_of(item, "stage");
-        inst->variant = copy_of(item, "variant");
-        inst->key = copy_of(item, "key");
-        SQ_TRY(read_words(json_object_get(item, "inputs"), &inst->inputs, &inst->input_count));
-        inst->dir = copy_of(item, "dir");
-        inst->output = copy_of(item, "output");
-        inst->config = copy_of(item, "config");
-        inst->log = copy_of(item, "log");
-        inst->ranks = (int)json_integer_value(json_object_get(item, "ranks"));
-        inst->state = copy_of(item, "state");
-        inst->has_exit_code = json_is_integer(code);
-        inst->exit_code = inst->has_exit_code ? (int)json_integer_value(code) : -1;
-        inst->job_id = json_is_string(job) ? strdup(json_string_value(job)) : NULL;
-        SQ_TRY(read_words(json_object_get(item, "command"), &inst->command, &inst->command_count));
+        SQ_TRY(read_fields(item, &plan->instances[index], instance_fields, FIELD_COUNT(instance_fields)));
     }
 cleanup:
     json_decref(root);
     if (st != SQ_OK)
         sq_plan_record_free(plan);
     return st;
-}
-
-static void free_words(char **list, size_t count)
-{
-    for (size_t i = 0; list && i < count; i++)
-        free(list[i]);
-    free(list);
 }
 
 void sq_plan_record_free(sq_plan_record *plan)
@@ -215,28 +286,11 @@ void sq_plan_record_free(sq_plan_record *plan)
         free_words(var->override_paths, var->override_count);
         free_words(var->override_json, var->override_count);
     }
-    for (size_t i = 0; plan->instances && i < plan->instance_count; i++) {
-        sq_plan_record_instance *inst = &plan->instances[i];
-        free(inst->id);
-        free(inst->stage);
-        free(inst->variant);
-        free(inst->key);
-        free_words(inst->inputs, inst->input_count);
-        free(inst->dir);
-        free(inst->output);
-        free(inst->config);
-        free(inst->log);
-        free(inst->state);
-        free(inst->job_id);
-        free_words(inst->command, inst->command_count);
-    }
+    for (size_t i = 0; plan->instances && i < plan->instance_count; i++)
+        free_fields(&plan->instances[i], instance_fields, FIELD_COUNT(instance_fields));
     free(plan->variants);
     free(plan->instances);
-    free(plan->run);
-    free(plan->config);
-    free(plan->run_dir);
-    free(plan->executor);
-    free(plan->written_utc);
+    free_fields(plan, root_fields, FIELD_COUNT(root_fields));
     memset(plan, 0, sizeof *plan);
 }
 

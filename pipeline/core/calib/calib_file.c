@@ -42,12 +42,12 @@ sq_status sq_calib_file_open(const char *path, sq_calib_file *out)
     SQ_TRY(sq_h5_read_dataset(root, "percentile_levels", H5T_NATIVE_DOUBLE, (void **)&levels, &ndim, dims));
     out->percentile = (ndim == 1 && dims[0] > 0) ? levels[0] : 0;
 cleanup:
-    if (st != SQ_OK)
-        sq_error_context("calibration %s", path);
     free(levels);
     sq_h5_close(root);
-    if (st != SQ_OK)
+    if (st != SQ_OK) {
+        sq_error_context("calibration %s", path);
         sq_calib_file_close(out);
+    }
     return st;
 }
 

@@ -14,15 +14,13 @@ static int compare_names(const void *a, const void *b)
     return strcmp((*x)->name, (*y)->name);
 }
 
-sq_status sq_model_identity_compute(const sq_model_config *cfg, const sq_tensor_set *set, sq_model_identity *out)
+/* sha256 of "name shape" lines, one per tensor in name order. */
+static sq_status names_and_shapes_sha256(const sq_tensor_set *set, char sha256[SQ_SHA256_HEX])
 {
     sq_status st = SQ_OK;
     const sq_tensor **sorted = NULL;
     char *text = NULL;
     size_t size = 1, used = 0;
-    memset(out, 0, sizeof *out);
-    snprintf(out->family, sizeof out->family, "%s", cfg->family);
-    SQ_TRY(sq_model_config_to_json(cfg, &out->config_json));
     if (set->count > 0)
         SQ_TRY(sq_alloc(&sorted, set->count, sizeof *sorted, "tensor list"));
     for (size_t i = 0; i < set->count; i++) {
@@ -38,13 +36,22 @@ sq_status sq_model_identity_compute(const sq_model_config *cfg, const sq_tensor_
         used += (size_t)snprintf(text + used, size - used, "%s %s\n", sorted[i]->name,
                                  sq_shape_string(sorted[i], shape, sizeof shape));
     }
-    sq_sha256_hex(text, used, out->tensors_sha256);
-    out->tensor_count = (long)set->count;
+    sq_sha256_hex(text, used, sha256);
 cleanup:
     free(sorted);
     free(text);
-    if (st != SQ_OK)
-        sq_model_identity_free(out);
+    return st;
+}
+
+sq_status sq_model_identity_compute(const sq_model_config *cfg, const sq_tensor_set *set, sq_model_identity *out)
+{
+    sq_status st = SQ_OK;
+    memset(out, 0, sizeof *out);
+    snprintf(out->family, sizeof out->family, "%s", cfg->family);
+    out->tensor_count = (long)set->count;
+    SQ_TRY(names_and_shapes_sha256(set, out->tensors_sha256));
+    SQ_TRY(sq_model_config_to_json(cfg, &out->config_json)); /* last: a failure leaves nothing to free */
+cleanup:
     return st;
 }
 
@@ -73,23 +80,25 @@ const char *sq_model_identity_describe(const sq_model_identity *identity, const 
     return buf;
 }
 
-static void attr_name(char *out, size_t size, const char *prefix, const char *name)
+/* The identity's attributes, each under a prefix ("" or "source_"). */
+enum { KEY_FAMILY, KEY_CONFIG_JSON, KEY_TENSORS_SHA256, KEY_TENSOR_COUNT, KEY_COUNT };
+static const char *const keys[KEY_COUNT] = {"family", "config_json", "model_tensors_sha256", "model_tensor_count"};
+
+static const char *key_name(char out[96], const char *prefix, int key)
 {
-    snprintf(out, size, "%s%s", prefix ? prefix : "", name);
+    snprintf(out, 96, "%s%s", prefix ? prefix : "", keys[key]);
+    return out;
 }
 
 sq_status sq_model_identity_write_attrs(hid_t object, const char *prefix, const sq_model_identity *identity)
 {
     sq_status st = SQ_OK;
     char name[96];
-    attr_name(name, sizeof name, prefix, "family");
-    SQ_TRY(sq_h5_write_attr_string(object, name, identity->family));
-    attr_name(name, sizeof name, prefix, "config_json");
-    SQ_TRY(sq_h5_write_attr_string(object, name, identity->config_json ? identity->config_json : ""));
-    attr_name(name, sizeof name, prefix, "model_tensors_sha256");
-    SQ_TRY(sq_h5_write_attr_string(object, name, identity->tensors_sha256));
-    attr_name(name, sizeof name, prefix, "model_tensor_count");
-    SQ_TRY(sq_h5_write_attr_int(object, name, identity->tensor_count));
+    SQ_TRY(sq_h5_write_attr_string(object, key_name(name, prefix, KEY_FAMILY), identity->family));
+    SQ_TRY(sq_h5_write_attr_string(object, key_name(name, prefix, KEY_CONFIG_JSON),
+                                   identity->config_json ? identity->config_json : ""));
+    SQ_TRY(sq_h5_write_attr_string(object, key_name(name, prefix, KEY_TENSORS_SHA256), identity->tensors_sha256));
+    SQ_TRY(sq_h5_write_attr_int(object, key_name(name, prefix, KEY_TENSOR_COUNT), identity->tensor_count));
 cleanup:
     return st;
 }
@@ -97,39 +106,28 @@ cleanup:
 sq_status sq_model_identity_read_attrs(hid_t object, const char *prefix, sq_model_identity *identity, bool *found)
 {
     sq_status st = SQ_OK;
-    static const char *const keys[] = {"family", "config_json", "model_tensors_sha256", "model_tensor_count"};
     char name[96];
-    char *text = NULL;
     int64_t count = 0;
     int present = 0;
     memset(identity, 0, sizeof *identity);
     *found = false;
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        attr_name(name, sizeof name, prefix, keys[i]);
-        present += sq_h5_has_attr(object, name) > 0;
-    }
+    for (int key = 0; key < KEY_COUNT; key++)
+        present += sq_h5_has_attr(object, key_name(name, prefix, key)) > 0;
     if (present == 0)
         return SQ_OK;
-    if (present != (int)(sizeof keys / sizeof *keys))
+    if (present != KEY_COUNT)
         SQ_FAIL(SQ_ERR_INPUT, "the model identity attributes %sfamily, %sconfig_json, %smodel_tensors_sha256 and "
                 "%smodel_tensor_count are recorded only in part: the artifact is damaged; write it again",
                 prefix, prefix, prefix, prefix);
-    attr_name(name, sizeof name, prefix, "family");
-    SQ_TRY(sq_h5_read_attr_string(object, name, &text));
-    snprintf(identity->family, sizeof identity->family, "%s", text);
-    free(text);
-    text = NULL;
-    attr_name(name, sizeof name, prefix, "config_json");
-    SQ_TRY(sq_h5_read_attr_string(object, name, &identity->config_json));
-    attr_name(name, sizeof name, prefix, "model_tensors_sha256");
-    SQ_TRY(sq_h5_read_attr_string(object, name, &text));
-    snprintf(identity->tensors_sha256, sizeof identity->tensors_sha256, "%s", text);
-    attr_name(name, sizeof name, prefix, "model_tensor_count");
-    SQ_TRY(sq_h5_read_attr_int(object, name, &count));
+    SQ_TRY(sq_h5_read_attr_text(object, key_name(name, prefix, KEY_FAMILY), identity->family,
+                                sizeof identity->family));
+    SQ_TRY(sq_h5_read_attr_string(object, key_name(name, prefix, KEY_CONFIG_JSON), &identity->config_json));
+    SQ_TRY(sq_h5_read_attr_text(object, key_name(name, prefix, KEY_TENSORS_SHA256), identity->tensors_sha256,
+                                sizeof identity->tensors_sha256));
+    SQ_TRY(sq_h5_read_attr_int(object, key_name(name, prefix, KEY_TENSOR_COUNT), &count));
     identity->tensor_count = (long)count;
     *found = true;
 cleanup:
-    free(text);
     if (st != SQ_OK)
         sq_model_identity_free(identity);
     return st;

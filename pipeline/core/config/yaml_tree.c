@@ -188,11 +188,22 @@ cleanup:
     return st;
 }
 
+/* Parses what the parser was set to read, then deletes the parser; the
+ * document is freed on failure. */
+static sq_status load_document(sq_yaml_doc *doc, yaml_parser_t *parser)
+{
+    sq_status st = load(doc, parser);
+    yaml_parser_delete(parser);
+    if (st != SQ_OK)
+        sq_yaml_free(doc);
+    return st;
+}
+
 sq_status sq_yaml_load_file(sq_yaml_doc *doc, const char *path)
 {
-    sq_status st = SQ_OK;
+    sq_status st;
     yaml_parser_t parser;
-    FILE *file = NULL;
+    FILE *file;
     memset(doc, 0, sizeof *doc);
     doc->file = strdup(path);
     file = fopen(path, "rb");
@@ -200,27 +211,19 @@ sq_status sq_yaml_load_file(sq_yaml_doc *doc, const char *path)
         return sq_fail(SQ_ERR_USAGE, "cannot open config %s: %s", path, strerror(errno));
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_file(&parser, file);
-    st = load(doc, &parser);
-    yaml_parser_delete(&parser);
+    st = load_document(doc, &parser);
     fclose(file);
-    if (st != SQ_OK)
-        sq_yaml_free(doc);
     return st;
 }
 
 sq_status sq_yaml_load_string(sq_yaml_doc *doc, const char *text, const char *name)
 {
-    sq_status st;
     yaml_parser_t parser;
     memset(doc, 0, sizeof *doc);
     doc->file = strdup(name);
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-    st = load(doc, &parser);
-    yaml_parser_delete(&parser);
-    if (st != SQ_OK)
-        sq_yaml_free(doc);
-    return st;
+    return load_document(doc, &parser);
 }
 
 void sq_yaml_free(sq_yaml_doc *doc)

@@ -20,17 +20,11 @@ void sq_tokens_sha256(const int32_t *tokens, size_t count, char out[SQ_SHA256_HE
 
 /* ---- baseline ---------------------------------------------------------- */
 
-static sq_status read_int(hid_t group, const char *name, int64_t *value)
-{
-    return sq_h5_read_attr_int(group, name, value);
-}
-
 sq_status sq_baseline_read(const char *path, sq_baseline_info *info)
 {
     sq_status st = SQ_OK;
-    hid_t file = -1, group = -1, dataset = -1, space = -1;
+    hid_t file = -1, group = -1;
     int64_t value;
-    char *text = NULL;
 
     memset(info, 0, sizeof *info);
     SQ_TRY(sq_artifact_open(path, "evaluation", &file));
@@ -39,32 +33,26 @@ sq_status sq_baseline_read(const char *path, sq_baseline_info *info)
     group = H5Gopen2(file, "evaluation", H5P_DEFAULT);
     if (group < 0)
         SQ_FAIL(SQ_ERR_INPUT, "cannot open /evaluation in %s", path);
-    SQ_TRY(read_int(group, "window_length", &value));
+    SQ_TRY(sq_h5_read_attr_int(group, "window_length", &value));
     info->window_length = (int)value;
-    SQ_TRY(read_int(group, "stride", &value));
+    SQ_TRY(sq_h5_read_attr_int(group, "stride", &value));
     info->stride = (int)value;
-    SQ_TRY(read_int(group, "offset", &value));
+    SQ_TRY(sq_h5_read_attr_int(group, "offset", &value));
     info->offset = (int)value;
-    SQ_TRY(read_int(group, "windows", &info->windows));
-    SQ_TRY(read_int(group, "scored_tokens", &info->scored_tokens));
-    SQ_TRY(read_int(group, "model_file_bytes", &value));
+    SQ_TRY(sq_h5_read_attr_int(group, "windows", &info->windows));
+    SQ_TRY(sq_h5_read_attr_int(group, "scored_tokens", &info->scored_tokens));
+    SQ_TRY(sq_h5_read_attr_int(group, "model_file_bytes", &value));
     info->file_bytes = (uint64_t)value;
-    SQ_TRY(read_int(group, "model_tensor_bytes", &value));
+    SQ_TRY(sq_h5_read_attr_int(group, "model_tensor_bytes", &value));
     info->tensor_bytes = (uint64_t)value;
     SQ_TRY(sq_h5_read_attr_double(group, "perplexity", &info->perplexity));
-    SQ_TRY(sq_h5_read_attr_string(group, "scoring", &text));
-    snprintf(info->scoring, sizeof info->scoring, "%s", text);
-    free(text);
-    text = NULL;
-    SQ_TRY(sq_h5_read_attr_string(group, "tokens_sha256", &text));
-    snprintf(info->tokens_sha256, sizeof info->tokens_sha256, "%s", text);
+    SQ_TRY(sq_h5_read_attr_text(group, "scoring", info->scoring, sizeof info->scoring));
+    SQ_TRY(sq_h5_read_attr_text(group, "tokens_sha256", info->tokens_sha256, sizeof info->tokens_sha256));
     if (sq_h5_exists(group, "logprobs")) {
-        hsize_t dims[2] = {0, 0};
-        dataset = H5Dopen2(group, "logprobs", H5P_DEFAULT);
-        space = dataset >= 0 ? H5Dget_space(dataset) : -1;
-        if (space < 0 || H5Sget_simple_extent_ndims(space) != 2)
+        int ndim = 0;
+        uint64_t dims[8] = {0};
+        if (sq_h5_dataset_shape(group, "logprobs", &ndim, dims) != SQ_OK || ndim != 2)
             SQ_FAIL(SQ_ERR_INPUT, "%s: /evaluation/logprobs is not a 2-D dataset [scored, vocab]", path);
-        H5Sget_simple_extent_dims(space, dims, NULL);
         info->has_logprobs = true;
         info->logprob_rows = (int64_t)dims[0];
         info->vocab = (int)dims[1];
@@ -72,9 +60,6 @@ sq_status sq_baseline_read(const char *path, sq_baseline_info *info)
 cleanup:
     if (st != SQ_OK)
         sq_error_context("reading the baseline evaluation %s", path);
-    free(text);
-    sq_h5_close(space);
-    sq_h5_close(dataset);
     sq_h5_close(group);
     sq_h5_close(file);
     return st;
@@ -108,33 +93,21 @@ sq_status sq_baseline_check(const char *path, const sq_baseline_info *info, cons
 sq_status sq_baseline_read_rows(const char *path, int64_t row_first, int64_t rows, int vocab, uint16_t **out)
 {
     sq_status st = SQ_OK;
-    hid_t file = -1, dataset = -1, space = -1, memspace = -1;
-    hsize_t start[2] = {(hsize_t)row_first, 0}, count[2] = {(hsize_t)rows, (hsize_t)vocab};
+    hid_t file = -1;
 
     *out = NULL;
     SQ_TRY(sq_artifact_open(path, "evaluation", &file));
-    dataset = H5Dopen2(file, "evaluation/logprobs", H5P_DEFAULT);
-    if (dataset < 0)
+    if (!sq_h5_exists(file, "evaluation/logprobs"))
         SQ_FAIL(SQ_ERR_INPUT, "%s has no /evaluation/logprobs: evaluate the baseline with "
                               "evaluate.store_logprobs: true", path);
-    SQ_TRY(sq_alloc(out, (size_t)rows * (size_t)vocab, sizeof(uint16_t), "baseline log-probs"));
-    space = H5Dget_space(dataset);
-    memspace = H5Screate_simple(2, count, NULL);
     /* Read the stored half-precision bits as they are (no conversion): kl.c
      * converts them exactly with sq_f16_to_f32. */
-    if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-        H5Dread(dataset, sq_h5_f16_type(), memspace, space, H5P_DEFAULT, *out) < 0)
-        SQ_FAIL(SQ_ERR_INPUT, "cannot read rows %lld..%lld of /evaluation/logprobs in %s", (long long)row_first,
-                (long long)(row_first + rows - 1), path);
+    st = sq_h5_read_rows(file, "evaluation/logprobs", sq_h5_f16_type(), row_first, rows, (uint64_t)vocab,
+                         (void **)out);
+    if (st != SQ_OK)
+        sq_error_context("the baseline log-probs of %s", path);
 cleanup:
-    sq_h5_close(memspace);
-    sq_h5_close(space);
-    sq_h5_close(dataset);
     sq_h5_close(file);
-    if (st != SQ_OK) {
-        free(*out);
-        *out = NULL;
-    }
     return st;
 }
 

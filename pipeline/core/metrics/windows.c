@@ -122,9 +122,7 @@ sq_status sq_window_plan_build(const sq_window_options *options, int max_seq_len
         plan->scored += win->score_end - win->score_begin;
     }
     plan->unused_tail = token_count - (plan->windows[count - 1].start + plan->window_length);
-cleanup:
-    if (st != SQ_OK)
-        sq_window_plan_free(plan);
+cleanup: /* nothing fails once the windows are allocated */
     return st;
 }
 

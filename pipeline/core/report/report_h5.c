@@ -38,11 +38,9 @@ int64_t sq_report_attr_int(hid_t object, const char *name, int64_t fallback)
 
 void sq_report_attr_text(hid_t object, const char *name, char *out, size_t size)
 {
-    char *value = NULL;
     out[0] = '\0';
-    if (sq_h5_has_attr(object, name) && was_read(sq_h5_read_attr_string(object, name, &value)))
-        snprintf(out, size, "%s", value);
-    free(value);
+    if (sq_h5_has_attr(object, name))
+        (void)was_read(sq_h5_read_attr_text(object, name, out, size)); /* "" when unreadable */
 }
 
 bool sq_report_input_line(const char *inputs, const char *suffix, char *path, size_t path_size, char sha[65])

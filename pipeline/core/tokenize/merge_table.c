@@ -16,51 +16,40 @@ static size_t slot_of(const sq_merge_table *table, uint64_t key)
     uint64_t h = key * 0x9E3779B97F4A7C15ULL; /* Fibonacci hashing */
     size_t mask = table->capacity - 1;
     size_t slot = (size_t)(h >> 20) & mask;
-    while (table->keys[slot] && table->keys[slot] != key)
+    while (table->slots[slot].key && table->slots[slot].key != key)
         slot = (slot + 1) & mask;
     return slot;
 }
 
 sq_status sq_merge_table_init(sq_merge_table *table, size_t expected_entries)
 {
-    sq_status st = SQ_OK;
     memset(table, 0, sizeof(*table));
     table->capacity = sq_hash_table_capacity(expected_entries);
-    SQ_TRY(sq_alloc(&table->keys, table->capacity, sizeof(uint64_t), "merge table"));
-    SQ_TRY(sq_alloc(&table->ranks, table->capacity, sizeof(int32_t), "merge table"));
-    SQ_TRY(sq_alloc(&table->merged, table->capacity, sizeof(int32_t), "merge table"));
-    memset(table->keys, 0, table->capacity * sizeof(uint64_t));
-cleanup:
-    if (st != SQ_OK)
-        sq_merge_table_free(table);
-    return st;
+    /* sq_alloc zeroes: every slot starts empty */
+    return sq_alloc(&table->slots, table->capacity, sizeof *table->slots, "merge table");
 }
 
 void sq_merge_table_free(sq_merge_table *table)
 {
-    free(table->keys);
-    free(table->ranks);
-    free(table->merged);
+    free(table->slots);
     memset(table, 0, sizeof(*table));
 }
 
 void sq_merge_table_put(sq_merge_table *table, int32_t left, int32_t right, int32_t rank, int32_t merged)
 {
     uint64_t key = pair_key(left, right);
-    size_t slot = slot_of(table, key);
-    if (!table->keys[slot])
+    sq_merge_slot *slot = &table->slots[slot_of(table, key)];
+    if (!slot->key)
         table->count++;
-    table->keys[slot] = key;
-    table->ranks[slot] = rank;
-    table->merged[slot] = merged;
+    *slot = (sq_merge_slot){.key = key, .rank = rank, .merged = merged};
 }
 
 int sq_merge_table_get(const sq_merge_table *table, int32_t left, int32_t right, int32_t *rank, int32_t *merged)
 {
-    size_t slot = slot_of(table, pair_key(left, right));
-    if (!table->keys[slot])
+    const sq_merge_slot *slot = &table->slots[slot_of(table, pair_key(left, right))];
+    if (!slot->key)
         return 0;
-    *rank = table->ranks[slot];
-    *merged = table->merged[slot];
+    *rank = slot->rank;
+    *merged = slot->merged;
     return 1;
 }

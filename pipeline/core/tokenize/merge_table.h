@@ -9,9 +9,13 @@
 #include "util/status.h"
 
 typedef struct {
-    uint64_t *keys;     /* [capacity] (left << 32 | right) + 1; 0 = empty */
-    int32_t *ranks;
-    int32_t *merged;
+    uint64_t key; /* (left << 32 | right) + 1; 0 = empty */
+    int32_t rank;
+    int32_t merged;
+} sq_merge_slot;
+
+typedef struct {
+    sq_merge_slot *slots; /* [capacity]: a probe reads key, rank and merged id together */
     size_t capacity, count;
 } sq_merge_table;
 
