@@ -427,8 +427,9 @@ sq_status sq_h5_read_rows(hid_t parent, const char *name, hid_t native_type, int
     SQ_TRY(sq_alloc(&rows, (size_t)count * (size_t)row_length, H5Tget_size(native_type), name));
     space = H5Dget_space(dataset);
     memspace = H5Screate_simple(2, block, NULL);
-    if (count > 0 && (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, block, NULL) < 0 ||
-                      H5Dread(dataset, native_type, memspace, space, H5P_DEFAULT, rows) < 0))
+    if (count > 0 && row_length > 0 &&
+        (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, block, NULL) < 0 ||
+         H5Dread(dataset, native_type, memspace, space, H5P_DEFAULT, rows) < 0))
         SQ_FAIL(SQ_ERR_INPUT, "cannot read rows %lld..%lld of HDF5 dataset '%s'", (long long)first,
                 (long long)(first + count - 1), name);
     *data = rows; /* the caller's from here */

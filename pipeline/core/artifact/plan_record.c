@@ -228,6 +228,22 @@ sq_status sq_plan_record_alloc(sq_plan_record *plan, size_t variants, size_t ins
     return SQ_OK;
 }
 
+void sq_plan_record_free(sq_plan_record *plan)
+{
+    for (size_t v = 0; plan->variants && v < plan->variant_count; v++) {
+        sq_plan_record_variant *var = &plan->variants[v];
+        free(var->name);
+        free_words(var->override_paths, var->override_count);
+        free_words(var->override_json, var->override_count);
+    }
+    for (size_t i = 0; plan->instances && i < plan->instance_count; i++)
+        free_fields(&plan->instances[i], instance_fields, FIELD_COUNT(instance_fields));
+    free(plan->variants);
+    free(plan->instances);
+    free_fields(plan, root_fields, FIELD_COUNT(root_fields));
+    memset(plan, 0, sizeof *plan);
+}
+
 sq_status sq_plan_record_read(const char *path, sq_plan_record *plan)
 {
     sq_status st = SQ_OK;
@@ -276,22 +292,6 @@ cleanup:
     if (st != SQ_OK)
         sq_plan_record_free(plan);
     return st;
-}
-
-void sq_plan_record_free(sq_plan_record *plan)
-{
-    for (size_t v = 0; plan->variants && v < plan->variant_count; v++) {
-        sq_plan_record_variant *var = &plan->variants[v];
-        free(var->name);
-        free_words(var->override_paths, var->override_count);
-        free_words(var->override_json, var->override_count);
-    }
-    for (size_t i = 0; plan->instances && i < plan->instance_count; i++)
-        free_fields(&plan->instances[i], instance_fields, FIELD_COUNT(instance_fields));
-    free(plan->variants);
-    free(plan->instances);
-    free_fields(plan, root_fields, FIELD_COUNT(root_fields));
-    memset(plan, 0, sizeof *plan);
 }
 
 const sq_plan_record_instance *sq_plan_record_find(const sq_plan_record *plan, const char *id)

@@ -16,6 +16,15 @@ void sq_calib_file_close(sq_calib_file *calib)
     calib->file = -1;
 }
 
+void sq_calib_linear_free(sq_calib_linear *linear)
+{
+    free(linear->absmax);
+    free(linear->percentile);
+    free(linear->mean_sq);
+    free(linear->hessian);
+    memset(linear, 0, sizeof *linear);
+}
+
 sq_status sq_calib_file_open(const char *path, sq_calib_file *out)
 {
     sq_status st = SQ_OK;
@@ -51,15 +60,6 @@ cleanup:
     return st;
 }
 
-void sq_calib_linear_free(sq_calib_linear *linear)
-{
-    free(linear->absmax);
-    free(linear->percentile);
-    free(linear->mean_sq);
-    free(linear->hessian);
-    memset(linear, 0, sizeof *linear);
-}
-
 /* stats views the linear's own arrays (after they were read or cut). */
 static void view_stats(sq_calib_linear *linear)
 {
@@ -90,7 +90,6 @@ sq_status sq_calib_file_linear(const sq_calib_file *calib, const char *name, boo
     sq_status st = SQ_OK;
     hid_t linears = -1, group = -1;
     int64_t cols = 0, tokens = 0, has_hessian = 0;
-    float *percentiles = NULL;
     memset(out, 0, sizeof *out);
     *found = false;
     linears = H5Gopen2(calib->file, "calibration/linears", H5P_DEFAULT);
@@ -113,16 +112,10 @@ sq_status sq_calib_file_linear(const sq_calib_file *calib, const char *name, boo
         free(mean_sq);
         SQ_TRY(st);
     }
-    {
-        int ndim = 0;
-        uint64_t dims[8] = {0};
-        SQ_TRY(sq_h5_read_dataset(group, "percentiles", H5T_NATIVE_FLOAT, (void **)&percentiles, &ndim, dims));
-        if (ndim != 2 || dims[1] != (uint64_t)cols || dims[0] < 1)
-            SQ_FAIL(SQ_ERR_INPUT, "%s: calibration of '%s': percentiles has the wrong shape", calib->path, name);
-        /* The first configured percentile is the one formats clip to. */
-        SQ_TRY(sq_alloc(&out->percentile, (size_t)cols, sizeof *out->percentile, name));
-        memcpy(out->percentile, percentiles, (size_t)cols * sizeof *out->percentile);
-    }
+    /* percentiles is [levels, cols]: the first configured level is the one formats clip to. */
+    if (sq_h5_read_rows(group, "percentiles", H5T_NATIVE_FLOAT, 0, 1, (uint64_t)cols, (void **)&out->percentile) !=
+        SQ_OK)
+        SQ_FAIL(SQ_ERR_INPUT, "%s: calibration of '%s': percentiles has the wrong shape", calib->path, name);
     if (has_hessian)
         SQ_TRY(read_vector(group, "hessian", name, H5T_NATIVE_DOUBLE, 2, (uint64_t)cols, (uint64_t)cols,
                            (void **)&out->hessian));
@@ -130,7 +123,6 @@ sq_status sq_calib_file_linear(const sq_calib_file *calib, const char *name, boo
     out->stats.tokens = tokens;
     *found = true;
 cleanup:
-    free(percentiles);
     sq_h5_close(group);
     sq_h5_close(linears);
     if (st != SQ_OK)

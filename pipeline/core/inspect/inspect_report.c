@@ -46,6 +46,14 @@ cleanup:
     return st;
 }
 
+void sq_inspect_report_free(sq_inspect_report *report)
+{
+    free(report->path);
+    free(report->groups);
+    sq_tensor_set_free(&report->set);
+    memset(report, 0, sizeof *report);
+}
+
 sq_status sq_inspect_run(const char *path, const sq_inspect_options *options, sq_inspect_report *report)
 {
     sq_status st = SQ_OK;
@@ -117,14 +125,6 @@ cleanup:
     if (st != SQ_OK)
         sq_inspect_report_free(report);
     return st;
-}
-
-void sq_inspect_report_free(sq_inspect_report *report)
-{
-    free(report->path);
-    free(report->groups);
-    sq_tensor_set_free(&report->set);
-    memset(report, 0, sizeof *report);
 }
 
 /* ------------------------------------------------------------------ text */

@@ -102,6 +102,17 @@ cleanup:
     return st;
 }
 
+void sq_eval_result_free(sq_eval_result *result)
+{
+    free(result->window_nll);
+    free(result->window_tokens);
+    free(result->window_kl);
+    free(result->logprobs);
+    result->window_nll = result->window_kl = NULL;
+    result->window_tokens = NULL;
+    result->logprobs = NULL;
+}
+
 sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, const sq_window_plan *plan,
                       const sq_eval_options *options, sq_eval_result *result)
 {
@@ -258,15 +269,4 @@ cleanup:
     if (st != SQ_OK)
         sq_eval_result_free(result);
     return st;
-}
-
-void sq_eval_result_free(sq_eval_result *result)
-{
-    free(result->window_nll);
-    free(result->window_tokens);
-    free(result->window_kl);
-    free(result->logprobs);
-    result->window_nll = result->window_kl = NULL;
-    result->window_tokens = NULL;
-    result->logprobs = NULL;
 }

@@ -57,18 +57,13 @@ cleanup:
     return st;
 }
 
-/* The first calibration artifact under calibrate/ (a run has one per
- * calibration setup; routing counts do not depend on which). */
-sq_status sq_report_load_calibration(sq_run_results *results)
+/* The first calibration artifact under calibrate/, in name order, into
+ * results->calibration_path ("" when there is none). */
+static void find_calibration(sq_run_results *results)
 {
-    sq_status st = SQ_OK;
     char folder[SQ_REPORT_PATH + 16], path[2 * SQ_REPORT_PATH];
     struct dirent **entries = NULL;
     int count;
-    hid_t file = -1, routing = -1;
-    int64_t *layers = NULL, *tokens = NULL;
-    uint64_t dims[8];
-    int ndim;
 
     snprintf(folder, sizeof folder, "%s/calibrate", results->run_dir);
     count = scandir(folder, &entries, NULL, alphasort);
@@ -79,6 +74,22 @@ sq_status sq_report_load_calibration(sq_run_results *results)
                 (int)sizeof results->calibration_path)
             results->calibration_path[0] = '\0'; /* too long to keep: no routing figures */
     }
+    for (int i = 0; i < count; i++)
+        free(entries[i]);
+    free(entries);
+}
+
+/* A run has one calibration artifact per calibration setup; its routing
+ * counts do not depend on which, so the first is read. */
+sq_status sq_report_load_calibration(sq_run_results *results)
+{
+    sq_status st = SQ_OK;
+    hid_t file = -1, routing = -1;
+    int64_t *layers = NULL, *tokens = NULL;
+    uint64_t dims[8];
+    int ndim;
+
+    find_calibration(results);
     if (results->calibration_path[0] == '\0')
         goto cleanup;
     SQ_TRY(sq_artifact_open(results->calibration_path, "calibration", &file));
@@ -107,9 +118,6 @@ sq_status sq_report_load_calibration(sq_run_results *results)
             results->expert_tokens[m][e] = tokens[(size_t)m * dims[1] + (size_t)e];
     }
 cleanup:
-    for (int i = 0; i < count; i++)
-        free(entries[i]);
-    free(entries);
     free(layers);
     free(tokens);
     sq_h5_close(routing);
