@@ -467,7 +467,8 @@ cleanup:
     return st;
 }
 
-sq_status sq_artifact_create(sq_artifact_writer *writer, const char *path, const sq_artifact_meta *meta)
+/* The root attributes every artifact carries (DESIGN.md), on a new file. */
+static sq_status write_root_attributes(hid_t file, const sq_artifact_meta *meta)
 {
     sq_status st = SQ_OK;
     char stamp[64], host[256] = "unknown";
@@ -475,16 +476,6 @@ sq_status sq_artifact_create(sq_artifact_writer *writer, const char *path, const
     size_t inputs_size = 1;
     time_t now = time(NULL);
     struct tm utc;
-
-    silence_hdf5();
-    memset(writer, 0, sizeof *writer);
-    writer->file = -1;
-    writer->final_path = strdup(path);
-    SQ_TRY(sq_alloc(&writer->temp_path, strlen(path) + 32, 1, "temporary path"));
-    snprintf(writer->temp_path, strlen(path) + 32, "%s.tmp.%ld", path, (long)getpid());
-    writer->file = H5Fcreate(writer->temp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (writer->file < 0)
-        SQ_FAIL(SQ_ERR_RUN, "cannot create %s (is the folder there and writable?)", writer->temp_path);
 
     gmtime_r(&now, &utc);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
@@ -502,17 +493,34 @@ sq_status sq_artifact_create(sq_artifact_writer *writer, const char *path, const
         strcat(inputs, digest);
         strcat(inputs, "\n");
     }
-    SQ_TRY(sq_h5_write_attr_string(writer->file, "squeeze_artifact", meta->kind));
-    SQ_TRY(sq_h5_write_attr_int(writer->file, "schema_version", SQ_SCHEMA_VERSION));
-    SQ_TRY(sq_h5_write_attr_string(writer->file, "created_utc", stamp));
-    SQ_TRY(sq_h5_write_attr_string(writer->file, "squeeze_version", sq_version()));
-    SQ_TRY(sq_h5_write_attr_string(writer->file, "config_sha256", meta->config_sha256 ? meta->config_sha256 : ""));
-    SQ_TRY(sq_h5_write_attr_string(writer->file, "plan_key", meta->plan_key ? meta->plan_key : ""));
-    SQ_TRY(sq_h5_write_attr_string(writer->file, "inputs", inputs));
-    SQ_TRY(sq_h5_write_attr_int(writer->file, "mpi_ranks", meta->mpi_ranks > 0 ? meta->mpi_ranks : 1));
-    SQ_TRY(sq_h5_write_attr_string(writer->file, "host", host));
+    SQ_TRY(sq_h5_write_attr_string(file, "squeeze_artifact", meta->kind));
+    SQ_TRY(sq_h5_write_attr_int(file, "schema_version", SQ_SCHEMA_VERSION));
+    SQ_TRY(sq_h5_write_attr_string(file, "created_utc", stamp));
+    SQ_TRY(sq_h5_write_attr_string(file, "squeeze_version", sq_version()));
+    SQ_TRY(sq_h5_write_attr_string(file, "config_sha256", meta->config_sha256 ? meta->config_sha256 : ""));
+    SQ_TRY(sq_h5_write_attr_string(file, "plan_key", meta->plan_key ? meta->plan_key : ""));
+    SQ_TRY(sq_h5_write_attr_string(file, "inputs", inputs));
+    SQ_TRY(sq_h5_write_attr_int(file, "mpi_ranks", meta->mpi_ranks > 0 ? meta->mpi_ranks : 1));
+    SQ_TRY(sq_h5_write_attr_string(file, "host", host));
 cleanup:
     free(inputs);
+    return st;
+}
+
+sq_status sq_artifact_create(sq_artifact_writer *writer, const char *path, const sq_artifact_meta *meta)
+{
+    sq_status st = SQ_OK;
+    silence_hdf5();
+    memset(writer, 0, sizeof *writer);
+    writer->file = -1;
+    writer->final_path = strdup(path);
+    SQ_TRY(sq_alloc(&writer->temp_path, strlen(path) + 32, 1, "temporary path"));
+    snprintf(writer->temp_path, strlen(path) + 32, "%s.tmp.%ld", path, (long)getpid());
+    writer->file = H5Fcreate(writer->temp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (writer->file < 0)
+        SQ_FAIL(SQ_ERR_RUN, "cannot create %s (is the folder there and writable?)", writer->temp_path);
+    SQ_TRY(write_root_attributes(writer->file, meta));
+cleanup:
     if (st != SQ_OK)
         sq_artifact_abort(writer);
     return st;

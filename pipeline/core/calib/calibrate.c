@@ -20,6 +20,7 @@
 #include "calib/act_stats.h"
 #include "calib/histogram.h"
 #include "calib/model_identity.h"
+#include "cli/stage_main.h"
 #include "modelio/loader.h"
 #include "models/forward.h"
 #include "tokenize/tokenizer.h"
@@ -246,10 +247,7 @@ sq_status sq_calibrate_run(const sq_calibrate_request *request)
     memset(&loaded, 0, sizeof loaded);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (rank == 0 && cfg->calibrate.ranks > 1 && size == 1)
-        sq_warn("%s sets calibrate.ranks: %d, but this calibrate runs as 1 MPI process: start it with mpirun -np %d "
-                "(squeeze run does). The statistics are the same on any number of ranks; only the time differs",
-                cfg->path, cfg->calibrate.ranks, cfg->calibrate.ranks);
+    sq_stage_warn_ranks(rank, size, cfg->path, "calibrate", cfg->calibrate.ranks, "statistics");
 
     if (!cfg->data.calibration.path)
         st = sq_fail(SQ_ERR_USAGE, "%s: data.calibration is not set: give the calibration text or tokens",

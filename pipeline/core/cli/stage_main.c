@@ -20,6 +20,15 @@ int sq_stage_mpi_start(int *argc, char ***argv, const char *program)
     return rank;
 }
 
+void sq_stage_warn_ranks(int rank, int size, const char *config_path, const char *stage, int ranks,
+                         const char *measures)
+{
+    if (rank == 0 && ranks > 1 && size == 1)
+        sq_warn("%s sets %s.ranks: %d, but this %s runs as 1 MPI process: start it with mpirun -np %d (squeeze run "
+                "does). The %s are the same on any number of ranks; only the time differs",
+                config_path, stage, ranks, stage, ranks, measures);
+}
+
 int sq_stage_finish(sq_status st, char *json)
 {
     if (st == SQ_OK && json != NULL)

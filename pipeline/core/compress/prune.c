@@ -145,20 +145,23 @@ static sq_status record_kept_cols(sq_pruned_tensor *e, const int *keep, int nkee
     return SQ_OK;
 }
 
+/* *name becomes a copy of to (a tensor's or a record entry's name). */
+static sq_status replace_name(char **name, const char *to)
+{
+    char *copy = strdup(to);
+    if (!copy)
+        return sq_fail(SQ_ERR_RUN, "out of memory");
+    free(*name);
+    *name = copy;
+    return SQ_OK;
+}
+
 /* A tensor renamed from -> to keeps its source (and its kept columns). */
 static sq_status record_renamed(sq_prune_record *record, const char *from, const char *to)
 {
     sq_pruned_tensor *e = NULL;
-    char *name;
     sq_status st = record_touched(record, from, &e);
-    if (st != SQ_OK)
-        return st;
-    name = strdup(to);
-    if (!name)
-        return sq_fail(SQ_ERR_RUN, "out of memory");
-    free(e->name);
-    e->name = name;
-    return SQ_OK;
+    return st != SQ_OK ? st : replace_name(&e->name, to);
 }
 
 void sq_prune_record_free(sq_prune_record *record)
@@ -759,15 +762,7 @@ static void remove_tensor(sq_tensor_set *set, sq_input_tensor *input, size_t i)
 static sq_status rename_tensor(sq_tensor_set *set, const char *from, const char *to)
 {
     sq_tensor *t = find_mut(set, from);
-    char *name;
-    if (!t)
-        return SQ_OK;
-    name = strdup(to);
-    if (!name)
-        return sq_fail(SQ_ERR_RUN, "out of memory");
-    free(t->name);
-    t->name = name;
-    return SQ_OK;
+    return t ? replace_name(&t->name, to) : SQ_OK;
 }
 
 static sq_status prune_experts(const sq_prune_rule *rule, const sq_family *family, sq_model_config *cfg,

@@ -13,6 +13,7 @@
 
 #include "artifact/artifact.h"
 #include "calib/model_identity.h"
+#include "cli/stage_main.h"
 #include "metrics/evaluation.h"
 #include "metrics/evaluation_file.h"
 #include "metrics/unigram.h"
@@ -181,10 +182,7 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
         *summary_json = NULL;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &ranks);
-    if (rank == 0 && cfg->evaluate.ranks > 1 && ranks == 1)
-        sq_warn("%s sets evaluate.ranks: %d, but this evaluate runs as 1 MPI process: start it with mpirun -np %d "
-                "(squeeze run does). The numbers are the same on any number of ranks; only the time differs",
-                cfg->path, cfg->evaluate.ranks, cfg->evaluate.ranks);
+    sq_stage_warn_ranks(rank, ranks, cfg->path, "evaluate", cfg->evaluate.ranks, "numbers");
 
     /* Model, tokens, plan, baseline: every rank, agreed step by step. */
     if (cfg->data.evaluation.path == NULL)
