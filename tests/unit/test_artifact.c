@@ -116,6 +116,61 @@ START_TEST(create_in_missing_folder_fails_clearly)
 }
 END_TEST
 
+/* The readers artifacts share: a string column back as written, rows of a 2-D
+ * dataset, a string attribute cut to a buffer; each refuses what it cannot read. */
+START_TEST(string_columns_rows_and_text_attributes_read_back)
+{
+    char path[256], text[8];
+    const char *values[] = {"int8", NULL, "a-longer-name"};
+    const int32_t grid[3][2] = {{1, 2}, {3, 4}, {5, 6}};
+    uint64_t dims[2] = {3, 2};
+    char *packed = NULL;
+    int32_t *rows = NULL;
+    size_t width = 0, count = 0;
+    int ndim = 0;
+    uint64_t shape[8] = {0};
+    hid_t file;
+    snprintf(path, sizeof path, "%s/readers.h5", folder);
+    file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(file, 0);
+    ck_assert_int_eq(sq_h5_write_strings(file, "names", values, 3), SQ_OK);
+    ck_assert_int_eq(sq_h5_write_dataset(file, "grid", H5T_NATIVE_INT32, 2, dims, grid), SQ_OK);
+    ck_assert_int_eq(sq_h5_write_attr_string(file, "note", "longer than the buffer"), SQ_OK);
+
+    ck_assert_int_eq(sq_h5_read_strings(file, "names", &packed, &width, &count), SQ_OK);
+    ck_assert_uint_eq(count, 3);
+    ck_assert_uint_eq(width, strlen("a-longer-name") + 2); /* stored width + a terminator */
+    ck_assert_str_eq(packed, "int8");
+    ck_assert_str_eq(packed + width, "");
+    ck_assert_str_eq(packed + 2 * width, "a-longer-name");
+    free(packed);
+    ck_assert_int_eq(sq_h5_read_strings(file, "grid", &packed, &width, &count), SQ_ERR_INPUT);
+    ck_assert_ptr_null(packed);
+    assert_message_has("not a 1-D fixed-length string column");
+    ck_assert_int_eq(sq_h5_read_strings(file, "absent", &packed, &width, &count), SQ_ERR_INPUT);
+    assert_message_has("'absent' is missing");
+
+    ck_assert_int_eq(sq_h5_dataset_shape(file, "grid", &ndim, shape), SQ_OK);
+    ck_assert_int_eq(ndim, 2);
+    ck_assert(shape[0] == 3 && shape[1] == 2);
+    ck_assert_int_eq(sq_h5_read_rows(file, "grid", H5T_NATIVE_INT32, 1, 2, 2, (void **)&rows), SQ_OK);
+    ck_assert(rows[0] == 3 && rows[1] == 4 && rows[2] == 5 && rows[3] == 6);
+    free(rows);
+    ck_assert_int_eq(sq_h5_read_rows(file, "grid", H5T_NATIVE_INT32, 2, 2, 2, (void **)&rows), SQ_ERR_INPUT);
+    ck_assert_ptr_null(rows);
+    assert_message_has("no rows 2..3");
+    ck_assert_int_eq(sq_h5_read_rows(file, "grid", H5T_NATIVE_INT32, 0, 1, 3, (void **)&rows), SQ_ERR_INPUT);
+    ck_assert_ptr_null(rows);
+
+    ck_assert_int_eq(sq_h5_read_attr_text(file, "note", text, sizeof text), SQ_OK);
+    ck_assert_str_eq(text, "longer ");
+    ck_assert_int_eq(sq_h5_read_attr_text(file, "absent", text, sizeof text), SQ_ERR_INPUT);
+    ck_assert_str_eq(text, "");
+    sq_h5_close(file);
+    unlink(path);
+}
+END_TEST
+
 int main(void)
 {
     if (mkdtemp(folder) == NULL)
@@ -126,6 +181,7 @@ int main(void)
     tcase_add_test(tc, abort_leaves_nothing);
     tcase_add_test(tc, wrong_version_and_foreign_files_are_refused);
     tcase_add_test(tc, create_in_missing_folder_fails_clearly);
+    tcase_add_test(tc, string_columns_rows_and_text_attributes_read_back);
     suite_add_tcase(suite, tc);
     int result = sq_test_run_in_order(suite); /* tests share the folder in order */
     rmdir(folder);
