@@ -25,7 +25,7 @@
 #                them, and peak RSS / weights
 #   perplexity through the packed kernels and through the dequantized reference path
 #                (evaluate.kernels: dequantized), and their relative difference
-# and the sgemm-bound limit of the model (scripts/bench_sgemm_bound.c: all its linear
+# and the sgemm-bound limit of the model, measured in every round (scripts/bench_sgemm_bound.c: all its linear
 # layers as OpenBLAS sgemm calls in sequence and nothing else, and the same through
 # squeeze's kernels), the load (uptime) beside every round, and (TORCH=1, the default) the
 # PyTorch modules on the same windows in every round, 1 thread, CPU time: squeeze's own
@@ -135,11 +135,18 @@ with torch.inference_mode():
     print(len(inputs) * (window - 1) / (time.process_time() - t0))
 PY
 }
-: > "$WORK/torch"
+# the sgemm-bound limit is measured in every round, beside the variants (the CPU time a
+# pass takes moves with the machine's load): the forward's share is the median of the
+# per-round ratios
+cc -O2 -o "$WORK/sgemm_bound" "$ROOT/scripts/bench_sgemm_bound.c" -I"$ROOT/pipeline/core" "$BUILD/libsqueeze_core.a" \
+  $(pkg-config --cflags --libs hdf5-serial yaml-0.1 jansson openblas libzip libcrypto) $(mpicc --showme:link) -lm
+: > "$WORK/torch" "$WORK/bound" "$WORK/reference"
 for round in $(seq "$ROUNDS"); do
   for i in "${!variants[@]}"; do
     echo "$round ${variants[$i]} $(evaluate "${paths[$i]}" "$WORK/packed.yaml" 1) $(load | cut -d' ' -f1)" >> "$WORK/rounds"
   done
+  "$WORK/sgemm_bound" "$MODEL" $((WINDOW - 1)) "$BOUND_ROUNDS" 2> "$WORK/bound.log" | sed "s/^/$round /" >> "$WORK/bound" ||
+    echo "sgemm-bound tool failed: $(tail -1 "$WORK/bound.log")" >&2
   if [ "$TORCH" = 1 ]; then
     for which in ref original; do
       echo "$round $which $(torch_rate $which) $(load | cut -d' ' -f1)" >> "$WORK/torch"
@@ -152,10 +159,6 @@ for i in "${!variants[@]}"; do
   echo "${variants[$i]} $(evaluate "${paths[$i]}" "$WORK/reference.yaml" 1)" >> "$WORK/reference"
 done
 
-cc -O2 -o "$WORK/sgemm_bound" "$ROOT/scripts/bench_sgemm_bound.c" -I"$ROOT/pipeline/core" "$BUILD/libsqueeze_core.a" \
-  $(pkg-config --cflags --libs hdf5-serial yaml-0.1 jansson openblas libzip libcrypto) $(mpicc --showme:link) -lm
-"$WORK/sgemm_bound" "$MODEL" $((WINDOW - 1)) "$BOUND_ROUNDS" 2> "$WORK/bound.log" > "$WORK/bound" ||
-  { echo "sgemm-bound tool failed: $(tail -1 "$WORK/bound.log")" >&2; : > "$WORK/bound"; }
 
 two="skipped: 1-minute load $(load | cut -d' ' -f1) on $(getconf _NPROCESSORS_ONLN) cores (needs < 0.5: two idle cores)"
 if awk -v l="$(load | cut -d' ' -f1)" 'BEGIN { exit !(l < 0.5) }'; then
@@ -168,7 +171,10 @@ $PY - "$WORK/rounds" "$WORK/reference" "$WORK/bound" "$two" "$WORK/torch" <<'PY'
 import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1])]
 ref = {l.split()[0]: l.split() for l in open(sys.argv[2])}
-bound = dict(l.split() for l in open(sys.argv[3]))
+bound = {}  # key -> {round: value}
+for l in open(sys.argv[3]):
+    r, key, value = l.split()
+    bound.setdefault(key, {})[int(r)] = float(value)
 by = {}
 for r in rows:
     by.setdefault(r[1], []).append(r)
@@ -187,11 +193,12 @@ for name, v in by.items():
           f"{deq:9.5f} {100 * (ppl / deq - 1):7.3f}%  {v[0][8]}")
 print(f"load (1 min) during the rounds: median {st.median(float(r[9]) for r in rows):.2f}, "
       f"max {max(float(r[9]) for r in rows):.2f}")
-fpcpu = med(by["fp32"], 3)
 for who in ("openblas", "kernels") if bound else ():
-    t = float(bound[f"{who}_tokens_per_second"])
-    print(f"sgemm-bound limit ({who}, linear layers only, CPU time): {t:.0f} tok/s, "
-          f"{bound[f'{who}_gflops']} GFLOP/s; fp32 forward reaches {100 * fpcpu / t:.0f}% of it")
+    tps = bound[f"{who}_tokens_per_second"]
+    share = st.median(float(fp[k][3]) / tps[k] for k in tps if k in fp)
+    print(f"sgemm-bound limit ({who}, linear layers only, CPU time, every round): {st.median(tps.values()):.0f} tok/s, "
+          f"{st.median(bound[f'{who}_gflops'].values()):.1f} GFLOP/s; fp32 forward reaches {100 * share:.0f}% of it "
+          f"(median of the per-round ratios)")
 trows = [l.split() for l in open(sys.argv[5])]
 for who, what in (("ref", "squeeze's PyTorch reference (itera_ref.py)"),
                   ("original", "the original Itera-Lite computation (itera_original.py)")):
