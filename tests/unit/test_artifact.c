@@ -175,15 +175,12 @@ int main(void)
 {
     if (mkdtemp(folder) == NULL)
         return EXIT_FAILURE;
-    Suite *suite = suite_create("artifact");
-    TCase *tc = tcase_create("artifact");
-    tcase_add_test(tc, commit_renames_and_attributes_are_there);
-    tcase_add_test(tc, abort_leaves_nothing);
-    tcase_add_test(tc, wrong_version_and_foreign_files_are_refused);
-    tcase_add_test(tc, create_in_missing_folder_fails_clearly);
-    tcase_add_test(tc, string_columns_rows_and_text_attributes_read_back);
-    suite_add_tcase(suite, tc);
-    int result = sq_test_run_in_order(suite); /* tests share the folder in order */
+    const sq_test_case row = {.name = "artifact",
+                              .tests = SQ_TESTS(commit_renames_and_attributes_are_there, abort_leaves_nothing,
+                                                wrong_version_and_foreign_files_are_refused,
+                                                create_in_missing_folder_fails_clearly,
+                                                string_columns_rows_and_text_attributes_read_back)};
+    int result = sq_test_run_in_order(sq_test_suite("artifact", &row, 1)); /* tests share the folder in order */
     rmdir(folder);
     return result;
 }

@@ -73,10 +73,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("calib_stats");
-    TCase *tc = tcase_create("histogram");
-    tcase_add_test(tc, test_bin_edges);
-    tcase_add_test(tc, test_bin_row_matches_scalar);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    return sq_test_run_tests("calib_stats", 0, SQ_TESTS(test_bin_edges, test_bin_row_matches_scalar));
 }

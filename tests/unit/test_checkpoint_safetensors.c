@@ -182,22 +182,10 @@ START_TEST(test_size_mismatch_and_bad_json)
 }
 END_TEST
 
-static Suite *checkpoint_safetensors_suite(void)
-{
-    Suite *s = suite_create("checkpoint_safetensors");
-    TCase *tc = tcase_create("safetensors");
-    tcase_add_test(tc, test_read_independent_fixture);
-    tcase_add_test(tc, test_write_read_round_trip);
-    tcase_add_test(tc, test_header_longer_than_file);
-    tcase_add_test(tc, test_offsets_out_of_range);
-    tcase_add_test(tc, test_overlapping_offsets);
-    tcase_add_test(tc, test_unknown_dtype);
-    tcase_add_test(tc, test_size_mismatch_and_bad_json);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    return sq_test_run(checkpoint_safetensors_suite());
+    return sq_test_run_tests("checkpoint_safetensors", 0,
+                             SQ_TESTS(test_read_independent_fixture, test_write_read_round_trip,
+                                      test_header_longer_than_file, test_offsets_out_of_range, test_overlapping_offsets,
+                                      test_unknown_dtype, test_size_mismatch_and_bad_json));
 }

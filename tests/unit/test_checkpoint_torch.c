@@ -665,42 +665,20 @@ START_TEST(test_every_truncation_of_a_pickle_fails_cleanly)
 }
 END_TEST
 
-static Suite *checkpoint_torch_suite(void)
-{
-    Suite *s = suite_create("checkpoint_torch");
-    TCase *read = tcase_create("read");
-    TCase *dispatch = tcase_create("dispatch");
-    TCase *hostile = tcase_create("hostile");
-    tcase_add_test(read, test_plain_state_dict);
-    tcase_add_test(read, test_every_dtype);
-    tcase_add_test(read, test_nested_wrappers_and_meta);
-    tcase_add_test(read, test_tied_weights_and_views);
-    tcase_add_test(read, test_custom_class_config_is_opaque);
-    tcase_add_test(read, test_torchscript_archive);
-    tcase_add_test(read, test_itera_lite_checkpoint);
-    tcase_add_test(dispatch, test_legacy_format_refused);
-    tcase_add_test(dispatch, test_unknown_format_refused);
-    tcase_add_test(dispatch, test_squeeze_hdf5_round_trip);
-    tcase_add_test(hostile, test_truncated_zip);
-    tcase_add_test(hostile, test_zip_without_data_pkl);
-    tcase_add_test(hostile, test_zip_entry_with_dotdot);
-    tcase_add_test(hostile, test_unknown_opcode);
-    tcase_add_test(hostile, test_truncated_pickle);
-    tcase_add_test(hostile, test_os_system_is_never_run);
-    tcase_add_test(hostile, test_builtins_eval_is_never_run);
-    tcase_add_test(hostile, test_quantized_tensor_refused);
-    tcase_add_test(hostile, test_tensor_beyond_storage);
-    tcase_add_test(hostile, test_storage_key_with_path);
-    tcase_add_test(hostile, test_big_endian_refused);
-    tcase_add_test(hostile, test_cyclic_pickle_prints_bounded);
-    tcase_add_test(hostile, test_every_truncation_of_a_pickle_fails_cleanly);
-    suite_add_tcase(s, read);
-    suite_add_tcase(s, dispatch);
-    suite_add_tcase(s, hostile);
-    return s;
-}
-
 int main(void)
 {
-    return sq_test_run(checkpoint_torch_suite());
+    const sq_test_case cases[] = {
+        {.name = "read", .tests = SQ_TESTS(test_plain_state_dict, test_every_dtype, test_nested_wrappers_and_meta,
+                                           test_tied_weights_and_views, test_custom_class_config_is_opaque,
+                                           test_torchscript_archive, test_itera_lite_checkpoint)},
+        {.name = "dispatch", .tests = SQ_TESTS(test_legacy_format_refused, test_unknown_format_refused,
+                                               test_squeeze_hdf5_round_trip)},
+        {.name = "hostile", .tests = SQ_TESTS(test_truncated_zip, test_zip_without_data_pkl, test_zip_entry_with_dotdot,
+                                              test_unknown_opcode, test_truncated_pickle, test_os_system_is_never_run,
+                                              test_builtins_eval_is_never_run, test_quantized_tensor_refused,
+                                              test_tensor_beyond_storage, test_storage_key_with_path,
+                                              test_big_endian_refused, test_cyclic_pickle_prints_bounded,
+                                              test_every_truncation_of_a_pickle_fails_cleanly)},
+    };
+    return sq_test_run(sq_test_suite("checkpoint_torch", cases, sizeof cases / sizeof *cases));
 }

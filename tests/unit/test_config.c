@@ -119,14 +119,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("config");
-    TCase *tc = tcase_create("yaml");
-    tcase_add_test(tc, unknown_key_names_line_and_column);
-    tcase_add_test(tc, wrong_type_is_refused);
-    tcase_add_test(tc, values_defaults_and_relative_paths);
-    tcase_add_test(tc, bad_choice_and_range);
-    tcase_add_test(tc, syntax_error_and_duplicate_key);
-    tcase_add_test(tc, emit_round_trip_keeps_values_and_types);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    return sq_test_run_tests("config", 0,
+                             SQ_TESTS(unknown_key_names_line_and_column, wrong_type_is_refused,
+                                      values_defaults_and_relative_paths, bad_choice_and_range,
+                                      syntax_error_and_duplicate_key, emit_round_trip_keeps_values_and_types));
 }

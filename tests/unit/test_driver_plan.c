@@ -319,18 +319,14 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("driver_plan");
-    TCase *tc = tcase_create("plan");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_demo_sweep_expands_in_table_order);
-    tcase_add_test(tc, test_calibration_and_baseline_are_shared_by_key);
-    tcase_add_test(tc, test_report_reads_every_evaluation_of_a_large_sweep);
-    tcase_add_test(tc, test_keys_follow_what_a_stage_reads);
-    tcase_add_test(tc, test_states_come_from_the_artifacts_keys);
-    tcase_add_test(tc, test_selection_runs_what_is_not_done_and_what_follows);
-    tcase_add_test(tc, test_selection_of_one_instance);
-    tcase_add_test(tc, test_hostile_names_are_refused_with_their_position);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    const sq_test_case row = {.name = "plan", .timeout = 60, .setup = setup, .teardown = teardown,
+                              .tests = SQ_TESTS(test_demo_sweep_expands_in_table_order,
+                                                test_calibration_and_baseline_are_shared_by_key,
+                                                test_report_reads_every_evaluation_of_a_large_sweep,
+                                                test_keys_follow_what_a_stage_reads,
+                                                test_states_come_from_the_artifacts_keys,
+                                                test_selection_runs_what_is_not_done_and_what_follows,
+                                                test_selection_of_one_instance,
+                                                test_hostile_names_are_refused_with_their_position)};
+    return sq_test_run(sq_test_suite("driver_plan", &row, 1));
 }

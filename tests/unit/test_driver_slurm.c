@@ -148,13 +148,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("driver_slurm");
-    TCase *tc = tcase_create("resources");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_stages_inherit_the_default_and_override_it);
-    tcase_add_test(tc, test_one_value_applies_to_every_stage);
-    tcase_add_test(tc, test_bad_values_name_their_line_and_column);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    const sq_test_case row = {.name = "resources", .timeout = 60, .setup = setup, .teardown = teardown,
+                              .tests = SQ_TESTS(test_stages_inherit_the_default_and_override_it,
+                                                test_one_value_applies_to_every_stage,
+                                                test_bad_values_name_their_line_and_column)};
+    return sq_test_run(sq_test_suite("driver_slurm", &row, 1));
 }

@@ -284,20 +284,15 @@ END_TEST
 int main(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    Suite *suite = suite_create("driver_sweep");
-    TCase *tc = tcase_create("sweep");
-    tcase_add_checked_fixture(tc, NULL, teardown_doc);
-    tcase_add_test(tc, test_no_sweep_is_one_default_variant);
-    tcase_add_test(tc, test_grid_is_every_combination_last_path_fastest);
-    tcase_add_test(tc, test_zip_pairs_and_names_rename);
-    tcase_add_test(tc, test_bad_sweeps_name_their_position);
-    tcase_add_test(tc, test_prune_amounts_are_axes_with_readable_names);
-    tcase_add_test(tc, test_folder_names_and_sbatch_quoting);
-    suite_add_tcase(suite, tc);
-    TCase *arrays = tcase_create("arrays");
-    tcase_set_timeout(arrays, 60);
-    tcase_add_test(arrays, test_arrays_split_by_max_array_size);
-    tcase_add_test(arrays, test_an_evaluation_alone_is_evaluate_only);
-    suite_add_tcase(suite, arrays);
-    return sq_test_run(suite);
+    const sq_test_case cases[] = {
+        {.name = "sweep",
+         .teardown = teardown_doc,
+         .tests = SQ_TESTS(test_no_sweep_is_one_default_variant, test_grid_is_every_combination_last_path_fastest,
+                           test_zip_pairs_and_names_rename, test_bad_sweeps_name_their_position,
+                           test_prune_amounts_are_axes_with_readable_names, test_folder_names_and_sbatch_quoting)},
+        {.name = "arrays",
+         .timeout = 60,
+         .tests = SQ_TESTS(test_arrays_split_by_max_array_size, test_an_evaluation_alone_is_evaluate_only)},
+    };
+    return sq_test_run(sq_test_suite("driver_sweep", cases, sizeof cases / sizeof *cases));
 }

@@ -249,19 +249,9 @@ START_TEST(test_groups_and_full_precision)
 }
 END_TEST
 
-static Suite *family_suite(void)
-{
-    Suite *s = suite_create("family-itera");
-    TCase *tc = tcase_create("family");
-    tcase_add_test(tc, test_micro_config_inferred);
-    tcase_add_test(tc, test_broken_checkpoints);
-    tcase_add_test(tc, test_transformer_heads);
-    tcase_add_test(tc, test_groups_and_full_precision);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    return sq_test_run(family_suite());
+    return sq_test_run_tests("family-itera", 0,
+                             SQ_TESTS(test_micro_config_inferred, test_broken_checkpoints, test_transformer_heads,
+                                      test_groups_and_full_precision));
 }

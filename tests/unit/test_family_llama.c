@@ -288,15 +288,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("family_llama_mamba");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_llama_hf_config_json);
-    tcase_add_test(tc, test_llama_meta_and_llama2c);
-    tcase_add_test(tc, test_llama2c_bad_sizes);
-    tcase_add_test(tc, test_llama_heads_from_user_or_error);
-    tcase_add_test(tc, test_hooks_see_every_linear);
-    tcase_add_test(tc, test_mamba_configs_and_groups);
-    tcase_add_test(tc, test_mamba2_needs_config);
-    suite_add_tcase(s, tc);
-    return sq_test_run(s);
+    return sq_test_run_tests("family_llama_mamba", 0,
+                             SQ_TESTS(test_llama_hf_config_json, test_llama_meta_and_llama2c, test_llama2c_bad_sizes,
+                                      test_llama_heads_from_user_or_error, test_hooks_see_every_linear,
+                                      test_mamba_configs_and_groups, test_mamba2_needs_config));
 }

@@ -128,13 +128,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("format_traits");
-    TCase *tc = tcase_create("traits");
-    tcase_add_test(tc, test_every_row_is_well_formed);
-    tcase_add_test(tc, test_defaults_and_equality_come_from_the_rows);
-    tcase_add_test(tc, test_plain_formats_from_the_rows);
-    tcase_add_test(tc, test_typed_attributes_refuse_a_missing_name);
-    tcase_add_test(tc, test_help_table_lists_every_format);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    return sq_test_run_tests("format_traits", 0,
+                             SQ_TESTS(test_every_row_is_well_formed, test_defaults_and_equality_come_from_the_rows,
+                                      test_plain_formats_from_the_rows, test_typed_attributes_refuse_a_missing_name,
+                                      test_help_table_lists_every_format));
 }

@@ -454,24 +454,11 @@ START_TEST(test_forward_speed_micro)
 }
 END_TEST
 
-static Suite *forward_suite(void)
-{
-    Suite *s = suite_create("forward");
-    TCase *tc = tcase_create("forward");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_golden_logits);
-    tcase_add_test(tc, test_hooks_see_every_linear);
-    tcase_add_test(tc, test_forward_rejects_bad_windows);
-    tcase_add_test(tc, test_forward_rejects_non_finite_logits);
-    tcase_add_test(tc, test_rmsnorm_matches_torch);
-    tcase_add_test(tc, test_vec_math_accuracy);
-    tcase_add_test(tc, test_forward_speed_micro);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
     openblas_set_num_threads(1); /* as the stages do: one rank, one core; the speed printed is single-thread */
-    return sq_test_run(forward_suite());
+    return sq_test_run_tests("forward", 120,
+                             SQ_TESTS(test_golden_logits, test_hooks_see_every_linear, test_forward_rejects_bad_windows,
+                                      test_forward_rejects_non_finite_logits, test_rmsnorm_matches_torch,
+                                      test_vec_math_accuracy, test_forward_speed_micro));
 }

@@ -488,32 +488,18 @@ END_TEST
 static void setup(void) { work_dir_make(); }
 static void teardown(void) { work_dir_remove(); }
 
-static Suite *hostile_suite(void)
-{
-    Suite *s = suite_create("hostile_inputs");
-    TCase *tc = tcase_create("limits");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, zip_entry_declaring_more_than_the_file_holds);
-    tcase_add_test(tc, stride_zero_view_of_one_element);
-    tcase_add_test(tc, pickle_of_ten_million_lists);
-    tcase_add_test(tc, pickle_of_ten_million_marks);
-    tcase_add_test(tc, pickle_memo_index_beyond_the_file);
-    tcase_add_test(tc, safetensors_shapes_beyond_the_data);
-    tcase_add_test(tc, safetensors_header_longer_than_the_file);
-    tcase_add_test(tc, safetensors_header_nested_five_million_deep);
-    tcase_add_test(tc, tokenizer_nested_ten_million_deep);
-    tcase_add_test(tc, tokenizer_id_beyond_any_vocabulary);
-    tcase_add_test(tc, tokenizer_json_with_a_sparse_id);
-    tcase_add_test(tc, yaml_nested_a_million_deep);
-    tcase_add_test(tc, yaml_alias_expansion);
-    tcase_add_test(tc, hdf5_dataset_declaring_a_terabyte);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return sq_test_run(hostile_suite());
+    const sq_test_case row = {.name = "limits", .timeout = 120, .setup = setup, .teardown = teardown,
+                              .tests = SQ_TESTS(zip_entry_declaring_more_than_the_file_holds,
+                                                stride_zero_view_of_one_element, pickle_of_ten_million_lists,
+                                                pickle_of_ten_million_marks, pickle_memo_index_beyond_the_file,
+                                                safetensors_shapes_beyond_the_data,
+                                                safetensors_header_longer_than_the_file,
+                                                safetensors_header_nested_five_million_deep,
+                                                tokenizer_nested_ten_million_deep, tokenizer_id_beyond_any_vocabulary,
+                                                tokenizer_json_with_a_sparse_id, yaml_nested_a_million_deep,
+                                                yaml_alias_expansion, hdf5_dataset_declaring_a_terabyte)};
+    return sq_test_run(sq_test_suite("hostile_inputs", &row, 1));
 }

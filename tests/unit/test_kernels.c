@@ -251,11 +251,9 @@ END_TEST
 int main(void)
 {
     Suite *suite = suite_create("kernels");
-    TCase *tc = tcase_create("kernels");
-    tcase_add_loop_test(tc, test_format_kernel, 0, CASES);
-    tcase_add_test(tc, test_panel_edges);
-    tcase_add_test(tc, test_every_kernel_has_a_reference);
-    tcase_add_test(tc, test_stacked_panels_and_rows);
-    suite_add_tcase(suite, tc);
+    const sq_test_case row = {.name = "kernels",
+                              .tests = SQ_TESTS(test_panel_edges, test_every_kernel_has_a_reference,
+                                                test_stacked_panels_and_rows)};
+    tcase_add_loop_test(sq_test_add_case(suite, &row), test_format_kernel, 0, CASES);
     return sq_test_run(suite);
 }

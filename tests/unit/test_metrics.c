@@ -190,17 +190,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("metrics");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_plan_all_phase4);
-    tcase_add_test(tc, test_plan_new_scores_each_target_once);
-    tcase_add_test(tc, test_plan_second_half_llama);
-    tcase_add_test(tc, test_plan_errors);
-    tcase_add_test(tc, test_blocks_cover_in_order);
-    tcase_add_test(tc, test_score_window_matches_direct_sum);
-    tcase_add_test(tc, test_logsumexp_matches_double);
-    tcase_add_test(tc, test_kl_known_value);
-    tcase_add_test(tc, test_peak_rss_measured);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    return sq_test_run_tests("metrics", 0,
+                             SQ_TESTS(test_plan_all_phase4, test_plan_new_scores_each_target_once,
+                                      test_plan_second_half_llama, test_plan_errors, test_blocks_cover_in_order,
+                                      test_score_window_matches_direct_sum, test_logsumexp_matches_double,
+                                      test_kl_known_value, test_peak_rss_measured));
 }

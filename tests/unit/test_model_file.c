@@ -438,18 +438,15 @@ int main(void)
 {
     if (mkdtemp(folder) == NULL)
         return 1;
-    Suite *suite = suite_create("model_file");
-    TCase *tc = tcase_create("model_file");
-    tcase_add_test(tc, plain_raw_and_alias_round_trip);
-    tcase_add_test(tc, hdf5_layout_as_documented);
-    tcase_add_test(tc, quantized_tensor_round_trip_through_registry);
-    tcase_add_test(tc, unknown_format_is_an_input_error_naming_it);
-    tcase_add_test(tc, bad_tensors_are_refused_on_write);
-    tcase_add_test(tc, baseline_converts_floats_and_keeps_raw);
-    tcase_add_test(tc, wrong_kind_and_schema_version_are_refused);
-    tcase_add_test(tc, damaged_alias_table_is_detected);
-    suite_add_tcase(suite, tc);
-    int result = sq_test_run_in_order(suite);
+    const sq_test_case row = {.name = "model_file",
+                              .tests = SQ_TESTS(plain_raw_and_alias_round_trip, hdf5_layout_as_documented,
+                                                quantized_tensor_round_trip_through_registry,
+                                                unknown_format_is_an_input_error_naming_it,
+                                                bad_tensors_are_refused_on_write,
+                                                baseline_converts_floats_and_keeps_raw,
+                                                wrong_kind_and_schema_version_are_refused,
+                                                damaged_alias_table_is_detected)};
+    int result = sq_test_run_in_order(sq_test_suite("model_file", &row, 1));
     char command[300];
     snprintf(command, sizeof command, "rm -rf %s", folder);
     if (system(command) != 0)

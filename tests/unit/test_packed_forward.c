@@ -197,9 +197,8 @@ END_TEST
 int main(void)
 {
     Suite *suite = suite_create("packed_forward");
-    TCase *tc = tcase_create("packed");
-    tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_packed_matches_dequantized, 0, (int)(sizeof cases / sizeof *cases));
-    suite_add_tcase(suite, tc);
+    const sq_test_case row = {.name = "packed", .timeout = 120};
+    tcase_add_loop_test(sq_test_add_case(suite, &row), test_packed_matches_dequantized, 0,
+                        (int)(sizeof cases / sizeof *cases));
     return sq_test_run(suite);
 }

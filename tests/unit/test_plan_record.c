@@ -122,11 +122,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("plan_record");
-    TCase *tc = tcase_create("plan_record");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_written_record_reads_back);
-    tcase_add_test(tc, test_damaged_files_are_refused);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    const sq_test_case row = {.name = "plan_record", .setup = setup, .teardown = teardown,
+                              .tests = SQ_TESTS(test_written_record_reads_back, test_damaged_files_are_refused)};
+    return sq_test_run(sq_test_suite("plan_record", &row, 1));
 }

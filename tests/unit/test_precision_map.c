@@ -340,25 +340,14 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("precision_map");
-    TCase *glob = tcase_create("glob");
-    TCase *parse = tcase_create("parse");
-    TCase *resolve = tcase_create("resolve");
-    tcase_add_test(glob, star_stays_in_one_segment);
-    tcase_add_test(glob, double_star_crosses_segments);
-    tcase_add_test(glob, question_sets_and_braces);
-    tcase_add_test(parse, malformed_pattern_names_its_line);
-    tcase_add_test(parse, options_are_parsed);
-    tcase_add_test(parse, unknown_format_names_line_and_column);
-    tcase_add_test(parse, unknown_option_names_line_and_column);
-    tcase_add_test(parse, recipes_parse);
-    tcase_add_test(resolve, first_match_wins);
-    tcase_add_test(resolve, unmatched_pattern_is_an_error);
-    tcase_add_test(resolve, default_coverage);
-    tcase_add_test(resolve, default_warning_threshold);
-    tcase_add_test(resolve, tied_tensors_must_agree);
-    suite_add_tcase(suite, glob);
-    suite_add_tcase(suite, parse);
-    suite_add_tcase(suite, resolve);
-    return sq_test_run(suite);
+    const sq_test_case cases[] = {
+        {.name = "glob", .tests = SQ_TESTS(star_stays_in_one_segment, double_star_crosses_segments,
+                                           question_sets_and_braces)},
+        {.name = "parse", .tests = SQ_TESTS(malformed_pattern_names_its_line, options_are_parsed,
+                                            unknown_format_names_line_and_column, unknown_option_names_line_and_column,
+                                            recipes_parse)},
+        {.name = "resolve", .tests = SQ_TESTS(first_match_wins, unmatched_pattern_is_an_error, default_coverage,
+                                              default_warning_threshold, tied_tensors_must_agree)},
+    };
+    return sq_test_run(sq_test_suite("precision_map", cases, sizeof cases / sizeof *cases));
 }

@@ -109,13 +109,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("progress");
-    TCase *tc = tcase_create("progress");
-    tcase_set_timeout(tc, 20);
-    tcase_add_test(tc, test_plain_line_per_tenth);
-    tcase_add_test(tc, test_short_loop_quiet);
-    tcase_add_test(tc, test_disabled_and_below_info);
-    tcase_add_test(tc, test_no_rate);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    return sq_test_run_tests("progress", 20,
+                             SQ_TESTS(test_plain_line_per_tenth, test_short_loop_quiet, test_disabled_and_below_info,
+                                      test_no_rate));
 }

@@ -185,19 +185,14 @@ START_TEST(test_float_formats_refuse_bad_values)
     const char *formats[] = {"fp32", "fp16", "bf16"};
     for (int f = 0; f < 3; f++) {
         w[6] = NAN;
-        ck_assert_int_eq(sq_quant_format_find(formats[f])->quantize("blocks.3.mixer.in_proj.weight", w, 2, 4, NULL,
-                                                                     NULL, &qt), SQ_ERR_INPUT);
-        assert_message_has("blocks.3.mixer.in_proj.weight");
-        assert_message_has("element 6");
+        assert_quantize_refused(formats[f], "blocks.3.mixer.in_proj.weight", w, 2, 4, "element 6");
         assert_message_has("NaN");
         w[6] = -INFINITY;
-        ck_assert_int_eq(sq_quant_format_find(formats[f])->quantize("head", w, 2, 4, NULL, NULL, &qt), SQ_ERR_INPUT);
-        assert_message_has("Inf");
+        assert_quantize_refused(formats[f], "head", w, 2, 4, "Inf");
         w[6] = 7;
     }
     w[2] = 70000.0f; /* finite but beyond fp16 */
-    ck_assert_int_eq(sq_quant_format_find("fp16")->quantize("emb", w, 2, 4, NULL, NULL, &qt), SQ_ERR_INPUT);
-    assert_message_has("overflows fp16");
+    assert_quantize_refused("fp16", "emb", w, 2, 4, "overflows fp16");
     ck_assert_int_eq(sq_quant_format_find("bf16")->quantize("emb", w, 2, 4, NULL, NULL, &qt), SQ_OK);
     sq_qtensor_free(&qt);
 }
@@ -205,15 +200,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("quant_float");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_f16_exact_cases);
-    tcase_add_test(tc, test_bf16_exact_cases);
-    tcase_add_test(tc, test_conversions_against_reference);
-    tcase_add_test(tc, test_registry);
-    tcase_add_test(tc, test_float_formats_round_trip);
-    tcase_add_test(tc, test_float_formats_refuse_bad_values);
-    suite_add_tcase(s, tc);
-    return sq_test_run(s);
+    return sq_test_run_tests("quant_float", 60,
+                             SQ_TESTS(test_f16_exact_cases, test_bf16_exact_cases, test_conversions_against_reference,
+                                      test_registry, test_float_formats_round_trip,
+                                      test_float_formats_refuse_bad_values));
 }

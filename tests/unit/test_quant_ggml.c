@@ -189,24 +189,13 @@ START_TEST(test_refuses_non_finite)
 {
     float w[256] = {0};
     w[77] = NAN;
-    sq_qtensor qt;
-    ck_assert_int_eq(sq_quant_format_find("q4_k")->quantize("blk.0.attn_q.weight", w, 1, 256, NULL, NULL, &qt),
-                     SQ_ERR_INPUT);
-    assert_message_has("'blk.0.attn_q.weight'");
-    assert_message_has("element 77");
+    assert_quantize_refused("q4_k", "blk.0.attn_q.weight", w, 1, 256, "element 77");
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("quant_ggml");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_synthetic_bytes);
-    tcase_add_test(tc, test_real_weight_bytes);
-    tcase_add_test(tc, test_block_sizes_and_types);
-    tcase_add_test(tc, test_fallbacks);
-    tcase_add_test(tc, test_round_trip_error);
-    tcase_add_test(tc, test_refuses_non_finite);
-    suite_add_tcase(s, tc);
-    return sq_test_run(s);
+    return sq_test_run_tests("quant_ggml", 0,
+                             SQ_TESTS(test_synthetic_bytes, test_real_weight_bytes, test_block_sizes_and_types,
+                                      test_fallbacks, test_round_trip_error, test_refuses_non_finite));
 }

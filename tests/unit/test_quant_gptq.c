@@ -226,12 +226,10 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("quant_gptq");
-    TCase *tc = tcase_create("core");
-    tcase_add_unchecked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_gptq_beats_round_to_nearest);
-    tcase_add_test(tc, test_bits_and_codes);
-    tcase_add_test(tc, test_dead_columns_zero_rows_and_errors);
-    suite_add_tcase(s, tc);
+    const sq_test_case row = {.name = "quant_gptq", .timeout = 120,
+                              .tests = SQ_TESTS(test_gptq_beats_round_to_nearest, test_bits_and_codes,
+                                                test_dead_columns_zero_rows_and_errors)};
+    /* unchecked: the Hessians are built once, before the tests' processes are forked */
+    tcase_add_unchecked_fixture(sq_test_add_case(s, &row), setup, teardown);
     return sq_test_run(s);
 }

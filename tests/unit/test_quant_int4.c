@@ -136,22 +136,13 @@ START_TEST(test_refuses_non_finite)
     for (int i = 0; i < 64; i++)
         w[i] = (float)i;
     w[40] = INFINITY;
-    sq_qtensor qt;
-    ck_assert_int_eq(sq_quant_format_find("int4")->quantize("lm_head.weight", w, 2, 32, NULL, NULL, &qt),
-                     SQ_ERR_INPUT);
-    assert_message_has("'lm_head.weight'");
-    assert_message_has("element 40");
+    assert_quantize_refused("int4", "lm_head.weight", w, 2, 32, "element 40");
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("quant_int4");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_q4_0_block_layout);
-    tcase_add_test(tc, test_round_trip_bounds);
-    tcase_add_test(tc, test_group_must_divide_rows);
-    tcase_add_test(tc, test_refuses_non_finite);
-    suite_add_tcase(s, tc);
-    return sq_test_run(s);
+    return sq_test_run_tests("quant_int4", 0,
+                             SQ_TESTS(test_q4_0_block_layout, test_round_trip_bounds, test_group_must_divide_rows,
+                                      test_refuses_non_finite));
 }

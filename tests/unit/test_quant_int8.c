@@ -114,23 +114,13 @@ END_TEST
 START_TEST(test_refuses_non_finite)
 {
     float w[6] = {1, 2, 3, 4, NAN, 6};
-    sq_qtensor qt;
-    ck_assert_int_eq(sq_quant_format_find("int8")->quantize("blocks.2.moe.experts.1.w1", w, 2, 3, NULL, NULL, &qt),
-                     SQ_ERR_INPUT);
-    assert_message_has("'blocks.2.moe.experts.1.w1'");
-    assert_message_has("element 4 (row 1, column 1)");
+    assert_quantize_refused("int8", "blocks.2.moe.experts.1.w1", w, 2, 3, "element 4 (row 1, column 1)");
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("quant_int8");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_round_trip_and_codes);
-    tcase_add_test(tc, test_round_half_even);
-    tcase_add_test(tc, test_percentile_clipping);
-    tcase_add_test(tc, test_activation_scales);
-    tcase_add_test(tc, test_refuses_non_finite);
-    suite_add_tcase(s, tc);
-    return sq_test_run(s);
+    return sq_test_run_tests("quant_int8", 0,
+                             SQ_TESTS(test_round_trip_and_codes, test_round_half_even, test_percentile_clipping,
+                                      test_activation_scales, test_refuses_non_finite));
 }

@@ -215,13 +215,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("quant_nf4");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_code_and_tree);
-    tcase_add_test(tc, test_dynamic_map_matches_reference);
-    tcase_add_test(tc, test_case_a_bytes);
-    tcase_add_test(tc, test_case_b_and_thresholds);
-    tcase_add_test(tc, test_edges);
-    suite_add_tcase(s, tc);
-    return sq_test_run(s);
+    return sq_test_run_tests("quant_nf4", 0,
+                             SQ_TESTS(test_code_and_tree, test_dynamic_map_matches_reference, test_case_a_bytes,
+                                      test_case_b_and_thresholds, test_edges));
 }

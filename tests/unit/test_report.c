@@ -366,18 +366,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("report");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_verdicts_follow_the_seed);
-    tcase_add_test(tc, test_nearest_miss_when_none_succeeds);
-    tcase_add_test(tc, test_paired_standard_error);
-    tcase_add_test(tc, test_technique_from_formats);
-    tcase_add_test(tc, test_inputs_lines_and_escaping);
-    tcase_add_test(tc, test_sizes_against_the_checkpoint);
-    tcase_add_test(tc, test_ties_within_noise);
-    tcase_add_test(tc, test_speed_only_with_own_kernels);
-    tcase_add_test(tc, test_forced_ssm_pruning_is_flagged);
-    tcase_add_test(tc, test_plot_labels_do_not_overlap);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    return sq_test_run_tests("report", 0,
+                             SQ_TESTS(test_verdicts_follow_the_seed, test_nearest_miss_when_none_succeeds,
+                                      test_paired_standard_error, test_technique_from_formats,
+                                      test_inputs_lines_and_escaping, test_sizes_against_the_checkpoint,
+                                      test_ties_within_noise, test_speed_only_with_own_kernels,
+                                      test_forced_ssm_pruning_is_flagged, test_plot_labels_do_not_overlap));
 }

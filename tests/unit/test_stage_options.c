@@ -83,11 +83,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *suite = suite_create("stage_options");
-    TCase *tc = tcase_create("stage_options");
-    tcase_add_test(tc, test_values_flags_positional);
-    tcase_add_test(tc, test_help_needs_nothing);
-    tcase_add_test(tc, test_usage_errors);
-    suite_add_tcase(suite, tc);
-    return sq_test_run(suite);
+    return sq_test_run_tests("stage_options", 0,
+                             SQ_TESTS(test_values_flags_positional, test_help_needs_nothing, test_usage_errors));
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "quant/format.h"
 #include "tensor/tensor.h"
 #include "util/status.h"
 
@@ -36,6 +37,48 @@ static inline int sq_test_run(Suite *suite) { return sq_test_run_with(suite, CK_
 
 /* As sq_test_run, all in this process and in order (tests that build on each other). */
 static inline int sq_test_run_in_order(Suite *suite) { return sq_test_run_with(suite, CK_NOFORK); }
+
+/* One case of a suite, as a row of a table: a main lists its tests instead of
+ * registering them one call at a time. */
+typedef struct {
+    const char *name;
+    int timeout;                /* seconds each test may take; 0 keeps check's default */
+    SFun setup, teardown;       /* a checked fixture, run in each test's process; NULL for none */
+    const TTest *const *tests;  /* NULL-terminated (SQ_TESTS); NULL for none */
+} sq_test_case;
+
+/* The tests of a case, as the NULL-terminated list sq_test_case holds. */
+#define SQ_TESTS(...) ((const TTest *const[]){__VA_ARGS__, NULL})
+
+/* Adds the case to suite; returns it for what a row does not say (a loop test, an unchecked fixture). */
+static inline TCase *sq_test_add_case(Suite *suite, const sq_test_case *row)
+{
+    TCase *tc = tcase_create(row->name);
+    if (row->timeout > 0)
+        tcase_set_timeout(tc, row->timeout);
+    if (row->setup != NULL || row->teardown != NULL)
+        tcase_add_checked_fixture(tc, row->setup, row->teardown);
+    for (const TTest *const *test = row->tests; test != NULL && *test != NULL; test++)
+        tcase_add_test(tc, *test);
+    suite_add_tcase(suite, tc);
+    return tc;
+}
+
+/* A suite named `name` of the `count` cases in rows. */
+static inline Suite *sq_test_suite(const char *name, const sq_test_case *rows, size_t count)
+{
+    Suite *suite = suite_create(name);
+    for (size_t i = 0; i < count; i++)
+        sq_test_add_case(suite, &rows[i]);
+    return suite;
+}
+
+/* The main of a suite of one case named like it: runs tests (NULL-terminated) as sq_test_run does. */
+static inline int sq_test_run_tests(const char *name, int timeout, const TTest *const *tests)
+{
+    const sq_test_case row = {.name = name, .timeout = timeout, .tests = tests};
+    return sq_test_run(sq_test_suite(name, &row, 1));
+}
 
 /* ---- a scratch folder for one test ---- */
 
@@ -104,6 +147,17 @@ static inline const char *work_path(const char *name)
     do {                                           \
         ck_assert_int_eq((st), SQ_ERR_INPUT);      \
         assert_message_has(needle);                \
+    } while (0)
+
+/* Quantizing w (rows x cols) to the format named fmt is an input error whose message names the tensor
+ * and says where (e.g. "element 4 (row 1, column 1)"); name and where are string literals. */
+#define assert_quantize_refused(fmt, name, w, rows, cols, where)                                            \
+    do {                                                                                                \
+        sq_qtensor refused_;                                                                            \
+        ck_assert_int_eq(sq_quant_format_find(fmt)->quantize(name, w, rows, cols, NULL, NULL, &refused_), \
+                         SQ_ERR_INPUT);                                                                 \
+        assert_message_has("'" name "'");                                                               \
+        assert_message_has(where);                                                                      \
     } while (0)
 
 /* ---- values ---- */

@@ -384,32 +384,18 @@ START_TEST(bad_specs_are_usage_errors)
 }
 END_TEST
 
-static Suite *tokenize_suite(void)
-{
-    Suite *s = suite_create("tokenize");
-    TCase *tok = tcase_create("tokenizers");
-    tcase_add_test(tok, bytes_round_trip);
-    tcase_add_test(tok, word_tokenizer_2000_matches_python);
-    tcase_add_test(tok, word_tokenizer_quality_matches_python);
-    tcase_add_test(tok, word_tokenizer_empty_and_blank_text);
-    tcase_add_test(tok, char_tokenizer_matches_python);
-    tcase_add_test(tok, invalid_utf8_is_refused);
-    tcase_add_test(tok, invalid_json_is_refused);
-    suite_add_tcase(s, tok);
-    TCase *data = tcase_create("data");
-    tcase_add_test(data, itera_validation_split_2000);
-    tcase_add_test(data, itera_validation_split_quality);
-    tcase_add_test(data, itera_validation_split_char);
-    tcase_add_test(data, text_fraction_counts_characters_and_newlines_as_python);
-    tcase_add_test(data, u16_and_u32_bin_files);
-    tcase_add_test(data, hdf5_token_files);
-    tcase_add_test(data, bundled_validation_text_as_bytes);
-    tcase_add_test(data, bad_specs_are_usage_errors);
-    suite_add_tcase(s, data);
-    return s;
-}
-
 int main(void)
 {
-    return sq_test_run(tokenize_suite());
+    const sq_test_case cases[] = {
+        {.name = "tokenizers", .tests = SQ_TESTS(bytes_round_trip, word_tokenizer_2000_matches_python,
+                                                 word_tokenizer_quality_matches_python,
+                                                 word_tokenizer_empty_and_blank_text, char_tokenizer_matches_python,
+                                                 invalid_utf8_is_refused, invalid_json_is_refused)},
+        {.name = "data", .tests = SQ_TESTS(itera_validation_split_2000, itera_validation_split_quality,
+                                           itera_validation_split_char,
+                                           text_fraction_counts_characters_and_newlines_as_python,
+                                           u16_and_u32_bin_files, hdf5_token_files, bundled_validation_text_as_bytes,
+                                           bad_specs_are_usage_errors)},
+    };
+    return sq_test_run(sq_test_suite("tokenize", cases, sizeof cases / sizeof *cases));
 }

@@ -288,22 +288,15 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("tokenizer goldens");
-    TCase *golden = tcase_create("goldens");
-    tcase_set_timeout(golden, 120);
-    tcase_add_test(golden, bpe512_matches_transformers_js);
-    tcase_add_test(golden, split_regex_pair_merges_and_bos_match_transformers_js);
-    tcase_add_test(golden, unicode_normal_forms_match_transformers_js);
-    tcase_add_test(golden, gpt2_matches_transformers_js);
-    tcase_add_test(golden, llama2_sentencepiece_style_matches_transformers_js);
-    tcase_add_test(golden, llama2c_tokenizer_bin_matches_run_c);
-    tcase_add_test(golden, byte_level_decode_round_trips);
-    tcase_add_test(golden, invalid_utf8_text_is_refused);
-    suite_add_tcase(s, golden);
-    TCase *bad = tcase_create("bad input");
-    tcase_add_test(bad, bad_tokenizer_files_are_input_errors);
-    tcase_add_test(bad, tokenizer_that_does_not_fit_the_model_is_refused);
-    tcase_add_test(bad, kinds_are_told_apart_by_content);
-    suite_add_tcase(s, bad);
-    return sq_test_run(s);
+    const sq_test_case cases[] = {
+        {.name = "goldens", .timeout = 120,
+         .tests = SQ_TESTS(bpe512_matches_transformers_js, split_regex_pair_merges_and_bos_match_transformers_js,
+                           unicode_normal_forms_match_transformers_js, gpt2_matches_transformers_js,
+                           llama2_sentencepiece_style_matches_transformers_js, llama2c_tokenizer_bin_matches_run_c,
+                           byte_level_decode_round_trips, invalid_utf8_text_is_refused)},
+        {.name = "bad input", .tests = SQ_TESTS(bad_tokenizer_files_are_input_errors,
+                                                tokenizer_that_does_not_fit_the_model_is_refused,
+                                                kinds_are_told_apart_by_content)},
+    };
+    return sq_test_run(sq_test_suite("tokenizer goldens", cases, sizeof cases / sizeof *cases));
 }
