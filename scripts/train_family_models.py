@@ -36,7 +36,6 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 import time
 from collections import OrderedDict
@@ -49,24 +48,12 @@ import numpy as np  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED = os.path.join(ROOT, "tests", "data", "bundled")
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+from gpt2_bytes import CHUNK, bytes_to_unicode  # noqa: E402
+
 TRAIN_TEXT = os.path.join(BUNDLED, "austen_train.txt")
 VAL_TEXT = os.path.join(BUNDLED, "austen_val.txt")
 TOKENIZER = os.environ.get("SQ_TOKENIZER", os.path.join(BUNDLED, "bpe512", "tokenizer.json"))
 SEQ_LEN = 256
-
-CHUNK = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
-
-
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
 
 
 class ByteBPE:

@@ -15,8 +15,10 @@ Golden files (tests/data/golden/<name>.h5, read by tests/unit/test_forward.c):
   logits_<w>  float32 [T_w, V]  the reference's logits, computed in float64
 """
 
+import argparse
 import json
 import os
+import re
 import struct
 import zlib
 from collections import OrderedDict
@@ -66,6 +68,26 @@ def read_safetensors(path):
     return out
 
 
+def randomise_parameters(model, seed, rules, matrices_only=False):
+    """Weights far from their init, so that every tensor visibly changes the logits and a wrong
+    index anywhere is caught.  Each parameter, in named_parameters order, draws N(0, 1) noise of
+    its shape from one generator seeded with seed, and becomes scale * noise + shift for the first
+    (pattern, scale, shift) of rules that re.search finds in its name; with none, the noise scaled
+    by 1.5 / sqrt(fan-in) (with matrices_only, a vector no rule names keeps its value).  Returns the
+    generator, for what the caller draws next."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            rule = next((rule for rule in rules if re.search(rule[0], name)), None)
+            if rule is not None:
+                _, scale, shift = rule
+                p.copy_(scale * noise + shift if shift else scale * noise)
+            elif p.dim() >= 2 or not matrices_only:
+                p.copy_(noise * (1.5 / p.shape[-1] ** 0.5))
+    return gen
+
+
 def seeded_windows(name, vocab, lengths):
     """Random token ids seeded by the case name, one window per length."""
     gen = np.random.default_rng(zlib.crc32(name.encode()))
@@ -96,3 +118,15 @@ def write_golden(path, checkpoint, family, num_heads, windows, logits_of, made_b
             f.create_dataset(f"tokens_{w}", data=ids.astype(np.int32))
             f.create_dataset(f"logits_{w}", data=logits.float().numpy(), compression="gzip", compression_opts=9)
     return logits
+
+
+def golden_cases(description):
+    """The command line the family golden scripts share: --out FOLDER (tests/data/golden) and any
+    number of --case NAME=DIR.  Returns (out, [(name, dir)]); torch runs on one thread, as the
+    committed goldens were made."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(DATA, "golden"))
+    ap.add_argument("--case", action="append", default=[], metavar="NAME=DIR")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    return args.out, [tuple(case.partition("=")[::2]) for case in args.case]

@@ -43,6 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import randomise_parameters  # noqa: E402
 from golden_io import read_safetensors, save_safetensors  # noqa: E402,F401  (re-exported)
 
 
@@ -178,16 +179,7 @@ class Llama(nn.Module):
 
 def randomise(model, seed):
     """Weights far from their init, so every tensor visibly changes the logits."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=gen)
-            if name.endswith("norm.weight"):
-                p.copy_(1.0 + 0.3 * noise)
-            elif "embeddings" in name:
-                p.copy_(0.7 * noise)
-            else:
-                p.copy_(noise * (1.5 / p.shape[-1] ** 0.5))
+    randomise_parameters(model, seed, [(r"norm\.weight$", 0.3, 1.0), (r"embeddings", 0.7, 0.0)])
     return model
 
 

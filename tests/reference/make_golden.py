@@ -39,29 +39,16 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import itera_ref as R  # noqa: E402
-from golden_io import DATA, seeded_windows, write_golden as write_file  # noqa: E402
+from golden_io import DATA, randomise_parameters, seeded_windows, write_golden as write_file  # noqa: E402
 
 
 def randomise(model, seed):
     """Weights far from their init, so that every tensor (LN affine, biases, A_log, D)
     visibly changes the logits and a wrong index anywhere is caught."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = randomise_parameters(model, seed, [(r"norm\.weight$|\.ln.*\.weight$", 0.3, 1.0), (r"bias$", 0.2, 0.0),
+                                             (r"A_log$", 0.7, 0.0), (r"\.D$", 1.0, 0.0), (r"embedding", 0.7, 0.0)],
+                               matrices_only=True)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=gen)
-            if name.endswith("norm.weight") or ".ln" in name and name.endswith(".weight"):
-                p.copy_(1.0 + 0.3 * noise)
-            elif name.endswith("bias"):
-                p.copy_(0.2 * noise)
-            elif name.endswith("A_log"):
-                p.copy_(0.7 * noise)
-            elif name.endswith(".D"):
-                p.copy_(noise)
-            elif "embedding" in name:
-                p.copy_(0.7 * noise)
-            elif p.dim() >= 2:
-                fan_in = p.shape[-1]
-                p.copy_(noise * (1.5 / fan_in ** 0.5))
         for name, b in model.named_buffers():
             if name.endswith("expert_counts"):
                 b.copy_(torch.rand(b.shape, generator=gen))

@@ -17,7 +17,6 @@ The checkpoints are written beside the goldens (<name>.safetensors with
   /usr/bin/python3 tests/reference/make_golden_llama.py --case llama_tiny=tests/data/bundled/llama_tiny
 """
 
-import argparse
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import llama_ref as L  # noqa: E402
-from golden_io import DATA, seeded_windows, write_golden as write_file  # noqa: E402
+from golden_io import golden_cases, seeded_windows, write_golden as write_file  # noqa: E402
 
 
 def windows_for(name, vocab, max_seq):
@@ -42,38 +41,45 @@ def write_golden(out_dir, name, model, checkpoint, rope, made_by="tests/referenc
     print(f"{path}: {checkpoint}, {rope} RoPE, logit range [{logits.min().item():.3f}, {logits.max().item():.3f}]")
 
 
+def write_case(out_dir, name, model, form):
+    """model as the checkpoint <name> in form (hf or meta: .safetensors + .config.json; llama2c: .bin),
+    then its golden (llama2.c's layout takes Meta's adjacent-pair RoPE)."""
+    base = os.path.join(out_dir, name)
+    if form == "llama2c":
+        checkpoint = base + ".bin"
+        L.save_llama2c(model, checkpoint)
+    elif form == "hf":
+        checkpoint = base + ".safetensors"
+        L.save_hf(model, checkpoint, base + ".config.json")
+    else:
+        checkpoint = base + ".safetensors"
+        L.save_meta(model, checkpoint)
+        with open(base + ".config.json", "w") as f:
+            json.dump(L.hf_config(model.cfg), f, indent=2)
+    write_golden(out_dir, name, model, checkpoint, "hf" if form == "hf" else "meta")
+
+
 def builtin(out_dir):
-    g = lambda n: os.path.join(out_dir, n)  # noqa: E731
     gqa = L.randomise(L.Llama(L.LlamaConfig(vocab=67, dim=64, layers=2, heads=8, kv_heads=4, hidden=96,
                                             max_seq=48, eps=1e-5, theta=10000.0, tied=True)), seed=21)
     print("gqa: max |meta - hf| in float32 =", L.check_forms(gqa, torch.randint(0, 67, (1, 30))))
-    L.save_hf(gqa, g("llama_gqa_hf.safetensors"), g("llama_gqa_hf.config.json"))
-    write_golden(out_dir, "llama_gqa_hf", gqa, g("llama_gqa_hf.safetensors"), "hf")
-    L.save_meta(gqa, g("llama_gqa_meta.safetensors"))
-    with open(g("llama_gqa_meta.config.json"), "w") as f:
-        json.dump(L.hf_config(gqa.cfg), f, indent=2)
-    write_golden(out_dir, "llama_gqa_meta", gqa, g("llama_gqa_meta.safetensors"), "meta")
+    write_case(out_dir, "llama_gqa_hf", gqa, "hf")
+    write_case(out_dir, "llama_gqa_meta", gqa, "meta")
 
     mha = L.randomise(L.Llama(L.LlamaConfig(vocab=53, dim=30, layers=2, heads=5, kv_heads=5, hidden=44,
                                             max_seq=32, eps=1e-6, theta=10000.0, tied=False)), seed=22)
-    L.save_meta(mha, g("llama_mha_meta.safetensors"))
-    with open(g("llama_mha_meta.config.json"), "w") as f:
-        json.dump(L.hf_config(mha.cfg), f, indent=2)
-    write_golden(out_dir, "llama_mha_meta", mha, g("llama_mha_meta.safetensors"), "meta")
+    write_case(out_dir, "llama_mha_meta", mha, "meta")
 
     untied = L.randomise(L.Llama(L.LlamaConfig(vocab=71, dim=36, layers=3, heads=6, kv_heads=2, hidden=52,
                                                max_seq=40, eps=1e-5, theta=500000.0, tied=False)), seed=23)
-    L.save_hf(untied, g("llama_untied_hf.safetensors"), g("llama_untied_hf.config.json"))
-    write_golden(out_dir, "llama_untied_hf", untied, g("llama_untied_hf.safetensors"), "hf")
+    write_case(out_dir, "llama_untied_hf", untied, "hf")
 
     bin_gqa = L.randomise(L.Llama(L.LlamaConfig(vocab=61, dim=32, layers=2, heads=4, kv_heads=2, hidden=40,
                                                 max_seq=24, eps=1e-5, theta=10000.0, tied=True)), seed=24)
-    L.save_llama2c(bin_gqa, g("llama2c_gqa.bin"))
-    write_golden(out_dir, "llama2c_gqa", bin_gqa, g("llama2c_gqa.bin"), "meta")
+    write_case(out_dir, "llama2c_gqa", bin_gqa, "llama2c")
     bin_untied = L.randomise(L.Llama(L.LlamaConfig(vocab=45, dim=24, layers=2, heads=3, kv_heads=1, hidden=36,
                                                    max_seq=20, eps=1e-5, theta=10000.0, tied=False)), seed=25)
-    L.save_llama2c(bin_untied, g("llama2c_untied.bin"))
-    write_golden(out_dir, "llama2c_untied", bin_untied, g("llama2c_untied.bin"), "meta")
+    write_case(out_dir, "llama2c_untied", bin_untied, "llama2c")
 
 
 def bundled_case(out_dir, name, directory):
@@ -90,17 +96,12 @@ def bundled_case(out_dir, name, directory):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(DATA, "golden"))
-    ap.add_argument("--case", action="append", default=[], metavar="NAME=DIR")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
+    out, cases = golden_cases(__doc__)
     torch.manual_seed(5)
-    if not args.case:
-        builtin(args.out)
-    for case in args.case:
-        name, _, directory = case.partition("=")
-        bundled_case(args.out, name, directory)
+    if not cases:
+        builtin(out)
+    for name, directory in cases:
+        bundled_case(out, name, directory)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,12 @@ The bundled model is a --case NAME=DIR (DIR/model.safetensors + DIR/config.json)
   /usr/bin/python3 tests/reference/make_golden_mamba.py --case mamba_tiny=tests/data/bundled/mamba_tiny
 """
 
-import argparse
 import os
 import sys
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mamba_ref as M  # noqa: E402
-from golden_io import DATA, seeded_windows, write_golden as write_file  # noqa: E402
+from golden_io import golden_cases, seeded_windows, write_golden as write_file  # noqa: E402
 
 
 def write_golden(out_dir, name, model, checkpoint):
@@ -56,17 +53,12 @@ def builtin(out_dir):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(DATA, "golden"))
-    ap.add_argument("--case", action="append", default=[], metavar="NAME=DIR")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    if not args.case:
-        builtin(args.out)
-    for case in args.case:
-        name, _, directory = case.partition("=")
+    out, cases = golden_cases(__doc__)
+    if not cases:
+        builtin(out)
+    for name, directory in cases:
         model = M.load_hf(os.path.join(directory, "model.safetensors"), os.path.join(directory, "config.json"))
-        write_golden(args.out, name, model, os.path.join(directory, "model.safetensors"))
+        write_golden(out, name, model, os.path.join(directory, "model.safetensors"))
 
 
 if __name__ == "__main__":

@@ -19,27 +19,17 @@ import json
 import os
 import struct
 
+from gpt2_bytes import unicode_to_bytes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data")
 EXTRA_CHARS = ["é", "’", "—", "“", "”", "日", "本"]
 
 
-def byte_decoder():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
-
-
 def main():
     with open(os.path.join(DATA, "bundled", "bpe512", "tokenizer.json"), encoding="utf-8") as f:
         bpe = json.load(f)
-    decode = byte_decoder()
+    decode = unicode_to_bytes()
     tokens = [(b"<unk>", 0.0), (b"\n<s>\n", 0.0), (b"\n</s>\n", 0.0)]
     tokens += [(b"<0x%02X>" % b, 0.0) for b in range(256)]
     singles = [bytes([b]) for b in [9, 10] + list(range(32, 127))] + [c.encode("utf-8") for c in EXTRA_CHARS]

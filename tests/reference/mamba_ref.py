@@ -43,6 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import randomise_parameters  # noqa: E402
 from golden_io import read_safetensors, save_safetensors  # noqa: E402,F401  (re-exported)
 
 
@@ -132,12 +133,13 @@ class Block(nn.Module):
 
 class Mamba1(nn.Module):
     version = 1
+    mixer_class = Mamba1Mixer
 
     def __init__(self, c: Mamba1Config, init=False):
         super().__init__()
         self.cfg = c
         self.embeddings = nn.Embedding(c.vocab, c.d_model)
-        self.layers = nn.ModuleList(Block(c, Mamba1Mixer(c)) for _ in range(c.layers))
+        self.layers = nn.ModuleList(Block(c, self.mixer_class(c)) for _ in range(c.layers))
         self.norm_f = nn.Parameter(torch.ones(c.d_model))
         if init:
             mamba_init(self)
@@ -195,16 +197,9 @@ class Mamba2Mixer(nn.Module):
 
 
 class Mamba2(Mamba1):
+    """Mamba1's model around Mamba-2 mixers (the forward pass is the same); c is a Mamba2Config."""
     version = 2
-
-    def __init__(self, c: Mamba2Config, init=False):
-        nn.Module.__init__(self)
-        self.cfg = c
-        self.embeddings = nn.Embedding(c.vocab, c.d_model)
-        self.layers = nn.ModuleList(Block(c, Mamba2Mixer(c)) for _ in range(c.layers))
-        self.norm_f = nn.Parameter(torch.ones(c.d_model))
-        if init:
-            mamba_init(self)
+    mixer_class = Mamba2Mixer
 
 
 def mamba_init(model):
@@ -223,22 +218,8 @@ def mamba_init(model):
 
 def randomise(model, seed):
     """Weights far from their init, so that every tensor visibly changes the logits."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=gen)
-            if name.endswith("norm") or name.endswith("norm_f") or name.endswith(".norm"):
-                p.copy_(1.0 + 0.3 * noise)
-            elif name.endswith("bias") or name.endswith("dt_bias"):
-                p.copy_(0.5 * noise - 1.0)
-            elif name.endswith("A_log"):
-                p.copy_(0.7 * noise)
-            elif name.endswith(".D"):
-                p.copy_(noise)
-            elif "embeddings" in name:
-                p.copy_(0.7 * noise)
-            else:
-                p.copy_(noise * (1.5 / p.shape[-1] ** 0.5))
+    randomise_parameters(model, seed, [(r"norm(_f)?$", 0.3, 1.0), (r"bias$", 0.5, -1.0), (r"A_log$", 0.7, 0.0),
+                                       (r"\.D$", 1.0, 0.0), (r"embeddings", 0.7, 0.0)])
     return model
 
 
