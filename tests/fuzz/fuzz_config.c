@@ -57,12 +57,10 @@ static void check_round_trip(const sq_yaml_node *root)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text;
+    char *text = fuzz_text(data, size);
     sq_yaml_doc doc;
     sq_run_config cfg;
     sq_status st;
-    fuzz_quiet();
-    text = fuzz_text(data, size);
     if (text == NULL)
         return 0;
     st = sq_yaml_load_string(&doc, text, "fuzz.yaml");

@@ -14,7 +14,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[512];
     sq_gguf_file file;
     sq_status st;
-    fuzz_quiet();
     fuzz_write_file("gguf", ".gguf", data, size, path, sizeof path);
     sq_gguf_init(&file);
     st = sq_gguf_read(path, &file);

@@ -16,7 +16,7 @@ static const char *const names[] = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     enum { N = sizeof names / sizeof names[0] };
-    char *text;
+    char *text = fuzz_text(data, size);
     sq_yaml_doc doc;
     sq_precision_map map;
     sq_map_tensor tensors[N];
@@ -24,8 +24,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sq_map_summary summary;
     sq_status st;
     int loaded;
-    fuzz_quiet();
-    text = fuzz_text(data, size);
     if (text == NULL)
         return 0;
     memset(&map, 0, sizeof map);

@@ -7,10 +7,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[512];
     sq_tensor_set set;
-    sq_status st;
-    fuzz_quiet();
-    fuzz_write_file("st", ".safetensors", data, size, path, sizeof path);
-    st = sq_safetensors_read(path, &set);
+    sq_status st = sq_safetensors_read(fuzz_write_file("st", ".safetensors", data, size, path, sizeof path), &set);
     if (st == SQ_OK) {
         size_t total = 0;
         for (size_t i = 0; i < set.count; i++)

@@ -34,12 +34,13 @@ static inline void fuzz_quiet(void)
     }
 }
 
-/* Writes data to "<tmp>/sqfuzz-<pid>-<tag><suffix>" and returns that path (static buffer per tag). */
+/* Writes data to "<tmp>/sqfuzz-<pid>-<tag><suffix>" and returns that path (static buffer per tag); logs quiet. */
 static inline const char *fuzz_write_file(const char *tag, const char *suffix, const uint8_t *data, size_t size,
                                           char *path, size_t path_size)
 {
     const char *tmp = getenv("TMPDIR");
     FILE *f;
+    fuzz_quiet();
     snprintf(path, path_size, "%s/sqfuzz-%ld-%s%s", tmp && *tmp ? tmp : "/tmp", (long)getpid(), tag, suffix);
     f = fopen(path, "wb");
     if (f == NULL)
@@ -50,10 +51,11 @@ static inline const char *fuzz_write_file(const char *tag, const char *suffix, c
     return path;
 }
 
-/* The input as a NUL-terminated string (the config readers take text); NULL when out of memory. */
+/* The input as a NUL-terminated string (the config readers take text); NULL when out of memory; logs quiet. */
 static inline char *fuzz_text(const uint8_t *data, size_t size)
 {
     char *text = malloc(size + 1);
+    fuzz_quiet();
     if (text != NULL) {
         memcpy(text, data, size);
         text[size] = '\0';

@@ -16,20 +16,6 @@
 
 static const char *const kinds[] = {"q8_0", "q4_0", "q4_1", "q4_k", "q6_k"};
 
-static unsigned char *read_all(const char *path, long *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)*size + 1);
-    ck_assert(fread(buf, 1, (size_t)*size, f) == (size_t)*size);
-    fclose(f);
-    return buf;
-}
-
 /* Quantizes rows x cols with every kind whose block fits and compares with the
  * committed expected bytes of the case. Returns the number of kinds compared. */
 static int compare_case(const char *name, const float *values, int64_t rows, int64_t cols)
@@ -41,10 +27,9 @@ static int compare_case(const char *name, const float *values, int64_t rows, int
         if (cols % kind->block_values)
             continue;
         char path[512];
-        long size = 0;
+        size_t size = 0;
         snprintf(path, sizeof path, "%s/quant/ggml/%s.%s", SQ_TEST_DATA, name, kinds[k]);
-        unsigned char *expected = read_all(path, &size);
-        ck_assert_msg(expected != NULL, "missing %s", path);
+        unsigned char *expected = (unsigned char *)read_whole_file(path, &size);
         sq_qtensor qt;
         ck_assert_int_eq(sq_quant_format_find(kinds[k])->quantize(name, values, rows, cols, NULL, NULL, &qt), SQ_OK);
         ck_assert_str_eq(qt.format, kinds[k]);
@@ -52,7 +37,7 @@ static int compare_case(const char *name, const float *values, int64_t rows, int
         ck_assert_ptr_nonnull(blocks);
         ck_assert_int_eq(blocks->shape[0] * blocks->shape[1], size);
         const unsigned char *got = blocks->data;
-        for (long i = 0; i < size; i++)
+        for (long i = 0; i < (long)size; i++)
             ck_assert_msg(got[i] == expected[i], "%s as %s: byte %ld (block %ld) is 0x%02x, ggml writes 0x%02x", name,
                           kinds[k], i, i / kind->block_bytes, got[i], expected[i]);
         /* Dequantization reads back what the blocks say: finite, and the
@@ -76,13 +61,12 @@ START_TEST(test_synthetic_bytes)
     int compared = 0;
     for (size_t c = 0; c < sizeof synthetic / sizeof synthetic[0]; c++) {
         char path[512];
-        long size = 0;
+        size_t size = 0;
         snprintf(path, sizeof path, "%s/quant/ggml/%s.f32", SQ_TEST_DATA, synthetic[c]);
-        unsigned char *raw = read_all(path, &size);
-        ck_assert_msg(raw != NULL, "missing %s", path);
+        unsigned char *raw = (unsigned char *)read_whole_file(path, &size);
         uint32_t dims[2];
         memcpy(dims, raw, sizeof dims);
-        ck_assert_int_eq(size, 8 + (long)dims[0] * dims[1] * 4);
+        ck_assert_uint_eq(size, 8 + (size_t)dims[0] * dims[1] * 4);
         float *values = malloc((size_t)dims[0] * dims[1] * sizeof *values);
         memcpy(values, raw + 8, (size_t)dims[0] * dims[1] * sizeof *values);
         compared += compare_case(synthetic[c], values, dims[0], dims[1]);

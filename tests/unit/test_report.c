@@ -211,17 +211,6 @@ START_TEST(test_speed_only_with_own_kernels)
 }
 END_TEST
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = calloc(1, 1 << 20);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_ptr_nonnull(text);
-    ck_assert(fread(text, 1, (1 << 20) - 1, f) > 0);
-    fclose(f);
-    return text;
-}
-
 /* A variant whose SSM was pruned past the guard (force: true, /pruning@forced_ssm)
  * carries a warning line in report.md, report.html and report.json; the others none. */
 START_TEST(test_forced_ssm_pruning_is_flagged)
@@ -240,7 +229,9 @@ START_TEST(test_forced_ssm_pruning_is_flagged)
         sq_status st = f == 0 ? sq_report_write_markdown(r, path)
                      : f == 1 ? sq_report_write_html(r, path) : sq_report_write_json(r, path);
         ck_assert_msg(st == SQ_OK, "%s", sq_error_message());
-        text = read_all(path);
+        size_t size;
+        text = read_whole_file(path, &size);
+        ck_assert(size > 0);
         ck_assert_msg(strstr(text, "forced had its SSM pruned past the guard (force: true): map.yaml:2:5: ssm-inner 4 "
                                    "of 128 SSM inner channels per layer") != NULL ||
                           (f == 2 && strstr(text, "\"forced_ssm\": \"map.yaml:2:5: ssm-inner 4 of 128") != NULL),

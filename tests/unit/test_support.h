@@ -135,6 +135,28 @@ static inline const char *work_path(const char *name)
     return p;
 }
 
+/* ---- files ---- */
+
+/* The whole file at path, NUL-terminated (text or bytes), malloc'd; size (unless NULL) receives its
+ * length. A file that cannot be read fails the test, naming it. */
+static inline char *read_whole_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (size != NULL)
+        *size = (size_t)n;
+    return buf;
+}
+
 /* ---- error messages ---- */
 
 /* The last error message (util/status.h) contains needle. */

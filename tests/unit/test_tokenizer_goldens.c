@@ -24,23 +24,6 @@
 
 #define TOK_DATA SQ_TEST_DATA "/tokenizers"
 
-static char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    ck_assert_int_ge(n, 0);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
 /* tokenizer.json files are committed gzipped; gzip is part of every Debian system. */
 static const char *gunzip(const char *gz_path, const char *name)
 {
@@ -79,7 +62,7 @@ static long check_goldens(const sq_tokenizer *tok, const char *goldens_gz, int e
         char path[600];
         size_t size;
         snprintf(path, sizeof path, "%s/%s", SQ_TEST_DATA, name);
-        char *text = read_all(path, &size);
+        char *text = read_whole_file(path, &size);
         if (length < 0)
             length = (long)size;
         ck_assert_int_le(offset + length, (long)size);
