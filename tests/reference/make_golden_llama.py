@@ -59,27 +59,29 @@ def write_case(out_dir, name, model, form):
     write_golden(out_dir, name, model, checkpoint, "hf" if form == "hf" else "meta")
 
 
+# The random cases of the docstring: a seeded model of each config, written as each (name, form).
+BUILTIN = [
+    (dict(vocab=67, dim=64, layers=2, heads=8, kv_heads=4, hidden=96, max_seq=48, eps=1e-5, theta=10000.0, tied=True),
+     21, [("llama_gqa_hf", "hf"), ("llama_gqa_meta", "meta")]),
+    (dict(vocab=53, dim=30, layers=2, heads=5, kv_heads=5, hidden=44, max_seq=32, eps=1e-6, theta=10000.0, tied=False),
+     22, [("llama_mha_meta", "meta")]),
+    (dict(vocab=71, dim=36, layers=3, heads=6, kv_heads=2, hidden=52, max_seq=40, eps=1e-5, theta=500000.0,
+          tied=False), 23, [("llama_untied_hf", "hf")]),
+    (dict(vocab=61, dim=32, layers=2, heads=4, kv_heads=2, hidden=40, max_seq=24, eps=1e-5, theta=10000.0, tied=True),
+     24, [("llama2c_gqa", "llama2c")]),
+    (dict(vocab=45, dim=24, layers=2, heads=3, kv_heads=1, hidden=36, max_seq=20, eps=1e-5, theta=10000.0, tied=False),
+     25, [("llama2c_untied", "llama2c")]),
+]
+
+
 def builtin(out_dir):
-    gqa = L.randomise(L.Llama(L.LlamaConfig(vocab=67, dim=64, layers=2, heads=8, kv_heads=4, hidden=96,
-                                            max_seq=48, eps=1e-5, theta=10000.0, tied=True)), seed=21)
-    print("gqa: max |meta - hf| in float32 =", L.check_forms(gqa, torch.randint(0, 67, (1, 30))))
-    write_case(out_dir, "llama_gqa_hf", gqa, "hf")
-    write_case(out_dir, "llama_gqa_meta", gqa, "meta")
-
-    mha = L.randomise(L.Llama(L.LlamaConfig(vocab=53, dim=30, layers=2, heads=5, kv_heads=5, hidden=44,
-                                            max_seq=32, eps=1e-6, theta=10000.0, tied=False)), seed=22)
-    write_case(out_dir, "llama_mha_meta", mha, "meta")
-
-    untied = L.randomise(L.Llama(L.LlamaConfig(vocab=71, dim=36, layers=3, heads=6, kv_heads=2, hidden=52,
-                                               max_seq=40, eps=1e-5, theta=500000.0, tied=False)), seed=23)
-    write_case(out_dir, "llama_untied_hf", untied, "hf")
-
-    bin_gqa = L.randomise(L.Llama(L.LlamaConfig(vocab=61, dim=32, layers=2, heads=4, kv_heads=2, hidden=40,
-                                                max_seq=24, eps=1e-5, theta=10000.0, tied=True)), seed=24)
-    write_case(out_dir, "llama2c_gqa", bin_gqa, "llama2c")
-    bin_untied = L.randomise(L.Llama(L.LlamaConfig(vocab=45, dim=24, layers=2, heads=3, kv_heads=1, hidden=36,
-                                                   max_seq=20, eps=1e-5, theta=10000.0, tied=False)), seed=25)
-    write_case(out_dir, "llama2c_untied", bin_untied, "llama2c")
+    for config, seed, writes in BUILTIN:
+        model = L.randomise(L.Llama(L.LlamaConfig(**config)), seed=seed)
+        if len(writes) > 1:  # one model under both namings: they must agree before either is written
+            print(f"{writes[0][0]}: max |meta - hf| in float32 =",
+                  L.check_forms(model, torch.randint(0, config["vocab"], (1, 30))))
+        for name, form in writes:
+            write_case(out_dir, name, model, form)
 
 
 def bundled_case(out_dir, name, directory):

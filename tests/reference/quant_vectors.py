@@ -62,24 +62,16 @@ T = {k: f32_literal(v) for k, v in dict(
     n000="-0.8480964004993439").items()}
 
 
+# The kernel's tree is a binary search over these 15 thresholds (root the middle one; node
+# "p10" is the right child's left child, and so on), testing `x > t` at every node.
+SORTED_T = sorted(T.values())
+
+
 def dquantize_nf4(x):
-    """kernels.cu::dQuantizeNF4 for one float32 (NaN compares false everywhere: code 0)."""
+    """kernels.cu::dQuantizeNF4 for one float32: the leaf its tree reaches, which is the number of
+    thresholds x is greater than (NaN compares false everywhere: code 0)."""
     x = F32(x)
-    if x > T["root"]:
-        if x > T["p1"]:
-            if x > T["p11"]:
-                return 0b1111 if x > T["p111"] else 0b1110
-            return 0b1101 if x > T["p110"] else 0b1100
-        if x > T["p10"]:
-            return 0b1011 if x > T["p101"] else 0b1010
-        return 0b1001 if x > T["p100"] else 0b1000
-    if x > T["n0"]:
-        if x > T["n01"]:
-            return 0b0111 if x > T["n011"] else 0b0110
-        return 0b0101 if x > T["n010"] else 0b0100
-    if x > T["n00"]:
-        return 0b0011 if x > T["n001"] else 0b0010
-    return 0b0001 if x > T["n000"] else 0b0000
+    return sum(1 for t in SORTED_T if x > t)
 
 
 def fma_f32(a, b, c):
