@@ -200,31 +200,47 @@ class MoELayer(nn.Module):
         return x + self.ffn(self.norm(x))
 
 
-class IteraLite(nn.Module):
-    def __init__(self, cfg: IteraConfig):
+class EmbeddedLM(nn.Module):
+    """What Itera-Lite and its Transformer baseline share around their layers: token plus learned
+    position embeddings in, a LayerNorm and an lm_head tied to the embedding out.  The layers are
+    made by body() between the embeddings and the norm (the order their parameters are created
+    and saved in) and kept as the attribute body_name."""
+
+    def __init__(self, cfg, body_name, body):
         super().__init__()
         self.cfg = cfg
         self.embedding = nn.Embedding(cfg.vocab, cfg.hidden)
         self.position_embedding = nn.Embedding(cfg.max_seq, cfg.hidden)
-        self.layers = nn.ModuleList([
-            nn.ModuleDict({"ssm": SSMBlock(cfg), "moe": MoELayer(cfg, i in cfg.moe_layers)})
-            for i in range(cfg.layers)
-        ])
+        setattr(self, body_name, body())
         self.norm = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
         self.lm_head = nn.Linear(cfg.hidden, cfg.vocab, bias=False)
         self.lm_head.weight = self.embedding.weight                   # tied
         nn.init.normal_(self.embedding.weight, std=0.02)
         nn.init.normal_(self.position_embedding.weight, std=0.02)
 
-    def forward(self, ids):  # ids [B, T] -> logits [B, T, V]
+    def embed(self, ids):  # ids [B, T] -> [B, T, hidden]
         steps = ids.shape[1]
         assert steps <= self.cfg.max_seq, f"window {steps} > max_seq {self.cfg.max_seq}"
         pos = torch.arange(steps, device=ids.device)
-        x = self.embedding(ids) + self.position_embedding(pos)
+        return self.embedding(ids) + self.position_embedding(pos)
+
+    def head(self, x):  # [B, T, hidden] -> logits [B, T, V]
+        return self.lm_head(self.norm(x))
+
+
+class IteraLite(EmbeddedLM):
+    def __init__(self, cfg: IteraConfig):
+        super().__init__(cfg, "layers", lambda: nn.ModuleList([
+            nn.ModuleDict({"ssm": SSMBlock(cfg), "moe": MoELayer(cfg, i in cfg.moe_layers)})
+            for i in range(cfg.layers)
+        ]))
+
+    def forward(self, ids):  # ids [B, T] -> logits [B, T, V]
+        x = self.embed(ids)
         for layer in self.layers:
             x = layer["ssm"](x)
             x = layer["moe"](x)
-        return self.lm_head(self.norm(x))
+        return self.head(x)
 
     def aux_loss(self):
         """Sum of the MoE load-balance losses of the last forward (0 without MoE layers)."""
@@ -275,27 +291,15 @@ class TransformerBlock(nn.Module):
         return x + self.ffn(self.ln2(x))
 
 
-class Transformer(nn.Module):
+class Transformer(EmbeddedLM):
     def __init__(self, cfg: TransformerConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.embedding = nn.Embedding(cfg.vocab, cfg.hidden)
-        self.position_embedding = nn.Embedding(cfg.max_seq, cfg.hidden)
-        self.blocks = nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.layers)])
-        self.norm = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
-        self.lm_head = nn.Linear(cfg.hidden, cfg.vocab, bias=False)
-        self.lm_head.weight = self.embedding.weight                   # tied
-        nn.init.normal_(self.embedding.weight, std=0.02)
-        nn.init.normal_(self.position_embedding.weight, std=0.02)
+        super().__init__(cfg, "blocks", lambda: nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.layers)]))
 
     def forward(self, ids):
-        steps = ids.shape[1]
-        assert steps <= self.cfg.max_seq, f"window {steps} > max_seq {self.cfg.max_seq}"
-        pos = torch.arange(steps, device=ids.device)
-        x = self.embedding(ids) + self.position_embedding(pos)
+        x = self.embed(ids)
         for block in self.blocks:
             x = block(x)
-        return self.lm_head(self.norm(x))
+        return self.head(x)
 
     def aux_loss(self):
         return 0.0

@@ -160,16 +160,6 @@ static void assert_pickle_refused(const pk_buf *b, const char *needle)
     work_dir_remove();
 }
 
-/* path read by reader (sq_torch_read, or sq_checkpoint_read by the file's first bytes):
- * it loads, holding count tensors. */
-static void read_ok(sq_status (*reader)(const char *, sq_tensor_set *), const char *path, sq_tensor_set *set,
-                    size_t count)
-{
-    sq_status st = reader(path, set);
-    ck_assert_msg(st == SQ_OK, "%s: %s", path, sq_error_message());
-    ck_assert_uint_eq(set->count, count);
-}
-
 /* The tensor name of the set, which must be there with this dtype. */
 static const sq_tensor *must_find_of(const sq_tensor_set *set, const char *name, sq_dtype dtype)
 {
@@ -333,9 +323,8 @@ START_TEST(test_torchscript_archive)
 {
     sq_tensor_set set;
     const sq_tensor *t;
-    ck_assert_int_eq(sq_checkpoint_read(FIXTURE("torchscript.pt"), &set), SQ_OK);
+    read_ok(sq_checkpoint_read, FIXTURE("torchscript.pt"), &set, 3);
     ck_assert_str_eq(set.source_format, "torchscript");
-    ck_assert_uint_eq(set.count, 3);
     t = must_find(&set, "lin.weight");
     ck_assert_int_eq(t->shape[0], 2);
     ck_assert_int_eq(t->shape[1], 3);

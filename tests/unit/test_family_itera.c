@@ -106,54 +106,43 @@ static sq_status infer_and_validate(const sq_tensor_set *set)
     return st != SQ_OK ? st : sq_family_itera.validate(set, &cfg);
 }
 
+/* Broken copies of the micro model (copy_set's drop, reshape and rows) and what infer_config or validate
+ * says about each: an input error whose message holds every needle. */
+static const struct {
+    const char *what;
+    drop_fn drop;
+    const char *reshape;
+    int64_t rows;
+    const char *needles[2];
+} broken_cases[] = {
+    {"a router with fewer experts than top-k: gate [1, 64], one expert left", drop_experts_1_to_3,
+     "layers.1.moe.layer.router.gate.weight", 1, {"layer 1", "fewer than top-k = 2"}},
+    {"a MoE layer without expert weights (Itera-Lite's Phase 7 mixed-precision file: gate [0, d])", drop_all_experts,
+     "layers.1.moe.layer.router.gate.weight", 0,
+     {"broken checkpoint: layer 1 is a MoE layer but has 0 experts (router gate [0, 64]"}},
+    {"experts gone but the router intact", drop_all_experts, NULL, 0,
+     {"layer 1 is a MoE layer but has 0 experts (router gate [4, 64]"}},
+    {"one expert matrix missing", drop_expert2_w2, NULL, 0, {"'layers.1.moe.layer.experts.2.w2.weight'"}},
+    {"a missing key the forward pass needs: validate names it", drop_layer2_d, NULL, 0,
+     {"missing tensor 'layers.2.ssm.ssm.D'"}},
+    {"a missing key the config is inferred from: infer_config names it", drop_b, NULL, 0,
+     {"missing tensor 'layers.0.ssm.ssm.B'"}},
+    {"a wrong shape", NULL, "layers.2.ssm.out_proj.weight", 63,
+     {"'layers.2.ssm.out_proj.weight'", "[63, 128], expected [64, 128]"}},
+};
+
 START_TEST(test_broken_checkpoints)
 {
     sq_tensor_set micro, broken;
     read_set("itera-lite/itera_lite_micro_distilled.pt", &micro);
-
-    /* A router with fewer experts than top-k: gate [1, 64], one expert left. */
-    copy_set(&micro, drop_experts_1_to_3, "layers.1.moe.layer.router.gate.weight", 1, true, &broken);
-    ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    assert_message_has("layer 1");
-    assert_message_has("fewer than top-k = 2");
-    sq_tensor_set_free(&broken);
-
-    /* A MoE layer without expert weights (Itera-Lite's Phase 7 mixed-precision file: gate [0, d]). */
-    copy_set(&micro, drop_all_experts, "layers.1.moe.layer.router.gate.weight", 0, true, &broken);
-    ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    assert_message_has("broken checkpoint: layer 1 is a MoE layer but has 0 experts (router gate [0, 64]");
-    sq_tensor_set_free(&broken);
-
-    /* Experts gone but the router intact. */
-    copy_set(&micro, drop_all_experts, NULL, 0, true, &broken);
-    ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    assert_message_has("layer 1 is a MoE layer but has 0 experts (router gate [4, 64]");
-    sq_tensor_set_free(&broken);
-
-    /* One expert matrix missing. */
-    copy_set(&micro, drop_expert2_w2, NULL, 0, true, &broken);
-    ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    assert_message_has("'layers.1.moe.layer.experts.2.w2.weight'");
-    sq_tensor_set_free(&broken);
-
-    /* A missing key the forward pass needs: validate names it. */
-    copy_set(&micro, drop_layer2_d, NULL, 0, true, &broken);
-    ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    assert_message_has("missing tensor 'layers.2.ssm.ssm.D'");
-    sq_tensor_set_free(&broken);
-
-    /* A missing key the config is inferred from: infer_config names it. */
-    copy_set(&micro, drop_b, NULL, 0, true, &broken);
-    ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    assert_message_has("missing tensor 'layers.0.ssm.ssm.B'");
-    sq_tensor_set_free(&broken);
-
-    /* A wrong shape. */
-    copy_set(&micro, NULL, "layers.2.ssm.out_proj.weight", 63, true, &broken);
-    ck_assert_int_eq(infer_and_validate(&broken), SQ_ERR_INPUT);
-    assert_message_has("'layers.2.ssm.out_proj.weight'");
-    assert_message_has("[63, 128], expected [64, 128]");
-    sq_tensor_set_free(&broken);
+    for (size_t i = 0; i < sizeof broken_cases / sizeof *broken_cases; i++) {
+        copy_set(&micro, broken_cases[i].drop, broken_cases[i].reshape, broken_cases[i].rows, true, &broken);
+        ck_assert_msg(infer_and_validate(&broken) == SQ_ERR_INPUT, "%s: %s", broken_cases[i].what,
+                      sq_error_message());
+        for (int k = 0; k < 2 && broken_cases[i].needles[k] != NULL; k++)
+            assert_message_has(broken_cases[i].needles[k]);
+        sq_tensor_set_free(&broken);
+    }
     sq_tensor_set_free(&micro);
 }
 END_TEST

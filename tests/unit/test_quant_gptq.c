@@ -97,8 +97,7 @@ static double run(const float *w, const double *hessian, sq_quant_options *o, sq
 
 static sq_quant_options gptq_options(int bits, int group, bool act_order)
 {
-    sq_quant_options o;
-    sq_quant_options_default(&o);
+    sq_quant_options o = block_options(0, false, false);
     o.bits = bits;
     o.group_size = group;
     o.act_order = act_order;
@@ -138,10 +137,7 @@ START_TEST(test_gptq_beats_round_to_nearest)
         /* The same data quantized by the int4 asymmetric format (Q4_1-like), when its group fits. */
         double q4_1 = -1;
         if (groups[gi] > 0) {
-            sq_quant_options io;
-            sq_quant_options_default(&io);
-            io.block_size = groups[gi];
-            io.asymmetric = true;
+            sq_quant_options io = block_options(groups[gi], true, false);
             ck_assert_int_eq(sq_quant_format_find("int4")->quantize("w", weights, ROWS, COLS, &io, NULL, &qt), SQ_OK);
             ck_assert_int_eq(sq_quant_format_find("int4")->dequantize(&qt, back), SQ_OK);
             q4_1 = output_error(weights, back, h_correlated);

@@ -7,15 +7,6 @@
 #include "quant/format.h"
 #include "test_support.h"
 
-static sq_quant_options int4_options(int group, bool asymmetric)
-{
-    sq_quant_options o;
-    sq_quant_options_default(&o);
-    o.block_size = group;
-    o.asymmetric = asymmetric;
-    return o;
-}
-
 START_TEST(test_q4_0_block_layout)
 {
     /* x[j] = j - 16: the largest magnitude is -16, so d = -16 / -8 = 2 and
@@ -93,7 +84,7 @@ START_TEST(test_round_trip_bounds)
     for (int j = 0; j < 32; j++)
         w[2 * COLS + 32 + j] = 0.0f; /* an all-zero group */
     double ratio;
-    sq_quant_options sym = int4_options(32, false), asym = int4_options(32, true);
+    sq_quant_options sym = block_options(32, false, false), asym = block_options(32, true, false);
     double rms = round_trip_rms(w, ROWS, COLS, &sym, &ratio);
     ck_assert_msg(ratio <= 1.0 + 1e-3, "Q4_0 error %g steps", ratio); /* (x/d + 8.5) truncation and the 15 clip */
     ck_assert_msg(rms < 0.12, "Q4_0 relative rms %g", rms);
@@ -103,7 +94,7 @@ START_TEST(test_round_trip_bounds)
     double rms_sym = round_trip_rms(shifted, ROWS, COLS, &sym, &ratio);
     double rms_asym = round_trip_rms(shifted, ROWS, COLS, &asym, &ratio);
     ck_assert_msg(rms_asym < 0.5 * rms_sym, "asymmetric %g vs symmetric %g on shifted data", rms_asym, rms_sym);
-    sq_quant_options g128 = int4_options(128, false), g16 = int4_options(16, false);
+    sq_quant_options g128 = block_options(128, false, false), g16 = block_options(16, false, false);
     double rms128 = round_trip_rms(w, ROWS, COLS, &g128, &ratio), rms16 = round_trip_rms(w, ROWS, COLS, &g16, &ratio);
     ck_assert_msg(rms16 <= rms128, "group 16 %g vs 128 %g", rms16, rms128);
     /* A 1-D tensor is one row. */
@@ -115,7 +106,7 @@ START_TEST(test_group_must_divide_rows)
 {
     float w[2 * 100] = {0};
     sq_qtensor qt;
-    sq_quant_options o = int4_options(32, false);
+    sq_quant_options o = block_options(32, false, false);
     ck_assert_int_eq(sq_quant_format_find("int4")->quantize("blocks.0.ssm.dt_proj.weight", w, 2, 100, &o, NULL, &qt),
                      SQ_ERR_USAGE);
     const char *m = sq_error_message();

@@ -50,15 +50,6 @@ static float *lcg_values(int64_t n, uint64_t seed)
     return out;
 }
 
-static sq_quant_options nf4_options(int block_size, bool double_quant)
-{
-    sq_quant_options o;
-    sq_quant_options_default(&o);
-    o.block_size = block_size;
-    o.double_quant = double_quant;
-    return o;
-}
-
 static const sq_qbuffer *buffer(const sq_qtensor *qt, const char *name, sq_dtype dtype, int64_t count)
 {
     const sq_qbuffer *b = sq_qtensor_buffer(qt, name);
@@ -117,7 +108,7 @@ START_TEST(test_case_a_bytes)
         ck_assert_uint_eq(to_bits(x[i]), first_inputs[i]);
     memset(x + NF4_A_ZERO_BLOCK * 64, 0, 64 * sizeof *x);
     const sq_quant_format *f = sq_quant_format_find("nf4");
-    sq_quant_options plain = nf4_options(0, false), nested = nf4_options(64, true);
+    sq_quant_options plain = block_options(0, false, false), nested = block_options(64, false, true);
     sq_qtensor a, b;
     ck_assert_int_eq(f->quantize("blocks.0.ffn.w1.weight", x, 1, NF4_A_COUNT, &plain, NULL, &a), SQ_OK);
     ck_assert_int_eq(f->quantize("blocks.0.ffn.w1.weight", x, 1, NF4_A_COUNT, &nested, NULL, &b), SQ_OK);
@@ -180,7 +171,7 @@ START_TEST(test_case_b_and_thresholds)
     uint32_t *absmax_bits = vectors("b_absmax.f32", 3, 4), *nested_bits = vectors("b_nested_absmax.f32", 1, 4);
     uint32_t *offset_bits = vectors("b_nested_offset.f32", 1, 4);
     const sq_quant_format *f = sq_quant_format_find("nf4");
-    sq_quant_options o = nf4_options(32, true);
+    sq_quant_options o = block_options(32, false, true);
     sq_qtensor qt;
     ck_assert_int_eq(f->quantize("norm_like", x, 7, 13, &o, NULL, &qt), SQ_OK);
     ck_assert_int_eq(memcmp(buffer(&qt, "packed", SQ_DTYPE_U8, 46)->data, bnb_packed, 46), 0);
@@ -218,7 +209,7 @@ START_TEST(test_edges)
     float zeros[100] = {0}, back[100];
     sq_qtensor qt;
     for (int dq = 0; dq < 2; dq++) {
-        sq_quant_options o = nf4_options(32, dq);
+        sq_quant_options o = block_options(32, false, dq);
         ck_assert_int_eq(f->quantize("zeros", zeros, 4, 25, &o, NULL, &qt), SQ_OK);
         ck_assert_int_eq(f->dequantize(&qt, back), SQ_OK);
         for (int i = 0; i < 100; i++)
@@ -227,7 +218,7 @@ START_TEST(test_edges)
     }
     int bad_sizes[] = {16, 48, 8192, 100};
     for (int i = 0; i < 4; i++) {
-        sq_quant_options o = nf4_options(bad_sizes[i], false);
+        sq_quant_options o = block_options(bad_sizes[i], false, false);
         ck_assert_int_eq(f->quantize("mixer.out_proj.weight", zeros, 4, 25, &o, NULL, &qt), SQ_ERR_USAGE);
         assert_message_has("mixer.out_proj.weight");
         assert_message_has("block_size");
@@ -242,7 +233,7 @@ START_TEST(test_edges)
     /* Bytes: 4096 elements at block 64 = 2048 packed bytes + 64 absmax floats; with double quant
      * 2048 + 64 + 4 (one nested absmax). */
     float *big = lcg_values(4096, 99);
-    sq_quant_options plain = nf4_options(64, false), nested = nf4_options(64, true);
+    sq_quant_options plain = block_options(64, false, false), nested = block_options(64, false, true);
     ck_assert_int_eq(f->quantize("big", big, 64, 64, &plain, NULL, &qt), SQ_OK);
     ck_assert_uint_eq(sq_qtensor_bytes(&qt), 2048 + 64 * 4);
     sq_qtensor_free(&qt);

@@ -171,6 +171,17 @@ static inline char *read_whole_file(const char *path, size_t *size)
         assert_message_has(needle);                \
     } while (0)
 
+/* The default quantization options with the block size (0: the format's own) and the int4 and nf4 switches set. */
+static inline sq_quant_options block_options(int block_size, bool asymmetric, bool double_quant)
+{
+    sq_quant_options o;
+    sq_quant_options_default(&o);
+    o.block_size = block_size;
+    o.asymmetric = asymmetric;
+    o.double_quant = double_quant;
+    return o;
+}
+
 /* Quantizing w (rows x cols) to the format named fmt is an input error whose message names the tensor
  * and says where (e.g. "element 4 (row 1, column 1)"); name and where are string literals. */
 #define assert_quantize_refused(fmt, name, w, rows, cols, where)                                            \
@@ -183,6 +194,16 @@ static inline char *read_whole_file(const char *path, size_t *size)
     } while (0)
 
 /* ---- values ---- */
+
+/* path read by reader (a format's own, or sq_checkpoint_read by the file's first bytes):
+ * it loads, holding count tensors. */
+static inline void read_ok(sq_status (*reader)(const char *, sq_tensor_set *), const char *path, sq_tensor_set *set,
+                           size_t count)
+{
+    sq_status st = reader(path, set);
+    ck_assert_msg(st == SQ_OK, "%s: %s", path, sq_error_message());
+    ck_assert_uint_eq(set->count, count);
+}
 
 static inline const sq_tensor *must_find(const sq_tensor_set *set, const char *name)
 {
