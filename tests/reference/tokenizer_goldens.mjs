@@ -64,65 +64,66 @@ function writeGzip(p, text) {
   fs.writeFileSync(p, zlib.gzipSync(Buffer.from(text, "utf8"), { level: 9 }));
 }
 
-function splitVariant() {
+// tests/data/bundled/bpe512 changed by reshape(t), written as <out>/<dir>/tokenizer.json; returns it.
+function variant(dir, reshape) {
   const t = readJson(path.join(data, "bundled", "bpe512", "tokenizer.json"));
-  t.pre_tokenizer = {
-    type: "Sequence",
-    pretokenizers: [
-      { type: "Split", pattern: { Regex: LLAMA3_SPLIT }, behavior: "Isolated", invert: false },
-      { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
-    ],
-  };
-  t.model.merges = t.model.merges.map((m) => m.split(" "));
-  t.model.ignore_merges = true;
-  const bos = "<|endoftext|>";
-  t.post_processor = {
-    type: "Sequence",
-    processors: [
-      { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
-      {
-        type: "TemplateProcessing",
-        single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-        pair: [
-          { SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } },
-          { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: "B", type_id: 1 } },
-        ],
-        special_tokens: { [bos]: { id: bos, ids: [t.model.vocab[bos]], tokens: [bos] } },
-      },
-    ],
-  };
-  const p = path.join(out, "bpe512_split", "tokenizer.json");
+  reshape(t);
+  const p = path.join(out, dir, "tokenizer.json");
   fs.mkdirSync(path.dirname(p), { recursive: true });
   fs.writeFileSync(p, JSON.stringify(t, null, 2) + "\n");
   return t;
+}
+
+function splitVariant() {
+  return variant("bpe512_split", (t) => {
+    t.pre_tokenizer = {
+      type: "Sequence",
+      pretokenizers: [
+        { type: "Split", pattern: { Regex: LLAMA3_SPLIT }, behavior: "Isolated", invert: false },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    };
+    t.model.merges = t.model.merges.map((m) => m.split(" "));
+    t.model.ignore_merges = true;
+    const bos = "<|endoftext|>";
+    t.post_processor = {
+      type: "Sequence",
+      processors: [
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
+        {
+          type: "TemplateProcessing",
+          single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+          pair: [
+            { SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } },
+            { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: "B", type_id: 1 } },
+          ],
+          special_tokens: { [bos]: { id: bos, ids: [t.model.vocab[bos]], tokens: [bos] } },
+        },
+      ],
+    };
+  });
 }
 
 // bpe512 shaped as Qwen2/3's tokenizer.json: NFC normalizer, Qwen's Split regex, pair merges.
 function nfcVariant() {
-  const t = readJson(path.join(data, "bundled", "bpe512", "tokenizer.json"));
-  t.normalizer = { type: "NFC" };
-  t.pre_tokenizer = {
-    type: "Sequence",
-    pretokenizers: [
-      { type: "Split", pattern: { Regex: QWEN_SPLIT }, behavior: "Isolated", invert: false },
-      { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
-    ],
-  };
-  t.model.merges = t.model.merges.map((m) => m.split(" "));
-  const p = path.join(out, "bpe512_nfc", "tokenizer.json");
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  fs.writeFileSync(p, JSON.stringify(t, null, 2) + "\n");
-  return t;
+  return variant("bpe512_nfc", (t) => {
+    t.normalizer = { type: "NFC" };
+    t.pre_tokenizer = {
+      type: "Sequence",
+      pretokenizers: [
+        { type: "Split", pattern: { Regex: QWEN_SPLIT }, behavior: "Isolated", invert: false },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
+      ],
+    };
+    t.model.merges = t.model.merges.map((m) => m.split(" "));
+  });
 }
 
 // bpe512 with a compatibility normal form in a normalizer Sequence (GPT-2's ByteLevel after it).
 function nfkcVariant() {
-  const t = readJson(path.join(data, "bundled", "bpe512", "tokenizer.json"));
-  t.normalizer = { type: "Sequence", normalizers: [{ type: "NFKC" }] };
-  const p = path.join(out, "bpe512_nfkc", "tokenizer.json");
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  fs.writeFileSync(p, JSON.stringify(t, null, 2) + "\n");
-  return t;
+  return variant("bpe512_nfkc", (t) => {
+    t.normalizer = { type: "Sequence", normalizers: [{ type: "NFKC" }] };
+  });
 }
 
 function packaged(pkg, dir) {

@@ -53,10 +53,9 @@ START_TEST(commit_renames_and_attributes_are_there)
     /* sha256 of "hello\n" */
     ck_assert_ptr_nonnull(strstr(value, "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"));
     free(value);
-    ck_assert(sq_h5_has_attr(file, "created_utc"));
-    ck_assert(sq_h5_has_attr(file, "host"));
-    ck_assert(sq_h5_has_attr(file, "squeeze_version"));
-    ck_assert(sq_h5_has_attr(file, "config_sha256"));
+    static const char *const provenance[] = {"created_utc", "host", "squeeze_version", "config_sha256"};
+    for (size_t i = 0; i < sizeof provenance / sizeof *provenance; i++)
+        ck_assert_msg(sq_h5_has_attr(file, provenance[i]), "attribute %s missing", provenance[i]);
     H5Fclose(file);
 
     ck_assert_int_eq(sq_artifact_open(path, "model", &file), SQ_ERR_INPUT);

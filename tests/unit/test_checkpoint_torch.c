@@ -19,6 +19,7 @@
 #include "checkpoint/pickle.h"
 #include "modelio/loader.h"
 #include "modelio/model_file.h"
+#include "pickle_support.h"
 #include "test_support.h"
 
 #define FIXTURE(name) SQ_TEST_DATA "/checkpoints/" name
@@ -33,91 +34,6 @@ static int file_exists(const char *path)
 static float f32_at(const sq_tensor *t, size_t i) { return ((const float *)t->data)[i]; }
 
 /* ---- building hostile archives ---- */
-
-typedef struct {
-    unsigned char bytes[4096];
-    size_t n;
-} pk_buf;
-
-static void pk_raw(pk_buf *b, const void *data, size_t n)
-{
-    ck_assert_uint_le(b->n + n, sizeof b->bytes);
-    memcpy(b->bytes + b->n, data, n);
-    b->n += n;
-}
-
-static void pk_op(pk_buf *b, unsigned char op) { pk_raw(b, &op, 1); }
-
-/* PROTO 2, EMPTY_DICT: how each pickle here starts. */
-static void pk_begin_dict(pk_buf *b)
-{
-    pk_op(b, 0x80);
-    pk_op(b, 2);
-    pk_op(b, '}');
-}
-
-static void pk_str(pk_buf *b, const char *s) /* BINUNICODE */
-{
-    uint32_t n = (uint32_t)strlen(s);
-    unsigned char len[4] = {n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >> 24};
-    pk_op(b, 'X');
-    pk_raw(b, len, 4);
-    pk_raw(b, s, n);
-}
-
-static void pk_global(pk_buf *b, const char *module, const char *name) /* GLOBAL */
-{
-    pk_op(b, 'c');
-    pk_raw(b, module, strlen(module));
-    pk_op(b, '\n');
-    pk_raw(b, name, strlen(name));
-    pk_op(b, '\n');
-}
-
-static void pk_int(pk_buf *b, unsigned char value) /* BININT1 */
-{
-    pk_op(b, 'K');
-    pk_op(b, value);
-}
-
-/* _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), 0, (size,), (1,), False, OrderedDict()) */
-static void pk_tensor(pk_buf *b, const char *rebuild, const char *key, unsigned char numel, unsigned char size)
-{
-    pk_global(b, "torch._utils", rebuild);
-    pk_op(b, '(');
-    pk_op(b, '(');
-    pk_str(b, "storage");
-    pk_global(b, "torch", "FloatStorage");
-    pk_str(b, key);
-    pk_str(b, "cpu");
-    pk_int(b, numel);
-    pk_op(b, 't');
-    pk_op(b, 'Q');
-    pk_int(b, 0);
-    pk_int(b, size);
-    pk_op(b, 0x85);
-    pk_int(b, 1);
-    pk_op(b, 0x85);
-    pk_op(b, 0x89);
-    pk_global(b, "collections", "OrderedDict");
-    pk_op(b, ')');
-    pk_op(b, 'R');
-    pk_op(b, 't');
-    pk_op(b, 'R');
-}
-
-/* A protocol-2 pickle of {name: tensor} (pk_tensor), a state dict of one tensor. */
-static void pk_one_tensor_dict(pk_buf *b, const char *name, const char *rebuild, const char *key, unsigned char numel,
-                               unsigned char size)
-{
-    pk_op(b, 0x80);
-    pk_op(b, 2);
-    pk_op(b, '}');
-    pk_str(b, name);
-    pk_tensor(b, rebuild, key, numel, size);
-    pk_op(b, 's');
-    pk_op(b, '.');
-}
 
 typedef struct {
     const char *name;
@@ -141,7 +57,7 @@ static void write_zip(const char *path, const zip_item *items, int count)
 static const float two_floats[2] = {1.5f, -2.5f};
 
 /* An archive whose data.pkl is b and whose storage 'archive/data/0' holds two floats. */
-static void write_checkpoint(const char *path, const pk_buf *b)
+static void write_checkpoint(const char *path, const byte_buf *b)
 {
     zip_item items[] = {{"archive/data.pkl", b->bytes, b->n},
                         {"archive/byteorder", "little", 6},
@@ -151,7 +67,7 @@ static void write_checkpoint(const char *path, const pk_buf *b)
 
 /* b as a checkpoint in a fresh work folder: reading it must fail with an input error
  * whose message contains needle. */
-static void assert_pickle_refused(const pk_buf *b, const char *needle)
+static void assert_pickle_refused(const byte_buf *b, const char *needle)
 {
     sq_tensor_set set;
     work_dir_make();
@@ -173,12 +89,13 @@ static const sq_tensor *must_find_of(const sq_tensor_set *set, const char *name,
 static void assert_archive_refused(const char *file, const char *entry, const char *data, const char *needle)
 {
     sq_tensor_set set;
-    pk_buf b = {.n = 0};
+    byte_buf b = {0};
     pk_begin_dict(&b);
-    pk_op(&b, '.');
+    put_byte(&b, '.');
     zip_item items[] = {{"archive/data.pkl", b.bytes, b.n}, {entry, data, strlen(data)}};
     work_dir_make();
     write_zip(work_path(file), items, 2);
+    free(b.bytes);
     assert_error(sq_checkpoint_read(work_path(file), &set), needle);
     work_dir_remove();
 }
@@ -472,22 +389,24 @@ END_TEST
 
 START_TEST(test_unknown_opcode)
 {
-    pk_buf b = {.n = 0};
+    byte_buf b = {0};
     pk_begin_dict(&b);
-    pk_op(&b, 0xff);
-    pk_op(&b, '.');
+    put_byte(&b, 0xff);
+    put_byte(&b, '.');
     assert_pickle_refused(&b, "unknown pickle opcode 0xff at offset 3");
+    free(b.bytes);
 }
 END_TEST
 
 START_TEST(test_truncated_pickle)
 {
-    pk_buf b = {.n = 0};
-    pk_op(&b, 0x80);
-    pk_op(&b, 2);
-    pk_op(&b, 'X'); /* a string claiming 4 GB */
-    pk_raw(&b, "\xff\xff\xff\xff" "abc", 7);
+    byte_buf b = {0};
+    put_byte(&b, 0x80);
+    put_byte(&b, 2);
+    put_byte(&b, 'X'); /* a string claiming 4 GB */
+    put(&b, "\xff\xff\xff\xff" "abc", 7);
     assert_pickle_refused(&b, "truncated pickle");
+    free(b.bytes);
 }
 END_TEST
 
@@ -496,26 +415,27 @@ END_TEST
 START_TEST(test_os_system_is_never_run)
 {
     sq_tensor_set set;
-    pk_buf b = {.n = 0};
+    byte_buf b = {0};
     char command[600];
     const char *hook;
     work_dir_make();
     snprintf(command, sizeof command, "touch %s", work_path("os_system_ran"));
     pk_begin_dict(&b);
-    pk_op(&b, '(');
+    put_byte(&b, '(');
     pk_str(&b, "state_dict");
-    pk_op(&b, '}');
+    put_byte(&b, '}');
     pk_str(&b, "w");
-    pk_tensor(&b, "_rebuild_tensor_v2", "0", 2, 2);
-    pk_op(&b, 's');
+    pk_tensor(&b, "_rebuild_tensor_v2", "0", 2, 2, 1);
+    put_byte(&b, 's');
     pk_str(&b, "hook");
     pk_global(&b, "os", "system");
     pk_str(&b, command);
-    pk_op(&b, 0x85);
-    pk_op(&b, 'R');
-    pk_op(&b, 'u');
-    pk_op(&b, '.');
+    put_byte(&b, 0x85);
+    put_byte(&b, 'R');
+    put_byte(&b, 'u');
+    put_byte(&b, '.');
     write_checkpoint(work_path("system.pt"), &b);
+    free(b.bytes);
     ck_assert_int_eq(sq_checkpoint_read(work_path("system.pt"), &set), SQ_OK);
     ck_assert(!file_exists(work_path("os_system_ran")));
     ck_assert_uint_eq(set.count, 1);
@@ -532,26 +452,27 @@ END_TEST
 START_TEST(test_builtins_eval_is_never_run)
 {
     sq_tensor_set set;
-    pk_buf b = {.n = 0};
+    byte_buf b = {0};
     char code[600];
     work_dir_make();
     snprintf(code, sizeof code, "open('%s', 'w')", work_path("eval_ran"));
-    pk_op(&b, 0x80);
-    pk_op(&b, 4);
-    pk_op(&b, 0x8c); /* SHORT_BINUNICODE + STACK_GLOBAL, as protocol 4 spells it */
-    pk_op(&b, 8);
-    pk_raw(&b, "builtins", 8);
-    pk_op(&b, 0x94);
-    pk_op(&b, 0x8c);
-    pk_op(&b, 4);
-    pk_raw(&b, "eval", 4);
-    pk_op(&b, 0x94);
-    pk_op(&b, 0x93);
+    put_byte(&b, 0x80);
+    put_byte(&b, 4);
+    put_byte(&b, 0x8c); /* SHORT_BINUNICODE + STACK_GLOBAL, as protocol 4 spells it */
+    put_byte(&b, 8);
+    put(&b, "builtins", 8);
+    put_byte(&b, 0x94);
+    put_byte(&b, 0x8c);
+    put_byte(&b, 4);
+    put(&b, "eval", 4);
+    put_byte(&b, 0x94);
+    put_byte(&b, 0x93);
     pk_str(&b, code);
-    pk_op(&b, 0x85);
-    pk_op(&b, 'R');
-    pk_op(&b, '.');
+    put_byte(&b, 0x85);
+    put_byte(&b, 'R');
+    put_byte(&b, '.');
     write_checkpoint(work_path("eval.pt"), &b);
+    free(b.bytes);
     assert_error(sq_checkpoint_read(work_path("eval.pt"), &set), "no tensors found");
     assert_message_has("<opaque builtins.eval(");
     ck_assert(!file_exists(work_path("eval_ran")));
@@ -561,25 +482,28 @@ END_TEST
 
 START_TEST(test_quantized_tensor_refused)
 {
-    pk_buf b = {.n = 0};
-    pk_one_tensor_dict(&b, "q.weight", "_rebuild_qtensor", "0", 2, 2);
+    byte_buf b = {0};
+    pk_one_tensor_dict(&b, "q.weight", "_rebuild_qtensor", "0", 2, 2, 1);
     assert_pickle_refused(&b, "not supported: quantized tensor 'q.weight'");
+    free(b.bytes);
 }
 END_TEST
 
 START_TEST(test_tensor_beyond_storage)
 {
-    pk_buf b = {.n = 0};
-    pk_one_tensor_dict(&b, "w", "_rebuild_tensor_v2", "0", 2, 9); /* 9 elements of a 2-element storage */
+    byte_buf b = {0};
+    pk_one_tensor_dict(&b, "w", "_rebuild_tensor_v2", "0", 2, 9, 1); /* 9 elements of a 2-element storage */
     assert_pickle_refused(&b, "tensor 'w' reaches element 8");
+    free(b.bytes);
 }
 END_TEST
 
 START_TEST(test_storage_key_with_path)
 {
-    pk_buf b = {.n = 0};
-    pk_one_tensor_dict(&b, "w", "_rebuild_tensor_v2", "../0", 2, 2);
+    byte_buf b = {0};
+    pk_one_tensor_dict(&b, "w", "_rebuild_tensor_v2", "../0", 2, 2, 1);
     assert_pickle_refused(&b, "storage key '../0' is not a plain name");
+    free(b.bytes);
 }
 END_TEST
 
@@ -593,23 +517,24 @@ END_TEST
 START_TEST(test_cyclic_pickle_prints_bounded)
 {
     sq_tensor_set set;
-    pk_buf b = {.n = 0};
+    byte_buf b = {0};
     const char *loop;
     pk_begin_dict(&b);
     pk_str(&b, "w");
-    pk_tensor(&b, "_rebuild_tensor_v2", "0", 2, 2);
-    pk_op(&b, 's');
+    pk_tensor(&b, "_rebuild_tensor_v2", "0", 2, 2, 1);
+    put_byte(&b, 's');
     pk_str(&b, "loop");
-    pk_op(&b, ']');
-    pk_op(&b, 'q');
-    pk_op(&b, 0);
-    pk_op(&b, 'h');
-    pk_op(&b, 0);
-    pk_op(&b, 'a'); /* L.append(L) */
-    pk_op(&b, 's');
-    pk_op(&b, '.');
+    put_byte(&b, ']');
+    put_byte(&b, 'q');
+    put_byte(&b, 0);
+    put_byte(&b, 'h');
+    put_byte(&b, 0);
+    put_byte(&b, 'a'); /* L.append(L) */
+    put_byte(&b, 's');
+    put_byte(&b, '.');
     work_dir_make();
     write_checkpoint(work_path("cycle.pt"), &b);
+    free(b.bytes);
     ck_assert_int_eq(sq_checkpoint_read(work_path("cycle.pt"), &set), SQ_OK);
     loop = sq_tensor_set_meta(&set, "loop");
     ck_assert_ptr_nonnull(loop);

@@ -25,6 +25,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/pickle.h"
 #include "config/yaml_tree.h"
+#include "pickle_support.h"
 #include "test_support.h"
 #include "tokenize/tokenizer.h"
 
@@ -44,37 +45,6 @@
  * the libraries' own start-up allocations. */
 #define ALLOWED_MULTIPLE 48
 #define ALLOWED_SLACK (64 * MB)
-
-/* ---- growable byte buffers ---- */
-
-typedef struct {
-    unsigned char *bytes;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *data, size_t n)
-{
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n)
-            cap *= 2;
-        b->bytes = realloc(b->bytes, cap);
-        ck_assert_ptr_nonnull(b->bytes);
-        b->cap = cap;
-    }
-    memcpy(b->bytes + b->n, data, n);
-    b->n += n;
-}
-
-static void put_byte(buf *b, unsigned char c) { put(b, &c, 1); }
-
-static void put_repeat(buf *b, unsigned char c, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        put_byte(b, c);
-}
-
-static void put_str(buf *b, const char *s) { put(b, s, strlen(s)); }
 
 static void write_file(const char *path, const void *data, size_t n)
 {
@@ -192,33 +162,7 @@ static sq_status read_h5_dataset(const char *path)
 
 /* ---- pickles and archives ---- */
 
-static void pk_str(buf *b, const char *s) /* BINUNICODE */
-{
-    uint32_t n = (uint32_t)strlen(s);
-    unsigned char len[4] = {n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >> 24};
-    put_byte(b, 'X');
-    put(b, len, 4);
-    put(b, s, n);
-}
-
-static void pk_global(buf *b, const char *module, const char *name)
-{
-    put_byte(b, 'c');
-    put_str(b, module);
-    put_byte(b, '\n');
-    put_str(b, name);
-    put_byte(b, '\n');
-}
-
-static void pk_int4(buf *b, int32_t v) /* BININT */
-{
-    uint32_t u = (uint32_t)v;
-    unsigned char bytes[4] = {u & 0xff, (u >> 8) & 0xff, (u >> 16) & 0xff, u >> 24};
-    put_byte(b, 'J');
-    put(b, bytes, 4);
-}
-
-static void write_archive(const char *path, const buf *pickle, int compress_pickle, const void *storage,
+static void write_archive(const char *path, const byte_buf *pickle, int compress_pickle, const void *storage,
                           size_t storage_bytes)
 {
     int err = 0;
@@ -233,42 +177,10 @@ static void write_archive(const char *path, const buf *pickle, int compress_pick
     ck_assert_int_eq(zip_close(z), 0);
 }
 
-/* {'w': _rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', 1), 0, (size,), (stride,), False, OrderedDict())} */
-static void pk_state_dict_one_view(buf *b, int32_t size, int32_t stride)
-{
-    put_byte(b, 0x80);
-    put_byte(b, 2);
-    put_byte(b, '}');
-    pk_str(b, "w");
-    pk_global(b, "torch._utils", "_rebuild_tensor_v2");
-    put_byte(b, '(');
-    put_byte(b, '(');
-    pk_str(b, "storage");
-    pk_global(b, "torch", "FloatStorage");
-    pk_str(b, "0");
-    pk_str(b, "cpu");
-    pk_int4(b, 1);
-    put_byte(b, 't');
-    put_byte(b, 'Q');
-    pk_int4(b, 0);
-    pk_int4(b, size);
-    put_byte(b, 0x85);
-    pk_int4(b, stride);
-    put_byte(b, 0x85);
-    put_byte(b, 0x89);
-    pk_global(b, "collections", "OrderedDict");
-    put_byte(b, ')');
-    put_byte(b, 'R');
-    put_byte(b, 't');
-    put_byte(b, 'R');
-    put_byte(b, 's');
-    put_byte(b, '.');
-}
-
 /* A zip entry that inflates to 64 MB from a file of about 64 KB. */
 START_TEST(zip_entry_declaring_more_than_the_file_holds)
 {
-    buf pickle = {0};
+    byte_buf pickle = {0};
     const char *path = work_path("bomb.pt");
     put_byte(&pickle, 0x80);
     put_byte(&pickle, 2);
@@ -283,10 +195,10 @@ END_TEST
 /* One float of storage viewed with stride 0 as 2^28 elements (1 GiB). */
 START_TEST(stride_zero_view_of_one_element)
 {
-    buf pickle = {0};
+    byte_buf pickle = {0};
     const float one = 1.0f;
     const char *path = work_path("stride0.pt");
-    pk_state_dict_one_view(&pickle, 1 << 28, 0);
+    pk_one_tensor_dict(&pickle, "w", "_rebuild_tensor_v2", "0", 1, 1 << 28, 0);
     write_archive(path, &pickle, 0, &one, sizeof one);
     expect_refused(read_checkpoint, path, file_size(path), SQ_ERR_INPUT, "overlap");
     free(pickle.bytes);
@@ -297,7 +209,7 @@ END_TEST
  * (then STOP when stop): refused with an input error naming needle. */
 static void expect_ten_million_opcodes_refused(const char *name, unsigned char op, bool stop, const char *needle)
 {
-    buf pickle = {0};
+    byte_buf pickle = {0};
     const char *path = work_path(name);
     put_byte(&pickle, 0x80);
     put_byte(&pickle, 2);
@@ -343,7 +255,7 @@ START_TEST(safetensors_shapes_beyond_the_data)
     };
     static const char *const needles[] = {"overflows", "outside the data section"};
     for (int i = 0; i < 2; i++) {
-        buf file = {0};
+        byte_buf file = {0};
         uint64_t n = strlen(headers[i]);
         unsigned char len[8];
         char name[64];
@@ -372,7 +284,7 @@ END_TEST
 /* A safetensors header of 5 MB of nested JSON arrays: an error, not a stack overflow. */
 START_TEST(safetensors_header_nested_five_million_deep)
 {
-    buf file = {0};
+    byte_buf file = {0};
     size_t depth = 5 * MB;
     unsigned char len[8];
     for (int k = 0; k < 8; k++)
@@ -389,7 +301,7 @@ END_TEST
 /* A tokenizer of 10 MB of nested JSON objects. */
 START_TEST(tokenizer_nested_ten_million_deep)
 {
-    buf file = {0};
+    byte_buf file = {0};
     for (size_t i = 0; i < 2 * MB; i++)
         put_str(&file, "{\"a\":");
     write_file(work_path("deep.json"), file.bytes, file.n);
@@ -419,7 +331,7 @@ END_TEST
 /* YAML nested a million levels deep, in flow and in block style. */
 START_TEST(yaml_nested_a_million_deep)
 {
-    buf flow = {0}, block = {0};
+    byte_buf flow = {0}, block = {0};
     put_str(&flow, "model: ");
     put_repeat(&flow, '[', MB);
     put_repeat(&flow, ']', MB);
@@ -440,7 +352,7 @@ END_TEST
 /* The billion-laughs alias expansion: refused at the first alias, nothing expanded. */
 START_TEST(yaml_alias_expansion)
 {
-    buf text = {0};
+    byte_buf text = {0};
     put_str(&text, "a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for (char c = 'b'; c <= 'j'; c++) {
         char line[128];

@@ -26,14 +26,16 @@ static inline void assert_ids(const int32_t *got, size_t got_count, const int32_
         ck_assert_msg(got[i] == want[i], "id %zu: got %d, want %d", i, got[i], want[i]);
 }
 
-/* Encoding text must fail with an input error naming needle, and return no ids. */
-static inline void assert_encode_refused(const sq_tokenizer *tok, const char *text, size_t length, const char *needle)
+/* The tokenizer spec loads, and encoding text with it fails with an input error naming needle, returning no ids. */
+static inline void assert_encode_refused(const char *spec, const char *text, size_t length, const char *needle)
 {
+    sq_tokenizer *tok = load_ok(spec);
     int32_t *ids = NULL;
     size_t count = 0;
     ck_assert_int_eq(sq_tokenizer_encode(tok, text, length, &ids, &count), SQ_ERR_INPUT);
     assert_message_has(needle);
     ck_assert_ptr_null(ids);
+    sq_tokenizer_free(tok);
 }
 
 #endif
