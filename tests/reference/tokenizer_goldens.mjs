@@ -64,6 +64,17 @@ function writeGzip(p, text) {
   fs.writeFileSync(p, zlib.gzipSync(Buffer.from(text, "utf8"), { level: 9 }));
 }
 
+// Llama 3's and Qwen2/3's pre-tokenizer: a Split on regex, then ByteLevel without its own regex.
+function splitThenByteLevel(regex, trimOffsets) {
+  return {
+    type: "Sequence",
+    pretokenizers: [
+      { type: "Split", pattern: { Regex: regex }, behavior: "Isolated", invert: false },
+      { type: "ByteLevel", add_prefix_space: false, trim_offsets: trimOffsets, use_regex: false },
+    ],
+  };
+}
+
 // tests/data/bundled/bpe512 changed by reshape(t), written as <out>/<dir>/tokenizer.json; returns it.
 function variant(dir, reshape) {
   const t = readJson(path.join(data, "bundled", "bpe512", "tokenizer.json"));
@@ -76,13 +87,7 @@ function variant(dir, reshape) {
 
 function splitVariant() {
   return variant("bpe512_split", (t) => {
-    t.pre_tokenizer = {
-      type: "Sequence",
-      pretokenizers: [
-        { type: "Split", pattern: { Regex: LLAMA3_SPLIT }, behavior: "Isolated", invert: false },
-        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    };
+    t.pre_tokenizer = splitThenByteLevel(LLAMA3_SPLIT, true);
     t.model.merges = t.model.merges.map((m) => m.split(" "));
     t.model.ignore_merges = true;
     const bos = "<|endoftext|>";
@@ -108,13 +113,7 @@ function splitVariant() {
 function nfcVariant() {
   return variant("bpe512_nfc", (t) => {
     t.normalizer = { type: "NFC" };
-    t.pre_tokenizer = {
-      type: "Sequence",
-      pretokenizers: [
-        { type: "Split", pattern: { Regex: QWEN_SPLIT }, behavior: "Isolated", invert: false },
-        { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
-      ],
-    };
+    t.pre_tokenizer = splitThenByteLevel(QWEN_SPLIT, false);
     t.model.merges = t.model.merges.map((m) => m.split(" "));
   });
 }
