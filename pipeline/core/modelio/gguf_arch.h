@@ -50,6 +50,10 @@ sq_status sq_gguf_read_keys(const sq_gguf_file *f, const char *arch, const sq_gg
 bool sq_gguf_name_match(const char *pattern, const char *name, int *layer);
 void sq_gguf_name_expand(const char *prefix, const char *pattern, int layer, char *out, size_t size);
 
+/* The vocabulary size from the embedding token_embd.weight (llama.cpp's reading: a
+ * <arch>.vocab_size key is optional); a file without it as a 2-D tensor is SQ_ERR_INPUT. */
+sq_status sq_gguf_vocab_from_embedding(const sq_gguf_file *f, const char *arch, sq_model_config *cfg);
+
 /* A file without its head tensor has the head tied to the embedding (llama.cpp's reading): adds
  * head_name to set as an alias of embedding_name; nothing to do when the head is there. */
 sq_status sq_gguf_tie_head(sq_tensor_set *set, const char *head_name, const char *embedding_name);
@@ -77,7 +81,8 @@ typedef struct sq_gguf_arch {
      * head) and how it is placed (*place starts zeroed) */
     sq_status (*target_name)(const sq_model_config *cfg, const sq_qtensor *qt, char *name, size_t size,
                              sq_gguf_placement *place);
-    /* reading: the config from the metadata and tensors */
+    /* reading: the config from the metadata and tensors (cfg starts zeroed, its family set
+     * to this row's) */
     sq_status (*read_config)(const sq_gguf_file *f, sq_model_config *cfg);
     /* reading: the squeeze name of a GGUF tensor */
     sq_status (*squeeze_name)(const sq_gguf_file *f, const char *gguf_name, char *name, size_t size);

@@ -91,6 +91,15 @@ void sq_gguf_name_expand(const char *prefix, const char *pattern, int layer, cha
         snprintf(out, size, "%s%.*s%d%s", prefix, (int)(hash - pattern), pattern, layer, hash + 1);
 }
 
+sq_status sq_gguf_vocab_from_embedding(const sq_gguf_file *f, const char *arch, sq_model_config *cfg)
+{
+    const sq_gguf_tensor *embd = sq_gguf_find_tensor(f, "token_embd.weight");
+    if (embd == NULL || embd->n_dims != 2)
+        return sq_fail(SQ_ERR_INPUT, "a %s GGUF needs the 2-D tensor token_embd.weight", arch);
+    cfg->vocab_size = (int)embd->ne[1];
+    return SQ_OK;
+}
+
 sq_status sq_gguf_tie_head(sq_tensor_set *set, const char *head_name, const char *embedding_name)
 {
     const sq_tensor *embd = sq_tensor_set_find(set, embedding_name);

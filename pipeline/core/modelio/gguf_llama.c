@@ -117,11 +117,7 @@ static sq_status llama_target_name(const sq_model_config *cfg, const sq_qtensor 
 static sq_status llama_read_config(const sq_gguf_file *f, sq_model_config *cfg)
 {
     sq_status st = SQ_OK;
-    const sq_gguf_tensor *embd = sq_gguf_find_tensor(f, "token_embd.weight");
-    sq_llama_config *lc;
-    memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->family, sizeof cfg->family, "llama");
-    lc = sq_llama_config_of(cfg);
+    sq_llama_config *lc = sq_llama_config_of(cfg);
     lc->rope_theta = 10000.0; /* llama.cpp's defaults for the optional keys */
     lc->num_kv_heads = -1;
     lc->head_dim = -1;
@@ -135,9 +131,7 @@ static sq_status llama_read_config(const sq_gguf_file *f, sq_model_config *cfg)
         SQ_FAIL(SQ_ERR_INPUT, "llama.rope.dimension_count %d is not the head size %d: partial RoPE is not "
                 "something squeeze's llama family runs", lc->head_dim, cfg->hidden_size / lc->num_heads);
     lc->head_dim = cfg->hidden_size / lc->num_heads;
-    if (embd == NULL || embd->n_dims != 2)
-        SQ_FAIL(SQ_ERR_INPUT, "a llama GGUF needs the 2-D tensor token_embd.weight");
-    cfg->vocab_size = (int)embd->ne[1]; /* the embedding decides (llama.vocab_size is optional for llama.cpp) */
+    SQ_TRY(sq_gguf_vocab_from_embedding(f, "llama", cfg));
     lc->rope_style = SQ_ROPE_ADJACENT; /* GGUF holds the adjacent-pair layout */
 cleanup:
     return st;

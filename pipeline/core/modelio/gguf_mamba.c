@@ -33,40 +33,32 @@
 /* How a tensor's shape changes on its way into the file. */
 enum { KEEP, SQUEEZE_CONV, HEAD_COLUMN, GROUP_ROWS };
 
-/* suffix after "[backbone.]layers.N." or after the prefix for globals -> GGUF; '#' is the layer */
+/* suffix after "[backbone.]layers.N." or after the prefix for globals -> GGUF; '#' is the layer.
+ * version: the architecture that has the row (1 "mamba", 2 "mamba2"), 0 both. */
 typedef struct {
     const char *hf, *gguf;
     bool f32, neg_exp;
     int reshape;
+    int version;
 } mamba_name;
 
-static const mamba_name names_v1[] = {
-    {"embeddings.weight", "token_embd.weight", false, false, KEEP},
-    {"layers.#.norm.weight", "blk.#.attn_norm.weight", false, false, KEEP},
-    {"layers.#.mixer.in_proj.weight", "blk.#.ssm_in.weight", false, false, KEEP},
-    {"layers.#.mixer.conv1d.weight", "blk.#.ssm_conv1d.weight", true, false, SQUEEZE_CONV},
-    {"layers.#.mixer.conv1d.bias", "blk.#.ssm_conv1d.bias", false, false, KEEP},
-    {"layers.#.mixer.x_proj.weight", "blk.#.ssm_x.weight", false, false, KEEP},
-    {"layers.#.mixer.dt_proj.weight", "blk.#.ssm_dt.weight", false, false, KEEP},
-    {"layers.#.mixer.dt_proj.bias", "blk.#.ssm_dt.bias", false, false, KEEP},
-    {"layers.#.mixer.A_log", "blk.#.ssm_a", true, true, KEEP},
-    {"layers.#.mixer.D", "blk.#.ssm_d", false, false, KEEP},
-    {"layers.#.mixer.out_proj.weight", "blk.#.ssm_out.weight", false, false, KEEP},
-    {"norm_f.weight", "output_norm.weight", false, false, KEEP},
-};
-
-static const mamba_name names_v2[] = {
-    {"embeddings.weight", "token_embd.weight", false, false, KEEP},
-    {"layers.#.norm.weight", "blk.#.attn_norm.weight", false, false, KEEP},
-    {"layers.#.mixer.in_proj.weight", "blk.#.ssm_in.weight", false, false, KEEP},
-    {"layers.#.mixer.conv1d.weight", "blk.#.ssm_conv1d.weight", true, false, SQUEEZE_CONV},
-    {"layers.#.mixer.conv1d.bias", "blk.#.ssm_conv1d.bias", false, false, KEEP},
-    {"layers.#.mixer.dt_bias", "blk.#.ssm_dt.bias", false, false, KEEP},
-    {"layers.#.mixer.A_log", "blk.#.ssm_a", true, true, HEAD_COLUMN},
-    {"layers.#.mixer.D", "blk.#.ssm_d", false, false, HEAD_COLUMN},
-    {"layers.#.mixer.norm.weight", "blk.#.ssm_norm.weight", false, false, GROUP_ROWS},
-    {"layers.#.mixer.out_proj.weight", "blk.#.ssm_out.weight", false, false, KEEP},
-    {"norm_f.weight", "output_norm.weight", false, false, KEEP},
+static const mamba_name names[] = {
+    {"embeddings.weight", "token_embd.weight", false, false, KEEP, 0},
+    {"layers.#.norm.weight", "blk.#.attn_norm.weight", false, false, KEEP, 0},
+    {"layers.#.mixer.in_proj.weight", "blk.#.ssm_in.weight", false, false, KEEP, 0},
+    {"layers.#.mixer.conv1d.weight", "blk.#.ssm_conv1d.weight", true, false, SQUEEZE_CONV, 0},
+    {"layers.#.mixer.conv1d.bias", "blk.#.ssm_conv1d.bias", false, false, KEEP, 0},
+    {"layers.#.mixer.x_proj.weight", "blk.#.ssm_x.weight", false, false, KEEP, 1},
+    {"layers.#.mixer.dt_proj.weight", "blk.#.ssm_dt.weight", false, false, KEEP, 1},
+    {"layers.#.mixer.dt_proj.bias", "blk.#.ssm_dt.bias", false, false, KEEP, 1},
+    {"layers.#.mixer.dt_bias", "blk.#.ssm_dt.bias", false, false, KEEP, 2},
+    {"layers.#.mixer.A_log", "blk.#.ssm_a", true, true, KEEP, 1},
+    {"layers.#.mixer.A_log", "blk.#.ssm_a", true, true, HEAD_COLUMN, 2},
+    {"layers.#.mixer.D", "blk.#.ssm_d", false, false, KEEP, 1},
+    {"layers.#.mixer.D", "blk.#.ssm_d", false, false, HEAD_COLUMN, 2},
+    {"layers.#.mixer.norm.weight", "blk.#.ssm_norm.weight", false, false, GROUP_ROWS, 2},
+    {"layers.#.mixer.out_proj.weight", "blk.#.ssm_out.weight", false, false, KEEP, 0},
+    {"norm_f.weight", "output_norm.weight", false, false, KEEP, 0},
 };
 
 /* The rows both architectures write first, in llama.cpp's order (the files' bytes depend on it). */
@@ -129,8 +121,10 @@ static sq_status mamba2_write_metadata(const sq_model_config *cfg, const sq_qten
     return write_metadata("mamba2", keys_v2, COUNT(keys_v2), cfg, tokenizer_path, out);
 }
 
-static sq_status target_name(const mamba_name *names, size_t count, const char *arch, const sq_model_config *cfg,
-                             const sq_qtensor *qt, char *name, size_t size, sq_gguf_placement *place)
+static bool has_row(int version, const mamba_name *row) { return row->version == 0 || row->version == version; }
+
+static sq_status target_name(int version, const char *arch, const sq_model_config *cfg, const sq_qtensor *qt,
+                             char *name, size_t size, sq_gguf_placement *place)
 {
     const sq_mamba_config *mc = sq_mamba_config_c(cfg);
     const char *n = qt->name;
@@ -143,8 +137,8 @@ static sq_status target_name(const mamba_name *names, size_t count, const char *
             snprintf(name, size, "output.weight");
         return SQ_OK;
     }
-    for (size_t i = 0; i < count; i++) {
-        if (!sq_gguf_name_match(names[i].hf, n, &layer))
+    for (size_t i = 0; i < COUNT(names); i++) {
+        if (!has_row(version, &names[i]) || !sq_gguf_name_match(names[i].hf, n, &layer))
             continue;
         if (qt->alias_of)
             return SQ_OK;
@@ -183,31 +177,26 @@ static sq_status target_name(const mamba_name *names, size_t count, const char *
 static sq_status mamba_target_name(const sq_model_config *cfg, const sq_qtensor *qt, char *name, size_t size,
                                    sq_gguf_placement *place)
 {
-    return target_name(names_v1, COUNT(names_v1), "mamba", cfg, qt, name, size, place);
+    return target_name(1, "mamba", cfg, qt, name, size, place);
 }
 
 static sq_status mamba2_target_name(const sq_model_config *cfg, const sq_qtensor *qt, char *name, size_t size,
                                     sq_gguf_placement *place)
 {
-    return target_name(names_v2, COUNT(names_v2), "mamba2", cfg, qt, name, size, place);
+    return target_name(2, "mamba2", cfg, qt, name, size, place);
 }
 
 static sq_status read_config(const sq_gguf_file *f, int version, const sq_gguf_key *keys, size_t count,
                              sq_model_config *cfg)
 {
     sq_status st = SQ_OK;
-    const sq_gguf_tensor *embd = sq_gguf_find_tensor(f, "token_embd.weight");
-    sq_mamba_config *mc;
-    memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->family, sizeof cfg->family, "mamba");
-    mc = sq_mamba_config_of(cfg);
+    const char *arch = version == 1 ? "mamba" : "mamba2";
+    sq_mamba_config *mc = sq_mamba_config_of(cfg);
     mc->ssm_version = version;
-    SQ_TRY(sq_gguf_read_keys(f, version == 1 ? "mamba" : "mamba2", keys, count, cfg));
+    SQ_TRY(sq_gguf_read_keys(f, arch, keys, count, cfg));
     if (cfg->hidden_size > 0)
         mc->ssm_expand = mc->d_inner / cfg->hidden_size;
-    if (embd == NULL || embd->n_dims != 2)
-        SQ_FAIL(SQ_ERR_INPUT, "a %s GGUF needs the 2-D tensor token_embd.weight", version == 1 ? "mamba" : "mamba2");
-    cfg->vocab_size = (int)embd->ne[1];
+    SQ_TRY(sq_gguf_vocab_from_embedding(f, arch, cfg));
 cleanup:
     return st;
 }
@@ -222,16 +211,15 @@ static sq_status mamba2_read_config(const sq_gguf_file *f, sq_model_config *cfg)
     return read_config(f, 2, keys_v2, COUNT(keys_v2), cfg);
 }
 
-static sq_status squeeze_name(const mamba_name *names, size_t count, const char *arch, const char *gguf_name,
-                              char *name, size_t size)
+static sq_status squeeze_name(int version, const char *arch, const char *gguf_name, char *name, size_t size)
 {
     int layer = 0;
     if (strcmp(gguf_name, "output.weight") == 0) {
         snprintf(name, size, "lm_head.weight");
         return SQ_OK;
     }
-    for (size_t i = 0; i < count; i++)
-        if (sq_gguf_name_match(names[i].gguf, gguf_name, &layer)) {
+    for (size_t i = 0; i < COUNT(names); i++)
+        if (has_row(version, &names[i]) && sq_gguf_name_match(names[i].gguf, gguf_name, &layer)) {
             sq_gguf_name_expand("backbone.", names[i].hf, layer, name, size);
             return SQ_OK;
         }
@@ -242,13 +230,13 @@ static sq_status squeeze_name(const mamba_name *names, size_t count, const char 
 static sq_status mamba_squeeze_name(const sq_gguf_file *f, const char *gguf_name, char *name, size_t size)
 {
     (void)f; /* in the shared signature, unused here */
-    return squeeze_name(names_v1, COUNT(names_v1), "mamba", gguf_name, name, size);
+    return squeeze_name(1, "mamba", gguf_name, name, size);
 }
 
 static sq_status mamba2_squeeze_name(const sq_gguf_file *f, const char *gguf_name, char *name, size_t size)
 {
     (void)f; /* in the shared signature, unused here */
-    return squeeze_name(names_v2, COUNT(names_v2), "mamba2", gguf_name, name, size);
+    return squeeze_name(2, "mamba2", gguf_name, name, size);
 }
 
 static bool ends_with(const char *name, const char *suffix)

@@ -369,6 +369,7 @@ sq_status sq_gguf_model_read(const char *path, sq_model_config *cfg, sq_tensor_s
         SQ_FAIL(SQ_ERR_INPUT, "%s: GGUF architecture '%s' has no squeeze model family (squeeze reads: %s)", path,
                 arch_name, known);
     }
+    snprintf(cfg->family, sizeof cfg->family, "%s", arch->family);
     if ((st = arch->read_config(&f, cfg)) != SQ_OK) {
         sq_error_context("%s (architecture %s)", path, arch->arch);
         goto cleanup;

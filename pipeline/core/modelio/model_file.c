@@ -282,20 +282,29 @@ typedef struct {
     unsigned char bytes[32];
 } object_id;
 
-static sq_status object_identity(hid_t parent, const char *name, object_id *id)
+/* What one link of the file names: its identity and its object type (dataset
+ * or group). id may be NULL where only the type is wanted. */
+static sq_status object_info(hid_t parent, const char *name, object_id *id, H5O_type_t *type)
 {
-    memset(id, 0, sizeof *id);
+    /* HDF5 1.12 names an object by a token, older releases by its address. */
 #if H5_VERSION_GE(1, 12, 0)
     H5O_info2_t info;
-    if (H5Oget_info_by_name3(parent, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
-        return sq_fail(SQ_ERR_INPUT, "cannot read HDF5 object '%s'", name);
-    memcpy(id->bytes, &info.token, sizeof info.token < sizeof id->bytes ? sizeof info.token : sizeof id->bytes);
+    herr_t got = H5Oget_info_by_name3(parent, name, &info, H5O_INFO_BASIC, H5P_DEFAULT);
+    const void *where = &info.token;
+    size_t size = sizeof info.token;
 #else
     H5O_info_t info;
-    if (H5Oget_info_by_name2(parent, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
-        return sq_fail(SQ_ERR_INPUT, "cannot read HDF5 object '%s'", name);
-    memcpy(id->bytes, &info.addr, sizeof info.addr);
+    herr_t got = H5Oget_info_by_name2(parent, name, &info, H5O_INFO_BASIC, H5P_DEFAULT);
+    const void *where = &info.addr;
+    size_t size = sizeof info.addr;
 #endif
+    if (got < 0)
+        return sq_fail(SQ_ERR_INPUT, "cannot read HDF5 object '%s'", name);
+    if (id) {
+        memset(id, 0, sizeof *id);
+        memcpy(id->bytes, where, size < sizeof id->bytes ? size : sizeof id->bytes);
+    }
+    *type = info.type;
     return SQ_OK;
 }
 
@@ -650,6 +659,60 @@ static const char *declared_alias(const char *aliases, const char *name, char *t
     return NULL;
 }
 
+/* The /model group of a file as both readers see it: its config parsed and
+ * checked against the family it names, its tensor links listed and counted. */
+typedef struct {
+    char file_name[4096];
+    hid_t model, tensors;
+    char *family, *config_json, *aliases;
+    name_list names;
+} stored_model;
+
+static void stored_model_close(stored_model *m)
+{
+    if (m->tensors >= 0)
+        H5Gclose(m->tensors);
+    if (m->model >= 0)
+        H5Gclose(m->model);
+    free(m->family);
+    free(m->config_json);
+    free(m->aliases);
+    name_list_free(&m->names);
+}
+
+/* On failure the caller still closes m. */
+static sq_status stored_model_open(hid_t file, sq_model_config *cfg, stored_model *m)
+{
+    sq_status st = SQ_OK;
+    int64_t tensor_count = -1;
+
+    memset(m, 0, sizeof *m);
+    m->model = m->tensors = -1;
+    if (H5Fget_name(file, m->file_name, sizeof m->file_name) < 0)
+        snprintf(m->file_name, sizeof m->file_name, "the model file");
+    if (!sq_h5_exists(file, "model") || !sq_h5_exists(file, "model/tensors"))
+        SQ_FAIL(SQ_ERR_INPUT, "%s has no /model/tensors group: it holds no model (is it a calibration or "
+                "evaluation artifact?)", m->file_name);
+    m->model = H5Gopen2(file, "model", H5P_DEFAULT);
+    m->tensors = m->model >= 0 ? H5Gopen2(m->model, "tensors", H5P_DEFAULT) : -1;
+    if (m->model < 0 || m->tensors < 0)
+        SQ_FAIL(SQ_ERR_INPUT, "cannot open /model/tensors in %s", m->file_name);
+    SQ_TRY(sq_h5_read_attr_string(m->model, "family", &m->family));
+    SQ_TRY(sq_h5_read_attr_string(m->model, "config_json", &m->config_json));
+    SQ_TRY(sq_h5_read_attr_int(m->model, "tensor_count", &tensor_count));
+    SQ_TRY(sq_h5_read_attr_string(m->model, "aliases", &m->aliases));
+    SQ_TRY(sq_model_config_from_json(m->config_json, cfg));
+    if (strcmp(m->family, cfg->family) != 0)
+        SQ_FAIL(SQ_ERR_INPUT, "%s: /model says family '%s' but its config_json says '%s'", m->file_name, m->family,
+                cfg->family);
+    SQ_TRY(list_links(m->tensors, "/model/tensors", &m->names));
+    if ((int64_t)m->names.count != tensor_count)
+        SQ_FAIL(SQ_ERR_INPUT, "%s: /model/tensors holds %zu tensors but tensor_count says %lld (file damaged?)",
+                m->file_name, m->names.count, (long long)tensor_count);
+cleanup:
+    return st;
+}
+
 static sq_status read_model(hid_t file, sq_model_config *cfg, sq_tensor_set *set, uint64_t *stored_bytes,
                             packed_list *keep);
 
@@ -679,94 +742,51 @@ static sq_status read_model(hid_t file, sq_model_config *cfg, sq_tensor_set *set
                             packed_list *keep)
 {
     sq_status st = SQ_OK;
-    hid_t model = -1, tensors = -1;
-    char *family = NULL, *config_json = NULL, *aliases = NULL;
-    int64_t tensor_count = -1;
-    name_list names = {0};
+    stored_model m;
     object_id *ids = NULL;
     uint64_t bytes = 0;
-    char file_name[4096] = "";
 
     sq_tensor_set_init(set);
-    if (H5Fget_name(file, file_name, sizeof file_name) < 0)
-        snprintf(file_name, sizeof file_name, "the model file");
-    if (!sq_h5_exists(file, "model") || !sq_h5_exists(file, "model/tensors"))
-        SQ_FAIL(SQ_ERR_INPUT, "%s has no /model/tensors group: it holds no model (is it a calibration or "
-                "evaluation artifact?)", file_name);
-    model = H5Gopen2(file, "model", H5P_DEFAULT);
-    tensors = H5Gopen2(model, "tensors", H5P_DEFAULT);
-    if (model < 0 || tensors < 0)
-        SQ_FAIL(SQ_ERR_INPUT, "cannot open /model/tensors in %s", file_name);
-    SQ_TRY(sq_h5_read_attr_string(model, "family", &family));
-    SQ_TRY(sq_h5_read_attr_string(model, "config_json", &config_json));
-    SQ_TRY(sq_h5_read_attr_int(model, "tensor_count", &tensor_count));
-    SQ_TRY(sq_h5_read_attr_string(model, "aliases", &aliases));
-    SQ_TRY(sq_model_config_from_json(config_json, cfg));
-    if (strcmp(family, cfg->family) != 0)
-        SQ_FAIL(SQ_ERR_INPUT, "%s: /model says family '%s' but its config_json says '%s'", file_name, family,
-                cfg->family);
-
-    set->source_path = strdup(file_name);
+    SQ_TRY(stored_model_open(file, cfg, &m));
+    set->source_path = strdup(m.file_name);
     set->source_format = strdup("squeeze-hdf5");
-    SQ_TRY(list_links(tensors, "/model/tensors", &names));
-    if ((int64_t)names.count != tensor_count)
-        SQ_FAIL(SQ_ERR_INPUT, "%s: /model/tensors holds %zu tensors but tensor_count says %lld (file damaged?)",
-                file_name, names.count, (long long)tensor_count);
-    SQ_TRY(sq_alloc(&ids, names.count, sizeof *ids, "object ids"));
+    SQ_TRY(sq_alloc(&ids, m.names.count, sizeof *ids, "object ids"));
 
-    for (size_t i = 0; i < names.count; i++) {
-        const char *name = names.names[i];
+    for (size_t i = 0; i < m.names.count; i++) {
+        const char *name = m.names.names[i];
         char target[1024];
-        const char *declared = declared_alias(aliases, name, target, sizeof target);
+        const char *declared = declared_alias(m.aliases, name, target, sizeof target);
         const char *owner = NULL;
-        H5O_type_t type;
-        SQ_TRY(object_identity(tensors, name, &ids[i]));
+        H5O_type_t type = H5O_TYPE_UNKNOWN;
+        SQ_TRY(object_info(m.tensors, name, &ids[i], &type));
         /* A second name for an object already read is shared storage: an alias. */
         for (size_t j = 0; j < i && !owner; j++)
-            if (memcmp(&ids[j], &ids[i], sizeof ids[i]) == 0 && !sq_tensor_set_find(set, names.names[j])->alias_of)
-                owner = names.names[j];
+            if (memcmp(&ids[j], &ids[i], sizeof ids[i]) == 0 && !sq_tensor_set_find(set, m.names.names[j])->alias_of)
+                owner = m.names.names[j];
         if (declared && (owner == NULL || strcmp(declared, owner) != 0))
-            SQ_FAIL(SQ_ERR_INPUT, "%s: tensor '%s' is declared an alias of '%s' but is not a link to it", file_name,
+            SQ_FAIL(SQ_ERR_INPUT, "%s: tensor '%s' is declared an alias of '%s' but is not a link to it", m.file_name,
                     name, declared);
         if (owner) {
             const sq_tensor *shared = sq_tensor_set_find(set, owner);
             SQ_TRY(sq_tensor_set_add(set, name, shared->dtype, shared->ndim, shared->shape, NULL, owner));
             continue;
         }
-        {
-#if H5_VERSION_GE(1, 12, 0)
-            H5O_info2_t info;
-            if (H5Oget_info_by_name3(tensors, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
-#else
-            H5O_info_t info;
-            if (H5Oget_info_by_name2(tensors, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
-#endif
-                SQ_FAIL(SQ_ERR_INPUT, "%s: cannot read tensor '%s'", file_name, name);
-            type = info.type;
-        }
         if (type == H5O_TYPE_DATASET)
-            st = read_plain(tensors, name, set, &bytes, keep != NULL);
+            st = read_plain(m.tensors, name, set, &bytes, keep != NULL);
         else if (type == H5O_TYPE_GROUP)
-            st = read_quantized(tensors, name, set, &bytes, keep);
+            st = read_quantized(m.tensors, name, set, &bytes, keep);
         else
             st = sq_fail(SQ_ERR_INPUT, "tensor '%s' is neither a dataset nor a group", name);
         if (st != SQ_OK) {
-            sq_error_context("%s", file_name);
+            sq_error_context("%s", m.file_name);
             goto cleanup;
         }
     }
     if (stored_bytes)
         *stored_bytes = bytes;
 cleanup:
-    if (tensors >= 0)
-        H5Gclose(tensors);
-    if (model >= 0)
-        H5Gclose(model);
-    free(family);
-    free(config_json);
-    free(aliases);
+    stored_model_close(&m);
     free(ids);
-    name_list_free(&names);
     if (st != SQ_OK)
         sq_tensor_set_free(set);
     return st;
@@ -835,17 +855,9 @@ static sq_status read_stored_one(hid_t tensors, const char *name, sq_qtensor *qt
     sq_status st = SQ_OK;
     uint64_t bytes = 0;
     name_list buffers = {0};
-    H5O_type_t type;
+    H5O_type_t type = H5O_TYPE_UNKNOWN;
     hid_t object = -1;
-#if H5_VERSION_GE(1, 12, 0)
-    H5O_info2_t info;
-    if (H5Oget_info_by_name3(tensors, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
-#else
-    H5O_info_t info;
-    if (H5Oget_info_by_name2(tensors, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
-#endif
-        return sq_fail(SQ_ERR_INPUT, "cannot read tensor '%s'", name);
-    type = info.type;
+    SQ_TRY(object_info(tensors, name, NULL, &type));
     if (type == H5O_TYPE_DATASET) {
         if ((object = H5Dopen2(tensors, name, H5P_DEFAULT)) < 0)
             return sq_fail(SQ_ERR_INPUT, "cannot open tensor '%s'", name);
@@ -881,38 +893,27 @@ cleanup:
 sq_status sq_model_file_read_stored(hid_t file, sq_model_config *cfg, sq_qtensor **tensors_out, size_t *count_out)
 {
     sq_status st = SQ_OK;
-    hid_t model = -1, tensors = -1;
-    char *config_json = NULL, *aliases = NULL;
-    name_list names = {0};
+    stored_model m;
     sq_qtensor *out = NULL;
     size_t count = 0;
 
     *tensors_out = NULL;
     *count_out = 0;
-    if (!sq_h5_exists(file, "model") || !sq_h5_exists(file, "model/tensors"))
-        return sq_fail(SQ_ERR_INPUT, "the file has no /model/tensors group: it holds no model");
-    model = H5Gopen2(file, "model", H5P_DEFAULT);
-    tensors = model >= 0 ? H5Gopen2(model, "tensors", H5P_DEFAULT) : -1;
-    if (model < 0 || tensors < 0)
-        SQ_FAIL(SQ_ERR_INPUT, "cannot open /model/tensors");
-    SQ_TRY(sq_h5_read_attr_string(model, "config_json", &config_json));
-    SQ_TRY(sq_h5_read_attr_string(model, "aliases", &aliases));
-    SQ_TRY(sq_model_config_from_json(config_json, cfg));
-    SQ_TRY(list_links(tensors, "/model/tensors", &names));
-    SQ_TRY(sq_alloc(&out, names.count ? names.count : 1, sizeof *out, "stored tensors"));
-    for (size_t i = 0; i < names.count; i++) {
+    SQ_TRY(stored_model_open(file, cfg, &m));
+    SQ_TRY(sq_alloc(&out, m.names.count ? m.names.count : 1, sizeof *out, "stored tensors"));
+    for (size_t i = 0; i < m.names.count; i++) {
         char target[1024];
-        const char *declared = declared_alias(aliases, names.names[i], target, sizeof target);
+        const char *declared = declared_alias(m.aliases, m.names.names[i], target, sizeof target);
         sq_qtensor *qt = &out[count++];
         memset(qt, 0, sizeof *qt);
         if (declared) {
             int64_t shape[1] = {0};
-            sq_qtensor_init(qt, names.names[i], "alias", SQ_DTYPE_F32, 1, shape);
+            sq_qtensor_init(qt, m.names.names[i], "alias", SQ_DTYPE_F32, 1, shape);
             if ((qt->alias_of = strdup(declared)) == NULL)
                 SQ_FAIL(SQ_ERR_RUN, "out of memory");
             continue;
         }
-        SQ_TRY(read_stored_one(tensors, names.names[i], qt));
+        SQ_TRY(read_stored_one(m.tensors, m.names.names[i], qt));
     }
     /* An alias takes the shape of the tensor it shares storage with. */
     for (size_t i = 0; i < count; i++) {
@@ -930,13 +931,7 @@ sq_status sq_model_file_read_stored(hid_t file, sq_model_config *cfg, sq_qtensor
     *count_out = count;
     out = NULL;
 cleanup:
-    if (tensors >= 0)
-        H5Gclose(tensors);
-    if (model >= 0)
-        H5Gclose(model);
-    free(config_json);
-    free(aliases);
-    name_list_free(&names);
+    stored_model_close(&m);
     if (out) {
         for (size_t i = 0; i < count; i++)
             sq_qtensor_free(&out[i]);

@@ -165,6 +165,11 @@ typedef struct sq_family {
     sq_status prefix##_forward(void *state, const sq_model_config *cfg, const int32_t *tokens, int count,    \
                                float *logits, const sq_forward_hooks *hooks);                                \
     void prefix##_free(void *state)
+/* In a family's row: how it reads a checkpoint, PREFIX_recognise, PREFIX_infer_config,
+ * PREFIX_validate, PREFIX_config_fields and its tensor rules PREFIX_rules, in its file. */
+#define SQ_FAMILY_CHECKPOINT(prefix)                                                                          \
+    .recognise = prefix##_recognise, .infer_config = prefix##_infer_config, .validate = prefix##_validate,   \
+    .config_fields = prefix##_config_fields, .tensors = prefix##_rules
 /* In a family's row: those three as its build, forward and free_state. */
 #define SQ_FAMILY_FORWARD(prefix) .build = prefix##_build, .forward = prefix##_forward, .free_state = prefix##_free
 

@@ -265,11 +265,7 @@ const sq_family sq_family_llama = {
                    "namings; docs/llama.md)",
     .expects_keys = "model.embed_tokens.weight + model.layers.0.self_attn.q_proj.weight (HF), or "
                     "tok_embeddings.weight + layers.0.attention.wq.weight (Meta, llama2.c .bin)",
-    .recognise = llama_recognise,
-    .infer_config = llama_infer_config,
-    .validate = llama_validate,
-    .config_fields = llama_config_fields,
-    .tensors = llama_rules,
+    SQ_FAMILY_CHECKPOINT(llama),
     /* no .ends: the names depend on the checkpoint's naming (llama_names.h), so
      * llama_forward.c loads its embedding, final RMSNorm and head itself */
     SQ_FAMILY_FORWARD(sq_llama),

@@ -318,11 +318,7 @@ const sq_family sq_family_mamba = {
                    "names, with or without backbone.; docs/mamba.md)",
     .expects_keys = "backbone.embeddings.weight, backbone.layers.0.mixer.in_proj.weight (backbone. optional), "
                     "mixer.A_log",
-    .recognise = mamba_recognise,
-    .infer_config = mamba_infer_config,
-    .validate = mamba_validate,
-    .config_fields = mamba_config_fields,
-    .tensors = mamba_rules,
+    SQ_FAMILY_CHECKPOINT(mamba),
     /* no .ends: "backbone." is optional in the names (mamba_names.h), so
      * mamba_forward.c loads its embedding, final RMSNorm and head itself */
     SQ_FAMILY_FORWARD(sq_mamba),

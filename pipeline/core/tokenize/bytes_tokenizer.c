@@ -57,12 +57,4 @@ cleanup:
     return st;
 }
 
-const sq_tokenizer_kind_ops sq_tokenizer_bytes_kind = {
-    .name = "bytes",
-    .recognise = bytes_recognise,
-    .load = bytes_load,
-    .free = bytes_free,
-    .info = bytes_info,
-    .encode = bytes_encode,
-    .decode = bytes_decode,
-};
+const sq_tokenizer_kind_ops sq_tokenizer_bytes_kind = SQ_TOKENIZER_KIND("bytes", bytes);

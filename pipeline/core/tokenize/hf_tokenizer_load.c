@@ -611,12 +611,4 @@ static sq_status hf_decode(const void *state, const int32_t *ids, size_t count, 
     return sq_hf_tokenizer_decode(state, ids, count, out);
 }
 
-const sq_tokenizer_kind_ops sq_tokenizer_hf_bpe_kind = {
-    .name = "tokenizer.json (BPE)",
-    .recognise = hf_recognise,
-    .load = hf_load,
-    .free = hf_free,
-    .info = hf_info,
-    .encode = hf_encode,
-    .decode = hf_decode,
-};
+const sq_tokenizer_kind_ops sq_tokenizer_hf_bpe_kind = SQ_TOKENIZER_KIND("tokenizer.json (BPE)", hf);

@@ -214,12 +214,4 @@ cleanup:
     return st;
 }
 
-const sq_tokenizer_kind_ops sq_tokenizer_itera_kind = {
-    .name = "Itera-Lite JSON",
-    .recognise = itera_recognise,
-    .load = itera_load,
-    .free = itera_free,
-    .info = itera_info,
-    .encode = itera_encode,
-    .decode = itera_decode,
-};
+const sq_tokenizer_kind_ops sq_tokenizer_itera_kind = SQ_TOKENIZER_KIND("Itera-Lite JSON", itera);

@@ -278,12 +278,4 @@ static void l2c_info(const void *state, sq_tokenizer_info *info)
     info->bos_id = SQ_LLAMA2C_BOS;
 }
 
-const sq_tokenizer_kind_ops sq_tokenizer_llama2c_kind = {
-    .name = "llama2.c tokenizer.bin",
-    .recognise = l2c_recognise,
-    .load = l2c_load,
-    .free = l2c_free,
-    .info = l2c_info,
-    .encode = l2c_encode,
-    .decode = l2c_decode,
-};
+const sq_tokenizer_kind_ops sq_tokenizer_llama2c_kind = SQ_TOKENIZER_KIND("llama2.c tokenizer.bin", l2c);

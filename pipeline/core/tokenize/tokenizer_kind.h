@@ -33,6 +33,14 @@ typedef struct {
     sq_status (*decode)(const void *state, const int32_t *ids, size_t count, sq_byte_buffer *out);
 } sq_tokenizer_kind_ops;
 
+/* A kind's row: its name and its six functions, named PREFIX_recognise, PREFIX_load,
+ * PREFIX_free, PREFIX_info, PREFIX_encode and PREFIX_decode in its file. */
+#define SQ_TOKENIZER_KIND(kind_name, prefix)                                                                      \
+    {                                                                                                             \
+        .name = (kind_name), .recognise = prefix##_recognise, .load = prefix##_load, .free = prefix##_free,       \
+        .info = prefix##_info, .encode = prefix##_encode, .decode = prefix##_decode,                              \
+    }
+
 /* Models are sized by the highest id: an id beyond any real vocabulary (the largest
  * are a few hundred thousand) is damage, refused before anything is sized by it. */
 #define SQ_TOKENIZER_MAX_ID ((1 << 24) - 1)
