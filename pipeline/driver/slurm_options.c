@@ -148,7 +148,6 @@ static sq_status per_stage_strings(const sq_yaml_node *section, const char *key,
 {
     char pos[512];
     const sq_yaml_node *node = sq_yaml_get(section, key);
-    const char *text;
     sq_status st;
     if (node == NULL)
         return SQ_OK;
@@ -165,6 +164,7 @@ static sq_status per_stage_strings(const sq_yaml_node *section, const char *key,
     if ((st = sq_yaml_check_keys(node, where, stage_keys)) != SQ_OK)
         return st;
     for (size_t i = 0; i < node->count; i++) {
+        const char *text;
         if ((st = sq_yaml_as_string(node->items[i], key, &text)) != SQ_OK)
             return st;
         if (!valid(text))
@@ -186,7 +186,6 @@ static sq_status string_list(const sq_yaml_node *section, const char *key, char 
 {
     char pos[512];
     const sq_yaml_node *node = sq_yaml_get(section, key);
-    const char *text;
     sq_status st;
     if (node == NULL)
         return SQ_OK;
@@ -196,6 +195,7 @@ static sq_status string_list(const sq_yaml_node *section, const char *key, char 
         return sq_fail(SQ_ERR_USAGE, "%s: slurm.%s holds at most %d entries", sq_yaml_where(node, pos, sizeof pos), key,
                        SQ_SLURM_MAX_LINES);
     for (size_t i = 0; i < node->count; i++) {
+        const char *text;
         if ((st = sq_yaml_as_string(node->items[i], key, &text)) != SQ_OK)
             return st;
         for (const char *p = text; *p; p++)

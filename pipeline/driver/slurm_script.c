@@ -98,6 +98,7 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
     FILE *f;
     const sq_slurm_options *o = &plan->slurm;
     int ntasks = 1;
+    char cpus[16];
     bool array = task_ids != NULL;
 
     if (template_path == NULL)
@@ -110,21 +111,22 @@ sq_status sq_slurm_write_script(const sq_plan *plan, sq_stage_kind stage, sq_ins
     if (o->tasks[stage] > 0)
         ntasks = o->tasks[stage];
 
+    snprintf(cpus, sizeof cpus, "%d", o->cpus_per_task[stage]);
+    const struct {
+        const char *option, *value; /* the value NULL: not set for this stage */
+    } directives[] = {
+        {"partition", o->partition[stage]},
+        {"account", o->account[stage]},
+        {"qos", o->qos[stage]},
+        {"cpus-per-task", o->cpus_per_task[stage] > 0 ? cpus : NULL},
+        {"gres", o->gres[stage]},
+        {"time", o->time[stage]},
+        {"mem", o->memory[stage]},
+    };
     f = open_memstream(&sbatch_lines, &size);
-    if (o->partition[stage])
-        fprintf(f, "#SBATCH --partition=%s\n", o->partition[stage]);
-    if (o->account[stage])
-        fprintf(f, "#SBATCH --account=%s\n", o->account[stage]);
-    if (o->qos[stage])
-        fprintf(f, "#SBATCH --qos=%s\n", o->qos[stage]);
-    if (o->cpus_per_task[stage] > 0)
-        fprintf(f, "#SBATCH --cpus-per-task=%d\n", o->cpus_per_task[stage]);
-    if (o->gres[stage])
-        fprintf(f, "#SBATCH --gres=%s\n", o->gres[stage]);
-    if (o->time[stage])
-        fprintf(f, "#SBATCH --time=%s\n", o->time[stage]);
-    if (o->memory[stage])
-        fprintf(f, "#SBATCH --mem=%s\n", o->memory[stage]);
+    for (size_t i = 0; i < sizeof directives / sizeof directives[0]; i++)
+        if (directives[i].value)
+            fprintf(f, "#SBATCH --%s=%s\n", directives[i].option, directives[i].value);
     for (int i = 0; i < o->sbatch_line_count; i++)
         fprintf(f, "#SBATCH %s\n", o->sbatch_lines[i]);
     fclose(f);

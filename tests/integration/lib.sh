@@ -24,8 +24,10 @@
 #                             $WORK/export.yaml (MODEL with the bundled BPE tokenizer) and $WORK/eval.yaml
 #                             (MODEL on the u16 token file TOKENS, 8 windows of 64): the runs compared with
 #                             llama.cpp (test_gguf_llama.sh, tests/js/test_llama_cpp.sh)
-#   micro_config FILE         the model and data sections of a run config for the Itera-Lite micro
-#                             checkpoint ($MICRO) and its TinyStories text; the caller appends the rest
+#   micro_config FILE [EVAL_START]
+#                             the model and data sections of a run config for the Itera-Lite micro
+#                             checkpoint ($MICRO) and its TinyStories text (with EVAL_START, evaluation
+#                             on that text from the fraction EVAL_START on); the caller appends the rest
 #   austen_config FILE CHECKPOINT CAL_END EVAL_END [TOKENIZER]
 #                             the same for a bundled model on the Austen texts (calibration: the first
 #                             CAL_END of austen_train.txt, evaluation: the first EVAL_END of
@@ -110,6 +112,9 @@ data:
   tokenizer: $DATA/itera-lite/tokenizer_2000.json
   calibration: $DATA/itera-lite/tinystories_train.txt
 EOF
+  if [ $# -gt 1 ]; then
+    echo "  evaluation: {path: $DATA/itera-lite/tinystories_train.txt, start: $2}" >> "$1"
+  fi
 }
 
 sq_log_sbatch() {

@@ -33,9 +33,8 @@ evaluate:
   max_windows: 4
   store_logprobs: true
 YAML
-micro_config "$WORK/micro.yaml"
+micro_config "$WORK/micro.yaml" 0.9
 cat >> "$WORK/micro.yaml" <<YAML
-  evaluation: {path: $DATA/itera-lite/tinystories_train.txt, start: 0.9}
 calibrate:
   windows: 8
   window_length: 64

@@ -96,9 +96,8 @@ print(f"llama ffn 25%: layer 0 ({len(carried)} datasets) equal to GPTQ on the pr
 PY
 
 # ---- Itera-Lite micro: experts renumbered and their channels pruned, then GPTQ ------------------
-micro_config "$WORK/micro.yaml"
+micro_config "$WORK/micro.yaml" 0.9
 cat >> "$WORK/micro.yaml" <<YAML
-  evaluation: {path: $DATA/itera-lite/tinystories_train.txt, start: 0.9}
 calibrate:
   windows: 8
   window_length: 64

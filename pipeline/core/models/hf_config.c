@@ -116,43 +116,42 @@ static json_t *first_of(const sq_hf_config *cfg, const char *const *keys, const 
     return NULL;
 }
 
-sq_status sq_hf_config_int(const sq_hf_config *cfg, const char *const *keys, long long *value, bool *found)
+typedef enum { HF_INTEGER, HF_NUMBER, HF_BOOLEAN } hf_kind;
+
+/* The first of keys the file gives (*found false: none), which must be of the kind asked
+ * for, into *value: a long long, a double or a bool. */
+static sq_status read_value(const sq_hf_config *cfg, const char *const *keys, hf_kind kind, void *value, bool *found)
 {
+    static const char *const must_be[] = {"an integer", "a number", "true or false"};
     const char *key = NULL;
     json_t *v = first_of(cfg, keys, &key);
     *found = v != NULL;
     if (!v)
         return SQ_OK;
-    if (!json_is_integer(v))
-        return sq_fail(SQ_ERR_INPUT, "%s: \"%s\" must be an integer", cfg->source, key);
-    *value = json_integer_value(v);
+    if (!(kind == HF_INTEGER ? json_is_integer(v) : kind == HF_NUMBER ? json_is_number(v) : json_is_boolean(v)))
+        return sq_fail(SQ_ERR_INPUT, "%s: \"%s\" must be %s", cfg->source, key, must_be[kind]);
+    if (kind == HF_INTEGER)
+        *(long long *)value = json_integer_value(v);
+    else if (kind == HF_NUMBER)
+        *(double *)value = json_number_value(v);
+    else
+        *(bool *)value = json_is_true(v);
     return SQ_OK;
+}
+
+sq_status sq_hf_config_int(const sq_hf_config *cfg, const char *const *keys, long long *value, bool *found)
+{
+    return read_value(cfg, keys, HF_INTEGER, value, found);
 }
 
 sq_status sq_hf_config_real(const sq_hf_config *cfg, const char *const *keys, double *value, bool *found)
 {
-    const char *key = NULL;
-    json_t *v = first_of(cfg, keys, &key);
-    *found = v != NULL;
-    if (!v)
-        return SQ_OK;
-    if (!json_is_number(v))
-        return sq_fail(SQ_ERR_INPUT, "%s: \"%s\" must be a number", cfg->source, key);
-    *value = json_number_value(v);
-    return SQ_OK;
+    return read_value(cfg, keys, HF_NUMBER, value, found);
 }
 
 sq_status sq_hf_config_bool(const sq_hf_config *cfg, const char *const *keys, bool *value, bool *found)
 {
-    const char *key = NULL;
-    json_t *v = first_of(cfg, keys, &key);
-    *found = v != NULL;
-    if (!v)
-        return SQ_OK;
-    if (!json_is_boolean(v))
-        return sq_fail(SQ_ERR_INPUT, "%s: \"%s\" must be true or false", cfg->source, key);
-    *value = json_is_true(v);
-    return SQ_OK;
+    return read_value(cfg, keys, HF_BOOLEAN, value, found);
 }
 
 bool sq_hf_config_has(const sq_hf_config *cfg, const char *key)

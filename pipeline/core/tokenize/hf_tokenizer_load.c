@@ -262,22 +262,9 @@ cleanup:
 
 /* ------------------------------------------------------------------ normalizer */
 
-static sq_status load_normalizer(sq_hf_tokenizer *tok, const json_t *n)
+static sq_status normalizer_step(sq_hf_tokenizer *tok, const json_t *n, const char *type)
 {
     sq_status st = SQ_OK;
-    if (!n || json_is_null(n))
-        return SQ_OK;
-    const char *type = type_of(n);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(n, "normalizers");
-        if (!json_is_array(list))
-            return sq_fail(SQ_ERR_INPUT, "tokenizer '%s': normalizer Sequence has no \"normalizers\" list",
-                           tok->path);
-        size_t i;
-        json_t *item;
-        json_array_foreach(list, i, item) SQ_TRY(load_normalizer(tok, item));
-        return SQ_OK;
-    }
     if (tok->n_norm == SQ_HF_MAX_STEPS)
         return sq_fail(SQ_ERR_INPUT, "tokenizer '%s': more than %d normalizer steps", tok->path, SQ_HF_MAX_STEPS);
     sq_hf_norm_step *step = &tok->norm[tok->n_norm];
@@ -335,24 +322,11 @@ static sq_status literal_pattern(const char *s, char **out)
     return SQ_OK;
 }
 
-static sq_status load_pre_tokenizer(sq_hf_tokenizer *tok, const json_t *p)
+static sq_status pre_tokenizer_step(sq_hf_tokenizer *tok, const json_t *p, const char *type)
 {
     sq_status st = SQ_OK;
     char *literal = NULL;
     char where[512];
-    if (!p || json_is_null(p))
-        return SQ_OK;
-    const char *type = type_of(p);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(p, "pretokenizers");
-        if (!json_is_array(list))
-            return sq_fail(SQ_ERR_INPUT, "tokenizer '%s': pre_tokenizer Sequence has no \"pretokenizers\" list",
-                           tok->path);
-        size_t i;
-        json_t *item;
-        json_array_foreach(list, i, item) SQ_TRY(load_pre_tokenizer(tok, item));
-        return SQ_OK;
-    }
     if (tok->n_pre == SQ_HF_MAX_STEPS)
         return sq_fail(SQ_ERR_INPUT, "tokenizer '%s': more than %d pre-tokenizer steps", tok->path, SQ_HF_MAX_STEPS);
     sq_hf_pre_step *step = &tok->pre[tok->n_pre];
@@ -422,21 +396,10 @@ static sq_status template_ids(sq_hf_tokenizer *tok, const json_t *special_tokens
     return SQ_OK;
 }
 
-static sq_status load_post_processor(sq_hf_tokenizer *tok, const json_t *p)
+static sq_status post_processor_step(sq_hf_tokenizer *tok, const json_t *p, const char *type)
 {
     sq_status st = SQ_OK;
-    if (!p || json_is_null(p))
-        return SQ_OK;
-    const char *type = type_of(p);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(p, "processors");
-        if (!json_is_array(list))
-            return sq_fail(SQ_ERR_INPUT, "tokenizer '%s': post_processor Sequence has no \"processors\" list",
-                           tok->path);
-        size_t i;
-        json_t *item;
-        json_array_foreach(list, i, item) SQ_TRY(load_post_processor(tok, item));
-    } else if (strcmp(type, "ByteLevel") == 0) {
+    if (strcmp(type, "ByteLevel") == 0) {
         /* Only adjusts offsets, which squeeze does not report. */
     } else if (strcmp(type, "TemplateProcessing") == 0) {
         json_t *single = json_object_get(p, "single");
@@ -472,22 +435,9 @@ cleanup:
 
 /* ------------------------------------------------------------------ decoder */
 
-static sq_status load_decoder(sq_hf_tokenizer *tok, const json_t *d)
+static sq_status decoder_step(sq_hf_tokenizer *tok, const json_t *d, const char *type)
 {
     sq_status st = SQ_OK;
-    if (!d || json_is_null(d))
-        return SQ_OK;
-    const char *type = type_of(d);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(d, "decoders");
-        if (!json_is_array(list))
-            return sq_fail(SQ_ERR_INPUT, "tokenizer '%s': decoder Sequence has no \"decoders\" list",
-                           tok->path);
-        size_t i;
-        json_t *item;
-        json_array_foreach(list, i, item) SQ_TRY(load_decoder(tok, item));
-        return SQ_OK;
-    }
     if (tok->n_dec == SQ_HF_MAX_STEPS)
         return sq_fail(SQ_ERR_INPUT, "tokenizer '%s': more than %d decoder steps", tok->path, SQ_HF_MAX_STEPS);
     sq_hf_dec_step *step = &tok->dec[tok->n_dec];
@@ -521,6 +471,42 @@ cleanup:
     return st;
 }
 
+/* ------------------------------------------------------------------ sections */
+
+/* The sections of tokenizer.json after the model, in the order they run: each is absent,
+ * null, one step, or a "Sequence" of steps listed under list_key (Sequences nest). */
+typedef struct {
+    const char *key;      /* in the file, and in messages */
+    const char *list_key; /* a Sequence's list of steps */
+    sq_status (*step)(sq_hf_tokenizer *tok, const json_t *step, const char *type);
+} hf_section;
+
+static const hf_section sections[] = {
+    {"normalizer", "normalizers", normalizer_step},
+    {"pre_tokenizer", "pretokenizers", pre_tokenizer_step},
+    {"post_processor", "processors", post_processor_step},
+    {"decoder", "decoders", decoder_step},
+};
+
+static sq_status load_section(sq_hf_tokenizer *tok, const hf_section *section, const json_t *node)
+{
+    sq_status st = SQ_OK;
+    if (!node || json_is_null(node))
+        return SQ_OK;
+    const char *type = type_of(node);
+    if (strcmp(type, "Sequence") != 0)
+        return section->step(tok, node, type);
+    json_t *list = json_object_get(node, section->list_key);
+    if (!json_is_array(list))
+        return sq_fail(SQ_ERR_INPUT, "tokenizer '%s': %s Sequence has no \"%s\" list", tok->path, section->key,
+                       section->list_key);
+    size_t i;
+    json_t *item;
+    json_array_foreach(list, i, item) SQ_TRY(load_section(tok, section, item));
+cleanup:
+    return st;
+}
+
 /* ------------------------------------------------------------------ entry points */
 
 sq_status sq_hf_tokenizer_load(const char *path, json_t *root, sq_hf_tokenizer **out)
@@ -532,10 +518,8 @@ sq_status sq_hf_tokenizer_load(const char *path, json_t *root, sq_hf_tokenizer *
     memset(tok, 0, sizeof(*tok));
     SQ_TRY(copy_string(path, &tok->path));
     SQ_TRY(load_model(tok, root));
-    SQ_TRY(load_normalizer(tok, json_object_get(root, "normalizer")));
-    SQ_TRY(load_pre_tokenizer(tok, json_object_get(root, "pre_tokenizer")));
-    SQ_TRY(load_post_processor(tok, json_object_get(root, "post_processor")));
-    SQ_TRY(load_decoder(tok, json_object_get(root, "decoder")));
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+        SQ_TRY(load_section(tok, &sections[i], json_object_get(root, sections[i].key)));
     sq_debug("tokenizer %s: BPE, %d ids (%d entries), %zu merges, %zu added tokens, %zu normalizer / %zu "
              "pre-tokenizer / %zu decoder steps, %zu + %zu template ids", path, tok->vocab_size, tok->entries,
              tok->merges.count, tok->n_added, tok->n_norm, tok->n_pre, tok->n_dec, tok->n_prefix, tok->n_suffix);

@@ -177,33 +177,30 @@ sq_status sq_tokenizer_check_model(const sq_tokenizer *tokenizer, int model_rows
 sq_status sq_tokenizer_encode(const sq_tokenizer *tokenizer, const char *text, size_t length, int32_t **tokens,
                               size_t *count)
 {
-    sq_status st = SQ_OK;
     sq_token_buffer buf = {0};
-    *tokens = NULL;
-    *count = 0;
-    SQ_TRY(tokenizer->ops->encode(tokenizer->state, text, length, &buf));
+    sq_status st = tokenizer->ops->encode(tokenizer->state, text, length, &buf);
+    if (st != SQ_OK) {
+        free(buf.ids);
+        buf = (sq_token_buffer){0};
+    }
     *tokens = buf.ids;
     *count = buf.count;
-    buf.ids = NULL;
-cleanup:
-    free(buf.ids);
     return st;
 }
 
+/* On success the text is never NULL, even when empty. */
 sq_status sq_tokenizer_decode(const sq_tokenizer *tokenizer, const int32_t *ids, size_t count, char **text,
                               size_t *length)
 {
-    sq_status st = SQ_OK;
     sq_byte_buffer buf = {0};
-    *text = NULL;
-    *length = 0;
-    SQ_TRY(tokenizer->ops->decode(tokenizer->state, ids, count, &buf));
-    if (!buf.bytes)
-        SQ_TRY(sq_byte_buffer_append(&buf, "", 0));
+    sq_status st = tokenizer->ops->decode(tokenizer->state, ids, count, &buf);
+    if (st == SQ_OK && !buf.bytes)
+        st = sq_byte_buffer_append(&buf, "", 0);
+    if (st != SQ_OK) {
+        free(buf.bytes);
+        buf = (sq_byte_buffer){0};
+    }
     *text = buf.bytes;
     *length = buf.length;
-    buf.bytes = NULL;
-cleanup:
-    free(buf.bytes);
     return st;
 }
