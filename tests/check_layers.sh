@@ -22,6 +22,7 @@ LAYERS=(
     "modelio"
     "calib advice"
     "compress metrics inspect report export"
+    "stage"
 )
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -6,22 +6,14 @@
  * N contiguous blocks and the statistics have the same bits (calib/calibrate.h).
  * The artifact: docs/artifact-calibration.md.
  */
-#include <mpi.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "calib/calibrate.h"
 #include "artifact/artifact_json.h"
-#include "cli/stage_main.h"
+#include "calib/calibrate.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
-#include "util/log.h"
+#include "stage/stage_run.h"
 
-typedef struct {
-    const char *config, *model, *out, *key;
-    bool json, help;
-} calibrate_args;
+static sq_stage_args args;
 
 static const char usage_text[] =
     "usage: squeeze-calibrate --config FILE --model INSPECT.h5|MODEL.h5|CHECKPOINT --out calibration.h5\n"
@@ -43,41 +35,20 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 done, 2 usage or config error, 3 bad input, 4 failure while running\n";
 
+static sq_status calibrate(const sq_run_config *cfg, int rank, char **json)
+{
+    sq_calibrate_request request = {.config = cfg, .model_path = args.model, .out_path = args.out,
+                                    .plan_key = args.key ? args.key : ""};
+    sq_status st = sq_calibrate_run(&request);
+    if (st == SQ_OK && args.json && rank == 0)
+        st = sq_artifact_attributes_json(args.out, "calibration", json);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
-    calibrate_args args;
-    const sq_stage_option options[] = {
-        SQ_OPTION_REQUIRED("config", &args.config), SQ_OPTION_REQUIRED("model", &args.model),
-        SQ_OPTION_REQUIRED("out", &args.out),       SQ_OPTION("key", &args.key),
-        SQ_FLAG("json", &args.json),
+    static const sq_stage stage = {
+        .program = "squeeze-calibrate", .usage = usage_text, .args = &args, .mpi = true, .run = calibrate,
     };
-    const sq_stage_command_line line = {"squeeze-calibrate", options, SQ_OPTION_COUNT(options), NULL};
-    sq_run_config cfg;
-    sq_status st;
-    bool loaded = false;
-    char *json = NULL;
-    int rank;
-
-    rank = sq_stage_mpi_start(&argc, &argv, "squeeze-calibrate");
-    st = sq_stage_parse(&line, argc, argv, &args.help);
-    if (st == SQ_OK && args.help) {
-        if (rank == 0)
-            sq_stage_print_help(&line, usage_text);
-        MPI_Finalize();
-        return 0;
-    }
-    if (st == SQ_OK) {
-        st = sq_run_config_load(args.config, &cfg);
-        loaded = st == SQ_OK;
-    }
-    if (st == SQ_OK) {
-        sq_calibrate_request request = {.config = &cfg, .model_path = args.model, .out_path = args.out,
-                                        .plan_key = args.key ? args.key : ""};
-        st = sq_calibrate_run(&request);
-    }
-    if (st == SQ_OK && args.json && rank == 0)
-        st = sq_artifact_attributes_json(args.out, "calibration", &json);
-    if (loaded)
-        sq_run_config_free(&cfg);
-    return sq_stage_mpi_finish(st, json);
+    return sq_stage_run(&stage, argc, argv);
 }

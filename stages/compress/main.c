@@ -7,19 +7,17 @@
  * compress.recipe (docs/precision-maps.md).  Logic: compress/compress.h.
  */
 #include <stdio.h>
-#include <stdlib.h>
 
-#include "cli/stage_main.h"
 #include "cli/stage_options.h"
 #include "compress/compress.h"
 #include "config/run_config.h"
 #include "quant/format.h"
-#include "util/log.h"
+#include "stage/stage_run.h"
 
-typedef struct {
-    const char *config, *model, *calibration, *map, *out, *key;
-    bool json, help;
-} compress_args;
+static struct {
+    sq_stage_args common;
+    const char *calibration, *map;
+} args;
 
 static const char usage_text[] =
     "usage: squeeze-compress --config FILE --model INSPECT.h5|MODEL.h5|CHECKPOINT --out model.h5\n"
@@ -47,43 +45,31 @@ static const char usage_text[] =
     "Formats (a rule's format and its options; bits per weight at the default options, scales\n"
     "included; calib: what the format needs from a calibration artifact):\n";
 
+static const sq_stage_option options[] = {SQ_OPTION("calibration", &args.calibration), SQ_OPTION("map", &args.map)};
+
+/* The map may come from --map alone; everything else needs the config. */
+static sq_status check_inputs(void)
+{
+    if (!args.common.config && !args.map)
+        return sq_fail(SQ_ERR_USAGE, "--config (or at least --map) is required (see squeeze-compress --help)");
+    return SQ_OK;
+}
+
+static sq_status compress(const sq_run_config *cfg, int rank, char **json)
+{
+    (void)rank; /* not an MPI program */
+    const sq_stage_args *a = &args.common;
+    sq_compress_request request = {.config = cfg, .model_path = a->model, .calibration_path = args.calibration,
+                                   .map_path = args.map, .out_path = a->out, .plan_key = a->key ? a->key : ""};
+    return sq_compress_run(&request, a->json ? json : NULL);
+}
+
 int main(int argc, char **argv)
 {
-    compress_args args;
-    const sq_stage_option options[] = {
-        SQ_OPTION("config", &args.config),          SQ_OPTION_REQUIRED("model", &args.model),
-        SQ_OPTION("calibration", &args.calibration), SQ_OPTION("map", &args.map),
-        SQ_OPTION_REQUIRED("out", &args.out),       SQ_OPTION("key", &args.key),
-        SQ_FLAG("json", &args.json),
+    static const sq_stage stage = {
+        .program = "squeeze-compress", .usage = usage_text, .args = &args.common, .config_optional = true,
+        .options = options, .option_count = SQ_OPTION_COUNT(options), .more_help = sq_quant_format_print_table,
+        .check = check_inputs, .run = compress,
     };
-    const sq_stage_command_line line = {"squeeze-compress", options, SQ_OPTION_COUNT(options), NULL};
-    sq_run_config cfg;
-    sq_status st;
-    bool loaded = false;
-    char *json = NULL;
-
-    sq_log_init("squeeze-compress");
-    st = sq_stage_parse(&line, argc, argv, &args.help);
-    if (st == SQ_OK && args.help) {
-        sq_stage_print_help(&line, usage_text);
-        if (!sq_stage_version_asked())
-            sq_quant_format_print_table(stdout);
-        return 0;
-    }
-    /* The map may come from --map alone; everything else needs the config. */
-    if (st == SQ_OK && !args.config && !args.map)
-        st = sq_fail(SQ_ERR_USAGE, "--config (or at least --map) is required (see squeeze-compress --help)");
-    if (st == SQ_OK && args.config) {
-        st = sq_run_config_load(args.config, &cfg);
-        loaded = st == SQ_OK;
-    }
-    if (st == SQ_OK) {
-        sq_compress_request request = {.config = loaded ? &cfg : NULL, .model_path = args.model,
-                                       .calibration_path = args.calibration, .map_path = args.map,
-                                       .out_path = args.out, .plan_key = args.key ? args.key : ""};
-        st = sq_compress_run(&request, args.json ? &json : NULL);
-    }
-    if (loaded)
-        sq_run_config_free(&cfg);
-    return sq_stage_finish(st, json);
+    return sq_stage_run(&stage, argc, argv);
 }

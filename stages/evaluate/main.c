@@ -11,21 +11,17 @@
  * docs/evaluate.md; the artifact: docs/artifact-evaluation.md.
  */
 #include <mpi.h>
-#include <stdio.h>
-#include <stdlib.h>
 
-#include "cli/stage_main.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "metrics/evaluate_run.h"
 #include "metrics/evaluation.h"
-#include "util/mpi_agree.h"
-#include "util/log.h"
+#include "stage/stage_run.h"
 
-typedef struct {
-    const char *config, *model, *out, *baseline, *variant, *dump_logits, *key;
-    bool json, help;
-} evaluate_args;
+static struct {
+    sq_stage_args common;
+    const char *baseline, *variant, *dump_logits;
+} args;
 
 static const char usage_text[] =
     "usage: squeeze-evaluate --config FILE --model MODEL.h5|INSPECT.h5|CHECKPOINT --out evaluation.h5\n"
@@ -49,42 +45,26 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 done, 2 usage or config error, 3 bad input, 4 failure while running\n";
 
+static const sq_stage_option options[] = {
+    SQ_OPTION("baseline", &args.baseline), SQ_OPTION("variant", &args.variant),
+    SQ_OPTION("dump-logits", &args.dump_logits),
+};
+
+static sq_status evaluate(const sq_run_config *cfg, int rank, char **json)
+{
+    (void)rank; /* every rank evaluates its block of windows */
+    const sq_stage_args *a = &args.common;
+    sq_evaluate_request request = {.config = cfg, .model_path = a->model, .out_path = a->out,
+                                   .baseline_path = args.baseline, .variant = args.variant,
+                                   .dump_logits_path = args.dump_logits, .plan_key = a->key ? a->key : ""};
+    return sq_evaluate_run(&request, MPI_COMM_WORLD, a->json ? json : NULL);
+}
+
 int main(int argc, char **argv)
 {
-    int rank;
-    sq_status st;
-    evaluate_args args;
-    const sq_stage_option options[] = {
-        SQ_OPTION_REQUIRED("config", &args.config), SQ_OPTION_REQUIRED("model", &args.model),
-        SQ_OPTION_REQUIRED("out", &args.out),       SQ_OPTION("baseline", &args.baseline),
-        SQ_OPTION("variant", &args.variant),        SQ_OPTION("dump-logits", &args.dump_logits),
-        SQ_OPTION("key", &args.key),                SQ_FLAG("json", &args.json),
+    static const sq_stage stage = {
+        .program = "squeeze-evaluate", .usage = usage_text, .args = &args.common, .options = options,
+        .option_count = SQ_OPTION_COUNT(options), .mpi = true, .run = evaluate,
     };
-    const sq_stage_command_line line = {"squeeze-evaluate", options, SQ_OPTION_COUNT(options), NULL};
-    sq_run_config cfg;
-    bool loaded = false;
-    char *json = NULL;
-
-    rank = sq_stage_mpi_start(&argc, &argv, "squeeze-evaluate");
-
-    /* Every step is agreed on by all ranks (sq_mpi_agree logs a failure once),
-     * so a bad input stops every rank with the same exit status. */
-    st = sq_mpi_agree(MPI_COMM_WORLD, sq_stage_parse(&line, argc, argv, &args.help));
-    if (st == SQ_OK && args.help) {
-        if (rank == 0)
-            sq_stage_print_help(&line, usage_text);
-    } else if (st == SQ_OK) {
-        sq_status local = sq_run_config_load(args.config, &cfg);
-        loaded = local == SQ_OK;
-        st = sq_mpi_agree(MPI_COMM_WORLD, local);
-    }
-    if (st == SQ_OK && !args.help) {
-        sq_evaluate_request request = {.config = &cfg, .model_path = args.model, .out_path = args.out,
-                                       .baseline_path = args.baseline, .variant = args.variant,
-                                       .dump_logits_path = args.dump_logits, .plan_key = args.key ? args.key : ""};
-        st = sq_evaluate_run(&request, MPI_COMM_WORLD, args.json ? &json : NULL);
-    }
-    if (loaded)
-        sq_run_config_free(&cfg);
-    return sq_stage_mpi_finish(st, json);
+    return sq_stage_run(&stage, argc, argv);
 }

@@ -7,20 +7,17 @@
  * Logic: export/export_run.h; the GGUF architectures: modelio/gguf_model.h;
  * the record: docs/export.md.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "cli/stage_main.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "export/export_run.h"
-#include "util/log.h"
+#include "stage/stage_run.h"
 
-typedef struct {
-    const char *config, *model, *format, *out, *record, *variant, *key;
-    bool json, help;
-} export_args;
+static struct {
+    sq_stage_args common;
+    const char *format, *record, *variant;
+} args;
 
 static const char usage_text[] =
     "usage: squeeze-export --config FILE --model MODEL.h5|INSPECT.h5|CHECKPOINT|FILE.gguf\n"
@@ -48,41 +45,33 @@ static const char usage_text[] =
     "exit status: 0 done, 2 usage or config error, 3 bad input (incl. a family the format cannot\n"
     "hold), 4 failure while running\n";
 
+static const sq_stage_option options[] = {
+    SQ_OPTION_REQUIRED("format", &args.format), SQ_OPTION("record", &args.record),
+    SQ_OPTION("variant", &args.variant),
+};
+
+static sq_status check_format(void)
+{
+    if (strcmp(args.format, "gguf") != 0 && strcmp(args.format, "safetensors") != 0)
+        return sq_fail(SQ_ERR_USAGE, "--format %s: use gguf or safetensors (see squeeze-export --help)", args.format);
+    return SQ_OK;
+}
+
+static sq_status export_model(const sq_run_config *cfg, int rank, char **json)
+{
+    (void)rank; /* not an MPI program */
+    const sq_stage_args *a = &args.common;
+    sq_export_request request = {.config = cfg, .model_path = a->model, .format = args.format,
+                                 .out_path = a->out, .record_path = args.record, .variant = args.variant,
+                                 .plan_key = a->key ? a->key : ""};
+    return sq_export_run(&request, a->json ? json : NULL);
+}
+
 int main(int argc, char **argv)
 {
-    sq_status st;
-    export_args args;
-    const sq_stage_option options[] = {
-        SQ_OPTION_REQUIRED("config", &args.config), SQ_OPTION_REQUIRED("model", &args.model),
-        SQ_OPTION_REQUIRED("format", &args.format), SQ_OPTION_REQUIRED("out", &args.out),
-        SQ_OPTION("record", &args.record),          SQ_OPTION("variant", &args.variant),
-        SQ_OPTION("key", &args.key),                SQ_FLAG("json", &args.json),
+    static const sq_stage stage = {
+        .program = "squeeze-export", .usage = usage_text, .args = &args.common, .options = options,
+        .option_count = SQ_OPTION_COUNT(options), .check = check_format, .run = export_model,
     };
-    const sq_stage_command_line line = {"squeeze-export", options, SQ_OPTION_COUNT(options), NULL};
-    sq_run_config cfg;
-    bool loaded = false;
-    char *json = NULL;
-
-    memset(&args, 0, sizeof args);
-    sq_log_init("squeeze-export");
-    st = sq_stage_parse(&line, argc, argv, &args.help);
-    if (st == SQ_OK && args.help) {
-        sq_stage_print_help(&line, usage_text);
-        return 0;
-    }
-    if (st == SQ_OK && strcmp(args.format, "gguf") != 0 && strcmp(args.format, "safetensors") != 0)
-        st = sq_fail(SQ_ERR_USAGE, "--format %s: use gguf or safetensors (see squeeze-export --help)", args.format);
-    if (st == SQ_OK) {
-        st = sq_run_config_load(args.config, &cfg);
-        loaded = st == SQ_OK;
-    }
-    if (st == SQ_OK) {
-        sq_export_request request = {.config = &cfg, .model_path = args.model, .format = args.format,
-                                     .out_path = args.out, .record_path = args.record, .variant = args.variant,
-                                     .plan_key = args.key ? args.key : ""};
-        st = sq_export_run(&request, args.json ? &json : NULL);
-    }
-    if (loaded)
-        sq_run_config_free(&cfg);
-    return sq_stage_finish(st, json);
+    return sq_stage_run(&stage, argc, argv);
 }
