@@ -319,18 +319,8 @@ static herr_t collect_link(hid_t group, const char *name, const H5L_info_t *info
     name_list *list = data;
     (void)group;
     (void)info;
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? 2 * list->capacity : 64;
-        char **grown = realloc(list->names, capacity * sizeof *grown);
-        if (grown == NULL) {
-            list->failed = 1;
-            return -1;
-        }
-        list->names = grown;
-        list->capacity = capacity;
-    }
-    list->names[list->count] = strdup(name);
-    if (list->names[list->count] == NULL) {
+    if (sq_grow(&list->names, &list->capacity, list->count + 1, sizeof *list->names, 64, "a group's links") != SQ_OK ||
+        (list->names[list->count] = strdup(name)) == NULL) {
         list->failed = 1;
         return -1;
     }

@@ -122,15 +122,11 @@ static sq_status list_push(string_list *list, char *item, const char *where)
         return sq_fail(SQ_ERR_USAGE, "%s: pattern expands to more than %d alternatives; split it into rules", where,
                        SQ_GLOB_MAX_EXPANSIONS);
     }
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 4;
-        char **items = realloc(list->items, capacity * sizeof *items);
-        if (!items) {
-            free(item);
-            return sq_fail(SQ_ERR_RUN, "out of memory expanding a pattern");
-        }
-        list->items = items;
-        list->capacity = capacity;
+    sq_status st = sq_grow(&list->items, &list->capacity, list->count + 1, sizeof *list->items, 4,
+                           "a pattern's expansions");
+    if (st != SQ_OK) {
+        free(item);
+        return st;
     }
     list->items[list->count++] = item;
     return SQ_OK;
