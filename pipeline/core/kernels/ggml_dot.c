@@ -240,7 +240,8 @@ static sq_status to_kpanels(sq_matrix *m, const char *name)
                 for (int i = 0; i < SQ_QK_K; i++) { /* sub-block i / 32: bytes 32 (j / 2), low nibble for even j */
                     const uint8_t byte = w->qs[32 * (i / 64) + i % 32];
                     const int n = i / 32 % 2 ? byte >> 4 : byte & 0x0f;
-                    dst[kpanel_byte(true, r, i, &shift)] |= (uint8_t)(n << shift);
+                    const size_t at_byte = kpanel_byte(true, r, i, &shift); /* sets shift first */
+                    dst[at_byte] |= (uint8_t)(n << shift);
                 }
             } else {
                 const sq_block_q6_k *w = (const sq_block_q6_k *)m->codes + (size_t)r * nb + b;
