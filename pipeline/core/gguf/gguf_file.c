@@ -120,42 +120,45 @@ const sq_gguf_tensor *sq_gguf_find_tensor(const sq_gguf_file *f, const char *nam
     return NULL;
 }
 
-/* A fresh or replaced slot for key (its old value freed). */
-static sq_status kv_slot(sq_gguf_file *f, const char *key, sq_gguf_kv **slot)
+/* A fresh or replaced slot for key (its old value freed) of this type, element
+ * type and count, with `bytes` of zeroed data to fill. */
+static sq_status kv_slot(sq_gguf_file *f, const char *key, sq_gguf_type type, sq_gguf_type elem_type,
+                         uint64_t count, size_t bytes, sq_gguf_kv **slot)
 {
-    for (size_t i = 0; i < f->kv_count; i++)
-        if (strcmp(f->kvs[i].key, key) == 0) {
-            char *kept = f->kvs[i].key;
-            f->kvs[i].key = NULL;
-            kv_free(&f->kvs[i]);
-            f->kvs[i].key = kept;
-            *slot = &f->kvs[i];
-            return SQ_OK;
-        }
-    sq_gguf_kv *grown = realloc(f->kvs, (f->kv_count + 1) * sizeof *grown);
-    if (grown == NULL)
+    const sq_gguf_kv *found = sq_gguf_find(f, key);
+    sq_gguf_kv *kv = found ? &f->kvs[found - f->kvs] : NULL;
+    if (kv) {
+        char *kept = kv->key;
+        kv->key = NULL;
+        kv_free(kv);
+        kv->key = kept;
+    } else {
+        sq_gguf_kv *grown = realloc(f->kvs, (f->kv_count + 1) * sizeof *grown);
+        if (grown == NULL)
+            return sq_fail(SQ_ERR_RUN, "out of memory for GGUF key '%s'", key);
+        f->kvs = grown;
+        kv = &f->kvs[f->kv_count];
+        memset(kv, 0, sizeof *kv);
+        if ((kv->key = strdup(key)) == NULL)
+            return sq_fail(SQ_ERR_RUN, "out of memory for GGUF key '%s'", key);
+        f->kv_count++;
+    }
+    kv->type = type;
+    kv->elem_type = elem_type;
+    kv->count = count;
+    if ((kv->data = calloc(bytes ? bytes : 1, 1)) == NULL)
         return sq_fail(SQ_ERR_RUN, "out of memory for GGUF key '%s'", key);
-    f->kvs = grown;
-    *slot = &f->kvs[f->kv_count];
-    memset(*slot, 0, sizeof **slot);
-    if (((*slot)->key = strdup(key)) == NULL)
-        return sq_fail(SQ_ERR_RUN, "out of memory for GGUF key '%s'", key);
-    f->kv_count++;
+    *slot = kv;
     return SQ_OK;
 }
 
 static sq_status set_scalar(sq_gguf_file *f, const char *key, sq_gguf_type type, const void *value)
 {
     sq_gguf_kv *kv;
-    sq_status st = kv_slot(f, key, &kv);
-    if (st != SQ_OK)
-        return st;
-    kv->type = type;
-    kv->count = 1;
-    if ((kv->data = malloc(value_types[type].size)) == NULL)
-        return sq_fail(SQ_ERR_RUN, "out of memory for GGUF key '%s'", key);
-    memcpy(kv->data, value, value_types[type].size);
-    return SQ_OK;
+    sq_status st = kv_slot(f, key, type, 0, 1, value_types[type].size, &kv);
+    if (st == SQ_OK)
+        memcpy(kv->data, value, value_types[type].size);
+    return st;
 }
 
 sq_status sq_gguf_set_u32(sq_gguf_file *f, const char *key, uint32_t v) { return set_scalar(f, key, SQ_GGUF_UINT32, &v); }
@@ -172,14 +175,11 @@ sq_status sq_gguf_set_bool(sq_gguf_file *f, const char *key, bool v)
 sq_status sq_gguf_set_string(sq_gguf_file *f, const char *key, const char *value)
 {
     sq_gguf_kv *kv;
-    sq_status st = kv_slot(f, key, &kv);
-    if (st != SQ_OK)
-        return st;
-    kv->type = SQ_GGUF_STRING;
-    kv->count = 1;
-    if ((kv->data = strdup(value)) == NULL)
-        return sq_fail(SQ_ERR_RUN, "out of memory for GGUF key '%s'", key);
-    return SQ_OK;
+    size_t bytes = strlen(value) + 1;
+    sq_status st = kv_slot(f, key, SQ_GGUF_STRING, 0, 1, bytes, &kv);
+    if (st == SQ_OK)
+        memcpy(kv->data, value, bytes);
+    return st;
 }
 
 sq_status sq_gguf_set_array(sq_gguf_file *f, const char *key, sq_gguf_type elem_type, const void *values,
@@ -188,31 +188,21 @@ sq_status sq_gguf_set_array(sq_gguf_file *f, const char *key, sq_gguf_type elem_
     sq_gguf_kv *kv;
     if ((unsigned)elem_type >= SQ_GGUF_TYPE_COUNT || value_types[elem_type].size == 0)
         return sq_fail(SQ_ERR_RUN, "GGUF key '%s': numeric arrays only", key);
-    sq_status st = kv_slot(f, key, &kv);
-    if (st != SQ_OK)
-        return st;
-    kv->type = SQ_GGUF_ARRAY;
-    kv->elem_type = elem_type;
-    kv->count = count;
-    if ((kv->data = malloc(count ? count * value_types[elem_type].size : 1)) == NULL)
-        return sq_fail(SQ_ERR_RUN, "out of memory for GGUF key '%s'", key);
-    if (count)
-        memcpy(kv->data, values, count * value_types[elem_type].size);
-    return SQ_OK;
+    size_t bytes = (size_t)count * value_types[elem_type].size;
+    sq_status st = kv_slot(f, key, SQ_GGUF_ARRAY, elem_type, count, bytes, &kv);
+    if (st == SQ_OK && bytes)
+        memcpy(kv->data, values, bytes);
+    return st;
 }
 
 sq_status sq_gguf_set_string_array(sq_gguf_file *f, const char *key, const char *const *values, uint64_t count)
 {
     sq_gguf_kv *kv;
-    sq_status st = kv_slot(f, key, &kv);
+    /* count grows with each string copied, so that a failure frees what was copied */
+    sq_status st = kv_slot(f, key, SQ_GGUF_ARRAY, SQ_GGUF_STRING, 0, (size_t)count * sizeof(char *), &kv);
     if (st != SQ_OK)
         return st;
-    kv->type = SQ_GGUF_ARRAY;
-    kv->elem_type = SQ_GGUF_STRING;
-    kv->count = 0;
-    char **strings = calloc(count ? count : 1, sizeof *strings);
-    if ((kv->data = strings) == NULL)
-        return sq_fail(SQ_ERR_RUN, "out of memory for GGUF key '%s'", key);
+    char **strings = kv->data;
     for (uint64_t i = 0; i < count; i++) {
         if ((strings[i] = strdup(values[i])) == NULL)
             return sq_fail(SQ_ERR_RUN, "out of memory for GGUF key '%s'", key);
@@ -594,9 +584,8 @@ sq_status sq_gguf_read(const char *path, sq_gguf_file *f)
     for (int64_t i = 0; i < n_kv; i++) {
         f->kv_count++;
         SQ_TRY(take_kv(&c, &f->kvs[i]));
-        for (int64_t j = 0; j < i; j++)
-            if (strcmp(f->kvs[j].key, f->kvs[i].key) == 0)
-                SQ_FAIL(SQ_ERR_INPUT, "%s: key '%s' appears twice", path, f->kvs[i].key);
+        if (sq_gguf_find(f, f->kvs[i].key) != &f->kvs[i]) /* the first of its name is an earlier one */
+            SQ_FAIL(SQ_ERR_INPUT, "%s: key '%s' appears twice", path, f->kvs[i].key);
     }
     {
         const sq_gguf_kv *a = sq_gguf_find(f, "general.alignment");
@@ -611,9 +600,8 @@ sq_status sq_gguf_read(const char *path, sq_gguf_file *f)
     for (int64_t i = 0; i < n_tensors; i++) {
         f->tensor_count++;
         SQ_TRY(take_tensor_info(&c, &f->tensors[i]));
-        for (int64_t j = 0; j < i; j++)
-            if (strcmp(f->tensors[j].name, f->tensors[i].name) == 0)
-                SQ_FAIL(SQ_ERR_INPUT, "%s: tensor '%s' appears twice", path, f->tensors[i].name);
+        if (sq_gguf_find_tensor(f, f->tensors[i].name) != &f->tensors[i])
+            SQ_FAIL(SQ_ERR_INPUT, "%s: tensor '%s' appears twice", path, f->tensors[i].name);
     }
     f->data_offset = align_up(c.at, f->alignment);
     for (size_t i = 0; i < f->tensor_count; i++) {
