@@ -29,10 +29,19 @@
 static const char attr_group_size[] = "group_size";
 static const char attr_asymmetric[] = "asymmetric";
 
+/* The group size the options ask for: block_size, else ggml's 32. */
+static int group_size_of(const sq_quant_options *options)
+{
+    return options && options->block_size ? options->block_size : INT4_DEFAULT_GROUP;
+}
+
+/* Whether rows of cols values are whole groups of g (a positive even size). */
+static bool whole_groups(int g, int64_t cols) { return g >= 2 && g % 2 == 0 && cols % g == 0; }
+
 static sq_status group_size_option(const char *tensor_name, int64_t cols, const sq_quant_options *options,
                                    int *group_size)
 {
-    int g = options && options->block_size ? options->block_size : INT4_DEFAULT_GROUP;
+    int g = group_size_of(options);
     if (g < 2 || g % 2 != 0)
         return sq_fail(SQ_ERR_USAGE, "tensor '%s': int4 group size (block_size) %d must be a positive even number; "
                        "32 is ggml's", tensor_name, g);
@@ -138,7 +147,7 @@ static sq_status int4_dequantize(const sq_qtensor *qt, float *out)
         (st = sq_qtensor_attr_flag(qt, attr_asymmetric, &asymmetric)) != SQ_OK ||
         (st = sq_quant_matrix_dims(qt, "packed", &rows, &cols)) != SQ_OK)
         return st;
-    if (g < 2 || g % 2 != 0 || cols % g != 0)
+    if (!whole_groups(g, cols))
         return sq_fail(SQ_ERR_INPUT, "tensor '%s': stored int4 group size %d does not divide its rows of %lld",
                        qt->name, g, (long long)cols);
     int64_t groups = cols / g;
@@ -181,9 +190,9 @@ static const sq_format_option int4_options[] = {
  * (per-row scales: any row length) instead, the declared fallback. */
 static bool int4_fits(int64_t rows, int64_t cols, const sq_quant_options *options, char *why, size_t why_size)
 {
-    int g = options && options->block_size ? options->block_size : INT4_DEFAULT_GROUP;
+    int g = group_size_of(options);
     (void)rows;
-    if (g >= 2 && g % 2 == 0 && cols % g == 0)
+    if (whole_groups(g, cols))
         return true;
     snprintf(why, why_size, "rows of %lld values are not a multiple of int4's block_size %d", (long long)cols, g);
     return false;

@@ -155,10 +155,13 @@ static const char attr_double_quant[] = "double_quant";
 static const char attr_nested_offset[] = "nested_offset";
 static const char attr_nested_block_size[] = "nested_block_size";
 
+/* bitsandbytes' block sizes: 32, 64, ..., 4096. */
+static bool valid_block_size(int size) { return size >= 32 && size <= 4096 && (size & (size - 1)) == 0; }
+
 static sq_status block_size_option(const char *tensor_name, const sq_quant_options *options, int *block_size)
 {
     int size = options && options->block_size ? options->block_size : NF4_DEFAULT_BLOCK;
-    if (size < 32 || size > 4096 || (size & (size - 1)) != 0)
+    if (!valid_block_size(size))
         return sq_fail(SQ_ERR_USAGE, "tensor '%s': nf4 block_size %d is not one of bitsandbytes' sizes "
                        "32, 64, 128, ..., 4096 (a power of two); 64 is the default", tensor_name, size);
     *block_size = size;
@@ -258,7 +261,7 @@ static sq_status nf4_dequantize(const sq_qtensor *qt, float *out)
 
     SQ_TRY(sq_qtensor_attr_int(qt, attr_block_size, &block_size));
     SQ_TRY(sq_qtensor_attr_flag(qt, attr_double_quant, &double_quant));
-    if (block_size < 32 || block_size > 4096 || (block_size & (block_size - 1)) != 0)
+    if (!valid_block_size(block_size))
         return sq_fail(SQ_ERR_INPUT, "tensor '%s': stored nf4 block_size %d is invalid", qt->name, block_size);
     blocks = (n + block_size - 1) / block_size;
     SQ_TRY(sq_qtensor_require_buffer(qt, "packed", SQ_DTYPE_U8, (n + 1) / 2, &packed));
