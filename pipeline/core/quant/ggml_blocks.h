@@ -105,6 +105,15 @@ void sq_ggml_dequantize_row_q4_k(const void *blocks, float *y, int64_t n);
 void sq_ggml_quantize_row_q6_k(const float *x, void *blocks, int64_t n);
 void sq_ggml_dequantize_row_q6_k(const void *blocks, float *y, int64_t n);
 
+/* ggml's Q4_0 and Q4_1 arithmetic for one group of g values (g even; ggml's
+ * blocks are 32): the fp32 scale d (Q4_1: and the min in *min), the g/2 bytes
+ * of codes with element j in the low nibble and j + g/2 in the high one; and
+ * back to values.  ggml_q4.c, shared by the ggml blocks and quant/int4.c. */
+float sq_q4_0_group(const float *v, int g, uint8_t *qs);
+float sq_q4_1_group(const float *v, int g, uint8_t *qs, float *min);
+void sq_q4_0_group_values(const uint8_t *qs, int g, float d, float *y);
+void sq_q4_1_group_values(const uint8_t *qs, int g, float d, float m, float *y);
+
 /* ggml-quants.c::nearest_int: round to nearest, ties to even, through the
  * 1.5 * 2^23 trick, valid for |x| <= 4194303. */
 static inline int sq_ggml_nearest_int(float fval)

@@ -16,11 +16,11 @@
  * An all-zero group has d = 0 and stores codes 8 (Q4_0) / 0 (Q4_1): zeros back.
  * Attrs: group_size, asymmetric.
  */
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 
 #include "quant/format.h"
+#include "quant/ggml_blocks.h"
 #include "quant/quant_common.h"
 
 #define INT4_DEFAULT_GROUP 32
@@ -97,37 +97,14 @@ static sq_status int4_quantize(const char *tensor_name, const float *values, int
         for (int64_t b = 0; b < groups; b++) {
             const float *x = values + r * cols + b * g;
             uint8_t *qs = packed + r * (cols / 2) + b * (g / 2);
-            float d, id, min = 0.0f, bias;
-            if (asymmetric) { /* quantize_row_q4_1_ref */
-                float max = -FLT_MAX;
-                min = FLT_MAX;
-                for (int j = 0; j < g; j++) {
-                    min = fminf(min, x[j]);
-                    max = fmaxf(max, x[j]);
-                }
-                d = (max - min) / 15.0f;
+            float d, min;
+            if (asymmetric) { /* quantize_row_q4_1_ref's block */
+                d = sq_q4_1_group(x, g, qs, &min);
                 SQ_TRY(store_half(tensor_name, r, "min", min, &mins[r * groups + b]));
-                bias = 0.5f;
-            } else { /* quantize_row_q4_0_ref */
-                float amax = 0.0f, max = 0.0f;
-                for (int j = 0; j < g; j++) {
-                    if (amax < fabsf(x[j])) {
-                        amax = fabsf(x[j]);
-                        max = x[j];
-                    }
-                }
-                d = max / -8.0f;
-                bias = 8.5f;
+            } else { /* quantize_row_q4_0_ref's block */
+                d = sq_q4_0_group(x, g, qs);
             }
-            id = d != 0.0f ? 1.0f / d : 0.0f;
             SQ_TRY(store_half(tensor_name, r, "scale", d, &scales[r * groups + b]));
-            for (int j = 0; j < g / 2; j++) {
-                int q0 = (int)(int8_t)((x[j] - min) * id + bias);
-                int q1 = (int)(int8_t)((x[j + g / 2] - min) * id + bias);
-                q0 = q0 < 15 ? q0 : 15;
-                q1 = q1 < 15 ? q1 : 15;
-                qs[j] = (uint8_t)(q0 | (q1 << 4));
-            }
         }
     }
     sq_qtensor_set_attr(out, attr_group_size, g);
@@ -162,18 +139,10 @@ static sq_status int4_dequantize(const sq_qtensor *qt, float *out)
             const uint8_t *qs = bytes + r * (cols / 2) + b * (g / 2);
             float *y = out + r * cols + b * g;
             float d = sq_f16_to_f32(d16[r * groups + b]);
-            if (asymmetric) { /* dequantize_row_q4_1 */
-                float m = sq_f16_to_f32(m16[r * groups + b]);
-                for (int j = 0; j < g / 2; j++) {
-                    y[j] = (float)(qs[j] & 0x0f) * d + m;
-                    y[j + g / 2] = (float)(qs[j] >> 4) * d + m;
-                }
-            } else { /* dequantize_row_q4_0 */
-                for (int j = 0; j < g / 2; j++) {
-                    y[j] = (float)((qs[j] & 0x0f) - 8) * d;
-                    y[j + g / 2] = (float)((qs[j] >> 4) - 8) * d;
-                }
-            }
+            if (asymmetric) /* dequantize_row_q4_1 */
+                sq_q4_1_group_values(qs, g, d, sq_f16_to_f32(m16[r * groups + b]), y);
+            else /* dequantize_row_q4_0 */
+                sq_q4_0_group_values(qs, g, d, y);
         }
     }
     return SQ_OK;
