@@ -64,9 +64,7 @@ sq_status sq_matrix_from_qtensor(const sq_qtensor *qt, const sq_kernel_options *
     SQ_TRY(sq_kernel_dims(qt, &rows, &cols));
     if (kernel) {
         st = kernel->prepare(qt, options, m);
-        if (st == SQ_OK)
-            goto cleanup;
-        if (st != SQ_ERR_USAGE) /* a damaged tensor: no fallback would read it either */
+        if (st != SQ_ERR_USAGE) /* prepared, or a damaged tensor that no fallback would read either */
             goto cleanup;
         sq_error_clear(); /* a layout the kernel has no loop for: fp32 panels, recorded as such */
         sq_matrix_free(m);
