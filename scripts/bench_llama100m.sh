@@ -20,49 +20,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 MPIRUN=(mpirun --oversubscribe --allow-run-as-root -np 2)
 
-$PY - "$WORK" <<'PY'
-import json, struct, sys
-from collections import OrderedDict
-import numpy as np
-out = sys.argv[1]
-d, L, H, KV, F, V = 768, 12, 12, 4, 2048, 32000
-hd = d // H
-rng = np.random.default_rng(100)
-shapes = OrderedDict([("model.embed_tokens.weight", (V, d))])
-for i in range(L):
-    p = f"model.layers.{i}."
-    shapes[p + "input_layernorm.weight"] = (d,)
-    shapes[p + "self_attn.q_proj.weight"] = (H * hd, d)
-    shapes[p + "self_attn.k_proj.weight"] = (KV * hd, d)
-    shapes[p + "self_attn.v_proj.weight"] = (KV * hd, d)
-    shapes[p + "self_attn.o_proj.weight"] = (d, H * hd)
-    shapes[p + "post_attention_layernorm.weight"] = (d,)
-    shapes[p + "mlp.gate_proj.weight"] = (F, d)
-    shapes[p + "mlp.up_proj.weight"] = (F, d)
-    shapes[p + "mlp.down_proj.weight"] = (d, F)
-shapes["model.norm.weight"] = (d,)
-header, offset = OrderedDict(), 0
-for name, shape in shapes.items():
-    n = int(np.prod(shape)) * 4
-    header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + n]}
-    offset += n
-text = json.dumps(header).encode()
-text += b" " * ((8 - len(text) % 8) % 8)
-with open(f"{out}/model.safetensors", "wb") as f:
-    f.write(struct.pack("<Q", len(text)))
-    f.write(text)
-    for name, shape in shapes.items():
-        if len(shape) == 1:
-            a = np.ones(shape, dtype="<f4")
-        else:
-            a = (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype("<f4")
-        f.write(a.tobytes())
-json.dump({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": d, "intermediate_size": F,
-           "num_hidden_layers": L, "num_attention_heads": H, "num_key_value_heads": KV, "rms_norm_eps": 1e-5,
-           "rope_theta": 10000.0, "max_position_embeddings": 2048, "vocab_size": V, "tie_word_embeddings": True},
-          open(f"{out}/config.json", "w"))
-print(f"random Llama: {sum(int(np.prod(s)) for s in shapes.values())} parameters, {offset} bytes of fp32")
-PY
+$PY "$ROOT/scripts/random_llama.py" "$WORK" 768 12 12 4 2048 32000 100
 
 cat > "$WORK/bench.yaml" <<YAML
 model:
