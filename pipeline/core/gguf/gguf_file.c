@@ -477,10 +477,17 @@ static sq_status take_tensor_info(cursor *c, sq_gguf_tensor *t)
         (st = take(c, &t->offset, 8, t->name)) != SQ_OK)
         return st;
     t->type = (int)type;
-    for (int d = 0; d < t->n_dims; d++)
+    /* the element count must be an int64 in any order of the dimensions, a zero one aside (as
+     * llama.cpp's gguf reader checks): the model's shapes multiply them in their own order */
+    int64_t elements = 1;
+    for (int d = 0; d < t->n_dims; d++) {
         if (t->ne[d] < 0)
             return sq_fail(SQ_ERR_INPUT, "%s: tensor '%s' has dimension %d = %lld", c->path, t->name, d,
                            (long long)t->ne[d]);
+        if (t->ne[d] > 0 && __builtin_mul_overflow(elements, t->ne[d], &elements))
+            return sq_fail(SQ_ERR_INPUT, "%s: tensor '%s' has more elements than an int64 holds (dimension %d = "
+                           "%lld)", c->path, t->name, d, (long long)t->ne[d]);
+    }
     if ((st = tensor_bytes(t->name, t->n_dims, t->ne, t->type, &t->nbytes)) != SQ_OK) {
         sq_error_context("%s", c->path);
         return st;
