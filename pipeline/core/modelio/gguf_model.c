@@ -25,6 +25,28 @@ static const sq_gguf_arch *const arch_table[] = {
     NULL,
 };
 
+/* The plain float formats and their GGUF types, for writing and reading alike. */
+typedef struct {
+    const char *format;
+    int ggml_type;
+    sq_dtype dtype;
+} plain_float;
+
+static const plain_float plain_types[] = {
+    {"fp32", SQ_GGML_TYPE_F32, SQ_DTYPE_F32},
+    {"fp16", SQ_GGML_TYPE_F16, SQ_DTYPE_F16},
+    {"bf16", SQ_GGML_TYPE_BF16, SQ_DTYPE_BF16},
+};
+
+/* The row of plain_types with that format name (format != NULL) or GGUF type, or NULL. */
+static const plain_float *plain_type_of(const char *format, int ggml_type)
+{
+    for (size_t i = 0; i < sizeof plain_types / sizeof plain_types[0]; i++)
+        if (format ? strcmp(plain_types[i].format, format) == 0 : plain_types[i].ggml_type == ggml_type)
+            return &plain_types[i];
+    return NULL;
+}
+
 /* The architecture that holds this model: its family's row, the first that takes the model
  * when a family has several (Mamba-1 and Mamba-2). */
 static const sq_gguf_arch *arch_of_model(const sq_model_config *cfg)
@@ -81,18 +103,15 @@ static sq_status tensor_payload(const sq_gguf_arch *arch, const sq_qtensor *qt, 
     const sq_qbuffer *buffer = NULL;
     bool one_d = qt->ndim == 1;
     int plain_type = -1;
+    const plain_float *plain = plain_type_of(qt->format, -1);
 
     if (force_f32 && strcmp(qt->format, "fp32") != 0)
         kind = NULL; /* dequantized below */
-    else if (strcmp(qt->format, "fp32") == 0)
-        plain_type = SQ_GGML_TYPE_F32;
-    else if (strcmp(qt->format, "fp16") == 0 && !(arch->llama_cpp && one_d))
-        plain_type = SQ_GGML_TYPE_F16;
-    else if (strcmp(qt->format, "bf16") == 0 && !(arch->llama_cpp && one_d))
-        plain_type = SQ_GGML_TYPE_BF16;
+    else if (plain && (plain->dtype == SQ_DTYPE_F32 || !(arch->llama_cpp && one_d)))
+        plain_type = plain->ggml_type; /* llama.cpp takes 1-D tensors in F32 only */
     if (plain_type >= 0 && (buffer = sq_qtensor_buffer(qt, "data")) != NULL) {
         *type = plain_type;
-        *nbytes = (uint64_t)numel * (plain_type == SQ_GGML_TYPE_F32 ? 4 : 2);
+        *nbytes = (uint64_t)numel * sq_dtype_size(plain->dtype);
         if ((*data = malloc(*nbytes ? *nbytes : 1)) == NULL)
             return sq_fail(SQ_ERR_RUN, "out of memory for tensor '%s'", qt->name);
         memcpy(*data, buffer->data, *nbytes);
@@ -310,10 +329,8 @@ static sq_status tensor_to_f32(const char *path, const sq_gguf_tensor *t, float 
 static const char *packed_format(const sq_gguf_arch *arch, const sq_gguf_tensor *t, const char *name)
 {
     const sq_ggml_block_kind *kind = sq_ggml_block_kind_of_type(t->type);
-    const char *format = kind                               ? kind->format
-                         : t->type == SQ_GGML_TYPE_F16  ? "fp16"
-                         : t->type == SQ_GGML_TYPE_BF16 ? "bf16"
-                                                        : NULL;
+    const plain_float *plain = plain_type_of(NULL, t->type);
+    const char *format = kind ? kind->format : plain && plain->dtype != SQ_DTYPE_F32 ? plain->format : NULL;
     if (t->n_dims != 2 || format == NULL || sq_quant_format_find(format) == NULL)
         return NULL;
     if (arch->restores && arch->restores(name))
@@ -327,12 +344,10 @@ static sq_status keep_packed(const sq_gguf_tensor *t, const char *name, const ch
 {
     const sq_ggml_block_kind *kind = sq_ggml_block_kind_of_type(t->type);
     int64_t buffer_shape[2] = {shape[0], shape[1]};
-    sq_dtype dtype = t->type == SQ_GGML_TYPE_F16 ? SQ_DTYPE_F16 : SQ_DTYPE_BF16;
+    sq_dtype dtype = kind ? SQ_DTYPE_U8 : plain_type_of(format, -1)->dtype;
     void *data = NULL;
-    if (kind) {
+    if (kind)
         buffer_shape[1] = shape[1] / kind->block_values * kind->block_bytes;
-        dtype = SQ_DTYPE_U8;
-    }
     if ((uint64_t)buffer_shape[0] * (uint64_t)buffer_shape[1] * sq_dtype_size(dtype) != t->nbytes)
         return sq_fail(SQ_ERR_INPUT, "tensor '%s' (%s): %llu bytes, not the %lld x %lld of its type", t->name,
                        format, (unsigned long long)t->nbytes, (long long)shape[0], (long long)shape[1]);

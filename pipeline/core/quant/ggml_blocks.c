@@ -112,37 +112,20 @@ static sq_status ggml_dequantize(const sq_qtensor *qt, float *out)
     return SQ_OK;
 }
 
-/* Each format's entry point hands its row of the table to the shared quantizer. */
-static sq_status quantize_q8_0(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib; /* in the shared signature, unused here */
-    return ggml_quantize(&kinds[Q8_0], tensor_name, values, rows, cols, options, out);
-}
-static sq_status quantize_q4_0(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib;
-    return ggml_quantize(&kinds[Q4_0], tensor_name, values, rows, cols, options, out);
-}
-static sq_status quantize_q4_1(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib;
-    return ggml_quantize(&kinds[Q4_1], tensor_name, values, rows, cols, options, out);
-}
-static sq_status quantize_q4_k(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib;
-    return ggml_quantize(&kinds[Q4_K], tensor_name, values, rows, cols, options, out);
-}
-static sq_status quantize_q6_k(const char *tensor_name, const float *values, int64_t rows, int64_t cols,
-                               const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)
-{
-    (void)calib;
-    return ggml_quantize(&kinds[Q6_K], tensor_name, values, rows, cols, options, out);
-}
+/* Each format's entry point hands its row of the table to the shared quantizer (calibration,
+ * in the formats' shared signature, is unused by every ggml format). */
+#define GGML_ENTRY(entry, row)                                                                                      \
+    static sq_status entry(const char *tensor_name, const float *values, int64_t rows, int64_t cols,               \
+                           const sq_quant_options *options, const sq_calib_stats *calib, sq_qtensor *out)          \
+    {                                                                                                               \
+        (void)calib;                                                                                                \
+        return ggml_quantize(&kinds[row], tensor_name, values, rows, cols, options, out);                           \
+    }
+GGML_ENTRY(quantize_q8_0, Q8_0)
+GGML_ENTRY(quantize_q4_0, Q4_0)
+GGML_ENTRY(quantize_q4_1, Q4_1)
+GGML_ENTRY(quantize_q4_k, Q4_K)
+GGML_ENTRY(quantize_q6_k, Q6_K)
 
 /* The registry rows (format.c lists them).  A ggml format takes no options and
  * no calibration; its bits per weight are its block's bytes over its values. */
