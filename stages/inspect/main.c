@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifact/artifact.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "inspect/inspect_stage.h"
@@ -91,6 +92,7 @@ int main(int argc, char **argv)
     int have_config = 0;
     sq_inspect_request request;
 
+    sq_h5_library_setup();
     sq_log_init("squeeze-inspect");
     SQ_TRY(sq_stage_parse(&line, argc, argv, &args.help));
     if (args.help) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "advice/decision_matrix.h"
+#include "artifact/artifact.h"
 #include "cli/stage_options.h"
 #include "config/run_config.h"
 #include "report/run_results.h"
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
     int have_config = 0;
     bool help = false;
 
+    sq_h5_library_setup();
     sq_log_init("squeeze-report");
     sq_run_config_defaults(&cfg);
     SQ_TRY(sq_stage_parse(&line, argc, argv, &help));

@@ -225,7 +225,7 @@ if mountpoint -q "$MNT"; then
     set -e
     state=$("$SQUEEZE" plan "$WORK/disk.yaml" 2>/dev/null | awk -v s="$stage" -v v="${target#*/}" '$1 == s && $2 == v {print $3}')
     left=$(find "$MNT/demo" -name '*.tmp.*' | wc -l)
-    if [ "$code" = 4 ] && [ "$state" != done ] && [ "$left" = 0 ] && grep -q "$target" "$WORK/full-$stage.out"; then
+    if [ "$code" = 4 ] && [ "$state" != done ] && [ "$left" = 0 ] && grep -q "$target FAILED (exit 4)" "$WORK/full-$stage.out"; then
       ok "full disk during $target: exit 4, $target $state, no temporary file left"
     else
       sed -n 1,40p "$WORK/full-$stage.out"

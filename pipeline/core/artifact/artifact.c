@@ -23,6 +23,12 @@ static void silence_hdf5(void)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
+void sq_h5_library_setup(void)
+{
+    H5dont_atexit();
+    silence_hdf5();
+}
+
 void sq_h5_close(hid_t id)
 {
     if (id < 0)
@@ -531,9 +537,13 @@ sq_status sq_artifact_commit(sq_artifact_writer *writer)
     sq_status st = SQ_OK;
     if (writer->file < 0)
         return sq_fail(SQ_ERR_RUN, "artifact %s was not open", writer->final_path ? writer->final_path : "?");
-    if (H5Fflush(writer->file, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(writer->file) < 0)
-        st = sq_fail(SQ_ERR_RUN, "cannot finish writing %s", writer->temp_path);
+    /* Closed even when the flush failed (a full disk): a file left open is closed again
+     * by HDF5's exit handler, whose second failing flush crashed the process. */
+    herr_t flushed = H5Fflush(writer->file, H5F_SCOPE_GLOBAL);
+    herr_t closed = H5Fclose(writer->file);
     writer->file = -1;
+    if (flushed < 0 || closed < 0)
+        st = sq_fail(SQ_ERR_RUN, "cannot finish writing %s", writer->temp_path);
     if (st == SQ_OK && rename(writer->temp_path, writer->final_path) != 0)
         st = sq_fail(SQ_ERR_RUN, "cannot rename %s to %s: %s", writer->temp_path, writer->final_path,
                      strerror(errno));

@@ -45,6 +45,13 @@ sq_status sq_artifact_open(const char *path, const char *expected_kind, hid_t *f
 /* Reads the kind of any squeeze artifact ("" when the file is not one). */
 sq_status sq_artifact_kind(const char *path, char *kind, size_t size);
 
+/* Sets up HDF5 for a squeeze program; called first, before any other HDF5 call.  HDF5
+ * prints no error stack (squeeze reports errors itself), and its exit handler is not
+ * installed: a file whose close failed (a full disk) stays open inside HDF5 1.10, and
+ * that handler's second attempt to close it crashed the process after its clean error
+ * exit.  squeeze closes every file it writes itself, so the handler has nothing to do. */
+void sq_h5_library_setup(void);
+
 /* Closes an HDF5 identifier of any kind (file, group, dataset, attribute,
  * datatype, dataspace, property list).  A negative one (never opened) is
  * skipped, so a function's one cleanup path closes whatever it got to open. */

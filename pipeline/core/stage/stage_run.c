@@ -3,6 +3,7 @@
 
 #include <mpi.h>
 
+#include "artifact/artifact.h"
 #include "cli/stage_main.h"
 #include "util/log.h"
 #include "util/mpi_agree.h"
@@ -30,6 +31,7 @@ int sq_stage_run(const sq_stage *stage, int argc, char **argv)
     char *json = NULL;
     sq_status st;
 
+    sq_h5_library_setup();
     if (stage->mpi)
         rank = sq_stage_mpi_start(&argc, &argv, stage->program);
     else
