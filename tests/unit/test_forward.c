@@ -393,8 +393,11 @@ START_TEST(test_forward_rejects_non_finite_logits)
         sq_model_free(m.model);
         float *embedding = NULL; /* the tied head's last row: one logit per token goes bad, no input */
         for (size_t i = 0; i < m.set.count; i++)
-            if (strcmp(m.set.tensors[i].name, "embedding.weight") == 0)
+            if (strcmp(m.set.tensors[i].name, "embedding.weight") == 0) {
+                /* the checkpoint's data is mapped read-only: this test's own copy to damage */
+                ck_assert(sq_tensor_make_writable(&m.set, &m.set.tensors[i]) == SQ_OK);
                 embedding = m.set.tensors[i].data;
+            }
         ck_assert_ptr_nonnull(embedding);
         embedding[1999 * 64 + 5] = bad[b];
         ck_assert(sq_model_build(&m.cfg, &m.set, &m.model) == SQ_OK);

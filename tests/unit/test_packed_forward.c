@@ -112,8 +112,7 @@ static void load_quantized(const packed_case *c, sq_loaded_model *out, sq_qtenso
         sq_qtensor *qt = &(*packed)[(*count)++];
         ck_assert_msg(format->quantize(t->name, t->data, t->shape[0], t->shape[1], &options, NULL, qt) == SQ_OK,
                       "%s: %s", t->name, sq_error_message());
-        free(t->data);
-        t->data = NULL;
+        sq_tensor_drop_data(&out->tensors, t);
     }
     ck_assert_int_gt((int)*count, 4);
 }

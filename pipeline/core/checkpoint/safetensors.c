@@ -8,7 +8,14 @@
  * The reader checks what the reference implementation (safetensors/src/tensor.rs,
  * validate) checks that matters for safety: N fits the file, offsets lie in the
  * data section, end - begin is numel * dtype size, no two tensors overlap.
- * Gaps between tensors are accepted.  The writer puts tensors in the order given,
+ * Gaps between tensors are accepted.
+ *
+ * The file is memory-mapped (util/file_map.h) and a tensor's data is used where it
+ * lies when it is aligned to its element size (the format stores the data section
+ * contiguous and little-endian, as squeeze holds tensors); a tensor that is not (the
+ * format does not require a header length that keeps fp32 data aligned to 4 bytes,
+ * and C does not allow reading a float from a misaligned address) is copied out, and
+ * the count of those is logged.  The writer puts tensors in the order given,
  * each right after the previous one, and pads the header with spaces to a
  * multiple of 8 bytes so the data section starts aligned.
  */
@@ -16,10 +23,10 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -149,40 +156,35 @@ static sq_status read_metadata(const char *path, json_t *meta, sq_tensor_set *ou
 sq_status sq_safetensors_read(const char *path, sq_tensor_set *out)
 {
     sq_status st = SQ_OK;
-    FILE *f = NULL;
-    struct stat info;
-    unsigned char len_bytes[8];
-    uint64_t header_len = 0, data_size;
-    char *header = NULL;
+    sq_file_map *map = NULL;
+    const unsigned char *len_bytes;
+    const void *header = NULL, *section = NULL;
+    uint64_t header_len = 0, data_size, file_size;
     json_t *root = NULL;
     json_error_t jerr;
     st_entry *entries = NULL;
-    size_t count = 0;
+    size_t count = 0, copied = 0, mapped = 0;
     void *data = NULL;
 
     sq_tensor_set_init(out);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        SQ_FAIL(SQ_ERR_INPUT, "cannot open safetensors '%s': %s", path, strerror(errno));
-    if (fstat(fileno(f), &info) != 0)
-        SQ_FAIL(SQ_ERR_INPUT, "cannot stat safetensors '%s': %s", path, strerror(errno));
-    if (info.st_size < 8 || fread(len_bytes, 1, 8, f) != 8)
+    SQ_TRY(sq_file_map_open(path, &map));
+    file_size = sq_file_map_size(map);
+    if (file_size < 8)
         SQ_FAIL(SQ_ERR_INPUT, "safetensors '%s' is shorter than its 8-byte header length", path);
+    len_bytes = sq_file_map_bytes(map);
     for (int i = 7; i >= 0; i--)
         header_len = (header_len << 8) | len_bytes[i];
-    if (header_len > (uint64_t)info.st_size - 8)
+    if (header_len > file_size - 8)
         SQ_FAIL(SQ_ERR_INPUT,
-                "safetensors '%s': header length %llu is longer than the file (%lld bytes); the file is truncated "
+                "safetensors '%s': header length %llu is longer than the file (%llu bytes); the file is truncated "
                 "or not safetensors",
-                path, (unsigned long long)header_len, (long long)info.st_size);
+                path, (unsigned long long)header_len, (unsigned long long)file_size);
     if (header_len > ST_MAX_HEADER)
         SQ_FAIL(SQ_ERR_INPUT, "safetensors '%s': header length %llu is over the format's limit of 100 MB", path,
                 (unsigned long long)header_len);
-    data_size = (uint64_t)info.st_size - 8 - header_len;
-    SQ_TRY(sq_alloc(&header, (size_t)header_len + 1, 1, "safetensors header"));
-    if (fread(header, 1, (size_t)header_len, f) != header_len)
-        SQ_FAIL(SQ_ERR_INPUT, "safetensors '%s': cannot read its %llu-byte header", path,
-                (unsigned long long)header_len);
+    data_size = file_size - 8 - header_len;
+    SQ_TRY(sq_file_map_range(map, 8, header_len, "the JSON header", &header));
+    SQ_TRY(sq_file_map_range(map, 8 + header_len, data_size, "the data section", &section));
     root = json_loadb(header, (size_t)header_len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         SQ_FAIL(SQ_ERR_INPUT, "safetensors '%s': header is not valid JSON (%s at byte %d)", path, jerr.text,
@@ -215,31 +217,38 @@ sq_status sq_safetensors_read(const char *path, sq_tensor_set *out)
                     path, entries[i - 1].name, (unsigned long long)entries[i - 1].begin,
                     (unsigned long long)entries[i - 1].end, entries[i].name, (unsigned long long)entries[i].begin,
                     (unsigned long long)entries[i].end);
+    SQ_TRY(sq_tensor_set_use_map(out, map));
     for (size_t i = 0; i < count; i++) {
         st_entry *e = &entries[i];
         size_t nbytes = (size_t)(e->end - e->begin);
+        const void *at = NULL;
+        /* parse_entry bounded the range by the data section; the mapping checks it again */
+        SQ_TRY(sq_file_map_range(map, 8 + header_len + e->begin, nbytes, e->name, &at));
+        if (nbytes > 0 && (uintptr_t)at % sq_dtype_size(e->dtype) == 0) {
+            SQ_TRY(sq_tensor_set_add(out, e->name, e->dtype, e->ndim, e->shape, (void *)(uintptr_t)at, NULL));
+            mapped++;
+            continue;
+        }
         SQ_TRY(sq_alloc(&data, nbytes ? nbytes : 1, 1, e->name));
-        if (nbytes > 0 && (fseeko(f, (off_t)(8 + header_len + e->begin), SEEK_SET) != 0 ||
-                           fread(data, 1, nbytes, f) != nbytes))
-            SQ_FAIL(SQ_ERR_INPUT, "safetensors '%s': cannot read tensor '%s' (%zu bytes at %llu)", path, e->name,
-                    nbytes, (unsigned long long)e->begin);
+        memcpy(data, at, nbytes);
         SQ_TRY(sq_tensor_set_add(out, e->name, e->dtype, e->ndim, e->shape, data, NULL));
         data = NULL;
+        copied += nbytes > 0;
     }
     out->source_path = strdup(path);
     out->source_format = strdup("safetensors");
     if (out->source_path == NULL || out->source_format == NULL)
         SQ_FAIL(SQ_ERR_RUN, "out of memory");
-    sq_info("read %zu tensors and %zu metadata entries from %s (safetensors)", out->count, out->meta_count, path);
+    sq_info("read %zu tensors and %zu metadata entries from %s (safetensors; %zu used in place from the mapped file, "
+            "%zu copied out because their data is not aligned to their element size)",
+            out->count, out->meta_count, path, mapped, copied);
 cleanup:
     if (st != SQ_OK)
         sq_tensor_set_free(out);
     free(data);
     free(entries);
     json_decref(root);
-    free(header);
-    if (f != NULL)
-        fclose(f);
+    sq_file_map_release(map);
     return st;
 }
 

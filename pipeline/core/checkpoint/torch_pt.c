@@ -16,6 +16,7 @@
  */
 #include "checkpoint/checkpoint.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <zip.h>
 
 #include "checkpoint/pickle.h"
+#include "checkpoint/zip_layout.h"
 #include "util/log.h"
 
 #define TORCH_MAX_PICKLE_BYTES ((zip_uint64_t)1 << 30) /* data.pkl of a 70B model is a few MB */
@@ -83,6 +85,9 @@ typedef struct {
     char packed_scheme[64]; /* the quantization schemes met ("per_tensor_affine and per_channel_affine") */
     uint64_t file_bytes;   /* the archive's size on disk */
     uint64_t materialised; /* bytes of tensor data copied out so far */
+    sq_file_map *map;      /* the archive, mapped: stored storages are used where they lie */
+    sq_zip_layout layout;  /* where the stored entries' data lies in the file */
+    size_t mapped;         /* tensors whose data points into the mapped file */
 } torch_reader;
 
 static uint64_t size_limit(const torch_reader *r)
@@ -364,7 +369,26 @@ static sq_status remember_placed(torch_reader *r, const tensor_record *rec)
     return SQ_OK;
 }
 
-/* Copies the tensor's elements, in row-major order of its size, out of its storage. */
+/* The bytes [off, off + len) of a storage entry in the mapped file, when the entry is
+ * stored uncompressed (as torch.save writes them) and they are aligned for elements
+ * of esize bytes (torch.save aligns entries to 64 bytes); else NULL and the caller
+ * copies through libzip.  libzip's view of the entry (method, size) must agree with
+ * the central directory's, and the range is checked against the file again. */
+static const void *mapped_storage(torch_reader *r, const char *entry, const zip_stat_t *stat, uint64_t off,
+                                  uint64_t len, size_t esize)
+{
+    const sq_zip_stored_entry *e = sq_zip_layout_find(&r->layout, entry);
+    const void *at = NULL;
+    if (e == NULL || !(stat->valid & ZIP_STAT_COMP_METHOD) || stat->comp_method != ZIP_CM_STORE ||
+        e->size != stat->size || off > e->size || len > e->size - off)
+        return NULL;
+    if (sq_file_map_range(r->map, e->data_offset + off, len, entry, &at) != SQ_OK)
+        return NULL;
+    return (uintptr_t)at % esize == 0 ? at : NULL;
+}
+
+/* The tensor's elements, in row-major order of its size: where they lie in the mapped
+ * file when the tensor is contiguous in a stored entry, else copied out of its storage. */
 static sq_status add_tensor(torch_reader *r, const char *name, const sq_pickle_value *tensor)
 {
     sq_status st = SQ_OK;
@@ -419,6 +443,15 @@ static sq_status add_tensor(torch_reader *r, const char *name, const sq_pickle_v
                 "checkpoint '%s': tensor '%s' (%lld elements) brings the tensors' bytes to over %d times the "
                 "archive's %llu bytes: its views of storage '%s' overlap (stride 0?); refusing the checkpoint",
                 r->path, name, (long long)numel, TORCH_MAX_INFLATION, (unsigned long long)r->file_bytes, rec.key);
+    if (numel > 0 && contiguous) {
+        const void *at = mapped_storage(r, entry, &stat, (uint64_t)rec.offset * esize, (uint64_t)numel * esize, esize);
+        if (at != NULL) {
+            SQ_TRY(sq_tensor_set_add(r->set, name, rec.dtype, rec.ndim, rec.shape, (void *)(uintptr_t)at, NULL));
+            r->mapped++;
+            SQ_TRY(remember_placed(r, &rec));
+            goto cleanup;
+        }
+    }
     SQ_TRY(sq_alloc(&data, (size_t)numel, esize, name));
     if (numel > 0 && contiguous) {
         SQ_TRY(entry_read(r, entry, (zip_uint64_t)rec.offset * esize, (zip_uint64_t)numel * esize, data));
@@ -506,10 +539,7 @@ static sq_status read_small_vector(torch_reader *r, const char *name, const sq_p
 cleanup:
     /* the helper tensor is not part of the model */
     while (r->set->count > before) {
-        sq_tensor *t = &r->set->tensors[--r->set->count];
-        free(t->name);
-        free(t->data);
-        free(t->alias_of);
+        sq_tensor_set_remove(r->set, r->set->count - 1);
         r->placed_count -= r->placed_count > 0 && r->placed[r->placed_count - 1].index == r->set->count;
     }
     return st;
@@ -615,8 +645,7 @@ static sq_status add_packed_linear(torch_reader *r, const char *key, const sq_pi
             double s = scales ? scales[c] : scale, z = scales ? zero_points[c] : zero_point;
             values[i] = (float)(((double)codes[i] - z) * s); /* Tensor.dequantize(): (q - zp) * scale */
         }
-        free(t->data);
-        t->data = values;
+        sq_tensor_replace_data(r->set, t, values);
         t->dtype = SQ_DTYPE_F32;
         t->nbytes = (size_t)count * sizeof(float);
     }
@@ -917,6 +946,9 @@ sq_status sq_torch_read(const char *path, sq_tensor_set *out)
         zip_error_fini(&error);
         goto cleanup;
     }
+    SQ_TRY(sq_file_map_open(path, &r.map));
+    SQ_TRY(sq_zip_layout_read(r.map, &r.layout));
+    SQ_TRY(sq_tensor_set_use_map(out, r.map));
     SQ_TRY(scan_entries(&r));
     SQ_TRY(check_byteorder(&r));
     snprintf(entry, sizeof entry, "%s/data.pkl", r.prefix);
@@ -941,8 +973,8 @@ sq_status sq_torch_read(const char *path, sq_tensor_set *out)
     out->source_format = strdup(r.torchscript ? "torchscript" : "pytorch-zip");
     if (out->source_path == NULL || out->source_format == NULL)
         SQ_FAIL(SQ_ERR_RUN, "out of memory");
-    sq_info("read %zu tensors and %zu metadata entries from %s (%s)", out->count, out->meta_count, path,
-            out->source_format);
+    sq_info("read %zu tensors and %zu metadata entries from %s (%s; %zu used in place from the mapped file)",
+            out->count, out->meta_count, path, out->source_format, r.mapped);
 cleanup:
     if (st != SQ_OK)
         sq_tensor_set_free(out);
@@ -952,5 +984,7 @@ cleanup:
     free(r.prefix);
     if (r.zip != NULL)
         zip_discard(r.zip);
+    sq_zip_layout_free(&r.layout);
+    sq_file_map_release(r.map);
     return st;
 }

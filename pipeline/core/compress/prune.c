@@ -188,7 +188,7 @@ static sq_tensor *find_mut(sq_tensor_set *set, const char *name)
 
 /* Keeps the `keep` indices (ascending) along axis 0 or the last axis of a
  * tensor with its own storage, any dtype. */
-static sq_status take(sq_tensor *t, int axis, const int *keep, int nkeep)
+static sq_status take(sq_tensor_set *set, sq_tensor *t, int axis, const int *keep, int nkeep)
 {
     const size_t es = sq_dtype_size(t->dtype);
     int64_t outer = 1, n, inner = 1;
@@ -209,9 +209,9 @@ static sq_status take(sq_tensor *t, int axis, const int *keep, int nkeep)
     for (int64_t o = 0; o < outer; o++)
         for (int k = 0; k < nkeep; k++)
             memcpy(data + ((size_t)(o * nkeep + k) * (size_t)inner) * es,
-                   (unsigned char *)t->data + ((size_t)(o * n + keep[k]) * (size_t)inner) * es, (size_t)inner * es);
-    free(t->data);
-    t->data = data;
+                   (const unsigned char *)t->data + ((size_t)(o * n + keep[k]) * (size_t)inner) * es,
+                   (size_t)inner * es);
+    sq_tensor_replace_data(set, t, data);
     t->shape[axis] = nkeep;
     t->nbytes = (size_t)(outer * nkeep * inner) * es;
     return SQ_OK;
@@ -226,11 +226,11 @@ static sq_status take_both(sq_tensor_set *set, sq_tensor_set *original, const ch
     sq_pruned_tensor *entry = NULL;
     if (!t)
         return sq_fail(SQ_ERR_INPUT, "pruning: tensor '%s' is not in the model", name);
-    SQ_TRY(take(t, axis, keep, nkeep));
+    SQ_TRY(take(set, t, axis, keep, nkeep));
     if (original && original->count) {
         sq_tensor *o = find_mut(original, name);
         if (o && o->data)
-            SQ_TRY(take(o, axis, keep, nkeep));
+            SQ_TRY(take(original, o, axis, keep, nkeep));
     }
     SQ_TRY(record_touched(record, name, &entry));
     /* rows are outputs: the input statistics still hold; columns are inputs */
@@ -750,13 +750,9 @@ static void pattern_name(char *buf, size_t size, const char *pattern, int layer,
 /* Removes tensor i from set and input (keeping them aligned). */
 static void remove_tensor(sq_tensor_set *set, sq_input_tensor *input, size_t i)
 {
-    free(set->tensors[i].name);
-    free(set->tensors[i].data);
-    free(set->tensors[i].alias_of);
-    memmove(&set->tensors[i], &set->tensors[i + 1], (set->count - i - 1) * sizeof *set->tensors);
     if (input)
         memmove(&input[i], &input[i + 1], (set->count - i - 1) * sizeof *input);
-    set->count--;
+    sq_tensor_set_remove(set, i);
 }
 
 static sq_status rename_tensor(sq_tensor_set *set, const char *from, const char *to)

@@ -75,8 +75,7 @@ static sq_status tensors_to_f32(sq_tensor_set *set)
             st = sq_tensor_to_f32(set, t, &values);
             if (st != SQ_OK)
                 return st;
-            free(t->data);
-            t->data = values;
+            sq_tensor_replace_data(set, t, values);
         }
         t->dtype = SQ_DTYPE_F32;
         t->nbytes = (size_t)sq_tensor_numel(t) * sizeof(float);

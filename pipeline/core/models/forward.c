@@ -62,10 +62,8 @@ sq_status sq_model_build_ex(const sq_model_config *cfg, sq_tensor_set *weights,
     sq_fw_source src = {.set = weights, .options = options ? options : &plain, .max_tokens = cfg->max_seq_length};
     SQ_TRY(model->family->build(&model->cfg, &src, &model->state));
     if (src.options->release) /* what the forward did not take (tensors it does not use) goes too */
-        for (size_t i = 0; i < weights->count; i++) {
-            free(weights->tensors[i].data);
-            weights->tensors[i].data = NULL;
-        }
+        for (size_t i = 0; i < weights->count; i++)
+            sq_tensor_drop_data(weights, &weights->tensors[i]);
     *out = model;
     model = NULL;
 cleanup:
@@ -141,10 +139,8 @@ static void release(const sq_fw_source *src, const char *name)
         if (set->tensors[i].alias_of && strcmp(set->tensors[i].alias_of, name) == 0)
             return;
     for (size_t i = 0; i < set->count; i++)
-        if (strcmp(set->tensors[i].name, name) == 0 && set->tensors[i].alias_of == NULL) {
-            free(set->tensors[i].data);
-            set->tensors[i].data = NULL;
-        }
+        if (strcmp(set->tensors[i].name, name) == 0 && set->tensors[i].alias_of == NULL)
+            sq_tensor_drop_data(set, &set->tensors[i]);
 }
 
 static sq_status missing(const sq_fw_source *src, const char *name)
@@ -180,7 +176,9 @@ cleanup:
 }
 
 /* The set's own fp32 data of a tensor, when the model may take it over as it is (release
- * is on, nothing else reads it and it is no alias): used in place, no second copy. */
+ * is on, nothing else reads it and it is no alias): used in place, no second copy.  Data
+ * mapped from the checkpoint file is never taken (it is read-only and the set's to
+ * unmap): the caller copies or packs it. */
 static float *take_f32(const sq_fw_source *src, const char *name)
 {
     sq_tensor_set *set = src->set;
@@ -191,11 +189,8 @@ static float *take_f32(const sq_fw_source *src, const char *name)
             return NULL;
     for (size_t i = 0; i < set->count; i++) {
         sq_tensor *t = &set->tensors[i];
-        if (strcmp(t->name, name) == 0 && t->alias_of == NULL && t->dtype == SQ_DTYPE_F32 && t->data != NULL) {
-            float *data = t->data;
-            t->data = NULL;
-            return data;
-        }
+        if (strcmp(t->name, name) == 0 && t->alias_of == NULL && t->dtype == SQ_DTYPE_F32)
+            return sq_tensor_take_data(set, t);
     }
     return NULL;
 }

@@ -61,7 +61,8 @@ void sq_tensor_set_free(sq_tensor_set *set)
 {
     for (size_t i = 0; i < set->count; i++) {
         free(set->tensors[i].name);
-        free(set->tensors[i].data);
+        if (!sq_tensor_data_mapped(set, &set->tensors[i]))
+            free(set->tensors[i].data);
         free(set->tensors[i].alias_of);
     }
     for (size_t i = 0; i < set->meta_count; i++) {
@@ -72,7 +73,70 @@ void sq_tensor_set_free(sq_tensor_set *set)
     free(set->meta);
     free(set->source_path);
     free(set->source_format);
+    sq_file_map_release(set->map);
     memset(set, 0, sizeof *set);
+}
+
+sq_status sq_tensor_set_use_map(sq_tensor_set *set, sq_file_map *map)
+{
+    if (set->map != NULL && set->map != map)
+        return sq_fail(SQ_ERR_RUN, "a tensor set holds one file mapping; '%s' already has one",
+                       set->source_path ? set->source_path : sq_file_map_path(set->map));
+    if (set->map == NULL)
+        set->map = sq_file_map_retain(map);
+    return SQ_OK;
+}
+
+bool sq_tensor_data_mapped(const sq_tensor_set *set, const sq_tensor *t)
+{
+    return sq_file_map_holds(set->map, t->data, t->nbytes);
+}
+
+void sq_tensor_drop_data(sq_tensor_set *set, sq_tensor *t)
+{
+    if (sq_tensor_data_mapped(set, t))
+        sq_file_map_forget(set->map, t->data, t->nbytes);
+    else
+        free(t->data);
+    t->data = NULL;
+}
+
+void sq_tensor_replace_data(sq_tensor_set *set, sq_tensor *t, void *data)
+{
+    sq_tensor_drop_data(set, t);
+    t->data = data;
+}
+
+sq_status sq_tensor_make_writable(sq_tensor_set *set, sq_tensor *t)
+{
+    void *copy = NULL;
+    if (!sq_tensor_data_mapped(set, t))
+        return SQ_OK;
+    sq_status st = sq_alloc(&copy, t->nbytes ? t->nbytes : 1, 1, t->name);
+    if (st != SQ_OK)
+        return st;
+    memcpy(copy, t->data, t->nbytes);
+    sq_tensor_replace_data(set, t, copy);
+    return SQ_OK;
+}
+
+void sq_tensor_set_remove(sq_tensor_set *set, size_t index)
+{
+    sq_tensor *t = &set->tensors[index];
+    sq_tensor_drop_data(set, t);
+    free(t->name);
+    free(t->alias_of);
+    memmove(t, t + 1, (set->count - index - 1) * sizeof *t);
+    set->count--;
+}
+
+void *sq_tensor_take_data(sq_tensor_set *set, sq_tensor *t)
+{
+    void *data = t->data;
+    if (data == NULL || sq_tensor_data_mapped(set, t))
+        return NULL;
+    t->data = NULL;
+    return data;
 }
 
 sq_status sq_tensor_set_add(sq_tensor_set *set, const char *name, sq_dtype dtype, int ndim,

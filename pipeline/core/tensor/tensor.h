@@ -1,6 +1,11 @@
 /* tensor.h - named tensors as the checkpoint readers yield them.
  *
- * A tensor owns its data (row-major, little-endian, contiguous).  A tensor
+ * A tensor's data is row-major, little-endian and contiguous.  It is either the
+ * tensor's own (malloc'd) or lies in the file mapping its set holds (set->map: a
+ * reader pointed the tensor into the checkpoint file instead of copying it).  Mapped
+ * data is read-only and freed with the set, never by itself: whoever frees, replaces
+ * or takes over a tensor's data does it through sq_tensor_drop_data /
+ * sq_tensor_replace_data / sq_tensor_take_data, which know the difference.  A tensor
  * that shares storage with an earlier one of the same set (PyTorch's tied
  * lm_head.weight / embedding.weight) has alias_of set to that tensor's name
  * and data == NULL: shared storage is stored and counted once.
@@ -11,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/file_map.h"
 #include "util/status.h"
 
 #define SQ_MAX_DIMS 8
@@ -64,14 +70,31 @@ typedef struct {
     size_t meta_count;
     char *source_path;   /* the file they were read from */
     char *source_format; /* "pytorch-zip", "safetensors", "squeeze-hdf5", "torchscript" */
+    sq_file_map *map;    /* the mapped file some tensors' data lies in (one reference), or NULL */
 } sq_tensor_set;
 
 void sq_tensor_set_init(sq_tensor_set *set);
 void sq_tensor_set_free(sq_tensor_set *set);
-/* Appends a tensor; takes ownership of data (may be NULL for an alias). */
+/* Appends a tensor; takes ownership of data (may be NULL for an alias), unless data lies
+ * in the set's mapping (set it first with sq_tensor_set_use_map), which the set keeps. */
 sq_status sq_tensor_set_add(sq_tensor_set *set, const char *name, sq_dtype dtype, int ndim,
                             const int64_t *shape, void *data, const char *alias_of);
 sq_status sq_tensor_set_add_meta(sq_tensor_set *set, const char *key, const char *repr);
+/* The set takes a reference to map (at most one mapping per set). */
+sq_status sq_tensor_set_use_map(sq_tensor_set *set, sq_file_map *map);
+/* Whether t's data lies in the set's mapping (read-only, not freed by itself). */
+bool sq_tensor_data_mapped(const sq_tensor_set *set, const sq_tensor *t);
+/* Lets go of t's data: frees its own, gives mapped pages back to the kernel. */
+void sq_tensor_drop_data(sq_tensor_set *set, sq_tensor *t);
+/* Drops t's data and gives it data (owned) instead. */
+void sq_tensor_replace_data(sq_tensor_set *set, sq_tensor *t, void *data);
+/* t's own data, handed over to the caller (t->data becomes NULL); NULL when t's data
+ * is mapped (the caller copies it) or there is none. */
+void *sq_tensor_take_data(sq_tensor_set *set, sq_tensor *t);
+/* Gives t data of its own that may be written: mapped data is copied out first. */
+sq_status sq_tensor_make_writable(sq_tensor_set *set, sq_tensor *t);
+/* Removes the tensor at index (its data dropped as above); later tensors move down one. */
+void sq_tensor_set_remove(sq_tensor_set *set, size_t index);
 const sq_tensor *sq_tensor_set_find(const sq_tensor_set *set, const char *name);
 /* The tensor whose data an alias refers to (itself when not an alias). */
 const sq_tensor *sq_tensor_set_resolve(const sq_tensor_set *set, const sq_tensor *t);
