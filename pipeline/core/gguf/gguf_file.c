@@ -9,6 +9,7 @@
 #include "gguf/gguf_file.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,10 +98,12 @@ void sq_gguf_free(sq_gguf_file *f)
         kv_free(&f->kvs[i]);
     for (size_t i = 0; i < f->tensor_count; i++) {
         free(f->tensors[i].name);
-        free(f->tensors[i].data);
+        if (!sq_file_map_holds(f->map, f->tensors[i].data, (size_t)f->tensors[i].nbytes))
+            free(f->tensors[i].data);
     }
     free(f->kvs);
     free(f->tensors);
+    sq_file_map_release(f->map);
     sq_gguf_init(f);
 }
 
@@ -505,32 +508,6 @@ bool sq_gguf_is_gguf(const char *path)
     return yes;
 }
 
-static sq_status read_whole(const char *path, uint8_t **bytes, uint64_t *size)
-{
-    FILE *in = fopen(path, "rb");
-    long n;
-    if (in == NULL)
-        return sq_fail(SQ_ERR_INPUT, "cannot read %s: %s", path, strerror(errno));
-    if (fseek(in, 0, SEEK_END) != 0 || (n = ftell(in)) < 0 || fseek(in, 0, SEEK_SET) != 0) {
-        fclose(in);
-        return sq_fail(SQ_ERR_INPUT, "cannot read %s: %s", path, strerror(errno));
-    }
-    *bytes = malloc(n ? (size_t)n : 1);
-    if (*bytes == NULL) {
-        fclose(in);
-        return sq_fail(SQ_ERR_RUN, "out of memory reading %s (%ld bytes)", path, n);
-    }
-    if (fread(*bytes, 1, (size_t)n, in) != (size_t)n) {
-        fclose(in);
-        free(*bytes);
-        *bytes = NULL;
-        return sq_fail(SQ_ERR_INPUT, "cannot read %s", path);
-    }
-    fclose(in);
-    *size = (uint64_t)n;
-    return SQ_OK;
-}
-
 /* Tensors whose data regions overlap are refused: a writer never produces them,
  * and a hostile file could otherwise make many tensors of one region and
  * squeeze materialise far more bytes than the file holds. */
@@ -564,14 +541,14 @@ cleanup:
 sq_status sq_gguf_read(const char *path, sq_gguf_file *f)
 {
     sq_status st = SQ_OK;
-    uint8_t *bytes = NULL;
     cursor c = {0};
     char magic[4];
     int64_t n_tensors, n_kv;
 
     sq_gguf_init(f);
-    SQ_TRY(read_whole(path, &bytes, &c.size));
-    c.p = bytes;
+    SQ_TRY(sq_file_map_open(path, &f->map));
+    c.p = sq_file_map_bytes(f->map);
+    c.size = sq_file_map_size(f->map);
     c.path = path;
     SQ_TRY(take(&c, magic, 4, "the magic"));
     if (memcmp(magic, "GGUF", 4) != 0)
@@ -623,14 +600,14 @@ sq_status sq_gguf_read(const char *path, sq_gguf_file *f)
                     (unsigned long long)t->offset, (unsigned long long)c.size);
     }
     SQ_TRY(check_no_overlap(path, f));
+    /* the data stays where it lies in the mapped file, aligned as general.alignment says */
     for (size_t i = 0; i < f->tensor_count; i++) {
         sq_gguf_tensor *t = &f->tensors[i];
-        if ((t->data = malloc(t->nbytes ? (size_t)t->nbytes : 1)) == NULL)
-            SQ_FAIL(SQ_ERR_RUN, "out of memory reading tensor '%s' of %s", t->name, path);
-        memcpy(t->data, bytes + f->data_offset + t->offset, (size_t)t->nbytes);
+        const void *at = NULL;
+        SQ_TRY(sq_file_map_range(f->map, f->data_offset + t->offset, t->nbytes, t->name, &at));
+        t->data = (void *)(uintptr_t)at;
     }
 cleanup:
-    free(bytes);
     if (st != SQ_OK)
         sq_gguf_free(f);
     return st;

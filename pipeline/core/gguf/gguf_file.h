@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "tensor/tensor.h"
+#include "util/file_map.h"
 #include "util/status.h"
 
 #define SQ_GGUF_VERSION 3
@@ -75,7 +76,7 @@ typedef struct {
     int type;                     /* ggml_type */
     uint64_t offset;              /* in the data section */
     uint64_t nbytes;
-    void *data;                   /* owned */
+    void *data;                   /* added: owned; read: points into the file's mapping (read-only) */
 } sq_gguf_tensor;
 
 typedef struct {
@@ -86,6 +87,7 @@ typedef struct {
     sq_gguf_tensor *tensors;
     size_t tensor_count;
     uint64_t data_offset;         /* where the data section starts (after reading or writing) */
+    sq_file_map *map;             /* a file read: its mapping, which the tensors' data lies in */
 } sq_gguf_file;
 
 void sq_gguf_init(sq_gguf_file *f);
@@ -109,8 +111,9 @@ sq_status sq_gguf_add_tensor(sq_gguf_file *f, const char *name, int n_dims, cons
 
 /* Writes path via path.tmp renamed into place; no partial file is left. */
 sq_status sq_gguf_write(const sq_gguf_file *f, const char *path);
-/* Reads the whole file, tensor data included; every length, count, type and
- * offset is checked against the file (SQ_ERR_INPUT naming the file and what). */
+/* Reads the whole file, tensor data included (mapped, not copied: sq_gguf_free unmaps
+ * it); every length, count, type and offset is checked against the file (SQ_ERR_INPUT
+ * naming the file and what). */
 sq_status sq_gguf_read(const char *path, sq_gguf_file *f);
 /* True when the file starts with the GGUF magic. */
 bool sq_gguf_is_gguf(const char *path);
