@@ -268,20 +268,17 @@ START_TEST(test_zip_layout_checks_ranges)
 }
 END_TEST
 
-static Suite *mapped_checkpoint_suite(void)
+int main(void)
 {
+    const TTest *const tests[] = {
+        test_torch_storages_are_mapped, test_safetensors_are_mapped_and_match_torch,
+        test_safetensors_misaligned_is_copied, test_set_frees_what_it_owns, test_model_built_from_mapped_set,
+        test_truncated_files_are_refused, test_gguf_tensors_are_mapped_and_checked, test_zip_layout_checks_ranges,
+    };
     Suite *s = suite_create("mapped_checkpoint");
     TCase *tc = tcase_create("mapped");
-    tcase_add_test(tc, test_torch_storages_are_mapped);
-    tcase_add_test(tc, test_safetensors_are_mapped_and_match_torch);
-    tcase_add_test(tc, test_safetensors_misaligned_is_copied);
-    tcase_add_test(tc, test_set_frees_what_it_owns);
-    tcase_add_test(tc, test_model_built_from_mapped_set);
-    tcase_add_test(tc, test_truncated_files_are_refused);
-    tcase_add_test(tc, test_gguf_tensors_are_mapped_and_checked);
-    tcase_add_test(tc, test_zip_layout_checks_ranges);
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        tcase_add_test(tc, tests[i]);
     suite_add_tcase(s, tc);
-    return s;
+    return sq_test_run(s);
 }
-
-int main(void) { return sq_test_run(mapped_checkpoint_suite()); }

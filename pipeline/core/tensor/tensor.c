@@ -65,6 +65,7 @@ void sq_tensor_set_free(sq_tensor_set *set)
             free(set->tensors[i].data);
         free(set->tensors[i].alias_of);
     }
+    sq_file_map_release(set->map); /* unmapped here unless another holder keeps it */
     for (size_t i = 0; i < set->meta_count; i++) {
         free(set->meta[i].key);
         free(set->meta[i].repr);
@@ -73,7 +74,6 @@ void sq_tensor_set_free(sq_tensor_set *set)
     free(set->meta);
     free(set->source_path);
     free(set->source_format);
-    sq_file_map_release(set->map);
     memset(set, 0, sizeof *set);
 }
 
