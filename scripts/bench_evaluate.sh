@@ -6,7 +6,7 @@
 #
 # MODEL "random" is a random-initialised Itera model of 43.3M parameters (d 512, 8 layers,
 # 4 of them MoE with 4 experts of 1024, vocabulary 2000: 173 MB of fp32) written by
-# itera_ref.py, evaluated on the micro model's text and tokenizer.
+# scripts/random_itera.py, evaluated on the micro model's text and tokenizer.
 #
 # MODEL defaults to the bundled Itera model (tests/data/bundled/itera_tiny_bytes.pt, byte
 # level, 257-byte windows of austen_val.txt: 256 positions per forward).  Each recipe of
@@ -53,15 +53,7 @@ BOUND_ROUNDS=${BOUND_ROUNDS:-200} # passes of the sgemm-bound tool over the mode
 if [ "$MODEL" = random ]; then
   MODEL=$WORK/random_itera.pt
   BOUND_ROUNDS=${BOUND_ROUNDS_RANDOM:-20}
-  $PY - "$ROOT" "$MODEL" <<'PY'
-import sys, torch
-sys.path.insert(0, sys.argv[1] + "/tests/reference")
-import itera_ref
-torch.manual_seed(36)
-cfg = itera_ref.IteraConfig(vocab=2000, hidden=512, layers=8, state=8, conv=4, expand=2, experts=4,
-                            expert_size=1024, top_k=2, moe_layers=[1, 3, 5, 7], max_seq=256)
-itera_ref.save_checkpoint(itera_ref.IteraLite(cfg), sys.argv[2])
-PY
+  $PY "$ROOT/scripts/random_itera.py" "$MODEL"
 fi
 case "$MODEL" in
   *micro*|*random_itera*) TEXT=$DATA/itera-lite/tinystories_train.txt TOKENIZER=$DATA/itera-lite/tokenizer_2000.json
