@@ -16,12 +16,10 @@
  * before anything is read.  Tensors get the Meta names of llama2.c's model.py;
  * the header goes to the metadata entry "config" as JSON.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "checkpoint/checkpoint.h"
 #include "util/log.h"
@@ -78,21 +76,20 @@ bool sq_llama2c_detect(const unsigned char *head, size_t n, uint64_t file_size)
     return floats > 0 && (file_size == 0 || file_size == HEADER_BYTES + 4 * floats);
 }
 
-/* Reads count floats into a new tensor; checked against the file size already. */
-static sq_status add_tensor(FILE *f, const char *path, sq_tensor_set *out, const char *name, int ndim, int64_t d0,
-                            int64_t d1)
+/* The next count floats of the mapped file (at *at) as a tensor, used where they lie: the
+ * header is 28 bytes, so every float is aligned to 4.  The whole size was checked against
+ * the header already; the mapping checks each range again. */
+static sq_status add_tensor(const sq_file_map *map, uint64_t *at, sq_tensor_set *out, const char *name, int ndim,
+                            int64_t d0, int64_t d1)
 {
     int64_t shape[2] = {d0, d1};
-    size_t count = (size_t)d0 * (size_t)(ndim == 2 ? d1 : 1);
-    float *data = NULL;
-    sq_status st = sq_alloc(&data, count, sizeof *data, name);
+    uint64_t bytes = (uint64_t)d0 * (uint64_t)(ndim == 2 ? d1 : 1) * sizeof(float);
+    const void *data;
+    sq_status st = sq_file_map_range(map, *at, bytes, name, &data);
     if (st != SQ_OK)
         return st;
-    if (fread(data, sizeof *data, count, f) != count) {
-        free(data);
-        return sq_fail(SQ_ERR_INPUT, "llama2.c checkpoint '%s': short read in tensor '%s'", path, name);
-    }
-    return sq_tensor_set_add(out, name, SQ_DTYPE_F32, ndim, shape, data, NULL);
+    *at += bytes;
+    return sq_tensor_set_add(out, name, SQ_DTYPE_F32, ndim, shape, (void *)(uintptr_t)data, NULL);
 }
 
 sq_status sq_llama2c_read(const char *path, sq_tensor_set *out)
@@ -108,29 +105,29 @@ sq_status sq_llama2c_read(const char *path, sq_tensor_set *out)
         {"feed_forward.w1.weight", 2, 'f', 'd'}, {"feed_forward.w2.weight", 2, 'd', 'f'},
         {"feed_forward.w3.weight", 2, 'f', 'd'},
     };
-    unsigned char raw[HEADER_BYTES];
     char name[128], config[512];
-    struct stat info;
     header h;
     sq_status st = SQ_OK;
-    FILE *f = fopen(path, "rb");
+    sq_file_map *map = NULL;
+    uint64_t at = HEADER_BYTES, size;
 
     sq_tensor_set_init(out);
-    if (f == NULL)
-        return sq_fail(SQ_ERR_INPUT, "cannot open llama2.c checkpoint '%s': %s", path, strerror(errno));
-    if (fstat(fileno(f), &info) != 0 || fread(raw, 1, HEADER_BYTES, f) != HEADER_BYTES)
+    SQ_TRY(sq_file_map_open(path, &map));
+    SQ_TRY(sq_tensor_set_use_map(out, map));
+    size = sq_file_map_size(map);
+    if (size < HEADER_BYTES)
         SQ_FAIL(SQ_ERR_INPUT, "llama2.c checkpoint '%s': cannot read its 28-byte header", path);
-    parse_header(raw, &h);
+    parse_header(sq_file_map_bytes(map), &h);
     uint64_t floats = expected_floats(&h);
-    if (floats == 0 || (uint64_t)info.st_size != HEADER_BYTES + 4 * floats)
+    if (floats == 0 || size != HEADER_BYTES + 4 * floats)
         SQ_FAIL(SQ_ERR_INPUT,
                 "llama2.c checkpoint '%s': header (dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, "
                 "vocab_size %d, seq_len %d) implies %llu bytes, the file has %lld",
                 path, h.dim, h.hidden, h.layers, h.heads, h.kv_heads, h.vocab, h.seq_len,
-                (unsigned long long)(HEADER_BYTES + 4 * floats), (long long)info.st_size);
+                (unsigned long long)(HEADER_BYTES + 4 * floats), (long long)size);
     const int64_t d = h.dim, hd = h.dim / h.heads, kv = (int64_t)h.kv_heads * hd;
     const int64_t V = h.vocab < 0 ? -(int64_t)h.vocab : h.vocab;
-    SQ_TRY(add_tensor(f, path, out, "tok_embeddings.weight", 2, V, d));
+    SQ_TRY(add_tensor(map, &at, out, "tok_embeddings.weight", 2, V, d));
     for (size_t k = 0; k < sizeof per_layer / sizeof per_layer[0]; k++)
         for (int i = 0; i < h.layers; i++) {
             int64_t dims[2];
@@ -139,23 +136,22 @@ sq_status sq_llama2c_read(const char *path, sq_tensor_set *out)
                 dims[j] = c == 'd' ? d : c == 'k' ? kv : c == 'f' ? h.hidden : 0;
             }
             snprintf(name, sizeof name, "layers.%d.%s", i, per_layer[k].key);
-            SQ_TRY(add_tensor(f, path, out, name, per_layer[k].ndim, dims[0], dims[1]));
+            SQ_TRY(add_tensor(map, &at, out, name, per_layer[k].ndim, dims[0], dims[1]));
         }
-    SQ_TRY(add_tensor(f, path, out, "norm.weight", 1, d, 0));
+    SQ_TRY(add_tensor(map, &at, out, "norm.weight", 1, d, 0));
     /* freq_cis_real / freq_cis_imag: squeeze computes RoPE itself (models/llama_forward.c). */
-    if (fseeko(f, (off_t)(2 * (int64_t)h.seq_len * (hd / 2) * 4), SEEK_CUR) != 0)
-        SQ_FAIL(SQ_ERR_INPUT, "llama2.c checkpoint '%s': cannot skip the RoPE tables", path);
+    at += 2 * (uint64_t)h.seq_len * (uint64_t)(hd / 2) * 4;
     if (h.vocab < 0)
-        SQ_TRY(add_tensor(f, path, out, "output.weight", 2, V, d));
+        SQ_TRY(add_tensor(map, &at, out, "output.weight", 2, V, d));
     snprintf(config, sizeof config,
              "{\"dim\": %d, \"hidden_dim\": %d, \"n_layers\": %d, \"n_heads\": %d, \"n_kv_heads\": %d, "
              "\"vocab_size\": %lld, \"seq_len\": %d, \"shared_classifier\": %s}",
              h.dim, h.hidden, h.layers, h.heads, h.kv_heads, (long long)V, h.seq_len, h.vocab > 0 ? "true" : "false");
     SQ_TRY(sq_tensor_set_add_meta(out, "config", config));
-    sq_info("%s: llama2.c checkpoint, %zu tensors read; the 2 RoPE tables (freq_cis_real, freq_cis_imag, "
+    sq_info("%s: llama2.c checkpoint, %zu tensors used in place from the mapped file; the 2 RoPE tables (freq_cis_real, freq_cis_imag, "
             "[%d, %lld]) skipped: recomputed from the head size", path, out->count, h.seq_len, (long long)(hd / 2));
 cleanup:
-    fclose(f);
+    sq_file_map_release(map);
     if (st != SQ_OK)
         sq_tensor_set_free(out);
     return st;
