@@ -129,6 +129,12 @@ assert e.attrs["tokens_per_second"] > 0 and e.attrs["peak_rss_bytes"] > 1 << 20
 nll, tok = e["window_nll"][()], e["window_tokens"][()]
 assert nll.shape == (43,) and tok.sum() == e.attrs["scored_tokens"]
 assert abs(np.exp(nll.sum() / tok.sum()) - e.attrs["perplexity"]) < 1e-9 * e.attrs["perplexity"]
+# peak RSS as weights + activations + buffers (+ the program and libraries): each part counted
+# where it is allocated; fp32 weights held once (panels pad rows to 16)
+w, a, b = (int(e.attrs[k + "_bytes_in_memory"]) for k in ("weight", "activation", "buffer"))
+assert e.attrs["model_tensor_bytes"] <= w <= 1.2 * e.attrs["model_tensor_bytes"], (w, e.attrs["model_tensor_bytes"])
+assert a > 0 and b >= (e.attrs["window_length"] - 1) * 2000 * 4, (a, b)
+assert w + a + b < e.attrs["peak_rss_bytes"], (w, a, b, e.attrs["peak_rss_bytes"])
 PY
 
 echo "== --dump-logits"

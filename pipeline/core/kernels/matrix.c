@@ -138,6 +138,16 @@ cleanup:
     return st;
 }
 
+uint64_t sq_kernel_work_bytes(const sq_kernel_work *work)
+{
+    size_t blocks = (work->capacity + 31) / 32;
+    if (work->q == NULL)
+        return 0;
+    return 2 * (uint64_t)(work->capacity + 64) +
+           (uint64_t)(blocks + 1) * (sizeof *work->scale + sizeof *work->sum + sizeof *work->aux) +
+           (uint64_t)(2 * blocks + 2) * sizeof *work->row;
+}
+
 void sq_kernel_work_free(sq_kernel_work *work)
 {
     free(work->q);

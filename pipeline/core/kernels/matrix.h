@@ -103,5 +103,7 @@ void sq_matrix_describe(const sq_matrix *m, char *buf, size_t size);
 
 sq_status sq_kernel_work_reserve(sq_kernel_work *work, size_t values);
 void sq_kernel_work_free(sq_kernel_work *work);
+/* The bytes the scratch holds (0 before its first reserve). */
+uint64_t sq_kernel_work_bytes(const sq_kernel_work *work);
 
 #endif

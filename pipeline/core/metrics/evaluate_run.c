@@ -86,11 +86,17 @@ static void log_results(const sq_evaluate_request *request, const sq_loaded_mode
                         const sq_eval_options *eval_options, const sq_baseline_info *baseline,
                         const sq_eval_record *record, const sq_eval_result *result, int offset)
 {
+    const uint64_t held = record->weight_bytes + record->activation_bytes + record->buffer_bytes;
     sq_info("perplexity %.6g (mean NLL %.6g +- %.3g per token, stderr %.3g) over %lld tokens; %.0f tokens/s "
-            "(%lld positions in %.3f s of forward), peak RSS %.1f MiB, model %llu bytes on disk",
+            "(%lld positions in %.3f s of forward), model %llu bytes on disk",
             result->perplexity, result->mean_nll, result->nll_std, result->ppl_stderr, (long long)result->scored,
             result->tokens_per_second, (long long)result->processed, result->forward_seconds,
-            (double)result->peak_rss_bytes / 1048576.0, (unsigned long long)loaded->file_bytes);
+            (unsigned long long)loaded->file_bytes);
+    /* the rest of the peak: the program, its libraries, MPI, HDF5, and what loading held at its height */
+    sq_info("peak RSS %.1f MiB: weights %.1f MiB, activations %.1f MiB, evaluation buffers %.1f MiB, the rest %.1f MiB",
+            (double)result->peak_rss_bytes / 1048576.0, (double)record->weight_bytes / 1048576.0,
+            (double)record->activation_bytes / 1048576.0, (double)record->buffer_bytes / 1048576.0,
+            ((double)result->peak_rss_bytes - (double)held) / 1048576.0);
     if (eval_options->side_offset && result->side_scored > 0) {
         sq_info("same windows scored against token t+2: perplexity %.6g over %lld tokens",
                 result->side_perplexity, (long long)result->side_scored);
@@ -257,7 +263,8 @@ sq_status sq_evaluate_run(const sq_evaluate_request *request, MPI_Comm comm, cha
             .ranks = ranks, .max_windows = cfg->evaluate.max_windows,
             .baseline_path = request->baseline_path, .baseline = request->baseline_path ? &baseline : NULL,
             .kernels = kernels, .kernels_per_tensor = kernels_per_tensor,
-            .weight_bytes = sq_model_weight_bytes(model),
+            .weight_bytes = sq_model_weight_bytes(model), .activation_bytes = sq_model_activation_bytes(model),
+            .buffer_bytes = result.buffer_bytes + (uint64_t)token_count * sizeof *tokens,
         };
         sq_tokenizer_info tokenizer_info;
         sq_tokenizer_get_info(tokenizer, &tokenizer_info);

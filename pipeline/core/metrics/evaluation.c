@@ -127,7 +127,7 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     int *counts = NULL, *displs = NULL;
     double loop_start, forward_local = 0.0, loop_local = 0.0;
     double loop_cpu_start, forward_cpu_local = 0.0, loop_cpu_local = 0.0;
-    uint64_t rss_local, rss_max = 0;
+    uint64_t rss_local, rss_max = 0, buffers_local;
     MPI_Datatype row_type = MPI_DATATYPE_NULL;
     sq_progress progress;
     char progress_what[48];
@@ -217,11 +217,17 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     MPI_Gatherv(packed, (int)((end - first) * PACK_WIDTH), MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, comm);
 
     rss_local = sq_peak_rss_bytes();
+    buffers_local = (uint64_t)plan->inputs * V * sizeof *logits + 2 * V * sizeof *work +
+                    (uint64_t)(end - first + 1) * PACK_WIDTH * sizeof *packed +
+                    (lp_local ? ((uint64_t)rows * V + 1) * sizeof *lp_local : 0) +
+                    (baseline ? (uint64_t)rows * V * sizeof *baseline : 0) +
+                    (all ? ((uint64_t)plan->count * PACK_WIDTH + 1) * sizeof *all : 0);
     MPI_Reduce(&forward_local, &result->forward_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&loop_local, &result->seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&forward_cpu_local, &result->forward_cpu_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&loop_cpu_local, &result->cpu_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&rss_local, &rss_max, 1, MPI_UINT64_T, MPI_MAX, 0, comm);
+    MPI_Reduce(&buffers_local, &result->buffer_bytes, 1, MPI_UINT64_T, MPI_MAX, 0, comm);
     MPI_Reduce(&processed, &result->processed, 1, MPI_INT64_T, MPI_SUM, 0, comm);
     result->peak_rss_bytes = rss_max;
 

@@ -50,6 +50,8 @@ typedef struct {
     double tokens_per_second;  /* processed / forward_seconds */
     double scored_tokens_per_second; /* scored / seconds */
     uint64_t peak_rss_bytes;   /* max over ranks */
+    uint64_t buffer_bytes;     /* the window loop's own buffers (logits, scoring scratch, log-probs,
+                                  baseline rows), max over ranks */
     /* this model's log-probs [scored, vocab], IEEE half (root, store_logprobs) */
     uint16_t *logprobs;
     int64_t logprob_rows;

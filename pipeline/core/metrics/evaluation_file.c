@@ -170,6 +170,8 @@ sq_status sq_evaluation_write(hid_t file, const sq_eval_record *record, const sq
     SQ_TRY(sq_h5_write_attr_double(g, "loop_cpu_seconds", result->cpu_seconds));
     SQ_TRY(sq_h5_write_attr_int(g, "peak_rss_bytes", (int64_t)result->peak_rss_bytes));
     SQ_TRY(sq_h5_write_attr_int(g, "weight_bytes_in_memory", (int64_t)record->weight_bytes));
+    SQ_TRY(sq_h5_write_attr_int(g, "activation_bytes_in_memory", (int64_t)record->activation_bytes));
+    SQ_TRY(sq_h5_write_attr_int(g, "buffer_bytes_in_memory", (int64_t)record->buffer_bytes));
     if (record->kernels) {
         SQ_TRY(sq_h5_write_attr_string(g, "kernels", record->kernels));
         SQ_TRY(sq_h5_write_attr_string(g, "kernels_per_tensor", record->kernels_per_tensor ? record->kernels_per_tensor : ""));
@@ -252,6 +254,8 @@ sq_status sq_evaluation_json(const sq_eval_record *record, const sq_window_plan 
     json_object_set_new(o, "loop_cpu_seconds", json_real(result->cpu_seconds));
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)result->peak_rss_bytes));
     json_object_set_new(o, "weight_bytes_in_memory", json_integer((json_int_t)record->weight_bytes));
+    json_object_set_new(o, "activation_bytes_in_memory", json_integer((json_int_t)record->activation_bytes));
+    json_object_set_new(o, "buffer_bytes_in_memory", json_integer((json_int_t)record->buffer_bytes));
     if (record->kernels) {
         json_object_set_new(o, "kernels", json_string(record->kernels));
         json_object_set_new(o, "kernels_per_tensor",

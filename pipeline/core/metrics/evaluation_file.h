@@ -64,6 +64,8 @@ typedef struct {
                                    on the reference path), or NULL */
     const char *kernels_per_tensor; /* "tensor kernel/isa bytes\n" per linear weight, or NULL */
     uint64_t weight_bytes;      /* the model's weights in memory as it ran (prepared linears + fp32 arrays) */
+    uint64_t activation_bytes;  /* the forward's activations, tables and kernel scratch (sq_model_activation_bytes) */
+    uint64_t buffer_bytes;      /* the evaluation's own: tokens, logits, scoring, log-probs, baseline rows */
 } sq_eval_record;
 
 /* sha256 of token ids as little-endian int32: the "text sha" of a setup. */

@@ -379,11 +379,24 @@ cleanup:
     return st;
 }
 
-sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out)
+static sq_status arena_alloc(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out,
+                             uint64_t *counted)
 {
     void **ptr = out;
     sq_status st = sq_alloc(ptr, count, size, what);
+    if (st == SQ_OK)
+        *counted += (uint64_t)count * size;
     return st == SQ_OK ? arena_keep(arena, *ptr) : st;
+}
+
+sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out)
+{
+    return arena_alloc(arena, count, size, what, out, &arena->buffer_bytes);
+}
+
+sq_status sq_fw_alloc_weights(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out)
+{
+    return arena_alloc(arena, count, size, what, out, &arena->array_bytes);
 }
 
 void sq_fw_state_free(sq_fw_arena *arena, float **const activations[], size_t n, void *state)
@@ -396,15 +409,18 @@ void sq_fw_state_free(sq_fw_arena *arena, float **const activations[], size_t n,
     free(state);
 }
 
-sq_status sq_fw_alloc_buffers(const sq_fw_sized *buffers, size_t n, const char *what)
+sq_status sq_fw_alloc_buffers(sq_fw_arena *arena, const sq_fw_sized *buffers, size_t n, const char *what)
 {
     sq_status st = SQ_OK;
+    arena->resized_bytes = 0;
     for (size_t i = 0; i < n; i++) {
         free(*buffers[i].buffer);
         *buffers[i].buffer = NULL;
     }
     for (size_t i = 0; i < n && st == SQ_OK; i++)
         st = sq_alloc(buffers[i].buffer, buffers[i].count > 0 ? buffers[i].count : 1, sizeof(float), what);
+    for (size_t i = 0; i < n && st == SQ_OK; i++)
+        arena->resized_bytes += (uint64_t)(buffers[i].count > 0 ? buffers[i].count : 1) * sizeof(float);
     if (st != SQ_OK)
         for (size_t i = 0; i < n; i++) {
             free(*buffers[i].buffer);
@@ -534,6 +550,12 @@ uint64_t sq_model_weight_bytes(const sq_model *model)
     for (int i = 0; i < arena->linear_count; i++)
         bytes += arena->linears[i]->matrix.bytes;
     return bytes;
+}
+
+uint64_t sq_model_activation_bytes(const sq_model *model)
+{
+    const sq_fw_arena *arena = model->state;
+    return arena->buffer_bytes + arena->resized_bytes + sq_kernel_work_bytes(&arena->work);
 }
 
 const sq_matrix *sq_model_linear_matrix(const sq_model *model, int i)

@@ -55,6 +55,10 @@ void sq_model_linear_at(const sq_model *model, int i, const char **name, char *k
 /* Bytes of the model's weights in memory: prepared linear weights and the fp32 arrays it keeps
  * (norms, embeddings, conv, ...), not counting the activation buffers. */
 uint64_t sq_model_weight_bytes(const sq_model *model);
+/* Bytes of the buffers the forward pass holds beside the weights: activations sized for the
+ * longest window (or the last one run), routing tables and the kernels' quantized-activation
+ * scratch. */
+uint64_t sq_model_activation_bytes(const sq_model *model);
 /* The prepared weight of linear i (rows, cols, kernel) for benchmarks. */
 const sq_matrix *sq_model_linear_matrix(const sq_model *model, int i);
 /* tokens[T], T <= max_seq_length; logits is T x vocab_size.  hooks may be NULL. */

@@ -40,7 +40,9 @@ typedef struct {
     int linear_count;
     int linear_capacity;
     int max_tokens;          /* the longest window (max_seq_length): sizes the kernels' scratch */
-    uint64_t array_bytes;    /* fp32 arrays loaded from tensors (sq_fw_load) */
+    uint64_t array_bytes;    /* fp32 arrays loaded from tensors (sq_fw_load) or made from them */
+    uint64_t buffer_bytes;   /* activations and tables the forward allocates once (sq_fw_alloc) */
+    uint64_t resized_bytes;  /* activations sized to the window (sq_fw_alloc_buffers), as now held */
     sq_kernel_work work;
 } sq_fw_arena;
 
@@ -77,8 +79,11 @@ typedef struct {
 typedef void sq_fw_namer(const void *context, const char *part, char *name, size_t size);
 sq_status sq_fw_load_wanted(sq_fw_arena *arena, const sq_fw_source *src, sq_fw_namer *namer, const void *context,
                             const sq_fw_want *wants, size_t count);
-/* A zeroed buffer of count floats (or ints: size is the element size), owned by the arena. */
+/* A zeroed buffer of count floats (or ints: size is the element size), owned by the arena:
+ * activations and tables (sq_fw_alloc), or an array made from the weights (sq_fw_alloc_weights,
+ * counted with them). */
 sq_status sq_fw_alloc(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out);
+sq_status sq_fw_alloc_weights(sq_fw_arena *arena, size_t count, size_t size, const char *what, void *out);
 void sq_fw_arena_free(sq_fw_arena *arena);
 /* A per-call activation buffer and the floats it holds. */
 typedef struct {
@@ -87,7 +92,7 @@ typedef struct {
 } sq_fw_sized;
 /* Allocates each buffer afresh (zeroed) at its size, freeing what it held; on failure none
  * is left allocated. */
-sq_status sq_fw_alloc_buffers(const sq_fw_sized *buffers, size_t n, const char *what);
+sq_status sq_fw_alloc_buffers(sq_fw_arena *arena, const sq_fw_sized *buffers, size_t n, const char *what);
 /* Frees a family's state: its n per-call activation buffers, its arena, then the state itself. */
 void sq_fw_state_free(sq_fw_arena *arena, float **const activations[], size_t n, void *state);
 

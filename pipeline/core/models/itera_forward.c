@@ -97,14 +97,14 @@ static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq
     sq_status st = SQ_OK;
     SQ_TRY(sq_fw_load_linearf(ar, set, &L->in_proj, L->in_proj_name, "layers.%d.ssm.in_proj.weight", i));
     SQ_TRY(sq_fw_loadf(ar, set, &conv_raw, "layers.%d.ssm.conv1d.weight", i));
-    SQ_TRY(sq_fw_alloc(ar, (size_t)K * di, sizeof(float), "conv weights", &L->conv_w));
+    SQ_TRY(sq_fw_alloc_weights(ar, (size_t)K * di, sizeof(float), "conv weights", &L->conv_w));
     for (int c = 0; c < di; c++)
         for (int k = 0; k < K; k++)
             L->conv_w[(size_t)k * di + c] = conv_raw[(size_t)c * K + k];
     SQ_TRY(sq_fw_loadf(ar, set, &L->conv_b, "layers.%d.ssm.conv1d.bias", i));
     SQ_TRY(sq_fw_loadf(ar, set, &a_log, "layers.%d.ssm.ssm.A_log", i));
     SQ_TRY(sq_fw_loadf(ar, set, &C, "layers.%d.ssm.ssm.C", i));
-    SQ_TRY(sq_fw_alloc(ar, (size_t)N * di, sizeof(float), "C transposed", &L->C_t));
+    SQ_TRY(sq_fw_alloc_weights(ar, (size_t)N * di, sizeof(float), "C transposed", &L->C_t));
     for (int c = 0; c < di; c++)
         for (int n = 0; n < N; n++)
             L->C_t[(size_t)n * di + c] = C[(size_t)c * N + n];

@@ -63,7 +63,7 @@ static sq_status reserve(llama_state *m, const sq_model_config *cfg, int T)
                                    {&m->v, n * kvd}, {&m->att, n * qd},   {&m->scores, n * n}, {&m->gate, n * f},
                                    {&m->up, n * f},  {&m->cos, n * half}, {&m->sin, n * half}};
     m->capacity = 0;
-    SQ_TRY(sq_fw_alloc_buffers(buffers, sizeof buffers / sizeof buffers[0], "llama activations"));
+    SQ_TRY(sq_fw_alloc_buffers(&m->arena, buffers, sizeof buffers / sizeof buffers[0], "llama activations"));
     for (size_t t = 0; t < n; t++)
         for (size_t i = 0; i < half; i++) {
             double freq = pow(own->rope_theta, -(double)(2 * i) / (double)own->head_dim);

@@ -60,7 +60,7 @@ static sq_status reserve(mamba_state *m, const sq_model_config *cfg, int T)
     const sq_fw_sized buffers[] = {
         {&m->x, n * d}, {&m->h, n * d}, {&m->proj, n * (size_t)m->proj_dim}, {&m->conv, n * (size_t)m->conv_dim},
         {&m->dbc, n * (size_t)m->dbc_dim}, {&m->dt, n * di}, {&m->y, n * di}};
-    sq_status st = sq_fw_alloc_buffers(buffers, sizeof buffers / sizeof buffers[0], "mamba activations");
+    sq_status st = sq_fw_alloc_buffers(&m->arena, buffers, sizeof buffers / sizeof buffers[0], "mamba activations");
     m->capacity = st == SQ_OK ? T : 0;
     return st;
 }
