@@ -22,7 +22,8 @@
 #   fwd/loop     the whole window loop's rate (forward + scoring) against the forward-only
 #                rate: forward CPU seconds / loop CPU seconds
 #   peak RSS, its ratio to the fp32 variant's, the weights in memory as the model ran
-#                them, and peak RSS / weights
+#                them, those against the tensor bytes stored in its file (w/stored), the
+#                forward's activations plus the evaluation's buffers (act+buf), and peak RSS / weights
 #   perplexity through the packed kernels and through the dequantized reference path
 #                (evaluate.kernels: dequantized), and their relative difference
 # and the sgemm-bound limit of the model, measured in every round (scripts/bench_sgemm_bound.c: all its linear
@@ -88,7 +89,8 @@ for f in $FORMATS; do
   variants+=("$f") paths+=("$WORK/$f.h5")
 done
 
-# one evaluation: a line "tok_s cpu_tok_s loop_over_forward peak_rss weight_bytes perplexity kernels"
+# one evaluation: a line "tok_s cpu_tok_s loop_over_forward peak_rss weight_bytes activation_bytes buffer_bytes
+# stored_tensor_bytes perplexity kernels"
 evaluate() { # $1 model, $2 config, $3 ranks
   mpirun --oversubscribe --allow-run-as-root -np "$3" "$BUILD/squeeze-evaluate" --config "$2" --model "$1" \
     --out "$WORK/e.h5" --json 2> "$WORK/log" > "$WORK/e.json" || { cat "$WORK/log" >&2; exit 1; }
@@ -98,7 +100,8 @@ e = json.load(open(sys.argv[1]))
 kernels = sorted({line.split()[1] for line in e["kernels_per_tensor"].splitlines() if line})
 print(e["tokens_per_second"], e["processed_tokens"] / e["forward_cpu_seconds"],
       e["loop_cpu_seconds"] / e["forward_cpu_seconds"], e["peak_rss_bytes"], e["weight_bytes_in_memory"],
-      e["perplexity"], ",".join(kernels))
+      e["activation_bytes_in_memory"], e["buffer_bytes_in_memory"], e["model_tensor_bytes"], e["perplexity"],
+      ",".join(kernels))
 PY
 }
 
@@ -173,18 +176,20 @@ for r in rows:
 def med(v, k): return st.median(float(x[k]) for x in v)
 fp = {int(r[0]): r for r in by["fp32"]}
 print(f"{'variant':10} {'tok/s':>8} {'x fp32':>7} {'cpu tok/s':>10} {'x fp32':>7} {'fwd/loop':>8} {'peak RSS':>9} "
-      f"{'x fp32':>6} {'weights':>8} {'RSS/w':>6} {'ppl packed':>11} {'ppl deq.':>9} {'diff':>8}  kernels")
+      f"{'x fp32':>6} {'weights':>8} {'w/stored':>8} {'act+buf':>8} {'RSS/w':>6} {'ppl packed':>11} {'ppl deq.':>9} "
+      f"{'diff':>8}  kernels")
 for name, v in by.items():
     wall = st.median(float(r[2]) / float(fp[int(r[0])][2]) for r in v)
     cpu = st.median(float(r[3]) / float(fp[int(r[0])][3]) for r in v)
-    ppl = float(v[0][7])
-    deq = float(ref[name][6]) if name in ref else ppl
+    ppl = float(v[0][10])
+    deq = float(ref[name][9]) if name in ref else ppl
     print(f"{name:10} {med(v, 2):8.0f} {wall:7.2f} {med(v, 3):10.0f} {cpu:7.2f} {1 / med(v, 4):8.2f} "
           f"{med(v, 5) / 2**20:7.1f}Mi {med(v, 5) / med(by['fp32'], 5):6.2f} {med(v, 6) / 2**20:6.2f}Mi "
+          f"{med(v, 6) / med(v, 9):8.2f} {(med(v, 7) + med(v, 8)) / 2**20:6.2f}Mi "
           f"{med(v, 5) / med(v, 6):6.2f} {ppl:11.5f} "
-          f"{deq:9.5f} {100 * (ppl / deq - 1):7.3f}%  {v[0][8]}")
-print(f"load (1 min) during the rounds: median {st.median(float(r[9]) for r in rows):.2f}, "
-      f"max {max(float(r[9]) for r in rows):.2f}")
+          f"{deq:9.5f} {100 * (ppl / deq - 1):7.3f}%  {v[0][11]}")
+print(f"load (1 min) during the rounds: median {st.median(float(r[12]) for r in rows):.2f}, "
+      f"max {max(float(r[12]) for r in rows):.2f}")
 for who in ("openblas", "kernels") if bound else ():
     tps = bound[f"{who}_tokens_per_second"]
     share = st.median(float(fp[k][3]) / tps[k] for k in tps if k in fp)
