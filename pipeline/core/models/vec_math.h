@@ -84,12 +84,11 @@ SQ_VF_INLINE sq_vf sq_vf_exp(sq_vf x)
     const sq_vf hi = sq_vf_splat(88.3762626647949f), lo = sq_vf_splat(-87.3365478515625f);
     x = sq_vf_select(x > hi, hi, x);
     x = sq_vf_select(x < lo, lo, x);
-    /* n = floor(x log2 e + 0.5) */
-    sq_vf fx = x * sq_vf_splat(1.44269504088896341f) + sq_vf_splat(0.5f);
-    sq_vi n = __builtin_convertvector(fx, sq_vi); /* truncates toward zero */
-    sq_vf fn = __builtin_convertvector(n, sq_vf);
-    n = n + (fn > fx); /* floor for negative fx: the comparison is -1 where true */
-    fn = __builtin_convertvector(n, sq_vf);
+    /* n = x log2 e rounded to the nearest integer by adding 1.5 * 2^23 + 127: the float's
+     * last mantissa bits then hold n + 127 (one FMA, no conversions), and fx - shift is n */
+    const sq_vf shift = sq_vf_splat(12583039.0f); /* 0x4B40007F */
+    const sq_vf fx = x * sq_vf_splat(1.44269504088896341f) + shift;
+    const sq_vf fn = fx - shift;
     /* r = x - n ln 2, ln 2 = 0.693359375 - 2.12194440e-4 (Cody-Waite) */
     x = x - fn * sq_vf_splat(0.693359375f) + fn * sq_vf_splat(2.12194440e-4f);
     sq_vf z = x * x;
@@ -100,8 +99,12 @@ SQ_VF_INLINE sq_vf sq_vf_exp(sq_vf x)
     y = y * x + sq_vf_splat(1.6666665459e-1f);
     y = y * x + sq_vf_splat(5.0000001201e-1f);
     y = y * z + x + sq_vf_splat(1.0f);
-    /* times 2^n, built in the exponent field */
-    sq_vi bits = (n + 127) << 23;
+    /* times 2^n: n + 127 shifted into the exponent field (the shift's own bits above the
+     * low 9 leave the 32 bits) */
+    typedef uint32_t sq_vu __attribute__((vector_size(sizeof(sq_vf))));
+    sq_vu bits;
+    memcpy(&bits, &fx, sizeof bits);
+    bits = bits << 23;
     sq_vf scale;
     memcpy(&scale, &bits, sizeof scale);
     return y * scale;
@@ -185,6 +188,7 @@ SQ_VF_INLINE sq_vf sq_vf_recip(sq_vf y)
     memcpy(&bits, &y, sizeof bits);
     bits = 0x7EF311C3 - bits;
     memcpy(&r, &bits, sizeof r);
+#pragma GCC unroll 3
     for (int i = 0; i < 3; i++)
         r = r + r * (sq_vf_splat(1.0f) - y * r);
     return r;
