@@ -479,24 +479,28 @@ cleanup:
 
 /* ---- the steps before and after the blocks ------------------------------- */
 
-/* False when any of the n values is NaN or infinite: |x| <= FLT_MAX fails for both.  A
- * pass over every logit of the window, so it runs SQ_VF_LANES at a time (the AVX2 clone
- * where the CPU has it). */
+/* False when any of the n values is NaN or infinite.  v * 0 is 0 for a finite v and NaN for
+ * NaN and both infinities, so a sum of v * 0 stays 0 exactly when every value is finite: one
+ * multiply-add a vector (four sums, so that no add waits for the one before), where a
+ * comparison of |v| with FLT_MAX took four operations.  A pass over every logit of the
+ * window, so it runs SQ_VF_LANES at a time. */
 SQ_VEC_KERNEL static int all_finite(const float *v, size_t n)
 {
-    const sq_vf limit = sq_vf_splat(3.4028235e38f), zero = sq_vf_splat(0.0f);
-    sq_vi ok = (sq_vi){0} == 0; /* all lanes true (-1) */
+    const sq_vf zero = sq_vf_splat(0.0f);
+    sq_vf s0 = zero, s1 = zero, s2 = zero, s3 = zero;
     size_t i = 0;
-    for (; i + SQ_VF_LANES <= n; i += SQ_VF_LANES) {
-        const sq_vf x = sq_vf_load(v + i);
-        ok &= sq_vf_select(x < zero, -x, x) <= limit;
+    for (; i + 4 * SQ_VF_LANES <= n; i += 4 * SQ_VF_LANES) {
+        s0 = s0 + sq_vf_load(v + i) * zero;
+        s1 = s1 + sq_vf_load(v + i + SQ_VF_LANES) * zero;
+        s2 = s2 + sq_vf_load(v + i + 2 * SQ_VF_LANES) * zero;
+        s3 = s3 + sq_vf_load(v + i + 3 * SQ_VF_LANES) * zero;
     }
-    int good = 1;
-    for (int lane = 0; lane < SQ_VF_LANES; lane++)
-        good &= ok[lane] != 0;
+    for (; i + SQ_VF_LANES <= n; i += SQ_VF_LANES)
+        s0 = s0 + sq_vf_load(v + i) * zero;
+    float tail = 0.0f;
     for (; i < n; i++)
-        good &= fabsf(v[i]) <= 3.4028235e38f;
-    return good;
+        tail += v[i] * 0.0f;
+    return sq_vf_sum((s0 + s1) + (s2 + s3)) + tail == 0.0f;
 }
 
 void sq_fw_embed(const sq_fw_ends *ends, const int32_t *tokens, int T, int d, float *x)
