@@ -33,7 +33,8 @@ typedef struct {
     float *conv_w;           /* [K, di]: conv1d.weight [di, 1, K] transposed once, so the
                                 tap loop runs over contiguous channels */
     float *conv_b;           /* [di] */
-    float *A;                /* [N]  -exp(A_log), computed once */
+    float *A;                /* [N]  -exp(A_log), computed once, zeros after it up to a multiple of
+                                SQ_VF_LANES (whole vectors in the scan) */
     float *C_t;              /* [N, di]: ssm.C [di, N] transposed once (a plain [T,N] x [N,di] sgemm) */
     float *D;                /* [di] */
     const sq_matrix *delta_bw; /* [di + N, di]: delta_proj.weight rows, then B's rows (one kernel call),
@@ -66,6 +67,7 @@ typedef struct {
     float *a;                /* [S, di] SiLU(conv(u)) */
     float *dpre;             /* [S, di + N] delta_proj(a) without bias | B a, then the scan's states */
     float *delta;            /* [S] */
+    float *decay;            /* [N rounded up to SQ_VF_LANES]: exp(delta[t] A) of one step */
     float *y;                /* [S, di] */
     float *hid;              /* [S, f] FFN / expert hidden */
     float *gathered;         /* [S, d] tokens routed to one expert */
@@ -85,6 +87,9 @@ void sq_itera_free(void *opaque)
     sq_fw_arena_free(&m->arena);
     free(m);
 }
+
+/* n rounded up to a multiple of SQ_VF_LANES. */
+static size_t lanes_up(size_t n) { return (n + SQ_VF_LANES - 1) / SQ_VF_LANES * SQ_VF_LANES; }
 
 static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq_fw_source *set, int i)
 {
@@ -117,9 +122,9 @@ static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq
     SQ_TRY(sq_fw_load_linearf(ar, set, &L->out_proj, L->out_proj_name, "layers.%d.ssm.out_proj.weight", i));
     SQ_TRY(sq_fw_loadf(ar, set, &L->ssm_norm_w, "layers.%d.ssm.norm.weight", i));
     SQ_TRY(sq_fw_loadf(ar, set, &L->ssm_norm_b, "layers.%d.ssm.norm.bias", i));
+    SQ_TRY(sq_fw_alloc(ar, lanes_up((size_t)N), sizeof(float), "SSM decay rates", &L->A));
     for (int n = 0; n < N; n++) /* A = -torch.exp(self.A_log) */
-        a_log[n] = -expf(a_log[n]);
-    L->A = a_log;
+        L->A[n] = -expf(a_log[n]);
     for (int j = 0; j < cfg->moe_layer_count; j++)
         L->is_moe = L->is_moe || cfg->moe_layers[j] == i;
     if (!L->is_moe) {
@@ -176,6 +181,7 @@ sq_status sq_itera_build(const sq_model_config *cfg, const sq_fw_source *set, vo
     SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->a));
     SQ_TRY(sq_fw_alloc(ar, S * (di + N), sizeof(float), "activations", &m->dpre));
     SQ_TRY(sq_fw_alloc(ar, S, sizeof(float), "activations", &m->delta));
+    SQ_TRY(sq_fw_alloc(ar, lanes_up(N), sizeof(float), "activations", &m->decay));
     SQ_TRY(sq_fw_alloc(ar, S * di, sizeof(float), "activations", &m->y));
     SQ_TRY(sq_fw_alloc(ar, S * f, sizeof(float), "activations", &m->hid));
     SQ_TRY(sq_fw_alloc(ar, S * d, sizeof(float), "activations", &m->gathered));
@@ -194,21 +200,30 @@ cleanup:
 
 /* a = SiLU(u'), u'[t,c] = bias[c] + sum_k w[c,0,k] u[t-(K-1)+k, c] with u[<0] = 0:
  * nn.Conv1d(di, di, K, padding=K-1, groups=di) cut to the first T outputs (causal),
- * a vector of channels at a time, the SiLU applied while the sum is in registers. */
+ * a vector of channels at a time, the SiLU applied while the sum is in registers.
+ * conv_lanes is one vector, channels c .. c + n - 1: always inlined, so that the
+ * full vectors of the row (n the constant SQ_VF_LANES) are plain loads and stores. */
+SQ_VF_INLINE void conv_lanes(const itera_layer *L, const float *z, int t, int di, int K, int first, int c, size_t n,
+                             float *a)
+{
+    sq_vf acc = sq_vf_load_n(L->conv_b + c, n);
+    for (int k = first; k < K; k++) {
+        const float *u = z + (size_t)(t - (K - 1) + k) * 2 * di + c, *w = L->conv_w + (size_t)k * di + c;
+        acc = acc + sq_vf_load_n(w, n) * sq_vf_load_n(u, n);
+    }
+    sq_vf_store_n(a + c, sq_vf_silu(acc), n);
+}
+
 SQ_VEC_KERNEL static void conv_silu(const itera_layer *L, const float *z, int T, int di, int K, float *a_out)
 {
     for (int t = 0; t < T; t++) {
         float *a = a_out + (size_t)t * di;
         const int first = t - (K - 1) < 0 ? K - 1 - t : 0; /* taps reading u[<0] contribute 0 */
-        for (int c = 0; c < di; c += SQ_VF_LANES) {
-            const size_t n = (size_t)(di - c);
-            sq_vf acc = sq_vf_load_n(L->conv_b + c, n);
-            for (int k = first; k < K; k++) {
-                const float *u = z + (size_t)(t - (K - 1) + k) * 2 * di + c, *w = L->conv_w + (size_t)k * di + c;
-                acc = acc + sq_vf_load_n(w, n) * sq_vf_load_n(u, n);
-            }
-            sq_vf_store_n(a + c, sq_vf_silu(acc), n);
-        }
+        int c = 0;
+        for (; c + SQ_VF_LANES <= di; c += SQ_VF_LANES)
+            conv_lanes(L, z, t, di, K, first, c, SQ_VF_LANES, a);
+        if (c < di)
+            conv_lanes(L, z, t, di, K, first, c, (size_t)(di - c), a);
     }
 }
 
@@ -230,6 +245,19 @@ SQ_VEC_KERNEL static void delta_mean(const float *p, int ldp, const float *bias,
     }
 }
 
+/* Channels c .. c + n - 1 of the block's output at one step (scan_output): C s (N terms)
+ * summed in registers beside the skip and gate terms.  Always inlined, so that the full
+ * vectors of the row (n the constant SQ_VF_LANES) are plain loads and stores. */
+SQ_VF_INLINE void scan_lanes(const itera_layer *L, const float *s, int N, int di, int c, size_t n, const float *a,
+                             const float *g, float *o)
+{
+    sq_vf y = sq_vf_splat(0.0f);
+    for (int k = 0; k < N; k++)
+        y = y + sq_vf_splat(s[k]) * sq_vf_load_n(L->C_t + (size_t)k * di + c, n);
+    y = y + sq_vf_load_n(L->D + c, n) * sq_vf_load_n(a + c, n);
+    sq_vf_store_n(o + c, y * sq_vf_silu(sq_vf_load_n(g + c, n)), n);
+}
+
 /* The selective scan and the block's output in one pass over the window (S4Kernel.forward,
  * then the SSMBlock's gate):
  *   s_t = exp(delta[t] A) * s_{t-1} + delta[t] (B a[t]),  s_{-1} = 0
@@ -237,30 +265,34 @@ SQ_VEC_KERNEL static void delta_mean(const float *p, int ldp, const float *bias,
  * bx[t] (row stride ld) holds B a[t] and is overwritten with s_t.  Step t reads the state
  * of step t - 1 while it is in cache, and C s_t (N = ssm_state_size terms, a few) is
  * summed in registers beside the skip and gate terms: the states, y and o are never
- * written and read back as separate passes. */
+ * written and read back as separate passes.  The decays exp(delta[t] A) are whole vectors
+ * (A is padded with zeros to a multiple of SQ_VF_LANES) stored in decay; the state's N
+ * multiply-adds (N = 8: half a vector) are a plain loop over them. */
 SQ_VEC_KERNEL static void scan_output(const itera_layer *L, const float *delta, int T, int N, int di, float *bx,
-                                      int ld, const float *a_in, const float *z, float *o_out)
+                                      int ld, const float *a_in, const float *z, float *decay, float *o_out)
 {
     for (int t = 0; t < T; t++) {
-        const sq_vf dt = sq_vf_splat(delta[t]);
+        const float dt = delta[t];
         float *s = bx + (size_t)t * ld;
-        for (int n = 0; n < N; n += SQ_VF_LANES) {
-            const size_t lanes = (size_t)(N - n);
-            sq_vf v = dt * sq_vf_load_n(s + n, lanes);
-            if (t > 0)
-                v = sq_vf_exp(dt * sq_vf_load_n(L->A + n, lanes)) * sq_vf_load_n(s - ld + n, lanes) + v;
-            sq_vf_store_n(s + n, v, lanes);
+        if (t == 0)
+            for (int n = 0; n < N; n++)
+                s[n] = dt * s[n];
+        else {
+            for (int n = 0; n < N; n += SQ_VF_LANES)
+                sq_vf_store(decay + n, sq_vf_exp(sq_vf_splat(dt) * sq_vf_load(L->A + n)));
+            const float *prev = s - ld;
+            for (int n = 0; n < N; n++) {
+                const float v = dt * s[n];
+                s[n] = decay[n] * prev[n] + v;
+            }
         }
         const float *g = z + (size_t)t * 2 * di + di, *a = a_in + (size_t)t * di;
         float *o = o_out + (size_t)t * di;
-        for (int c = 0; c < di; c += SQ_VF_LANES) {
-            const size_t lanes = (size_t)(di - c);
-            sq_vf y = sq_vf_splat(0.0f);
-            for (int n = 0; n < N; n++)
-                y = y + sq_vf_splat(s[n]) * sq_vf_load_n(L->C_t + (size_t)n * di + c, lanes);
-            y = y + sq_vf_load_n(L->D + c, lanes) * sq_vf_load_n(a + c, lanes);
-            sq_vf_store_n(o + c, y * sq_vf_silu(sq_vf_load_n(g + c, lanes)), lanes);
-        }
+        int c = 0;
+        for (; c + SQ_VF_LANES <= di; c += SQ_VF_LANES)
+            scan_lanes(L, s, N, di, c, SQ_VF_LANES, a, g, o);
+        if (c < di)
+            scan_lanes(L, s, N, di, c, (size_t)(di - c), a, g, o);
     }
 }
 
@@ -282,7 +314,7 @@ static void ssm_block(itera_state *m, const itera_layer *L, const sq_model_confi
     if (L->b_proj) /* B stored quantized: its own kernel, into the columns after delta's */
         sq_matrix_matmul(L->b_proj, m->a, T, m->dpre + di, ldp, false, L->b_proj->work);
     delta_mean(m->dpre, ldp, L->delta_b, T, di, m->delta);
-    scan_output(L, m->delta, T, N, di, m->dpre + di, ldp, m->a, m->z, m->y);
+    scan_output(L, m->delta, T, N, di, m->dpre + di, ldp, m->a, m->z, m->decay, m->y);
     /* x = r + o W_out^T (no bias) */
     sq_fw_linear(hooks, L->out_proj_name, m->y, T, di, L->out_proj, d, m->x, d, 1.0f);
 }
