@@ -409,6 +409,48 @@ START_TEST(test_forward_rejects_non_finite_logits)
 }
 END_TEST
 
+/* The finiteness check may skip reading the logits when the head's largest weight and the
+ * normed input bound every logit below FLT_MAX: whatever the head's magnitude, the forward pass
+ * succeeds exactly when every logit it wrote is finite (huge finite weights overflow some
+ * logits to infinity and must be caught; moderate ones must pass). */
+START_TEST(test_forward_finiteness_bound)
+{
+    static const float scale[] = {1e30f, 1e36f, 1e37f, 1e38f, 3e38f};
+    int32_t tokens[16];
+    float *logits = malloc(16 * 2000 * sizeof *logits);
+    int passed = 0, failed = 0;
+    for (int t = 0; t < 16; t++)
+        tokens[t] = 4 + t;
+    for (size_t b = 0; b < sizeof scale / sizeof scale[0]; b++) {
+        loaded m;
+        load_checkpoint("itera-lite/itera_lite_micro_distilled.pt", 0, &m);
+        sq_model_free(m.model);
+        float *embedding = NULL; /* the tied head's last row, a word no token of the window is */
+        for (size_t i = 0; i < m.set.count; i++)
+            if (strcmp(m.set.tensors[i].name, "embedding.weight") == 0) {
+                /* the checkpoint's data is mapped read-only: this test's own copy to change */
+                ck_assert(sq_tensor_make_writable(&m.set, &m.set.tensors[i]) == SQ_OK);
+                embedding = m.set.tensors[i].data;
+            }
+        ck_assert_ptr_nonnull(embedding);
+        for (int k = 0; k < 64; k++)
+            embedding[1999 * 64 + k] = scale[b];
+        ck_assert(sq_model_build(&m.cfg, &m.set, &m.model) == SQ_OK);
+        const sq_status st = sq_model_forward(m.model, tokens, 16, logits, NULL);
+        bool finite = true;
+        for (int i = 0; i < 16 * 2000; i++)
+            finite = finite && isfinite(logits[i]);
+        ck_assert_msg(st == (finite ? SQ_OK : SQ_ERR_RUN), "head row x %g: status %d, logits %s", scale[b], st,
+                      finite ? "finite" : "not finite");
+        passed += st == SQ_OK;
+        failed += st != SQ_OK;
+        unload(&m);
+    }
+    ck_assert(passed > 0 && failed > 0); /* both outcomes met */
+    free(logits);
+}
+END_TEST
+
 START_TEST(test_forward_rejects_bad_windows)
 {
     loaded m;
@@ -462,6 +504,7 @@ int main(void)
     openblas_set_num_threads(1); /* as the stages do: one rank, one core; the speed printed is single-thread */
     return sq_test_run_tests("forward", 120,
                              SQ_TESTS(test_golden_logits, test_hooks_see_every_linear, test_forward_rejects_bad_windows,
-                                      test_forward_rejects_non_finite_logits, test_rmsnorm_matches_torch,
+                                      test_forward_rejects_non_finite_logits, test_forward_finiteness_bound,
+                                      test_rmsnorm_matches_torch,
                                       test_vec_math_accuracy, test_forward_speed_micro));
 }

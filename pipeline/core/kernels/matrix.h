@@ -93,6 +93,9 @@ sq_status sq_matrix_from_qtensor(const sq_qtensor *qt, const sq_kernel_options *
 /* Row r of W (r < rows) into out[cols], from fp32 panels (a tied embedding table kept
  * once, as its head's weight); only for m from sq_matrix_from_f32. */
 void sq_matrix_row_f32(const sq_matrix *m, int r, float *out);
+/* The largest |w| of W when it is stored as fp32 panels (infinity when a weight is NaN or
+ * infinite); -1 for every other kernel. */
+float sq_matrix_max_abs_f32(const sq_matrix *m);
 void sq_matrix_free(sq_matrix *m);
 
 /* y = x W^T (+ y); work must hold T * cols values (sq_kernel_work_reserve). */

@@ -17,6 +17,8 @@
  * is read from memory once per window and the window's activations come from
  * cache.
  */
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +89,22 @@ void sq_matrix_row_f32(const sq_matrix *m, int r, float *out)
     const float *b = (const float *)m->codes + (size_t)(r / PANEL) * (size_t)m->cols * PANEL + r % PANEL;
     for (int k = 0; k < m->cols; k++)
         out[k] = b[(size_t)k * PANEL];
+}
+
+float sq_matrix_max_abs_f32(const sq_matrix *m)
+{
+    if (m->kernel != &sq_kernel_f32_panel)
+        return -1.0f;
+    const float *v = (const float *)m->codes; /* the panels' zero padding changes no maximum */
+    const size_t n = panel_count(m->rows) * PANEL * (size_t)m->cols;
+    float worst = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float a = fabsf(v[i]);
+        if (!(a <= FLT_MAX))
+            return INFINITY;
+        worst = a > worst ? a : worst;
+    }
+    return worst;
 }
 
 sq_status sq_matrix_from_16bit(const uint16_t *w, bool bf16, int rows, int cols, sq_matrix *m)
