@@ -279,7 +279,7 @@ SQ_VEC_KERNEL static void scan_output(const itera_layer *L, const float *delta, 
                 s[n] = dt * s[n];
         else {
             for (int n = 0; n < N; n += SQ_VF_LANES)
-                sq_vf_store(decay + n, sq_vf_exp(sq_vf_splat(dt) * sq_vf_load(L->A + n)));
+                sq_vf_store(decay + n, sq_vf_exp_neg(sq_vf_splat(dt) * sq_vf_load(L->A + n)));
             const float *prev = s - ld;
             for (int n = 0; n < N; n++) {
                 const float v = dt * s[n];

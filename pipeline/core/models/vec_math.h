@@ -77,13 +77,9 @@ SQ_VF_INLINE sq_vf sq_vf_select(sq_vi mask, sq_vf a, sq_vf b)
     return out;
 }
 
-/* e^x per lane; inputs beyond [-87.3, 88.3] are clamped (e^-87.3 ~ 1e-38, the
- * caller only needs exp of non-positive or moderate arguments). */
-SQ_VF_INLINE sq_vf sq_vf_exp(sq_vf x)
+/* e^x per lane for x in [-87.3, 88.3] (sq_vf_exp and sq_vf_exp_neg clamp to it). */
+SQ_VF_INLINE sq_vf sq_vf_exp_in_range(sq_vf x)
 {
-    const sq_vf hi = sq_vf_splat(88.3762626647949f), lo = sq_vf_splat(-87.3365478515625f);
-    x = sq_vf_select(x > hi, hi, x);
-    x = sq_vf_select(x < lo, lo, x);
     /* n = x log2 e rounded to the nearest integer by adding 1.5 * 2^23 + 127: the float's
      * last mantissa bits then hold n + 127 (one FMA, no conversions), and fx - shift is n */
     const sq_vf shift = sq_vf_splat(12583039.0f); /* 0x4B40007F */
@@ -108,6 +104,33 @@ SQ_VF_INLINE sq_vf sq_vf_exp(sq_vf x)
     sq_vf scale;
     memcpy(&scale, &bits, sizeof scale);
     return y * scale;
+}
+
+/* e^x per lane; inputs beyond [-87.3, 88.3] are clamped (e^-87.3 ~ 1e-38, the
+ * caller only needs exp of non-positive or moderate arguments). */
+SQ_VF_INLINE sq_vf sq_vf_exp(sq_vf x)
+{
+    const sq_vf hi = sq_vf_splat(88.3762626647949f), lo = sq_vf_splat(-87.3365478515625f);
+    x = sq_vf_select(x > hi, hi, x);
+    return sq_vf_exp_in_range(sq_vf_select(x < lo, lo, x));
+}
+
+/* e^x for x <= 0 (the SSM's decays, softplus): as sq_vf_exp, without the upper clamp that
+ * such an x never meets. */
+SQ_VF_INLINE sq_vf sq_vf_exp_neg(sq_vf x)
+{
+    const sq_vf lo = sq_vf_splat(-87.3365478515625f);
+    return sq_vf_exp_in_range(sq_vf_select(x < lo, lo, x));
+}
+
+/* |x| per lane: the sign bit cleared. */
+SQ_VF_INLINE sq_vf sq_vf_abs(sq_vf x)
+{
+    sq_vi bits;
+    memcpy(&bits, &x, sizeof bits);
+    bits &= 0x7FFFFFFF;
+    memcpy(&x, &bits, sizeof x);
+    return x;
 }
 
 SQ_VF_INLINE sq_vf sq_vf_load(const float *p)
@@ -204,23 +227,24 @@ SQ_VF_INLINE sq_vf sq_vf_silu(sq_vf x)
 }
 
 /* softplus with threshold 20 (F.softplus): x above 20, else max(x, 0) + log1p(e^-|x|),
- * log1p(u) = 2 atanh(u / (2 + u)) by its odd series (s <= 1/3, exact to float rounding). */
+ * log1p(u) = 2 atanh(u / (2 + u)) by its odd series (s <= 1/3, exact to float rounding),
+ * its coefficients doubled (the same floats times 2: the factor 2 of 2 atanh, exact).
+ * max(x, 0) is (x + |x|) / 2, exact; and above 20 the log1p term (< 2.1e-9) is below half an
+ * ulp of x, so the sum rounds to x itself: the threshold needs no select of its own. */
 SQ_VF_INLINE sq_vf sq_vf_softplus(sq_vf x)
 {
-    const sq_vf zero = sq_vf_splat(0.0f);
-    sq_vf ax = sq_vf_select(x < zero, -x, x);
-    sq_vf u = sq_vf_exp(-ax);
-    sq_vf s = u * sq_vf_recip(sq_vf_splat(2.0f) + u), s2 = s * s;
-    sq_vf series = sq_vf_splat(1.0f / 15);
-    series = series * s2 + sq_vf_splat(1.0f / 13);
-    series = series * s2 + sq_vf_splat(1.0f / 11);
-    series = series * s2 + sq_vf_splat(1.0f / 9);
-    series = series * s2 + sq_vf_splat(1.0f / 7);
-    series = series * s2 + sq_vf_splat(1.0f / 5);
-    series = series * s2 + sq_vf_splat(1.0f / 3);
-    series = series * s2 + sq_vf_splat(1.0f);
-    sq_vf soft = sq_vf_select(x > zero, x, zero) + sq_vf_splat(2.0f) * s * series;
-    return sq_vf_select(x > sq_vf_splat(20.0f), x, soft);
+    const sq_vf ax = sq_vf_abs(x);
+    const sq_vf u = sq_vf_exp_neg(-ax);
+    const sq_vf s = u * sq_vf_recip(sq_vf_splat(2.0f) + u), s2 = s * s;
+    sq_vf series = sq_vf_splat(2.0f / 15);
+    series = series * s2 + sq_vf_splat(2.0f / 13);
+    series = series * s2 + sq_vf_splat(2.0f / 11);
+    series = series * s2 + sq_vf_splat(2.0f / 9);
+    series = series * s2 + sq_vf_splat(2.0f / 7);
+    series = series * s2 + sq_vf_splat(2.0f / 5);
+    series = series * s2 + sq_vf_splat(2.0f / 3);
+    series = series * s2 + sq_vf_splat(2.0f);
+    return (x + ax) * sq_vf_splat(0.5f) + s * series;
 }
 
 /* erf(x) as Eigen's generic_fast_erf_float (Eigen/src/Core/../SpecialFunctionsImpl.h,
