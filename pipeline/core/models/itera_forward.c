@@ -122,7 +122,7 @@ static sq_status load_layer(itera_state *m, const sq_model_config *cfg, const sq
     SQ_TRY(sq_fw_load_linearf(ar, set, &L->out_proj, L->out_proj_name, "layers.%d.ssm.out_proj.weight", i));
     SQ_TRY(sq_fw_loadf(ar, set, &L->ssm_norm_w, "layers.%d.ssm.norm.weight", i));
     SQ_TRY(sq_fw_loadf(ar, set, &L->ssm_norm_b, "layers.%d.ssm.norm.bias", i));
-    SQ_TRY(sq_fw_alloc(ar, lanes_up((size_t)N), sizeof(float), "SSM decay rates", &L->A));
+    SQ_TRY(sq_fw_alloc_weights(ar, lanes_up((size_t)N), sizeof(float), "SSM decay rates", &L->A));
     for (int n = 0; n < N; n++) /* A = -torch.exp(self.A_log) */
         L->A[n] = -expf(a_log[n]);
     for (int j = 0; j < cfg->moe_layer_count; j++)
