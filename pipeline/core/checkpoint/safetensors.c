@@ -158,7 +158,7 @@ sq_status sq_safetensors_read(const char *path, sq_tensor_set *out)
     sq_status st = SQ_OK;
     sq_file_map *map = NULL;
     const unsigned char *len_bytes;
-    const void *header = NULL, *section = NULL;
+    const void *header = NULL;
     uint64_t header_len = 0, data_size, file_size;
     json_t *root = NULL;
     json_error_t jerr;
@@ -184,7 +184,6 @@ sq_status sq_safetensors_read(const char *path, sq_tensor_set *out)
                 (unsigned long long)header_len);
     data_size = file_size - 8 - header_len;
     SQ_TRY(sq_file_map_range(map, 8, header_len, "the JSON header", &header));
-    SQ_TRY(sq_file_map_range(map, 8 + header_len, data_size, "the data section", &section));
     root = json_loadb(header, (size_t)header_len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         SQ_FAIL(SQ_ERR_INPUT, "safetensors '%s': header is not valid JSON (%s at byte %d)", path, jerr.text,

@@ -125,27 +125,17 @@ sq_status sq_kernel_work_reserve(sq_kernel_work *work, size_t values)
     if (values <= work->capacity)
         return SQ_OK;
     sq_kernel_work_free(work);
-    SQ_TRY(sq_alloc(&work->q, values + 64, 1, "quantized activations"));
-    SQ_TRY(sq_alloc(&work->qu, values + 64, 1, "quantized activations"));
-    SQ_TRY(sq_alloc(&work->scale, blocks + 1, sizeof *work->scale, "activation scales"));
-    SQ_TRY(sq_alloc(&work->sum, blocks + 1, sizeof *work->sum, "activation sums"));
-    SQ_TRY(sq_alloc(&work->row, 2 * blocks + 2, sizeof *work->row, "weight row scales"));
-    SQ_TRY(sq_alloc(&work->aux, blocks + 1, sizeof *work->aux, "activation block sums"));
+    SQ_TRY(sq_alloc_counted(&work->q, values + 64, 1, "quantized activations", &work->bytes));
+    SQ_TRY(sq_alloc_counted(&work->qu, values + 64, 1, "quantized activations", &work->bytes));
+    SQ_TRY(sq_alloc_counted(&work->scale, blocks + 1, sizeof *work->scale, "activation scales", &work->bytes));
+    SQ_TRY(sq_alloc_counted(&work->sum, blocks + 1, sizeof *work->sum, "activation sums", &work->bytes));
+    SQ_TRY(sq_alloc_counted(&work->row, 2 * blocks + 2, sizeof *work->row, "weight row scales", &work->bytes));
+    SQ_TRY(sq_alloc_counted(&work->aux, blocks + 1, sizeof *work->aux, "activation block sums", &work->bytes));
     work->capacity = values;
 cleanup:
     if (st != SQ_OK)
         sq_kernel_work_free(work);
     return st;
-}
-
-uint64_t sq_kernel_work_bytes(const sq_kernel_work *work)
-{
-    size_t blocks = (work->capacity + 31) / 32;
-    if (work->q == NULL)
-        return 0;
-    return 2 * (uint64_t)(work->capacity + 64) +
-           (uint64_t)(blocks + 1) * (sizeof *work->scale + sizeof *work->sum + sizeof *work->aux) +
-           (uint64_t)(2 * blocks + 2) * sizeof *work->row;
 }
 
 void sq_kernel_work_free(sq_kernel_work *work)

@@ -39,6 +39,7 @@ typedef struct {
     float *row;             /* [2 * cols / 32] one weight row's block scales and offsets as floats */
     float *aux;             /* [tokens * cols / 32] a second float per block (ggml's q8_1: s = d * sum) */
     size_t capacity;        /* values q holds */
+    uint64_t bytes;         /* what the buffers above hold (sq_model_activation_bytes) */
 } sq_kernel_work;
 
 typedef struct sq_kernel sq_kernel;
@@ -106,7 +107,5 @@ void sq_matrix_describe(const sq_matrix *m, char *buf, size_t size);
 
 sq_status sq_kernel_work_reserve(sq_kernel_work *work, size_t values);
 void sq_kernel_work_free(sq_kernel_work *work);
-/* The bytes the scratch holds (0 before its first reserve). */
-uint64_t sq_kernel_work_bytes(const sq_kernel_work *work);
 
 #endif

@@ -127,7 +127,7 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     int *counts = NULL, *displs = NULL;
     double loop_start, forward_local = 0.0, loop_local = 0.0;
     double loop_cpu_start, forward_cpu_local = 0.0, loop_cpu_local = 0.0;
-    uint64_t rss_local, rss_max = 0, buffers_local;
+    uint64_t rss_local, rss_max = 0, buffers_local = 0; /* this rank's buffers, counted as allocated */
     MPI_Datatype row_type = MPI_DATATYPE_NULL;
     sq_progress progress;
     char progress_what[48];
@@ -141,20 +141,24 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     block_rows(plan, rank, ranks, &first, &end, &row_first, &rows);
 
     /* Everything a rank needs, allocated before the loop. */
-    local = sq_alloc(&logits, (size_t)plan->inputs * V, sizeof(float), "logits");
+    local = sq_alloc_counted(&logits, (size_t)plan->inputs * V, sizeof(float), "logits", &buffers_local);
     if (local == SQ_OK)
-        local = sq_alloc(&work, 2 * V, sizeof(double), "log-softmax scratch");
+        local = sq_alloc_counted(&work, 2 * V, sizeof(double), "log-softmax scratch", &buffers_local);
     if (local == SQ_OK)
-        local = sq_alloc(&packed, (size_t)(end - first + 1) * PACK_WIDTH, sizeof(double), "window sums");
+        local = sq_alloc_counted(&packed, (size_t)(end - first + 1) * PACK_WIDTH, sizeof(double), "window sums",
+                                 &buffers_local);
     if (local == SQ_OK && options->store_logprobs)
-        local = sq_alloc(&lp_local, (size_t)rows * V + 1, sizeof(uint16_t), "log-probs to store");
+        local = sq_alloc_counted(&lp_local, (size_t)rows * V + 1, sizeof(uint16_t), "log-probs to store",
+                                 &buffers_local);
     if (local == SQ_OK && options->baseline_path != NULL) {
         if (options->baseline_rows != plan->scored)
             local = sq_fail(SQ_ERR_INPUT, "baseline %s holds log-probs of %lld positions but this evaluation scores "
                                           "%lld: the baseline comes from a different evaluation setup",
                             options->baseline_path, (long long)options->baseline_rows, (long long)plan->scored);
-        else if (rows > 0)
+        else if (rows > 0) {
             local = sq_baseline_read_rows(options->baseline_path, row_first, rows, vocab, &baseline);
+            buffers_local += (uint64_t)rows * V * sizeof *baseline; /* allocated by the reader */
+        }
     }
     SQ_TRY(sq_mpi_agree(comm, local));
 
@@ -202,7 +206,8 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
         if (local == SQ_OK)
             local = sq_alloc(&displs, (size_t)ranks, sizeof(int), "gather offsets");
         if (local == SQ_OK)
-            local = sq_alloc(&all, (size_t)plan->count * PACK_WIDTH + 1, sizeof(double), "all window sums");
+            local = sq_alloc_counted(&all, (size_t)plan->count * PACK_WIDTH + 1, sizeof(double), "all window sums",
+                                     &buffers_local);
         for (int r = 0; local == SQ_OK && r < ranks; r++) {
             int64_t f, e;
             sq_window_block(plan->count, r, ranks, &f, &e);
@@ -217,11 +222,6 @@ sq_status sq_evaluate(MPI_Comm comm, sq_model *model, const int32_t *tokens, con
     MPI_Gatherv(packed, (int)((end - first) * PACK_WIDTH), MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, comm);
 
     rss_local = sq_peak_rss_bytes();
-    buffers_local = (uint64_t)plan->inputs * V * sizeof *logits + 2 * V * sizeof *work +
-                    (uint64_t)(end - first + 1) * PACK_WIDTH * sizeof *packed +
-                    (lp_local ? ((uint64_t)rows * V + 1) * sizeof *lp_local : 0) +
-                    (baseline ? (uint64_t)rows * V * sizeof *baseline : 0) +
-                    (all ? ((uint64_t)plan->count * PACK_WIDTH + 1) * sizeof *all : 0);
     MPI_Reduce(&forward_local, &result->forward_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&loop_local, &result->seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(&forward_cpu_local, &result->forward_cpu_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, comm);

@@ -385,9 +385,7 @@ static sq_status arena_alloc(sq_fw_arena *arena, size_t count, size_t size, cons
                              uint64_t *counted)
 {
     void **ptr = out;
-    sq_status st = sq_alloc(ptr, count, size, what);
-    if (st == SQ_OK)
-        *counted += (uint64_t)count * size;
+    sq_status st = sq_alloc_counted(ptr, count, size, what, counted);
     return st == SQ_OK ? arena_keep(arena, *ptr) : st;
 }
 
@@ -420,9 +418,8 @@ sq_status sq_fw_alloc_buffers(sq_fw_arena *arena, const sq_fw_sized *buffers, si
         *buffers[i].buffer = NULL;
     }
     for (size_t i = 0; i < n && st == SQ_OK; i++)
-        st = sq_alloc(buffers[i].buffer, buffers[i].count > 0 ? buffers[i].count : 1, sizeof(float), what);
-    for (size_t i = 0; i < n && st == SQ_OK; i++)
-        arena->resized_bytes += (uint64_t)(buffers[i].count > 0 ? buffers[i].count : 1) * sizeof(float);
+        st = sq_alloc_counted(buffers[i].buffer, buffers[i].count > 0 ? buffers[i].count : 1, sizeof(float), what,
+                              &arena->resized_bytes);
     if (st != SQ_OK)
         for (size_t i = 0; i < n; i++) {
             free(*buffers[i].buffer);
@@ -471,6 +468,7 @@ sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_fw_source *src, const sq_
             SQ_TRY(sq_fw_load_linear(arena, src, names->head, &ends->head));
     }
     ends->head_max_abs = sq_matrix_max_abs_f32(ends->head);
+    ends->head_max_known = ends->head_max_abs >= 0.0f;
     if (names->position)
         SQ_TRY(sq_fw_load(arena, src, names->position, &ends->position));
     SQ_TRY(sq_fw_load(arena, src, names->norm_weight, &ends->norm_w));
@@ -543,11 +541,11 @@ SQ_VEC_KERNEL static int32_t max_abs_bits(const float *v, size_t n)
  * hold, sends it to the pass over every logit, which decides. */
 static bool logits_finite(const sq_fw_ends *ends, const float *h, int T, int d, const float *logits, int V)
 {
-    const int32_t h_bits = max_abs_bits(h, (size_t)T * d);
-    if (ends->head_max_abs >= 0.0f && h_bits < 0x7F800000) {
+    if (ends->head_max_known) { /* else no bound: h is not read */
+        const int32_t h_bits = max_abs_bits(h, (size_t)T * d);
         float h_max;
         memcpy(&h_max, &h_bits, sizeof h_max);
-        if ((float)d * h_max * ends->head_max_abs <= FLT_MAX / 2) /* an overflow to infinity fails */
+        if (h_bits < 0x7F800000 && (float)d * h_max * ends->head_max_abs <= FLT_MAX / 2) /* overflow fails */
             return true;
     }
     return all_finite(logits, (size_t)T * V);
@@ -609,7 +607,7 @@ uint64_t sq_model_weight_bytes(const sq_model *model)
 uint64_t sq_model_activation_bytes(const sq_model *model)
 {
     const sq_fw_arena *arena = model->state;
-    return arena->buffer_bytes + arena->resized_bytes + sq_kernel_work_bytes(&arena->work);
+    return arena->buffer_bytes + arena->resized_bytes + arena->work.bytes;
 }
 
 const sq_matrix *sq_model_linear_matrix(const sq_model *model, int i)

@@ -108,8 +108,9 @@ typedef struct {
                                as dynamic INT8 makes it, itera-lite.md 3.1), else the tied
                                embedding packed as a linear weight of its own */
     char head_name[SQ_FW_NAME_LEN]; /* the head's name for the linear_input hook */
-    float head_max_abs;     /* the head's largest |w| when it runs as fp32 panels (infinity when a
-                               weight is not finite), else -1: sq_fw_logits' finiteness bound */
+    bool head_max_known;    /* the head runs as fp32 panels and its largest |w| was measured: */
+    float head_max_abs;     /* that |w| (infinity when a weight is not finite), for sq_fw_logits'
+                               finiteness bound; unknown (false, as zeroed) reads every logit */
 } sq_fw_ends;
 
 /* Loads the tensors the family's ends name (a NULL name: none). */

@@ -78,3 +78,11 @@ sq_status sq_alloc(void *out_ptr, size_t count, size_t size, const char *what)
         return sq_fail(SQ_ERR_RUN, "out of memory allocating %zu bytes for %s", count * size, what);
     return SQ_OK;
 }
+
+sq_status sq_alloc_counted(void *out_ptr, size_t count, size_t size, const char *what, uint64_t *counted)
+{
+    sq_status st = sq_alloc(out_ptr, count, size, what);
+    if (st == SQ_OK)
+        *counted += (uint64_t)count * size;
+    return st;
+}

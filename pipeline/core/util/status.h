@@ -41,6 +41,10 @@ const char *sq_status_name(sq_status st);
 /* Allocation that fails with a message instead of returning NULL silently. */
 #include <stddef.h>
 sq_status sq_alloc(void *out_ptr, size_t count, size_t size, const char *what);
+/* sq_alloc that adds the bytes it allocated to *counted (memory accounted where it is
+ * allocated: the model's weights and buffers, the evaluation's). */
+#include <stdint.h>
+sq_status sq_alloc_counted(void *out_ptr, size_t count, size_t size, const char *what, uint64_t *counted);
 /* Room for `needed` items of item_size in the growing array *items_ptr of *capacity items:
  * the capacity doubles (from `first` when 0) until it holds them.  Out of memory, the
  * array and capacity stay as they were and the message names `what`. */
