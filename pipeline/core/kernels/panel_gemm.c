@@ -267,9 +267,12 @@ AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, i
             for (int i = 0; i < MR512; i++)                                                        \
                 xr[i] = x + (size_t)row[i] * K;                                                    \
             __m512 c[MR512];                                                                       \
-            for (int i = 0; i < MR512; i++)                                                        \
-                c[i] = _mm512_setzero_ps();                                                        \
-            for (int k = 0; k < K; k++) {                                                          \
+            {   /* k = 0 starts the sums (a product rounds as an FMA onto zero) */                 \
+                const __m512 w = LOAD(b, 0);                                                       \
+                _Pragma("GCC unroll 12") for (int i = 0; i < MR512; i++)                          \
+                    c[i] = _mm512_mul_ps(_mm512_set1_ps(xr[i][0]), w);                             \
+            }                                                                                      \
+            for (int k = 1; k < K; k++) {                                                          \
                 const __m512 w = LOAD(b, k);                                                       \
                 _Pragma("GCC unroll 12") for (int i = 0; i < MR512; i++)                          \
                     c[i] = _mm512_fmadd_ps(_mm512_set1_ps(xr[i][k]), w, c[i]);                     \
@@ -297,9 +300,16 @@ AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, i
             for (int i = 0; i < MR512W; i++)                                                       \
                 xr[i] = x + (size_t)row[i] * K;                                                    \
             __m512 c[2][MR512W];                                                                   \
-            for (int i = 0; i < MR512W; i++)                                                       \
-                c[0][i] = c[1][i] = _mm512_setzero_ps();                                           \
-            for (int k = 0; k < K; k++) {                                                          \
+            {   /* k = 0 starts the sums (a product rounds as an FMA onto zero): no zeroed block */ \
+                const __m512 w0 = LOAD(b, 0), w1 = LOAD(b2, 0);                                    \
+                _Pragma("GCC unroll 8") for (int i = 0; i < MR512W; i++)                          \
+                {                                                                                  \
+                    const __m512 a = _mm512_set1_ps(xr[i][0]);                                     \
+                    c[0][i] = _mm512_mul_ps(a, w0);                                                \
+                    c[1][i] = _mm512_mul_ps(a, w1);                                                \
+                }                                                                                  \
+            }                                                                                      \
+            for (int k = 1; k < K; k++) {                                                          \
                 const __m512 w0 = LOAD(b, k), w1 = LOAD(b2, k);                                    \
                 _Pragma("GCC unroll 8") for (int i = 0; i < MR512W; i++)                          \
                 {                                                                                  \
@@ -327,6 +337,10 @@ AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, i
         (void)work;                                                                                              \
         const int K = m->cols, N = m->rows;                                                                      \
         size_t p = 0;                                                                                            \
+        if (K < 1) { /* the blocks start their sums with input 0 */                                              \
+            prefix##_ref(m, x, T, y, ldy, accumulate, work);                                                     \
+            return;                                                                                              \
+        }                                                                                                        \
         AVX512_PAIR_BODY(type, LOAD_AVX512)                                                                      \
         AVX512_BODY(type, LOAD_AVX512)                                                                           \
     }
