@@ -31,6 +31,17 @@
 
 static size_t panel_count(int rows) { return ((size_t)rows + PANEL - 1) / PANEL; }
 
+/* Starts a register block of up to max (<= 12) tokens from t: xr[i] the rows of x it reads
+ * (sq_block_rows: the last real row repeated past the window's end); returns the real ones. */
+static inline int block_rows(const float *x, int K, int t, int T, int max, const float **xr)
+{
+    int row[12];
+    const int mr = sq_block_rows(t, T, max, row);
+    for (int i = 0; i < max; i++)
+        xr[i] = x + (size_t)row[i] * K;
+    return mr;
+}
+
 /* Packs the rows of two row-major sources of `size`-byte elements (4 or 2), rows1 rows of src1 then
  * rows2 rows of src2 (NULL when rows2 is 0), as one [rows1 + rows2, cols] weight: stacked
  * weights are packed from where they lie, with no joined copy. */
@@ -223,11 +234,8 @@ AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, i
         const type *b = (const type *)m->codes + p * (size_t)K * PANEL;                            \
         const int nr = sq_panel_outputs(N, (int)p);                                                \
         for (int t = 0; t < T; t += MR) {                                                          \
-            int row[MR];                                                                           \
-            const int mr = sq_block_rows(t, T, MR, row);                                           \
             const float *xr[MR];                                                                   \
-            for (int i = 0; i < MR; i++)                                                           \
-                xr[i] = x + (size_t)row[i] * K;                                                    \
+            const int mr = block_rows(x, K, t, T, MR, xr);                                         \
             __m256 c[MR][2];                                                                       \
             for (int i = 0; i < MR; i++)                                                           \
                 c[i][0] = c[i][1] = _mm256_setzero_ps();                                           \
@@ -261,11 +269,8 @@ AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, i
         const type *b = (const type *)m->codes + p * (size_t)K * PANEL;                            \
         const int nr = sq_panel_outputs(N, (int)p);                                                \
         for (int t = 0; t < T; t += MR512) {                                                       \
-            int row[MR512];                                                                        \
-            const int mr = sq_block_rows(t, T, MR512, row);                                        \
             const float *xr[MR512];                                                                \
-            for (int i = 0; i < MR512; i++)                                                        \
-                xr[i] = x + (size_t)row[i] * K;                                                    \
+            const int mr = block_rows(x, K, t, T, MR512, xr);                                      \
             __m512 c[MR512];                                                                       \
             {   /* k = 0 starts the sums (a product rounds as an FMA onto zero) */                 \
                 const __m512 w = LOAD(b, 0);                                                       \
@@ -294,11 +299,8 @@ AVX2 static inline void store_block(__m256 c[MR][2], int mr, int nr, float *y, i
         const type *b = (const type *)m->codes + p * step, *b2 = b + step;                         \
         const int nr = sq_panel_outputs(N, (int)p + 1);                                            \
         for (int t = 0; t < T; t += MR512W) {                                                      \
-            int row[MR512W];                                                                       \
-            const int mr = sq_block_rows(t, T, MR512W, row);                                       \
             const float *xr[MR512W];                                                               \
-            for (int i = 0; i < MR512W; i++)                                                       \
-                xr[i] = x + (size_t)row[i] * K;                                                    \
+            const int mr = block_rows(x, K, t, T, MR512W, xr);                                     \
             __m512 c[2][MR512W];                                                                   \
             {   /* k = 0 starts the sums (a product rounds as an FMA onto zero): no zeroed block */ \
                 const __m512 w0 = LOAD(b, 0), w1 = LOAD(b2, 0);                                    \
