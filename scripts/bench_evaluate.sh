@@ -65,7 +65,7 @@ if [ "$MODEL" = random ]; then
   BOUND_ROUNDS=${BOUND_ROUNDS_RANDOM:-20}
   $PY "$ROOT/scripts/random_itera.py" "$MODEL"
 fi
-case "$MODEL" in
+case "$(basename "$MODEL")" in # the file name: a checkout path may hold "micro" too
   *micro*|*random_itera*) TEXT=$DATA/itera-lite/tinystories_train.txt TOKENIZER=$DATA/itera-lite/tokenizer_2000.json
            START=0.9 WINDOW=129 STRIDE=64 CALTEXT=$TEXT ;;
   *)       TEXT=$DATA/bundled/austen_val.txt TOKENIZER=bytes START=0.0 WINDOW=257 STRIDE=256
