@@ -69,11 +69,12 @@ def check(c, what):
     print(("ok   " if c else "FAIL ") + what)
     if not c: bad.append(what)
 
-# wide_*: the widened Llama in k-quants; packed (Q8_K activations as ggml) measured 7e-5 (Q4_K),
-# 1.3e-4 (Q6_K), 5e-5 (mix); the dequantized path is 1.3e-4 .. 4.5e-4 away, so 3e-4 keeps a
-# margin of 2.4x over what is measured and still tells the two paths apart on the mix.
-TOL = {"fp32": 1e-4, "fp16": 1e-4, "q8_0": 5e-4, "q4_0": 1e-5, "mamba_fp32": 1e-4, "mamba_q8_0": 5e-4,
-       "mamba2_fp32": 1e-4, "mamba2_q8_0": 5e-4,
+# wide_*: the widened Llama in k-quants; packed (Q8_K activations as ggml, the tied head too)
+# measured 2.2e-5 (Q4_K), 7.1e-5 (Q6_K), 7.4e-6 (mix); the dequantized path is 1.3e-4 .. 4.5e-4
+# away, so 3e-4 keeps a margin of 4x over what is measured and tells the two paths apart on the
+# mix.  Q8_0: measured 5.8e-6 (Llama), 1.5e-5 (Mamba), 9.4e-6 (Mamba-2); 1e-4 keeps 6x.
+TOL = {"fp32": 1e-4, "fp16": 1e-4, "q8_0": 1e-4, "q4_0": 1e-5, "mamba_fp32": 1e-4, "mamba_q8_0": 1e-4,
+       "mamba2_fp32": 1e-4, "mamba2_q8_0": 1e-4,
        "wide_fp32": 1e-4, "wide_q4_k": 3e-4, "wide_q6_k": 3e-4, "wide_mix": 3e-4}
 for f, tol in TOL.items():
     r = ref["types"][f]
@@ -94,9 +95,10 @@ for f, tol in TOL.items():
     # GGUF's q and k are in llama.cpp's adjacent-pair RoPE layout, the artifact's in HF's rotate-half:
     # the same values, summed in another order in q.k (the dequantized read-back above: <= 1.6e-8).
     # Kernels that quantize their activations to q8 turn those last-bit differences into rare
-    # rounding flips: measured 0 (q8_0), 1.4e-6 (q4_0) to 1.2e-5 (q6_k); bound 3e-5, or the format's
-    # llama.cpp bound where that is tighter.
-    rel_packed, tol_packed = abs(back["mean_nll"] - ev["mean_nll"]) / ev["mean_nll"], min(3e-5, tol)
+    # rounding flips, the tied head's (run by its format's kernel) included: measured 0 (q8_0),
+    # 4.3e-6 (q4_0) to 5.0e-5 (the mix); bound 1e-4, or the format's llama.cpp bound where that
+    # is tighter.
+    rel_packed, tol_packed = abs(back["mean_nll"] - ev["mean_nll"]) / ev["mean_nll"], min(1e-4, tol)
     check(rel_packed <= tol_packed, f"{f}: squeeze reading the GGUF back, packed: NLL {back['mean_nll']:.9f}, rel "
                                     f"{rel_packed:.2e} <= {tol_packed:g} of the artifact's packed run")
     kinds = lambda e: sorted(k.split(" x ")[1] for k in e["kernels"].split(", "))

@@ -6,7 +6,7 @@
 #    Llama exported as F32, F16, Q8_0 and Q4_0 (and the widened Llama of make_llama_wide.py as Q4_K
 #    and Q6_K), and its mean NLL over 8 windows of 64 tokens (context 65, F32 KV cache) equals
 #    squeeze's evaluation of the same variant (packed kernels) within 1e-4 relative for F32/F16,
-#    1e-5 for Q4_0, 5e-4 for Q8_0 and 3e-4 for Q4_K/Q6_K (docs/export.md says why);
+#    1e-5 for Q4_0, 1e-4 for Q8_0 and 3e-4 for Q4_K/Q6_K (docs/export.md says why);
 #  - ggml's own quantize_row_*_ref (libggml-base.so of the same package) writes the bytes committed
 #    in tests/data/quant/ggml, which squeeze's formats reproduce (test_quant_ggml);
 #  - @huggingface/gguf parses every GGUF squeeze exports (these four, Q4_K/Q6_K/Q4_1 llama files and
@@ -72,7 +72,7 @@ bad = []
 def check(c, what):
     print(("ok   " if c else "FAIL ") + what)
     if not c: bad.append(what)
-for f, tol in {"fp32": 1e-4, "fp16": 1e-4, "q8_0": 5e-4, "q4_0": 1e-5, "wide_q4_k": 3e-4, "wide_q6_k": 3e-4}.items():
+for f, tol in {"fp32": 1e-4, "fp16": 1e-4, "q8_0": 1e-4, "q4_0": 1e-5, "wide_q4_k": 3e-4, "wide_q6_k": 3e-4}.items():
     l = json.load(open(os.path.join(work, f + ".llama.json"))); s = json.load(open(os.path.join(work, f + ".squeeze.json")))
     rel = abs(l["mean_nll"] - s["mean_nll"]) / l["mean_nll"]
     check(l["scored_tokens"] == s["scored_tokens"] and rel <= tol,

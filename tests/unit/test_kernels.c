@@ -1,6 +1,7 @@
 /* test_kernels.c - the packed-weight kernels (kernels/matrix.h): for every storage format,
  * the scalar reference and the AVX2 kernel agree, and both agree with dequantize-then-multiply
- * within the error the int8 activations (and NF4's int8 table) can explain. */
+ * within the error the int8 activations (and NF4's int8 table) can explain; a row read back from
+ * any kernel's layout is the dequantized row. */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -89,6 +90,24 @@ static void run(const sq_matrix *m, sq_isa isa, float *y, bool accumulate, sq_ke
     sq_isa_limit(SQ_ISA_AVX512);
 }
 
+/* Every row decoded from the kernel's layout (how a tied head's table gives its embedding rows)
+ * is the stored format's dequantized row, bit for bit. */
+static void check_rows(const sq_matrix *m, const float *deq, const char *format)
+{
+    float row[COLS];
+    char what[96];
+    sq_matrix_describe(m, what, sizeof what);
+    for (int r = 0; r < ROWS; r++) {
+        for (int k = 0; k < COLS; k++)
+            row[k] = NAN;
+        sq_matrix_row(m, r, row);
+        for (int k = 0; k < COLS; k++)
+            ck_assert_msg(memcmp(&row[k], &deq[r * COLS + k], sizeof row[k]) == 0,
+                          "%s %s (flags %d): row %d input %d decodes to %.9g, dequantize gives %.9g", format, what,
+                          m->flags, r, k, row[k], deq[r * COLS + k]);
+    }
+}
+
 START_TEST(test_format_kernel)
 {
     format_case c = case_of(_i);
@@ -117,6 +136,8 @@ START_TEST(test_format_kernel)
         ck_assert_msg(m.fallback && strstr(what, "(dequantized)"), "%s: %s", c.format, what);
     }
 
+    check_rows(&m, deq, c.format);   /* the AVX-512 panels where the CPU has them */
+    check_rows(&m32, deq, c.format); /* fp32 activations: the row-major layouts */
     run(&m, SQ_ISA_SCALAR, y_ref, false, &work);
     run(&m, SQ_ISA_AVX2, y_simd, false, &work);
     run(&m, SQ_ISA_AVX512, y_wide, false, &work); /* the AVX2 one again where the CPU has no AVX-512 */
@@ -171,6 +192,7 @@ START_TEST(test_format_kernel)
         sq_isa_limit(SQ_ISA_AVX2);
         ck_assert_int_eq(sq_matrix_from_qtensor(&qt, NULL, &stored), SQ_OK);
         ck_assert_int_eq(stored.flags, 0); /* the blocks as stored */
+        check_rows(&stored, deq, c.format);
         run(&stored, SQ_ISA_AVX2, y_wide, false, &work);
         for (int i = 0; i < TOKENS * ROWS; i++)
             ck_assert_msg(fabsf(y_wide[i] - y_ref[i]) <= 1e-4f * (1.0f + fabsf(y_ref[i])),
@@ -240,7 +262,7 @@ START_TEST(test_stacked_panels_and_rows)
     ck_assert_uint_eq(stacked.bytes, joined.bytes);
     ck_assert_int_eq(memcmp(stacked.codes, joined.codes, joined.bytes), 0);
     for (int r = 0; r < ROWS; r++) {
-        sq_matrix_row_f32(&stacked, r, row);
+        sq_matrix_row(&stacked, r, row);
         ck_assert_int_eq(memcmp(row, w + (size_t)r * COLS, sizeof row), 0);
     }
     sq_matrix_free(&joined);
@@ -252,6 +274,7 @@ START_TEST(test_every_kernel_has_a_reference)
 {
     for (const sq_kernel *const *k = sq_kernel_all(); *k; k++) {
         ck_assert_ptr_nonnull((*k)->matmul_ref);
+        ck_assert_ptr_nonnull((*k)->row);
         ck_assert_ptr_eq(sq_kernel_for_format((*k)->format), *k);
     }
     ck_assert_ptr_null(sq_kernel_for_format("q8_0_unknown"));

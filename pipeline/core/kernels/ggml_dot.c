@@ -162,6 +162,29 @@ static void panel_block(const sq_matrix *m, panel32_kind k, int r, int b, uint8_
     }
 }
 
+/* Row r as the format's dequantize_row gives it: from the stored blocks, or block by block
+ * put back together from the panels (panel_block) and decoded the same way. */
+static void kpanel_row(const sq_matrix *m, int r, float *out);
+
+static void ggml_row(const sq_matrix *m, int r, float *out)
+{
+    const sq_ggml_block_kind *kind = sq_ggml_block_kind_of_format(m->kernel->format);
+    const int nb = m->cols / kind->block_values;
+    if (!(m->flags & GGML_PANELS)) {
+        kind->dequantize_row((const uint8_t *)m->codes + (size_t)r * nb * kind->block_bytes, out, m->cols);
+        return;
+    }
+    if (kind->block_values == SQ_QK_K) {
+        kpanel_row(m, r, out);
+        return;
+    }
+    uint8_t block[sizeof(sq_block_q8_0) > sizeof(sq_block_q4_1) ? sizeof(sq_block_q8_0) : sizeof(sq_block_q4_1)];
+    for (int b = 0; b < nb; b++) {
+        panel_block(m, panel32_of(m), r, b, block);
+        kind->dequantize_row(block, out + (size_t)b * 32, 32);
+    }
+}
+
 /* ---- 16-row panels of the k-quants (the AVX-512 VNNI layout) --------------------
  *
  * Q4_K and Q6_K are rearranged once into panels of 16 rows as well; per panel and super-block
@@ -277,6 +300,31 @@ static int kpanel_code(const sq_matrix *m, bool q4, int r, int b, int i)
     int shift;
     const uint8_t byte = src[kpanel_byte(q4, r, i, &shift)];
     return q4 ? (byte >> shift) & 0x0f : (int8_t)byte;
+}
+
+/* Row r of a k-quant panel, in dequantize_row_q4_K's and _q6_K's order of operations:
+ * Q4_K (d sc) q - dmin m per sub-block of 32, Q6_K (d sc) (q - 32) per sub-block of 16. */
+static void kpanel_row(const sq_matrix *m, int r, float *out)
+{
+    const bool q4 = m->kernel == &sq_kernel_q4_k_q8_k;
+    const int nb = m->cols / SQ_QK_K, l = r % 16;
+    for (int b = 0; b < nb; b++, out += SQ_QK_K) {
+        const size_t at = (size_t)(r / 16) * nb + (size_t)b;
+        if (q4) {
+            const panel_q4_k *s = (const panel_q4_k *)m->scales + at;
+            const float d = sq_f16_to_f32(s->d[l]), min = sq_f16_to_f32(s->dmin[l]);
+            for (int i = 0; i < SQ_QK_K; i++) {
+                const int j = i / 32;
+                const float d1 = d * s->sc[j][l], m1 = min * s->mn[j / 2][l][j % 2];
+                out[i] = d1 * kpanel_code(m, true, r, b, i) - m1;
+            }
+        } else {
+            const panel_q6_k *s = (const panel_q6_k *)m->scales + at;
+            const float d = sq_f16_to_f32(s->d[l]);
+            for (int i = 0; i < SQ_QK_K; i++)
+                out[i] = d * s->sc[i / 16][l] * kpanel_code(m, false, r, b, i);
+        }
+    }
 }
 
 /* ---- preparing: the blocks as stored ------------------------------------- */
@@ -1273,21 +1321,21 @@ AVX512_ENTRY(q6_k_avx512, q6_k_avx2, quantize_q8_k_avx2(x, T, m->cols, work), q6
 
 const sq_kernel sq_kernel_q8_0_q8_0 = {
     .name = "q8_0xq8_0", .format = "q8_0", .prepare = prepare_q8_0, .matmul_ref = q8_0_ref, .matmul_avx2 = q8_0_avx2,
-    .matmul_avx512 = q8_0_avx512,
+    .matmul_avx512 = q8_0_avx512, .row = ggml_row,
 };
 const sq_kernel sq_kernel_q4_0_q8_0 = {
     .name = "q4_0xq8_0", .format = "q4_0", .prepare = prepare_q4_0, .matmul_ref = q4_0_ref, .matmul_avx2 = q4_0_avx2,
-    .matmul_avx512 = q4_0_avx512,
+    .matmul_avx512 = q4_0_avx512, .row = ggml_row,
 };
 const sq_kernel sq_kernel_q4_1_q8_1 = {
     .name = "q4_1xq8_1", .format = "q4_1", .prepare = prepare_q4_1, .matmul_ref = q4_1_ref, .matmul_avx2 = q4_1_avx2,
-    .matmul_avx512 = q4_1_avx512,
+    .matmul_avx512 = q4_1_avx512, .row = ggml_row,
 };
 const sq_kernel sq_kernel_q4_k_q8_k = {
     .name = "q4_Kxq8_K", .format = "q4_k", .prepare = prepare_q4_k, .matmul_ref = q4_k_ref, .matmul_avx2 = q4_k_avx2,
-    .matmul_avx512 = q4_k_avx512,
+    .matmul_avx512 = q4_k_avx512, .row = ggml_row,
 };
 const sq_kernel sq_kernel_q6_k_q8_k = {
     .name = "q6_Kxq8_K", .format = "q6_k", .prepare = prepare_q6_k, .matmul_ref = q6_k_ref, .matmul_avx2 = q6_k_avx2,
-    .matmul_avx512 = q6_k_avx512,
+    .matmul_avx512 = q6_k_avx512, .row = ggml_row,
 };

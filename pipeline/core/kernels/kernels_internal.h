@@ -43,11 +43,12 @@ static inline int sq_panel_outputs(int rows, int p) { return rows - p * 16 < 16 
 #if SQ_KERNELS_X86
 #define SQ_KERNEL_ROW(id, kernel_name, storage_format, prepare_fn, prefix)                                       \
     const sq_kernel id = {.name = kernel_name, .format = storage_format, .prepare = prepare_fn,                  \
-                          .matmul_ref = prefix##_ref, .matmul_avx2 = prefix##_avx2, .matmul_avx512 = prefix##_avx512}
+                          .matmul_ref = prefix##_ref, .matmul_avx2 = prefix##_avx2, .matmul_avx512 = prefix##_avx512, \
+                          .row = prefix##_row}
 #else
 #define SQ_KERNEL_ROW(id, kernel_name, storage_format, prepare_fn, prefix)                                       \
     const sq_kernel id = {.name = kernel_name, .format = storage_format, .prepare = prepare_fn,                  \
-                          .matmul_ref = prefix##_ref}
+                          .matmul_ref = prefix##_ref, .row = prefix##_row}
 #endif
 
 #if SQ_KERNELS_X86

@@ -107,6 +107,8 @@ void sq_matrix_matmul(const sq_matrix *m, const float *x, int T, float *y, int l
         m->kernel->matmul_ref(m, x, T, y, ldy, accumulate, work);
 }
 
+void sq_matrix_row(const sq_matrix *m, int r, float *out) { m->kernel->row(m, r, out); }
+
 void sq_matrix_describe(const sq_matrix *m, char *buf, size_t size)
 {
     sq_isa isa = sq_isa_active();

@@ -74,6 +74,10 @@ struct sq_kernel {
                         sq_kernel_work *work);
     void (*matmul_avx512)(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                           sq_kernel_work *work);
+    /* Row r of W into out[cols], decoded from the kernel's own layout exactly as the storage
+     * format's dequantize gives it: the rows of a tied embedding are read from its head's
+     * packed weight, so the table is held once, packed. */
+    void (*row)(const sq_matrix *m, int r, float *out);
 };
 
 /* The kernel row for a storage format and its layout, or NULL (then: fp32 panels of the
@@ -91,9 +95,9 @@ sq_status sq_matrix_from_16bit(const uint16_t *w, bool bf16, int rows, int cols,
 /* W from a stored tensor: its format's kernel when it takes the tensor, else fp32 panels of
  * the dequantized values (name of the tensor in messages: qt->name). */
 sq_status sq_matrix_from_qtensor(const sq_qtensor *qt, const sq_kernel_options *options, sq_matrix *m);
-/* Row r of W (r < rows) into out[cols], from fp32 panels (a tied embedding table kept
- * once, as its head's weight); only for m from sq_matrix_from_f32. */
-void sq_matrix_row_f32(const sq_matrix *m, int r, float *out);
+/* Row r of W (0 <= r < rows) into out[cols], the values the stored format's dequantize gives
+ * (an embedding row read from the packed weight, for any kernel). */
+void sq_matrix_row(const sq_matrix *m, int r, float *out);
 /* The largest |w| of W when it is stored as fp32 panels (infinity when a weight is NaN or
  * infinite); -1 for every other kernel. */
 float sq_matrix_max_abs_f32(const sq_matrix *m);

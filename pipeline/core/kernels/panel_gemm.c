@@ -96,12 +96,19 @@ sq_status sq_matrix_from_f32_stacked(const float *w1, int rows1, const float *w2
     return pack_panels(w1, rows1, w2, rows2, sizeof(float), cols, m, "fp32 weight panels");
 }
 
-void sq_matrix_row_f32(const sq_matrix *m, int r, float *out)
-{
-    const float *b = (const float *)m->codes + (size_t)(r / PANEL) * (size_t)m->cols * PANEL + r % PANEL;
-    for (int k = 0; k < m->cols; k++)
-        out[k] = b[(size_t)k * PANEL];
-}
+static inline float same(float v) { return v; }
+
+/* Row r of the panels: input k of it lies PANEL values after input k - 1. */
+#define PANEL_ROW(fn, type, widen)                                                                                     \
+    static void fn(const sq_matrix *m, int r, float *out)                                                              \
+    {                                                                                                                  \
+        const type *b = (const type *)m->codes + (size_t)(r / PANEL) * (size_t)m->cols * PANEL + r % PANEL;         \
+        for (int k = 0; k < m->cols; k++)                                                                              \
+            out[k] = widen(b[(size_t)k * PANEL]);                                                                      \
+    }
+PANEL_ROW(f32_row, float, same)
+PANEL_ROW(f16_row, uint16_t, sq_f16_to_f32)
+PANEL_ROW(bf16_row, uint16_t, sq_bf16_to_f32)
 
 float sq_matrix_max_abs_f32(const sq_matrix *m)
 {
@@ -178,7 +185,6 @@ static sq_status prepare_bf16(const sq_qtensor *qt, const sq_kernel_options *opt
         }                                                                                       \
     }
 
-static inline float same(float v) { return v; }
 
 #define REF_KERNEL(fn, type, widen)                                                                        \
     static void fn(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,                \

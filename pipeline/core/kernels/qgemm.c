@@ -159,6 +159,14 @@ static inline int8_t int8_at(const sq_matrix *m, int r, int k)
     return codes[(size_t)r * m->cols + k];
 }
 
+/* Row r as quant/int8.c dequantizes it: q s_r. */
+static void int8_row(const sq_matrix *m, int r, float *out)
+{
+    const float s = ((const float *)m->scales)[r];
+    for (int k = 0; k < m->cols; k++)
+        out[k] = (float)int8_at(m, r, k) * s;
+}
+
 static void int8_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                      sq_kernel_work *work)
 {
@@ -459,6 +467,27 @@ static inline float q4_offset(const sq_matrix *m, size_t index)
     if (m->flags & Q4_ZEROS)
         return -sq_f16_to_f32(((const uint16_t *)m->scales)[index]) * (float)((const uint8_t *)m->extra)[index];
     return 0.0f;
+}
+
+/* Row r as its format's dequantize gives it, in the same order of operations (bit for bit):
+ * the codes and side arrays of either layout, and NF4's own codes, not the kernel's int8 table. */
+static void q4_row(const sq_matrix *m, int r, float *out)
+{
+    for (int k = 0; k < m->cols; k++) {
+        const size_t side = q4_side(m, r, k / m->group);
+        const int q = q4_code(m, r, k);
+        if (m->flags & Q4_SCALE_F32) { /* nf4.c: code[q] absmax */
+            out[k] = sq_nf4_code[q] * ((const float *)m->scales)[side];
+            continue;
+        }
+        const float d = sq_f16_to_f32(((const uint16_t *)m->scales)[side]);
+        if (m->flags & Q4_ZEROS) /* gptq.c: s (q - z) */
+            out[k] = d * ((float)q - (float)((const uint8_t *)m->extra)[side]);
+        else if (m->flags & Q4_MINS) /* int4.c asymmetric (ggml's q4_1): q d + m */
+            out[k] = (float)q * d + sq_f16_to_f32(((const uint16_t *)m->extra)[side]);
+        else /* int4.c symmetric (ggml's q4_0): (q - 8) d */
+            out[k] = (float)(q - 8) * d;
+    }
 }
 
 static void q4_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,

@@ -251,20 +251,6 @@ static sq_status reserve_work(sq_fw_arena *arena, const sq_fw_source *src, const
                                                     (size_t)m->cols);
 }
 
-sq_status sq_fw_linear_from_f32(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const float *values,
-                                int rows, int cols, const sq_matrix **out)
-{
-    sq_status st = SQ_OK;
-    sq_fw_linear_weight *w;
-    SQ_TRY(keep_linear(arena, name, &w));
-    SQ_TRY(sq_matrix_from_f32(values, rows, cols, &w->matrix));
-    w->matrix.work = &arena->work;
-    SQ_TRY(reserve_work(arena, src, &w->matrix));
-    *out = &w->matrix;
-cleanup:
-    return st;
-}
-
 sq_status sq_fw_load_linear(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const sq_matrix **out)
 {
     sq_status st = SQ_OK;
@@ -443,8 +429,11 @@ void sq_fw_arena_free(sq_fw_arena *arena)
 }
 
 /* The head: the family's head tensor when it is one of its own (run by its kernel), else
- * the tied embedding (one storage, itera-lite.md 1.3).  A tied fp32 embedding is kept once,
- * as the head's panels, and the embedding step reads its rows from them. */
+ * the tied embedding (one storage, itera-lite.md 1.3), run by its format's kernel as an
+ * untied head is.  The embedding is held once: a tied table is the head's weight, packed
+ * as the head runs it, and each token's row is decoded from it (sq_matrix_row); an untied
+ * table is used in place when it is fp32 data, else kept packed in its format's layout as
+ * well.  Nothing is widened to an fp32 table beside its packed form. */
 sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_fw_source *src, const sq_family_ends *names,
                           sq_fw_ends *ends)
 {
@@ -453,19 +442,20 @@ sq_status sq_fw_load_ends(sq_fw_arena *arena, const sq_fw_source *src, const sq_
     const sq_tensor *emb = sq_tensor_set_find(src->set, names->embedding);
     const sq_tensor *emb_data = emb ? sq_tensor_set_resolve(src->set, emb) : NULL;
     const bool tied = own == NULL || sq_tensor_set_resolve(src->set, own) == emb_data;
+    const bool plain_f32 = emb_data && emb_data->data && emb_data->dtype == SQ_DTYPE_F32 &&
+                           packed_tensor(src, names->embedding) == NULL;
     memset(ends, 0, sizeof *ends);
     ends->norm = names->norm;
     snprintf(ends->head_name, sizeof ends->head_name, "%s", names->head ? names->head : names->embedding);
-    if (tied && emb_data && emb_data->data && emb_data->dtype == SQ_DTYPE_F32 && emb->ndim == 2 &&
-        packed_tensor(src, names->embedding) == NULL) {
+    if (tied) {
         SQ_TRY(sq_fw_load_linear(arena, src, names->embedding, &ends->head));
+        ends->embedding_rows = ends->head;
     } else {
-        SQ_TRY(sq_fw_load(arena, src, names->embedding, &ends->embedding));
-        if (tied)
-            SQ_TRY(sq_fw_linear_from_f32(arena, src, names->embedding, ends->embedding, (int)emb->shape[0],
-                                         (int)emb->shape[1], &ends->head));
+        if (plain_f32)
+            SQ_TRY(sq_fw_load(arena, src, names->embedding, &ends->embedding));
         else
-            SQ_TRY(sq_fw_load_linear(arena, src, names->head, &ends->head));
+            SQ_TRY(sq_fw_load_linear(arena, src, names->embedding, &ends->embedding_rows));
+        SQ_TRY(sq_fw_load_linear(arena, src, names->head, &ends->head));
     }
     ends->head_max_abs = sq_matrix_max_abs_f32(ends->head);
     ends->head_max_known = ends->head_max_abs >= 0.0f;
@@ -558,7 +548,7 @@ void sq_fw_embed(const sq_fw_ends *ends, const int32_t *tokens, int T, int d, fl
         if (ends->embedding != NULL)
             memcpy(row, ends->embedding + (size_t)tokens[t] * d, (size_t)d * sizeof *row);
         else
-            sq_matrix_row_f32(ends->head, tokens[t], row);
+            sq_matrix_row(ends->embedding_rows, tokens[t], row);
         if (ends->position == NULL)
             continue;
         const float *p = ends->position + (size_t)t * d;

@@ -60,10 +60,6 @@ sq_status sq_fw_loadf(sq_fw_arena *arena, const sq_fw_source *src, float **out, 
     __attribute__((format(printf, 4, 5)));
 sq_status sq_fw_load_linearf(sq_fw_arena *arena, const sq_fw_source *src, const sq_matrix **out,
                              char keep[SQ_FW_NAME_LEN], const char *pattern, ...) __attribute__((format(printf, 5, 6)));
-/* A linear weight [rows, cols] from fp32 values the model already holds (a tied head: the
- * embedding), packed into panels; listed under `name`. */
-sq_status sq_fw_linear_from_f32(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const float *values,
-                                int rows, int cols, const sq_matrix **out);
 /* Two weights stacked along the outputs into one matrix when both are plain (one kernel call
  * for both, as itera's delta_proj and B); *out2 is NULL then, else each keeps its own kernel. */
 sq_status sq_fw_load_stacked(sq_fw_arena *arena, const sq_fw_source *src, const char *name1, const char *name2,
@@ -99,8 +95,8 @@ void sq_fw_state_free(sq_fw_arena *arena, float **const activations[], size_t n,
 /* What a family has around its blocks (sq_family_ends names them): the token
  * embedding, a learned position embedding or none, the final norm and the head. */
 typedef struct {
-    float *embedding;       /* [V, d], or NULL when its rows are read from the tied head's fp32
-                               panels (one copy of the table: sq_matrix_row_f32) */
+    float *embedding;       /* [V, d] fp32 data used in place, or NULL: the rows are decoded from */
+    const sq_matrix *embedding_rows; /* the table in its kernel's layout (the head itself when tied) */
     float *position;        /* [S, d], or NULL */
     float *norm_w, *norm_b; /* [d] final norm; norm_b NULL when it has no bias */
     sq_norm_kind norm;      /* LayerNorm or RMSNorm */
