@@ -163,6 +163,13 @@ static inline int8_t int8_at(const sq_matrix *m, int r, int k)
 static void int8_row(const sq_matrix *m, int r, float *out)
 {
     const float s = ((const float *)m->scales)[r];
+    if (m->flags & INT8_PANELS) { /* 4 inputs of the row every 64 bytes (int8_at's layout) */
+        const int8_t *at = (const int8_t *)m->codes + (size_t)(r / 16) * (size_t)(m->cols / 4) * 64 + (size_t)(r % 16) * 4;
+        for (int k = 0; k < m->cols; k += 4, at += 64)
+            for (int j = 0; j < 4; j++)
+                out[k + j] = (float)at[j] * s;
+        return;
+    }
     for (int k = 0; k < m->cols; k++)
         out[k] = (float)int8_at(m, r, k) * s;
 }
@@ -660,6 +667,40 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define MRV 8
 
+/* quantize_acts_ref's values again, bit for bit (the same absmax, division, reciprocal and
+ * product rounded half to even), 16 at a time: vpmovsdb packs a vector in input order, so
+ * no lane permute is needed, and only the form the kernel reads is written (the signed q
+ * for the 4-bit kernels, q + 128 for int8's unsigned vpdpbusd operand). */
+AVX512 static void quantize_acts_avx512(const float *x, int T, int cols, int block, bool unsigned_form,
+                                        sq_kernel_work *work)
+{
+    const int nb = cols / block;
+    const __m128i flip = _mm_set1_epi8(-128);
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < nb; b++) {
+            const size_t at = (size_t)t * cols + (size_t)b * block;
+            const float *v = x + at;
+            __m512 m = _mm512_setzero_ps();
+            for (int j = 0; j < block; j += 16)
+                m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(v + j)));
+            const float amax = _mm512_reduce_max_ps(m), d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+            const __m512 mul = _mm512_set1_ps(id);
+            __m512i s = _mm512_setzero_si512();
+            for (int j = 0; j < block; j += 16) {
+                const __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v + j), mul),
+                                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                const __m128i bytes = _mm512_cvtsepi32_epi8(q);
+                s = _mm512_add_epi32(s, q);
+                if (unsigned_form)
+                    _mm_storeu_si128((__m128i *)(work->qu + at + j), _mm_xor_si128(bytes, flip));
+                else
+                    _mm_storeu_si128((__m128i *)(work->q + at + j), bytes);
+            }
+            work->scale[(size_t)t * nb + b] = d;
+            work->sum[(size_t)t * nb + b] = _mm512_reduce_add_epi32(s);
+        }
+}
+
 AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                                sq_kernel_work *work)
 {
@@ -671,7 +712,7 @@ AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float 
     const int8_t *codes = m->codes;
     const float *scales = m->scales;
     const int32_t *wsum = m->extra;
-    quantize_acts_avx2(x, T, K, ab, true, work);
+    quantize_acts_avx512(x, T, K, ab, true, work);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
         const __m512 s = _mm512_loadu_ps(scales + (size_t)p * 16);
@@ -795,7 +836,7 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
     const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)shifted));
     const __m512i low = _mm512_set1_epi8(0x0f);
     const bool has_offset = (m->flags & (Q4_MINS | Q4_ZEROS)) != 0;
-    quantize_acts_avx2(x, T, K, QK, false, work);
+    quantize_acts_avx512(x, T, K, QK, false, work);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
         const uint8_t *panel = (const uint8_t *)m->codes + (size_t)p * (K / 8) * 64;
