@@ -270,6 +270,61 @@ START_TEST(test_stacked_panels_and_rows)
 }
 END_TEST
 
+/* A product on the previous product's input reuses its quantized activations only when they
+ * are what that product left (same window, block and form): int8 after int8 on the same x,
+ * 4-bit after int8 (another form), int8 after a ggml kernel that wrote the scratch, and a
+ * second window all give what a fresh product gives. */
+START_TEST(test_again_reuses_only_what_it_may)
+{
+    static const char *const order[] = {"int8", "int8", "int4", "q8_0", "int8", "nf4", "nf4"};
+    static float y_fresh[TOKENS * ROWS], y_again[TOKENS * ROWS], x2[TOKENS * COLS];
+    sq_matrix m[7];
+    sq_qtensor qt[7];
+    sq_kernel_work work = {0}, fresh = {0};
+    make_inputs();
+    for (int i = 0; i < TOKENS * COLS; i++)
+        x2[i] = x[i] * 0.5f + 0.25f;
+    ck_assert_int_eq(sq_kernel_work_reserve(&work, (size_t)TOKENS * COLS), SQ_OK);
+    ck_assert_int_eq(sq_kernel_work_reserve(&fresh, (size_t)TOKENS * COLS), SQ_OK);
+    for (int i = 0; i < 7; i++) {
+        sq_quant_options options;
+        sq_quant_options_default(&options);
+        for (int k = 0; k < ROWS * COLS; k++)
+            w[k] = unit_random() * 0.1f;
+        ck_assert_int_eq(sq_quant_format_find(order[i])->quantize("t", w, ROWS, COLS, &options, NULL, &qt[i]), SQ_OK);
+        ck_assert_int_eq(sq_matrix_from_qtensor(&qt[i], NULL, &m[i]), SQ_OK);
+    }
+    for (int i = 0; i < 7; i++) {
+        const float *in = i == 6 ? x2 : x; /* the last: another window in the same buffer slot */
+        sq_matrix_matmul(&m[i], in, TOKENS, y_fresh, ROWS, false, &fresh);
+        if (i == 0)
+            sq_matrix_matmul(&m[i], in, TOKENS, y_again, ROWS, false, &work);
+        else if (i == 6)
+            sq_matrix_matmul(&m[i], in, TOKENS, y_again, ROWS, false, &work); /* x changed: a plain product */
+        else
+            sq_matrix_matmul_again(&m[i], in, TOKENS, y_again, ROWS, false, &work);
+        ck_assert_int_eq(memcmp(y_fresh, y_again, sizeof y_fresh), 0);
+    }
+    /* and the reuse happens where it may: int8 after int8, x changed behind the kernels' back,
+     * still gives the product of the x that was quantized (on the AVX-512 VNNI path) */
+    if (sq_isa_active() >= SQ_ISA_AVX512) {
+        sq_matrix_matmul(&m[1], x, TOKENS, y_fresh, ROWS, false, &fresh);
+        sq_matrix_matmul(&m[0], x, TOKENS, y_again, ROWS, false, &work);
+        const float saved = x[0];
+        x[0] = 1000.0f;
+        sq_matrix_matmul_again(&m[1], x, TOKENS, y_again, ROWS, false, &work);
+        x[0] = saved;
+        ck_assert_int_eq(memcmp(y_fresh, y_again, sizeof y_fresh), 0);
+    }
+    for (int i = 0; i < 7; i++) {
+        sq_matrix_free(&m[i]);
+        sq_qtensor_free(&qt[i]);
+    }
+    sq_kernel_work_free(&work);
+    sq_kernel_work_free(&fresh);
+}
+END_TEST
+
 START_TEST(test_every_kernel_has_a_reference)
 {
     for (const sq_kernel *const *k = sq_kernel_all(); *k; k++) {
@@ -285,7 +340,7 @@ int main(void)
 {
     Suite *suite = suite_create("kernels");
     const sq_test_case row = {.name = "kernels",
-                              .tests = SQ_TESTS(test_panel_edges, test_every_kernel_has_a_reference,
+                              .tests = SQ_TESTS(test_panel_edges, test_every_kernel_has_a_reference, test_again_reuses_only_what_it_may,
                                                 test_stacked_panels_and_rows)};
     tcase_add_loop_test(sq_test_add_case(suite, &row), test_format_kernel, 0, CASES);
     return sq_test_run(suite);

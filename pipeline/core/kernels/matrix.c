@@ -98,6 +98,8 @@ void sq_matrix_matmul(const sq_matrix *m, const float *x, int T, float *y, int l
 {
     if (T <= 0)
         return;
+    if (work)
+        work->calls++;
     sq_isa isa = sq_isa_active();
     if (m->kernel->matmul_avx512 && isa >= SQ_ISA_AVX512)
         m->kernel->matmul_avx512(m, x, T, y, ldy, accumulate, work);
@@ -105,6 +107,16 @@ void sq_matrix_matmul(const sq_matrix *m, const float *x, int T, float *y, int l
         m->kernel->matmul_avx2(m, x, T, y, ldy, accumulate, work);
     else
         m->kernel->matmul_ref(m, x, T, y, ldy, accumulate, work);
+}
+
+void sq_matrix_matmul_again(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                            sq_kernel_work *work)
+{
+    if (work)
+        work->again = true;
+    sq_matrix_matmul(m, x, T, y, ldy, accumulate, work);
+    if (work)
+        work->again = false;
 }
 
 void sq_matrix_row(const sq_matrix *m, int r, float *out) { m->kernel->row(m, r, out); }

@@ -40,6 +40,14 @@ typedef struct {
     float *aux;             /* [tokens * cols / 32] a second float per block (ggml's q8_1: s = d * sum) */
     size_t capacity;        /* values q holds */
     uint64_t bytes;         /* what the buffers above hold (sq_model_activation_bytes) */
+    uint64_t calls;         /* matrix products run with this scratch (sq_matrix_matmul counts them) */
+    bool again;             /* this product's x is the previous one's, unchanged (sq_matrix_matmul_again) */
+    struct {                /* what q, qu, scale and sum hold, and the product that quantized them */
+        const float *x;
+        int tokens, cols, block;
+        bool unsigned_form;
+        uint64_t call;
+    } held;
 } sq_kernel_work;
 
 typedef struct sq_kernel sq_kernel;
@@ -106,6 +114,11 @@ void sq_matrix_free(sq_matrix *m);
 /* y = x W^T (+ y); work must hold T * cols values (sq_kernel_work_reserve). */
 void sq_matrix_matmul(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                       sq_kernel_work *work);
+/* y = x W^T (+ y) where x is the input of the product run just before on the same work and has
+ * not changed since (projections that share their input: Itera's delta_proj and B, Llama's q, k,
+ * v and gate, up): a kernel that quantizes its activations as that product did reuses them. */
+void sq_matrix_matmul_again(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                            sq_kernel_work *work);
 /* "int8xq8/avx2": the kernel and the instruction set that runs it now. */
 void sq_matrix_describe(const sq_matrix *m, char *buf, size_t size);
 

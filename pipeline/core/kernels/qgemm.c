@@ -477,23 +477,47 @@ static inline float q4_offset(const sq_matrix *m, size_t index)
 }
 
 /* Row r as its format's dequantize gives it, in the same order of operations (bit for bit):
- * the codes and side arrays of either layout, and NF4's own codes, not the kernel's int8 table. */
+ * the codes and side arrays of either layout, and NF4's own codes, not the kernel's int8 table.
+ * 8 inputs at a time (a group's scale and offset hold for them all: groups are whole 32s). */
 static void q4_row(const sq_matrix *m, int r, float *out)
 {
-    for (int k = 0; k < m->cols; k++) {
-        const size_t side = q4_side(m, r, k / m->group);
-        const int q = q4_code(m, r, k);
+    const uint8_t *codes = m->codes;
+    const int nb = m->cols / QK;
+    for (int k0 = 0; k0 < m->cols; k0 += 8, out += 8) {
+        int q[8];
+        if (m->flags & Q4_PANELS) { /* q4_code: 4 bytes, inputs k0..k0+3 low, k0+4..k0+7 high */
+            const uint8_t *b = codes + (((size_t)(r / 16) * (m->cols / 8) + (size_t)(k0 / 8)) * 16 + (size_t)(r % 16)) * 4;
+            for (int j = 0; j < 4; j++) {
+                q[j] = b[j] & 0x0f;
+                q[4 + j] = b[j] >> 4;
+            }
+        } else {
+            const uint8_t *qs = codes + ((size_t)r * nb + (size_t)(k0 / QK)) * 16;
+            for (int j = 0; j < 8; j++) {
+                const int i = k0 % QK + j;
+                q[j] = i < 16 ? qs[i] & 0x0f : qs[i - 16] >> 4;
+            }
+        }
+        const size_t side = q4_side(m, r, k0 / m->group);
         if (m->flags & Q4_SCALE_F32) { /* nf4.c: code[q] absmax */
-            out[k] = sq_nf4_code[q] * ((const float *)m->scales)[side];
+            const float absmax = ((const float *)m->scales)[side];
+            for (int j = 0; j < 8; j++)
+                out[j] = sq_nf4_code[q[j]] * absmax;
             continue;
         }
         const float d = sq_f16_to_f32(((const uint16_t *)m->scales)[side]);
-        if (m->flags & Q4_ZEROS) /* gptq.c: s (q - z) */
-            out[k] = d * ((float)q - (float)((const uint8_t *)m->extra)[side]);
-        else if (m->flags & Q4_MINS) /* int4.c asymmetric (ggml's q4_1): q d + m */
-            out[k] = (float)q * d + sq_f16_to_f32(((const uint16_t *)m->extra)[side]);
-        else /* int4.c symmetric (ggml's q4_0): (q - 8) d */
-            out[k] = (float)(q - 8) * d;
+        if (m->flags & Q4_ZEROS) { /* gptq.c: s (q - z) */
+            const float z = (float)((const uint8_t *)m->extra)[side];
+            for (int j = 0; j < 8; j++)
+                out[j] = d * ((float)q[j] - z);
+        } else if (m->flags & Q4_MINS) { /* int4.c asymmetric (ggml's q4_1): q d + m */
+            const float mn = sq_f16_to_f32(((const uint16_t *)m->extra)[side]);
+            for (int j = 0; j < 8; j++)
+                out[j] = (float)q[j] * d + mn;
+        } else { /* int4.c symmetric (ggml's q4_0): (q - 8) d */
+            for (int j = 0; j < 8; j++)
+                out[j] = (float)(q[j] - 8) * d;
+        }
     }
 }
 
@@ -667,14 +691,34 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define MRV 8
 
+/* True when work already holds x quantized this way: the caller says x is the previous
+ * product's input, unchanged (sq_matrix_matmul_again), and that product, the one just before
+ * (no other kernel wrote the scratch since), quantized the same window with the same block and
+ * form.  Records x as what the scratch holds from now on. */
+static bool held_acts(sq_kernel_work *work, const float *x, int T, int cols, int block, bool unsigned_form)
+{
+    const bool held = work->again && work->held.call + 1 == work->calls && work->held.x == x &&
+                      work->held.tokens == T && work->held.cols == cols && work->held.block == block &&
+                      work->held.unsigned_form == unsigned_form;
+    work->held.x = x;
+    work->held.tokens = T;
+    work->held.cols = cols;
+    work->held.block = block;
+    work->held.unsigned_form = unsigned_form;
+    work->held.call = work->calls;
+    return held;
+}
+
 /* quantize_acts_ref's values again, bit for bit (the same absmax, division, reciprocal and
  * product rounded half to even), 16 at a time: vpmovsdb packs a vector in input order, so
- * no lane permute is needed, and only the form the kernel reads is written (the signed q
- * for the 4-bit kernels, q + 128 for int8's unsigned vpdpbusd operand). */
+ * no lane permute is needed, and only what the kernel reads is written (the signed q and the
+ * block sums for the 4-bit kernels, q + 128 alone for int8's unsigned vpdpbusd operand). */
 AVX512 static void quantize_acts_avx512(const float *x, int T, int cols, int block, bool unsigned_form,
                                         sq_kernel_work *work)
 {
     const int nb = cols / block;
+    if (held_acts(work, x, T, cols, block, unsigned_form))
+        return;
     const __m128i flip = _mm_set1_epi8(-128);
     for (int t = 0; t < T; t++)
         for (int b = 0; b < nb; b++) {
@@ -690,14 +734,16 @@ AVX512 static void quantize_acts_avx512(const float *x, int T, int cols, int blo
                 const __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v + j), mul),
                                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
                 const __m128i bytes = _mm512_cvtsepi32_epi8(q);
-                s = _mm512_add_epi32(s, q);
+                if (!unsigned_form)
+                    s = _mm512_add_epi32(s, q);
                 if (unsigned_form)
                     _mm_storeu_si128((__m128i *)(work->qu + at + j), _mm_xor_si128(bytes, flip));
                 else
                     _mm_storeu_si128((__m128i *)(work->q + at + j), bytes);
             }
             work->scale[(size_t)t * nb + b] = d;
-            work->sum[(size_t)t * nb + b] = _mm512_reduce_add_epi32(s);
+            if (!unsigned_form) /* int8's kernel takes the +128 back with the weights' sums instead */
+                work->sum[(size_t)t * nb + b] = _mm512_reduce_add_epi32(s);
         }
 }
 

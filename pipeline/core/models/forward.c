@@ -585,6 +585,17 @@ void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *
     sq_matrix_matmul(w, x, rows, y, ldy, beta != 0.0f, w->work);
 }
 
+void sq_fw_linear_again(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
+                        const sq_matrix *w, int out, float *y, int ldy, float beta)
+{
+    (void)out;
+    if (hooks && hooks->linear_input)
+        hooks->linear_input(hooks->context, name, x, rows, in);
+    if (rows == 0)
+        return;
+    sq_matrix_matmul_again(w, x, rows, y, ldy, beta != 0.0f, w->work);
+}
+
 uint64_t sq_model_weight_bytes(const sq_model *model)
 {
     const sq_fw_arena *arena = model->state;

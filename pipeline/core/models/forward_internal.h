@@ -124,6 +124,10 @@ sq_status sq_fw_logits(const sq_fw_ends *ends, const sq_model_config *cfg, const
  * hooks->linear_input(name, x) first. */
 void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
                   const sq_matrix *w, int out, float *y, int ldy, float beta);
+/* The same for a weight whose input x is that of the sq_fw_linear just before, unchanged
+ * (projections that share their input): its kernel may reuse the quantized activations. */
+void sq_fw_linear_again(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
+                        const sq_matrix *w, int out, float *y, int ldy, float beta);
 
 /* out = (x - mean) / sqrt(var_biased + eps) * w + b for each of rows rows of width d
  * (torch.nn.LayerNorm; out may equal x). */

@@ -311,8 +311,8 @@ static void ssm_block(itera_state *m, const itera_layer *L, const sq_model_confi
     /* one sgemm for both products of a: [delta_proj.weight; B] is [di + N, di], so
      * dpre[t] = (W_delta a[t] | B a[t]); the bias is added in delta_mean */
     sq_fw_linear(hooks, L->delta_name, m->a, T, di, L->delta_bw, L->b_proj ? di : ldp, m->dpre, ldp, 0.0f);
-    if (L->b_proj) /* B stored quantized: its own kernel, into the columns after delta's */
-        sq_matrix_matmul(L->b_proj, m->a, T, m->dpre + di, ldp, false, L->b_proj->work);
+    if (L->b_proj) /* B stored quantized: its own kernel, into the columns after delta's, on the same a */
+        sq_matrix_matmul_again(L->b_proj, m->a, T, m->dpre + di, ldp, false, L->b_proj->work);
     delta_mean(m->dpre, ldp, L->delta_b, T, di, m->delta);
     scan_output(L, m->delta, T, N, di, m->dpre + di, ldp, m->a, m->z, m->decay, m->y);
     /* x = r + o W_out^T (no bias) */

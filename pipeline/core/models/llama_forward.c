@@ -154,8 +154,8 @@ static void attention(llama_state *m, const llama_layer *L, const sq_model_confi
     const float scale = (float)(1.0 / sqrt((double)hd));
     sq_fw_rmsnorm(m->x, T, d, L->attn_norm, cfg->layer_norm_eps, m->h);
     sq_fw_linear(hooks, L->wq_name, m->h, T, d, L->wq, qd, m->q, qd, 0.0f);
-    sq_fw_linear(hooks, L->wk_name, m->h, T, d, L->wk, kvd, m->k, kvd, 0.0f);
-    sq_fw_linear(hooks, L->wv_name, m->h, T, d, L->wv, kvd, m->v, kvd, 0.0f);
+    sq_fw_linear_again(hooks, L->wk_name, m->h, T, d, L->wk, kvd, m->k, kvd, 0.0f);
+    sq_fw_linear_again(hooks, L->wv_name, m->h, T, d, L->wv, kvd, m->v, kvd, 0.0f);
     rope(m, cfg, m->q, T, H);
     rope(m, cfg, m->k, T, KV);
     for (int j = 0; j < H; j++) {
@@ -189,7 +189,7 @@ static void mlp(llama_state *m, const llama_layer *L, const sq_model_config *cfg
     const size_t n = (size_t)T * f;
     sq_fw_rmsnorm(m->x, T, d, L->ffn_norm, cfg->layer_norm_eps, m->h);
     sq_fw_linear(hooks, L->gate_name, m->h, T, d, L->gate, f, m->gate, f, 0.0f);
-    sq_fw_linear(hooks, L->up_name, m->h, T, d, L->up, f, m->up, f, 0.0f);
+    sq_fw_linear_again(hooks, L->up_name, m->h, T, d, L->up, f, m->up, f, 0.0f);
     for (size_t i = 0; i < n; i++) {
         const float g = m->gate[i];
         m->gate[i] = g / (1.0f + expf(-g)) * m->up[i]; /* silu(gate) * up */
