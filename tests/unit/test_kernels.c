@@ -271,22 +271,25 @@ START_TEST(test_stacked_panels_and_rows)
 END_TEST
 
 /* A product on the previous product's input reuses its quantized activations only when they
- * are what that product left (same window, block and form): int8 after int8 on the same x,
- * 4-bit after int8 (another form), int8 after a ggml kernel that wrote the scratch, and a
- * second window all give what a fresh product gives. */
+ * are what that product left (same window, block and kind): int8 after int8 on the same x,
+ * 4-bit after int8 (another form), int8 after a ggml kernel that wrote the scratch, ggml's Q8_0
+ * formats after each other, Q8_1 after Q8_0, the k-quants' Q8_K after each other, and a second
+ * window all give what a fresh product gives. */
+#define AGAIN_COUNT 11
 START_TEST(test_again_reuses_only_what_it_may)
 {
-    static const char *const order[] = {"int8", "int8", "int4", "q8_0", "int8", "nf4", "nf4"};
+    static const char *const order[AGAIN_COUNT] = {"int8", "int8", "int4", "q8_0", "q4_0", "q4_1",
+                                                   "q4_k", "q6_k", "int8", "nf4",  "nf4"};
     static float y_fresh[TOKENS * ROWS], y_again[TOKENS * ROWS], x2[TOKENS * COLS];
-    sq_matrix m[7];
-    sq_qtensor qt[7];
+    sq_matrix m[AGAIN_COUNT];
+    sq_qtensor qt[AGAIN_COUNT];
     sq_kernel_work work = {0}, fresh = {0};
     make_inputs();
     for (int i = 0; i < TOKENS * COLS; i++)
         x2[i] = x[i] * 0.5f + 0.25f;
     ck_assert_int_eq(sq_kernel_work_reserve(&work, (size_t)TOKENS * COLS), SQ_OK);
     ck_assert_int_eq(sq_kernel_work_reserve(&fresh, (size_t)TOKENS * COLS), SQ_OK);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < AGAIN_COUNT; i++) {
         sq_quant_options options;
         sq_quant_options_default(&options);
         for (int k = 0; k < ROWS * COLS; k++)
@@ -294,29 +297,33 @@ START_TEST(test_again_reuses_only_what_it_may)
         ck_assert_int_eq(sq_quant_format_find(order[i])->quantize("t", w, ROWS, COLS, &options, NULL, &qt[i]), SQ_OK);
         ck_assert_int_eq(sq_matrix_from_qtensor(&qt[i], NULL, &m[i]), SQ_OK);
     }
-    for (int i = 0; i < 7; i++) {
-        const float *in = i == 6 ? x2 : x; /* the last: another window in the same buffer slot */
+    for (int i = 0; i < AGAIN_COUNT; i++) {
+        const bool last = i == AGAIN_COUNT - 1; /* another window in the same buffer slot */
+        const float *in = last ? x2 : x;
         sq_matrix_matmul(&m[i], in, TOKENS, y_fresh, ROWS, false, &fresh);
-        if (i == 0)
+        if (i == 0 || last)
             sq_matrix_matmul(&m[i], in, TOKENS, y_again, ROWS, false, &work);
-        else if (i == 6)
-            sq_matrix_matmul(&m[i], in, TOKENS, y_again, ROWS, false, &work); /* x changed: a plain product */
         else
             sq_matrix_matmul_again(&m[i], in, TOKENS, y_again, ROWS, false, &work);
-        ck_assert_int_eq(memcmp(y_fresh, y_again, sizeof y_fresh), 0);
+        ck_assert_msg(memcmp(y_fresh, y_again, sizeof y_fresh) == 0, "%s after %s", order[i], order[i ? i - 1 : 0]);
     }
-    /* and the reuse happens where it may: int8 after int8, x changed behind the kernels' back,
-     * still gives the product of the x that was quantized (on the AVX-512 VNNI path) */
-    if (sq_isa_active() >= SQ_ISA_AVX512) {
-        sq_matrix_matmul(&m[1], x, TOKENS, y_fresh, ROWS, false, &fresh);
-        sq_matrix_matmul(&m[0], x, TOKENS, y_again, ROWS, false, &work);
+    /* and the reuse happens where it may: x changed behind the kernels' back still gives the
+     * product of the x that was quantized (int8 after int8, Q4_0 after Q8_0, Q6_K after Q4_K) */
+    static const int pairs[][2] = {{0, 1}, {3, 4}, {6, 7}};
+    for (int p = 0; p < 3; p++) {
+        const sq_matrix *first = &m[pairs[p][0]], *second = &m[pairs[p][1]];
+        if (sq_isa_active() < SQ_ISA_AVX512 && p == 0)
+            continue; /* int8's reuse is its AVX-512 quantizer's */
+        sq_matrix_matmul(second, x, TOKENS, y_fresh, ROWS, false, &fresh);
+        sq_matrix_matmul(first, x, TOKENS, y_again, ROWS, false, &work);
         const float saved = x[0];
         x[0] = 1000.0f;
-        sq_matrix_matmul_again(&m[1], x, TOKENS, y_again, ROWS, false, &work);
+        sq_matrix_matmul_again(second, x, TOKENS, y_again, ROWS, false, &work);
         x[0] = saved;
-        ck_assert_int_eq(memcmp(y_fresh, y_again, sizeof y_fresh), 0);
+        ck_assert_msg(memcmp(y_fresh, y_again, sizeof y_fresh) == 0, "%s after %s was not reused",
+                      order[pairs[p][1]], order[pairs[p][0]]);
     }
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < AGAIN_COUNT; i++) {
         sq_matrix_free(&m[i]);
         sq_qtensor_free(&qt[i]);
     }

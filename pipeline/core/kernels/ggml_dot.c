@@ -776,6 +776,8 @@ enum { ROUND_NEAREST_EVEN = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC };
 AVX2 static void quantize_q8_0_avx2(const float *x, int T, int K, bool with_s, sq_kernel_work *work)
 {
     const int nb = K / SQ_QK8_0;
+    if (sq_acts_held(work, x, T, K, SQ_QK8_0, with_s ? SQ_ACTS_GGML_Q8_1 : SQ_ACTS_GGML_Q8_0))
+        return;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int t = 0; t < T; t++)
         for (int b = 0; b < nb; b++) {
@@ -816,6 +818,8 @@ AVX2 static void quantize_q8_0_avx2(const float *x, int T, int K, bool with_s, s
 AVX2 static void quantize_q8_k_avx2(const float *x, int T, int K, sq_kernel_work *work)
 {
     const int nb = K / SQ_QK_K;
+    if (sq_acts_held(work, x, T, K, SQ_QK_K, SQ_ACTS_GGML_Q8_K))
+        return;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), flip = _mm256_set1_epi8((char)0x80);
     for (int t = 0; t < T; t++)

@@ -51,6 +51,33 @@ static inline int sq_panel_outputs(int rows, int p) { return rows - p * 16 < 16 
                           .matmul_ref = prefix##_ref, .row = prefix##_row}
 #endif
 
+/* How a kernel quantized its activations into the scratch (sq_kernel_work.held.kind). */
+typedef enum {
+    SQ_ACTS_Q8 = 1,          /* qgemm.c: q and block sums (the 4-bit kernels) */
+    SQ_ACTS_Q8_UNSIGNED,     /* qgemm.c: q + 128 alone (int8's vpdpbusd operand) */
+    SQ_ACTS_GGML_Q8_0,       /* ggml_dot.c: Q8_0 (fp16-rounded d, sums) */
+    SQ_ACTS_GGML_Q8_1,       /* ggml_dot.c: Q8_1 (Q8_0 and s = d x sum) */
+    SQ_ACTS_GGML_Q8_K,       /* ggml_dot.c: Q8_K (q, q + 128, sums of 16 and 32) */
+} sq_acts_kind;
+
+/* True when work already holds x quantized this way: the caller says x is the previous
+ * product's input, unchanged (sq_matrix_matmul_again), and that product, the one just before
+ * (no other kernel wrote the scratch since), quantized the same window with the same block and
+ * kind.  Records x as what the scratch holds from now on. */
+static inline bool sq_acts_held(sq_kernel_work *work, const float *x, int T, int cols, int block, sq_acts_kind kind)
+{
+    const bool held = work->again && work->held.call + 1 == work->calls && work->held.x == x &&
+                      work->held.tokens == T && work->held.cols == cols && work->held.block == block &&
+                      work->held.kind == (int)kind;
+    work->held.x = x;
+    work->held.tokens = T;
+    work->held.cols = cols;
+    work->held.block = block;
+    work->held.kind = (int)kind;
+    work->held.call = work->calls;
+    return held;
+}
+
 #if SQ_KERNELS_X86
 #include <immintrin.h>
 /* The largest |v[j]| of n floats (n a multiple of 8): the activation quantizers' absmax. */

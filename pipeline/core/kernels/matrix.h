@@ -45,7 +45,7 @@ typedef struct {
     struct {                /* what q, qu, scale and sum hold, and the product that quantized them */
         const float *x;
         int tokens, cols, block;
-        bool unsigned_form;
+        int kind;           /* how (kernels_internal.h: sq_acts_kind) */
         uint64_t call;
     } held;
 } sq_kernel_work;

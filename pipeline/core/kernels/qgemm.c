@@ -691,24 +691,6 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define MRV 8
 
-/* True when work already holds x quantized this way: the caller says x is the previous
- * product's input, unchanged (sq_matrix_matmul_again), and that product, the one just before
- * (no other kernel wrote the scratch since), quantized the same window with the same block and
- * form.  Records x as what the scratch holds from now on. */
-static bool held_acts(sq_kernel_work *work, const float *x, int T, int cols, int block, bool unsigned_form)
-{
-    const bool held = work->again && work->held.call + 1 == work->calls && work->held.x == x &&
-                      work->held.tokens == T && work->held.cols == cols && work->held.block == block &&
-                      work->held.unsigned_form == unsigned_form;
-    work->held.x = x;
-    work->held.tokens = T;
-    work->held.cols = cols;
-    work->held.block = block;
-    work->held.unsigned_form = unsigned_form;
-    work->held.call = work->calls;
-    return held;
-}
-
 /* quantize_acts_ref's values again, bit for bit (the same absmax, division, reciprocal and
  * product rounded half to even), 16 at a time: vpmovsdb packs a vector in input order, so
  * no lane permute is needed, and only what the kernel reads is written (the signed q and the
@@ -717,7 +699,7 @@ AVX512 static void quantize_acts_avx512(const float *x, int T, int cols, int blo
                                         sq_kernel_work *work)
 {
     const int nb = cols / block;
-    if (held_acts(work, x, T, cols, block, unsigned_form))
+    if (sq_acts_held(work, x, T, cols, block, unsigned_form ? SQ_ACTS_Q8_UNSIGNED : SQ_ACTS_Q8))
         return;
     const __m128i flip = _mm_set1_epi8(-128);
     for (int t = 0; t < T; t++)
