@@ -5,17 +5,17 @@
 #include <string.h>
 
 #include "metrics/kl.h"
+#define SQ_VF_WIDE 1 /* 16 floats a vector: one AVX-512 register, two AVX2 ones (vec_math.h) */
 #include "models/vec_math.h"
 #include "tensor/tensor.h"
 
-typedef double sq_vd4 __attribute__((vector_size(4 * sizeof(double))));
-typedef float sq_vf4 __attribute__((vector_size(4 * sizeof(float))));
+typedef double sq_vd8 __attribute__((vector_size(8 * sizeof(double))));
 
-/* The lanes of an 8-float vector as two 4-double vectors (exact): one vcvtps2pd each. */
-SQ_VF_INLINE void widen(sq_vf v, sq_vd4 *lo, sq_vd4 *hi)
+/* The lanes of a 16-float vector as two 8-double vectors (exact). */
+SQ_VF_INLINE void widen(sq_vf v, sq_vd8 *lo, sq_vd8 *hi)
 {
-    *lo = __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), sq_vd4);
-    *hi = __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), sq_vd4);
+    *lo = __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7), sq_vd8);
+    *hi = __builtin_convertvector(__builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15), sq_vd8);
 }
 
 SQ_VEC_KERNEL double sq_logsumexp(const float *logits, int vocab)
@@ -23,13 +23,13 @@ SQ_VEC_KERNEL double sq_logsumexp(const float *logits, int vocab)
     /* log sum_v exp(x_v) = m + log sum_v exp(x_v - m), m the largest logit (so no
      * term exceeds 1 and the largest is exactly 1).  F.log_softmax(x.double())
      * computes every term in double; here the differences x_v - m and their exp
-     * are float (vec_math.h's exp, about 1 ulp), eight at a time, two terms are
+     * are float (vec_math.h's exp, about 1 ulp), sixteen at a time, two terms are
      * added in float and only the running sum is double: each term carries a
      * relative error of about 1e-7, the sum the same (the terms are positive, so
      * nothing cancels), and the result is within ~1e-7 of the double
-     * computation.  The order of the additions is fixed by vocab alone (eight
-     * lane sums, then the lanes in a fixed order), so a window scores the same
-     * on every rank. */
+     * computation.  The order of the additions is fixed by vocab alone (sixteen
+     * lane sums, then the lanes in a fixed order, whichever clone runs), so a
+     * window scores the same on every rank. */
     const int full = vocab - vocab % SQ_VF_LANES;
     const size_t tail = (size_t)(vocab - full);
     /* four running maxima, so the compare-and-select chains overlap (the maximum does not
@@ -59,7 +59,7 @@ SQ_VEC_KERNEL double sq_logsumexp(const float *logits, int vocab)
     if (!isfinite(max)) /* no finite logit: as the double form (inf, or NaN) */
         return max;
     const sq_vf m = sq_vf_splat(max);
-    sq_vd4 sum_lo = {0, 0, 0, 0}, sum_hi = {0, 0, 0, 0}, lo, hi;
+    sq_vd8 sum_lo = {0, 0, 0, 0, 0, 0, 0, 0}, sum_hi = sum_lo, lo, hi;
     /* two vectors of terms are added in float (one rounding, 6e-8 relative, of positive
      * terms) before they are widened: half the conversions */
     for (v = 0; v + 2 * SQ_VF_LANES <= full; v += 2 * SQ_VF_LANES) {
@@ -78,8 +78,8 @@ SQ_VEC_KERNEL double sq_logsumexp(const float *logits, int vocab)
         sum_lo += lo;
         sum_hi += hi;
     }
-    const sq_vd4 s = sum_lo + sum_hi;
-    return (double)max + log((s[0] + s[2]) + (s[1] + s[3]));
+    const sq_vd8 s = sum_lo + sum_hi;
+    return (double)max + log(((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7])));
 }
 
 void sq_score_window(const float *logits, int vocab, const int32_t *window_tokens, const sq_window_plan *plan,
