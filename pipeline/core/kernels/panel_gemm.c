@@ -185,7 +185,6 @@ static sq_status prepare_bf16(const sq_qtensor *qt, const sq_kernel_options *opt
         }                                                                                       \
     }
 
-
 #define REF_KERNEL(fn, type, widen)                                                                        \
     static void fn(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,                \
                    sq_kernel_work *work)                                                                         \
