@@ -844,27 +844,16 @@ AVX2 static void q4_avx2(const sq_matrix *m, const float *x, int T, float *y, in
  * the table's shift (bias x the block's activation sum), become floats and take the
  * group's 16 scales times the block's activation scale; mins and zero points add their
  * term from the same sum.  Output lanes are 16 consecutive outputs; 8 tokens per pass. */
-AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
-                             sq_kernel_work *work)
+/* The panels' loop, compiled once per combination of the two constants (always inlined into
+ * q4_avx512's four calls): whether the table needs its shuffle, and whether the format adds an
+ * offset term (mins, zero points); no test of either inside the loop. */
+AVX512 static inline __attribute__((always_inline)) void q4_panels(const sq_matrix *m, int T, float *y, int ldy,
+                                                                  bool accumulate, const sq_kernel_work *work,
+                                                                  __m512i table, int bias, const bool identity,
+                                                                  const bool has_offset)
 {
-    if (!(m->flags & Q4_PANELS)) {
-        q4_avx2(m, x, T, y, ldy, accumulate, work);
-        return;
-    }
     const int K = m->cols, nb = K / QK, per_group = m->group / QK, groups = K / m->group;
-    int bias = 0;
-    for (int q = 0; q < 16; q++)
-        bias = -m->table[q] > bias ? -m->table[q] : bias;
-    uint8_t shifted[16];
-    bool identity = true;
-    for (int q = 0; q < 16; q++) {
-        shifted[q] = (uint8_t)(m->table[q] + bias);
-        identity = identity && shifted[q] == q;
-    }
-    const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)shifted));
     const __m512i low = _mm512_set1_epi8(0x0f);
-    const bool has_offset = (m->flags & (Q4_MINS | Q4_ZEROS)) != 0;
-    quantize_acts_avx512(x, T, K, QK, false, work);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
         const uint8_t *panel = (const uint8_t *)m->codes + (size_t)p * (K / 8) * 64;
@@ -881,17 +870,17 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
                                     ? _mm512_loadu_ps((const float *)m->scales + at)
                                     : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->scales + at)));
                     scale = _mm512_mul_ps(sc, _mm512_set1_ps(m->table_scale));
-                    if (m->flags & Q4_MINS)
+                    if (has_offset && (m->flags & Q4_MINS))
                         offset = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->extra + at)));
-                    else if (m->flags & Q4_ZEROS)
+                    else if (has_offset)
                         offset = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), sc),
                                                _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
                                                    _mm_loadu_si128((const __m128i *)((const uint8_t *)m->extra + at)))));
                 }
                 __m512i dot[MRV];
-                for (int i = 0; i < MRV; i++)
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
                     dot[i] = _mm512_setzero_si512();
-                for (int g = b * 4; g < b * 4 + 4; g++) { /* 4 groups of 8 inputs */
+                _Pragma("GCC unroll 4") for (int g = b * 4; g < b * 4 + 4; g++) { /* 4 groups of 8 inputs */
                     const __m512i bytes = _mm512_loadu_si512(panel + (size_t)g * 64);
                     __m512i lo = _mm512_and_si512(bytes, low), hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
                     if (!identity) {
@@ -906,7 +895,7 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
                 _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
                     const float d = work->scale[(size_t)row[i] * nb + b];
                     const int32_t sum = work->sum[(size_t)row[i] * nb + b];
-                    const __m512i exact = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(bias * sum));
+                    const __m512i exact = bias ? _mm512_sub_epi32(dot[i], _mm512_set1_epi32(bias * sum)) : dot[i];
                     acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, _mm512_set1_ps(d)), acc[i]);
                     if (has_offset)
                         acc[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(d * (float)sum), acc[i]);
@@ -915,6 +904,35 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
             sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
         }
     }
+}
+
+AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
+                             sq_kernel_work *work)
+{
+    if (!(m->flags & Q4_PANELS)) {
+        q4_avx2(m, x, T, y, ldy, accumulate, work);
+        return;
+    }
+    int bias = 0;
+    for (int q = 0; q < 16; q++)
+        bias = -m->table[q] > bias ? -m->table[q] : bias;
+    uint8_t shifted[16];
+    bool identity = true;
+    for (int q = 0; q < 16; q++) {
+        shifted[q] = (uint8_t)(m->table[q] + bias);
+        identity = identity && shifted[q] == q;
+    }
+    const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)shifted));
+    const bool has_offset = (m->flags & (Q4_MINS | Q4_ZEROS)) != 0;
+    quantize_acts_avx512(x, T, m->cols, QK, false, work);
+    if (identity && has_offset) /* int4 asymmetric, gptq */
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, true, true);
+    else if (identity) /* int4 symmetric */
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, true, false);
+    else if (has_offset)
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, false, true);
+    else /* nf4 */
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, false, false);
 }
 #endif
 
