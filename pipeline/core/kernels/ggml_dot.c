@@ -178,9 +178,10 @@ static void ggml_row(const sq_matrix *m, int r, float *out)
         kpanel_row(m, r, out);
         return;
     }
+    const panel32_kind k = panel32_of(m);
     uint8_t block[sizeof(sq_block_q8_0) > sizeof(sq_block_q4_1) ? sizeof(sq_block_q8_0) : sizeof(sq_block_q4_1)];
     for (int b = 0; b < nb; b++) {
-        panel_block(m, panel32_of(m), r, b, block);
+        panel_block(m, k, r, b, block);
         kind->dequantize_row(block, out + (size_t)b * 32, 32);
     }
 }

@@ -62,6 +62,13 @@ enum {
 
 static sq_status q4_finish(sq_matrix *m, const char *name);
 
+/* The 16-row panels of the AVX-512 VNNI layout, int8 and 4-bit alike: per group of inputs (4
+ * int8 codes, or 8 nibbles) 16 rows x 4 bytes; where byte `byte` of row r's group g lies. */
+static inline size_t panel16_at(int r, size_t groups, size_t g, int byte)
+{
+    return (((size_t)(r / 16) * groups + g) * 16 + (size_t)(r % 16)) * 4 + (size_t)byte;
+}
+
 /* ---- activations ---------------------------------------------------------- */
 
 /* Quantizes each token's inputs per block of `block` values (a multiple of 32): q, the
@@ -130,7 +137,7 @@ static sq_status int8_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
         for (int r = 0; r < rows; r++)
             for (int k = 0; k < cols; k++) {
                 const int8_t v = src[(size_t)r * cols + k];
-                codes[(((size_t)(r / 16) * (cols / 4) + (size_t)(k / 4)) * 16 + (size_t)(r % 16)) * 4 + (size_t)(k % 4)] = v;
+                codes[panel16_at(r, (size_t)cols / 4, (size_t)(k / 4), k % 4)] = v;
                 wsum[((size_t)(r / 16) * nb + (size_t)(k / m->group)) * 16 + (size_t)(r % 16)] += 128 * v;
             }
         memcpy(s, scales->data, (size_t)rows * sizeof *s);
@@ -155,7 +162,7 @@ static inline int8_t int8_at(const sq_matrix *m, int r, int k)
 {
     const int8_t *codes = m->codes;
     if (m->flags & INT8_PANELS)
-        return codes[(((size_t)(r / 16) * (m->cols / 4) + (size_t)(k / 4)) * 16 + (size_t)(r % 16)) * 4 + (size_t)(k % 4)];
+        return codes[panel16_at(r, (size_t)m->cols / 4, (size_t)(k / 4), k % 4)];
     return codes[(size_t)r * m->cols + k];
 }
 
@@ -164,7 +171,7 @@ static void int8_row(const sq_matrix *m, int r, float *out)
 {
     const float s = ((const float *)m->scales)[r];
     if (m->flags & INT8_PANELS) { /* 4 inputs of the row every 64 bytes (int8_at's layout) */
-        const int8_t *at = (const int8_t *)m->codes + (size_t)(r / 16) * (size_t)(m->cols / 4) * 64 + (size_t)(r % 16) * 4;
+        const int8_t *at = (const int8_t *)m->codes + panel16_at(r, (size_t)m->cols / 4, 0, 0);
         for (int k = 0; k < m->cols; k += 4, at += 64)
             for (int j = 0; j < 4; j++)
                 out[k + j] = (float)at[j] * s;
@@ -401,8 +408,7 @@ static inline int q4_code(const sq_matrix *m, int r, int k)
 {
     const uint8_t *codes = m->codes;
     if (m->flags & Q4_PANELS) {
-        uint8_t byte = codes[(((size_t)(r / 16) * (m->cols / 8) + (size_t)(k / 8)) * 16 + (size_t)(r % 16)) * 4 +
-                             (size_t)(k % 4)];
+        uint8_t byte = codes[panel16_at(r, (size_t)m->cols / 8, (size_t)(k / 8), k % 4)];
         return k % 8 < 4 ? byte & 0x0f : byte >> 4;
     }
     const uint8_t *qs = codes + ((size_t)r * (m->cols / QK) + (size_t)(k / QK)) * 16;
@@ -425,7 +431,7 @@ static sq_status q4_to_panels(sq_matrix *m, const char *name)
         SQ_TRY(sq_alloc(&extra, panels * 16 * groups, extra_size, name));
     for (int r = 0; r < m->rows; r++) {
         for (int k = 0; k < m->cols; k++) {
-            size_t at = (((size_t)(r / 16) * (m->cols / 8) + (size_t)(k / 8)) * 16 + (size_t)(r % 16)) * 4 + (size_t)(k % 4);
+            size_t at = panel16_at(r, (size_t)m->cols / 8, (size_t)(k / 8), k % 4);
             codes[at] |= (uint8_t)(q4_code(m, r, k) << (k % 8 < 4 ? 0 : 4));
         }
         for (size_t g = 0; g < groups; g++) {
@@ -486,7 +492,7 @@ static void q4_row(const sq_matrix *m, int r, float *out)
     for (int k0 = 0; k0 < m->cols; k0 += 8, out += 8) {
         int q[8];
         if (m->flags & Q4_PANELS) { /* q4_code: 4 bytes, inputs k0..k0+3 low, k0+4..k0+7 high */
-            const uint8_t *b = codes + (((size_t)(r / 16) * (m->cols / 8) + (size_t)(k0 / 8)) * 16 + (size_t)(r % 16)) * 4;
+            const uint8_t *b = codes + panel16_at(r, (size_t)m->cols / 8, (size_t)(k0 / 8), 0);
             for (int j = 0; j < 4; j++) {
                 q[j] = b[j] & 0x0f;
                 q[4 + j] = b[j] >> 4;
@@ -716,12 +722,12 @@ AVX512 static void quantize_acts_avx512(const float *x, int T, int cols, int blo
                 const __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v + j), mul),
                                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
                 const __m128i bytes = _mm512_cvtsepi32_epi8(q);
-                if (!unsigned_form)
-                    s = _mm512_add_epi32(s, q);
-                if (unsigned_form)
+                if (unsigned_form) {
                     _mm_storeu_si128((__m128i *)(work->qu + at + j), _mm_xor_si128(bytes, flip));
-                else
+                } else {
                     _mm_storeu_si128((__m128i *)(work->q + at + j), bytes);
+                    s = _mm512_add_epi32(s, q);
+                }
             }
             work->scale[(size_t)t * nb + b] = d;
             if (!unsigned_form) /* int8's kernel takes the +128 back with the weights' sums instead */

@@ -574,26 +574,31 @@ sq_status sq_fw_logits(const sq_fw_ends *ends, const sq_model_config *cfg, const
 
 /* ---- kernels ------------------------------------------------------------ */
 
-void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
-                  const sq_matrix *w, int out, float *y, int ldy, float beta)
+static void linear(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
+                   const sq_matrix *w, float *y, int ldy, float beta, bool same_input)
 {
-    (void)out; /* w knows its outputs */
     if (hooks && hooks->linear_input)
         hooks->linear_input(hooks->context, name, x, rows, in);
     if (rows == 0)
         return;
-    sq_matrix_matmul(w, x, rows, y, ldy, beta != 0.0f, w->work);
+    if (same_input)
+        sq_matrix_matmul_again(w, x, rows, y, ldy, beta != 0.0f, w->work);
+    else
+        sq_matrix_matmul(w, x, rows, y, ldy, beta != 0.0f, w->work);
+}
+
+void sq_fw_linear(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
+                  const sq_matrix *w, int out, float *y, int ldy, float beta)
+{
+    (void)out; /* w knows its outputs */
+    linear(hooks, name, x, rows, in, w, y, ldy, beta, false);
 }
 
 void sq_fw_linear_again(const sq_forward_hooks *hooks, const char *name, const float *x, int rows, int in,
                         const sq_matrix *w, int out, float *y, int ldy, float beta)
 {
     (void)out;
-    if (hooks && hooks->linear_input)
-        hooks->linear_input(hooks->context, name, x, rows, in);
-    if (rows == 0)
-        return;
-    sq_matrix_matmul_again(w, x, rows, y, ldy, beta != 0.0f, w->work);
+    linear(hooks, name, x, rows, in, w, y, ldy, beta, true);
 }
 
 uint64_t sq_model_weight_bytes(const sq_model *model)
