@@ -125,7 +125,7 @@ START_TEST(test_format_kernel)
     ck_assert_ptr_nonnull(format);
     ck_assert_int_eq(format->quantize("t", w, ROWS, COLS, &c.options, &calib, &qt), SQ_OK);
     ck_assert_int_eq(format->dequantize(&qt, deq), SQ_OK);
-    ck_assert_int_eq(sq_kernel_work_reserve(&work, (size_t)TOKENS * COLS), SQ_OK);
+    ck_assert_int_eq(sq_kernel_work_reserve(&work, TOKENS, COLS), SQ_OK);
     ck_assert_int_eq(sq_matrix_from_qtensor(&qt, NULL, &m), SQ_OK);
     ck_assert_int_eq(sq_matrix_from_qtensor(&qt, &fp32_acts, &m32), SQ_OK);
     sq_matrix_describe(&m, what, sizeof what);
@@ -287,8 +287,8 @@ START_TEST(test_again_reuses_only_what_it_may)
     make_inputs();
     for (int i = 0; i < TOKENS * COLS; i++)
         x2[i] = x[i] * 0.5f + 0.25f;
-    ck_assert_int_eq(sq_kernel_work_reserve(&work, (size_t)TOKENS * COLS), SQ_OK);
-    ck_assert_int_eq(sq_kernel_work_reserve(&fresh, (size_t)TOKENS * COLS), SQ_OK);
+    ck_assert_int_eq(sq_kernel_work_reserve(&work, TOKENS, COLS), SQ_OK);
+    ck_assert_int_eq(sq_kernel_work_reserve(&fresh, TOKENS, COLS), SQ_OK);
     for (int i = 0; i < AGAIN_COUNT; i++) {
         sq_quant_options options;
         sq_quant_options_default(&options);

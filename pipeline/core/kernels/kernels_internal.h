@@ -53,8 +53,8 @@ static inline int sq_panel_outputs(int rows, int p) { return rows - p * 16 < 16 
 
 /* How a kernel quantized its activations into the scratch (sq_kernel_work.held.kind). */
 typedef enum {
-    SQ_ACTS_Q8 = 1,          /* qgemm.c: q and block sums (the 4-bit kernels) */
-    SQ_ACTS_Q8_UNSIGNED,     /* qgemm.c: q + 128 alone (int8's vpdpbusd operand) */
+    SQ_ACTS_TILES = 1,       /* qgemm.c: q, d and d x sum in tiles of 8 tokens (the 4-bit kernels) */
+    SQ_ACTS_TILES_UNSIGNED,  /* qgemm.c: q + 128 and d in tiles of 8 tokens (int8's vpdpbusd operand) */
     SQ_ACTS_GGML_Q8_0,       /* ggml_dot.c: Q8_0 (fp16-rounded d, sums) */
     SQ_ACTS_GGML_Q8_1,       /* ggml_dot.c: Q8_1 (Q8_0 and s = d x sum) */
     SQ_ACTS_GGML_Q8_K,       /* ggml_dot.c: Q8_K (q, q + 128, sums of 16 and 32) */
@@ -125,8 +125,8 @@ __attribute__((target("avx512f"))) static inline void sq_store_block16(float *y,
 #endif
 
 extern const sq_kernel sq_kernel_f32_panel, sq_kernel_f16_panel, sq_kernel_bf16_panel; /* panel_gemm.c */
-extern const sq_kernel sq_kernel_int8_q8;                                                /* qgemm_int8.c */
-extern const sq_kernel sq_kernel_int4_q8, sq_kernel_nf4_q8, sq_kernel_gptq_q8;          /* qgemm_q4.c */
+extern const sq_kernel sq_kernel_int8_q8;                                                /* qgemm.c */
+extern const sq_kernel sq_kernel_int4_q8, sq_kernel_nf4_q8, sq_kernel_gptq_q8;          /* qgemm.c */
 extern const sq_kernel sq_kernel_q8_0_q8_0, sq_kernel_q4_0_q8_0, sq_kernel_q4_1_q8_1,   /* ggml_dot.c */
     sq_kernel_q4_k_q8_k, sq_kernel_q6_k_q8_k;
 

@@ -30,14 +30,15 @@ typedef struct {
 } sq_kernel_options;
 
 /* Scratch that kernels share within one forward pass (activations quantized to
- * int8 and their block scales), sized once by sq_kernel_work_reserve. */
+ * int8 and their block scales), sized once by sq_kernel_work_reserve.  tokens: the
+ * window's, rounded up to a whole tile of 8 (the AVX-512 kernels' layout, qgemm.c). */
 typedef struct {
     int8_t *q;              /* [tokens * cols] */
     uint8_t *qu;            /* [tokens * cols] the same values + 128 (unsigned operand of vpdpbusd) */
     float *scale;           /* [tokens * cols / 32] */
     int32_t *sum;           /* [tokens * cols / 32] sum of the int8 values of a block */
     float *row;             /* [2 * cols / 32] one weight row's block scales and offsets as floats */
-    float *aux;             /* [tokens * cols / 32] a second float per block (ggml's q8_1: s = d * sum) */
+    float *aux;             /* [tokens * cols / 32] a second float per block (s = d * sum) */
     size_t capacity;        /* values q holds */
     uint64_t bytes;         /* what the buffers above hold (sq_model_activation_bytes) */
     uint64_t calls;         /* matrix products run with this scratch (sq_matrix_matmul counts them) */
@@ -111,7 +112,7 @@ void sq_matrix_row(const sq_matrix *m, int r, float *out);
 float sq_matrix_max_abs_f32(const sq_matrix *m);
 void sq_matrix_free(sq_matrix *m);
 
-/* y = x W^T (+ y); work must hold T * cols values (sq_kernel_work_reserve). */
+/* y = x W^T (+ y); work must have room for T tokens of cols inputs (sq_kernel_work_reserve). */
 void sq_matrix_matmul(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                       sq_kernel_work *work);
 /* y = x W^T (+ y) where x is the input of the product run just before on the same work and has
@@ -122,7 +123,8 @@ void sq_matrix_matmul_again(const sq_matrix *m, const float *x, int T, float *y,
 /* "int8xq8/avx2": the kernel and the instruction set that runs it now. */
 void sq_matrix_describe(const sq_matrix *m, char *buf, size_t size);
 
-sq_status sq_kernel_work_reserve(sq_kernel_work *work, size_t values);
+/* Room for windows of up to `tokens` tokens with up to `cols` inputs. */
+sq_status sq_kernel_work_reserve(sq_kernel_work *work, int tokens, int cols);
 void sq_kernel_work_free(sq_kernel_work *work);
 
 #endif

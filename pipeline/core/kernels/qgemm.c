@@ -695,44 +695,97 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
  * (128 x the rows' block sums), become floats and take the block's scale; the output lanes
  * are 16 consecutive outputs of y, so nothing is summed across lanes.  8 tokens per pass. */
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define MRV 8
+#define MRV 8 /* tokens per pass: a tile */
 
-/* quantize_acts_ref's values again, bit for bit (the same absmax, division, reciprocal and
- * product rounded half to even), 16 at a time: vpmovsdb packs a vector in input order, so
- * no lane permute is needed, and only what the kernel reads is written (the signed q and the
- * block sums for the 4-bit kernels, q + 128 alone for int8's unsigned vpdpbusd operand). */
-AVX512 static void quantize_acts_avx512(const float *x, int T, int cols, int block, bool unsigned_form,
-                                        sq_kernel_work *work)
+/* The activations of the VNNI kernels, in tiles of MRV tokens.  A pass broadcasts each
+ * token's bytes 4 at a time into vpdpbusd, token after token, so they are stored where one
+ * base pointer and constant offsets reach them all: per tile and group of 4 inputs, the 8
+ * tokens' 4 bytes side by side (32 bytes), and per tile and block, the 8 tokens' scales d
+ * side by side (work->scale) and, for the 4-bit kernels, d x the block's integer sum
+ * (work->aux, ggml's Q8_1 s).  The last tile's tokens past the window repeat its last token;
+ * their results are never stored.  The values are quantize_acts_ref's, bit for bit: the same
+ * absmax, division, reciprocal and product rounded half to even. */
+static inline size_t tile_side(int t, int nb, int b) { return ((size_t)(t / MRV) * (size_t)nb + (size_t)b) * MRV; }
+
+/* Lane i: the largest of the 16 lanes of m[i], the 8 vectors folded side by side (halves,
+ * then quarters, then within 128 bits) instead of one horizontal reduction each. */
+AVX512 static inline __m256 max_lanes_of_8(const __m512 m[MRV])
+{
+    __m512 half[4], quarter[2];
+    for (int i = 0; i < 4; i++) /* 128-bit lanes 0-1: m[2i] folded to 8 floats, 2-3: m[2i + 1] */
+        half[i] = _mm512_max_ps(_mm512_shuffle_f32x4(m[2 * i], m[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                _mm512_shuffle_f32x4(m[2 * i], m[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int i = 0; i < 2; i++) /* 128-bit lane j: m[4i + j] folded to 4 floats */
+        quarter[i] = _mm512_max_ps(_mm512_shuffle_f32x4(half[2 * i], half[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(half[2 * i], half[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    /* lane j: m[j] in floats 0-1, m[4 + j] in 2-3; then each pair's larger in both */
+    __m512 pairs = _mm512_max_ps(_mm512_shuffle_ps(quarter[0], quarter[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_ps(quarter[0], quarter[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    pairs = _mm512_max_ps(pairs, _mm512_permute_ps(pairs, _MM_SHUFFLE(2, 3, 0, 1)));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, pairs));
+}
+
+/* Quantizes x [T, cols] into tiles, per block of `block` inputs (a multiple of 16): signed,
+ * with d x sum (the 4-bit kernels), or unsigned (q + 128, int8's operand), d alone. */
+AVX512 static void quantize_tiles_avx512(const float *x, int T, int cols, int block, bool unsigned_form,
+                                         sq_kernel_work *work)
 {
     const int nb = cols / block;
-    if (sq_acts_held(work, x, T, cols, block, unsigned_form ? SQ_ACTS_Q8_UNSIGNED : SQ_ACTS_Q8))
+    if (sq_acts_held(work, x, T, cols, block, unsigned_form ? SQ_ACTS_TILES_UNSIGNED : SQ_ACTS_TILES))
         return;
-    const __m128i flip = _mm_set1_epi8(-128);
-    for (int t = 0; t < T; t++)
+    const __m512i flip = _mm512_set1_epi8(unsigned_form ? -128 : 0), ones = _mm512_set1_epi8(1);
+    /* 64-bit lanes of two packed vectors (tokens 0-3, 4-7) making groups 0-1 and 2-3 */
+    const __m512i groups01 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+    const __m512i groups23 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    for (int t = 0; t < T; t += MRV) {
+        int row[MRV];
+        const float *xr[MRV];
+        sq_block_rows(t, T, MRV, row);
+        for (int i = 0; i < MRV; i++)
+            xr[i] = x + (size_t)row[i] * cols;
+        uint8_t *tile = (unsigned_form ? work->qu : (uint8_t *)work->q) + (size_t)t * cols;
         for (int b = 0; b < nb; b++) {
-            const size_t at = (size_t)t * cols + (size_t)b * block;
-            const float *v = x + at;
-            __m512 m = _mm512_setzero_ps();
-            for (int j = 0; j < block; j += 16)
-                m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(v + j)));
-            const float amax = _mm512_reduce_max_ps(m), d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-            const __m512 mul = _mm512_set1_ps(id);
-            __m512i s = _mm512_setzero_si512();
+            const int k0 = b * block;
+            __m512 m[MRV];
+            for (int i = 0; i < MRV; i++) {
+                m[i] = _mm512_abs_ps(_mm512_loadu_ps(xr[i] + k0));
+                for (int j = 16; j < block; j += 16)
+                    m[i] = _mm512_max_ps(m[i], _mm512_abs_ps(_mm512_loadu_ps(xr[i] + k0 + j)));
+            }
+            const __m256 d = _mm256_div_ps(max_lanes_of_8(m), _mm256_set1_ps(127.0f));
+            const __m256 id = _mm256_maskz_div_ps(_mm256_cmp_ps_mask(d, _mm256_setzero_ps(), _CMP_NEQ_UQ),
+                                                  _mm256_set1_ps(1.0f), d);
+            float inverse[MRV];
+            _mm256_storeu_ps(inverse, id);
+            __m512i sums = _mm512_setzero_si512();
             for (int j = 0; j < block; j += 16) {
-                const __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v + j), mul),
-                                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-                const __m128i bytes = _mm512_cvtsepi32_epi8(q);
-                if (unsigned_form) {
-                    _mm_storeu_si128((__m128i *)(work->qu + at + j), _mm_xor_si128(bytes, flip));
-                } else {
-                    _mm_storeu_si128((__m128i *)(work->q + at + j), bytes);
-                    s = _mm512_add_epi32(s, q);
+                __m512i q[MRV];
+                for (int i = 0; i < MRV; i++)
+                    q[i] = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr[i] + k0 + j),
+                                                                  _mm512_set1_ps(inverse[i])),
+                                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                /* packs work per 128 bits: 128-bit lane l of each holds group l of 4 tokens */
+                const __m512i low = _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+                const __m512i high = _mm512_packs_epi16(_mm512_packs_epi32(q[4], q[5]), _mm512_packs_epi32(q[6], q[7]));
+                const __m512i g01 = _mm512_permutex2var_epi64(low, groups01, high);
+                const __m512i g23 = _mm512_permutex2var_epi64(low, groups23, high);
+                uint8_t *at = tile + (size_t)(k0 + j) / 4 * (4 * MRV);
+                _mm512_storeu_si512(at, _mm512_xor_si512(g01, flip));
+                _mm512_storeu_si512(at + 64, _mm512_xor_si512(g23, flip));
+                if (!unsigned_form) { /* 4 bytes summed per 32-bit lane: lane 8g + i is token i's group g */
+                    sums = _mm512_dpbusd_epi32(sums, ones, g01);
+                    sums = _mm512_dpbusd_epi32(sums, ones, g23);
                 }
             }
-            work->scale[(size_t)t * nb + b] = d;
-            if (!unsigned_form) /* int8's kernel takes the +128 back with the weights' sums instead */
-                work->sum[(size_t)t * nb + b] = _mm512_reduce_add_epi32(s);
+            const size_t side = tile_side(t, nb, b);
+            _mm256_storeu_ps(work->scale + side, d);
+            if (!unsigned_form) {
+                const __m256i sum = _mm256_add_epi32(_mm512_castsi512_si256(sums), _mm512_extracti64x4_epi64(sums, 1));
+                _mm256_storeu_ps(work->aux + side, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum)));
+            }
         }
+    }
 }
 
 AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
@@ -746,33 +799,33 @@ AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float 
     const int8_t *codes = m->codes;
     const float *scales = m->scales;
     const int32_t *wsum = m->extra;
-    quantize_acts_avx512(x, T, K, ab, true, work);
+    quantize_tiles_avx512(x, T, K, ab, true, work);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
         const __m512 s = _mm512_loadu_ps(scales + (size_t)p * 16);
         const int8_t *panel = codes + (size_t)p * groups * 64;
         for (int t = 0; t < T; t += MRV) {
-            int row[MRV];
-            const int32_t *xr[MRV];
+            const int32_t *tile = (const int32_t *)work->qu + (size_t)t * (K / 4);
+            const float *d = work->scale + tile_side(t, nb, 0);
             __m512 acc[MRV];
-            const int mr = sq_start_block16(work->qu, K, t, T, MRV, row, xr, acc);
-            for (int b = 0; b < nb; b++) {
+            for (int i = 0; i < MRV; i++)
+                acc[i] = _mm512_setzero_ps();
+            for (int b = 0; b < nb; b++, d += MRV) {
                 __m512i dot[MRV];
                 for (int i = 0; i < MRV; i++)
                     dot[i] = _mm512_setzero_si512();
                 for (int g = b * (ab / 4); g < (b + 1) * (ab / 4); g++) {
                     const __m512i w = _mm512_loadu_si512(panel + (size_t)g * 64);
+                    const int32_t *xg = tile + (size_t)g * MRV;
                     _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
-                        dot[i] = _mm512_dpbusd_epi32(dot[i], _mm512_set1_epi32(xr[i][g]), w);
+                        dot[i] = _mm512_dpbusd_epi32(dot[i], _mm512_set1_epi32(xg[i]), w);
                 }
                 const __m512i offset = _mm512_loadu_si512(wsum + ((size_t)p * nb + b) * 16);
-                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                    const float d = work->scale[(size_t)row[i] * nb + b];
-                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dot[i], offset)), _mm512_set1_ps(d),
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dot[i], offset)), _mm512_set1_ps(d[i]),
                                              acc[i]);
-                }
             }
-            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, s, accumulate);
+            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, T - t < MRV ? T - t : MRV, nr, s, accumulate);
         }
     }
 }
@@ -845,43 +898,47 @@ AVX2 static void q4_avx2(const sq_matrix *m, const float *x, int T, float *y, in
 }
 /* 4-bit on AVX-512 VNNI, panels of 16 rows: per group of 8 inputs one 64-byte load holds
  * 16 rows x 8 nibbles; masked and shifted they are the unsigned operands of two vpdpbusd
- * (the table, shifted to be non-negative, maps them first where the format needs one),
- * each against 4 broadcast int8 activations of a token.  Per block of 32 the lanes lose
- * the table's shift (bias x the block's activation sum), become floats and take the
- * group's 16 scales times the block's activation scale; mins and zero points add their
- * term from the same sum.  Output lanes are 16 consecutive outputs; 8 tokens per pass. */
-/* The panels' loop, compiled once per combination of the two constants (always inlined into
- * q4_avx512's four calls): whether the table needs its shuffle, and whether the format adds an
- * offset term (mins, zero points); no test of either inside the loop. */
+ * (the table, shifted by `bias` to be non-negative, maps them first where the format needs
+ * one), each against 4 broadcast int8 activations of a token.  Per block of 32 the lanes
+ * become floats and take the group's 16 scales times the block's activation scale d; one
+ * more multiply-add of the block's d x sum (the tile's s) takes back the table's shift and
+ * adds the format's mins or zero points: w = scale (table[q] + bias) + offset - bias scale.
+ * Output lanes are 16 consecutive outputs; a tile of 8 tokens per pass. */
+/* The panels' loop, compiled once with and once without the table's shuffle (always inlined
+ * into q4_avx512's two calls), so that no test of it is left inside the loop. */
 AVX512 static inline __attribute__((always_inline)) void q4_panels(const sq_matrix *m, int T, float *y, int ldy,
                                                                   bool accumulate, const sq_kernel_work *work,
-                                                                  __m512i table, int bias, const bool identity,
-                                                                  const bool has_offset)
+                                                                  __m512i table, int bias, const bool identity)
 {
     const int K = m->cols, nb = K / QK, per_group = m->group / QK, groups = K / m->group;
     const __m512i low = _mm512_set1_epi8(0x0f);
+    const __m512 shift = _mm512_set1_ps((float)bias);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
         const uint8_t *panel = (const uint8_t *)m->codes + (size_t)p * (K / 8) * 64;
         for (int t = 0; t < T; t += MRV) {
-            int row[MRV];
-            const int32_t *xr[MRV];
+            const int32_t *tile = (const int32_t *)work->q + (size_t)t * (K / 4);
+            const float *d = work->scale + tile_side(t, nb, 0), *ds = work->aux + tile_side(t, nb, 0);
             __m512 acc[MRV];
-            const int mr = sq_start_block16(work->q, K, t, T, MRV, row, xr, acc);
+            for (int i = 0; i < MRV; i++)
+                acc[i] = _mm512_setzero_ps();
             __m512 scale = _mm512_setzero_ps(), offset = _mm512_setzero_ps();
-            for (int b = 0; b < nb; b++) {
-                if (b % per_group == 0) { /* the group's 16 scales (and offsets), once per group */
+            for (int b = 0; b < nb; b++, d += MRV, ds += MRV) {
+                if (b % per_group == 0) { /* the group's 16 scales and offsets, once per group */
                     const size_t at = ((size_t)p * groups + (size_t)(b / per_group)) * 16;
-                    __m512 sc = (m->flags & Q4_SCALE_F32)
-                                    ? _mm512_loadu_ps((const float *)m->scales + at)
-                                    : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->scales + at)));
+                    const __m512 sc = (m->flags & Q4_SCALE_F32)
+                                          ? _mm512_loadu_ps((const float *)m->scales + at)
+                                          : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->scales + at)));
                     scale = _mm512_mul_ps(sc, _mm512_set1_ps(m->table_scale));
-                    if (has_offset && (m->flags & Q4_MINS))
+                    if (m->flags & Q4_MINS)
                         offset = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->extra + at)));
-                    else if (has_offset)
+                    else if (m->flags & Q4_ZEROS)
                         offset = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), sc),
                                                _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
                                                    _mm_loadu_si128((const __m128i *)((const uint8_t *)m->extra + at)))));
+                    else
+                        offset = _mm512_setzero_ps();
+                    offset = _mm512_fnmadd_ps(shift, scale, offset);
                 }
                 __m512i dot[MRV];
                 _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
@@ -893,21 +950,19 @@ AVX512 static inline __attribute__((always_inline)) void q4_panels(const sq_matr
                         lo = _mm512_shuffle_epi8(table, lo);
                         hi = _mm512_shuffle_epi8(table, hi);
                     }
+                    const int32_t *xg = tile + (size_t)g * 2 * MRV; /* inputs 8g..8g+3, then 8g+4..8g+7 */
                     _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                        dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xr[i][2 * g]));
-                        dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xr[i][2 * g + 1]));
+                        dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xg[i]));
+                        dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xg[MRV + i]));
                     }
                 }
                 _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                    const float d = work->scale[(size_t)row[i] * nb + b];
-                    const int32_t sum = work->sum[(size_t)row[i] * nb + b];
-                    const __m512i exact = bias ? _mm512_sub_epi32(dot[i], _mm512_set1_epi32(bias * sum)) : dot[i];
-                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, _mm512_set1_ps(d)), acc[i]);
-                    if (has_offset)
-                        acc[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(d * (float)sum), acc[i]);
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(scale, _mm512_set1_ps(d[i])), acc[i]);
+                    acc[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(ds[i]), acc[i]);
                 }
             }
-            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
+            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, T - t < MRV ? T - t : MRV, nr, _mm512_set1_ps(1.0f),
+                             accumulate);
         }
     }
 }
@@ -929,16 +984,11 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
         identity = identity && shifted[q] == q;
     }
     const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)shifted));
-    const bool has_offset = (m->flags & (Q4_MINS | Q4_ZEROS)) != 0;
-    quantize_acts_avx512(x, T, m->cols, QK, false, work);
-    if (identity && has_offset) /* int4 asymmetric, gptq */
-        q4_panels(m, T, y, ldy, accumulate, work, table, bias, true, true);
-    else if (identity) /* int4 symmetric */
-        q4_panels(m, T, y, ldy, accumulate, work, table, bias, true, false);
-    else if (has_offset)
-        q4_panels(m, T, y, ldy, accumulate, work, table, bias, false, true);
+    quantize_tiles_avx512(x, T, m->cols, QK, false, work);
+    if (identity) /* int4 (symmetric: bias 8), gptq */
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, true);
     else /* nf4 */
-        q4_panels(m, T, y, ldy, accumulate, work, table, bias, false, false);
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, false);
 }
 #endif
 

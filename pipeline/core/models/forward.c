@@ -247,8 +247,7 @@ static sq_status reserve_work(sq_fw_arena *arena, const sq_fw_source *src, const
 {
     if (src->max_tokens > arena->max_tokens)
         arena->max_tokens = src->max_tokens;
-    return sq_kernel_work_reserve(&arena->work, (size_t)(arena->max_tokens > 0 ? arena->max_tokens : 1) *
-                                                    (size_t)m->cols);
+    return sq_kernel_work_reserve(&arena->work, arena->max_tokens, m->cols);
 }
 
 sq_status sq_fw_load_linear(sq_fw_arena *arena, const sq_fw_source *src, const char *name, const sq_matrix **out)
