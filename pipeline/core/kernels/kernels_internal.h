@@ -107,20 +107,26 @@ __attribute__((target("avx512f"))) static inline int sq_start_block16(const void
     return mr;
 }
 
+/* Stores outputs col .. col + 15 of y's row t: v, plus y when accumulate, the outputs past
+ * the nr real ones masked off. */
+__attribute__((target("avx512f"))) static inline void sq_store_row16(float *y, int ldy, int t, size_t col, __m512 v,
+                                                                     int nr, bool accumulate)
+{
+    const __mmask16 mask = (__mmask16)((1u << nr) - 1u);
+    float *out = y + (size_t)t * ldy + col;
+    if (accumulate)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));
+    _mm512_mask_storeu_ps(out, mask, v);
+}
+
 /* Stores block rows t .. t + mr - 1 of y, outputs col .. col + 15: acc[i] * scale, plus y when
  * accumulate, the outputs past the nr real ones masked off (the AVX-512 kernels' epilogue). */
 __attribute__((target("avx512f"))) static inline void sq_store_block16(float *y, int ldy, int t, size_t col,
                                                                        const __m512 *acc, int mr, int nr,
                                                                        __m512 scale, bool accumulate)
 {
-    const __mmask16 mask = (__mmask16)((1u << nr) - 1u);
-    for (int i = 0; i < mr; i++) {
-        float *out = y + (size_t)(t + i) * ldy + col;
-        __m512 v = _mm512_mul_ps(acc[i], scale);
-        if (accumulate)
-            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));
-        _mm512_mask_storeu_ps(out, mask, v);
-    }
+    for (int i = 0; i < mr; i++)
+        sq_store_row16(y, ldy, t + i, col, _mm512_mul_ps(acc[i], scale), nr, accumulate);
 }
 #endif
 

@@ -808,7 +808,7 @@ AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float 
             const int32_t *tile = (const int32_t *)work->qu + (size_t)t * (K / 4);
             const float *d = work->scale + tile_side(t, nb, 0);
             __m512 acc[MRV];
-            for (int i = 0; i < MRV; i++)
+            _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
                 acc[i] = _mm512_setzero_ps();
             for (int b = 0; b < nb; b++, d += MRV) {
                 __m512i dot[MRV];
@@ -825,7 +825,8 @@ AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float 
                     acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dot[i], offset)), _mm512_set1_ps(d[i]),
                                              acc[i]);
             }
-            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, T - t < MRV ? T - t : MRV, nr, s, accumulate);
+            _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) if (t + i < T)
+                sq_store_row16(y, ldy, t + i, (size_t)p * 16, _mm512_mul_ps(acc[i], s), nr, accumulate);
         }
     }
 }
@@ -904,65 +905,68 @@ AVX2 static void q4_avx2(const sq_matrix *m, const float *x, int T, float *y, in
  * more multiply-add of the block's d x sum (the tile's s) takes back the table's shift and
  * adds the format's mins or zero points: w = scale (table[q] + bias) + offset - bias scale.
  * Output lanes are 16 consecutive outputs; a tile of 8 tokens per pass. */
-/* The panels' loop, compiled once with and once without the table's shuffle (always inlined
- * into q4_avx512's two calls), so that no test of it is left inside the loop. */
+/* The panels' loop, compiled once per format (always inlined into q4_avx512's calls with
+ * constant `identity`, whether the table needs its shuffle, and `flags`, the side arrays), so
+ * that no test of either is left inside the loop. */
 AVX512 static inline __attribute__((always_inline)) void q4_panels(const sq_matrix *m, int T, float *y, int ldy,
                                                                   bool accumulate, const sq_kernel_work *work,
-                                                                  __m512i table, int bias, const bool identity)
+                                                                  __m512i table, int bias, const bool identity,
+                                                                  const int flags)
 {
     const int K = m->cols, nb = K / QK, per_group = m->group / QK, groups = K / m->group;
     const __m512i low = _mm512_set1_epi8(0x0f);
-    const __m512 shift = _mm512_set1_ps((float)bias);
+    const __m512 shift = _mm512_set1_ps((float)bias), table_scale = _mm512_set1_ps(m->table_scale);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
         const uint8_t *panel = (const uint8_t *)m->codes + (size_t)p * (K / 8) * 64;
         for (int t = 0; t < T; t += MRV) {
-            const int32_t *tile = (const int32_t *)work->q + (size_t)t * (K / 4);
+            const int32_t *xg = (const int32_t *)work->q + (size_t)t * (K / 4);
             const float *d = work->scale + tile_side(t, nb, 0), *ds = work->aux + tile_side(t, nb, 0);
+            const uint8_t *codes = panel;
             __m512 acc[MRV];
-            for (int i = 0; i < MRV; i++)
+            _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
                 acc[i] = _mm512_setzero_ps();
-            __m512 scale = _mm512_setzero_ps(), offset = _mm512_setzero_ps();
-            for (int b = 0; b < nb; b++, d += MRV, ds += MRV) {
-                if (b % per_group == 0) { /* the group's 16 scales and offsets, once per group */
-                    const size_t at = ((size_t)p * groups + (size_t)(b / per_group)) * 16;
-                    const __m512 sc = (m->flags & Q4_SCALE_F32)
-                                          ? _mm512_loadu_ps((const float *)m->scales + at)
-                                          : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->scales + at)));
-                    scale = _mm512_mul_ps(sc, _mm512_set1_ps(m->table_scale));
-                    if (m->flags & Q4_MINS)
-                        offset = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->extra + at)));
-                    else if (m->flags & Q4_ZEROS)
-                        offset = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), sc),
-                                               _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
-                                                   _mm_loadu_si128((const __m128i *)((const uint8_t *)m->extra + at)))));
-                    else
-                        offset = _mm512_setzero_ps();
-                    offset = _mm512_fnmadd_ps(shift, scale, offset);
-                }
-                __m512i dot[MRV];
-                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
-                    dot[i] = _mm512_setzero_si512();
-                _Pragma("GCC unroll 4") for (int g = b * 4; g < b * 4 + 4; g++) { /* 4 groups of 8 inputs */
-                    const __m512i bytes = _mm512_loadu_si512(panel + (size_t)g * 64);
-                    __m512i lo = _mm512_and_si512(bytes, low), hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
-                    if (!identity) {
-                        lo = _mm512_shuffle_epi8(table, lo);
-                        hi = _mm512_shuffle_epi8(table, hi);
+            for (int gr = 0; gr < groups; gr++) {
+                /* the group's 16 scales and offsets (w = scale table[q] + offset) */
+                const size_t at = ((size_t)p * groups + (size_t)gr) * 16;
+                const __m512 sc = (flags & Q4_SCALE_F32)
+                                      ? _mm512_loadu_ps((const float *)m->scales + at)
+                                      : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->scales + at)));
+                const __m512 scale = _mm512_mul_ps(sc, table_scale);
+                __m512 offset = _mm512_setzero_ps();
+                if (flags & Q4_MINS)
+                    offset = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)m->extra + at)));
+                else if (flags & Q4_ZEROS)
+                    offset = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), sc),
+                                           _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                               _mm_loadu_si128((const __m128i *)((const uint8_t *)m->extra + at)))));
+                offset = _mm512_fnmadd_ps(shift, scale, offset); /* the table's shift taken back */
+                for (int b = 0; b < per_group; b++, d += MRV, ds += MRV) {
+                    __m512i dot[MRV];
+                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
+                        dot[i] = _mm512_setzero_si512();
+                    _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++, codes += 64, xg += 2 * MRV) {
+                        /* 8 inputs: 4 in the low nibbles, the next 4 in the high ones */
+                        const __m512i bytes = _mm512_loadu_si512(codes);
+                        __m512i lo = _mm512_and_si512(bytes, low), hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
+                        if (!identity) {
+                            lo = _mm512_shuffle_epi8(table, lo);
+                            hi = _mm512_shuffle_epi8(table, hi);
+                        }
+                        _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xg[i]));
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xg[MRV + i]));
+                        }
                     }
-                    const int32_t *xg = tile + (size_t)g * 2 * MRV; /* inputs 8g..8g+3, then 8g+4..8g+7 */
                     _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                        dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xg[i]));
-                        dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xg[MRV + i]));
+                        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(scale, _mm512_set1_ps(d[i])),
+                                                 acc[i]);
+                        acc[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(ds[i]), acc[i]);
                     }
-                }
-                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(scale, _mm512_set1_ps(d[i])), acc[i]);
-                    acc[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(ds[i]), acc[i]);
                 }
             }
-            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, T - t < MRV ? T - t : MRV, nr, _mm512_set1_ps(1.0f),
-                             accumulate);
+            _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) if (t + i < T)
+                sq_store_row16(y, ldy, t + i, (size_t)p * 16, acc[i], nr, accumulate);
         }
     }
 }
@@ -985,10 +989,17 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
     }
     const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)shifted));
     quantize_tiles_avx512(x, T, m->cols, QK, false, work);
-    if (identity) /* int4 (symmetric: bias 8), gptq */
-        q4_panels(m, T, y, ldy, accumulate, work, table, bias, true);
-    else /* nf4 */
-        q4_panels(m, T, y, ldy, accumulate, work, table, bias, false);
+    const int side = m->flags & (Q4_SCALE_F32 | Q4_MINS | Q4_ZEROS);
+    if (identity && side == 0) /* int4 symmetric (bias 8) */
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, true, 0);
+    else if (identity && side == Q4_MINS) /* int4 asymmetric */
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, true, Q4_MINS);
+    else if (identity && side == Q4_ZEROS) /* gptq */
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, true, Q4_ZEROS);
+    else if (!identity && side == Q4_SCALE_F32) /* nf4 */
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, false, Q4_SCALE_F32);
+    else
+        q4_panels(m, T, y, ldy, accumulate, work, table, bias, identity, side);
 }
 #endif
 
