@@ -205,6 +205,26 @@ START_TEST(test_format_kernel)
     run(&m, SQ_ISA_AVX512, y_simd, true, &work);
     for (int i = 0; i < TOKENS * ROWS; i++)
         ck_assert_float_eq_tol(y_simd[i], y_ref[i] + 1.0f, 1e-4f * (1.0f + fabsf(y_ref[i])));
+    /* windows of 1 to 9 tokens: a tile of 8 (the AVX-512 kernels' activations) partly filled,
+     * whole, and one past it; the padded tokens' results are never stored */
+    for (int T = 1; T <= 9; T++) {
+        for (int i = 0; i < TOKENS * ROWS; i++)
+            y_ref[i] = y_wide[i] = NAN;
+        sq_isa_limit(SQ_ISA_SCALAR);
+        sq_matrix_matmul(&m, x, T, y_ref, ROWS, false, &work);
+        sq_isa_limit(SQ_ISA_AVX512);
+        sq_matrix_matmul(&m, x, T, y_wide, ROWS, false, &work);
+        for (int i = 0; i < TOKENS * ROWS; i++) {
+            double mag = 0.0;
+            for (int k = 0; k < COLS; k++)
+                mag += fabs((double)x[(i / ROWS) * COLS + k] * deq[(i % ROWS) * COLS + k]);
+            if (i >= T * ROWS)
+                ck_assert_msg(isnan(y_wide[i]), "%s: T %d wrote output %d past the window", c.format, T, i);
+            else
+                ck_assert_msg(fabs(y_wide[i] - y_ref[i]) <= 1e-5 * mag + 1e-6, "%s T %d: avx512 %.9g vs scalar %.9g at %d",
+                              c.format, T, y_wide[i], y_ref[i], i);
+        }
+    }
     sq_matrix_free(&m);
     sq_matrix_free(&m32);
     sq_qtensor_free(&qt);
