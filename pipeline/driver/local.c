@@ -17,12 +17,14 @@
  * makes the matching instance fail with exit 4 before its program starts.
  */
 #include "commands.h"
+#include "cli/blas_core.h"
 #include "fault.h"
 #include "plan.h"
 #include "proc.h"
 #include "progress_view.h"
 #include "run_lock.h"
 #include "select.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -278,6 +280,19 @@ static size_t item_of(const sq_plan *plan, const sq_instance *inst)
     return 0;
 }
 
+/* The stages run on this machine: where its OpenBLAS would run its generic kernels, they are
+ * started with the core for this CPU (cli/blas_core.h; the user's own OPENBLAS_CORETYPE wins).
+ * Only here: a Slurm job's node may have another CPU than the node that submits it. */
+static void name_blas_core(void)
+{
+    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : sq_blas_core_for_this_cpu();
+    if (core) {
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        sq_debug("OpenBLAS chose its generic %s kernels for this CPU: the stages run with OPENBLAS_CORETYPE=%s",
+                 sq_blas_core_running(), core);
+    }
+}
+
 int sq_cmd_run(const sq_command_options *opts, bool resume)
 {
     sq_plan plan;
@@ -296,6 +311,7 @@ int sq_cmd_run(const sq_command_options *opts, bool resume)
         sq_plan_free(&plan);
         return 2;
     }
+    name_blas_core();
     run = calloc(plan.count, sizeof *run);
     succeeded = calloc(plan.count, sizeof *succeeded);
     if (sq_plan_select(&plan, opts->stage, opts->variant, run) != SQ_OK) {

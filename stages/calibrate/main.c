@@ -48,7 +48,8 @@ static sq_status calibrate(const sq_run_config *cfg, int rank, char **json)
 int main(int argc, char **argv)
 {
     static const sq_stage stage = {
-        .program = "squeeze-calibrate", .usage = usage_text, .args = &args, .mpi = true, .run = calibrate,
+        .program = "squeeze-calibrate", .usage = usage_text, .args = &args, .mpi = true, .blas = true,
+        .run = calibrate,
     };
     return sq_stage_run(&stage, argc, argv);
 }

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     static const sq_stage stage = {
         .program = "squeeze-compress", .usage = usage_text, .args = &args.common, .config_optional = true,
         .options = options, .option_count = SQ_OPTION_COUNT(options), .more_help = sq_quant_format_print_table,
-        .check = check_inputs, .run = compress,
+        .check = check_inputs, .blas = true, .run = compress,
     };
     return sq_stage_run(&stage, argc, argv);
 }

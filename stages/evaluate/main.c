@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 {
     static const sq_stage stage = {
         .program = "squeeze-evaluate", .usage = usage_text, .args = &args.common, .options = options,
-        .option_count = SQ_OPTION_COUNT(options), .mpi = true, .run = evaluate,
+        .option_count = SQ_OPTION_COUNT(options), .mpi = true, .blas = true, .run = evaluate,
     };
     return sq_stage_run(&stage, argc, argv);
 }

@@ -13,6 +13,8 @@
 #  5. changing one variant's option makes only that variant (and the report) stale
 #  6. a stage killed with SIGKILL mid-run, and a half-written temporary artifact,
 #     never count as done; resume completes the run
+#  7. where OpenBLAS falls back to its generic kernels on this CPU, the driver's
+#     stages run with OPENBLAS_CORETYPE set (a stage started by hand says so)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 SQUEEZE="$BUILD/squeeze"
@@ -185,6 +187,19 @@ ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$WORK/resume3.out" | awk '{print
 [ "$ran" = "evaluate/nf4 report " ] && ok "resume after the kill ran: $ran" || bad "resume after kill ran '$ran'"
 [ ! -e "$RUN/evaluate/nf4/evaluation.h5.tmp.99999" ] || bad "the temporary was not removed"
 [ "$(grep -c ' done ' <("$SQUEEZE" status "$CFG"))" = 10 ] && ok "all done after resume" || bad "not all done"
+
+# 7. OpenBLAS's core (cli/blas_core.h): where this machine's OpenBLAS falls back to its generic
+# kernels, a stage started by hand says what to set, and the driver sets it for its stages
+hint="OpenBLAS runs its generic"
+env -u OPENBLAS_CORETYPE "$BUILD/squeeze-calibrate" --help > "$WORK/blas_calibrate.out" 2>&1
+env -u OPENBLAS_CORETYPE "$BUILD/squeeze-inspect" --help > "$WORK/blas_inspect.out" 2>&1
+if grep -q "$hint" "$WORK/blas_calibrate.out"; then
+  if grep -q "$hint" "$WORK/blas_inspect.out"; then bad "squeeze-inspect, which runs no BLAS, speaks of OpenBLAS's core"; fi
+  if grep -l "$hint" "$RUN"/*/*/stage.log; then bad "a stage the driver started ran OpenBLAS's generic kernels"; fi
+  ok "OpenBLAS falls back to its generic kernels here: the driver's stages ran with OPENBLAS_CORETYPE set"
+else
+  ok "OpenBLAS runs a core of its own choice on this CPU: nothing to set"
+fi
 
 sq_finish
 echo "test_driver_local: all checks passed"

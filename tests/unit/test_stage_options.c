@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/blas_core.h"
 #include "cli/stage_options.h"
 #include "test_support.h"
 
@@ -81,8 +82,27 @@ START_TEST(test_usage_errors)
 }
 END_TEST
 
+/* The OpenBLAS core named for the stages: only OpenBLAS's generic fallback is replaced, by the
+ * widest core the CPU's vectors allow. */
+START_TEST(test_blas_core_advice)
+{
+    ck_assert_str_eq(sq_blas_core_advice("Prescott", true, true), "SkylakeX");
+    ck_assert_str_eq(sq_blas_core_advice("Prescott", false, true), "Haswell");
+    ck_assert_ptr_null(sq_blas_core_advice("Prescott", false, false));
+    ck_assert_ptr_null(sq_blas_core_advice("SkylakeX", true, true));
+    ck_assert_ptr_null(sq_blas_core_advice("Haswell", true, true));
+    ck_assert_ptr_null(sq_blas_core_advice("Zen", true, true));
+    ck_assert_ptr_null(sq_blas_core_advice(NULL, true, true));
+    /* this machine: the advice is the fallback's replacement or nothing */
+    const char *running = sq_blas_core_running(), *advice = sq_blas_core_for_this_cpu();
+    ck_assert_ptr_nonnull(running);
+    ck_assert_msg(advice == NULL || strcmp(running, "Prescott") == 0, "advice %s for core %s", advice, running);
+}
+END_TEST
+
 int main(void)
 {
     return sq_test_run_tests("stage_options", 0,
-                             SQ_TESTS(test_values_flags_positional, test_help_needs_nothing, test_usage_errors));
+                             SQ_TESTS(test_values_flags_positional, test_help_needs_nothing, test_usage_errors,
+                                      test_blas_core_advice));
 }

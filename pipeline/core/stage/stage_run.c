@@ -2,8 +2,10 @@
 #include "stage/stage_run.h"
 
 #include <mpi.h>
+#include <stdlib.h>
 
 #include "artifact/artifact.h"
+#include "cli/blas_core.h"
 #include "cli/stage_main.h"
 #include "util/log.h"
 #include "util/mpi_agree.h"
@@ -36,6 +38,11 @@ int sq_stage_run(const sq_stage *stage, int argc, char **argv)
         rank = sq_stage_mpi_start(&argc, &argv, stage->program);
     else
         sq_log_init(stage->program);
+    const char *core = stage->blas && rank == 0 && !getenv("OPENBLAS_CORETYPE") ? sq_blas_core_for_this_cpu() : NULL;
+    if (core)
+        sq_info("OpenBLAS runs its generic %s kernels on this CPU, which has %s's: OPENBLAS_CORETYPE=%s in the "
+                "environment selects them (squeeze run sets it for the stages it starts)",
+                sq_blas_core_running(), core, core);
     if (stage->option_count > SQ_STAGE_MAX_OWN_OPTIONS)
         return sq_stage_finish(sq_fail(SQ_ERR_RUN, "%s has more than %d options of its own", stage->program,
                                        SQ_STAGE_MAX_OWN_OPTIONS), NULL);

@@ -30,6 +30,7 @@ typedef struct {
     const sq_stage_option *options;   /* its own options besides those (NULL: none) */
     size_t option_count;
     bool mpi;                         /* an MPI program: the ranks agree on every step (util/mpi_agree.h) */
+    bool blas;                        /* its work runs OpenBLAS (cli/blas_core.h: says when its core is the fallback) */
     /* optional: more --help text after the usage (not with --version) */
     void (*more_help)(FILE *out);
     /* optional: the options' values, checked before the config is read */
