@@ -191,8 +191,10 @@ ran=$(grep -o 'squeeze: [a-z/0-9.-]* *running' "$WORK/resume3.out" | awk '{print
 # 7. OpenBLAS's core (cli/blas_core.h): where this machine's OpenBLAS falls back to its generic
 # kernels, a stage started by hand says what to set, and the driver sets it for its stages
 hint="OpenBLAS runs its generic"
-env -u OPENBLAS_CORETYPE "$BUILD/squeeze-calibrate" --help > "$WORK/blas_calibrate.out" 2>&1
-env -u OPENBLAS_CORETYPE "$BUILD/squeeze-inspect" --help > "$WORK/blas_inspect.out" 2>&1
+env -u OPENBLAS_CORETYPE "$BUILD/squeeze-calibrate" --config "$WORK/none.yaml" --model "$WORK/none.pt" \
+  --out "$WORK/none.h5" > "$WORK/blas_calibrate.out" 2>&1 || true
+env -u OPENBLAS_CORETYPE "$BUILD/squeeze-inspect" --model "$WORK/none.pt" --out "$WORK/none.h5" \
+  > "$WORK/blas_inspect.out" 2>&1 || true
 if grep -q "$hint" "$WORK/blas_calibrate.out"; then
   if grep -q "$hint" "$WORK/blas_inspect.out"; then bad "squeeze-inspect, which runs no BLAS, speaks of OpenBLAS's core"; fi
   if grep -l "$hint" "$RUN"/*/*/stage.log; then bad "a stage the driver started ran OpenBLAS's generic kernels"; fi

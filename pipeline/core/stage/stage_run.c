@@ -16,6 +16,17 @@ static sq_status agreed(const sq_stage *stage, sq_status local)
     return stage->mpi ? sq_mpi_agree(MPI_COMM_WORLD, local) : local;
 }
 
+/* A stage whose work runs OpenBLAS says so where the library chose its generic kernels for
+ * this CPU, and what to set (cli/blas_core.h; squeeze run sets it for the stages it starts). */
+static void note_blas_core(const sq_stage *stage, int rank)
+{
+    const char *core = stage->blas && rank == 0 && !getenv("OPENBLAS_CORETYPE") ? sq_blas_core_for_this_cpu() : NULL;
+    if (core)
+        sq_info("OpenBLAS runs its generic %s kernels on this CPU, which has %s's: OPENBLAS_CORETYPE=%s in the "
+                "environment selects them (squeeze run sets it for the stages it starts)",
+                sq_blas_core_running(), core, core);
+}
+
 /* The most options a stage adds to the common ones. */
 #define SQ_STAGE_MAX_OWN_OPTIONS 8
 
@@ -38,11 +49,6 @@ int sq_stage_run(const sq_stage *stage, int argc, char **argv)
         rank = sq_stage_mpi_start(&argc, &argv, stage->program);
     else
         sq_log_init(stage->program);
-    const char *core = stage->blas && rank == 0 && !getenv("OPENBLAS_CORETYPE") ? sq_blas_core_for_this_cpu() : NULL;
-    if (core)
-        sq_info("OpenBLAS runs its generic %s kernels on this CPU, which has %s's: OPENBLAS_CORETYPE=%s in the "
-                "environment selects them (squeeze run sets it for the stages it starts)",
-                sq_blas_core_running(), core, core);
     if (stage->option_count > SQ_STAGE_MAX_OWN_OPTIONS)
         return sq_stage_finish(sq_fail(SQ_ERR_RUN, "%s has more than %d options of its own", stage->program,
                                        SQ_STAGE_MAX_OWN_OPTIONS), NULL);
@@ -56,6 +62,8 @@ int sq_stage_run(const sq_stage *stage, int argc, char **argv)
                 stage->more_help(stdout);
         }
     } else {
+        if (st == SQ_OK)
+            note_blas_core(stage, rank);
         if (st == SQ_OK && stage->check)
             st = agreed(stage, stage->check());
         if (st == SQ_OK && args->config) {
