@@ -1142,65 +1142,87 @@ AVX2 static void q6_k_avx2(const sq_matrix *m, const float *x, int T, float *y, 
 
 /* Q8_0 and Q4_0 panels (to_panels) against Q8_0 activations: per group of 4 inputs one
  * vpdpbusd adds each of 16 rows' 4 products with a token's 4 broadcast activation bytes into
- * the row's int32 lane, exactly (qgemm.c's q4_avx512, 8 tokens per pass).  The unsigned
+ * the row's int32 lane, exactly (qgemm.c's q4_avx512, a tile of 8 tokens per pass).  The unsigned
  * operand is the weight: Q4_0's nibble n = w + 8, Q8_0's w + 128, so per block the lanes lose
  * bias x the activations' sum, become floats and take the 16 rows' d times the token's d. */
-#define MRV 8
+#define MRV SQ_TILE
 
-AVX512 static void panels_avx512(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
-                                 const sq_kernel_work *work)
+AVX512 static inline __attribute__((always_inline)) void panels_avx512(const sq_matrix *m, int T, float *y, int ldy,
+                                                                      bool accumulate, const sq_kernel_work *work,
+                                                                      const bool q4, const bool min)
 {
-    const panel32_kind k = panel32_of(m);
-    const int K = m->cols, nb = K / 32, bias = k.min ? 0 : k.q4 ? 8 : 128;
-    const size_t qs = k.q4 ? 16 : 32, halves = panel32_halves(k);
+    const int K = m->cols, nb = K / 32, bias = min ? 0 : q4 ? 8 : 128;
+    const size_t qs = q4 ? 16 : 32, halves = min ? 32 : 16; /* panel32_halves */
     const __m512i low = _mm512_set1_epi8(0x0f);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
         for (int t = 0; t < T; t += MRV) {
-            int row[MRV];
-            const int32_t *xr[MRV];
+            /* the tile of activations (tiles.c): 8 tokens' 4 bytes per group of 4 inputs, and per
+             * block their 8 fp16-rounded scales, integer sums and (Q8_1) s side by side */
+            const int32_t *xg = (const int32_t *)work->q + (size_t)t * (K / 4);
+            const size_t side = sq_tile_side(t, nb, 0);
+            const float *d = work->scale + side, *s = work->aux + side;
+            const int32_t *sum = work->sum + side;
             __m512 acc[MRV];
-            const int mr = sq_start_block16(work->q, K, t, T, MRV, row, xr, acc);
-            for (int b = 0; b < nb; b++) {
+            _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
+                acc[i] = _mm512_setzero_ps();
+            for (int b = 0; b < nb; b++, xg += 8 * MRV, d += MRV, s += MRV, sum += MRV) {
                 const size_t at = (size_t)p * nb + (size_t)b;
                 const uint8_t *blk = (const uint8_t *)m->codes + at * 16 * qs;
                 const uint16_t *half = (const uint16_t *)m->scales + at * halves;
                 __m512i dot[MRV];
-                for (int i = 0; i < MRV; i++)
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
                     dot[i] = _mm512_setzero_si512();
-                if (k.q4) {
-                    for (int g = 0; g < 4; g++) { /* 4 groups of 8 inputs */
+                if (q4) {
+                    _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) { /* 4 groups of 8 inputs */
                         const __m512i bytes = _mm512_loadu_si512(blk + (size_t)g * 64);
                         const __m512i lo = _mm512_and_si512(bytes, low);
                         const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
                         _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xr[i][8 * b + 2 * g]));
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xr[i][8 * b + 2 * g + 1]));
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xg[2 * g * MRV + i]));
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xg[(2 * g + 1) * MRV + i]));
                         }
                     }
                 } else {
                     for (int g = 0; g < 8; g++) { /* 8 groups of 4 inputs */
                         const __m512i w = _mm512_loadu_si512(blk + (size_t)g * 64);
                         _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], w, _mm512_set1_epi32(xr[i][8 * b + g]));
+                            dot[i] = _mm512_dpbusd_epi32(dot[i], w, _mm512_set1_epi32(xg[g * MRV + i]));
                     }
                 }
                 const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)half));
                 _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                    const size_t bi = (size_t)row[i] * nb + (size_t)b;
-                    const __m512i exact = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(bias * work->sum[bi]));
-                    const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(work->scale[bi]));
-                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), scale, acc[i]);
+                    const __m512i exact = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(bias * sum[i]));
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(dw, _mm512_set1_ps(d[i])), acc[i]);
                 }
-                if (k.min) { /* Q4_1: m_w s_x */
+                if (min) { /* Q4_1: m_w s_x */
                     const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(half + 16)));
-                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) acc[i] =
-                        _mm512_fmadd_ps(mw, _mm512_set1_ps(work->aux[(size_t)row[i] * nb + (size_t)b]), acc[i]);
+                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
+                        acc[i] = _mm512_fmadd_ps(mw, _mm512_set1_ps(s[i]), acc[i]);
                 }
             }
-            sq_store_block16(y, ldy, t, (size_t)p * 16, acc, mr, nr, _mm512_set1_ps(1.0f), accumulate);
+            _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) if (t + i < T)
+                sq_store_row16(y, ldy, t + i, (size_t)p * 16, acc[i], nr, accumulate);
         }
     }
+}
+
+AVX512 static void q8_0_panels(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
+                               const sq_kernel_work *work)
+{
+    panels_avx512(m, T, y, ldy, accumulate, work, false, false);
+}
+
+AVX512 static void q4_0_panels(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
+                               const sq_kernel_work *work)
+{
+    panels_avx512(m, T, y, ldy, accumulate, work, true, false);
+}
+
+AVX512 static void q4_1_panels(const sq_matrix *m, int T, float *y, int ldy, bool accumulate,
+                               const sq_kernel_work *work)
+{
+    panels_avx512(m, T, y, ldy, accumulate, work, true, true);
 }
 
 /* The k-quants' panels (to_kpanels) against Q8_K, one body for both (q4 constant once inlined).
@@ -1231,11 +1253,11 @@ AVX512 static inline __attribute__((always_inline)) void kquant_panels(const sq_
                 const panel_q4_k *s4 = (const panel_q4_k *)m->scales + at;
                 const panel_q6_k *s6 = (const panel_q6_k *)m->scales + at;
                 __m512i isum[MRV];
-                for (int i = 0; i < MRV; i++)
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
                     isum[i] = _mm512_setzero_si512();
                 for (int j = 0; j < subs; j++) {
                     __m512i dot[MRV];
-                    for (int i = 0; i < MRV; i++)
+                    _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
                         dot[i] = _mm512_setzero_si512();
                     for (int g = 0; g < 4; g++) {
                         const __m512i bytes = _mm512_loadu_si512(blk + (size_t)(4 * j + g) * 64);
@@ -1306,9 +1328,12 @@ AVX512 static void q6_k_panels(const sq_matrix *m, int T, float *y, int ldy, boo
         quantize;                                                                                                      \
         panels(m, T, y, ldy, accumulate, work);                                                                        \
     }
-AVX512_ENTRY(q8_0_avx512, q8_0_avx2, quantize_q8_0_avx2(x, T, m->cols, false, work), panels_avx512)
-AVX512_ENTRY(q4_0_avx512, q4_0_avx2, quantize_q8_0_avx2(x, T, m->cols, false, work), panels_avx512)
-AVX512_ENTRY(q4_1_avx512, q4_1_avx2, quantize_q8_0_avx2(x, T, m->cols, true, work), panels_avx512)
+AVX512_ENTRY(q8_0_avx512, q8_0_avx2, sq_quantize_tiles_avx512(x, T, m->cols, SQ_QK8_0, SQ_TILES_GGML_Q8_0, work),
+             q8_0_panels)
+AVX512_ENTRY(q4_0_avx512, q4_0_avx2, sq_quantize_tiles_avx512(x, T, m->cols, SQ_QK8_0, SQ_TILES_GGML_Q8_0, work),
+             q4_0_panels)
+AVX512_ENTRY(q4_1_avx512, q4_1_avx2, sq_quantize_tiles_avx512(x, T, m->cols, SQ_QK8_0, SQ_TILES_GGML_Q8_1, work),
+             q4_1_panels)
 AVX512_ENTRY(q4_k_avx512, q4_k_avx2, quantize_q8_k_avx2(x, T, m->cols, work), q4_k_panels)
 AVX512_ENTRY(q6_k_avx512, q6_k_avx2, quantize_q8_k_avx2(x, T, m->cols, work), q6_k_panels)
 #else

@@ -53,11 +53,13 @@ static inline int sq_panel_outputs(int rows, int p) { return rows - p * 16 < 16 
 
 /* How a kernel quantized its activations into the scratch (sq_kernel_work.held.kind). */
 typedef enum {
-    SQ_ACTS_TILES = 1,       /* qgemm.c: q, d and d x sum in tiles of 8 tokens (the 4-bit kernels) */
-    SQ_ACTS_TILES_UNSIGNED,  /* qgemm.c: q + 128 and d in tiles of 8 tokens (int8's vpdpbusd operand) */
+    SQ_ACTS_TILES = 1,       /* tiles.c: q, d and d x sum in tiles of 8 tokens (qgemm.c's 4-bit kernels) */
+    SQ_ACTS_TILES_UNSIGNED,  /* tiles.c: q + 128 and d in tiles of 8 tokens (int8's vpdpbusd operand) */
     SQ_ACTS_GGML_Q8_0,       /* ggml_dot.c: Q8_0 (fp16-rounded d, sums) */
     SQ_ACTS_GGML_Q8_1,       /* ggml_dot.c: Q8_1 (Q8_0 and s = d x sum) */
     SQ_ACTS_GGML_Q8_K,       /* ggml_dot.c: Q8_K (q, q + 128, sums of 16 and 32) */
+    SQ_ACTS_GGML_Q8_0_TILES, /* tiles.c: ggml's Q8_0 in tiles of 8 tokens (fp16-rounded d, sums) */
+    SQ_ACTS_GGML_Q8_1_TILES, /* tiles.c: ggml's Q8_1 in tiles of 8 tokens (Q8_0 and s = d x sum) */
 } sq_acts_kind;
 
 /* True when work already holds x quantized this way: the caller says x is the previous
@@ -77,6 +79,27 @@ static inline bool sq_acts_held(sq_kernel_work *work, const float *x, int T, int
     work->held.call = work->calls;
     return held;
 }
+
+/* The AVX-512 VNNI kernels' activations: tiles of SQ_TILE tokens (tiles.c), in one of these forms. */
+#define SQ_TILE 8
+typedef enum {
+    SQ_TILES_Q8,          /* q, d, and d x sum in work->aux (qgemm.c's 4-bit kernels) */
+    SQ_TILES_Q8_UNSIGNED, /* q + 128 in work->qu, d (qgemm.c's int8) */
+    SQ_TILES_GGML_Q8_0,   /* ggml's Q8_0: q, d rounded to fp16, the integer sums in work->sum */
+    SQ_TILES_GGML_Q8_1,   /* ggml's Q8_1: Q8_0 and s = fp16(d x sum) in work->aux */
+} sq_tile_form;
+
+/* Where block b of the tile holding token t keeps its SQ_TILE tokens' scales (and sums):
+ * work->scale + sq_tile_side(...), token i of the tile at + i.  The tile's activation bytes
+ * start at byte t x cols of work->q (or qu): group g of 4 inputs at 4 SQ_TILE g, token i at + 4 i. */
+static inline size_t sq_tile_side(int t, int nb, int b)
+{
+    return ((size_t)(t / SQ_TILE) * (size_t)nb + (size_t)b) * SQ_TILE;
+}
+
+/* x [T, cols] quantized per block of `block` inputs (a multiple of 16) into tiles, in `form`
+ * (unless the product just before left them there: sq_acts_held). */
+void sq_quantize_tiles_avx512(const float *x, int T, int cols, int block, sq_tile_form form, sq_kernel_work *work);
 
 #if SQ_KERNELS_X86
 #include <immintrin.h>
@@ -100,7 +123,7 @@ __attribute__((target("avx512f"))) static inline int sq_start_block16(const void
                                                                       int *row, const int32_t **xr, __m512 *acc)
 {
     const int mr = sq_block_rows(t, T, max, row);
-    for (int i = 0; i < max; i++) {
+    _Pragma("GCC unroll 8") for (int i = 0; i < max; i++) {
         xr[i] = (const int32_t *)((const uint8_t *)q + (size_t)row[i] * K);
         acc[i] = _mm512_setzero_ps();
     }

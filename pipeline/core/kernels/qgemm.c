@@ -695,98 +695,7 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
  * (128 x the rows' block sums), become floats and take the block's scale; the output lanes
  * are 16 consecutive outputs of y, so nothing is summed across lanes.  8 tokens per pass. */
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define MRV 8 /* tokens per pass: a tile */
-
-/* The activations of the VNNI kernels, in tiles of MRV tokens.  A pass broadcasts each
- * token's bytes 4 at a time into vpdpbusd, token after token, so they are stored where one
- * base pointer and constant offsets reach them all: per tile and group of 4 inputs, the 8
- * tokens' 4 bytes side by side (32 bytes), and per tile and block, the 8 tokens' scales d
- * side by side (work->scale) and, for the 4-bit kernels, d x the block's integer sum
- * (work->aux, ggml's Q8_1 s).  The last tile's tokens past the window repeat its last token;
- * their results are never stored.  The values are quantize_acts_ref's, bit for bit: the same
- * absmax, division, reciprocal and product rounded half to even. */
-static inline size_t tile_side(int t, int nb, int b) { return ((size_t)(t / MRV) * (size_t)nb + (size_t)b) * MRV; }
-
-/* Lane i: the largest of the 16 lanes of m[i], the 8 vectors folded side by side (halves,
- * then quarters, then within 128 bits) instead of one horizontal reduction each. */
-AVX512 static inline __m256 max_lanes_of_8(const __m512 m[MRV])
-{
-    __m512 half[4], quarter[2];
-    for (int i = 0; i < 4; i++) /* 128-bit lanes 0-1: m[2i] folded to 8 floats, 2-3: m[2i + 1] */
-        half[i] = _mm512_max_ps(_mm512_shuffle_f32x4(m[2 * i], m[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                _mm512_shuffle_f32x4(m[2 * i], m[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    for (int i = 0; i < 2; i++) /* 128-bit lane j: m[4i + j] folded to 4 floats */
-        quarter[i] = _mm512_max_ps(_mm512_shuffle_f32x4(half[2 * i], half[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                   _mm512_shuffle_f32x4(half[2 * i], half[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
-    /* lane j: m[j] in floats 0-1, m[4 + j] in 2-3; then each pair's larger in both */
-    __m512 pairs = _mm512_max_ps(_mm512_shuffle_ps(quarter[0], quarter[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                 _mm512_shuffle_ps(quarter[0], quarter[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    pairs = _mm512_max_ps(pairs, _mm512_permute_ps(pairs, _MM_SHUFFLE(2, 3, 0, 1)));
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
-    return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, pairs));
-}
-
-/* Quantizes x [T, cols] into tiles, per block of `block` inputs (a multiple of 16): signed,
- * with d x sum (the 4-bit kernels), or unsigned (q + 128, int8's operand), d alone. */
-AVX512 static void quantize_tiles_avx512(const float *x, int T, int cols, int block, bool unsigned_form,
-                                         sq_kernel_work *work)
-{
-    const int nb = cols / block;
-    if (sq_acts_held(work, x, T, cols, block, unsigned_form ? SQ_ACTS_TILES_UNSIGNED : SQ_ACTS_TILES))
-        return;
-    const __m512i flip = _mm512_set1_epi8(unsigned_form ? -128 : 0), ones = _mm512_set1_epi8(1);
-    /* 64-bit lanes of two packed vectors (tokens 0-3, 4-7) making groups 0-1 and 2-3 */
-    const __m512i groups01 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-    const __m512i groups23 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-    for (int t = 0; t < T; t += MRV) {
-        int row[MRV];
-        const float *xr[MRV];
-        sq_block_rows(t, T, MRV, row);
-        for (int i = 0; i < MRV; i++)
-            xr[i] = x + (size_t)row[i] * cols;
-        uint8_t *tile = (unsigned_form ? work->qu : (uint8_t *)work->q) + (size_t)t * cols;
-        for (int b = 0; b < nb; b++) {
-            const int k0 = b * block;
-            __m512 m[MRV];
-            for (int i = 0; i < MRV; i++) {
-                m[i] = _mm512_abs_ps(_mm512_loadu_ps(xr[i] + k0));
-                for (int j = 16; j < block; j += 16)
-                    m[i] = _mm512_max_ps(m[i], _mm512_abs_ps(_mm512_loadu_ps(xr[i] + k0 + j)));
-            }
-            const __m256 d = _mm256_div_ps(max_lanes_of_8(m), _mm256_set1_ps(127.0f));
-            const __m256 id = _mm256_maskz_div_ps(_mm256_cmp_ps_mask(d, _mm256_setzero_ps(), _CMP_NEQ_UQ),
-                                                  _mm256_set1_ps(1.0f), d);
-            float inverse[MRV];
-            _mm256_storeu_ps(inverse, id);
-            __m512i sums = _mm512_setzero_si512();
-            for (int j = 0; j < block; j += 16) {
-                __m512i q[MRV];
-                for (int i = 0; i < MRV; i++)
-                    q[i] = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr[i] + k0 + j),
-                                                                  _mm512_set1_ps(inverse[i])),
-                                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-                /* packs work per 128 bits: 128-bit lane l of each holds group l of 4 tokens */
-                const __m512i low = _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-                const __m512i high = _mm512_packs_epi16(_mm512_packs_epi32(q[4], q[5]), _mm512_packs_epi32(q[6], q[7]));
-                const __m512i g01 = _mm512_permutex2var_epi64(low, groups01, high);
-                const __m512i g23 = _mm512_permutex2var_epi64(low, groups23, high);
-                uint8_t *at = tile + (size_t)(k0 + j) / 4 * (4 * MRV);
-                _mm512_storeu_si512(at, _mm512_xor_si512(g01, flip));
-                _mm512_storeu_si512(at + 64, _mm512_xor_si512(g23, flip));
-                if (!unsigned_form) { /* 4 bytes summed per 32-bit lane: lane 8g + i is token i's group g */
-                    sums = _mm512_dpbusd_epi32(sums, ones, g01);
-                    sums = _mm512_dpbusd_epi32(sums, ones, g23);
-                }
-            }
-            const size_t side = tile_side(t, nb, b);
-            _mm256_storeu_ps(work->scale + side, d);
-            if (!unsigned_form) {
-                const __m256i sum = _mm256_add_epi32(_mm512_castsi512_si256(sums), _mm512_extracti64x4_epi64(sums, 1));
-                _mm256_storeu_ps(work->aux + side, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum)));
-            }
-        }
-    }
-}
+#define MRV SQ_TILE /* tokens per pass: a tile of activations (tiles.c) */
 
 AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                                sq_kernel_work *work)
@@ -799,14 +708,14 @@ AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float 
     const int8_t *codes = m->codes;
     const float *scales = m->scales;
     const int32_t *wsum = m->extra;
-    quantize_tiles_avx512(x, T, K, ab, true, work);
+    sq_quantize_tiles_avx512(x, T, K, ab, SQ_TILES_Q8_UNSIGNED, work);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
         const __m512 s = _mm512_loadu_ps(scales + (size_t)p * 16);
         const int8_t *panel = codes + (size_t)p * groups * 64;
         for (int t = 0; t < T; t += MRV) {
             const int32_t *tile = (const int32_t *)work->qu + (size_t)t * (K / 4);
-            const float *d = work->scale + tile_side(t, nb, 0);
+            const float *d = work->scale + sq_tile_side(t, nb, 0);
             __m512 acc[MRV];
             _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
                 acc[i] = _mm512_setzero_ps();
@@ -921,7 +830,7 @@ AVX512 static inline __attribute__((always_inline)) void q4_panels(const sq_matr
         const uint8_t *panel = (const uint8_t *)m->codes + (size_t)p * (K / 8) * 64;
         for (int t = 0; t < T; t += MRV) {
             const int32_t *xg = (const int32_t *)work->q + (size_t)t * (K / 4);
-            const float *d = work->scale + tile_side(t, nb, 0), *ds = work->aux + tile_side(t, nb, 0);
+            const float *d = work->scale + sq_tile_side(t, nb, 0), *ds = work->aux + sq_tile_side(t, nb, 0);
             const uint8_t *codes = panel;
             __m512 acc[MRV];
             _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
@@ -988,7 +897,7 @@ AVX512 static void q4_avx512(const sq_matrix *m, const float *x, int T, float *y
         identity = identity && shifted[q] == q;
     }
     const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)shifted));
-    quantize_tiles_avx512(x, T, m->cols, QK, false, work);
+    sq_quantize_tiles_avx512(x, T, m->cols, QK, SQ_TILES_Q8, work);
     const int side = m->flags & (Q4_SCALE_F32 | Q4_MINS | Q4_ZEROS);
     if (identity && side == 0) /* int4 symmetric (bias 8) */
         q4_panels(m, T, y, ldy, accumulate, work, table, bias, true, 0);
