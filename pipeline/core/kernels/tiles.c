@@ -69,7 +69,7 @@ AVX512 void sq_quantize_tiles_avx512(const float *x, int T, int cols, int block,
         for (int b = 0; b < nb; b++) {
             const int k0 = b * block;
             __m512 m[SQ_TILE];
-            for (int i = 0; i < SQ_TILE; i++) {
+            _Pragma("GCC unroll 8") for (int i = 0; i < SQ_TILE; i++) {
                 m[i] = _mm512_abs_ps(_mm512_loadu_ps(xr[i] + k0));
                 for (int j = 16; j < block; j += 16)
                     m[i] = _mm512_max_ps(m[i], _mm512_abs_ps(_mm512_loadu_ps(xr[i] + k0 + j)));
@@ -85,7 +85,7 @@ AVX512 void sq_quantize_tiles_avx512(const float *x, int T, int cols, int block,
             __m512i sums = _mm512_setzero_si512();
             for (int j = 0; j < block; j += 16) {
                 __m512i q[SQ_TILE];
-                for (int i = 0; i < SQ_TILE; i++)
+                _Pragma("GCC unroll 8") for (int i = 0; i < SQ_TILE; i++)
                     q[i] = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr[i] + k0 + j),
                                                                   _mm512_set1_ps(inverse[i])),
                                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
