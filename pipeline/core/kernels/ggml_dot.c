@@ -1179,15 +1179,15 @@ AVX512 static inline __attribute__((always_inline)) void panels_avx512(const sq_
                         const __m512i lo = _mm512_and_si512(bytes, low);
                         const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
                         _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xg[2 * g * MRV + i]));
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xg[(2 * g + 1) * MRV + i]));
+                            dot[i] = sq_dpbusd_bcast(dot[i], lo, xg + 2 * g * MRV + i);
+                            dot[i] = sq_dpbusd_bcast(dot[i], hi, xg + (2 * g + 1) * MRV + i);
                         }
                     }
                 } else {
                     for (int g = 0; g < 8; g++) { /* 8 groups of 4 inputs */
                         const __m512i w = _mm512_loadu_si512(blk + (size_t)g * 64);
                         _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], w, _mm512_set1_epi32(xg[g * MRV + i]));
+                            dot[i] = sq_dpbusd_bcast(dot[i], w, xg + g * MRV + i);
                     }
                 }
                 const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)half));

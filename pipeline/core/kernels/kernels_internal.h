@@ -53,8 +53,8 @@ static inline int sq_panel_outputs(int rows, int p) { return rows - p * 16 < 16 
 
 /* How a kernel quantized its activations into the scratch (sq_kernel_work.held.kind). */
 typedef enum {
-    SQ_ACTS_TILES = 1,       /* tiles.c: q, d and d x sum in tiles of 8 tokens (qgemm.c's 4-bit kernels) */
-    SQ_ACTS_TILES_UNSIGNED,  /* tiles.c: q + 128 and d in tiles of 8 tokens (int8's vpdpbusd operand) */
+    SQ_ACTS_TILES = 1,       /* tiles.c: q, d, sums and d x sum in tiles of 8 tokens (qgemm.c's kernels) */
+    SQ_ACTS_TILES_UNSIGNED,  /* tiles.c: q + 128 and d in tiles of 8 tokens */
     SQ_ACTS_GGML_Q8_0,       /* ggml_dot.c: Q8_0 (fp16-rounded d, sums) */
     SQ_ACTS_GGML_Q8_1,       /* ggml_dot.c: Q8_1 (Q8_0 and s = d x sum) */
     SQ_ACTS_GGML_Q8_K,       /* ggml_dot.c: Q8_K (q, q + 128, sums of 16 and 32) */
@@ -83,8 +83,8 @@ static inline bool sq_acts_held(sq_kernel_work *work, const float *x, int T, int
 /* The AVX-512 VNNI kernels' activations: tiles of SQ_TILE tokens (tiles.c), in one of these forms. */
 #define SQ_TILE 8
 typedef enum {
-    SQ_TILES_Q8,          /* q, d, and d x sum in work->aux (qgemm.c's 4-bit kernels) */
-    SQ_TILES_Q8_UNSIGNED, /* q + 128 in work->qu, d (qgemm.c's int8) */
+    SQ_TILES_Q8,          /* q, d, the integer sums in work->sum and d x sum in work->aux (qgemm.c) */
+    SQ_TILES_Q8_UNSIGNED, /* q + 128 in work->qu, d */
     SQ_TILES_GGML_Q8_0,   /* ggml's Q8_0: q, d rounded to fp16, the integer sums in work->sum */
     SQ_TILES_GGML_Q8_1,   /* ggml's Q8_1: Q8_0 and s = fp16(d x sum) in work->aux */
 } sq_tile_form;
@@ -114,6 +114,16 @@ __attribute__((target("avx2"))) static inline float sq_absmax_avx2(const float *
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
     return _mm_cvtss_f32(h);
+}
+
+/* acc + vpdpbusd(u, the 4 signed bytes at p broadcast): the broadcast as the instruction's own
+ * memory operand ({1to16}).  GCC 12 does not fold _mm512_set1_epi32 into it: it emits a
+ * vpbroadcastd per product, and register copies around the tied accumulator. */
+__attribute__((target("avx512f,avx512vnni"))) static inline __m512i sq_dpbusd_bcast(__m512i acc, __m512i u,
+                                                                                   const int32_t *p)
+{
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(u), "m"(*p));
+    return acc;
 }
 
 /* Starts a register block of up to max tokens from t (sq_block_rows: row[i]) for the AVX-512

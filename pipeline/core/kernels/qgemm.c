@@ -116,36 +116,29 @@ static sq_status int8_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
     m->group = INT8_ACT_BLOCK;
     while (cols % m->group != 0)
         m->group /= 2;
-    const int nb = cols / m->group;
     const int8_t *src = q->data;
     if (sq_isa_detected() >= SQ_ISA_AVX512 && !options->fp32_activations && m->group % 64 == 0) {
         /* Panels of 16 rows: per group of 4 inputs, 16 rows x 4 bytes, so one vpdpbusd
          * multiplies 16 rows by 4 broadcast activation bytes (the output lanes are rows: no
-         * horizontal sums).  wsum: 128 x the rows' sums per activation block, [panel][block][16],
-         * which takes back the +128 of the unsigned activations. */
+         * horizontal sums).  The codes are stored + 128, vpdpbusd's unsigned operand, so that
+         * the signed activations are the broadcast one (a memory operand of the instruction);
+         * the kernel takes the 128 back with the activations' block sums. */
         const size_t panels = ((size_t)rows + 15) / 16, padded = panels * 16;
-        int8_t *codes = NULL;
-        int32_t *wsum = NULL;
+        uint8_t *codes = NULL;
         float *s = NULL;
         if ((st = sq_alloc(&codes, padded * cols, 1, qt->name)) != SQ_OK ||
-            (st = sq_alloc(&s, padded, sizeof *s, qt->name)) != SQ_OK ||
-            (st = sq_alloc(&wsum, panels * nb * 16, sizeof *wsum, qt->name)) != SQ_OK) {
+            (st = sq_alloc(&s, padded, sizeof *s, qt->name)) != SQ_OK) {
             free(codes);
-            free(s);
             return st;
         }
         for (int r = 0; r < rows; r++)
-            for (int k = 0; k < cols; k++) {
-                const int8_t v = src[(size_t)r * cols + k];
-                codes[panel16_at(r, (size_t)cols / 4, (size_t)(k / 4), k % 4)] = v;
-                wsum[((size_t)(r / 16) * nb + (size_t)(k / m->group)) * 16 + (size_t)(r % 16)] += 128 * v;
-            }
+            for (int k = 0; k < cols; k++)
+                codes[panel16_at(r, (size_t)cols / 4, (size_t)(k / 4), k % 4)] = (uint8_t)(src[(size_t)r * cols + k] + 128);
         memcpy(s, scales->data, (size_t)rows * sizeof *s);
         m->codes = codes;
         m->scales = s;
-        m->extra = wsum;
         m->flags |= INT8_PANELS;
-        m->bytes = padded * cols + padded * sizeof *s + panels * nb * 16 * sizeof *wsum;
+        m->bytes = padded * cols + padded * sizeof *s;
         return SQ_OK;
     }
     if ((st = sq_alloc(&m->codes, (size_t)rows * cols, 1, qt->name)) != SQ_OK ||
@@ -160,21 +153,20 @@ static sq_status int8_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
 /* Weight (r, k) in either layout. */
 static inline int8_t int8_at(const sq_matrix *m, int r, int k)
 {
-    const int8_t *codes = m->codes;
-    if (m->flags & INT8_PANELS)
-        return codes[panel16_at(r, (size_t)m->cols / 4, (size_t)(k / 4), k % 4)];
-    return codes[(size_t)r * m->cols + k];
+    if (m->flags & INT8_PANELS) /* stored + 128 */
+        return (int8_t)(((const uint8_t *)m->codes)[panel16_at(r, (size_t)m->cols / 4, (size_t)(k / 4), k % 4)] - 128);
+    return ((const int8_t *)m->codes)[(size_t)r * m->cols + k];
 }
 
 /* Row r as quant/int8.c dequantizes it: q s_r. */
 static void int8_row(const sq_matrix *m, int r, float *out)
 {
     const float s = ((const float *)m->scales)[r];
-    if (m->flags & INT8_PANELS) { /* 4 inputs of the row every 64 bytes (int8_at's layout) */
-        const int8_t *at = (const int8_t *)m->codes + panel16_at(r, (size_t)m->cols / 4, 0, 0);
+    if (m->flags & INT8_PANELS) { /* 4 inputs of the row every 64 bytes (int8_at's layout), + 128 */
+        const uint8_t *at = (const uint8_t *)m->codes + panel16_at(r, (size_t)m->cols / 4, 0, 0);
         for (int k = 0; k < m->cols; k += 4, at += 64)
             for (int j = 0; j < 4; j++)
-                out[k + j] = (float)at[j] * s;
+                out[k + j] = (float)(at[j] - 128) * s;
         return;
     }
     for (int k = 0; k < m->cols; k++)
@@ -688,14 +680,16 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
     }
 }
 
-/* AVX-512 VNNI on 16-row panels: per group of 4 inputs one vpdpbusd multiplies the 4
- * activation bytes of a token (q + 128, unsigned, broadcast) with 16 rows x 4 signed weights
- * and adds each row's 4 products into its int32 lane, with no intermediate saturation
- * (Intel's VNNI; oneDNN's packed-B layout).  Per activation block the lanes lose the +128
- * (128 x the rows' block sums), become floats and take the block's scale; the output lanes
- * are 16 consecutive outputs of y, so nothing is summed across lanes.  8 tokens per pass. */
+/* AVX-512 VNNI on 16-row panels: per group of 4 inputs one vpdpbusd multiplies 16 rows x 4
+ * weights (stored + 128: the unsigned operand) with the 4 activation bytes of a token (signed,
+ * broadcast from memory by the instruction itself) and adds each row's 4 products into its
+ * int32 lane, with no intermediate saturation (Intel's VNNI).  Per activation block the lanes
+ * lose the + 128 (128 x the activations' block sum, exactly), become floats and take the
+ * block's scale d.  The output lanes are 16 consecutive outputs of y, so nothing is summed
+ * across lanes; a tile of 8 tokens per pass. */
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define MRV SQ_TILE /* tokens per pass: a tile of activations (tiles.c) */
+#define MRV SQ_TILE
+ /* tokens per pass: a tile of activations (tiles.c) */
 
 AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                                sq_kernel_work *work)
@@ -705,34 +699,35 @@ AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float 
         int8_avx2(m, x, T, y, ldy, accumulate, work);
         return;
     }
-    const int8_t *codes = m->codes;
+    const uint8_t *codes = m->codes;
     const float *scales = m->scales;
-    const int32_t *wsum = m->extra;
-    sq_quantize_tiles_avx512(x, T, K, ab, SQ_TILES_Q8_UNSIGNED, work);
+    sq_quantize_tiles_avx512(x, T, K, ab, SQ_TILES_Q8, work);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
         const __m512 s = _mm512_loadu_ps(scales + (size_t)p * 16);
-        const int8_t *panel = codes + (size_t)p * groups * 64;
+        const uint8_t *panel = codes + (size_t)p * groups * 64;
         for (int t = 0; t < T; t += MRV) {
-            const int32_t *tile = (const int32_t *)work->qu + (size_t)t * (K / 4);
+            const int32_t *tile = (const int32_t *)work->q + (size_t)t * (K / 4);
             const float *d = work->scale + sq_tile_side(t, nb, 0);
+            const int32_t *sum = work->sum + sq_tile_side(t, nb, 0);
             __m512 acc[MRV];
             _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
                 acc[i] = _mm512_setzero_ps();
-            for (int b = 0; b < nb; b++, d += MRV) {
+            for (int b = 0; b < nb; b++, d += MRV, sum += MRV) {
                 __m512i dot[MRV];
-                for (int i = 0; i < MRV; i++)
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
                     dot[i] = _mm512_setzero_si512();
                 for (int g = b * (ab / 4); g < (b + 1) * (ab / 4); g++) {
                     const __m512i w = _mm512_loadu_si512(panel + (size_t)g * 64);
                     const int32_t *xg = tile + (size_t)g * MRV;
                     _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
-                        dot[i] = _mm512_dpbusd_epi32(dot[i], _mm512_set1_epi32(xg[i]), w);
+                        dot[i] = sq_dpbusd_bcast(dot[i], w, xg + i);
                 }
-                const __m512i offset = _mm512_loadu_si512(wsum + ((size_t)p * nb + b) * 16);
-                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++)
-                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dot[i], offset)), _mm512_set1_ps(d[i]),
-                                             acc[i]);
+                /* the codes' + 128 taken back exactly: sum (w + 128) x = sum w x + 128 sum x */
+                _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
+                    const __m512i exact = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(128 * sum[i]));
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_set1_ps(d[i]), acc[i]);
+                }
             }
             _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) if (t + i < T)
                 sq_store_row16(y, ldy, t + i, (size_t)p * 16, _mm512_mul_ps(acc[i], s), nr, accumulate);
@@ -863,8 +858,8 @@ AVX512 static inline __attribute__((always_inline)) void q4_panels(const sq_matr
                             hi = _mm512_shuffle_epi8(table, hi);
                         }
                         _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xg[i]));
-                            dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xg[MRV + i]));
+                            dot[i] = sq_dpbusd_bcast(dot[i], lo, xg + i);
+                            dot[i] = sq_dpbusd_bcast(dot[i], hi, xg + MRV + i);
                         }
                     }
                     _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {

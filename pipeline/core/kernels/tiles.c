@@ -106,8 +106,10 @@ AVX512 void sq_quantize_tiles_avx512(const float *x, int T, int cols, int block,
             const __m256i sum = _mm256_add_epi32(_mm512_castsi512_si256(sums), _mm512_extracti64x4_epi64(sums, 1));
             if (!ggml) {
                 _mm256_storeu_ps(work->scale + side, d);
-                if (!unsigned_form)
+                if (!unsigned_form) {
+                    _mm256_storeu_si256((__m256i *)(work->sum + side), sum);
                     _mm256_storeu_ps(work->aux + side, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum)));
+                }
                 continue;
             }
             /* ggml's Q8_0: d rounded to fp16, the integer sums; Q8_1: s = fp16(d x sum) */
