@@ -1266,8 +1266,8 @@ AVX512 static inline __attribute__((always_inline)) void kquant_panels(const sq_
                             const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
                             const int w = 64 * b + 8 * j + 2 * g;
                             _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
-                                dot[i] = _mm512_dpbusd_epi32(dot[i], lo, _mm512_set1_epi32(xr[i][w]));
-                                dot[i] = _mm512_dpbusd_epi32(dot[i], hi, _mm512_set1_epi32(xr[i][w + 1]));
+                                dot[i] = sq_dpbusd_bcast(dot[i], lo, xr[i] + w);
+                                dot[i] = sq_dpbusd_bcast(dot[i], hi, xr[i] + w + 1);
                             }
                         } else {
                             const int w = 64 * b + 4 * j + g;
