@@ -54,7 +54,6 @@ static inline int sq_panel_outputs(int rows, int p) { return rows - p * 16 < 16 
 /* How a kernel quantized its activations into the scratch (sq_kernel_work.held.kind). */
 typedef enum {
     SQ_ACTS_TILES = 1,       /* tiles.c: q, d, sums and d x sum in tiles of 8 tokens (qgemm.c's kernels) */
-    SQ_ACTS_TILES_UNSIGNED,  /* tiles.c: q + 128 and d in tiles of 8 tokens */
     SQ_ACTS_GGML_Q8_0,       /* ggml_dot.c: Q8_0 (fp16-rounded d, sums) */
     SQ_ACTS_GGML_Q8_1,       /* ggml_dot.c: Q8_1 (Q8_0 and s = d x sum) */
     SQ_ACTS_GGML_Q8_K,       /* ggml_dot.c: Q8_K (q, q + 128, sums of 16 and 32) */
@@ -84,7 +83,6 @@ static inline bool sq_acts_held(sq_kernel_work *work, const float *x, int T, int
 #define SQ_TILE 8
 typedef enum {
     SQ_TILES_Q8,          /* q, d, the integer sums in work->sum and d x sum in work->aux (qgemm.c) */
-    SQ_TILES_Q8_UNSIGNED, /* q + 128 in work->qu, d */
     SQ_TILES_GGML_Q8_0,   /* ggml's Q8_0: q, d rounded to fp16, the integer sums in work->sum */
     SQ_TILES_GGML_Q8_1,   /* ggml's Q8_1: Q8_0 and s = fp16(d x sum) in work->aux */
 } sq_tile_form;

@@ -29,9 +29,10 @@
  * of weights to floats and multiply with the unrounded inputs instead.
  *
  * With AVX-512 VNNI both kinds are rearranged once into panels of 16 rows (4 inputs x 16
- * rows per 64 bytes for int8, 8 nibbles x 16 rows for 4-bit) so that one vpdpbusd
- * multiplies 16 outputs at once by a broadcast group of activation bytes: the output lanes
- * are rows, no horizontal sums are needed, and the codes keep their size.
+ * rows per 64 bytes for int8, stored + 128 as vpdpbusd's unsigned operand; 8 nibbles x 16
+ * rows for 4-bit) so that one vpdpbusd multiplies 16 outputs at once by a broadcast group of
+ * activation bytes (read from tiles.c's tiles of 8 tokens): the output lanes are rows, no
+ * horizontal sums are needed, and the codes keep their size.
  *
  * Layouts a loop here does not take (rows not a multiple of 32 inputs, groups
  * that are not whole 32-blocks, GPTQ act-order or 8-bit) are refused with
@@ -133,7 +134,8 @@ static sq_status int8_prepare(const sq_qtensor *qt, const sq_kernel_options *opt
         }
         for (int r = 0; r < rows; r++)
             for (int k = 0; k < cols; k++)
-                codes[panel16_at(r, (size_t)cols / 4, (size_t)(k / 4), k % 4)] = (uint8_t)(src[(size_t)r * cols + k] + 128);
+                codes[panel16_at(r, (size_t)cols / 4, (size_t)(k / 4), k % 4)] =
+                    (uint8_t)(src[(size_t)r * cols + k] + 128);
         memcpy(s, scales->data, (size_t)rows * sizeof *s);
         m->codes = codes;
         m->scales = s;
@@ -688,8 +690,7 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
  * block's scale d.  The output lanes are 16 consecutive outputs of y, so nothing is summed
  * across lanes; a tile of 8 tokens per pass. */
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define MRV SQ_TILE
- /* tokens per pass: a tile of activations (tiles.c) */
+#define MRV SQ_TILE /* tokens per pass: a tile of activations (tiles.c) */
 
 AVX512 static void int8_avx512(const sq_matrix *m, const float *x, int T, float *y, int ldy, bool accumulate,
                                sq_kernel_work *work)

@@ -42,7 +42,6 @@ static sq_acts_kind kind_of(sq_tile_form form)
 {
     switch (form) {
     case SQ_TILES_Q8: return SQ_ACTS_TILES;
-    case SQ_TILES_Q8_UNSIGNED: return SQ_ACTS_TILES_UNSIGNED;
     case SQ_TILES_GGML_Q8_0: return SQ_ACTS_GGML_Q8_0_TILES;
     default: return SQ_ACTS_GGML_Q8_1_TILES;
     }
@@ -52,10 +51,10 @@ AVX512 void sq_quantize_tiles_avx512(const float *x, int T, int cols, int block,
                                      sq_kernel_work *work)
 {
     const int nb = cols / block;
-    const bool unsigned_form = form == SQ_TILES_Q8_UNSIGNED, ggml = form >= SQ_TILES_GGML_Q8_0;
+    const bool ggml = form != SQ_TILES_Q8;
     if (sq_acts_held(work, x, T, cols, block, kind_of(form)))
         return;
-    const __m512i flip = _mm512_set1_epi8(unsigned_form ? -128 : 0), ones = _mm512_set1_epi8(1);
+    const __m512i ones = _mm512_set1_epi8(1);
     /* 64-bit lanes of two packed vectors (tokens 0-3, 4-7) making groups 0-1 and 2-3 */
     const __m512i groups01 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
     const __m512i groups23 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
@@ -65,7 +64,7 @@ AVX512 void sq_quantize_tiles_avx512(const float *x, int T, int cols, int block,
         sq_block_rows(t, T, SQ_TILE, row);
         for (int i = 0; i < SQ_TILE; i++)
             xr[i] = x + (size_t)row[i] * cols;
-        uint8_t *tile = (unsigned_form ? work->qu : (uint8_t *)work->q) + (size_t)t * cols;
+        uint8_t *tile = (uint8_t *)work->q + (size_t)t * cols;
         for (int b = 0; b < nb; b++) {
             const int k0 = b * block;
             __m512 m[SQ_TILE];
@@ -95,21 +94,18 @@ AVX512 void sq_quantize_tiles_avx512(const float *x, int T, int cols, int block,
                 const __m512i g01 = _mm512_permutex2var_epi64(low, groups01, high);
                 const __m512i g23 = _mm512_permutex2var_epi64(low, groups23, high);
                 uint8_t *at = tile + (size_t)(k0 + j) / 4 * (4 * SQ_TILE);
-                _mm512_storeu_si512(at, _mm512_xor_si512(g01, flip));
-                _mm512_storeu_si512(at + 64, _mm512_xor_si512(g23, flip));
-                if (!unsigned_form) { /* 4 bytes summed per 32-bit lane: lane 8g + i is token i's group g */
-                    sums = _mm512_dpbusd_epi32(sums, ones, g01);
-                    sums = _mm512_dpbusd_epi32(sums, ones, g23);
-                }
+                _mm512_storeu_si512(at, g01);
+                _mm512_storeu_si512(at + 64, g23);
+                /* 4 bytes summed per 32-bit lane: lane 8g + i is token i's group g */
+                sums = _mm512_dpbusd_epi32(sums, ones, g01);
+                sums = _mm512_dpbusd_epi32(sums, ones, g23);
             }
             const size_t side = sq_tile_side(t, nb, b);
             const __m256i sum = _mm256_add_epi32(_mm512_castsi512_si256(sums), _mm512_extracti64x4_epi64(sums, 1));
             if (!ggml) {
                 _mm256_storeu_ps(work->scale + side, d);
-                if (!unsigned_form) {
-                    _mm256_storeu_si256((__m256i *)(work->sum + side), sum);
-                    _mm256_storeu_ps(work->aux + side, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum)));
-                }
+                _mm256_storeu_si256((__m256i *)(work->sum + side), sum);
+                _mm256_storeu_ps(work->aux + side, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum)));
                 continue;
             }
             /* ggml's Q8_0: d rounded to fp16, the integer sums; Q8_1: s = fp16(d x sum) */
