@@ -1152,7 +1152,7 @@ AVX512 static inline __attribute__((always_inline)) void panels_avx512(const sq_
                                                                       const bool q4, const bool min)
 {
     const int K = m->cols, nb = K / 32, bias = min ? 0 : q4 ? 8 : 128;
-    const size_t qs = q4 ? 16 : 32, halves = min ? 32 : 16; /* panel32_halves */
+    const size_t qs = q4 ? 16 : 32, halves = panel32_halves(panel32_of(m));
     const __m512i low = _mm512_set1_epi8(0x0f);
     for (int p = 0; p * 16 < m->rows; p++) {
         const int nr = sq_panel_outputs(m->rows, p);
@@ -1193,7 +1193,8 @@ AVX512 static inline __attribute__((always_inline)) void panels_avx512(const sq_
                 const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)half));
                 _Pragma("GCC unroll 8") for (int i = 0; i < MRV; i++) {
                     const __m512i exact = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(bias * sum[i]));
-                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(dw, _mm512_set1_ps(d[i])), acc[i]);
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(dw, _mm512_set1_ps(d[i])),
+                                             acc[i]);
                 }
                 if (min) { /* Q4_1: m_w s_x */
                     const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(half + 16)));

@@ -89,7 +89,7 @@ typedef enum {
 
 /* Where block b of the tile holding token t keeps its SQ_TILE tokens' scales (and sums):
  * work->scale + sq_tile_side(...), token i of the tile at + i.  The tile's activation bytes
- * start at byte t x cols of work->q (or qu): group g of 4 inputs at 4 SQ_TILE g, token i at + 4 i. */
+ * start at byte t x cols of work->q: group g of 4 inputs at 4 SQ_TILE g, token i at + 4 i. */
 static inline size_t sq_tile_side(int t, int nb, int b)
 {
     return ((size_t)(t / SQ_TILE) * (size_t)nb + (size_t)b) * SQ_TILE;

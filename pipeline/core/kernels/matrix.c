@@ -135,8 +135,9 @@ void sq_matrix_describe(const sq_matrix *m, char *buf, size_t size)
 sq_status sq_kernel_work_reserve(sq_kernel_work *work, int tokens, int cols)
 {
     sq_status st = SQ_OK;
-    /* the AVX-512 kernels' tiles of 8 tokens (qgemm.c): the last one is whole, padded */
-    const size_t values = ((size_t)(tokens > 0 ? tokens : 1) + 7) / 8 * 8 * (size_t)cols, blocks = (values + 31) / 32;
+    /* the AVX-512 kernels' tiles of SQ_TILE tokens (tiles.c): the last one is whole, padded */
+    const size_t tiles = ((size_t)(tokens > 0 ? tokens : 1) + SQ_TILE - 1) / SQ_TILE;
+    const size_t values = tiles * SQ_TILE * (size_t)cols, blocks = (values + 31) / 32;
     if (values <= work->capacity)
         return SQ_OK;
     sq_kernel_work_free(work);
