@@ -285,7 +285,7 @@ static size_t item_of(const sq_plan *plan, const sq_instance *inst)
  * Only here: a Slurm job's node may have another CPU than the node that submits it. */
 static void name_blas_core(void)
 {
-    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : sq_blas_core_for_this_cpu();
+    const char *core = sq_blas_core_for_this_cpu();
     if (core) {
         setenv("OPENBLAS_CORETYPE", core, 1);
         sq_debug("OpenBLAS chose its generic %s kernels for this CPU: the stages run with OPENBLAS_CORETYPE=%s",

@@ -2,6 +2,7 @@
 #include "cli/blas_core.h"
 
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *sq_blas_core_advice(const char *detected, bool avx512, bool avx2_fma)
@@ -16,6 +17,8 @@ const char *sq_blas_core_running(void) { return openblas_get_corename(); }
 const char *sq_blas_core_for_this_cpu(void)
 {
     bool avx512 = false, avx2_fma = false;
+    if (getenv("OPENBLAS_CORETYPE") != NULL)
+        return NULL;
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
     avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&

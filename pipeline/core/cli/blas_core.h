@@ -19,7 +19,8 @@
  * (AVX-512 F, CD, BW, DQ and VL) and by "Haswell" where it has AVX2 and FMA. */
 const char *sq_blas_core_advice(const char *detected, bool avx512, bool avx2_fma);
 
-/* sq_blas_core_advice for this process's OpenBLAS and CPU. */
+/* sq_blas_core_advice for this process's OpenBLAS and CPU, or NULL when OPENBLAS_CORETYPE is
+ * already set (the user's choice wins). */
 const char *sq_blas_core_for_this_cpu(void);
 
 /* The core this process's OpenBLAS runs ("SkylakeX", "Prescott", ...). */

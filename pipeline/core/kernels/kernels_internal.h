@@ -81,10 +81,10 @@ static inline bool sq_acts_held(sq_kernel_work *work, const float *x, int T, int
 
 /* The AVX-512 VNNI kernels' activations: tiles of SQ_TILE tokens (tiles.c), in one of these forms. */
 #define SQ_TILE 8
-typedef enum {
-    SQ_TILES_Q8,          /* q, d, the integer sums in work->sum and d x sum in work->aux (qgemm.c) */
-    SQ_TILES_GGML_Q8_0,   /* ggml's Q8_0: q, d rounded to fp16, the integer sums in work->sum */
-    SQ_TILES_GGML_Q8_1,   /* ggml's Q8_1: Q8_0 and s = fp16(d x sum) in work->aux */
+typedef enum { /* each the sq_acts_kind the scratch then holds */
+    SQ_TILES_Q8 = SQ_ACTS_TILES,                  /* q, d, integer sums (work->sum), d x sum (work->aux) */
+    SQ_TILES_GGML_Q8_0 = SQ_ACTS_GGML_Q8_0_TILES, /* ggml's Q8_0: q, d rounded to fp16, integer sums */
+    SQ_TILES_GGML_Q8_1 = SQ_ACTS_GGML_Q8_1_TILES, /* ggml's Q8_1: Q8_0 and s = fp16(d x sum) in work->aux */
 } sq_tile_form;
 
 /* Where block b of the tile holding token t keeps its SQ_TILE tokens' scales (and sums):

@@ -31,10 +31,10 @@ typedef struct {
 
 /* Scratch that kernels share within one forward pass (activations quantized to
  * int8 and their block scales), sized once by sq_kernel_work_reserve.  tokens: the
- * window's, rounded up to a whole tile of 8 (the AVX-512 kernels' layout, qgemm.c). */
+ * window's, rounded up to a whole tile of 8 (the AVX-512 kernels' layout, tiles.c). */
 typedef struct {
     int8_t *q;              /* [tokens * cols] */
-    uint8_t *qu;            /* [tokens * cols] the same values + 128 (unsigned operand of vpdpbusd) */
+    uint8_t *qu;            /* [tokens * cols] the same values + 128 (Q8_K's unsigned vpdpbusd operand) */
     float *scale;           /* [tokens * cols / 32] */
     int32_t *sum;           /* [tokens * cols / 32] sum of the int8 values of a block */
     float *row;             /* [2 * cols / 32] one weight row's block scales and offsets as floats */

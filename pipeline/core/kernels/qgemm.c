@@ -73,8 +73,8 @@ static inline size_t panel16_at(int r, size_t groups, size_t g, int byte)
 /* ---- activations ---------------------------------------------------------- */
 
 /* Quantizes each token's inputs per block of `block` values (a multiple of 32): q, the
- * block's scale and integer sum, and with unsigned_copy also q + 128 (work->qu). */
-static void quantize_acts_ref(const float *x, int T, int cols, int block, bool unsigned_copy, sq_kernel_work *work)
+ * block's scale and integer sum. */
+static void quantize_acts_ref(const float *x, int T, int cols, int block, sq_kernel_work *work)
 {
     const int nb = cols / block;
     for (int t = 0; t < T; t++)
@@ -89,8 +89,6 @@ static void quantize_acts_ref(const float *x, int T, int cols, int block, bool u
             for (int j = 0; j < block; j++) {
                 work->q[at + j] = (int8_t)nearbyintf(v[j] * id);
                 sum += work->q[at + j];
-                if (unsigned_copy)
-                    work->qu[at + j] = (uint8_t)(work->q[at + j] + 128);
             }
             work->scale[(size_t)t * nb + b] = d;
             work->sum[(size_t)t * nb + b] = sum;
@@ -181,7 +179,7 @@ static void int8_ref(const sq_matrix *m, const float *x, int T, float *y, int ld
     const int K = m->cols, ab = m->group, nb = K / ab;
     const float *s = m->scales;
     if (!m->fp32_activations)
-        quantize_acts_ref(x, T, K, m->group, false, work);
+        quantize_acts_ref(x, T, K, m->group, work);
     for (int t = 0; t < T; t++)
         for (int r = 0; r < m->rows; r++) {
             float sum = 0.0f;
@@ -526,7 +524,7 @@ static void q4_ref(const sq_matrix *m, const float *x, int T, float *y, int ldy,
 {
     const int K = m->cols, nb = K / QK, per_group = m->group / QK;
     if (!m->fp32_activations)
-        quantize_acts_ref(x, T, K, QK, false, work);
+        quantize_acts_ref(x, T, K, QK, work);
     for (int t = 0; t < T; t++)
         for (int r = 0; r < m->rows; r++) {
             float sum = 0.0f;
@@ -576,8 +574,7 @@ enum { ROUND_NEAREST_EVEN = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC };
 
 /* The same values as quantize_acts_ref, bit for bit: the same absmax, the same
  * float division and reciprocal, the same product rounded half to even. */
-AVX2 static void quantize_acts_avx2(const float *x, int T, int cols, int block, bool unsigned_copy,
-                                    sq_kernel_work *work)
+AVX2 static void quantize_acts_avx2(const float *x, int T, int cols, int block, sq_kernel_work *work)
 {
     const int nb = cols / block;
     for (int t = 0; t < T; t++)
@@ -597,8 +594,6 @@ AVX2 static void quantize_acts_avx2(const float *x, int T, int cols, int block, 
                 __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
                 p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
                 _mm256_storeu_si256((__m256i *)(work->q + at + j), p);
-                if (unsigned_copy)
-                    _mm256_storeu_si256((__m256i *)(work->qu + at + j), _mm256_xor_si256(p, _mm256_set1_epi8(-128)));
             }
             __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
             s4 = _mm_hadd_epi32(s4, s4);
@@ -643,7 +638,7 @@ AVX2 static void int8_avx2(const sq_matrix *m, const float *x, int T, float *y, 
         return;
     }
     if (!m->fp32_activations)
-        quantize_acts_avx2(x, T, K, ab, false, work);
+        quantize_acts_avx2(x, T, K, ab, work);
     for (int r = 0; r < m->rows; r++) {
         const int8_t *wr = codes + (size_t)r * K;
         for (int t = 0; t < T; t += TILE) {
@@ -749,7 +744,7 @@ AVX2 static void q4_avx2(const sq_matrix *m, const float *x, int T, float *y, in
         return;
     }
     if (!m->fp32_activations)
-        quantize_acts_avx2(x, T, K, QK, false, work);
+        quantize_acts_avx2(x, T, K, QK, work);
     float *row_scale = work->row, *row_offset = work->row + nb;
     for (int r = 0; r < m->rows; r++) {
         for (int b = 0; b < nb; b++) { /* the row's group scales as floats, once per row */

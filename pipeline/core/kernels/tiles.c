@@ -38,21 +38,12 @@ AVX512 static inline __m256 max_lanes_of_8(const __m512 m[SQ_TILE])
     return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, pairs));
 }
 
-static sq_acts_kind kind_of(sq_tile_form form)
-{
-    switch (form) {
-    case SQ_TILES_Q8: return SQ_ACTS_TILES;
-    case SQ_TILES_GGML_Q8_0: return SQ_ACTS_GGML_Q8_0_TILES;
-    default: return SQ_ACTS_GGML_Q8_1_TILES;
-    }
-}
-
 AVX512 void sq_quantize_tiles_avx512(const float *x, int T, int cols, int block, sq_tile_form form,
                                      sq_kernel_work *work)
 {
     const int nb = cols / block;
     const bool ggml = form != SQ_TILES_Q8;
-    if (sq_acts_held(work, x, T, cols, block, kind_of(form)))
+    if (sq_acts_held(work, x, T, cols, block, (sq_acts_kind)form))
         return;
     const __m512i ones = _mm512_set1_epi8(1);
     /* 64-bit lanes of two packed vectors (tokens 0-3, 4-7) making groups 0-1 and 2-3 */

@@ -2,7 +2,6 @@
 #include "stage/stage_run.h"
 
 #include <mpi.h>
-#include <stdlib.h>
 
 #include "artifact/artifact.h"
 #include "cli/blas_core.h"
@@ -20,7 +19,7 @@ static sq_status agreed(const sq_stage *stage, sq_status local)
  * this CPU, and what to set (cli/blas_core.h; squeeze run sets it for the stages it starts). */
 static void note_blas_core(const sq_stage *stage, int rank)
 {
-    const char *core = stage->blas && rank == 0 && !getenv("OPENBLAS_CORETYPE") ? sq_blas_core_for_this_cpu() : NULL;
+    const char *core = stage->blas && rank == 0 ? sq_blas_core_for_this_cpu() : NULL;
     if (core)
         sq_info("OpenBLAS runs its generic %s kernels on this CPU, which has %s's: OPENBLAS_CORETYPE=%s in the "
                 "environment selects them (squeeze run sets it for the stages it starts)",
